@@ -1,0 +1,115 @@
+//! Accounts (users and orgs) and org membership.
+
+use sqlx::Row;
+use weir_core::Name;
+
+use crate::{Db, Result, StoreError, now};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    User,
+    Org,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: Name,
+    pub kind: AccountKind,
+    pub email: Option<String>,
+    pub fullname: Option<String>,
+    pub is_admin: bool,
+}
+
+impl Db {
+    pub async fn create_user(&self, name: &Name, email: Option<&str>, is_admin: bool) -> Result<()> {
+        self.create_account(name, "user", email, is_admin).await
+    }
+
+    pub async fn create_org(&self, name: &Name) -> Result<()> {
+        self.create_account(name, "org", None, false).await
+    }
+
+    async fn create_account(&self, name: &Name, kind: &str, email: Option<&str>, is_admin: bool) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
+             VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(kind)
+        .bind(email)
+        .bind(i64::from(is_admin))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("account {name}")));
+        }
+        Ok(())
+    }
+
+    pub async fn account(&self, name: &str) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT name, kind, email, fullname, is_admin FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let name: String = r.try_get("name")?;
+            let kind: String = r.try_get("kind")?;
+            Ok(Account {
+                name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                kind: if kind == "org" { AccountKind::Org } else { AccountKind::User },
+                email: r.try_get("email")?,
+                fullname: r.try_get("fullname")?,
+                is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE kind = 'user'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Adds `user` to `org`. Both must exist, with the right kinds.
+    pub async fn add_member(&self, org: &Name, user: &Name, role: &str) -> Result<()> {
+        match self.account(org.as_str()).await? {
+            Some(a) if a.kind == AccountKind::Org => {}
+            Some(_) => return Err(StoreError::Exists(format!("{org} is a user, not an org"))),
+            None => return Err(StoreError::NotFound(format!("org {org}"))),
+        }
+        match self.account(user.as_str()).await? {
+            Some(a) if a.kind == AccountKind::User => {}
+            _ => return Err(StoreError::NotFound(format!("user {user}"))),
+        }
+        sqlx::query(
+            "INSERT INTO org_members (org, member, role) VALUES ($1, $2, $3)
+             ON CONFLICT (org, member) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .bind(role)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Orgs `user` belongs to, with the role: `(org, role)`.
+    pub async fn orgs_of(&self, user: &str) -> Result<Vec<(Name, String)>> {
+        let rows = sqlx::query("SELECT org, role FROM org_members WHERE member = $1 ORDER BY org")
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let org: String = r.try_get("org")?;
+                Ok((
+                    Name::parse(&org).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    r.try_get("role")?,
+                ))
+            })
+            .collect()
+    }
+}

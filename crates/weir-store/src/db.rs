@@ -1,0 +1,54 @@
+//! The connection pool and migrations. One portable SQL code path through sqlx's `Any` driver.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
+
+use crate::Result;
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) pool: AnyPool,
+}
+
+impl Db {
+    pub async fn open_sqlite(path: &Path) -> Result<Db> {
+        install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        pool.execute("PRAGMA journal_mode = WAL").await?;
+        let migrations = SQLITE_MIGRATIONS
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, (*d).into(), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,654 @@
+//! Repos, their immutable commits (path → blob maps) and their refs (branches and tags).
+//!
+//! A commit is written with all its file rows in one transaction, and a branch moves only by
+//! compare-and-swap from the head the commit was built on, so concurrent pushes never lose a
+//! commit and a reader never sees a half-written one.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use weir_core::git::{self, BlobHasher, CommitSignature, FileEntry, TreeBuilder};
+use weir_core::{CommitId, RefName, RepoId, RepoPath, Revision, Sha256Hex, Tier};
+
+use crate::{Db, Result, Store, StoreError, now};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub id: i64,
+    pub repo_id: RepoId,
+    pub private: bool,
+    pub tier: Tier,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Branch,
+    Tag,
+}
+
+impl RefKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefKind::Branch => "branch",
+            RefKind::Tag => "tag",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefInfo {
+    pub kind: RefKind,
+    pub name: RefName,
+    pub commit: CommitId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub id: CommitId,
+    pub parent: Option<CommitId>,
+    pub tree: String,
+    pub author: String,
+    pub summary: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// One change in a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOp {
+    /// Add or replace a file with a stored blob.
+    Add {
+        path: RepoPath,
+        sha256: Sha256Hex,
+        size: u64,
+    },
+    Delete(RepoPath),
+    /// Delete every file under a directory.
+    DeleteFolder(RepoPath),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCommit {
+    pub branch: RefName,
+    /// When given, the commit is refused unless the branch head is exactly this commit.
+    pub expected_parent: Option<CommitId>,
+    /// Create the branch (from `main`'s head) if it does not exist.
+    pub create_branch: bool,
+    pub ops: Vec<CommitOp>,
+    pub author: CommitSignature,
+    pub summary: String,
+    pub description: String,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn repo_from_row(r: &AnyRow) -> Result<Repo> {
+    let ns: String = r.try_get("namespace")?;
+    let name: String = r.try_get("name")?;
+    let tier: String = r.try_get("tier")?;
+    Ok(Repo {
+        id: r.try_get("id")?,
+        repo_id: RepoId::new(&ns, &name).map_err(corrupt)?,
+        private: r.try_get::<i64, _>("private")? != 0,
+        tier: Tier::parse(&tier).ok_or_else(|| corrupt(format!("tier {tier}")))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn file_from_row(r: &AnyRow) -> Result<FileEntry> {
+    let path: String = r.try_get("path")?;
+    let sha: String = r.try_get("sha256")?;
+    Ok(FileEntry {
+        path: RepoPath::parse(&path).map_err(corrupt)?,
+        sha256: Sha256Hex::parse(&sha).map_err(corrupt)?,
+        size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
+        git_oid: r.try_get("git_oid")?,
+        lfs: r.try_get::<i64, _>("lfs")? != 0,
+    })
+}
+
+fn commit_id(s: &str) -> Result<CommitId> {
+    CommitId::parse(s).map_err(corrupt)
+}
+
+fn size_i64(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::InvalidCommit(format!("size {n} out of range")))
+}
+
+/// Applies `ops` to `base` and checks the result is a valid tree (no path is both a file and a
+/// directory). Pure.
+pub fn apply_ops(
+    mut files: BTreeMap<RepoPath, FileEntry>,
+    ops: &[CommitOp],
+    git_oids: &BTreeMap<RepoPath, String>,
+) -> Result<BTreeMap<RepoPath, FileEntry>> {
+    for op in ops {
+        match op {
+            CommitOp::Add { path, sha256, size } => {
+                let lfs = weir_core::is_lfs(path, *size);
+                let git_oid = if lfs {
+                    git::lfs_pointer_oid(sha256, *size)
+                } else {
+                    git_oids
+                        .get(path)
+                        .cloned()
+                        .ok_or_else(|| StoreError::InvalidCommit(format!("no git id for {path}")))?
+                };
+                files.insert(
+                    path.clone(),
+                    FileEntry { path: path.clone(), sha256: sha256.clone(), size: *size, git_oid, lfs },
+                );
+            }
+            CommitOp::Delete(path) => {
+                if files.remove(path).is_none() {
+                    return Err(StoreError::InvalidCommit(format!("cannot delete {path}: no such file")));
+                }
+            }
+            CommitOp::DeleteFolder(dir) => {
+                let before = files.len();
+                files.retain(|p, _| !p.is_under(dir.as_str()));
+                if files.len() == before {
+                    return Err(StoreError::InvalidCommit(format!("cannot delete folder {dir}: no files under it")));
+                }
+            }
+        }
+    }
+    for path in files.keys() {
+        let s = path.as_str();
+        for (i, _) in s.match_indices('/') {
+            if let Ok(prefix) = RepoPath::parse(&s[..i])
+                && files.contains_key(&prefix)
+            {
+                return Err(StoreError::InvalidCommit(format!(
+                    "{prefix} cannot be both a file and the directory of {s}"
+                )));
+            }
+        }
+    }
+    Ok(files)
+}
+
+impl Db {
+    pub async fn record_blob(&self, sha: &Sha256Hex, size: u64) -> Result<()> {
+        sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
+            .bind(sha.as_str())
+            .bind(size_i64(size)?)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn blob_size(&self, sha: &Sha256Hex) -> Result<Option<u64>> {
+        let row = sqlx::query("SELECT size FROM blobs WHERE sha256 = $1")
+            .bind(sha.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?))
+            .transpose()
+    }
+
+    pub async fn repo(&self, id: &RepoId) -> Result<Option<Repo>> {
+        let row = sqlx::query(
+            "SELECT id, namespace, name, private, tier, created_at, updated_at FROM repos
+             WHERE namespace = $1 AND name = $2",
+        )
+        .bind(id.namespace.as_str())
+        .bind(id.name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(repo_from_row).transpose()
+    }
+
+    pub async fn list_repos(&self) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(
+            "SELECT id, namespace, name, private, tier, created_at, updated_at FROM repos ORDER BY namespace, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(repo_from_row).collect()
+    }
+
+    pub async fn resolve(&self, repo: &Repo, rev: &Revision) -> Result<Option<CommitId>> {
+        let lookup = |kind: RefKind, name: &RefName| {
+            sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = $2 AND name = $3")
+                .bind(repo.id)
+                .bind(kind.as_str())
+                .bind(name.as_str().to_string())
+        };
+        let row = match rev {
+            Revision::Commit(c) => {
+                sqlx::query("SELECT id AS commit_id FROM commits WHERE repo_id = $1 AND id = $2")
+                    .bind(repo.id)
+                    .bind(c.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Revision::Branch(b) => lookup(RefKind::Branch, b).fetch_optional(&self.pool).await?,
+            Revision::Tag(t) => lookup(RefKind::Tag, t).fetch_optional(&self.pool).await?,
+            Revision::Ref(r) => match lookup(RefKind::Branch, r).fetch_optional(&self.pool).await? {
+                Some(row) => Some(row),
+                None => lookup(RefKind::Tag, r).fetch_optional(&self.pool).await?,
+            },
+        };
+        row.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()
+    }
+
+    pub async fn commit_info(&self, repo: &Repo, id: &CommitId) -> Result<Option<CommitInfo>> {
+        let row = sqlx::query(
+            "SELECT id, parent, tree, author, summary, description, created_at FROM commits
+             WHERE repo_id = $1 AND id = $2",
+        )
+        .bind(repo.id)
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let parent: Option<String> = r.try_get("parent")?;
+            Ok(CommitInfo {
+                id: commit_id(&r.try_get::<String, _>("id")?)?,
+                parent: parent.as_deref().map(commit_id).transpose()?,
+                tree: r.try_get("tree")?,
+                author: r.try_get("author")?,
+                summary: r.try_get("summary")?,
+                description: r.try_get("description")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every file of a commit, ordered by path.
+    pub async fn files(&self, repo: &Repo, commit: &CommitId) -> Result<Vec<FileEntry>> {
+        let rows = sqlx::query(
+            "SELECT path, sha256, size, git_oid, lfs FROM commit_files
+             WHERE repo_id = $1 AND commit_id = $2 ORDER BY path",
+        )
+        .bind(repo.id)
+        .bind(commit.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_from_row).collect()
+    }
+
+    pub async fn file(&self, repo: &Repo, commit: &CommitId, path: &RepoPath) -> Result<Option<FileEntry>> {
+        let row = sqlx::query(
+            "SELECT path, sha256, size, git_oid, lfs FROM commit_files
+             WHERE repo_id = $1 AND commit_id = $2 AND path = $3",
+        )
+        .bind(repo.id)
+        .bind(commit.as_str())
+        .bind(path.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    pub async fn refs(&self, repo: &Repo) -> Result<Vec<RefInfo>> {
+        let rows = sqlx::query("SELECT kind, name, commit_id FROM refs WHERE repo_id = $1 ORDER BY kind, name")
+            .bind(repo.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                let name: String = r.try_get("name")?;
+                Ok(RefInfo {
+                    kind: if kind == "tag" { RefKind::Tag } else { RefKind::Branch },
+                    name: RefName::parse(&name).map_err(corrupt)?,
+                    commit: commit_id(&r.try_get::<String, _>("commit_id")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates a branch or tag pointing at an existing commit. Fails if it already exists.
+    pub async fn create_ref(&self, repo: &Repo, kind: RefKind, name: &RefName, commit: &CommitId) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (repo_id, kind, name) DO NOTHING",
+        )
+        .bind(repo.id)
+        .bind(kind.as_str())
+        .bind(name.as_str())
+        .bind(commit.as_str())
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("{} {name}", kind.as_str())));
+        }
+        Ok(())
+    }
+
+    pub async fn set_private(&self, repo: &Repo, private: bool) -> Result<()> {
+        sqlx::query("UPDATE repos SET private = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(private))
+            .bind(now())
+            .bind(repo.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the repo row, its first commit (given files) and `main`, in one transaction.
+    async fn insert_repo(&self, id: &RepoId, private: bool, first: &NewCommit, git_oids: &BTreeMap<RepoPath, String>) -> Result<Repo> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO repos (namespace, name, kind, private, tier, created_at, updated_at)
+             VALUES ($1, $2, 'model', $3, 'T0', $4, $4) ON CONFLICT (namespace, name) DO NOTHING RETURNING id",
+        )
+        .bind(id.namespace.as_str())
+        .bind(id.name.as_str())
+        .bind(i64::from(private))
+        .bind(t)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::Exists(format!("repo {id}")));
+        };
+        let repo = Repo {
+            id: row.try_get("id")?,
+            repo_id: id.clone(),
+            private,
+            tier: Tier::T0,
+            created_at: t,
+            updated_at: t,
+        };
+        let files = apply_ops(BTreeMap::new(), &first.ops, git_oids)?;
+        let commit = write_commit(&mut tx, &repo, None, &files, first).await?;
+        sqlx::query("INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, 'branch', 'main', $2, $3)")
+            .bind(repo.id)
+            .bind(commit.as_str())
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(repo)
+    }
+
+    async fn apply_commit(&self, repo: &Repo, c: &NewCommit, git_oids: &BTreeMap<RepoPath, String>) -> Result<CommitId> {
+        let mut tx = self.pool.begin().await?;
+        let head_row = sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2")
+            .bind(repo.id)
+            .bind(c.branch.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let head = head_row.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()?;
+        let base = match &head {
+            Some(h) => Some(h.clone()),
+            None if c.create_branch => {
+                let main = sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = 'main'")
+                    .bind(repo.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                main.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()?
+            }
+            None => return Err(StoreError::NotFound(format!("branch {}", c.branch))),
+        };
+        if let Some(expected) = &c.expected_parent
+            && Some(expected) != base.as_ref()
+        {
+            return Err(StoreError::Conflict {
+                branch: c.branch.to_string(),
+                head: base.map(|b| b.to_string()).unwrap_or_else(|| "none".into()),
+                expected: expected.to_string(),
+            });
+        }
+        let mut files = BTreeMap::new();
+        if let Some(b) = &base {
+            let rows = sqlx::query(
+                "SELECT path, sha256, size, git_oid, lfs FROM commit_files WHERE repo_id = $1 AND commit_id = $2",
+            )
+            .bind(repo.id)
+            .bind(b.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &rows {
+                let f = file_from_row(r)?;
+                files.insert(f.path.clone(), f);
+            }
+        }
+        let files = apply_ops(files, &c.ops, git_oids)?;
+        let new = write_commit(&mut tx, repo, base.as_ref(), &files, c).await?;
+        let t = now();
+        let moved = match &head {
+            Some(h) => sqlx::query(
+                "UPDATE refs SET commit_id = $1, updated_at = $2
+                 WHERE repo_id = $3 AND kind = 'branch' AND name = $4 AND commit_id = $5",
+            )
+            .bind(new.as_str())
+            .bind(t)
+            .bind(repo.id)
+            .bind(c.branch.as_str())
+            .bind(h.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            None => sqlx::query(
+                "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, 'branch', $2, $3, $4)
+                 ON CONFLICT (repo_id, kind, name) DO NOTHING",
+            )
+            .bind(repo.id)
+            .bind(c.branch.as_str())
+            .bind(new.as_str())
+            .bind(t)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        };
+        if moved != 1 {
+            return Err(StoreError::Conflict {
+                branch: c.branch.to_string(),
+                head: "moved concurrently".into(),
+                expected: head.map(|h| h.to_string()).unwrap_or_else(|| "none".into()),
+            });
+        }
+        sqlx::query("UPDATE repos SET updated_at = $1 WHERE id = $2")
+            .bind(t)
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+}
+
+async fn write_commit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    parent: Option<&CommitId>,
+    files: &BTreeMap<RepoPath, FileEntry>,
+    c: &NewCommit,
+) -> Result<CommitId> {
+    let mut tree = TreeBuilder::new();
+    for f in files.values() {
+        tree.add(&f.path, &f.git_oid);
+    }
+    let (root, _) = tree.finish();
+    let message = if c.description.is_empty() {
+        c.summary.clone()
+    } else {
+        format!("{}\n\n{}", c.summary, c.description)
+    };
+    let id = git::commit_oid(&root, parent, &c.author, &message);
+    let inserted = sqlx::query(
+        "INSERT INTO commits (repo_id, id, parent, tree, author, summary, description, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (repo_id, id) DO NOTHING",
+    )
+    .bind(repo.id)
+    .bind(id.as_str())
+    .bind(parent.map(|p| p.as_str().to_string()))
+    .bind(&root)
+    .bind(&c.author.name)
+    .bind(&c.summary)
+    .bind(&c.description)
+    .bind(c.author.time)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        for f in files.values() {
+            sqlx::query(
+                "INSERT INTO commit_files (repo_id, commit_id, path, sha256, size, git_oid, lfs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(repo.id)
+            .bind(id.as_str())
+            .bind(f.path.as_str())
+            .bind(f.sha256.as_str())
+            .bind(size_i64(f.size)?)
+            .bind(&f.git_oid)
+            .bind(i64::from(f.lfs))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(id)
+}
+
+impl Store {
+    /// Git blob ids of the small (non-LFS) files a commit adds, hashed from the stored blobs.
+    async fn git_oids(&self, ops: &[CommitOp]) -> Result<BTreeMap<RepoPath, String>> {
+        let mut out = BTreeMap::new();
+        for op in ops {
+            if let CommitOp::Add { path, sha256, size } = op {
+                if !self.has_blob(sha256, *size).await? {
+                    return Err(StoreError::InvalidCommit(format!(
+                        "{path}: blob sha256:{sha256} of {size} bytes was never uploaded"
+                    )));
+                }
+                if weir_core::is_lfs(path, *size) {
+                    continue;
+                }
+                let file = self.blobs.path_of(sha256);
+                let len = *size;
+                let oid = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+                    let bytes = std::fs::read(&file)?;
+                    let mut h = BlobHasher::new(len);
+                    h.update(&bytes);
+                    Ok(h.finish())
+                })
+                .await
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .map_err(|source| StoreError::Io { path: self.blobs.path_of(sha256), source })?;
+                out.insert(path.clone(), oid);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a repo with a first commit holding the default `.gitattributes` on `main`.
+    pub async fn create_repo(&self, id: &RepoId, private: bool, author: CommitSignature) -> Result<Repo> {
+        if self.db.repo(id).await?.is_some() {
+            return Err(StoreError::Exists(format!("repo {id}")));
+        }
+        let attrs = weir_core::default_gitattributes();
+        let (sha, size) = self.ingest_bytes(attrs.into_bytes().into()).await?;
+        let first = NewCommit {
+            branch: RefName::main(),
+            expected_parent: None,
+            create_branch: true,
+            ops: vec![CommitOp::Add {
+                path: RepoPath::parse(".gitattributes").map_err(corrupt)?,
+                sha256: sha,
+                size,
+            }],
+            author,
+            summary: "initial commit".into(),
+            description: String::new(),
+        };
+        let oids = self.git_oids(&first.ops).await?;
+        self.db.insert_repo(id, private, &first, &oids).await
+    }
+
+    /// Makes a commit on a branch. Every added blob must already be stored.
+    pub async fn commit(&self, repo: &Repo, c: &NewCommit) -> Result<CommitId> {
+        let oids = self.git_oids(&c.ops).await?;
+        self.db.apply_commit(repo, c, &oids).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig() -> CommitSignature {
+        CommitSignature { name: "alice".into(), email: "alice@example.org".into(), time: 1_700_000_000 }
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        store.db.create_user(&weir_core::Name::parse("alice").expect("name"), None, false).await.expect("user");
+        (dir, store)
+    }
+
+    fn p(s: &str) -> RepoPath {
+        RepoPath::parse(s).expect("path")
+    }
+
+    #[tokio::test]
+    async fn commits_branches_and_tags() {
+        let (_dir, store) = store().await;
+        let id = RepoId::parse("alice/m").expect("id");
+        let repo = store.create_repo(&id, false, sig()).await.expect("create");
+        assert!(matches!(store.create_repo(&id, false, sig()).await, Err(StoreError::Exists(_))));
+        let main = store.db.resolve(&repo, &Revision::parse("main").expect("rev")).await.expect("resolve").expect("main");
+        let (sha, size) = store.ingest_bytes("hello\n".into()).await.expect("blob");
+        let c = NewCommit {
+            branch: RefName::main(),
+            expected_parent: Some(main.clone()),
+            create_branch: false,
+            ops: vec![CommitOp::Add { path: p("sub/hello.txt"), sha256: sha.clone(), size }],
+            author: sig(),
+            summary: "add".into(),
+            description: String::new(),
+        };
+        let c1 = store.commit(&repo, &c).await.expect("commit");
+        // the same expected parent again is a conflict: the branch moved
+        assert!(matches!(store.commit(&repo, &c).await, Err(StoreError::Conflict { .. })));
+        let files = store.db.files(&repo, &c1).await.expect("files");
+        assert_eq!(files.len(), 2);
+        let hello = store.db.file(&repo, &c1, &p("sub/hello.txt")).await.expect("q").expect("file");
+        assert_eq!(hello.git_oid, "ce013625030ba8dba906f756967f9e9ca394464a");
+        assert!(!hello.lfs);
+        store.db.create_ref(&repo, RefKind::Tag, &RefName::parse("v1").expect("ref"), &c1).await.expect("tag");
+        assert_eq!(store.db.resolve(&repo, &Revision::parse("v1").expect("rev")).await.expect("q"), Some(c1.clone()));
+        assert_eq!(store.db.resolve(&repo, &Revision::Commit(main.clone())).await.expect("q"), Some(main.clone()));
+        // old commits stay immutable
+        assert_eq!(store.db.files(&repo, &main).await.expect("files").len(), 1);
+        // a file cannot also be a directory
+        let clash = NewCommit {
+            ops: vec![CommitOp::Add { path: p("sub"), sha256: sha.clone(), size }],
+            expected_parent: None,
+            ..c.clone()
+        };
+        assert!(matches!(store.commit(&repo, &clash).await, Err(StoreError::InvalidCommit(_))));
+        // unknown blobs are refused
+        let ghost = NewCommit {
+            ops: vec![CommitOp::Add { path: p("x"), sha256: Sha256Hex::parse(&"1".repeat(64)).expect("hex"), size: 3 }],
+            expected_parent: None,
+            ..c.clone()
+        };
+        assert!(matches!(store.commit(&repo, &ghost).await, Err(StoreError::InvalidCommit(_))));
+        // new branch from main
+        let feat = NewCommit {
+            branch: RefName::parse("feature/x").expect("ref"),
+            expected_parent: None,
+            create_branch: true,
+            ops: vec![CommitOp::DeleteFolder(p("sub"))],
+            ..c.clone()
+        };
+        let c2 = store.commit(&repo, &feat).await.expect("branch commit");
+        assert_eq!(store.db.files(&repo, &c2).await.expect("files").len(), 1);
+        assert_eq!(store.db.refs(&repo).await.expect("refs").len(), 3);
+    }
+}

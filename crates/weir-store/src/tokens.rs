@@ -1,0 +1,88 @@
+//! API tokens: 32 random bytes shown once as `weir_<hex>`; only their SHA-256 is stored.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use weir_core::{Name, Scope};
+
+use crate::{Db, Result, StoreError, now};
+
+pub const TOKEN_PREFIX: &str = "weir_";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub account: Name,
+    pub scope: Scope,
+    pub display_name: String,
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Db {
+    /// Creates a token for an existing user and returns the plaintext, which is never stored.
+    pub async fn create_token(&self, user: &Name, scope: Scope, display_name: &str) -> Result<String> {
+        match self.account(user.as_str()).await? {
+            Some(a) if a.kind == crate::AccountKind::User => {}
+            _ => return Err(StoreError::NotFound(format!("user {user}"))),
+        }
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        sqlx::query(
+            "INSERT INTO tokens (hash, account, scope, display_name, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(hash_token(&token))
+        .bind(user.as_str())
+        .bind(scope.as_str())
+        .bind(display_name)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// Looks a presented token up by its hash. `None` for unknown or revoked tokens.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<TokenInfo>> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT account, scope, display_name FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let account: String = r.try_get("account")?;
+            let scope: String = r.try_get("scope")?;
+            Ok(TokenInfo {
+                account: Name::parse(&account).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("scope {scope}")))?,
+                display_name: r.try_get("display_name")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn count_admin_tokens(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_hex_sha256() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
