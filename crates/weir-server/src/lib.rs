@@ -1,1 +1,67 @@
-//! placeholder
+//! weir's HTTP server: the Hugging Face Hub routes that `huggingface_hub` uses, the Git LFS batch
+//! API, and the native JSON API under `/api/v1/`.
+//!
+//! Invariant: every byte served and every change made passed `weir_authz::authorize`. Handlers
+//! authenticate through [`auth::Caller`], ask the authorization module, then talk to the store;
+//! errors go through [`error::ApiError`] only.
+
+pub mod auth;
+pub mod error;
+mod hub;
+mod lfs;
+mod native;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use weir_store::Store;
+
+pub use error::ApiError;
+
+/// Everything a handler needs, built once at startup and passed down explicitly.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+}
+
+pub struct ServerConfig {
+    /// Base URL written into responses (repo URLs, commit URLs, LFS upload links). No trailing '/'.
+    pub public_url: String,
+    /// Key for the self-authorizing LFS upload links.
+    pub upload_key: Vec<u8>,
+    /// How long an LFS upload link stays valid.
+    pub upload_link_ttl_secs: i64,
+}
+
+/// JSON bodies are small; blob uploads stream and are bounded by their signed size instead.
+pub const JSON_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(hub::routes())
+        .merge(lfs::routes())
+        .merge(native::routes())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+pub(crate) fn iso8601(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}

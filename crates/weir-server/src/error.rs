@@ -1,0 +1,222 @@
+//! The one place that turns failures into HTTP answers.
+//!
+//! Every error response has a JSON body `{"error": code, "message": text, "next": hint}` and the
+//! Hub's headers: `X-Error-Code` (the Hub's exception selector, when one applies) and
+//! `X-Error-Message` (the text, because HEAD responses have no body). Handlers return
+//! `Result<_, ApiError>` and never build error responses by hand.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use weir_authz::Reason;
+use weir_store::{BlobError, StoreError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// `X-Error-Code`, read by `huggingface_hub` to pick its exception class.
+    pub hub_code: Option<&'static str>,
+    /// Our machine-readable code (`repo_not_found`, `invalid_path`, a policy reason, …).
+    pub error: String,
+    pub message: String,
+    pub next: Option<String>,
+    /// `X-Repo-Commit` on not-found entries, so the Hub client can cache the absence.
+    pub repo_commit: Option<String>,
+    /// Extra JSON fields (e.g. `url` on a 409 from repo creation, which the client reads).
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            hub_code: None,
+            error: error.to_string(),
+            message: message.into(),
+            next: None,
+            repo_commit: None,
+            extra: Map::new(),
+        }
+    }
+
+    pub fn next(mut self, hint: impl Into<String>) -> ApiError {
+        self.next = Some(hint.into());
+        self
+    }
+
+    pub fn hub(mut self, code: &'static str) -> ApiError {
+        self.hub_code = Some(code);
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: Value) -> ApiError {
+        self.extra.insert(key.to_string(), value);
+        self
+    }
+
+    pub fn bad_request(error: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, error, message)
+    }
+
+    /// The Hub answers 401 to anonymous callers and 404 to signed-in ones, for missing and for
+    /// hidden (private) repos alike, so existence never leaks.
+    pub fn repo_not_found(repo: &str, anonymous: bool) -> ApiError {
+        let status = if anonymous { StatusCode::UNAUTHORIZED } else { StatusCode::NOT_FOUND };
+        let mut e = ApiError::new(status, "repo_not_found", format!("Repository {repo} not found."))
+            .hub("RepoNotFound");
+        e.next = Some(if anonymous {
+            "check the name; if the repo is private, sign in with a token that can see it".into()
+        } else {
+            "check the name and that your account can see this repo".into()
+        });
+        e
+    }
+
+    pub fn revision_not_found(repo: &str, rev: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "revision_not_found",
+            format!("Revision {rev} not found in {repo}."),
+        )
+        .hub("RevisionNotFound")
+        .next(format!("list branches and tags with GET /api/models/{repo}/refs"))
+    }
+
+    pub fn entry_not_found(repo: &str, path: &str, commit: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "entry_not_found",
+            format!("Entry {path} not found in {repo} at {commit}."),
+        )
+        .hub("EntryNotFound")
+        .next(format!("list files with GET /api/models/{repo}/tree/{commit}?recursive=true"));
+        e.repo_commit = Some(commit.to_string());
+        e
+    }
+
+    pub fn invalid_token() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Invalid credentials in Authorization header",
+        )
+        .next("create a token with 'weir admin token create USER' and pass it as 'Authorization: Bearer <token>'")
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
+        .next("retry; if it persists, report it to the operator")
+    }
+
+    /// A denial from the authorization module, as the Hub client understands it.
+    pub fn denied(reason: Reason, repo: &str, anonymous: bool) -> ApiError {
+        match reason {
+            Reason::NotVisible => ApiError::repo_not_found(repo, anonymous),
+            Reason::NotSignedIn => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                reason.code(),
+                format!("Access to model {repo} is restricted. You must be authenticated to access it."),
+            )
+            .hub("GatedRepo")
+            .next("sign in: pass a token (HF_TOKEN or WEIR_TOKEN)"),
+            Reason::NotRequested => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("Access to model {repo} is restricted and you are not in the authorized list."),
+            )
+            .hub("GatedRepo")
+            .next(format!("request access to {repo} from its publisher")),
+            Reason::TierNoEgress => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("The weights of {repo} are never downloaded (restricted tier)."),
+            )
+            .hub("GatedRepo")
+            .next("use the secure research environment to run jobs against it"),
+            Reason::TokenScope => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                "Your token's scope does not allow this action.",
+            )
+            .next("create a token with a wider scope ('--scope write' to push, 'admin' for operator tasks)"),
+            Reason::NotMember => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("You are not a member of the namespace that owns {repo}."),
+            )
+            .next("ask an owner of the namespace to add you, or push under your own namespace"),
+            Reason::PublicRepo | Reason::Member | Reason::AdminToken => ApiError::internal(),
+        }
+    }
+}
+
+/// Header values must be visible ASCII; anything else becomes '?'.
+fn header_text(s: &str) -> HeaderValue {
+    let clean: String = s
+        .chars()
+        .take(1000)
+        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+        .collect();
+    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("error"))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        if let Some(code) = self.hub_code {
+            headers.insert(HeaderName::from_static("x-error-code"), HeaderValue::from_static(code));
+        }
+        let text = match &self.next {
+            Some(n) => format!("{} (next: {n})", self.message),
+            None => self.message.clone(),
+        };
+        headers.insert(HeaderName::from_static("x-error-message"), header_text(&text));
+        if let Some(c) = &self.repo_commit {
+            headers.insert(HeaderName::from_static("x-repo-commit"), header_text(c));
+        }
+        let mut body = json!({ "error": self.error, "message": self.message, "next": self.next });
+        if let Value::Object(m) = &mut body {
+            m.extend(self.extra);
+        }
+        (self.status, headers, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            StoreError::Exists(what) => ApiError::new(StatusCode::CONFLICT, "already_exists", format!("{what} already exists")),
+            StoreError::Conflict { .. } => ApiError::new(StatusCode::PRECONDITION_FAILED, "parent_moved", e.to_string())
+                .next("fetch the new head and rebase your commit on it"),
+            StoreError::InvalidCommit(msg) => ApiError::bad_request("invalid_commit", msg),
+            StoreError::Blob(b) => b.into(),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> ApiError {
+        match e {
+            BlobError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
+            BlobError::SizeMismatch { .. } => ApiError::bad_request("size_mismatch", e.to_string())
+                .next("upload the exact bytes announced in the batch request"),
+            BlobError::HashMismatch { .. } => ApiError::bad_request("hash_mismatch", e.to_string())
+                .next("upload the exact bytes announced in the batch request"),
+            BlobError::Interrupted(_) => ApiError::bad_request("upload_interrupted", e.to_string()).next("retry the upload"),
+            BlobError::Io(err) => {
+                tracing::error!(error = %err, "blob storage failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

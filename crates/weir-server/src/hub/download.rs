@@ -1,0 +1,310 @@
+//! Hub read routes: whoami, model info, tree, refs, auth-check and `/resolve` (HEAD and GET with
+//! `Range`). Metadata is readable by anyone who may see the repo; bytes need a `Download` grant.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header::{CONTENT_DISPOSITION, ETAG};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use weir_authz::Action;
+use weir_core::git::{FileEntry, TreeBuilder};
+use weir_core::RepoPath;
+
+use super::{resolve_revision, visible_repo};
+use crate::auth::Caller;
+use crate::{ApiError, AppState, iso8601};
+
+pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let Some(token) = &caller.token else {
+        return Err(ApiError::invalid_token());
+    };
+    let account = state.store.db.account(token.account.as_str()).await?;
+    let (email, fullname) = account
+        .map(|a| (a.email, a.fullname))
+        .unwrap_or((None, None));
+    let orgs: Vec<Value> = caller
+        .orgs
+        .iter()
+        .map(|(o, role)| json!({"type": "org", "name": o.as_str(), "roleInOrg": if role == "owner" { "admin" } else { "write" }}))
+        .collect();
+    Ok(Json(json!({
+        "type": "user",
+        "name": token.account.as_str(),
+        "fullname": fullname.unwrap_or_else(|| token.account.to_string()),
+        "email": email,
+        "orgs": orgs,
+        "auth": {"type": "access_token", "accessToken": {"displayName": token.display_name, "role": token.scope.as_str()}},
+    })))
+}
+
+/// The Hub client's daily telemetry probe; an empty answer lets it cache and move on.
+pub async fn agent_harnesses() -> Json<Value> {
+    Json(json!({"standardEnvVars": [], "harnesses": {}}))
+}
+
+fn wants_blobs(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| k == "blobs" && (v == "true" || v == "1"))
+}
+
+pub async fn model_info(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    info(state, caller, ns, name, "main".to_string(), query).await
+}
+
+pub async fn model_info_at(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    info(state, caller, ns, name, rev, query).await
+}
+
+async fn info(
+    state: AppState,
+    caller: Caller,
+    ns: String,
+    name: String,
+    rev: String,
+    query: Vec<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let files = state.store.db.files(&repo, &commit).await?;
+    let info = state
+        .store
+        .db
+        .commit_info(&repo, &commit)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let blobs = wants_blobs(&query);
+    let siblings: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            if blobs {
+                let mut v = json!({"rfilename": f.path.as_str(), "size": f.size, "blobId": f.git_oid});
+                if f.lfs {
+                    v["lfs"] = json!({"size": f.size, "sha256": f.sha256.as_str(), "pointerSize": pointer_size(f)});
+                }
+                v
+            } else {
+                json!({"rfilename": f.path.as_str()})
+            }
+        })
+        .collect();
+    let used: u64 = files.iter().map(|f| f.size).sum();
+    let id = repo.repo_id.to_string();
+    Ok(Json(json!({
+        "_id": format!("{:024x}", repo.id),
+        "id": id,
+        "modelId": id,
+        "author": repo.repo_id.namespace.as_str(),
+        "sha": commit.as_str(),
+        "lastModified": iso8601(info.created_at),
+        "createdAt": iso8601(repo.created_at),
+        "private": repo.private,
+        "gated": false,
+        "disabled": false,
+        "downloads": 0,
+        "likes": 0,
+        "tags": [],
+        "siblings": siblings,
+        "usedStorage": used,
+        "weir": {"tier": repo.tier.as_str(), "tierName": repo.tier.name()},
+    })))
+}
+
+fn pointer_size(f: &FileEntry) -> usize {
+    weir_core::git::lfs_pointer(&f.sha256, f.size).len()
+}
+
+fn file_json(f: &FileEntry) -> Value {
+    let mut v = json!({"type": "file", "path": f.path.as_str(), "oid": f.git_oid, "size": f.size});
+    if f.lfs {
+        v["lfs"] = json!({"oid": f.sha256.as_str(), "size": f.size, "pointerSize": pointer_size(f)});
+    }
+    v
+}
+
+pub async fn tree_root(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    tree(state, caller, ns, name, rev, None, query).await
+}
+
+pub async fn tree_path(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev, path)): Path<(String, String, String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    tree(state, caller, ns, name, rev, Some(path), query).await
+}
+
+async fn tree(
+    state: AppState,
+    caller: Caller,
+    ns: String,
+    name: String,
+    rev: String,
+    path: Option<String>,
+    query: Vec<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let recursive = query.iter().any(|(k, v)| k == "recursive" && (v == "true" || v == "1"));
+    let dir = match path.as_deref().map(|p| p.trim_end_matches('/')) {
+        None | Some("") => None,
+        Some(p) => Some(RepoPath::parse(p).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?),
+    };
+    let files = state.store.db.files(&repo, &commit).await?;
+    let mut tree = TreeBuilder::new();
+    for f in &files {
+        tree.add(&f.path, &f.git_oid);
+    }
+    let (_, dir_oids) = tree.finish();
+    let prefix = dir.as_ref().map(|d| format!("{d}/")).unwrap_or_default();
+    if let Some(d) = &dir
+        && !dir_oids.contains_key(d.as_str())
+    {
+        return Err(ApiError::entry_not_found(&repo.repo_id.to_string(), d.as_str(), commit.as_str()));
+    }
+    let mut entries = Vec::new();
+    let mut seen_dirs = BTreeSet::new();
+    for f in &files {
+        let Some(rest) = f.path.as_str().strip_prefix(&prefix) else {
+            continue;
+        };
+        // every directory between the listed one and the file
+        let mut end = 0;
+        while let Some(i) = rest[end..].find('/') {
+            let sub = format!("{prefix}{}", &rest[..end + i]);
+            if seen_dirs.insert(sub.clone()) {
+                let oid = dir_oids.get(&sub).cloned().unwrap_or_default();
+                entries.push(json!({"type": "directory", "path": sub, "oid": oid, "size": 0}));
+            }
+            end += i + 1;
+            if !recursive {
+                break;
+            }
+        }
+        if recursive || !rest.contains('/') {
+            entries.push(file_json(f));
+        }
+    }
+    Ok(Json(Value::Array(entries)))
+}
+
+pub async fn refs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let refs = state.store.db.refs(&repo).await?;
+    let mut branches = Vec::new();
+    let mut tags = Vec::new();
+    for r in refs {
+        match r.kind {
+            weir_store::RefKind::Branch => branches.push(
+                json!({"name": r.name.as_str(), "ref": format!("refs/heads/{}", r.name), "targetCommit": r.commit.as_str()}),
+            ),
+            weir_store::RefKind::Tag => tags.push(
+                json!({"name": r.name.as_str(), "ref": format!("refs/tags/{}", r.name), "targetCommit": r.commit.as_str()}),
+            ),
+        }
+    }
+    let mut body = json!({"branches": branches, "converts": [], "tags": tags});
+    if query.iter().any(|(k, _)| k == "include_prs") {
+        body["pullRequests"] = json!([]);
+    }
+    Ok(Json(body))
+}
+
+pub async fn auth_check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, facts) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::Download(&facts), &repo.repo_id.to_string())?;
+    Ok(Json(json!({})))
+}
+
+/// Chunk size for streaming blobs from disk.
+const SERVE_CHUNK: usize = 1 << 20;
+
+fn header(v: &str) -> HeaderValue {
+    HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// `HEAD`/`GET /{ns}/{name}/resolve/{rev}/{path}`: the bytes, with the headers the Hub client
+/// reads (`X-Repo-Commit`, `X-Linked-Etag`, `X-Linked-Size`, `ETag`) and `Range` support.
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev, path)): Path<(String, String, String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (repo, facts) = visible_repo(&state, &caller, &ns, &name).await?;
+    let repo_name = repo.repo_id.to_string();
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let path = RepoPath::parse(&path).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+    let file = state
+        .store
+        .db
+        .file(&repo, &commit, &path)
+        .await?
+        .ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
+    if let Err(mut e) = caller.require(&Action::Download(&facts), &repo_name) {
+        e.repo_commit = Some(commit.to_string());
+        return Err(e);
+    }
+    let etag = if file.lfs { file.sha256.to_string() } else { file.git_oid.clone() };
+    let trace_id = req
+        .headers()
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    tracing::info!(
+        repo = %repo_name, commit = %commit, path = %path, method = %req.method(),
+        user = caller.name().map(|n| n.as_str()).unwrap_or("-"), trace_id, "resolve"
+    );
+    let blob = state.store.blobs.path_of(&file.sha256);
+    let served = tower_http::services::ServeFile::new(blob)
+        .with_buf_chunk_size(SERVE_CHUNK)
+        .oneshot(req)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let mut resp = served.map(Body::new);
+    let h = resp.headers_mut();
+    h.insert(HeaderName::from_static("x-repo-commit"), header(commit.as_str()));
+    h.insert(HeaderName::from_static("x-linked-etag"), header(&format!("\"{etag}\"")));
+    h.insert(HeaderName::from_static("x-linked-size"), header(&file.size.to_string()));
+    h.insert(ETAG, header(&format!("\"{etag}\"")));
+    let fname: String = path
+        .file_name()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(path.file_name(), percent_encoding::NON_ALPHANUMERIC);
+    h.insert(
+        CONTENT_DISPOSITION,
+        header(&format!("inline; filename*=UTF-8''{encoded}; filename=\"{fname}\"")),
+    );
+    Ok(resp.into_response())
+}
