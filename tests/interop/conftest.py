@@ -1,0 +1,77 @@
+"""Interop fixtures: a real `weir serve` on a loopback port with a fresh data dir, driven by the
+real `huggingface_hub` client. HF_ENDPOINT must be set before huggingface_hub is imported, so it
+is set here at import time."""
+
+import os
+import pathlib
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WEIR = os.environ.get("WEIR_BIN", str(ROOT / "target" / "debug" / "weir"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = free_port()
+ENDPOINT = f"http://127.0.0.1:{PORT}"
+_TMP = tempfile.mkdtemp(prefix="weir-interop-")
+os.environ["HF_ENDPOINT"] = ENDPOINT
+os.environ["HF_HOME"] = os.path.join(_TMP, "hf-home")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_HUB_DISABLE_XET", None)  # downloads run with the default install (hf_xet present)
+
+
+def weir(*args: str, **kw) -> str:
+    out = subprocess.run([WEIR, *args], check=True, capture_output=True, text=True, **kw)
+    return out.stdout.strip()
+
+
+class Registry:
+    def __init__(self, data: str):
+        self.data = data
+        self.endpoint = ENDPOINT
+        self.tokens: dict[str, str] = {}
+
+    def token(self, user: str, scope: str = "write") -> str:
+        key = f"{user}:{scope}"
+        if key not in self.tokens:
+            self.tokens[key] = weir("admin", "--data", self.data, "token", "create", user, "--scope", scope)
+        return self.tokens[key]
+
+
+@pytest.fixture(scope="session")
+def registry():
+    data = os.path.join(_TMP, "data")
+    log = open(os.path.join(_TMP, "serve.log"), "w")
+    proc = subprocess.Popen(
+        [WEIR, "serve", "--data", data, "--listen", f"127.0.0.1:{PORT}", "--demo"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{ENDPOINT}/api/v1/health", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(open(os.path.join(_TMP, "serve.log")).read())
+            time.sleep(0.1)
+    reg = Registry(data)
+    # carol has no org; dave is created here to own private repos
+    weir("admin", "--data", data, "user", "add", "dave", "--email", "dave@example.org")
+    yield reg
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()

@@ -1,0 +1,219 @@
+"""The official huggingface_hub client against a live `weir serve`."""
+
+import hashlib
+import os
+import pathlib
+import socket
+import threading
+
+import pytest
+
+import huggingface_hub as hf
+from huggingface_hub import errors
+
+
+def sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(registry, repo, rev="main"):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"{registry.endpoint}/api/v1/repos/{repo}/manifest/{rev.replace('/', '%2F')}") as r:
+        return {f["path"]: f["sha256"] for f in json.load(r)["files"]}
+
+
+def test_model_info_files_and_refs(registry):
+    info = hf.model_info("acme/tiny-llama")
+    assert info.id == "acme/tiny-llama"
+    assert len(info.sha) == 40
+    names = {s.rfilename for s in info.siblings}
+    assert {"README.md", "config.json", "model.safetensors", ".gitattributes"} <= names
+    detailed = hf.model_info("acme/tiny-llama", files_metadata=True)
+    st = next(s for s in detailed.siblings if s.rfilename == "model.safetensors")
+    assert st.lfs is not None and len(st.lfs.sha256) == 64 and st.size == st.lfs.size
+    at_tag = hf.model_info("acme/tiny-llama", revision="v1.0")
+    assert at_tag.sha == info.sha
+    files = hf.list_repo_files("openlab/mini-decoder", revision="experiment/wide")
+    assert "notes/wide run.md" in files
+    refs = hf.list_repo_refs("openlab/mini-decoder")
+    assert {b.name for b in refs.branches} == {"main", "experiment/wide"}
+    assert [t.name for t in refs.tags] == ["v1.0"]
+    assert hf.repo_exists("acme/tiny-llama")
+    assert not hf.repo_exists("acme/nope")
+    assert hf.file_exists("acme/tiny-llama", "config.json")
+    assert not hf.file_exists("acme/tiny-llama", "nope.json")
+    assert hf.revision_exists("acme/tiny-llama", "v1.0")
+    assert not hf.revision_exists("acme/tiny-llama", "v9")
+
+
+def test_snapshot_download_cache_and_local_dir(registry, tmp_path):
+    expected = manifest(registry, "acme/tiny-llama")
+    cached = pathlib.Path(hf.snapshot_download("acme/tiny-llama"))
+    local = pathlib.Path(hf.snapshot_download("acme/tiny-llama", local_dir=tmp_path / "local"))
+    for root in (cached, local):
+        for path, digest in expected.items():
+            assert sha256(root / path) == digest, (root, path)
+
+
+def test_hf_hub_download_by_branch_tag_commit_and_nested_path(registry):
+    expected = manifest(registry, "openlab/mini-decoder", "experiment/wide")
+    info = hf.model_info("openlab/mini-decoder", revision="experiment/wide")
+    for rev in ("experiment/wide", info.sha):
+        p = hf.hf_hub_download("openlab/mini-decoder", "notes/wide run.md", revision=rev)
+        assert sha256(p) == expected["notes/wide run.md"]
+    tagged = hf.hf_hub_download("openlab/mini-decoder", "model.safetensors", revision="v1.0")
+    assert sha256(tagged) == manifest(registry, "openlab/mini-decoder", "v1.0")["model.safetensors"]
+    main = hf.hf_hub_download("openlab/mini-decoder", "config.json")
+    assert sha256(main) == expected["config.json"]
+
+
+def test_errors_map_to_the_clients_exceptions(registry):
+    with pytest.raises(errors.RepositoryNotFoundError):
+        hf.hf_hub_download("acme/does-not-exist", "config.json")
+    with pytest.raises(errors.RepositoryNotFoundError):
+        hf.model_info("acme/does-not-exist", token=registry.token("carol", "read"))
+    with pytest.raises(errors.RevisionNotFoundError):
+        hf.hf_hub_download("acme/tiny-llama", "config.json", revision="no-such-branch")
+    with pytest.raises(errors.RevisionNotFoundError):
+        hf.model_info("acme/tiny-llama", revision="no-such-branch")
+    with pytest.raises(errors.RemoteEntryNotFoundError):
+        hf.hf_hub_download("acme/tiny-llama", "no/such/file.bin")
+
+
+def test_private_repo_is_invisible_to_others(registry, tmp_path):
+    owner = registry.token("dave")
+    hf.create_repo("dave/secret", private=True, token=owner)
+    (tmp_path / "w.txt").write_text("private weights\n")
+    api = hf.HfApi(token=owner)
+    api.upload_file(path_or_fileobj=str(tmp_path / "w.txt"), path_in_repo="w.txt", repo_id="dave/secret")
+    assert api.model_info("dave/secret").private
+    assert pathlib.Path(api.hf_hub_download("dave/secret", "w.txt")).read_text() == "private weights\n"
+    other = registry.token("carol", "read")
+    for token in (other, False):
+        with pytest.raises(errors.RepositoryNotFoundError):
+            hf.hf_hub_download("dave/secret", "w.txt", token=token, cache_dir=tmp_path / f"c{bool(token)}")
+        with pytest.raises(errors.RepositoryNotFoundError):
+            hf.model_info("dave/secret", token=token)
+    # the demo's private repo, seen by a non-member
+    with pytest.raises(errors.RepositoryNotFoundError):
+        hf.model_info("openlab/internal-draft", token=other)
+
+
+def test_whoami_and_create_repo_exist_ok(registry):
+    token = registry.token("alice")
+    me = hf.whoami(token=token)
+    assert me["name"] == "alice"
+    assert "acme" in [o["name"] for o in me["orgs"]]
+    url = hf.create_repo("acme/created", token=token)
+    assert str(url).endswith("/acme/created")
+    again = hf.create_repo("acme/created", token=token, exist_ok=True)
+    assert again.repo_id == "acme/created"
+    with pytest.raises(errors.HfHubHTTPError):
+        hf.create_repo("acme/created", token=token)  # 409 without exist_ok
+    with pytest.raises(errors.HfHubHTTPError):
+        hf.whoami(token="weir_not-a-real-token")
+
+
+def test_upload_folder_then_download_matches(registry, tmp_path, monkeypatch):
+    # Uploads use the classic LFS path: HF_HUB_DISABLE_XET=1 (README documents it).
+    monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
+    token = registry.token("alice")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "config.json").write_text('{"model_type": "llama"}\n')
+    (src / "my file.txt").write_text("a name with a space\n")
+    (src / "sub" / "nested.txt").write_text("nested\n")
+    (src / "model.safetensors").write_bytes(os.urandom(300_000))
+    (src / "big.bin").write_bytes(os.urandom(11 * 1024 * 1024))
+    api = hf.HfApi(token=token)
+    api.create_repo("acme/uploaded", exist_ok=True)
+    info = api.upload_folder(folder_path=str(src), repo_id="acme/uploaded", commit_message="first upload")
+    assert len(info.oid) == 40
+    api.create_tag("acme/uploaded", tag="v0.1")
+    api.create_branch("acme/uploaded", branch="dev/next")
+    out = pathlib.Path(hf.snapshot_download("acme/uploaded", revision="v0.1", local_dir=tmp_path / "out"))
+    for f in ("config.json", "my file.txt", "sub/nested.txt", "model.safetensors", "big.bin"):
+        assert sha256(out / f) == sha256(src / f), f
+    one = hf.hf_hub_download("acme/uploaded", "my file.txt", revision="dev/next", cache_dir=tmp_path / "c")
+    assert pathlib.Path(one).read_text() == "a name with a space\n"
+    # Re-uploading the same folder is a no-op: no new commit.
+    again = api.upload_folder(folder_path=str(src), repo_id="acme/uploaded", commit_message="same again")
+    assert api.model_info("acme/uploaded").sha == info.oid
+    del again
+
+
+class DroppingProxy:
+    """A TCP proxy that cuts the first response stream after `drop_after` bytes, once, and
+    records the request lines and Range headers it forwards."""
+
+    def __init__(self, upstream_port: int, drop_after: int):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.drop_after = drop_after
+        self.dropped = False
+        self.requests: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            up = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump_requests, args=(client, up), daemon=True).start()
+            threading.Thread(target=self._pump_responses, args=(up, client), daemon=True).start()
+
+    def _pump_requests(self, src, dst):
+        try:
+            while data := src.recv(65536):
+                for line in data.decode("latin-1").split("\r\n"):
+                    if line.startswith(("GET ", "HEAD ")) or line.lower().startswith("range:"):
+                        self.requests.append(line)
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _pump_responses(self, src, dst):
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                sent += len(data)
+                if not self.dropped and sent > self.drop_after:
+                    self.dropped = True
+                    break
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_download_resumes_after_a_dropped_connection(registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
+    token = registry.token("alice")
+    api = hf.HfApi(token=token)
+    api.create_repo("acme/large", exist_ok=True)
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(os.urandom(25 * 1024 * 1024))
+    api.upload_file(path_or_fileobj=str(blob), path_in_repo="weights.bin", repo_id="acme/large")
+    port = int(registry.endpoint.rsplit(":", 1)[1])
+    proxy = DroppingProxy(port, drop_after=17 * 1024 * 1024)
+    got = hf.hf_hub_download(
+        "acme/large", "weights.bin", endpoint=f"http://127.0.0.1:{proxy.port}", cache_dir=tmp_path / "cache"
+    )
+    assert proxy.dropped
+    assert any(r.lower().startswith("range: bytes=") for r in proxy.requests), proxy.requests
+    assert sha256(got) == sha256(blob)
