@@ -102,10 +102,16 @@ pub struct Decision {
 
 impl Decision {
     fn allow(reason: Reason) -> Decision {
-        Decision { allow: true, reason }
+        Decision {
+            allow: true,
+            reason,
+        }
     }
     fn deny(reason: Reason) -> Decision {
-        Decision { allow: false, reason }
+        Decision {
+            allow: false,
+            reason,
+        }
     }
 }
 
@@ -189,7 +195,11 @@ mod tests {
     }
 
     fn repo(ns: &str, private: bool, tier: Tier) -> RepoFacts {
-        RepoFacts { namespace: name(ns), private, tier }
+        RepoFacts {
+            namespace: name(ns),
+            private,
+            tier,
+        }
     }
 
     #[test]
@@ -205,19 +215,29 @@ mod tests {
     fn private_repos_are_invisible_to_outsiders() {
         let r = repo("acme", true, Tier::T0);
         for s in [Subject::Anonymous, user("bob", &[], Scope::Write)] {
-            for a in [Action::ReadMetadata(&r), Action::Download(&r), Action::Write(&r)] {
+            for a in [
+                Action::ReadMetadata(&r),
+                Action::Download(&r),
+                Action::Write(&r),
+            ] {
                 assert_eq!(authorize(&s, &a), Decision::deny(Reason::NotVisible));
             }
         }
         let alice = user("alice", &["acme"], Scope::Read);
         assert!(authorize(&alice, &Action::Download(&r)).allow);
-        assert_eq!(authorize(&alice, &Action::Write(&r)), Decision::deny(Reason::TokenScope));
+        assert_eq!(
+            authorize(&alice, &Action::Write(&r)),
+            Decision::deny(Reason::TokenScope)
+        );
     }
 
     #[test]
     fn writes_need_membership_and_write_scope() {
         let r = repo("acme", false, Tier::T0);
-        assert_eq!(authorize(&Subject::Anonymous, &Action::Write(&r)), Decision::deny(Reason::NotSignedIn));
+        assert_eq!(
+            authorize(&Subject::Anonymous, &Action::Write(&r)),
+            Decision::deny(Reason::NotSignedIn)
+        );
         assert_eq!(
             authorize(&user("bob", &[], Scope::Write), &Action::Write(&r)),
             Decision::deny(Reason::NotMember)
@@ -254,7 +274,13 @@ mod tests {
         prop_oneof![Just(Scope::Read), Just(Scope::Write), Just(Scope::Admin)]
     }
     fn arb_tier() -> impl Strategy<Value = Tier> {
-        prop_oneof![Just(Tier::T0), Just(Tier::T1), Just(Tier::T2), Just(Tier::T3), Just(Tier::T4)]
+        prop_oneof![
+            Just(Tier::T0),
+            Just(Tier::T1),
+            Just(Tier::T2),
+            Just(Tier::T3),
+            Just(Tier::T4)
+        ]
     }
 
     proptest! {

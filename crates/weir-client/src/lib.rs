@@ -24,14 +24,28 @@ pub enum ClientError {
         message: String,
         next: Option<String>,
     },
-    #[error("cannot reach {server}: {source}; check --server / WEIR_SERVER and that 'weir serve' is running")]
-    Connect { server: String, source: reqwest::Error },
+    #[error(
+        "cannot reach {server}: {source}; check --server / WEIR_SERVER and that 'weir serve' is running"
+    )]
+    Connect {
+        server: String,
+        source: reqwest::Error,
+    },
     #[error("HTTP error: {0}")]
     Http(#[from] reqwest::Error),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{path}: downloaded bytes hash to {got}, but the manifest says {expected}; the partial file was removed, run the command again")]
-    Integrity { path: String, expected: String, got: String },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: downloaded bytes hash to {got}, but the manifest says {expected}; the partial file was removed, run the command again"
+    )]
+    Integrity {
+        path: String,
+        expected: String,
+        got: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -85,7 +99,10 @@ impl Client {
     pub(crate) async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let resp = rb.send().await.map_err(|e| {
             if e.is_connect() {
-                ClientError::Connect { server: self.server.clone(), source: e }
+                ClientError::Connect {
+                    server: self.server.clone(),
+                    source: e,
+                }
             } else {
                 ClientError::Http(e)
             }
@@ -97,7 +114,9 @@ impl Client {
     }
 
     pub(crate) async fn get_json(&self, path: &str) -> Result<Value> {
-        let resp = self.send(self.request(reqwest::Method::GET, &self.url(path))).await?;
+        let resp = self
+            .send(self.request(reqwest::Method::GET, &self.url(path)))
+            .await?;
         Ok(resp.json().await?)
     }
 
@@ -126,7 +145,12 @@ pub(crate) async fn api_error(resp: reqwest::Response) -> ClientError {
         .or(header_msg)
         .unwrap_or_else(|| format!("server answered HTTP {status}"));
     let next = body["next"].as_str().map(str::to_string);
-    ClientError::Api { status, code, message, next }
+    ClientError::Api {
+        status,
+        code,
+        message,
+        next,
+    }
 }
 
 /// Percent-encodes a revision for a path segment (`feature/x` → `feature%2Fx`).
@@ -136,5 +160,8 @@ pub(crate) fn encode_segment(s: &str) -> String {
 
 /// Percent-encodes a file path, keeping `/` between segments.
 pub(crate) fn encode_path(p: &str) -> String {
-    p.split('/').map(encode_segment).collect::<Vec<_>>().join("/")
+    p.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -80,7 +80,9 @@ impl Client {
         }
         let files = wanted.len();
         let partial_dir = dir.join(".weir").join("partial");
-        tokio::fs::create_dir_all(&partial_dir).await.map_err(io_err(partial_dir.display()))?;
+        tokio::fs::create_dir_all(&partial_dir)
+            .await
+            .map_err(io_err(partial_dir.display()))?;
 
         // Skip files already present with the right content.
         let mut todo = Vec::new();
@@ -93,7 +95,11 @@ impl Client {
         }
         let up_to_date = files - todo.len();
         let total: u64 = todo.iter().map(|w| w.size).sum();
-        let bar = if opts.progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+        let bar = if opts.progress {
+            ProgressBar::new(total)
+        } else {
+            ProgressBar::hidden()
+        };
         if let Ok(style) = ProgressStyle::with_template(
             "{msg:10} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
         ) {
@@ -105,7 +111,10 @@ impl Client {
             let bar = bar.clone();
             let commit = commit.clone();
             let partial_dir = partial_dir.clone();
-            async move { self.fetch_file(repo, &commit, dir, &partial_dir, &w, &bar).await }
+            async move {
+                self.fetch_file(repo, &commit, dir, &partial_dir, &w, &bar)
+                    .await
+            }
         }))
         .buffer_unordered(opts.parallel.max(1))
         .try_collect()
@@ -113,8 +122,18 @@ impl Client {
         bar.finish_and_clear();
         let _ = tokio::fs::remove_dir(&partial_dir).await;
         let _ = tokio::fs::remove_dir(dir.join(".weir")).await;
-        let resumed = results.iter().filter(|r| matches!(r, Fetched::Done { resumed: true })).count();
-        Ok(PullOutcome { commit, files, downloaded, downloaded_bytes: total, resumed, up_to_date })
+        let resumed = results
+            .iter()
+            .filter(|r| matches!(r, Fetched::Done { resumed: true }))
+            .count();
+        Ok(PullOutcome {
+            commit,
+            files,
+            downloaded,
+            downloaded_bytes: total,
+            resumed,
+            up_to_date,
+        })
     }
 
     async fn fetch_file(
@@ -127,7 +146,12 @@ impl Client {
         bar: &ProgressBar,
     ) -> Result<Fetched> {
         let partial = partial_dir.join(w.sha256.as_str());
-        let url = self.url(&format!("/{}/{}/resolve/{commit}/{}", repo.namespace, repo.name, encode_path(w.path.as_str())));
+        let url = self.url(&format!(
+            "/{}/{}/resolve/{commit}/{}",
+            repo.namespace,
+            repo.name,
+            encode_path(w.path.as_str())
+        ));
         let mut attempts = 0;
         let mut resumed_any = false;
         loop {
@@ -152,15 +176,27 @@ impl Client {
         }
         let dest: PathBuf = dir.join(w.path.as_str());
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io_err(parent.display()))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io_err(parent.display()))?;
         }
-        tokio::fs::rename(&partial, &dest).await.map_err(io_err(dest.display()))?;
-        Ok(Fetched::Done { resumed: resumed_any })
+        tokio::fs::rename(&partial, &dest)
+            .await
+            .map_err(io_err(dest.display()))?;
+        Ok(Fetched::Done {
+            resumed: resumed_any,
+        })
     }
 
     /// One attempt: hash what the partial file already holds, request the rest, append while
     /// hashing, then compare. Returns whether it resumed.
-    async fn download_once(&self, url: &str, partial: &Path, w: &Wanted, bar: &ProgressBar) -> Result<bool> {
+    async fn download_once(
+        &self,
+        url: &str,
+        partial: &Path,
+        w: &Wanted,
+        bar: &ProgressBar,
+    ) -> Result<bool> {
         let mut hasher = Sha256::new();
         let mut have = 0u64;
         if let Ok(mut f) = tokio::fs::File::open(partial).await {
@@ -189,12 +225,18 @@ impl Client {
             let mut file = if resp.status() == reqwest::StatusCode::PARTIAL_CONTENT && have > 0 {
                 resumed = true;
                 bar.inc(have);
-                tokio::fs::OpenOptions::new().append(true).open(partial).await.map_err(io_err(partial.display()))?
+                tokio::fs::OpenOptions::new()
+                    .append(true)
+                    .open(partial)
+                    .await
+                    .map_err(io_err(partial.display()))?
             } else {
                 // A full answer: start over.
                 hasher = Sha256::new();
                 have = 0;
-                tokio::fs::File::create(partial).await.map_err(io_err(partial.display()))?
+                tokio::fs::File::create(partial)
+                    .await
+                    .map_err(io_err(partial.display()))?
             };
             let mut stream = resp.bytes_stream();
             while let Some(chunk) = stream.next().await {
@@ -204,7 +246,9 @@ impl Client {
                     break;
                 }
                 hasher.update(&chunk);
-                file.write_all(&chunk).await.map_err(io_err(partial.display()))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(io_err(partial.display()))?;
                 bar.inc(chunk.len() as u64);
             }
             file.flush().await.map_err(io_err(partial.display()))?;
@@ -225,8 +269,10 @@ impl Client {
 /// Never trust a server's paths: they are re-validated before anything is written.
 fn parse_entry(f: &Value) -> Result<Wanted> {
     let bad = || ClientError::Invalid(format!("malformed manifest entry {f}"));
-    let path = RepoPath::parse(f["path"].as_str().ok_or_else(bad)?).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let path = RepoPath::parse(f["path"].as_str().ok_or_else(bad)?)
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
     let size = f["size"].as_u64().ok_or_else(bad)?;
-    let sha256 = Sha256Hex::parse(f["sha256"].as_str().ok_or_else(bad)?).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let sha256 = Sha256Hex::parse(f["sha256"].as_str().ok_or_else(bad)?)
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
     Ok(Wanted { path, size, sha256 })
 }

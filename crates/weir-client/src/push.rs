@@ -54,12 +54,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(RepoPath, PathBuf)>) -> Result<(
         if ft.is_dir() {
             walk(root, &abs, out)?;
         } else if ft.is_file() {
-            let rel = abs
-                .strip_prefix(root)
-                .map_err(|_| ClientError::Invalid(format!("{} is outside {}", abs.display(), root.display())))?;
-            let rel = rel
-                .to_str()
-                .ok_or_else(|| ClientError::Invalid(format!("{}: file names must be UTF-8", abs.display())))?;
+            let rel = abs.strip_prefix(root).map_err(|_| {
+                ClientError::Invalid(format!("{} is outside {}", abs.display(), root.display()))
+            })?;
+            let rel = rel.to_str().ok_or_else(|| {
+                ClientError::Invalid(format!("{}: file names must be UTF-8", abs.display()))
+            })?;
             let path = RepoPath::parse(rel).map_err(|e| ClientError::Invalid(e.to_string()))?;
             out.push((path, abs));
         }
@@ -68,7 +68,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(RepoPath, PathBuf)>) -> Result<(
 }
 
 async fn hash_file(abs: &Path, bar: &ProgressBar) -> Result<(u64, String)> {
-    let mut f = tokio::fs::File::open(abs).await.map_err(io_err(abs.display()))?;
+    let mut f = tokio::fs::File::open(abs)
+        .await
+        .map_err(io_err(abs.display()))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut h = Sha256::new();
     let mut n = 0u64;
@@ -112,7 +114,12 @@ impl Client {
         let mut files = Vec::with_capacity(found.len());
         for (path, abs) in found {
             let (size, sha256) = hash_file(&abs, &hashing).await?;
-            files.push(LocalFile { path, abs, size, sha256 });
+            files.push(LocalFile {
+                path,
+                abs,
+                size,
+                sha256,
+            });
         }
         hashing.finish_and_clear();
 
@@ -143,7 +150,9 @@ impl Client {
                 }
                 (m["commit"].as_str().map(str::to_string), remote)
             }
-            Err(ClientError::Api { status: 404, code, .. }) if code == "revision_not_found" => (None, BTreeMap::new()),
+            Err(ClientError::Api {
+                status: 404, code, ..
+            }) if code == "revision_not_found" => (None, BTreeMap::new()),
             Err(e) => return Err(e),
         };
 
@@ -154,7 +163,10 @@ impl Client {
         let deleted: Vec<String> = if opts.delete_missing {
             remote
                 .keys()
-                .filter(|p| p.as_str() != ".gitattributes" && !files.iter().any(|f| f.path.as_str() == p.as_str()))
+                .filter(|p| {
+                    p.as_str() != ".gitattributes"
+                        && !files.iter().any(|f| f.path.as_str() == p.as_str())
+                })
                 .cloned()
                 .collect()
         } else {
@@ -162,7 +174,14 @@ impl Client {
         };
         let unchanged = files.len() - changed.len();
         if changed.is_empty() && deleted.is_empty() {
-            return Ok(PushOutcome { commit: None, files: files.len(), uploaded: 0, uploaded_bytes: 0, unchanged, deleted: 0 });
+            return Ok(PushOutcome {
+                commit: None,
+                files: files.len(),
+                uploaded: 0,
+                uploaded_bytes: 0,
+                unchanged,
+                deleted: 0,
+            });
         }
 
         // Ask which objects the server lacks; upload those.
@@ -170,8 +189,14 @@ impl Client {
         for f in &changed {
             uniq.insert(&f.sha256, f.size);
         }
-        let objects: Vec<Value> = uniq.iter().map(|(oid, size)| json!({"oid": oid, "size": size})).collect();
-        let batch_url = self.url(&format!("/{}/{}.git/info/lfs/objects/batch", repo.namespace, repo.name));
+        let objects: Vec<Value> = uniq
+            .iter()
+            .map(|(oid, size)| json!({"oid": oid, "size": size}))
+            .collect();
+        let batch_url = self.url(&format!(
+            "/{}/{}.git/info/lfs/objects/batch",
+            repo.namespace, repo.name
+        ));
         let batch: Value = self
             .send(
                 self.request(reqwest::Method::POST, &batch_url)
@@ -186,17 +211,19 @@ impl Client {
         let mut uploads = Vec::new();
         for o in batch["objects"].as_array().cloned().unwrap_or_default() {
             if let Some(err) = o.get("error") {
-                return Err(ClientError::Invalid(format!("server refused object {}: {}", o["oid"], err["message"])));
+                return Err(ClientError::Invalid(format!(
+                    "server refused object {}: {}",
+                    o["oid"], err["message"]
+                )));
             }
             let Some(href) = o["actions"]["upload"]["href"].as_str() else {
                 continue; // already stored
             };
             let oid = o["oid"].as_str().unwrap_or_default().to_string();
             let verify = o["actions"]["verify"]["href"].as_str().map(str::to_string);
-            let file = changed
-                .iter()
-                .find(|f| f.sha256 == oid)
-                .ok_or_else(|| ClientError::Invalid(format!("server asked for unknown object {oid}")))?;
+            let file = changed.iter().find(|f| f.sha256 == oid).ok_or_else(|| {
+                ClientError::Invalid(format!("server asked for unknown object {oid}"))
+            })?;
             uploads.push((href.to_string(), verify, file.abs.clone(), file.size, oid));
         }
         let upload_total: u64 = uploads.iter().map(|u| u.3).sum();
@@ -205,9 +232,12 @@ impl Client {
         futures::stream::iter(uploads.into_iter().map(|(href, verify, abs, size, oid)| {
             let up_bar = up_bar.clone();
             async move {
-                let f = tokio::fs::File::open(&abs).await.map_err(io_err(abs.display()))?;
+                let f = tokio::fs::File::open(&abs)
+                    .await
+                    .map_err(io_err(abs.display()))?;
                 let progress = up_bar.clone();
-                let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20).inspect_ok(move |c| progress.inc(c.len() as u64));
+                let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20)
+                    .inspect_ok(move |c| progress.inc(c.len() as u64));
                 // The signed link authorizes itself: no token is sent with it.
                 let put = self
                     .http
@@ -216,7 +246,11 @@ impl Client {
                     .body(reqwest::Body::wrap_stream(stream));
                 self.send(put).await?;
                 if let Some(v) = verify {
-                    self.send(self.request(reqwest::Method::POST, &v).json(&json!({"oid": oid, "size": size}))).await?;
+                    self.send(
+                        self.request(reqwest::Method::POST, &v)
+                            .json(&json!({"oid": oid, "size": size})),
+                    )
+                    .await?;
                 }
                 Ok::<_, ClientError>(())
             }

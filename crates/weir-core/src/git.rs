@@ -84,7 +84,9 @@ impl Default for TreeBuilder {
 
 impl TreeBuilder {
     pub fn new() -> TreeBuilder {
-        TreeBuilder { root: Dir::default() }
+        TreeBuilder {
+            root: Dir::default(),
+        }
     }
 
     pub fn add(&mut self, path: &RepoPath, git_oid: &str) {
@@ -156,7 +158,12 @@ pub fn commit_oid(
     message: &str,
 ) -> CommitId {
     let clean = |s: &str| s.replace(['<', '>', '\n'], "");
-    let who = format!("{} <{}> {} +0000", clean(&sig.name), clean(&sig.email), sig.time);
+    let who = format!(
+        "{} <{}> {} +0000",
+        clean(&sig.name),
+        clean(&sig.email),
+        sig.time
+    );
     let mut body = format!("tree {tree}\n");
     if let Some(p) = parent {
         body.push_str(&format!("parent {p}\n"));
@@ -181,7 +188,10 @@ mod tests {
     #[test]
     fn blob_matches_git() {
         assert_eq!(blob_oid(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
-        assert_eq!(blob_oid(b"hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+        assert_eq!(
+            blob_oid(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
     }
 
     #[test]
@@ -218,13 +228,20 @@ mod tests {
         let p = lfs_pointer(&sha, 12);
         assert_eq!(
             p,
-            format!("version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 12\n", "ab".repeat(32))
+            format!(
+                "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 12\n",
+                "ab".repeat(32)
+            )
         );
     }
 
     #[test]
     fn commit_is_deterministic_and_depends_on_everything() {
-        let sig = CommitSignature { name: "a".into(), email: "a@x".into(), time: 1 };
+        let sig = CommitSignature {
+            name: "a".into(),
+            email: "a@x".into(),
+            time: 1,
+        };
         let tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
         let c1 = commit_oid(tree, None, &sig, "m");
         // GIT_*_DATE="@1 +0000" git commit-tree <empty tree> -m m
@@ -232,7 +249,10 @@ mod tests {
         assert_eq!(c1, commit_oid(tree, None, &sig, "m"));
         assert_ne!(c1, commit_oid(tree, Some(&c1), &sig, "m"));
         assert_ne!(c1, commit_oid(tree, None, &sig, "n"));
-        let sig2 = CommitSignature { time: 2, ..sig.clone() };
+        let sig2 = CommitSignature {
+            time: 2,
+            ..sig.clone()
+        };
         assert_ne!(c1, commit_oid(tree, None, &sig2, "m"));
     }
 }

@@ -5,7 +5,9 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("invalid name {0:?}: use 1-96 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, without '--' or '..'")]
+    #[error(
+        "invalid name {0:?}: use 1-96 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, without '--' or '..'"
+    )]
     Name(String),
     #[error("invalid repo id {0:?}: expected 'namespace/name'")]
     RepoId(String),
@@ -13,12 +15,16 @@ pub enum IdError {
     Commit(String),
     #[error("invalid sha256 {0:?}: expected 64 lowercase hex digits")]
     Sha256(String),
-    #[error("invalid ref name {0:?}: use a git-style branch or tag name (no spaces, '..', '~^:?*[\\', no leading '/' or '.')")]
+    #[error(
+        "invalid ref name {0:?}: use a git-style branch or tag name (no spaces, '..', '~^:?*[\\', no leading '/' or '.')"
+    )]
     RefName(String),
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A user, org or repo name.
@@ -76,7 +82,9 @@ impl RepoId {
     }
 
     pub fn parse(s: &str) -> Result<RepoId, IdError> {
-        let (ns, name) = s.split_once('/').ok_or_else(|| IdError::RepoId(s.to_string()))?;
+        let (ns, name) = s
+            .split_once('/')
+            .ok_or_else(|| IdError::RepoId(s.to_string()))?;
         RepoId::new(ns, name).map_err(|_| IdError::RepoId(s.to_string()))
     }
 }
@@ -229,7 +237,19 @@ mod tests {
         for ok in ["acme", "tiny-llama", "Qwen2.5-0.5B", "a", "x_y", "a1"] {
             assert!(Name::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", "a-", ".a", "a..b", "a--b", "a/b", "a b", "x.git", "é", &"a".repeat(97)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            ".a",
+            "a..b",
+            "a--b",
+            "a/b",
+            "a b",
+            "x.git",
+            "é",
+            &"a".repeat(97),
+        ] {
             assert!(Name::parse(bad).is_err(), "{bad}");
         }
     }
@@ -251,9 +271,17 @@ mod tests {
             Ok(Revision::Commit(CommitId::parse(sha).expect("valid")))
         );
         assert!(matches!(Revision::parse("feature/x"), Ok(Revision::Ref(_))));
-        assert!(matches!(Revision::parse("refs/heads/main"), Ok(Revision::Branch(_))));
-        assert!(matches!(Revision::parse("refs/tags/v1.0"), Ok(Revision::Tag(_))));
-        for bad in ["", "a..b", "a b", "/a", "a/", "a//b", ".a", "a.lock", "a:b", "a\\b", "a~1", "@"] {
+        assert!(matches!(
+            Revision::parse("refs/heads/main"),
+            Ok(Revision::Branch(_))
+        ));
+        assert!(matches!(
+            Revision::parse("refs/tags/v1.0"),
+            Ok(Revision::Tag(_))
+        ));
+        for bad in [
+            "", "a..b", "a b", "/a", "a/", "a//b", ".a", "a.lock", "a:b", "a\\b", "a~1", "@",
+        ] {
             assert!(Revision::parse(bad).is_err(), "{bad}");
         }
         assert!(CommitId::parse(&sha.to_uppercase()).is_err());

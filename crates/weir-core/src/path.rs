@@ -60,7 +60,8 @@ impl RepoPath {
 
     /// Whether `self` is `dir` or lies under it (`dir` given without trailing slash).
     pub fn is_under(&self, dir: &str) -> bool {
-        self.0 == dir || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
+        self.0 == dir
+            || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
     }
 }
 
@@ -77,14 +78,34 @@ mod tests {
 
     #[test]
     fn accepts_normal_paths() {
-        for ok in ["a", "model.safetensors", "sub/dir/file.txt", "with space.txt", "ünï.txt", ".gitattributes"] {
+        for ok in [
+            "a",
+            "model.safetensors",
+            "sub/dir/file.txt",
+            "with space.txt",
+            "ünï.txt",
+            ".gitattributes",
+        ] {
             assert!(RepoPath::parse(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn rejects_traversal_and_absolute() {
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a/./b", "./a", "a//b", "a/", "a\\b", "a\0b", ".git/config", ".git"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a/./b",
+            "./a",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\0b",
+            ".git/config",
+            ".git",
+        ] {
             assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
         }
     }

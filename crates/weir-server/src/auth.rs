@@ -2,8 +2,8 @@
 //! anonymous caller; a present but unknown token is refused (never silently anonymous).
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use weir_authz::{Action, Decision, Subject, authorize};
 use weir_core::{Name, Scope};
 use weir_store::TokenInfo;
@@ -34,7 +34,11 @@ impl Caller {
     /// Asks the authorization module. The one entry point handlers use.
     pub fn authorize(&self, action: &Action<'_>) -> Decision {
         let d = authorize(&self.subject, action);
-        tracing::debug!(allow = d.allow, reason = d.reason.code(), "authorization decision");
+        tracing::debug!(
+            allow = d.allow,
+            reason = d.reason.code(),
+            "authorization decision"
+        );
         d
     }
 
@@ -54,7 +58,11 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return Ok(Caller { subject: Subject::Anonymous, token: None, orgs: vec![] });
+            return Ok(Caller {
+                subject: Subject::Anonymous,
+                token: None,
+                orgs: vec![],
+            });
         };
         let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
         let token = value
@@ -62,13 +70,22 @@ impl FromRequestParts<AppState> for Caller {
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(ApiError::invalid_token)?
             .trim();
-        let info = state.store.db.authenticate(token).await?.ok_or_else(ApiError::invalid_token)?;
+        let info = state
+            .store
+            .db
+            .authenticate(token)
+            .await?
+            .ok_or_else(ApiError::invalid_token)?;
         let orgs = state.store.db.orgs_of(info.account.as_str()).await?;
         let subject = Subject::User {
             name: info.account.clone(),
             orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
             scope: info.scope,
         };
-        Ok(Caller { subject, token: Some(info), orgs })
+        Ok(Caller {
+            subject,
+            token: Some(info),
+            orgs,
+        })
     }
 }

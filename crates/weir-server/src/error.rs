@@ -62,9 +62,17 @@ impl ApiError {
     /// The Hub answers 401 to anonymous callers and 404 to signed-in ones, for missing and for
     /// hidden (private) repos alike, so existence never leaks.
     pub fn repo_not_found(repo: &str, anonymous: bool) -> ApiError {
-        let status = if anonymous { StatusCode::UNAUTHORIZED } else { StatusCode::NOT_FOUND };
-        let mut e = ApiError::new(status, "repo_not_found", format!("Repository {repo} not found."))
-            .hub("RepoNotFound");
+        let status = if anonymous {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        let mut e = ApiError::new(
+            status,
+            "repo_not_found",
+            format!("Repository {repo} not found."),
+        )
+        .hub("RepoNotFound");
         e.next = Some(if anonymous {
             "check the name; if the repo is private, sign in with a token that can see it".into()
         } else {
@@ -80,7 +88,9 @@ impl ApiError {
             format!("Revision {rev} not found in {repo}."),
         )
         .hub("RevisionNotFound")
-        .next(format!("list branches and tags with GET /api/models/{repo}/refs"))
+        .next(format!(
+            "list branches and tags with GET /api/models/{repo}/refs"
+        ))
     }
 
     pub fn entry_not_found(repo: &str, path: &str, commit: &str) -> ApiError {
@@ -90,7 +100,9 @@ impl ApiError {
             format!("Entry {path} not found in {repo} at {commit}."),
         )
         .hub("EntryNotFound")
-        .next(format!("list files with GET /api/models/{repo}/tree/{commit}?recursive=true"));
+        .next(format!(
+            "list files with GET /api/models/{repo}/tree/{commit}?recursive=true"
+        ));
         e.repo_commit = Some(commit.to_string());
         e
     }
@@ -160,7 +172,13 @@ fn header_text(s: &str) -> HeaderValue {
     let clean: String = s
         .chars()
         .take(1000)
-        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("error"))
 }
@@ -169,13 +187,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut headers = HeaderMap::new();
         if let Some(code) = self.hub_code {
-            headers.insert(HeaderName::from_static("x-error-code"), HeaderValue::from_static(code));
+            headers.insert(
+                HeaderName::from_static("x-error-code"),
+                HeaderValue::from_static(code),
+            );
         }
         let text = match &self.next {
             Some(n) => format!("{} (next: {n})", self.message),
             None => self.message.clone(),
         };
-        headers.insert(HeaderName::from_static("x-error-message"), header_text(&text));
+        headers.insert(
+            HeaderName::from_static("x-error-message"),
+            header_text(&text),
+        );
         if let Some(c) = &self.repo_commit {
             headers.insert(HeaderName::from_static("x-repo-commit"), header_text(c));
         }
@@ -190,10 +214,22 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
-            StoreError::Exists(what) => ApiError::new(StatusCode::CONFLICT, "already_exists", format!("{what} already exists")),
-            StoreError::Conflict { .. } => ApiError::new(StatusCode::PRECONDITION_FAILED, "parent_moved", e.to_string())
-                .next("fetch the new head and rebase your commit on it"),
+            StoreError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            StoreError::Exists(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                format!("{what} already exists"),
+            ),
+            StoreError::Conflict { .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "parent_moved",
+                e.to_string(),
+            )
+            .next("fetch the new head and rebase your commit on it"),
             StoreError::InvalidCommit(msg) => ApiError::bad_request("invalid_commit", msg),
             StoreError::Blob(b) => b.into(),
             other => {
@@ -207,12 +243,16 @@ impl From<StoreError> for ApiError {
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> ApiError {
         match e {
-            BlobError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
+            BlobError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
             BlobError::SizeMismatch { .. } => ApiError::bad_request("size_mismatch", e.to_string())
                 .next("upload the exact bytes announced in the batch request"),
             BlobError::HashMismatch { .. } => ApiError::bad_request("hash_mismatch", e.to_string())
                 .next("upload the exact bytes announced in the batch request"),
-            BlobError::Interrupted(_) => ApiError::bad_request("upload_interrupted", e.to_string()).next("retry the upload"),
+            BlobError::Interrupted(_) => {
+                ApiError::bad_request("upload_interrupted", e.to_string()).next("retry the upload")
+            }
             BlobError::Io(err) => {
                 tracing::error!(error = %err, "blob storage failure");
                 ApiError::internal()

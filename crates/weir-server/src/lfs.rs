@@ -5,13 +5,14 @@
 //! streamed into the blob store and checked against the signed oid and size; nothing is kept if
 //! they differ.
 
+use crate::extract::{Path, Query};
 use axum::Json;
+use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
-use axum::Router;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +21,7 @@ use weir_core::Sha256Hex;
 use weir_store::blobs::Expect;
 
 use crate::auth::Caller;
+use crate::extract::Json as JsonBody;
 use crate::hub::writable_repo;
 use crate::{ApiError, AppState};
 
@@ -39,13 +41,13 @@ fn sign(key: &[u8], repo: &str, oid: &str, size: u64, exp: i64) -> Option<Hmac<S
 }
 
 #[derive(Deserialize)]
-struct BatchObject {
+pub struct BatchObject {
     oid: String,
     size: i64,
 }
 
 #[derive(Deserialize)]
-struct BatchRequest {
+pub struct BatchRequest {
     operation: String,
     objects: Vec<BatchObject>,
     #[serde(default)]
@@ -54,7 +56,8 @@ struct BatchRequest {
 
 fn lfs_json(status: StatusCode, body: Value) -> Response {
     let mut r = (status, Json(body)).into_response();
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(LFS_JSON));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(LFS_JSON));
     r
 }
 
@@ -62,18 +65,21 @@ async fn batch(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    JsonBody(req): JsonBody<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let name = name.strip_suffix(".git").unwrap_or(&name).to_string();
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
-    let req: BatchRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid LFS batch request: {e}")))?;
     if req.operation != "upload" {
-        return Err(ApiError::bad_request("unsupported", "only the upload operation is supported")
-            .next("download files through /{repo}/resolve/{revision}/{path}"));
+        return Err(
+            ApiError::bad_request("unsupported", "only the upload operation is supported")
+                .next("download files through /{repo}/resolve/{revision}/{path}"),
+        );
     }
     if req.hash_algo.as_deref().is_some_and(|a| a != "sha256") {
-        return Err(ApiError::bad_request("unsupported", "only sha256 is supported"));
+        return Err(ApiError::bad_request(
+            "unsupported",
+            "only sha256 is supported",
+        ));
     }
     let repo_name = repo.repo_id.to_string();
     let exp = time::OffsetDateTime::now_utc().unix_timestamp() + state.config.upload_link_ttl_secs;
@@ -91,10 +97,16 @@ async fn batch(
             objects.push(json!({"oid": o.oid, "size": size}));
             continue;
         }
-        let sig = sign(&state.config.upload_key, &repo_name, sha.as_str(), size, exp)
-            .ok_or_else(ApiError::internal)?
-            .finalize()
-            .into_bytes();
+        let sig = sign(
+            &state.config.upload_key,
+            &repo_name,
+            sha.as_str(),
+            size,
+            exp,
+        )
+        .ok_or_else(ApiError::internal)?
+        .finalize()
+        .into_bytes();
         let href = format!(
             "{}/api/lfs/objects/{sha}?repo={repo_name}&size={size}&exp={exp}&sig={}",
             state.config.public_url,
@@ -108,7 +120,10 @@ async fn batch(
             }
         }));
     }
-    Ok(lfs_json(StatusCode::OK, json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})))
+    Ok(lfs_json(
+        StatusCode::OK,
+        json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -127,27 +142,45 @@ async fn upload(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let denied = || {
-        ApiError::new(StatusCode::FORBIDDEN, "invalid_upload_link", "this upload link is invalid or was altered")
-            .next("ask the LFS batch endpoint for a fresh link")
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_upload_link",
+            "this upload link is invalid or was altered",
+        )
+        .next("ask the LFS batch endpoint for a fresh link")
     };
     let sha = Sha256Hex::parse(&oid).map_err(|_| denied())?;
     let sig = hex::decode(&q.sig).map_err(|_| denied())?;
-    sign(&state.config.upload_key, &q.repo, sha.as_str(), q.size, q.exp)
-        .ok_or_else(ApiError::internal)?
-        .verify_slice(&sig)
-        .map_err(|_| denied())?;
+    sign(
+        &state.config.upload_key,
+        &q.repo,
+        sha.as_str(),
+        q.size,
+        q.exp,
+    )
+    .ok_or_else(ApiError::internal)?
+    .verify_slice(&sig)
+    .map_err(|_| denied())?;
     if time::OffsetDateTime::now_utc().unix_timestamp() > q.exp {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "upload_link_expired", "this upload link has expired")
-            .next("ask the LFS batch endpoint for a fresh link"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "upload_link_expired",
+            "this upload link has expired",
+        )
+        .next("ask the LFS batch endpoint for a fresh link"));
     }
-    let expect = Expect { sha256: Some(sha.clone()), size: Some(q.size), max_size: Some(q.size) };
+    let expect = Expect {
+        sha256: Some(sha.clone()),
+        size: Some(q.size),
+        max_size: Some(q.size),
+    };
     let (stored, size) = state.store.ingest(body.into_data_stream(), expect).await?;
     tracing::info!(repo = %q.repo, sha256 = %stored, size, "lfs object stored");
     Ok(Json(json!({"oid": stored.as_str(), "size": size})))
 }
 
 #[derive(Deserialize)]
-struct VerifyRequest {
+pub struct VerifyRequest {
     oid: String,
     size: u64,
 }
@@ -156,15 +189,21 @@ async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     writable_repo(&state, &caller, &ns, &name).await?;
-    let req: VerifyRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid LFS verify request: {e}")))?;
-    let sha = Sha256Hex::parse(&req.oid).map_err(|e| ApiError::bad_request("invalid_oid", e.to_string()))?;
+    let sha = Sha256Hex::parse(&req.oid)
+        .map_err(|e| ApiError::bad_request("invalid_oid", e.to_string()))?;
     if !state.store.has_blob(&sha, req.size).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "object_missing", format!("object {sha} of {} bytes is not stored", req.size))
-            .next("upload it again through the link from the batch endpoint"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "object_missing",
+            format!("object {sha} of {} bytes is not stored", req.size),
+        )
+        .next("upload it again through the link from the batch endpoint"));
     }
-    Ok(lfs_json(StatusCode::OK, json!({"oid": sha.as_str(), "size": req.size})))
+    Ok(lfs_json(
+        StatusCode::OK,
+        json!({"oid": sha.as_str(), "size": req.size}),
+    ))
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 mod hub;
 mod lfs;
 mod native;
@@ -43,9 +44,19 @@ pub fn router(state: AppState) -> Router {
         .merge(hub::routes())
         .merge(lfs::routes())
         .merge(native::routes())
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
+    .next("see docs/API.md for the routes weir serves")
 }
 
 /// Serves until `shutdown` resolves.
@@ -62,6 +73,9 @@ pub async fn serve(
 pub(crate) fn iso8601(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
 }

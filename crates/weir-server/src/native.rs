@@ -1,7 +1,8 @@
 //! The native JSON API under `/api/v1/`: what `weir pull` and `weir push` need beyond the Hub
 //! surface, starting with a revision's manifest (every path with its size and SHA-256).
 
-use axum::extract::{Path, State};
+use crate::extract::Path;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -34,5 +35,7 @@ async fn manifest(
         .iter()
         .map(|f| json!({"path": f.path.as_str(), "size": f.size, "sha256": f.sha256.as_str(), "lfs": f.lfs}))
         .collect();
-    Ok(Json(json!({"repo": repo.repo_id.to_string(), "revision": rev, "commit": commit.as_str(), "files": files})))
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "revision": rev, "commit": commit.as_str(), "files": files}),
+    ))
 }

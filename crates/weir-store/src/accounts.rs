@@ -21,7 +21,12 @@ pub struct Account {
 }
 
 impl Db {
-    pub async fn create_user(&self, name: &Name, email: Option<&str>, is_admin: bool) -> Result<()> {
+    pub async fn create_user(
+        &self,
+        name: &Name,
+        email: Option<&str>,
+        is_admin: bool,
+    ) -> Result<()> {
         self.create_account(name, "user", email, is_admin).await
     }
 
@@ -29,7 +34,13 @@ impl Db {
         self.create_account(name, "org", None, false).await
     }
 
-    async fn create_account(&self, name: &Name, kind: &str, email: Option<&str>, is_admin: bool) -> Result<()> {
+    async fn create_account(
+        &self,
+        name: &Name,
+        kind: &str,
+        email: Option<&str>,
+        is_admin: bool,
+    ) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
              VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (name) DO NOTHING",
@@ -48,16 +59,22 @@ impl Db {
     }
 
     pub async fn account(&self, name: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT name, kind, email, fullname, is_admin FROM accounts WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT name, kind, email, fullname, is_admin FROM accounts WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             let name: String = r.try_get("name")?;
             let kind: String = r.try_get("kind")?;
             Ok(Account {
                 name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                kind: if kind == "org" { AccountKind::Org } else { AccountKind::User },
+                kind: if kind == "org" {
+                    AccountKind::Org
+                } else {
+                    AccountKind::User
+                },
                 email: r.try_get("email")?,
                 fullname: r.try_get("fullname")?,
                 is_admin: r.try_get::<i64, _>("is_admin")? != 0,

@@ -143,7 +143,10 @@ impl BlobStore {
         if let Some(size) = expect.size
             && size != n
         {
-            return Err(BlobError::SizeMismatch { expected: size, got: n });
+            return Err(BlobError::SizeMismatch {
+                expected: size,
+                got: n,
+            });
         }
         if let Some(want) = &expect.sha256
             && *want != sha
@@ -211,9 +214,18 @@ mod tests {
             .await
             .expect("ingest");
         assert_eq!(n, 6);
-        assert_eq!(sha.as_str(), "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
-        assert_eq!(std::fs::read(store.path_of(&sha)).expect("read"), b"hello\n");
-        let (sha2, _) = store.ingest(chunks(vec![b"hello\n"]), Expect::default()).await.expect("again");
+        assert_eq!(
+            sha.as_str(),
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(
+            std::fs::read(store.path_of(&sha)).expect("read"),
+            b"hello\n"
+        );
+        let (sha2, _) = store
+            .ingest(chunks(vec![b"hello\n"]), Expect::default())
+            .await
+            .expect("again");
         assert_eq!(sha, sha2);
         assert_eq!(store.temp_files(), 0);
     }
@@ -222,25 +234,42 @@ mod tests {
     async fn mismatches_and_interruptions_leave_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = BlobStore::open(dir.path()).expect("open");
-        let bad_size = Expect { size: Some(5), ..Expect::default() };
+        let bad_size = Expect {
+            size: Some(5),
+            ..Expect::default()
+        };
         assert!(matches!(
             store.ingest(chunks(vec![b"hello\n"]), bad_size).await,
             Err(BlobError::TooLarge { .. })
         ));
-        let short = Expect { size: Some(10), ..Expect::default() };
+        let short = Expect {
+            size: Some(10),
+            ..Expect::default()
+        };
         assert!(matches!(
             store.ingest(chunks(vec![b"hello\n"]), short).await,
             Err(BlobError::SizeMismatch { .. })
         ));
-        let bad_hash = Expect { sha256: Some(Sha256Hex::parse(&"0".repeat(64)).expect("hex")), ..Expect::default() };
+        let bad_hash = Expect {
+            sha256: Some(Sha256Hex::parse(&"0".repeat(64)).expect("hex")),
+            ..Expect::default()
+        };
         assert!(matches!(
             store.ingest(chunks(vec![b"hello\n"]), bad_hash).await,
             Err(BlobError::HashMismatch { .. })
         ));
-        let broken = futures::stream::iter(vec![Ok(Bytes::from_static(b"part")), Err("connection reset".to_string())]);
-        assert!(matches!(store.ingest(broken, Expect::default()).await, Err(BlobError::Interrupted(_))));
+        let broken = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"part")),
+            Err("connection reset".to_string()),
+        ]);
+        assert!(matches!(
+            store.ingest(broken, Expect::default()).await,
+            Err(BlobError::Interrupted(_))
+        ));
         assert_eq!(store.temp_files(), 0);
-        let stored = std::fs::read_dir(dir.path().join("sha256")).expect("dir").count();
+        let stored = std::fs::read_dir(dir.path().join("sha256"))
+            .expect("dir")
+            .count();
         assert_eq!(stored, 0);
     }
 }

@@ -41,7 +41,13 @@ impl Db {
         let migrations = SQLITE_MIGRATIONS
             .iter()
             .map(|(v, d, sql)| {
-                Migration::new(*v, (*d).into(), MigrationType::Simple, sql.into_sql_str(), false)
+                Migration::new(
+                    *v,
+                    (*d).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;

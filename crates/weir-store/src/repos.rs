@@ -142,19 +142,29 @@ pub fn apply_ops(
                 };
                 files.insert(
                     path.clone(),
-                    FileEntry { path: path.clone(), sha256: sha256.clone(), size: *size, git_oid, lfs },
+                    FileEntry {
+                        path: path.clone(),
+                        sha256: sha256.clone(),
+                        size: *size,
+                        git_oid,
+                        lfs,
+                    },
                 );
             }
             CommitOp::Delete(path) => {
                 if files.remove(path).is_none() {
-                    return Err(StoreError::InvalidCommit(format!("cannot delete {path}: no such file")));
+                    return Err(StoreError::InvalidCommit(format!(
+                        "cannot delete {path}: no such file"
+                    )));
                 }
             }
             CommitOp::DeleteFolder(dir) => {
                 let before = files.len();
                 files.retain(|p, _| !p.is_under(dir.as_str()));
                 if files.len() == before {
-                    return Err(StoreError::InvalidCommit(format!("cannot delete folder {dir}: no files under it")));
+                    return Err(StoreError::InvalidCommit(format!(
+                        "cannot delete folder {dir}: no files under it"
+                    )));
                 }
             }
         }
@@ -230,14 +240,22 @@ impl Db {
                     .fetch_optional(&self.pool)
                     .await?
             }
-            Revision::Branch(b) => lookup(RefKind::Branch, b).fetch_optional(&self.pool).await?,
+            Revision::Branch(b) => {
+                lookup(RefKind::Branch, b)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
             Revision::Tag(t) => lookup(RefKind::Tag, t).fetch_optional(&self.pool).await?,
-            Revision::Ref(r) => match lookup(RefKind::Branch, r).fetch_optional(&self.pool).await? {
+            Revision::Ref(r) => match lookup(RefKind::Branch, r)
+                .fetch_optional(&self.pool)
+                .await?
+            {
                 Some(row) => Some(row),
                 None => lookup(RefKind::Tag, r).fetch_optional(&self.pool).await?,
             },
         };
-        row.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()
+        row.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
+            .transpose()
     }
 
     pub async fn commit_info(&self, repo: &Repo, id: &CommitId) -> Result<Option<CommitInfo>> {
@@ -277,7 +295,12 @@ impl Db {
         rows.iter().map(file_from_row).collect()
     }
 
-    pub async fn file(&self, repo: &Repo, commit: &CommitId, path: &RepoPath) -> Result<Option<FileEntry>> {
+    pub async fn file(
+        &self,
+        repo: &Repo,
+        commit: &CommitId,
+        path: &RepoPath,
+    ) -> Result<Option<FileEntry>> {
         let row = sqlx::query(
             "SELECT path, sha256, size, git_oid, lfs FROM commit_files
              WHERE repo_id = $1 AND commit_id = $2 AND path = $3",
@@ -291,16 +314,22 @@ impl Db {
     }
 
     pub async fn refs(&self, repo: &Repo) -> Result<Vec<RefInfo>> {
-        let rows = sqlx::query("SELECT kind, name, commit_id FROM refs WHERE repo_id = $1 ORDER BY kind, name")
-            .bind(repo.id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT kind, name, commit_id FROM refs WHERE repo_id = $1 ORDER BY kind, name",
+        )
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let kind: String = r.try_get("kind")?;
                 let name: String = r.try_get("name")?;
                 Ok(RefInfo {
-                    kind: if kind == "tag" { RefKind::Tag } else { RefKind::Branch },
+                    kind: if kind == "tag" {
+                        RefKind::Tag
+                    } else {
+                        RefKind::Branch
+                    },
                     name: RefName::parse(&name).map_err(corrupt)?,
                     commit: commit_id(&r.try_get::<String, _>("commit_id")?)?,
                 })
@@ -309,7 +338,13 @@ impl Db {
     }
 
     /// Creates a branch or tag pointing at an existing commit. Fails if it already exists.
-    pub async fn create_ref(&self, repo: &Repo, kind: RefKind, name: &RefName, commit: &CommitId) -> Result<()> {
+    pub async fn create_ref(
+        &self,
+        repo: &Repo,
+        kind: RefKind,
+        name: &RefName,
+        commit: &CommitId,
+    ) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (repo_id, kind, name) DO NOTHING",
@@ -338,7 +373,13 @@ impl Db {
     }
 
     /// Creates the repo row, its first commit (given files) and `main`, in one transaction.
-    async fn insert_repo(&self, id: &RepoId, private: bool, first: &NewCommit, git_oids: &BTreeMap<RepoPath, String>) -> Result<Repo> {
+    async fn insert_repo(
+        &self,
+        id: &RepoId,
+        private: bool,
+        first: &NewCommit,
+        git_oids: &BTreeMap<RepoPath, String>,
+    ) -> Result<Repo> {
         let mut tx = self.pool.begin().await?;
         let t = now();
         let row = sqlx::query(
@@ -374,14 +415,23 @@ impl Db {
         Ok(repo)
     }
 
-    async fn apply_commit(&self, repo: &Repo, c: &NewCommit, git_oids: &BTreeMap<RepoPath, String>) -> Result<CommitId> {
+    async fn apply_commit(
+        &self,
+        repo: &Repo,
+        c: &NewCommit,
+        git_oids: &BTreeMap<RepoPath, String>,
+    ) -> Result<CommitId> {
         let mut tx = self.pool.begin().await?;
-        let head_row = sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2")
-            .bind(repo.id)
-            .bind(c.branch.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let head = head_row.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()?;
+        let head_row = sqlx::query(
+            "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
+        )
+        .bind(repo.id)
+        .bind(c.branch.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let head = head_row
+            .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
+            .transpose()?;
         let base = match &head {
             Some(h) => Some(h.clone()),
             None if c.create_branch => {
@@ -389,7 +439,8 @@ impl Db {
                     .bind(repo.id)
                     .fetch_optional(&mut *tx)
                     .await?;
-                main.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?)).transpose()?
+                main.map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
+                    .transpose()?
             }
             None => return Err(StoreError::NotFound(format!("branch {}", c.branch))),
         };
@@ -538,7 +589,10 @@ impl Store {
                 })
                 .await
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                .map_err(|source| StoreError::Io { path: self.blobs.path_of(sha256), source })?;
+                .map_err(|source| StoreError::Io {
+                    path: self.blobs.path_of(sha256),
+                    source,
+                })?;
                 out.insert(path.clone(), oid);
             }
         }
@@ -546,7 +600,12 @@ impl Store {
     }
 
     /// Creates a repo with a first commit holding the default `.gitattributes` on `main`.
-    pub async fn create_repo(&self, id: &RepoId, private: bool, author: CommitSignature) -> Result<Repo> {
+    pub async fn create_repo(
+        &self,
+        id: &RepoId,
+        private: bool,
+        author: CommitSignature,
+    ) -> Result<Repo> {
         if self.db.repo(id).await?.is_some() {
             return Err(StoreError::Exists(format!("repo {id}")));
         }
@@ -581,13 +640,21 @@ mod tests {
     use super::*;
 
     fn sig() -> CommitSignature {
-        CommitSignature { name: "alice".into(), email: "alice@example.org".into(), time: 1_700_000_000 }
+        CommitSignature {
+            name: "alice".into(),
+            email: "alice@example.org".into(),
+            time: 1_700_000_000,
+        }
     }
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_data_dir(dir.path()).await.expect("open");
-        store.db.create_user(&weir_core::Name::parse("alice").expect("name"), None, false).await.expect("user");
+        store
+            .db
+            .create_user(&weir_core::Name::parse("alice").expect("name"), None, false)
+            .await
+            .expect("user");
         (dir, store)
     }
 
@@ -600,45 +667,102 @@ mod tests {
         let (_dir, store) = store().await;
         let id = RepoId::parse("alice/m").expect("id");
         let repo = store.create_repo(&id, false, sig()).await.expect("create");
-        assert!(matches!(store.create_repo(&id, false, sig()).await, Err(StoreError::Exists(_))));
-        let main = store.db.resolve(&repo, &Revision::parse("main").expect("rev")).await.expect("resolve").expect("main");
+        assert!(matches!(
+            store.create_repo(&id, false, sig()).await,
+            Err(StoreError::Exists(_))
+        ));
+        let main = store
+            .db
+            .resolve(&repo, &Revision::parse("main").expect("rev"))
+            .await
+            .expect("resolve")
+            .expect("main");
         let (sha, size) = store.ingest_bytes("hello\n".into()).await.expect("blob");
         let c = NewCommit {
             branch: RefName::main(),
             expected_parent: Some(main.clone()),
             create_branch: false,
-            ops: vec![CommitOp::Add { path: p("sub/hello.txt"), sha256: sha.clone(), size }],
+            ops: vec![CommitOp::Add {
+                path: p("sub/hello.txt"),
+                sha256: sha.clone(),
+                size,
+            }],
             author: sig(),
             summary: "add".into(),
             description: String::new(),
         };
         let c1 = store.commit(&repo, &c).await.expect("commit");
         // the same expected parent again is a conflict: the branch moved
-        assert!(matches!(store.commit(&repo, &c).await, Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            store.commit(&repo, &c).await,
+            Err(StoreError::Conflict { .. })
+        ));
         let files = store.db.files(&repo, &c1).await.expect("files");
         assert_eq!(files.len(), 2);
-        let hello = store.db.file(&repo, &c1, &p("sub/hello.txt")).await.expect("q").expect("file");
+        let hello = store
+            .db
+            .file(&repo, &c1, &p("sub/hello.txt"))
+            .await
+            .expect("q")
+            .expect("file");
         assert_eq!(hello.git_oid, "ce013625030ba8dba906f756967f9e9ca394464a");
         assert!(!hello.lfs);
-        store.db.create_ref(&repo, RefKind::Tag, &RefName::parse("v1").expect("ref"), &c1).await.expect("tag");
-        assert_eq!(store.db.resolve(&repo, &Revision::parse("v1").expect("rev")).await.expect("q"), Some(c1.clone()));
-        assert_eq!(store.db.resolve(&repo, &Revision::Commit(main.clone())).await.expect("q"), Some(main.clone()));
+        store
+            .db
+            .create_ref(
+                &repo,
+                RefKind::Tag,
+                &RefName::parse("v1").expect("ref"),
+                &c1,
+            )
+            .await
+            .expect("tag");
+        assert_eq!(
+            store
+                .db
+                .resolve(&repo, &Revision::parse("v1").expect("rev"))
+                .await
+                .expect("q"),
+            Some(c1.clone())
+        );
+        assert_eq!(
+            store
+                .db
+                .resolve(&repo, &Revision::Commit(main.clone()))
+                .await
+                .expect("q"),
+            Some(main.clone())
+        );
         // old commits stay immutable
         assert_eq!(store.db.files(&repo, &main).await.expect("files").len(), 1);
         // a file cannot also be a directory
         let clash = NewCommit {
-            ops: vec![CommitOp::Add { path: p("sub"), sha256: sha.clone(), size }],
+            ops: vec![CommitOp::Add {
+                path: p("sub"),
+                sha256: sha.clone(),
+                size,
+            }],
             expected_parent: None,
             ..c.clone()
         };
-        assert!(matches!(store.commit(&repo, &clash).await, Err(StoreError::InvalidCommit(_))));
+        assert!(matches!(
+            store.commit(&repo, &clash).await,
+            Err(StoreError::InvalidCommit(_))
+        ));
         // unknown blobs are refused
         let ghost = NewCommit {
-            ops: vec![CommitOp::Add { path: p("x"), sha256: Sha256Hex::parse(&"1".repeat(64)).expect("hex"), size: 3 }],
+            ops: vec![CommitOp::Add {
+                path: p("x"),
+                sha256: Sha256Hex::parse(&"1".repeat(64)).expect("hex"),
+                size: 3,
+            }],
             expected_parent: None,
             ..c.clone()
         };
-        assert!(matches!(store.commit(&repo, &ghost).await, Err(StoreError::InvalidCommit(_))));
+        assert!(matches!(
+            store.commit(&repo, &ghost).await,
+            Err(StoreError::InvalidCommit(_))
+        ));
         // new branch from main
         let feat = NewCommit {
             branch: RefName::parse("feature/x").expect("ref"),

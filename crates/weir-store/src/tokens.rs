@@ -22,7 +22,12 @@ fn hash_token(token: &str) -> String {
 
 impl Db {
     /// Creates a token for an existing user and returns the plaintext, which is never stored.
-    pub async fn create_token(&self, user: &Name, scope: Scope, display_name: &str) -> Result<String> {
+    pub async fn create_token(
+        &self,
+        user: &Name,
+        scope: Scope,
+        display_name: &str,
+    ) -> Result<String> {
         match self.account(user.as_str()).await? {
             Some(a) if a.kind == crate::AccountKind::User => {}
             _ => return Err(StoreError::NotFound(format!("user {user}"))),
@@ -59,7 +64,8 @@ impl Db {
             let scope: String = r.try_get("scope")?;
             Ok(TokenInfo {
                 account: Name::parse(&account).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                scope: Scope::parse(&scope).ok_or_else(|| StoreError::Corrupt(format!("scope {scope}")))?,
+                scope: Scope::parse(&scope)
+                    .ok_or_else(|| StoreError::Corrupt(format!("scope {scope}")))?,
                 display_name: r.try_get("display_name")?,
             })
         })
@@ -67,9 +73,11 @@ impl Db {
     }
 
     pub async fn count_admin_tokens(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(r.try_get("n")?)
     }
 }

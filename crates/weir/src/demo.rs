@@ -25,7 +25,13 @@ fn weights(seed: u64, n: usize) -> Vec<u8> {
 }
 
 /// A Llama-style decoder with `layers` layers: real tensor names and shapes, random values.
-fn llama_safetensors(seed: u64, vocab: usize, hidden: usize, inter: usize, layers: usize) -> Result<Vec<u8>> {
+fn llama_safetensors(
+    seed: u64,
+    vocab: usize,
+    hidden: usize,
+    inter: usize,
+    layers: usize,
+) -> Result<Vec<u8>> {
     let mut specs: Vec<(String, Vec<usize>)> = vec![
         ("model.embed_tokens.weight".into(), vec![vocab, hidden]),
         ("model.norm.weight".into(), vec![hidden]),
@@ -62,7 +68,8 @@ fn llama_safetensors(seed: u64, vocab: usize, hidden: usize, inter: usize, layer
         .map_err(|e| anyhow!("building demo tensors: {e}"))?;
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| anyhow!("serializing demo tensors: {e}"))
+    safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| anyhow!("serializing demo tensors: {e}"))
 }
 
 fn card(repo: &str, title: &str, body: &str) -> String {
@@ -93,10 +100,46 @@ struct DemoModel {
 }
 
 const MODELS: &[DemoModel] = &[
-    DemoModel { repo: "acme/tiny-llama", title: "Tiny Llama", about: "A 2-layer Llama-style decoder (about 4 MB).", seed: 1, hidden: 128, inter: 344, layers: 2, private: false },
-    DemoModel { repo: "acme/tiny-llama-instruct", title: "Tiny Llama Instruct", about: "A derivative of acme/tiny-llama (same architecture).", seed: 7, hidden: 128, inter: 344, layers: 2, private: false },
-    DemoModel { repo: "openlab/mini-decoder", title: "Mini decoder", about: "A 4-layer decoder from an open-source group (about 6 MB).", seed: 42, hidden: 128, inter: 256, layers: 4, private: false },
-    DemoModel { repo: "openlab/internal-draft", title: "Internal draft", about: "A private repo: only openlab members see it.", seed: 99, hidden: 64, inter: 128, layers: 1, private: true },
+    DemoModel {
+        repo: "acme/tiny-llama",
+        title: "Tiny Llama",
+        about: "A 2-layer Llama-style decoder (about 4 MB).",
+        seed: 1,
+        hidden: 128,
+        inter: 344,
+        layers: 2,
+        private: false,
+    },
+    DemoModel {
+        repo: "acme/tiny-llama-instruct",
+        title: "Tiny Llama Instruct",
+        about: "A derivative of acme/tiny-llama (same architecture).",
+        seed: 7,
+        hidden: 128,
+        inter: 344,
+        layers: 2,
+        private: false,
+    },
+    DemoModel {
+        repo: "openlab/mini-decoder",
+        title: "Mini decoder",
+        about: "A 4-layer decoder from an open-source group (about 6 MB).",
+        seed: 42,
+        hidden: 128,
+        inter: 256,
+        layers: 4,
+        private: false,
+    },
+    DemoModel {
+        repo: "openlab/internal-draft",
+        title: "Internal draft",
+        about: "A private repo: only openlab members see it.",
+        seed: 99,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: true,
+    },
 ];
 
 const VOCAB: usize = 2048;
@@ -105,24 +148,55 @@ pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
     if fresh {
-        store.db.create_user(&name("alice")?, Some("alice@acme.example"), false).await?;
-        store.db.create_user(&name("bob")?, Some("bob@openlab.example"), false).await?;
-        store.db.create_user(&name("carol")?, Some("carol@university.example"), false).await?;
+        store
+            .db
+            .create_user(&name("alice")?, Some("alice@acme.example"), false)
+            .await?;
+        store
+            .db
+            .create_user(&name("bob")?, Some("bob@openlab.example"), false)
+            .await?;
+        store
+            .db
+            .create_user(&name("carol")?, Some("carol@university.example"), false)
+            .await?;
         store.db.create_org(&name("acme")?).await?;
         store.db.create_org(&name("openlab")?).await?;
-        store.db.add_member(&name("acme")?, &name("alice")?, "owner").await?;
-        store.db.add_member(&name("openlab")?, &name("bob")?, "owner").await?;
+        store
+            .db
+            .add_member(&name("acme")?, &name("alice")?, "owner")
+            .await?;
+        store
+            .db
+            .add_member(&name("openlab")?, &name("bob")?, "owner")
+            .await?;
         for m in MODELS {
             seed_model(store, m).await?;
         }
     }
-    let alice = store.db.create_token(&name("alice")?, Scope::Write, "demo").await?;
-    let bob = store.db.create_token(&name("bob")?, Scope::Write, "demo").await?;
-    let carol = store.db.create_token(&name("carol")?, Scope::Read, "demo").await?;
-    println!("demo data {}:", if fresh { "seeded" } else { "already present" });
+    let alice = store
+        .db
+        .create_token(&name("alice")?, Scope::Write, "demo")
+        .await?;
+    let bob = store
+        .db
+        .create_token(&name("bob")?, Scope::Write, "demo")
+        .await?;
+    let carol = store
+        .db
+        .create_token(&name("carol")?, Scope::Read, "demo")
+        .await?;
+    println!(
+        "demo data {}:",
+        if fresh { "seeded" } else { "already present" }
+    );
     println!("  publishers: org acme (owner alice), org openlab (owner bob); user carol (no org)");
     for m in MODELS {
-        println!("  model {}{}", m.repo, if m.private { " (private)" } else { "" });
+        println!(
+            "  model {}{}",
+            m.repo,
+            if m.private { " (private)" } else { "" }
+        );
     }
     println!("  tokens (new on every --demo start):");
     println!("    alice (write): {alice}");
@@ -130,7 +204,9 @@ pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
     println!("    carol (read):  {carol}");
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
-    println!("    HF_ENDPOINT={public_url} python -c \"import huggingface_hub as h; print(h.snapshot_download('acme/tiny-llama'))\"");
+    println!(
+        "    HF_ENDPOINT={public_url} python -c \"import huggingface_hub as h; print(h.snapshot_download('acme/tiny-llama'))\""
+    );
     println!("    WEIR_TOKEN={alice} weir push ./my-model acme/my-model --server {public_url}");
     println!();
     Ok(())
@@ -138,7 +214,11 @@ pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
 
 async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
-    let owner = if id.namespace.as_str() == "acme" { "alice" } else { "bob" };
+    let owner = if id.namespace.as_str() == "acme" {
+        "alice"
+    } else {
+        "bob"
+    };
     let sig = || CommitSignature {
         name: owner.to_string(),
         email: format!("{owner}@{}.example", id.namespace),
@@ -147,14 +227,27 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     let repo = store.create_repo(&id, m.private, sig()).await?;
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("README.md", card(m.repo, m.title, m.about).into_bytes()),
-        ("config.json", config(m.hidden, m.inter, m.layers, VOCAB).into_bytes()),
-        ("generation_config.json", br#"{"do_sample": false, "max_new_tokens": 32}"#.to_vec()),
-        ("model.safetensors", llama_safetensors(m.seed, VOCAB, m.hidden, m.inter, m.layers)?),
+        (
+            "config.json",
+            config(m.hidden, m.inter, m.layers, VOCAB).into_bytes(),
+        ),
+        (
+            "generation_config.json",
+            br#"{"do_sample": false, "max_new_tokens": 32}"#.to_vec(),
+        ),
+        (
+            "model.safetensors",
+            llama_safetensors(m.seed, VOCAB, m.hidden, m.inter, m.layers)?,
+        ),
     ];
     let mut ops = Vec::new();
     for (path, bytes) in files {
         let (sha256, size) = store.ingest_bytes(bytes.into()).await?;
-        ops.push(CommitOp::Add { path: RepoPath::parse(path).map_err(|e| anyhow!("{e}"))?, sha256, size });
+        ops.push(CommitOp::Add {
+            path: RepoPath::parse(path).map_err(|e| anyhow!("{e}"))?,
+            sha256,
+            size,
+        });
     }
     let c = NewCommit {
         branch: RefName::main(),
@@ -166,7 +259,15 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
         description: String::new(),
     };
     let first = store.commit(&repo, &c).await?;
-    store.db.create_ref(&repo, RefKind::Tag, &RefName::parse("v1.0").map_err(|e| anyhow!("{e}"))?, &first).await?;
+    store
+        .db
+        .create_ref(
+            &repo,
+            RefKind::Tag,
+            &RefName::parse("v1.0").map_err(|e| anyhow!("{e}"))?,
+            &first,
+        )
+        .await?;
     if m.repo == "openlab/mini-decoder" {
         // A branch with a slash and a nested file, to show revisions and paths.
         let (sha256, size) = store
@@ -176,14 +277,24 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
             branch: RefName::parse("experiment/wide").map_err(|e| anyhow!("{e}"))?,
             expected_parent: None,
             create_branch: true,
-            ops: vec![CommitOp::Add { path: RepoPath::parse("notes/wide run.md").map_err(|e| anyhow!("{e}"))?, sha256, size }],
+            ops: vec![CommitOp::Add {
+                path: RepoPath::parse("notes/wide run.md").map_err(|e| anyhow!("{e}"))?,
+                sha256,
+                size,
+            }],
             author: sig(),
             summary: "Start the wide experiment".into(),
             description: String::new(),
         };
         store.commit(&repo, &exp).await?;
     }
-    debug_assert!(store.db.resolve(&repo, &Revision::parse("v1.0").map_err(|e| anyhow!("{e}"))?).await?.is_some());
+    debug_assert!(
+        store
+            .db
+            .resolve(&repo, &Revision::parse("v1.0").map_err(|e| anyhow!("{e}"))?)
+            .await?
+            .is_some()
+    );
     Ok(())
 }
 

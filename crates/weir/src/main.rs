@@ -15,7 +15,11 @@ use weir_server::{AppState, ServerConfig};
 use weir_store::Store;
 
 #[derive(Parser)]
-#[command(name = "weir", version, about = "A self-hostable registry for open-weight AI models")]
+#[command(
+    name = "weir",
+    version,
+    about = "A self-hostable registry for open-weight AI models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -150,7 +154,10 @@ enum TokenCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -171,37 +178,82 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Admin { data, command } => admin(&data, command).await,
         Command::Login { token, remote } => login(token, remote).await,
-        Command::Push { dir, repo, revision, message, private, delete, parallel, remote } => {
-            let repo = RepoId::parse(&repo).map_err(|e| anyhow!("{e}; example: weir push ./model acme/tiny"))?;
+        Command::Push {
+            dir,
+            repo,
+            revision,
+            message,
+            private,
+            delete,
+            parallel,
+            remote,
+        } => {
+            let repo = RepoId::parse(&repo)
+                .map_err(|e| anyhow!("{e}; example: weir push ./model acme/tiny"))?;
             let branch = RefName::parse(&revision).map_err(|e| anyhow!("{e}"))?;
             if !dir.is_dir() {
-                bail!("{} is not a directory; pass the folder to upload", dir.display());
+                bail!(
+                    "{} is not a directory; pass the folder to upload",
+                    dir.display()
+                );
             }
             let client = client(&remote)?;
-            let opts = PushOptions { branch, message, private, delete_missing: delete, parallel, progress: true };
+            let opts = PushOptions {
+                branch,
+                message,
+                private,
+                delete_missing: delete,
+                parallel,
+                progress: true,
+            };
             let out = client.push(&dir, &repo, &opts).await?;
             match out.commit {
                 Some(c) => println!(
                     "pushed {repo}@{} commit {c}: {} files, {} uploaded ({} bytes), {} unchanged, {} deleted",
-                    opts.branch, out.files, out.uploaded, out.uploaded_bytes, out.unchanged, out.deleted
+                    opts.branch,
+                    out.files,
+                    out.uploaded,
+                    out.uploaded_bytes,
+                    out.unchanged,
+                    out.deleted
                 ),
-                None => println!("{repo}@{} is up to date ({} files unchanged)", opts.branch, out.unchanged),
+                None => println!(
+                    "{repo}@{} is up to date ({} files unchanged)",
+                    opts.branch, out.unchanged
+                ),
             }
             Ok(())
         }
-        Command::Pull { repo, dir, parallel, remote } => {
+        Command::Pull {
+            repo,
+            dir,
+            parallel,
+            remote,
+        } => {
             let (id, rev) = match repo.split_once('@') {
                 Some((r, rev)) => (r, rev.to_string()),
                 None => (repo.as_str(), "main".to_string()),
             };
-            let id = RepoId::parse(id).map_err(|e| anyhow!("{e}; example: weir pull acme/tiny@main"))?;
+            let id =
+                RepoId::parse(id).map_err(|e| anyhow!("{e}; example: weir pull acme/tiny@main"))?;
             let dir = dir.unwrap_or_else(|| PathBuf::from(id.name.as_str()));
             let client = client(&remote)?;
-            let opts = PullOptions { revision: rev, parallel, progress: true };
+            let opts = PullOptions {
+                revision: rev,
+                parallel,
+                progress: true,
+            };
             let out = client.pull(&id, &dir, &opts).await?;
             println!(
                 "pulled {id}@{} (commit {}) into {}: {} files, {} downloaded ({} bytes, {} resumed), {} already up to date; every file matched its sha256",
-                opts.revision, out.commit, dir.display(), out.files, out.downloaded, out.downloaded_bytes, out.resumed, out.up_to_date
+                opts.revision,
+                out.commit,
+                dir.display(),
+                out.files,
+                out.downloaded,
+                out.downloaded_bytes,
+                out.resumed,
+                out.up_to_date
             );
             Ok(())
         }
@@ -212,13 +264,17 @@ fn token_file() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("WEIR_CONFIG_DIR") {
         return Some(PathBuf::from(dir).join("token"));
     }
-    std::env::var("HOME").ok().map(|h| PathBuf::from(h).join(".config").join("weir").join("token"))
+    std::env::var("HOME")
+        .ok()
+        .map(|h| PathBuf::from(h).join(".config").join("weir").join("token"))
 }
 
 fn client(remote: &Remote) -> Result<Client> {
     let token = match &remote.token {
         Some(t) => Some(t.clone()),
-        None => token_file().and_then(|p| std::fs::read_to_string(p).ok()).map(|t| t.trim().to_string()),
+        None => token_file()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| t.trim().to_string()),
     };
     Ok(Client::new(&remote.server, token)?)
 }
@@ -229,18 +285,29 @@ async fn login(token: Option<String>, remote: Remote) -> Result<()> {
         None => {
             eprintln!("paste your token and press enter:");
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the token from stdin")?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the token from stdin")?;
             line.trim().to_string()
         }
     };
     let client = Client::new(&remote.server, Some(token.clone()))?;
-    let name = client.whoami().await.context("the server did not accept this token")?;
-    let path = token_file().ok_or_else(|| anyhow!("cannot find a config dir; set WEIR_CONFIG_DIR"))?;
+    let name = client
+        .whoami()
+        .await
+        .context("the server did not accept this token")?;
+    let path =
+        token_file().ok_or_else(|| anyhow!("cannot find a config dir; set WEIR_CONFIG_DIR"))?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     write_secret(&path, token.as_bytes())?;
-    println!("logged in to {} as {name}; token saved to {}", remote.server, path.display());
+    println!(
+        "logged in to {} as {name}; token saved to {}",
+        remote.server,
+        path.display()
+    );
     Ok(())
 }
 
@@ -253,7 +320,9 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     opts.mode(0o600);
-    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -266,7 +335,10 @@ fn upload_key(data: &Path) -> Result<Vec<u8>> {
     let path = dir.join("upload.key");
     match std::fs::read(&path) {
         Ok(k) if k.len() == 32 => Ok(k),
-        Ok(_) => bail!("{} is not a 32-byte key; delete it to make a new one", path.display()),
+        Ok(_) => bail!(
+            "{} is not a 32-byte key; delete it to make a new one",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut k = vec![0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
@@ -286,7 +358,8 @@ async fn open_store(data: &Path) -> Result<Store> {
 async fn serve(args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "weir=info,weir_server=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+                .unwrap_or_else(|_| "weir=info,weir_server=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -302,15 +375,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         if store.db.account("admin").await?.is_none() {
             store.db.create_user(&admin, None, true).await?;
         }
-        let token = store.db.create_token(&admin, Scope::Admin, "initial admin").await?;
-        println!("created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n");
+        let token = store
+            .db
+            .create_token(&admin, Scope::Admin, "initial admin")
+            .await?;
+        println!(
+            "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
+        );
     }
     if args.demo {
         demo::seed(&store, &public_url).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; pick another address with --listen", args.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another address with --listen",
+                args.listen
+            )
+        })?;
     let state = AppState {
         store,
         config: Arc::new(ServerConfig {
@@ -319,15 +402,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
             upload_link_ttl_secs: 3600,
         }),
     };
-    println!("weir is serving {} on {} (data: {})", public_url, args.listen, args.data.display());
-    println!("  Hugging Face clients: export HF_ENDPOINT={public_url}  (uploads also need HF_HUB_DISABLE_XET=1)");
+    println!(
+        "weir is serving {} on {} (data: {})",
+        public_url,
+        args.listen,
+        args.data.display()
+    );
+    println!(
+        "  Hugging Face clients: export HF_ENDPOINT={public_url}  (uploads also need HF_HUB_DISABLE_XET=1)"
+    );
     let shutdown = async {
         let ctrl_c = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         #[cfg(unix)]
         let term = async {
-            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
                 s.recv().await;
             }
         };
@@ -343,33 +435,40 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
     let store = open_store(data).await?;
     let parse_name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     match command {
-        AdminCommand::User { command: UserCommand::Add { name, email } } => {
+        AdminCommand::User {
+            command: UserCommand::Add { name, email },
+        } => {
             let n = parse_name(&name)?;
-            store.db.create_user(&n, email.as_deref(), false).await.map_err(|e| anyhow!("{e}"))?;
+            store
+                .db
+                .create_user(&n, email.as_deref(), false)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
             println!("created user {n}");
         }
-        AdminCommand::Org { command: OrgCommand::Add { name, members } } => {
+        AdminCommand::Org {
+            command: OrgCommand::Add { name, members },
+        } => {
             let n = parse_name(&name)?;
             store.db.create_org(&n).await.map_err(|e| anyhow!("{e}"))?;
             for (i, m) in members.iter().enumerate() {
                 let m = parse_name(m)?;
                 let role = if i == 0 { "owner" } else { "member" };
-                store
-                    .db
-                    .add_member(&n, &m, role)
-                    .await
-                    .map_err(|e| anyhow!("{e}; create the user first with 'weir admin user add {m}'"))?;
+                store.db.add_member(&n, &m, role).await.map_err(|e| {
+                    anyhow!("{e}; create the user first with 'weir admin user add {m}'")
+                })?;
             }
             println!("created org {n} with {} member(s)", members.len());
         }
-        AdminCommand::Token { command: TokenCommand::Create { user, scope, name } } => {
+        AdminCommand::Token {
+            command: TokenCommand::Create { user, scope, name },
+        } => {
             let u = parse_name(&user)?;
-            let scope = Scope::parse(&scope).ok_or_else(|| anyhow!("unknown scope {scope:?}; use read, write or admin"))?;
-            let token = store
-                .db
-                .create_token(&u, scope, &name)
-                .await
-                .map_err(|e| anyhow!("{e}; create the user first with 'weir admin user add {u}'"))?;
+            let scope = Scope::parse(&scope)
+                .ok_or_else(|| anyhow!("unknown scope {scope:?}; use read, write or admin"))?;
+            let token = store.db.create_token(&u, scope, &name).await.map_err(|e| {
+                anyhow!("{e}; create the user first with 'weir admin user add {u}'")
+            })?;
             println!("{token}");
         }
     }

@@ -3,23 +3,27 @@
 
 use std::collections::BTreeSet;
 
+use crate::extract::{Path, Query};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_DISPOSITION, ETAG};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use weir_authz::Action;
-use weir_core::git::{FileEntry, TreeBuilder};
 use weir_core::RepoPath;
+use weir_core::git::{FileEntry, TreeBuilder};
 
 use super::{resolve_revision, visible_repo};
 use crate::auth::Caller;
 use crate::{ApiError, AppState, iso8601};
 
-pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn whoami(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let Some(token) = &caller.token else {
         return Err(ApiError::invalid_token());
     };
@@ -48,7 +52,9 @@ pub async fn agent_harnesses() -> Json<Value> {
 }
 
 fn wants_blobs(query: &[(String, String)]) -> bool {
-    query.iter().any(|(k, v)| k == "blobs" && (v == "true" || v == "1"))
+    query
+        .iter()
+        .any(|(k, v)| k == "blobs" && (v == "true" || v == "1"))
 }
 
 pub async fn model_info(
@@ -130,7 +136,8 @@ fn pointer_size(f: &FileEntry) -> usize {
 fn file_json(f: &FileEntry) -> Value {
     let mut v = json!({"type": "file", "path": f.path.as_str(), "oid": f.git_oid, "size": f.size});
     if f.lfs {
-        v["lfs"] = json!({"oid": f.sha256.as_str(), "size": f.size, "pointerSize": pointer_size(f)});
+        v["lfs"] =
+            json!({"oid": f.sha256.as_str(), "size": f.size, "pointerSize": pointer_size(f)});
     }
     v
 }
@@ -164,10 +171,14 @@ async fn tree(
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    let recursive = query.iter().any(|(k, v)| k == "recursive" && (v == "true" || v == "1"));
+    let recursive = query
+        .iter()
+        .any(|(k, v)| k == "recursive" && (v == "true" || v == "1"));
     let dir = match path.as_deref().map(|p| p.trim_end_matches('/')) {
         None | Some("") => None,
-        Some(p) => Some(RepoPath::parse(p).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?),
+        Some(p) => Some(
+            RepoPath::parse(p).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?,
+        ),
     };
     let files = state.store.db.files(&repo, &commit).await?;
     let mut tree = TreeBuilder::new();
@@ -179,7 +190,11 @@ async fn tree(
     if let Some(d) = &dir
         && !dir_oids.contains_key(d.as_str())
     {
-        return Err(ApiError::entry_not_found(&repo.repo_id.to_string(), d.as_str(), commit.as_str()));
+        return Err(ApiError::entry_not_found(
+            &repo.repo_id.to_string(),
+            d.as_str(),
+            commit.as_str(),
+        ));
     }
     let mut entries = Vec::new();
     let mut seen_dirs = BTreeSet::new();
@@ -262,7 +277,8 @@ pub async fn resolve(
     let (repo, facts) = visible_repo(&state, &caller, &ns, &name).await?;
     let repo_name = repo.repo_id.to_string();
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    let path = RepoPath::parse(&path).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+    let path =
+        RepoPath::parse(&path).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
     let file = state
         .store
         .db
@@ -273,7 +289,11 @@ pub async fn resolve(
         e.repo_commit = Some(commit.to_string());
         return Err(e);
     }
-    let etag = if file.lfs { file.sha256.to_string() } else { file.git_oid.clone() };
+    let etag = if file.lfs {
+        file.sha256.to_string()
+    } else {
+        file.git_oid.clone()
+    };
     let trace_id = req
         .headers()
         .get("x-amzn-trace-id")
@@ -292,19 +312,37 @@ pub async fn resolve(
         .map_err(|_| ApiError::internal())?;
     let mut resp = served.map(Body::new);
     let h = resp.headers_mut();
-    h.insert(HeaderName::from_static("x-repo-commit"), header(commit.as_str()));
-    h.insert(HeaderName::from_static("x-linked-etag"), header(&format!("\"{etag}\"")));
-    h.insert(HeaderName::from_static("x-linked-size"), header(&file.size.to_string()));
+    h.insert(
+        HeaderName::from_static("x-repo-commit"),
+        header(commit.as_str()),
+    );
+    h.insert(
+        HeaderName::from_static("x-linked-etag"),
+        header(&format!("\"{etag}\"")),
+    );
+    h.insert(
+        HeaderName::from_static("x-linked-size"),
+        header(&file.size.to_string()),
+    );
     h.insert(ETAG, header(&format!("\"{etag}\"")));
     let fname: String = path
         .file_name()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let encoded = percent_encoding::utf8_percent_encode(path.file_name(), percent_encoding::NON_ALPHANUMERIC);
+    let encoded =
+        percent_encoding::utf8_percent_encode(path.file_name(), percent_encoding::NON_ALPHANUMERIC);
     h.insert(
         CONTENT_DISPOSITION,
-        header(&format!("inline; filename*=UTF-8''{encoded}; filename=\"{fname}\"")),
+        header(&format!(
+            "inline; filename*=UTF-8''{encoded}; filename=\"{fname}\""
+        )),
     );
     Ok(resp.into_response())
 }

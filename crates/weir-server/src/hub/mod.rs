@@ -19,17 +19,41 @@ pub fn routes() -> Router<AppState> {
         .route("/api/whoami-v2", get(download::whoami))
         .route("/api/agent-harnesses", get(download::agent_harnesses))
         .route("/api/models/{ns}/{name}", get(download::model_info))
-        .route("/api/models/{ns}/{name}/revision/{rev}", get(download::model_info_at))
-        .route("/api/models/{ns}/{name}/tree/{rev}", get(download::tree_root))
-        .route("/api/models/{ns}/{name}/tree/{rev}/{*path}", get(download::tree_path))
+        .route(
+            "/api/models/{ns}/{name}/revision/{rev}",
+            get(download::model_info_at),
+        )
+        .route(
+            "/api/models/{ns}/{name}/tree/{rev}",
+            get(download::tree_root),
+        )
+        .route(
+            "/api/models/{ns}/{name}/tree/{rev}/{*path}",
+            get(download::tree_path),
+        )
         .route("/api/models/{ns}/{name}/refs", get(download::refs))
-        .route("/api/models/{ns}/{name}/auth-check", get(download::auth_check))
-        .route("/{ns}/{name}/resolve/{rev}/{*path}", get(download::resolve).head(download::resolve))
+        .route(
+            "/api/models/{ns}/{name}/auth-check",
+            get(download::auth_check),
+        )
+        .route(
+            "/{ns}/{name}/resolve/{rev}/{*path}",
+            get(download::resolve).head(download::resolve),
+        )
         .route("/api/repos/create", post(upload::create_repo))
-        .route("/api/models/{ns}/{name}/preupload/{rev}", post(upload::preupload))
+        .route(
+            "/api/models/{ns}/{name}/preupload/{rev}",
+            post(upload::preupload),
+        )
         .route("/api/models/{ns}/{name}/commit/{rev}", post(upload::commit))
-        .route("/api/models/{ns}/{name}/branch/{branch}", post(upload::create_branch))
-        .route("/api/models/{ns}/{name}/tag/{rev}", post(upload::create_tag))
+        .route(
+            "/api/models/{ns}/{name}/branch/{branch}",
+            post(upload::create_branch),
+        )
+        .route(
+            "/api/models/{ns}/{name}/tag/{rev}",
+            post(upload::create_tag),
+        )
 }
 
 /// Looks a repo up and checks the caller may at least see it. A repo the caller may not see
@@ -41,7 +65,8 @@ pub(crate) async fn visible_repo(
     name: &str,
 ) -> Result<(Repo, RepoFacts), ApiError> {
     let display = format!("{ns}/{name}");
-    let id = RepoId::new(ns, name).map_err(|_| ApiError::repo_not_found(&display, caller.anonymous()))?;
+    let id = RepoId::new(ns, name)
+        .map_err(|_| ApiError::repo_not_found(&display, caller.anonymous()))?;
     let repo = state
         .store
         .db
@@ -58,7 +83,11 @@ pub(crate) async fn visible_repo(
 }
 
 /// Resolves a (percent-decoded) revision to a commit of the repo.
-pub(crate) async fn resolve_revision(state: &AppState, repo: &Repo, rev: &str) -> Result<CommitId, ApiError> {
+pub(crate) async fn resolve_revision(
+    state: &AppState,
+    repo: &Repo,
+    rev: &str,
+) -> Result<CommitId, ApiError> {
     let display = repo.repo_id.to_string();
     let parsed = Revision::parse(rev).map_err(|_| ApiError::revision_not_found(&display, rev))?;
     state
@@ -70,9 +99,13 @@ pub(crate) async fn resolve_revision(state: &AppState, repo: &Repo, rev: &str) -
 }
 
 /// Looks up a repo the caller may write to.
-pub(crate) async fn writable_repo(state: &AppState, caller: &Caller, ns: &str, name: &str) -> Result<Repo, ApiError> {
+pub(crate) async fn writable_repo(
+    state: &AppState,
+    caller: &Caller,
+    ns: &str,
+    name: &str,
+) -> Result<Repo, ApiError> {
     let (repo, facts) = visible_repo(state, caller, ns, name).await?;
     caller.require(&Action::Write(&facts), &repo.repo_id.to_string())?;
     Ok(repo)
 }
-

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::extract::{Path, Query};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use bytes::{Buf, BytesMut};
@@ -18,6 +19,7 @@ use weir_store::{CommitOp, NewCommit, RefKind, StoreError};
 
 use super::{resolve_revision, writable_repo};
 use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, parse_json};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -31,43 +33,63 @@ pub struct CreateRepo {
     kind: Option<String>,
 }
 
-fn bad_json(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
-}
-
 pub async fn create_repo(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    JsonBody(req): JsonBody<CreateRepo>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: CreateRepo = serde_json::from_slice(&body).map_err(bad_json)?;
     if let Some(kind) = req.kind.as_deref()
         && kind != "model"
     {
-        return Err(ApiError::bad_request("unsupported_repo_type", format!("repo type {kind:?} is not supported"))
-            .next("weir hosts model repos only; omit 'repo_type'"));
+        return Err(ApiError::bad_request(
+            "unsupported_repo_type",
+            format!("repo type {kind:?} is not supported"),
+        )
+        .next("weir hosts model repos only; omit 'repo_type'"));
     }
     let Some(user) = caller.name().cloned() else {
-        return Err(ApiError::denied(weir_authz::Reason::NotSignedIn, &req.name, true).hub("RepoNotFound"));
+        return Err(
+            ApiError::denied(weir_authz::Reason::NotSignedIn, &req.name, true).hub("RepoNotFound"),
+        );
     };
     let (ns, name) = match (req.organization.as_deref(), req.name.split_once('/')) {
         (Some(org), _) => (org.to_string(), req.name.clone()),
         (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
         (None, None) => (user.to_string(), req.name.clone()),
     };
-    let id = RepoId::new(&ns, &name).map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
+    let id = RepoId::new(&ns, &name)
+        .map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
     let namespace = id.namespace.clone();
-    caller.require(&Action::CreateRepo { namespace: &namespace }, &id.to_string())?;
+    caller.require(
+        &Action::CreateRepo {
+            namespace: &namespace,
+        },
+        &id.to_string(),
+    )?;
     if state.store.db.account(namespace.as_str()).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "namespace_not_found", format!("namespace {namespace} does not exist"))
-            .next("create it with 'weir admin org add'"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "namespace_not_found",
+            format!("namespace {namespace} does not exist"),
+        )
+        .next("create it with 'weir admin org add'"));
     }
     let private = req.private.unwrap_or(false) || req.visibility.as_deref() == Some("private");
     let url = format!("{}/{id}", state.config.public_url);
-    match state.store.create_repo(&id, private, signature(&state, &user).await?).await {
-        Ok(_) => Ok(Json(json!({"url": url, "name": id.to_string(), "id": id.to_string()}))),
-        Err(StoreError::Exists(_)) => Err(ApiError::new(StatusCode::CONFLICT, "repo_exists", "You already created this model repo")
-            .with("url", json!(url))),
+    match state
+        .store
+        .create_repo(&id, private, signature(&state, &user).await?)
+        .await
+    {
+        Ok(_) => Ok(Json(
+            json!({"url": url, "name": id.to_string(), "id": id.to_string()}),
+        )),
+        Err(StoreError::Exists(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "repo_exists",
+            "You already created this model repo",
+        )
+        .with("url", json!(url))),
         Err(e) => Err(e.into()),
     }
 }
@@ -88,13 +110,13 @@ async fn signature(state: &AppState, user: &Name) -> Result<CommitSignature, Api
 }
 
 #[derive(Deserialize)]
-struct PreuploadFile {
+pub struct PreuploadFile {
     path: String,
     size: u64,
 }
 
 #[derive(Deserialize)]
-struct Preupload {
+pub struct Preupload {
     files: Vec<PreuploadFile>,
 }
 
@@ -102,25 +124,31 @@ pub async fn preupload(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name, rev)): Path<(String, String, String)>,
-    body: axum::body::Bytes,
+    JsonBody(req): JsonBody<Preupload>,
 ) -> Result<Json<Value>, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
-    let req: Preupload = serde_json::from_slice(&body).map_err(bad_json)?;
     // The current head, if the branch exists, tells the client which files are unchanged.
     let head = resolve_revision(&state, &repo, &rev).await.ok();
     let mut out = Vec::with_capacity(req.files.len());
     for f in req.files {
-        let path = RepoPath::parse(&f.path).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+        let path = RepoPath::parse(&f.path)
+            .map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
         let lfs = weir_core::is_lfs(&path, f.size);
         let mut entry = json!({"path": f.path, "uploadMode": if lfs { "lfs" } else { "regular" }, "shouldIgnore": false});
         if let Some(h) = &head
             && let Some(existing) = state.store.db.file(&repo, h, &path).await?
         {
-            entry["oid"] = json!(if existing.lfs { existing.sha256.to_string() } else { existing.git_oid });
+            entry["oid"] = json!(if existing.lfs {
+                existing.sha256.to_string()
+            } else {
+                existing.git_oid
+            });
         }
         out.push(entry);
     }
-    Ok(Json(json!({"files": out, "commitOid": head.map(|h| h.to_string())})))
+    Ok(Json(
+        json!({"files": out, "commitOid": head.map(|h| h.to_string())}),
+    ))
 }
 
 /// One NDJSON line may carry a base64 regular file of up to `MAX_REGULAR_FILE` bytes.
@@ -170,7 +198,8 @@ fn invalid_line(n: usize, why: impl std::fmt::Display) -> ApiError {
 }
 
 fn parse_path(n: usize, p: &str) -> Result<RepoPath, ApiError> {
-    RepoPath::parse(p).map_err(|e| ApiError::bad_request("invalid_path", format!("commit line {n}: {e}")))
+    RepoPath::parse(p)
+        .map_err(|e| ApiError::bad_request("invalid_path", format!("commit line {n}: {e}")))
 }
 
 /// `POST /api/models/{repo}/commit/{rev}`: streams the NDJSON body line by line; regular files
@@ -184,12 +213,17 @@ pub async fn commit(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
-    if query.iter().any(|(k, v)| k == "create_pr" && v != "0" && v != "false") {
-        return Err(ApiError::bad_request("unsupported", "pull requests are not supported").next("commit to a branch instead"));
+    if query
+        .iter()
+        .any(|(k, v)| k == "create_pr" && v != "0" && v != "false")
+    {
+        return Err(
+            ApiError::bad_request("unsupported", "pull requests are not supported")
+                .next("commit to a branch instead"),
+        );
     }
-    let branch = RefName::parse(rev.strip_prefix("refs/heads/").unwrap_or(&rev)).map_err(|_| {
-        ApiError::revision_not_found(&repo.repo_id.to_string(), &rev)
-    })?;
+    let branch = RefName::parse(rev.strip_prefix("refs/heads/").unwrap_or(&rev))
+        .map_err(|_| ApiError::revision_not_found(&repo.repo_id.to_string(), &rev))?;
     let user = caller.name().cloned().ok_or_else(ApiError::invalid_token)?;
 
     let mut header: Option<Header> = None;
@@ -210,11 +244,19 @@ pub async fn commit(
                 Some(Ok(chunk)) => {
                     buf.extend_from_slice(&chunk);
                     if buf.len() > MAX_LINE && !buf.contains(&b'\n') {
-                        return Err(invalid_line(n + 1, "line too long (regular files are limited to 10 MiB; use LFS)"));
+                        return Err(invalid_line(
+                            n + 1,
+                            "line too long (regular files are limited to 10 MiB; use LFS)",
+                        ));
                     }
                     continue;
                 }
-                Some(Err(e)) => return Err(ApiError::bad_request("upload_interrupted", format!("request body: {e}"))),
+                Some(Err(e)) => {
+                    return Err(ApiError::bad_request(
+                        "upload_interrupted",
+                        format!("request body: {e}"),
+                    ));
+                }
                 None => {
                     done = true;
                     buf.split()
@@ -238,7 +280,8 @@ pub async fn commit(
         }
         let op = match line.key.as_str() {
             "file" => {
-                let f: FileLine = serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
+                let f: FileLine =
+                    serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
                 let path = parse_path(n, &f.path)?;
                 if f.encoding.as_deref().is_some_and(|e| e != "base64") {
                     return Err(invalid_line(n, "only base64 encoding is supported"));
@@ -247,13 +290,17 @@ pub async fn commit(
                     .decode(f.content.as_bytes())
                     .map_err(|e| invalid_line(n, format!("content is not valid base64: {e}")))?;
                 if bytes.len() as u64 > weir_core::MAX_REGULAR_FILE {
-                    return Err(invalid_line(n, "regular files are limited to 10 MiB; upload it through LFS"));
+                    return Err(invalid_line(
+                        n,
+                        "regular files are limited to 10 MiB; upload it through LFS",
+                    ));
                 }
                 let (sha256, size) = state.store.ingest_bytes(bytes.into()).await?;
                 CommitOp::Add { path, sha256, size }
             }
             "lfsFile" => {
-                let f: LfsLine = serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
+                let f: LfsLine =
+                    serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
                 let path = parse_path(n, &f.path)?;
                 if f.algo.as_deref().is_some_and(|a| a != "sha256") {
                     return Err(invalid_line(n, "only sha256 LFS objects are supported"));
@@ -263,26 +310,40 @@ pub async fn commit(
                 let size = match (f.size, stored) {
                     (Some(s), Some(st)) if s == st => s,
                     (None, Some(st)) => st,
-                    (Some(s), Some(st)) => return Err(invalid_line(n, format!("{path}: size {s} does not match the uploaded object ({st} bytes)"))),
+                    (Some(s), Some(st)) => {
+                        return Err(invalid_line(
+                            n,
+                            format!(
+                                "{path}: size {s} does not match the uploaded object ({st} bytes)"
+                            ),
+                        ));
+                    }
                     (_, None) => {
-                        return Err(invalid_line(n, format!("{path}: LFS object {sha256} was never uploaded"))
-                            .next("upload it through the LFS batch API first"));
+                        return Err(invalid_line(
+                            n,
+                            format!("{path}: LFS object {sha256} was never uploaded"),
+                        )
+                        .next("upload it through the LFS batch API first"));
                     }
                 };
                 CommitOp::Add { path, sha256, size }
             }
             "deletedFile" => {
-                let f: PathLine = serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
+                let f: PathLine =
+                    serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
                 CommitOp::Delete(parse_path(n, &f.path)?)
             }
             "deletedFolder" => {
-                let f: PathLine = serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
+                let f: PathLine =
+                    serde_json::from_value(line.value).map_err(|e| invalid_line(n, e))?;
                 CommitOp::DeleteFolder(parse_path(n, f.path.trim_end_matches('/'))?)
             }
             other => return Err(invalid_line(n, format!("unknown key {other:?}"))),
         };
         let p = match &op {
-            CommitOp::Add { path, .. } | CommitOp::Delete(path) | CommitOp::DeleteFolder(path) => path.clone(),
+            CommitOp::Add { path, .. } | CommitOp::Delete(path) | CommitOp::DeleteFolder(path) => {
+                path.clone()
+            }
         };
         if !touched.insert(p.clone()) {
             return Err(invalid_line(n, format!("{p} appears twice in one commit")));
@@ -296,7 +357,11 @@ pub async fn commit(
         .map(CommitId::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request("invalid_commit", e.to_string()))?;
-    let summary = if header.summary.trim().is_empty() { "Upload files".to_string() } else { header.summary };
+    let summary = if header.summary.trim().is_empty() {
+        "Upload files".to_string()
+    } else {
+        header.summary
+    };
     let c = NewCommit {
         branch,
         expected_parent,
@@ -329,16 +394,28 @@ pub async fn create_branch(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
-    let req: BranchReq = if body.is_empty() { BranchReq::default() } else { serde_json::from_slice(&body).map_err(bad_json)? };
-    let branch = RefName::parse(&branch).map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
+    let req: BranchReq = if body.is_empty() {
+        BranchReq::default()
+    } else {
+        parse_json(&body)?
+    };
+    let branch =
+        RefName::parse(&branch).map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
     let from = req.starting_point.unwrap_or_else(|| "main".to_string());
     let commit = resolve_revision(&state, &repo, &from).await?;
-    state.store.db.create_ref(&repo, RefKind::Branch, &branch, &commit).await.map_err(ref_exists)?;
-    Ok(Json(json!({"name": branch.as_str(), "targetCommit": commit.as_str()})))
+    state
+        .store
+        .db
+        .create_ref(&repo, RefKind::Branch, &branch, &commit)
+        .await
+        .map_err(ref_exists)?;
+    Ok(Json(
+        json!({"name": branch.as_str(), "targetCommit": commit.as_str()}),
+    ))
 }
 
 #[derive(Deserialize)]
-struct TagReq {
+pub struct TagReq {
     tag: String,
 }
 
@@ -346,20 +423,31 @@ pub async fn create_tag(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name, rev)): Path<(String, String, String)>,
-    body: axum::body::Bytes,
+    JsonBody(req): JsonBody<TagReq>,
 ) -> Result<Json<Value>, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
-    let req: TagReq = serde_json::from_slice(&body).map_err(bad_json)?;
-    let tag = RefName::parse(&req.tag).map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
+    let tag = RefName::parse(&req.tag)
+        .map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    state.store.db.create_ref(&repo, RefKind::Tag, &tag, &commit).await.map_err(ref_exists)?;
-    Ok(Json(json!({"name": tag.as_str(), "targetCommit": commit.as_str()})))
+    state
+        .store
+        .db
+        .create_ref(&repo, RefKind::Tag, &tag, &commit)
+        .await
+        .map_err(ref_exists)?;
+    Ok(Json(
+        json!({"name": tag.as_str(), "targetCommit": commit.as_str()}),
+    ))
 }
 
 fn ref_exists(e: StoreError) -> ApiError {
     match e {
-        StoreError::Exists(what) => ApiError::new(StatusCode::CONFLICT, "ref_exists", format!("{what} already exists"))
-            .next("pick another name"),
+        StoreError::Exists(what) => ApiError::new(
+            StatusCode::CONFLICT,
+            "ref_exists",
+            format!("{what} already exists"),
+        )
+        .next("pick another name"),
         other => other.into(),
     }
 }

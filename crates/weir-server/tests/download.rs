@@ -1,0 +1,316 @@
+use reqwest::{Method, StatusCode};
+use weir_core::Scope;
+
+use crate::common::{TestApp, sha256_hex};
+
+async fn app_with_files() -> (TestApp, String, String) {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let r = app
+        .commit(
+            "alice/m",
+            "main",
+            &alice,
+            &[
+                ("config.json", b"{}\n"),
+                ("sub/dir/with space.txt", b"hi\n"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.lfs_upload("alice/m", &alice, big.clone()).await,
+        StatusCode::OK
+    );
+    let body = format!(
+        "{}\n{}\n",
+        serde_json::json!({"key": "header", "value": {"summary": "weights"}}),
+        serde_json::json!({"key": "lfsFile", "value": {"path": "model.safetensors", "algo": "sha256", "oid": sha256_hex(&big), "size": big.len()}})
+    );
+    let r = app.raw_commit("alice/m", "main", &alice, body).await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let head = app.head_of("alice/m", "main").await;
+    (app, alice, head)
+}
+
+#[tokio::test]
+async fn resolve_headers_match_the_hub_protocol() {
+    let (app, _, head) = app_with_files().await;
+    let r = app
+        .req(
+            Method::HEAD,
+            "/alice/m/resolve/main/model.safetensors",
+            None,
+        )
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers();
+    assert_eq!(h["x-repo-commit"], head.as_str());
+    let etag = h["x-linked-etag"]
+        .to_str()
+        .expect("ascii")
+        .trim_matches('"')
+        .to_string();
+    assert_eq!(etag.len(), 64, "LFS files carry their sha256 as ETag");
+    assert_eq!(h["x-linked-size"], "300000");
+    assert_eq!(h["content-length"], "300000");
+    assert!(h.get("x-xet-hash").is_none());
+    assert!(h.get("content-encoding").is_none());
+
+    let r = app
+        .req(Method::HEAD, "/alice/m/resolve/main/config.json", None)
+        .send()
+        .await
+        .expect("head");
+    let etag = r.headers()["etag"]
+        .to_str()
+        .expect("ascii")
+        .trim_matches('"')
+        .to_string();
+    assert_eq!(
+        etag, "0967ef424bce6791893e9a57bb952f80fd536e93",
+        "small files carry the git blob id"
+    );
+
+    let body = app
+        .get("/alice/m/resolve/main/model.safetensors", None)
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(sha256_hex(&body), etag_of(&app, "model.safetensors").await);
+}
+
+async fn etag_of(app: &TestApp, path: &str) -> String {
+    let r = app
+        .req(Method::HEAD, &format!("/alice/m/resolve/main/{path}"), None)
+        .send()
+        .await
+        .expect("head");
+    r.headers()["x-linked-etag"]
+        .to_str()
+        .expect("ascii")
+        .trim_matches('"')
+        .to_string()
+}
+
+#[tokio::test]
+async fn range_requests_resume() {
+    let (app, _, _) = app_with_files().await;
+    let full = app
+        .get("/alice/m/resolve/main/model.safetensors", None)
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    let r = app
+        .req(Method::GET, "/alice/m/resolve/main/model.safetensors", None)
+        .header("range", "bytes=100000-")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], "bytes 100000-299999/300000");
+    assert!(r.headers().get("x-repo-commit").is_some());
+    assert_eq!(&r.bytes().await.expect("body")[..], &full[100_000..]);
+    let r = app
+        .req(Method::GET, "/alice/m/resolve/main/model.safetensors", None)
+        .header("range", "bytes=400000-")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+#[tokio::test]
+async fn revisions_by_branch_tag_commit_and_encoded_slash() {
+    let (app, alice, head) = app_with_files().await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/branch/feature%2Fx",
+            Some(&alice),
+        )
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("branch");
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let r = app
+        .req(Method::POST, "/api/models/alice/m/tag/main", Some(&alice))
+        .json(&serde_json::json!({"tag": "v1.0"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(r.status(), StatusCode::OK);
+    for rev in [
+        "main",
+        "v1.0",
+        "feature%2Fx",
+        head.as_str(),
+        "refs%2Fheads%2Fmain",
+        "refs%2Ftags%2Fv1.0",
+    ] {
+        let r = app
+            .get(
+                &format!("/alice/m/resolve/{rev}/sub/dir/with%20space.txt"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{rev}");
+        assert_eq!(r.headers()["x-repo-commit"], head.as_str());
+        assert_eq!(r.text().await.expect("text"), "hi\n");
+    }
+    let refs = app.json("/api/models/alice/m/refs", None).await;
+    assert_eq!(refs["branches"].as_array().expect("array").len(), 2);
+    assert_eq!(refs["tags"][0]["ref"], "refs/tags/v1.0");
+    assert_eq!(refs["converts"], serde_json::json!([]));
+    // the same branch twice is a conflict
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/branch/feature%2Fx",
+            Some(&alice),
+        )
+        .send()
+        .await
+        .expect("branch");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn tree_listing_recursive_and_by_directory() {
+    let (app, _, head) = app_with_files().await;
+    let all = app
+        .json(
+            &format!("/api/models/alice/m/tree/{head}?recursive=true&expand=false"),
+            None,
+        )
+        .await;
+    let paths: Vec<&str> = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    for p in [
+        ".gitattributes",
+        "config.json",
+        "model.safetensors",
+        "sub",
+        "sub/dir",
+        "sub/dir/with space.txt",
+    ] {
+        assert!(paths.contains(&p), "{p} in {paths:?}");
+    }
+    let st = all
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|e| e["path"] == "model.safetensors")
+        .expect("file");
+    assert_eq!(st["lfs"]["size"], 300000);
+    assert!(st.get("xetHash").is_none());
+    let top = app.json("/api/models/alice/m/tree/main", None).await;
+    let top: Vec<&str> = top
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(
+        top,
+        vec![".gitattributes", "config.json", "model.safetensors", "sub"]
+    );
+    let sub = app
+        .json("/api/models/alice/m/tree/main/sub%2Fdir", None)
+        .await;
+    assert_eq!(sub[0]["path"], "sub/dir/with space.txt");
+    let r = app.get("/api/models/alice/m/tree/main/nope", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["x-error-code"], "EntryNotFound");
+}
+
+#[tokio::test]
+async fn model_info_and_manifest() {
+    let (app, _, head) = app_with_files().await;
+    let info = app.json("/api/models/alice/m?blobs=true", None).await;
+    assert_eq!(info["id"], "alice/m");
+    assert_eq!(info["sha"], head.as_str());
+    let st = info["siblings"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["rfilename"] == "model.safetensors")
+        .expect("sibling");
+    assert_eq!(st["lfs"]["sha256"].as_str().expect("sha").len(), 64);
+    let m = app.json("/api/v1/repos/alice/m/manifest/main", None).await;
+    assert_eq!(m["commit"], head.as_str());
+    assert_eq!(m["files"].as_array().expect("files").len(), 4);
+}
+
+#[tokio::test]
+async fn private_repos_look_missing_to_others() {
+    let app = TestApp::new().await;
+    let owner = app.user("olga", Scope::Read).await;
+    let other = app.user("mallory", Scope::Write).await;
+    app.repo("olga/hidden", true).await;
+    for path in [
+        "/api/models/olga/hidden",
+        "/olga/hidden/resolve/main/.gitattributes",
+        "/api/models/olga/hidden/tree/main",
+    ] {
+        let anon = app.get(path, None).await;
+        assert_eq!(anon.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(anon.headers()["x-error-code"], "RepoNotFound");
+        let r = app.get(path, Some(&other)).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.headers()["x-error-code"], "RepoNotFound");
+        assert_eq!(
+            app.get(path, Some(&owner)).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // the same answer as a repo that does not exist
+    let r = app.get("/api/models/olga/nothing", Some(&other)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["x-error-code"], "RepoNotFound");
+}
+
+#[tokio::test]
+async fn whoami_and_tokens() {
+    let app = TestApp::new().await;
+    let t = app.user("alice", Scope::Write).await;
+    app.org("acme", &["alice"]).await;
+    let me = app.json("/api/whoami-v2", Some(&t)).await;
+    assert_eq!(me["name"], "alice");
+    assert_eq!(me["type"], "user");
+    assert_eq!(me["orgs"][0]["name"], "acme");
+    assert_eq!(me["auth"]["accessToken"]["role"], "write");
+    let r = app.get("/api/whoami-v2", Some("weir_bogus")).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers()["x-error-message"]
+            .to_str()
+            .expect("ascii")
+            .split(" (next")
+            .next(),
+        Some("Invalid credentials in Authorization header")
+    );
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_token");
+    // tokens are stored hashed only
+    let db = std::fs::read(app.dir.path().join("weir.db")).expect("db");
+    let wal = std::fs::read(app.dir.path().join("weir.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(
+            !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
+            "plaintext token found on disk"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use weir_core::Scope;
+
+use crate::common::{TestApp, sha256_hex};
+
+#[tokio::test]
+async fn create_repo_in_own_namespace_and_orgs() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.user("bob", Scope::Write).await;
+    app.org("acme", &["alice"]).await;
+    let create = |body: Value, token: String| {
+        let app = &app;
+        async move {
+            app.req(Method::POST, "/api/repos/create", Some(&token))
+                .json(&body)
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let r = create(json!({"name": "m1"}), alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["url"],
+        format!("{}/alice/m1", app.url)
+    );
+    let r = create(
+        json!({"name": "m2", "organization": "acme", "private": true}),
+        alice.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // exists: 409 that still carries the url (huggingface_hub's exist_ok reads it)
+    let r = create(json!({"name": "m1"}), alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["url"],
+        format!("{}/alice/m1", app.url)
+    );
+    // not a member of bob's namespace
+    let r = create(json!({"name": "x", "organization": "bob"}), alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "not_member"
+    );
+    // read tokens cannot create
+    let reader = app.user("alice", Scope::Read).await;
+    let r = create(json!({"name": "m3"}), reader).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "token_scope"
+    );
+    let r = create(json!({"name": "d", "type": "dataset"}), alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = create(json!({"name": "../etc"}), alice).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn preupload_chooses_modes_and_reports_unchanged_files() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    assert_eq!(
+        app.commit("alice/m", "main", &alice, &[("a.txt", b"hello\n")])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r: Value = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/preupload/main",
+            Some(&alice),
+        )
+        .json(&json!({"files": [
+            {"path": "a.txt", "size": 6, "sample": ""},
+            {"path": "w.safetensors", "size": 10, "sample": ""},
+            {"path": "big.json", "size": 20_000_000, "sample": ""},
+            {"path": "empty.bin", "size": 0, "sample": ""}]}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let modes: Vec<&str> = r["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["uploadMode"].as_str().expect("mode"))
+        .collect();
+    assert_eq!(modes, ["regular", "lfs", "lfs", "regular"]);
+    assert_eq!(
+        r["files"][0]["oid"],
+        "ce013625030ba8dba906f756967f9e9ca394464a"
+    );
+    assert_eq!(r["files"][0]["shouldIgnore"], false);
+}
+
+#[tokio::test]
+async fn commits_add_delete_and_check_parent() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let first = app.head_of("alice/m", "main").await;
+    let r = app
+        .commit(
+            "alice/m",
+            "main",
+            &alice,
+            &[("d/a.txt", b"a"), ("d/b.txt", b"b"), ("c.txt", b"c")],
+        )
+        .await;
+    let v: Value = r.json().await.expect("json");
+    let second = v["commitOid"].as_str().expect("oid").to_string();
+    assert_eq!(
+        v["commitUrl"],
+        format!("{}/alice/m/commit/{second}", app.url)
+    );
+    let body = [
+        json!({"key": "header", "value": {"summary": "rm", "parentCommit": second}}),
+        json!({"key": "deletedFolder", "value": {"path": "d/"}}),
+        json!({"key": "deletedFile", "value": {"path": "c.txt"}}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    assert_eq!(
+        app.raw_commit("alice/m", "main", &alice, body)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let files = app.json("/api/v1/repos/alice/m/manifest/main", None).await;
+    assert_eq!(files["files"].as_array().expect("files").len(), 1);
+    // a stale parent is refused and changes nothing
+    let head = app.head_of("alice/m", "main").await;
+    let stale = format!(
+        "{}\n{}",
+        json!({"key": "header", "value": {"summary": "x", "parentCommit": first}}),
+        json!({"key": "file", "value": {"path": "z", "content": "eg==", "encoding": "base64"}})
+    );
+    assert_eq!(
+        app.raw_commit("alice/m", "main", &alice, stale)
+            .await
+            .status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(app.head_of("alice/m", "main").await, head);
+    // old revisions stay as they were
+    let old = app
+        .json(&format!("/api/v1/repos/alice/m/manifest/{second}"), None)
+        .await;
+    assert_eq!(old["files"].as_array().expect("files").len(), 4);
+}
+
+#[tokio::test]
+async fn lfs_batch_put_verify_and_dedupe() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let data = vec![42u8; 1 << 20];
+    let oid = sha256_hex(&data);
+    assert_eq!(
+        app.lfs_upload("alice/m", &alice, data.clone()).await,
+        StatusCode::OK
+    );
+    assert!(
+        app.dir
+            .path()
+            .join("blobs/sha256")
+            .join(&oid[..2])
+            .join(&oid)
+            .is_file()
+    );
+    // already stored: no actions
+    let batch: Value = app
+        .req(
+            Method::POST,
+            "/alice/m.git/info/lfs/objects/batch",
+            Some(&alice),
+        )
+        .header("content-type", "application/vnd.git-lfs+json")
+        .body(
+            json!({"operation": "upload", "objects": [{"oid": oid, "size": data.len()}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("json");
+    assert!(batch["objects"][0].get("actions").is_none());
+    let r = app
+        .req(Method::POST, "/api/lfs/verify/alice/m", Some(&alice))
+        .json(&json!({"oid": oid, "size": data.len()}))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .req(Method::POST, "/api/lfs/verify/alice/m", Some(&alice))
+        .json(&json!({"oid": sha256_hex(b"other"), "size": 5}))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
