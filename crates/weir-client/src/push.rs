@@ -106,6 +106,17 @@ impl Client {
         walk(dir, dir, &mut found)?;
         found.sort();
 
+        // Create the repo if needed (409 means it exists). This runs before hashing so that a bad token
+        // or a namespace we may not write to fails before gigabytes are hashed.
+        let create = self
+            .request(reqwest::Method::POST, &self.url("/api/repos/create"))
+            .json(&json!({"name": repo.name.as_str(), "organization": repo.namespace.as_str(), "private": opts.private}));
+        match self.send(create).await {
+            Ok(_) => {}
+            Err(ClientError::Api { status: 409, .. }) => {}
+            Err(e) => return Err(e),
+        }
+
         let total: u64 = found
             .iter()
             .map(|(_, abs)| std::fs::metadata(abs).map(|m| m.len()).unwrap_or(0))
@@ -123,16 +134,6 @@ impl Client {
         }
         hashing.finish_and_clear();
 
-        // Create the repo if needed (409 means it exists).
-        let create = self
-            .request(reqwest::Method::POST, &self.url("/api/repos/create"))
-            .json(&json!({"name": repo.name.as_str(), "organization": repo.namespace.as_str(), "private": opts.private}));
-        match self.send(create).await {
-            Ok(_) => {}
-            Err(ClientError::Api { status: 409, .. }) => {}
-            Err(e) => return Err(e),
-        }
-
         // What the branch holds now, to skip unchanged files and find deleted ones.
         let manifest_path = format!(
             "/api/v1/repos/{}/{}/manifest/{}",
@@ -140,7 +141,18 @@ impl Client {
             repo.name,
             encode_segment(opts.branch.as_str())
         );
-        let (parent, remote) = match self.get_json(&manifest_path).await {
+        let main_path = format!(
+            "/api/v1/repos/{}/{}/manifest/main",
+            repo.namespace, repo.name
+        );
+        let manifest = match self.get_json(&manifest_path).await {
+            // A new branch starts from main's head, as the server creates it.
+            Err(ClientError::Api {
+                status: 404, code, ..
+            }) if code == "revision_not_found" => self.get_json(&main_path).await,
+            other => other,
+        };
+        let (parent, remote) = match manifest {
             Ok(m) => {
                 let mut remote = BTreeMap::new();
                 for f in m["files"].as_array().cloned().unwrap_or_default() {

@@ -12,8 +12,12 @@ use serde_json::{Map, Value, json};
 use weir_authz::Reason;
 use weir_store::{BlobError, StoreError};
 
+/// Boxed so that `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorBody>);
+
+#[derive(Debug)]
+pub struct ErrorBody {
     pub status: StatusCode,
     /// `X-Error-Code`, read by `huggingface_hub` to pick its exception class.
     pub hub_code: Option<&'static str>,
@@ -27,9 +31,22 @@ pub struct ApiError {
     pub extra: Map<String, Value>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(ErrorBody {
             status,
             hub_code: None,
             error: error.to_string(),
@@ -37,7 +54,7 @@ impl ApiError {
             next: None,
             repo_commit: None,
             extra: Map::new(),
-        }
+        }))
     }
 
     pub fn next(mut self, hint: impl Into<String>) -> ApiError {
@@ -185,29 +202,30 @@ fn header_text(s: &str) -> HeaderValue {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let e = *self.0;
         let mut headers = HeaderMap::new();
-        if let Some(code) = self.hub_code {
+        if let Some(code) = e.hub_code {
             headers.insert(
                 HeaderName::from_static("x-error-code"),
                 HeaderValue::from_static(code),
             );
         }
-        let text = match &self.next {
-            Some(n) => format!("{} (next: {n})", self.message),
-            None => self.message.clone(),
+        let text = match &e.next {
+            Some(n) => format!("{} (next: {n})", e.message),
+            None => e.message.clone(),
         };
         headers.insert(
             HeaderName::from_static("x-error-message"),
             header_text(&text),
         );
-        if let Some(c) = &self.repo_commit {
+        if let Some(c) = &e.repo_commit {
             headers.insert(HeaderName::from_static("x-repo-commit"), header_text(c));
         }
-        let mut body = json!({ "error": self.error, "message": self.message, "next": self.next });
+        let mut body = json!({ "error": e.error, "message": e.message, "next": e.next });
         if let Value::Object(m) = &mut body {
-            m.extend(self.extra);
+            m.extend(e.extra);
         }
-        (self.status, headers, Json(body)).into_response()
+        (e.status, headers, Json(body)).into_response()
     }
 }
 

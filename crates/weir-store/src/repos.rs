@@ -200,7 +200,7 @@ impl Db {
             .bind(sha.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?))
+        row.map(|r| u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt))
             .transpose()
     }
 

@@ -41,8 +41,9 @@ enum Command {
     Login {
         #[arg(long)]
         token: Option<String>,
-        #[command(flatten)]
-        remote: Remote,
+        /// Registry URL.
+        #[arg(long, env = "WEIR_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
     },
     /// Upload a directory as a commit on a branch (creates the repo if needed).
     Push {
@@ -177,7 +178,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Admin { data, command } => admin(&data, command).await,
-        Command::Login { token, remote } => login(token, remote).await,
+        Command::Login { token, server } => login(token, &server).await,
         Command::Push {
             dir,
             repo,
@@ -279,7 +280,7 @@ fn client(remote: &Remote) -> Result<Client> {
     Ok(Client::new(&remote.server, token)?)
 }
 
-async fn login(token: Option<String>, remote: Remote) -> Result<()> {
+async fn login(token: Option<String>, server: &str) -> Result<()> {
     let token = match token {
         Some(t) => t,
         None => {
@@ -291,7 +292,7 @@ async fn login(token: Option<String>, remote: Remote) -> Result<()> {
             line.trim().to_string()
         }
     };
-    let client = Client::new(&remote.server, Some(token.clone()))?;
+    let client = Client::new(server, Some(token.clone()))?;
     let name = client
         .whoami()
         .await
@@ -304,8 +305,7 @@ async fn login(token: Option<String>, remote: Remote) -> Result<()> {
     }
     write_secret(&path, token.as_bytes())?;
     println!(
-        "logged in to {} as {name}; token saved to {}",
-        remote.server,
+        "logged in to {server} as {name}; token saved to {}",
         path.display()
     );
     Ok(())

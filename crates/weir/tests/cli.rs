@@ -1,0 +1,272 @@
+use std::path::Path;
+
+use crate::harness::{Server, ok, weir};
+
+fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).expect("read")))
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn admin_commands_work_on_a_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let d = data.to_str().expect("utf8");
+    ok(&weir(
+        &[
+            "admin",
+            "--data",
+            d,
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "a@example.org",
+        ],
+        &[],
+    ));
+    ok(&weir(&["admin", "--data", d, "user", "add", "bob"], &[]));
+    ok(&weir(
+        &[
+            "admin", "--data", d, "org", "add", "acme", "--member", "alice", "--member", "bob",
+        ],
+        &[],
+    ));
+    let token = ok(&weir(
+        &[
+            "admin", "--data", d, "token", "create", "alice", "--scope", "write",
+        ],
+        &[],
+    ));
+    assert_eq!(token.lines().count(), 1, "prints only the token");
+    assert!(token.trim().starts_with("weir_") && token.trim().len() == 69);
+    // failures are one line naming the problem and the fix
+    for (args, needle) in [
+        (vec!["user", "add", "alice"], "already exists"),
+        (vec!["user", "add", "../x"], "invalid name"),
+        (
+            vec!["org", "add", "labs", "--member", "ghost"],
+            "weir admin user add ghost",
+        ),
+        (
+            vec!["token", "create", "alice", "--scope", "root"],
+            "use read, write or admin",
+        ),
+        (
+            vec!["token", "create", "nobody"],
+            "weir admin user add nobody",
+        ),
+    ] {
+        let mut full = vec!["admin", "--data", d];
+        full.extend(args);
+        let out = weir(&full, &[]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn push_then_pull_round_trips_and_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let token = server.user_with_token("alice");
+    let env = [
+        ("WEIR_SERVER", server.url.as_str()),
+        ("WEIR_TOKEN", token.as_str()),
+    ];
+
+    let src = dir.path().join("src");
+    let weights: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    write(&src.join("model.safetensors"), &weights);
+    write(&src.join("config.json"), b"{\"model_type\": \"llama\"}\n");
+    write(&src.join("sub/notes with space.md"), b"notes\n");
+    let out = ok(&weir(
+        &[
+            "push",
+            src.to_str().expect("utf8"),
+            "alice/m",
+            "-m",
+            "first",
+        ],
+        &env,
+    ));
+    assert!(out.contains("pushed alice/m@main commit "), "{out}");
+    let again = ok(&weir(
+        &["push", src.to_str().expect("utf8"), "alice/m"],
+        &env,
+    ));
+    assert!(again.contains("up to date"), "{again}");
+
+    let dst = dir.path().join("dst");
+    let out = ok(&weir(
+        &["pull", "alice/m", dst.to_str().expect("utf8")],
+        &env,
+    ));
+    assert!(out.contains("every file matched its sha256"), "{out}");
+    for f in [
+        "model.safetensors",
+        "config.json",
+        "sub/notes with space.md",
+    ] {
+        assert_eq!(sha256(&src.join(f)), sha256(&dst.join(f)), "{f}");
+    }
+    assert!(!dst.join(".weir").exists(), "no leftovers");
+
+    // Resume: leave half of the weights as a partial download, then pull again.
+    let digest = sha256(&src.join("model.safetensors"));
+    std::fs::remove_file(dst.join("model.safetensors")).expect("rm");
+    write(
+        &dst.join(".weir/partial").join(&digest),
+        &weights[..1_500_000],
+    );
+    let out = ok(&weir(
+        &["pull", "alice/m", dst.to_str().expect("utf8")],
+        &env,
+    ));
+    assert!(
+        out.contains("1 downloaded") && out.contains("1 resumed"),
+        "{out}"
+    );
+    assert_eq!(sha256(&dst.join("model.safetensors")), digest);
+
+    // A corrupt partial file is detected by the hash check and fetched again from scratch.
+    std::fs::remove_file(dst.join("model.safetensors")).expect("rm");
+    write(
+        &dst.join(".weir/partial").join(&digest),
+        &vec![0u8; 1_000_000],
+    );
+    ok(&weir(
+        &["pull", "alice/m", dst.to_str().expect("utf8")],
+        &env,
+    ));
+    assert_eq!(sha256(&dst.join("model.safetensors")), digest);
+
+    // A local file with the right content is not downloaded again.
+    let out = ok(&weir(
+        &["pull", "alice/m", dst.to_str().expect("utf8")],
+        &env,
+    ));
+    assert!(out.contains("0 downloaded"), "{out}");
+
+    // Branches and --delete.
+    std::fs::remove_file(src.join("config.json")).expect("rm");
+    let out = ok(&weir(
+        &[
+            "push",
+            src.to_str().expect("utf8"),
+            "alice/m",
+            "--revision",
+            "dev/x",
+            "--delete",
+        ],
+        &env,
+    ));
+    assert!(out.contains("1 deleted"), "{out}");
+    let dev = dir.path().join("dev");
+    ok(&weir(
+        &["pull", "alice/m@dev/x", dev.to_str().expect("utf8")],
+        &env,
+    ));
+    assert!(!dev.join("config.json").exists());
+    assert!(dev.join("model.safetensors").exists());
+}
+
+/// Arguments, environment, and a phrase the one-line error must contain.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
+#[test]
+fn client_errors_are_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let token = server.user_with_token("alice");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let cases: Vec<Case> = vec![
+        (
+            vec!["pull", "alice/missing"],
+            vec![("WEIR_SERVER", server.url.as_str())],
+            "Repository alice/missing not found",
+        ),
+        (
+            vec!["pull", "not-a-repo-id"],
+            vec![],
+            "expected 'namespace/name'",
+        ),
+        (
+            vec!["pull", "alice/m"],
+            vec![("WEIR_SERVER", "http://127.0.0.1:9")],
+            "cannot reach",
+        ),
+        (
+            vec!["push", "/nonexistent-dir", "alice/m"],
+            vec![],
+            "is not a directory",
+        ),
+        (
+            vec!["push", "/tmp", "bob/m"],
+            vec![
+                ("WEIR_SERVER", server.url.as_str()),
+                ("WEIR_TOKEN", "weir_wrong"),
+            ],
+            "Invalid credentials",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let out = weir(&args, &env);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+    drop(token);
+}
+
+#[test]
+fn login_saves_the_token_with_private_permissions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let token = server.user_with_token("alice");
+    let cfg = dir.path().join("cfg");
+    let cfg_s = cfg.to_str().expect("utf8");
+    let mut c = std::process::Command::new(crate::harness::WEIR);
+    c.args(["login", "--token", &token, "--server", &server.url])
+        .env("WEIR_CONFIG_DIR", cfg_s);
+    let out = c.output().expect("login");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = cfg.join("token");
+    assert_eq!(std::fs::read_to_string(&saved).expect("token"), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&saved)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let bad = std::process::Command::new(crate::harness::WEIR)
+        .args(["login", "--token", "weir_nope", "--server", &server.url])
+        .env("WEIR_CONFIG_DIR", cfg_s)
+        .output()
+        .expect("login");
+    assert!(!bad.status.success());
+}

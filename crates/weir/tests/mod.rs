@@ -1,0 +1,6 @@
+//! End-to-end tests of the `weir` binary: operator commands, push/pull against a real
+//! `weir serve` on loopback, and a crash in the middle of an upload.
+
+mod cli;
+mod crash;
+mod harness;
