@@ -58,7 +58,17 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Names that cannot be namespaces because they are the first segment of our own routes.
+    pub fn is_reserved_namespace(&self) -> bool {
+        RESERVED_NAMESPACES.contains(&self.0.to_ascii_lowercase().as_str())
+    }
 }
+
+const RESERVED_NAMESPACES: &[&str] = &[
+    "api", "log", "osv", "metrics", "static", "docs", "settings", "new", "login", "logout",
+    "healthz",
+];
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,6 +262,13 @@ mod tests {
         ] {
             assert!(Name::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reserved_namespaces() {
+        assert!(Name::parse("api").expect("valid").is_reserved_namespace());
+        assert!(Name::parse("API").expect("valid").is_reserved_namespace());
+        assert!(!Name::parse("acme").expect("valid").is_reserved_namespace());
     }
 
     #[test]

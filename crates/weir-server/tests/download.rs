@@ -314,3 +314,28 @@ async fn whoami_and_tokens() {
         );
     }
 }
+
+/// The exact JSON shapes the Hub client parses are the contract: snapshot them (commit ids and
+/// times, which change per run, are redacted).
+#[tokio::test]
+async fn hub_json_shapes() {
+    let (app, _, _) = app_with_files().await;
+    let info = app.json("/api/models/alice/m?blobs=true", None).await;
+    insta::assert_json_snapshot!("model_info", info, {
+        ".sha" => "[commit]", ".lastModified" => "[time]", ".createdAt" => "[time]",
+    });
+    let tree = app
+        .json(
+            "/api/models/alice/m/tree/main?recursive=true&expand=false",
+            None,
+        )
+        .await;
+    insta::assert_json_snapshot!("tree_recursive", tree);
+    let refs = app
+        .json("/api/models/alice/m/refs?include_prs=1", None)
+        .await;
+    insta::assert_json_snapshot!("refs", refs, { ".branches[].targetCommit" => "[commit]" });
+    let missing = app.get("/api/models/alice/m/revision/nope", None).await;
+    let body: serde_json::Value = missing.json().await.expect("json");
+    insta::assert_json_snapshot!("revision_not_found", body);
+}

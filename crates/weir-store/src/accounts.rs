@@ -41,6 +41,9 @@ impl Db {
         email: Option<&str>,
         is_admin: bool,
     ) -> Result<()> {
+        if name.is_reserved_namespace() {
+            return Err(StoreError::Reserved(name.to_string()));
+        }
         let res = sqlx::query(
             "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
              VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (name) DO NOTHING",

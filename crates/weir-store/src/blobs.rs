@@ -49,6 +49,46 @@ pub struct BlobStore {
 const QUEUE_CHUNKS: usize = 16;
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// Starts writeback of what was written so far every [`FLUSH_EVERY`] bytes, on a helper thread
+/// (at most one in flight), so the disk works while the network still delivers and the final
+/// fsync of a multi-GB upload only has the tail left to flush. Without it the kernel would hold
+/// gigabytes of dirty pages until the end, and the client would wait for all of them after its
+/// last byte.
+#[derive(Default)]
+struct Flusher {
+    flushed_at: u64,
+    pending: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+const FLUSH_EVERY: u64 = 64 << 20;
+
+impl Flusher {
+    fn maybe_start(
+        &mut self,
+        out: &mut std::io::BufWriter<tempfile::NamedTempFile>,
+        n: u64,
+    ) -> std::io::Result<()> {
+        if n - self.flushed_at < FLUSH_EVERY {
+            return Ok(());
+        }
+        self.finish()?;
+        out.flush()?;
+        let file = out.get_ref().as_file().try_clone()?;
+        self.pending = Some(std::thread::spawn(move || file.sync_data()));
+        self.flushed_at = n;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self.pending.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| std::io::Error::other("writeback thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
 impl BlobStore {
     pub fn open(root: &Path) -> Result<BlobStore> {
         let io = |path: &Path| {
@@ -100,8 +140,17 @@ impl BlobStore {
         let writer = tokio::task::spawn_blocking(move || -> Result<_, BlobError> {
             let file = tempfile::NamedTempFile::new_in(&tmp_dir)?;
             let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-            let mut hasher = Sha256::new();
+            // Hashing runs on its own thread, so it overlaps the copy into the page cache.
+            let (hash_tx, hash_rx) = std::sync::mpsc::sync_channel::<Bytes>(QUEUE_CHUNKS);
+            let hasher = std::thread::spawn(move || {
+                let mut h = Sha256::new();
+                while let Ok(chunk) = hash_rx.recv() {
+                    h.update(&chunk);
+                }
+                h.finalize()
+            });
             let mut n: u64 = 0;
+            let mut flusher = Flusher::default();
             while let Some(chunk) = rx.blocking_recv() {
                 n += chunk.len() as u64;
                 if let Some(max) = max
@@ -109,11 +158,22 @@ impl BlobStore {
                 {
                     return Err(BlobError::TooLarge { max });
                 }
-                hasher.update(&chunk);
                 out.write_all(&chunk)?;
+                if hash_tx.send(chunk).is_err() {
+                    return Err(BlobError::Io(std::io::Error::other(
+                        "hashing thread stopped",
+                    )));
+                }
+                flusher.maybe_start(&mut out, n)?;
             }
+            drop(hash_tx);
+            out.flush()?;
+            flusher.finish()?;
+            let digest = hasher
+                .join()
+                .map_err(|_| BlobError::Io(std::io::Error::other("hashing thread panicked")))?;
             let file = out.into_inner().map_err(|e| e.into_error())?;
-            Ok((file, hasher.finalize(), n))
+            Ok((file, digest, n))
         });
 
         let mut body = std::pin::pin!(body);
@@ -228,6 +288,29 @@ mod tests {
             .expect("again");
         assert_eq!(sha, sha2);
         assert_eq!(store.temp_files(), 0);
+    }
+
+    #[tokio::test]
+    async fn large_ingest_crosses_writeback_checkpoints() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::open(dir.path()).expect("open");
+        let chunk = Bytes::from(vec![7u8; 1 << 20]);
+        let n = (FLUSH_EVERY >> 20) * 2 + 3;
+        let stream = futures::stream::iter((0..n).map(move |_| Ok::<_, String>(chunk.clone())));
+        let (sha, size) = store
+            .ingest(stream, Expect::default())
+            .await
+            .expect("ingest");
+        assert_eq!(size, n << 20);
+        let mut h = Sha256::new();
+        for _ in 0..n {
+            h.update(vec![7u8; 1 << 20]);
+        }
+        assert_eq!(sha, Sha256Hex::from_digest(&h.finalize()));
+        assert_eq!(
+            std::fs::metadata(store.path_of(&sha)).expect("blob").len(),
+            size
+        );
     }
 
     #[tokio::test]

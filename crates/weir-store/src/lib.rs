@@ -32,6 +32,8 @@ pub enum StoreError {
     Blob(#[from] BlobError),
     #[error("{0} already exists")]
     Exists(String),
+    #[error("{0} is a reserved name (it is a route of the registry); pick another")]
+    Reserved(String),
     #[error("{0} not found")]
     NotFound(String),
     /// A commit's expected parent is not the branch head any more.

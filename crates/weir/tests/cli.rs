@@ -49,6 +49,7 @@ fn admin_commands_work_on_a_data_dir() {
     for (args, needle) in [
         (vec!["user", "add", "alice"], "already exists"),
         (vec!["user", "add", "../x"], "invalid name"),
+        (vec!["org", "add", "api"], "reserved name"),
         (
             vec!["org", "add", "labs", "--member", "ghost"],
             "weir admin user add ghost",
@@ -269,4 +270,55 @@ fn login_saves_the_token_with_private_permissions() {
         .output()
         .expect("login");
     assert!(!bad.status.success());
+}
+
+#[test]
+fn first_start_prints_an_admin_token_once() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let first_lines = |n: usize| {
+        let port = crate::harness::free_port();
+        let mut child = std::process::Command::new(crate::harness::WEIR)
+            .args([
+                "serve",
+                "--data",
+                data.to_str().expect("utf8"),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines: Vec<String> = std::io::BufReader::new(stdout)
+            .lines()
+            .take(n)
+            .map(|l| l.expect("line"))
+            .collect();
+        let _ = child.kill();
+        let _ = child.wait();
+        lines.join("\n")
+    };
+    let first = first_lines(3);
+    let token = first
+        .split_whitespace()
+        .find(|w| w.starts_with("weir_"))
+        .unwrap_or_else(|| panic!("no token in {first}"))
+        .to_string();
+    // the token works for operator actions and is stored only as a hash
+    let db = std::fs::read(data.join("weir.db")).expect("db");
+    let wal = std::fs::read(data.join("weir.db-wal")).unwrap_or_default();
+    assert!(
+        !db.windows(token.len())
+            .chain(wal.windows(token.len()))
+            .any(|w| w == token.as_bytes())
+    );
+    let second = first_lines(1);
+    assert!(
+        !second.contains("weir_"),
+        "printed only on first start: {second}"
+    );
+    assert!(second.contains("weir is serving"), "{second}");
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust unit and integration tests (real SQLite, real HTTP on loopback,
+# the real binary), then the interop tests that drive the official huggingface_hub client
+# against a live `weir serve`. Creates .venv from tests/interop/requirements.txt when needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+venv="${WEIR_VENV:-.venv}"
+req=tests/interop/requirements.txt
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing the interop peers into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+fi
+
+echo "== cargo test"
+cargo build --workspace --bins
+cargo test --workspace
+
+echo "== interop: huggingface_hub against weir serve"
+WEIR_BIN="$PWD/target/debug/weir" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
