@@ -156,18 +156,25 @@ impl TestApp {
         .expect("send")
     }
 
-    /// Uploads one object through the LFS batch API; returns the PUT status.
-    pub async fn lfs_upload(&self, repo: &str, token: &str, bytes: Vec<u8>) -> reqwest::StatusCode {
-        let oid = sha256_hex(&bytes);
-        let batch: Value = self
-            .req(Method::POST, &format!("/{repo}.git/info/lfs/objects/batch"), Some(token))
-            .json(&json!({"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": bytes.len()}], "hash_algo": "sha256"}))
+    /// POSTs an LFS batch upload request for `objects` (`[{"oid","size"}]`); returns the JSON.
+    pub async fn lfs_batch(&self, repo: &str, token: &str, objects: Value) -> Value {
+        self.req(Method::POST, &format!("/{repo}.git/info/lfs/objects/batch"), Some(token))
+            .header("content-type", "application/vnd.git-lfs+json")
+            .body(json!({"operation": "upload", "transfers": ["basic"], "objects": objects, "hash_algo": "sha256"}).to_string())
             .send()
             .await
             .expect("batch")
             .json()
             .await
-            .expect("json");
+            .expect("json")
+    }
+
+    /// Uploads one object through the LFS batch API; returns the PUT status.
+    pub async fn lfs_upload(&self, repo: &str, token: &str, bytes: Vec<u8>) -> reqwest::StatusCode {
+        let oid = sha256_hex(&bytes);
+        let batch = self
+            .lfs_batch(repo, token, json!([{"oid": oid, "size": bytes.len()}]))
+            .await;
         let Some(href) = batch["objects"][0]["actions"]["upload"]["href"].as_str() else {
             return reqwest::StatusCode::OK; // already stored
         };

@@ -263,6 +263,8 @@ async fn private_repos_look_missing_to_others() {
         "/api/models/olga/hidden",
         "/olga/hidden/resolve/main/.gitattributes",
         "/api/models/olga/hidden/tree/main",
+        "/api/models/olga/hidden/auth-check",
+        "/api/v1/repos/olga/hidden/manifest/main",
     ] {
         let anon = app.get(path, None).await;
         assert_eq!(anon.status(), StatusCode::UNAUTHORIZED, "{path}");

@@ -126,19 +126,9 @@ async fn malformed_commits_change_nothing() {
 }
 
 async fn upload_link(app: &TestApp, token: &str, oid: &str, size: usize) -> String {
-    let batch: Value = app
-        .req(
-            Method::POST,
-            "/alice/m.git/info/lfs/objects/batch",
-            Some(token),
-        )
-        .json(&json!({"operation": "upload", "objects": [{"oid": oid, "size": size}]}))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
+    let batch = app
+        .lfs_batch("alice/m", token, json!([{"oid": oid, "size": size}]))
+        .await;
     batch["objects"][0]["actions"]["upload"]["href"]
         .as_str()
         .expect("href")
@@ -202,15 +192,13 @@ async fn bad_lfs_uploads_leave_no_blob() {
     assert!(!blob.exists());
     assert_eq!(app.temp_files(), 0);
     // invalid batch objects are reported per object
-    let batch: Value = app
-        .req(Method::POST, "/alice/m.git/info/lfs/objects/batch", Some(&alice))
-        .json(&json!({"operation": "upload", "objects": [{"oid": "nothex", "size": 1}, {"oid": oid, "size": -1}]}))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
+    let batch = app
+        .lfs_batch(
+            "alice/m",
+            &alice,
+            json!([{"oid": "nothex", "size": 1}, {"oid": oid, "size": -1}]),
+        )
+        .await;
     assert_eq!(batch["objects"][0]["error"]["code"], 422);
     assert_eq!(batch["objects"][1]["error"]["code"], 422);
     // finally the right bytes work

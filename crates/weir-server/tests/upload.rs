@@ -180,23 +180,9 @@ async fn lfs_batch_put_verify_and_dedupe() {
             .is_file()
     );
     // already stored: no actions
-    let batch: Value = app
-        .req(
-            Method::POST,
-            "/alice/m.git/info/lfs/objects/batch",
-            Some(&alice),
-        )
-        .header("content-type", "application/vnd.git-lfs+json")
-        .body(
-            json!({"operation": "upload", "objects": [{"oid": oid, "size": data.len()}]})
-                .to_string(),
-        )
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
+    let batch = app
+        .lfs_batch("alice/m", &alice, json!([{"oid": oid, "size": data.len()}]))
+        .await;
     assert!(batch["objects"][0].get("actions").is_none());
     let r = app
         .req(Method::POST, "/api/lfs/verify/alice/m", Some(&alice))
