@@ -153,6 +153,33 @@ pub(crate) async fn api_error(resp: reqwest::Response) -> ClientError {
     }
 }
 
+/// Feeds a file into `hasher` in 1 MiB reads, reporting each read to `progress`. Returns the
+/// number of bytes, or `None` if the file does not exist.
+pub(crate) async fn hash_into(
+    path: &std::path::Path,
+    hasher: &mut sha2::Sha256,
+    mut progress: impl FnMut(u64),
+) -> Result<Option<u64>> {
+    use sha2::Digest;
+    use tokio::io::AsyncReadExt;
+    let mut f = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path.display())(e)),
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).await.map_err(io_err(path.display()))?;
+        if k == 0 {
+            return Ok(Some(n));
+        }
+        hasher.update(&buf[..k]);
+        n += k as u64;
+        progress(k as u64);
+    }
+}
+
 /// Percent-encodes a revision for a path segment (`feature/x` → `feature%2Fx`).
 pub(crate) fn encode_segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()

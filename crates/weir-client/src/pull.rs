@@ -8,10 +8,10 @@ use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use weir_core::{RepoId, RepoPath, Sha256Hex};
 
-use crate::{Client, ClientError, Result, encode_path, encode_segment, io_err};
+use crate::{Client, ClientError, Result, encode_path, encode_segment, hash_into, io_err};
 
 pub struct PullOptions {
     pub revision: String,
@@ -37,23 +37,10 @@ struct Wanted {
 
 /// Hashes a local file; `None` if it does not exist.
 async fn local_sha256(path: &Path) -> Result<Option<(u64, String)>> {
-    let mut f = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path.display())(e)),
-    };
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).await.map_err(io_err(path.display()))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok(Some((n, hex::encode(h.finalize()))))
+    Ok(hash_into(path, &mut h, |_| {})
+        .await?
+        .map(|n| (n, hex::encode(h.finalize()))))
 }
 
 enum Fetched {
@@ -198,18 +185,7 @@ impl Client {
         bar: &ProgressBar,
     ) -> Result<bool> {
         let mut hasher = Sha256::new();
-        let mut have = 0u64;
-        if let Ok(mut f) = tokio::fs::File::open(partial).await {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let k = f.read(&mut buf).await.map_err(io_err(partial.display()))?;
-                if k == 0 {
-                    break;
-                }
-                hasher.update(&buf[..k]);
-                have += k as u64;
-            }
-        }
+        let mut have = hash_into(partial, &mut hasher, |_| {}).await?.unwrap_or(0);
         if have > w.size {
             let _ = tokio::fs::remove_file(partial).await;
             hasher = Sha256::new();

@@ -8,10 +8,9 @@ use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use weir_core::{RefName, RepoId, RepoPath};
 
-use crate::{Client, ClientError, Result, encode_segment, io_err};
+use crate::{Client, ClientError, Result, encode_segment, hash_into, io_err};
 
 pub struct PushOptions {
     pub branch: RefName,
@@ -68,21 +67,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(RepoPath, PathBuf)>) -> Result<(
 }
 
 async fn hash_file(abs: &Path, bar: &ProgressBar) -> Result<(u64, String)> {
-    let mut f = tokio::fs::File::open(abs)
-        .await
-        .map_err(io_err(abs.display()))?;
-    let mut buf = vec![0u8; 1 << 20];
     let mut h = Sha256::new();
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).await.map_err(io_err(abs.display()))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-        bar.inc(k as u64);
-    }
+    let n = hash_into(abs, &mut h, |k| bar.inc(k))
+        .await?
+        .ok_or_else(|| {
+            ClientError::Invalid(format!("{} disappeared while pushing", abs.display()))
+        })?;
     Ok((n, hex::encode(h.finalize())))
 }
 
