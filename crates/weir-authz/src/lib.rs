@@ -1,41 +1,65 @@
-//! The one authorization decision. Every handler that touches a repo, its bytes or an operator
-//! task asks [`authorize`]; nothing else decides access.
+//! The one authorization decision. Every handler that touches a repo, its bytes, an access
+//! request, a tier or an operator task asks [`authorize`]; nothing else decides access.
 //!
-//! Invariants: deny by default (an action is allowed only by an explicit rule below), and every
-//! decision carries a machine-readable [`Reason`]. Handlers turn a denial into an HTTP answer in
-//! one place (the server's error module); they never inspect the rules.
+//! Invariants: deny by default (an action is allowed only by an explicit rule below), every
+//! decision carries a machine-readable [`Reason`], and the function is pure: the caller gathers
+//! the facts (who, which repo, which grant, which time-derived states) and this module decides.
 //!
-//! This is a hand-written rule set for the registry foundation. Access requests, identity levels
-//! and the Cedar policy set arrive with the access-control issue behind this same function.
+//! Why hand-written rather than Cedar: the rules are a dozen lines of ordered checks over typed
+//! facts; the whole input space (identity level × tier × action × grant state × membership ×
+//! scope) is small enough to enumerate, and `tests/matrix.rs` does, snapshotting every cell.
+//! A Cedar policy set would need the same facts, a schema and an entity store for the same
+//! answers, and a second language to review.
 
 use serde::Serialize;
-use weir_core::{Name, Scope, Tier};
+use weir_core::{GrantState, IdentityLevel, Name, Scope, Tier};
 
-/// Who is asking: nobody (anonymous) or an authenticated user through a token of some scope.
+/// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     Anonymous,
-    User {
-        name: Name,
-        /// Orgs the user belongs to.
-        orgs: Vec<Name>,
-        scope: Scope,
-    },
+    User(UserFacts),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFacts {
+    pub name: Name,
+    /// Orgs the user belongs to, and those among them where the user is an owner.
+    pub orgs: Vec<Name>,
+    pub owner_of: Vec<Name>,
+    pub scope: Scope,
+    /// The effective identity level now (expired or revoked attestations already discounted).
+    pub level: IdentityLevel,
+    /// Country from the user's attestation, if any.
+    pub country: Option<String>,
 }
 
 impl Subject {
-    fn is_member_of(&self, namespace: &Name) -> bool {
+    fn user(&self) -> Option<&UserFacts> {
         match self {
-            Subject::Anonymous => false,
-            Subject::User { name, orgs, .. } => name == namespace || orgs.contains(namespace),
+            Subject::Anonymous => None,
+            Subject::User(u) => Some(u),
         }
     }
 
+    fn is_member_of(&self, ns: &Name) -> bool {
+        self.user().is_some_and(|u| &u.name == ns || u.orgs.contains(ns))
+    }
+
+    fn is_owner_of(&self, ns: &Name) -> bool {
+        self.user().is_some_and(|u| &u.name == ns || u.owner_of.contains(ns))
+    }
+
     fn scope(&self) -> Option<Scope> {
-        match self {
-            Subject::Anonymous => None,
-            Subject::User { scope, .. } => Some(*scope),
-        }
+        self.user().map(|u| u.scope)
+    }
+
+    fn operator(&self) -> bool {
+        self.scope() == Some(Scope::Admin)
+    }
+
+    pub fn level(&self) -> IdentityLevel {
+        self.user().map(|u| u.level).unwrap_or(IdentityLevel::Anonymous)
     }
 }
 
@@ -45,6 +69,21 @@ pub struct RepoFacts {
     pub namespace: Name,
     pub private: bool,
     pub tier: Tier,
+    /// Minimum identity level for T2 downloads (default `identified`).
+    pub min_level: IdentityLevel,
+    /// Countries (ISO alpha-2) whose users may not download (HTTP 451).
+    pub blocked_countries: Vec<String>,
+}
+
+/// The caller's standing on one gated repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub terms_accepted: bool,
+    pub grant: GrantState,
+}
+
+impl Standing {
+    pub const NONE: Standing = Standing { terms_accepted: false, grant: GrantState::None };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,44 +91,90 @@ pub enum Action<'a> {
     /// Model info, tree, refs, card: readable by anyone who can see the repo, as on the Hub.
     ReadMetadata(&'a RepoFacts),
     /// File bytes (`/resolve`, native pull).
-    Download(&'a RepoFacts),
+    Download(&'a RepoFacts, Standing),
     /// Commits, uploads, branches and tags.
     Write(&'a RepoFacts),
     /// Create a repo under a namespace.
     CreateRepo { namespace: &'a Name },
+    /// Ask for access to a gated repo (T1 terms, T2 request).
+    RequestAccess(&'a RepoFacts),
+    /// Decide access requests and see who asked: the namespace's owners and operators.
+    Review(&'a RepoFacts),
+    /// Change a repo's tier. Raising is the owner's right; lowering needs an operator and a reason.
+    SetTier { repo: &'a RepoFacts, to: Tier, has_reason: bool },
+    /// Ask for a custodial copy of T3 weights for an accredited organization.
+    RequestExport(&'a RepoFacts),
+    /// Approve a custodial export: operators only, never the requester, never twice.
+    ApproveExport { repo: &'a RepoFacts, requester: &'a Name, already_approved: bool },
     /// Operator tasks.
     Administer,
 }
 
-/// Why a decision came out as it did. Serialized as snake_case codes, the same in the API and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why a decision came out as it did: snake_case codes, the same in the API, CLI and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
+    // allows
+    OpenTier,
     PublicRepo,
     Member,
+    Owner,
     AdminToken,
-    /// The caller may not know the repo exists (private, not a member): answer "not found".
+    TermsAccepted,
+    Granted,
+    Accredited,
+    // denials
     NotVisible,
     NotSignedIn,
-    TokenScope,
-    NotMember,
-    /// Gated tiers wait for access requests (a later issue); until then they are closed.
+    TermsNotAccepted,
+    IdentityLevel,
     NotRequested,
+    Pending,
+    Rejected,
+    Expired,
+    Revoked,
+    TokenScope,
     TierNoEgress,
+    Region,
+    NotMember,
+    NotReviewer,
+    TierLowering,
+    NotGated,
+    NotExportable,
+    OwnRequest,
+    AlreadyApproved,
 }
 
 impl Reason {
     pub fn code(self) -> &'static str {
         match self {
+            Reason::OpenTier => "open_tier",
             Reason::PublicRepo => "public_repo",
             Reason::Member => "member",
+            Reason::Owner => "owner",
             Reason::AdminToken => "admin_token",
+            Reason::TermsAccepted => "terms_accepted",
+            Reason::Granted => "granted",
+            Reason::Accredited => "accredited",
             Reason::NotVisible => "not_visible",
             Reason::NotSignedIn => "not_signed_in",
-            Reason::TokenScope => "token_scope",
-            Reason::NotMember => "not_member",
+            Reason::TermsNotAccepted => "terms_not_accepted",
+            Reason::IdentityLevel => "identity_level",
             Reason::NotRequested => "not_requested",
+            Reason::Pending => "pending",
+            Reason::Rejected => "rejected",
+            Reason::Expired => "expired",
+            Reason::Revoked => "revoked",
+            Reason::TokenScope => "token_scope",
             Reason::TierNoEgress => "tier_no_egress",
+            Reason::Region => "region",
+            Reason::NotMember => "not_member",
+            Reason::NotReviewer => "not_reviewer",
+            Reason::TierLowering => "tier_lowering",
+            Reason::NotGated => "not_gated",
+            Reason::NotExportable => "not_exportable",
+            Reason::OwnRequest => "own_request",
+            Reason::AlreadyApproved => "already_approved",
         }
     }
 }
@@ -101,22 +186,16 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn allow(reason: Reason) -> Decision {
-        Decision {
-            allow: true,
-            reason,
-        }
+    pub fn allow(reason: Reason) -> Decision {
+        Decision { allow: true, reason }
     }
-    fn deny(reason: Reason) -> Decision {
-        Decision {
-            allow: false,
-            reason,
-        }
+    pub fn deny(reason: Reason) -> Decision {
+        Decision { allow: false, reason }
     }
 }
 
 fn visible(subject: &Subject, repo: &RepoFacts) -> Option<Reason> {
-    if subject.scope() == Some(Scope::Admin) {
+    if subject.operator() {
         Some(Reason::AdminToken)
     } else if subject.is_member_of(&repo.namespace) {
         Some(Reason::Member)
@@ -127,6 +206,62 @@ fn visible(subject: &Subject, repo: &RepoFacts) -> Option<Reason> {
     }
 }
 
+/// Scope and membership for changes to a repo or its namespace.
+fn write_rule(subject: &Subject, namespace: &Name) -> Decision {
+    match subject.scope() {
+        None => Decision::deny(Reason::NotSignedIn),
+        Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
+        Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+        Some(_) if subject.is_member_of(namespace) => Decision::allow(Reason::Member),
+        Some(_) => Decision::deny(Reason::NotMember),
+    }
+}
+
+fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision {
+    // Restricted and sealed weights leave through the secure environment or dual-control export
+    // only, for everyone: publishers hold their own copy.
+    if repo.tier >= Tier::T3 {
+        return Decision::deny(Reason::TierNoEgress);
+    }
+    if repo.tier == Tier::T0 {
+        return Decision::allow(Reason::OpenTier);
+    }
+    let Some(user) = subject.user() else {
+        return Decision::deny(Reason::NotSignedIn);
+    };
+    if subject.operator() {
+        return Decision::allow(Reason::AdminToken);
+    }
+    if subject.is_member_of(&repo.namespace) {
+        return Decision::allow(Reason::Member);
+    }
+    if user.country.as_ref().is_some_and(|c| repo.blocked_countries.contains(c)) {
+        return Decision::deny(Reason::Region);
+    }
+    if repo.tier == Tier::T1 {
+        if user.level < IdentityLevel::Account {
+            return Decision::deny(Reason::IdentityLevel);
+        }
+        return if standing.terms_accepted {
+            Decision::allow(Reason::TermsAccepted)
+        } else {
+            Decision::deny(Reason::TermsNotAccepted)
+        };
+    }
+    // T2: the level first (a lapsed attestation stops an approved grant at once), then the grant.
+    if user.level < repo.min_level {
+        return Decision::deny(Reason::IdentityLevel);
+    }
+    match standing.grant {
+        GrantState::Approved => Decision::allow(Reason::Granted),
+        GrantState::None => Decision::deny(Reason::NotRequested),
+        GrantState::Pending => Decision::deny(Reason::Pending),
+        GrantState::Rejected => Decision::deny(Reason::Rejected),
+        GrantState::Expired => Decision::deny(Reason::Expired),
+        GrantState::Revoked => Decision::deny(Reason::Revoked),
+    }
+}
+
 /// The decision. Pure and total.
 pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
     match action {
@@ -134,23 +269,31 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             Some(r) => Decision::allow(r),
             None => Decision::deny(Reason::NotVisible),
         },
-        Action::Download(repo) => {
-            let Some(why) = visible(subject, repo) else {
+        Action::Download(repo, standing) => {
+            if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
-            };
-            match repo.tier {
-                Tier::T0 => Decision::allow(why),
-                // Members and operators hold the weights already; everyone else waits for the
-                // access-request flow.
-                Tier::T1 | Tier::T2 if why != Reason::PublicRepo => Decision::allow(why),
-                Tier::T1 | Tier::T2 if *subject == Subject::Anonymous => {
-                    Decision::deny(Reason::NotSignedIn)
-                }
-                Tier::T1 | Tier::T2 => Decision::deny(Reason::NotRequested),
-                Tier::T3 | Tier::T4 => Decision::deny(Reason::TierNoEgress),
             }
+            download(subject, repo, *standing)
         }
         Action::Write(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            write_rule(subject, &repo.namespace)
+        }
+        Action::CreateRepo { namespace } => write_rule(subject, namespace),
+        Action::RequestAccess(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(_) if matches!(repo.tier, Tier::T0) => Decision::deny(Reason::NotGated),
+                Some(_) if repo.tier >= Tier::T3 => Decision::deny(Reason::TierNoEgress),
+                Some(_) => Decision::allow(Reason::PublicRepo),
+            }
+        }
+        Action::Review(repo) => {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }
@@ -158,17 +301,52 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 None => Decision::deny(Reason::NotSignedIn),
                 Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
                 Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
-                Some(_) if subject.is_member_of(&repo.namespace) => Decision::allow(Reason::Member),
-                Some(_) => Decision::deny(Reason::NotMember),
+                Some(_) if subject.is_owner_of(&repo.namespace) => Decision::allow(Reason::Owner),
+                Some(_) => Decision::deny(Reason::NotReviewer),
             }
         }
-        Action::CreateRepo { namespace } => match subject.scope() {
-            None => Decision::deny(Reason::NotSignedIn),
-            Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
-            Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
-            Some(_) if subject.is_member_of(namespace) => Decision::allow(Reason::Member),
-            Some(_) => Decision::deny(Reason::NotMember),
-        },
+        Action::SetTier { repo, to, has_reason } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            if *to < repo.tier {
+                // Lowering: operators only, and only with a recorded reason.
+                return match subject.scope() {
+                    None => Decision::deny(Reason::NotSignedIn),
+                    Some(Scope::Admin) if *has_reason => Decision::allow(Reason::AdminToken),
+                    Some(_) => Decision::deny(Reason::TierLowering),
+                };
+            }
+            let w = write_rule(subject, &repo.namespace);
+            if w.allow && !subject.operator() && !subject.is_owner_of(&repo.namespace) {
+                return Decision::deny(Reason::NotReviewer);
+            }
+            w
+        }
+        Action::RequestExport(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(_) if repo.tier != Tier::T3 => Decision::deny(Reason::NotExportable),
+                Some(u) if u.level < IdentityLevel::Accredited => Decision::deny(Reason::IdentityLevel),
+                Some(u) if u.orgs.is_empty() => Decision::deny(Reason::NotMember),
+                Some(_) => Decision::allow(Reason::Accredited),
+            }
+        }
+        Action::ApproveExport { repo, requester, already_approved } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
+                Some(u) if &u.name == *requester => Decision::deny(Reason::OwnRequest),
+                Some(_) if *already_approved => Decision::deny(Reason::AlreadyApproved),
+                Some(_) => Decision::allow(Reason::AdminToken),
+            }
+        }
         Action::Administer => match subject.scope() {
             None => Decision::deny(Reason::NotSignedIn),
             Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
@@ -178,138 +356,4 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn name(s: &str) -> Name {
-        Name::parse(s).expect("valid name")
-    }
-
-    fn user(n: &str, orgs: &[&str], scope: Scope) -> Subject {
-        Subject::User {
-            name: name(n),
-            orgs: orgs.iter().map(|o| name(o)).collect(),
-            scope,
-        }
-    }
-
-    fn repo(ns: &str, private: bool, tier: Tier) -> RepoFacts {
-        RepoFacts {
-            namespace: name(ns),
-            private,
-            tier,
-        }
-    }
-
-    #[test]
-    fn public_t0_is_open_to_anyone() {
-        let r = repo("acme", false, Tier::T0);
-        for s in [Subject::Anonymous, user("bob", &[], Scope::Read)] {
-            assert!(authorize(&s, &Action::ReadMetadata(&r)).allow);
-            assert!(authorize(&s, &Action::Download(&r)).allow);
-        }
-    }
-
-    #[test]
-    fn private_repos_are_invisible_to_outsiders() {
-        let r = repo("acme", true, Tier::T0);
-        for s in [Subject::Anonymous, user("bob", &[], Scope::Write)] {
-            for a in [
-                Action::ReadMetadata(&r),
-                Action::Download(&r),
-                Action::Write(&r),
-            ] {
-                assert_eq!(authorize(&s, &a), Decision::deny(Reason::NotVisible));
-            }
-        }
-        let alice = user("alice", &["acme"], Scope::Read);
-        assert!(authorize(&alice, &Action::Download(&r)).allow);
-        assert_eq!(
-            authorize(&alice, &Action::Write(&r)),
-            Decision::deny(Reason::TokenScope)
-        );
-    }
-
-    #[test]
-    fn writes_need_membership_and_write_scope() {
-        let r = repo("acme", false, Tier::T0);
-        assert_eq!(
-            authorize(&Subject::Anonymous, &Action::Write(&r)),
-            Decision::deny(Reason::NotSignedIn)
-        );
-        assert_eq!(
-            authorize(&user("bob", &[], Scope::Write), &Action::Write(&r)),
-            Decision::deny(Reason::NotMember)
-        );
-        assert!(authorize(&user("alice", &["acme"], Scope::Write), &Action::Write(&r)).allow);
-        assert!(authorize(&user("acme", &[], Scope::Write), &Action::Write(&r)).allow);
-        assert!(authorize(&user("root", &[], Scope::Admin), &Action::Write(&r)).allow);
-    }
-
-    #[test]
-    fn create_repo() {
-        let acme = name("acme");
-        let a = Action::CreateRepo { namespace: &acme };
-        assert!(authorize(&user("alice", &["acme"], Scope::Write), &a).allow);
-        assert!(!authorize(&user("alice", &["acme"], Scope::Read), &a).allow);
-        assert!(!authorize(&user("bob", &[], Scope::Write), &a).allow);
-        assert!(!authorize(&Subject::Anonymous, &a).allow);
-    }
-
-    #[test]
-    fn restricted_tiers_never_egress_to_outsiders() {
-        for t in [Tier::T3, Tier::T4] {
-            let r = repo("acme", false, t);
-            assert_eq!(
-                authorize(&user("bob", &[], Scope::Read), &Action::Download(&r)),
-                Decision::deny(Reason::TierNoEgress)
-            );
-            // metadata stays readable, as on the Hub
-            assert!(authorize(&Subject::Anonymous, &Action::ReadMetadata(&r)).allow);
-        }
-    }
-
-    fn arb_scope() -> impl Strategy<Value = Scope> {
-        prop_oneof![Just(Scope::Read), Just(Scope::Write), Just(Scope::Admin)]
-    }
-    fn arb_tier() -> impl Strategy<Value = Tier> {
-        prop_oneof![
-            Just(Tier::T0),
-            Just(Tier::T1),
-            Just(Tier::T2),
-            Just(Tier::T3),
-            Just(Tier::T4)
-        ]
-    }
-
-    proptest! {
-        // The matrix: whatever the subject, repo and action, the invariants hold.
-        #[test]
-        fn matrix(anon in any::<bool>(), member in any::<bool>(), scope in arb_scope(),
-                  private in any::<bool>(), tier in arb_tier()) {
-            let s = if anon { Subject::Anonymous } else if member {
-                user("alice", &["acme"], scope) } else { user("bob", &["other"], scope) };
-            let r = repo("acme", private, tier);
-            let read = authorize(&s, &Action::ReadMetadata(&r));
-            let dl = authorize(&s, &Action::Download(&r));
-            let wr = authorize(&s, &Action::Write(&r));
-            // anything allowed implies the repo is visible
-            prop_assert!(!dl.allow || read.allow);
-            prop_assert!(!wr.allow || read.allow);
-            // anonymous never writes
-            prop_assert!(!(anon && wr.allow));
-            // read scope never writes
-            prop_assert!(!(scope == Scope::Read && wr.allow));
-            // outsiders never see private repos unless admin
-            if private && !member && scope != Scope::Admin {
-                prop_assert!(!read.allow);
-                prop_assert_eq!(read.reason, Reason::NotVisible);
-            }
-            // T3/T4 bytes never reach outsiders
-            if tier >= Tier::T3 && !member && scope != Scope::Admin {
-                prop_assert!(!dl.allow);
-            }
-        }
-    }
-}
+mod tests;

@@ -3,13 +3,17 @@
 //! Everything that *decides* something about repos, paths, revisions and object ids lives here
 //! and is unit-tested without I/O. Storage, the server and the client depend inward on this crate.
 
+pub mod access;
 pub mod git;
+pub mod identity;
 pub mod ids;
 pub mod path;
 pub mod scope;
 pub mod tier;
 
+pub use access::{GrantState, RequestState, ReviewAction};
 pub use git::{CommitSignature, FileEntry, GitOid, TreeBuilder};
+pub use identity::IdentityLevel;
 pub use ids::{CommitId, IdError, Name, RefName, RepoId, Revision, Sha256Hex};
 pub use path::{PathError, RepoPath};
 pub use scope::Scope;

@@ -1,0 +1,228 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn name(s: &str) -> Name {
+    Name::parse(s).expect("valid name")
+}
+
+fn user(n: &str, orgs: &[&str], scope: Scope, level: IdentityLevel) -> Subject {
+    Subject::User(UserFacts {
+        name: name(n),
+        orgs: orgs.iter().map(|o| name(o)).collect(),
+        owner_of: vec![],
+        scope,
+        level,
+        country: None,
+    })
+}
+
+fn owner(n: &str, org: &str) -> Subject {
+    Subject::User(UserFacts {
+        name: name(n),
+        orgs: vec![name(org)],
+        owner_of: vec![name(org)],
+        scope: Scope::Write,
+        level: IdentityLevel::Account,
+        country: None,
+    })
+}
+
+fn repo(private: bool, tier: Tier) -> RepoFacts {
+    RepoFacts {
+        namespace: name("acme"),
+        private,
+        tier,
+        min_level: IdentityLevel::Identified,
+        blocked_countries: vec!["XX".into()],
+    }
+}
+
+fn standing(grant: GrantState, terms: bool) -> Standing {
+    Standing { terms_accepted: terms, grant }
+}
+
+const TIERS: [Tier; 5] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3, Tier::T4];
+
+#[test]
+fn private_repos_are_invisible_to_outsiders() {
+    let r = repo(true, Tier::T0);
+    for s in [Subject::Anonymous, user("bob", &[], Scope::Write, IdentityLevel::Accredited)] {
+        for a in [
+            Action::ReadMetadata(&r),
+            Action::Download(&r, Standing::NONE),
+            Action::Write(&r),
+            Action::Review(&r),
+            Action::RequestAccess(&r),
+        ] {
+            assert_eq!(authorize(&s, &a), Decision::deny(Reason::NotVisible), "{a:?}");
+        }
+    }
+    let alice = user("alice", &["acme"], Scope::Read, IdentityLevel::Account);
+    assert!(authorize(&alice, &Action::Download(&r, Standing::NONE)).allow);
+    assert_eq!(authorize(&alice, &Action::Write(&r)), Decision::deny(Reason::TokenScope));
+}
+
+#[test]
+fn t2_follows_the_grant_and_the_level() {
+    let r = repo(false, Tier::T2);
+    let carol = |level| user("carol", &[], Scope::Read, level);
+    let dl = |s: &Subject, g| authorize(s, &Action::Download(&r, standing(g, true)));
+    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Approved), Decision::allow(Reason::Granted));
+    // the grant stops working the moment the attestation lapses
+    assert_eq!(dl(&carol(IdentityLevel::Account), GrantState::Approved), Decision::deny(Reason::IdentityLevel));
+    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Expired), Decision::deny(Reason::Expired));
+    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Revoked), Decision::deny(Reason::Revoked));
+    assert_eq!(dl(&Subject::Anonymous, GrantState::Approved), Decision::deny(Reason::NotSignedIn));
+}
+
+#[test]
+fn region_blocks_apply_to_gated_tiers() {
+    let r = repo(false, Tier::T1);
+    let mut u = UserFacts {
+        name: name("dan"),
+        orgs: vec![],
+        owner_of: vec![],
+        scope: Scope::Read,
+        level: IdentityLevel::Identified,
+        country: Some("XX".into()),
+    };
+    let s = Subject::User(u.clone());
+    assert_eq!(authorize(&s, &Action::Download(&r, standing(GrantState::None, true))), Decision::deny(Reason::Region));
+    u.country = Some("DE".into());
+    assert!(authorize(&Subject::User(u), &Action::Download(&r, standing(GrantState::None, true))).allow);
+}
+
+#[test]
+fn tiers_can_be_raised_by_owners_and_lowered_only_by_operators_with_a_reason() {
+    let r = repo(false, Tier::T2);
+    let alice = owner("alice", "acme");
+    let member = user("mia", &["acme"], Scope::Write, IdentityLevel::Account);
+    let op = user("root", &[], Scope::Admin, IdentityLevel::Account);
+    let set = |s: &Subject, to, has_reason| authorize(s, &Action::SetTier { repo: &r, to, has_reason });
+    assert!(set(&alice, Tier::T3, false).allow);
+    assert_eq!(set(&member, Tier::T3, false), Decision::deny(Reason::NotReviewer));
+    assert_eq!(set(&alice, Tier::T1, true), Decision::deny(Reason::TierLowering));
+    assert_eq!(set(&op, Tier::T1, false), Decision::deny(Reason::TierLowering));
+    assert!(set(&op, Tier::T1, true).allow);
+}
+
+#[test]
+fn dual_control_rules() {
+    let r = repo(false, Tier::T3);
+    let requester = name("eve");
+    let op = |n: &str| user(n, &[], Scope::Admin, IdentityLevel::Account);
+    let approve = |s: &Subject, already| authorize(s, &Action::ApproveExport { repo: &r, requester: &requester, already_approved: already });
+    assert!(approve(&op("rev1"), false).allow);
+    assert_eq!(approve(&op("eve"), false), Decision::deny(Reason::OwnRequest));
+    assert_eq!(approve(&op("rev1"), true), Decision::deny(Reason::AlreadyApproved));
+    assert_eq!(approve(&owner("alice", "acme"), false), Decision::deny(Reason::NotReviewer));
+    let accredited = user("eve", &["lab"], Scope::Read, IdentityLevel::Accredited);
+    assert!(authorize(&accredited, &Action::RequestExport(&r)).allow);
+    let lone = user("eve", &[], Scope::Read, IdentityLevel::Accredited);
+    assert_eq!(authorize(&lone, &Action::RequestExport(&r)), Decision::deny(Reason::NotMember));
+    let t2 = repo(false, Tier::T2);
+    assert_eq!(authorize(&accredited, &Action::RequestExport(&t2)), Decision::deny(Reason::NotExportable));
+}
+
+/// The full matrix: identity level × tier × action × grant state, for an outsider with a read
+/// token (anonymous for `anonymous`). Every cell's decision and reason is in the snapshot, so a
+/// change to any rule shows up as a reviewed diff.
+#[test]
+fn decision_matrix() {
+    let mut out = String::from("level       tier action   grant    -> decision\n");
+    for level in IdentityLevel::ALL {
+        let subject = if level == IdentityLevel::Anonymous {
+            Subject::Anonymous
+        } else {
+            user("carol", &["elsewhere"], Scope::Read, level)
+        };
+        for tier in TIERS {
+            let r = repo(false, tier);
+            for grant in GrantState::ALL {
+                let st = standing(grant, grant == GrantState::Approved);
+                let requester = name("someone");
+                let actions: [(&str, Action<'_>); 5] = [
+                    ("metadata", Action::ReadMetadata(&r)),
+                    ("download", Action::Download(&r, st)),
+                    ("push", Action::Write(&r)),
+                    ("review", Action::Review(&r)),
+                    ("export", Action::RequestExport(&r)),
+                ];
+                for (label, action) in actions {
+                    let d = authorize(&subject, &action);
+                    out.push_str(&format!(
+                        "{:<11} {:<4} {:<8} {:<8} -> {} {}\n",
+                        level.as_str(),
+                        tier.as_str(),
+                        label,
+                        grant.as_str(),
+                        if d.allow { "allow" } else { "deny " },
+                        d.reason.code()
+                    ));
+                }
+            }
+        }
+    }
+    insta::assert_snapshot!("decision_matrix", out);
+}
+
+fn arb_scope() -> impl Strategy<Value = Scope> {
+    prop_oneof![Just(Scope::Read), Just(Scope::Write), Just(Scope::Admin)]
+}
+fn arb_tier() -> impl Strategy<Value = Tier> {
+    prop::sample::select(TIERS.to_vec())
+}
+fn arb_level() -> impl Strategy<Value = IdentityLevel> {
+    prop::sample::select(IdentityLevel::ALL.to_vec())
+}
+fn arb_grant() -> impl Strategy<Value = GrantState> {
+    prop::sample::select(GrantState::ALL.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn invariants(anon in any::<bool>(), member in any::<bool>(), scope in arb_scope(),
+                  level in arb_level(), private in any::<bool>(), tier in arb_tier(),
+                  grant in arb_grant(), terms in any::<bool>(), blocked in any::<bool>()) {
+        let s = if anon { Subject::Anonymous } else {
+            Subject::User(UserFacts {
+                name: name(if member { "alice" } else { "bob" }),
+                orgs: if member { vec![name("acme")] } else { vec![] },
+                owner_of: vec![],
+                scope,
+                level,
+                country: Some(if blocked { "XX" } else { "DE" }.into()),
+            })
+        };
+        let r = repo(private, tier);
+        let st = standing(grant, terms);
+        let read = authorize(&s, &Action::ReadMetadata(&r));
+        let dl = authorize(&s, &Action::Download(&r, st));
+        let wr = authorize(&s, &Action::Write(&r));
+        // anything allowed implies the repo is visible
+        prop_assert!(!dl.allow || read.allow);
+        prop_assert!(!wr.allow || read.allow);
+        // no weight byte of T3/T4 ever leaves by download, whoever asks
+        prop_assert!(!(tier >= Tier::T3 && dl.allow));
+        // gated tiers never serve anonymous callers
+        prop_assert!(!(tier >= Tier::T1 && anon && dl.allow));
+        // outsiders get T2 bytes only with an approved grant at the required level, outside blocked regions
+        if tier == Tier::T2 && !member && scope != Scope::Admin && dl.allow {
+            prop_assert_eq!(grant, GrantState::Approved);
+            prop_assert!(level >= IdentityLevel::Identified);
+            prop_assert!(!blocked);
+        }
+        if tier == Tier::T1 && !member && scope != Scope::Admin && dl.allow {
+            prop_assert!(terms && !blocked);
+        }
+        // anonymous and read tokens never write
+        prop_assert!(!(anon && wr.allow));
+        prop_assert!(!(scope == Scope::Read && wr.allow));
+        // outsiders never see private repos
+        if private && !member && scope != Scope::Admin {
+            prop_assert_eq!(read, Decision::deny(Reason::NotVisible));
+            prop_assert_eq!(dl, Decision::deny(Reason::NotVisible));
+        }
+    }
+}
