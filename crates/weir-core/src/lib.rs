@@ -4,6 +4,7 @@
 //! and is unit-tested without I/O. Storage, the server and the client depend inward on this crate.
 
 pub mod access;
+pub mod event;
 pub mod git;
 pub mod identity;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod scope;
 pub mod tier;
 
 pub use access::{GrantState, RequestState, ReviewAction};
+pub use event::Event;
 pub use git::{CommitSignature, FileEntry, GitOid, TreeBuilder};
 pub use identity::IdentityLevel;
 pub use ids::{CommitId, IdError, Name, RefName, RepoId, Revision, Sha256Hex};

@@ -4,8 +4,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use weir_authz::{Action, Decision, Subject, authorize};
-use weir_core::{Name, Scope};
+use weir_authz::{Action, Decision, Subject, UserFacts, authorize};
+use weir_core::{IdentityLevel, Name, Scope};
 use weir_store::TokenInfo;
 
 use crate::{ApiError, AppState};
@@ -29,6 +29,25 @@ impl Caller {
 
     pub fn scope(&self) -> Option<Scope> {
         self.token.as_ref().map(|t| t.scope)
+    }
+
+    pub fn level(&self) -> IdentityLevel {
+        self.subject.level()
+    }
+
+    pub fn country(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::User(u) => u.country.as_deref(),
+            Subject::Anonymous => None,
+        }
+    }
+
+    /// The caller's name, or an error saying to sign in.
+    pub fn require_user(&self) -> Result<&Name, ApiError> {
+        self.name().ok_or_else(|| {
+            ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "not_signed_in", "This action needs a signed-in account.")
+                .next("pass a token (WEIR_TOKEN, --token or 'weir login')")
+        })
     }
 
     /// Asks the authorization module. The one entry point handlers use.
@@ -77,11 +96,15 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(ApiError::invalid_token)?;
         let orgs = state.store.db.orgs_of(info.account.as_str()).await?;
-        let subject = Subject::User {
+        let identity = state.store.db.identity(info.account.as_str(), crate::now()).await?;
+        let subject = Subject::User(UserFacts {
             name: info.account.clone(),
             orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
+            owner_of: orgs.iter().filter(|(_, r)| r == "owner").map(|(o, _)| o.clone()).collect(),
             scope: info.scope,
-        };
+            level: identity.level,
+            country: identity.country,
+        });
         Ok(Caller {
             subject,
             token: Some(info),

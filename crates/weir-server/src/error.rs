@@ -179,7 +179,64 @@ impl ApiError {
                 format!("You are not a member of the namespace that owns {repo}."),
             )
             .next("ask an owner of the namespace to add you, or push under your own namespace"),
-            Reason::PublicRepo | Reason::Member | Reason::AdminToken => ApiError::internal(),
+            Reason::NotReviewer => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("Only the owners of {repo}'s namespace and operators may do this."),
+            )
+            .next("ask an owner of the namespace"),
+            Reason::NotGated => ApiError::new(
+                StatusCode::CONFLICT,
+                reason.code(),
+                format!("{repo} is open (T0): there is nothing to request."),
+            )
+            .next("download it directly"),
+            Reason::NotExportable => ApiError::new(
+                StatusCode::CONFLICT,
+                reason.code(),
+                format!("Custodial export applies to restricted (T3) repos only; {repo} is not one."),
+            ),
+            Reason::OwnRequest => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                "Dual control: you may not approve your own request.",
+            )
+            .next("two other reviewers must approve it"),
+            Reason::AlreadyApproved => ApiError::new(
+                StatusCode::CONFLICT,
+                reason.code(),
+                "Dual control: you already approved this; a second, different reviewer must approve.",
+            ),
+            Reason::TierLowering => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("Lowering the tier of {repo} needs an operator and a recorded reason."),
+            )
+            .next("an operator runs: weir tier set NS/NAME TIER --reason TEXT"),
+            Reason::IdentityLevel => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                "Your identity level is too low for this.",
+            )
+            .next("obtain an attestation from an accredited verifier: weir identity submit FILE"),
+            // Download denials with their details come from `gate::gate_error`; these are the
+            // short forms for other paths.
+            Reason::TermsNotAccepted
+            | Reason::Pending
+            | Reason::Rejected
+            | Reason::Expired
+            | Reason::Revoked
+            | Reason::Region => ApiError::new(StatusCode::FORBIDDEN, reason.code(), format!("Access to {repo} is denied: {}.", reason.code()))
+                .hub("GatedRepo")
+                .next(format!("see: weir access check {repo}")),
+            Reason::OpenTier
+            | Reason::PublicRepo
+            | Reason::Member
+            | Reason::Owner
+            | Reason::AdminToken
+            | Reason::TermsAccepted
+            | Reason::Granted
+            | Reason::Accredited => ApiError::internal(),
         }
     }
 }
@@ -210,9 +267,12 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(code),
             );
         }
+        // The Hub client matches this exact text for bad tokens; everything else carries our
+        // reason code and the next step, since HEAD responses have no body.
         let text = match &e.next {
-            Some(n) => format!("{} (next: {n})", e.message),
-            None => e.message.clone(),
+            _ if e.error == "invalid_token" => e.message.clone(),
+            Some(n) => format!("{} [{}] Next: {n}", e.message, e.error),
+            None => format!("{} [{}]", e.message, e.error),
         };
         headers.insert(
             HeaderName::from_static("x-error-message"),

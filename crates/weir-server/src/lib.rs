@@ -5,9 +5,11 @@
 //! authenticate through [`auth::Caller`], ask the authorization module, then talk to the store;
 //! errors go through [`error::ApiError`] only.
 
+mod access;
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod gate;
 mod hub;
 mod lfs;
 mod native;
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hub::routes())
         .merge(lfs::routes())
         .merge(native::routes())
+        .merge(access::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -68,6 +71,10 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 pub(crate) fn iso8601(unix: i64) -> String {

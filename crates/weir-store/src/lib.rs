@@ -8,9 +8,12 @@
 //! - one module per aggregate (accounts, tokens, repos and their commits and refs, blobs).
 //! - SQL is portable (`$N` placeholders, BIGINT/TEXT), never string-built.
 
+pub mod access;
 pub mod accounts;
 pub mod blobs;
 mod db;
+pub mod events;
+pub mod identity;
 pub mod repos;
 pub mod tokens;
 
@@ -19,7 +22,9 @@ use std::path::{Path, PathBuf};
 pub use accounts::{Account, AccountKind};
 pub use blobs::{BlobError, BlobStore};
 pub use db::Db;
-pub use repos::{CommitInfo, CommitOp, NewCommit, RefInfo, RefKind, Repo};
+pub use access::AccessRequest;
+pub use identity::{AttestationRecord, Identity};
+pub use repos::{CommitInfo, CommitOp, Gating, NewCommit, RefInfo, RefKind, Repo};
 pub use tokens::TokenInfo;
 
 #[derive(Debug, thiserror::Error)]

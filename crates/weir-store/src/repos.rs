@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use weir_core::git::{self, BlobHasher, CommitSignature, FileEntry, TreeBuilder};
-use weir_core::{CommitId, RefName, RepoId, RepoPath, Revision, Sha256Hex, Tier};
+use weir_core::{CommitId, IdentityLevel, RefName, RepoId, RepoPath, Revision, Sha256Hex, Tier};
 
 use crate::{Db, Result, Store, StoreError, now};
 
@@ -19,8 +19,36 @@ pub struct Repo {
     pub repo_id: RepoId,
     pub private: bool,
     pub tier: Tier,
+    pub gating: Gating,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A repo's access settings for gated tiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gating {
+    /// Minimum identity level for T2 downloads.
+    pub min_level: IdentityLevel,
+    /// Requests from users at or above this level (and not region-blocked) are approved at once.
+    pub auto_approve_level: Option<IdentityLevel>,
+    /// ISO alpha-2 codes whose users may not download (451).
+    pub blocked_countries: Vec<String>,
+    /// Extra fields an access request must fill in (HF's `extra_gated_fields`).
+    pub required_fields: Vec<String>,
+    /// Licence / acceptable-use terms shown before T1 downloads.
+    pub terms: String,
+}
+
+impl Default for Gating {
+    fn default() -> Gating {
+        Gating {
+            min_level: IdentityLevel::Identified,
+            auto_approve_level: None,
+            blocked_countries: Vec::new(),
+            required_fields: Vec::new(),
+            terms: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,15 +115,29 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+fn level(s: &str) -> Result<IdentityLevel> {
+    IdentityLevel::parse(s).ok_or_else(|| corrupt(format!("identity level {s}")))
+}
+
 fn repo_from_row(r: &AnyRow) -> Result<Repo> {
     let ns: String = r.try_get("namespace")?;
     let name: String = r.try_get("name")?;
     let tier: String = r.try_get("tier")?;
+    let auto: Option<String> = r.try_get("auto_approve_level")?;
+    let blocked: String = r.try_get("blocked_countries")?;
+    let fields: String = r.try_get("required_fields")?;
     Ok(Repo {
         id: r.try_get("id")?,
         repo_id: RepoId::new(&ns, &name).map_err(corrupt)?,
         private: r.try_get::<i64, _>("private")? != 0,
         tier: Tier::parse(&tier).ok_or_else(|| corrupt(format!("tier {tier}")))?,
+        gating: Gating {
+            min_level: level(&r.try_get::<String, _>("min_level")?)?,
+            auto_approve_level: auto.as_deref().map(level).transpose()?,
+            blocked_countries: blocked.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+            required_fields: serde_json::from_str(&fields).map_err(corrupt)?,
+            terms: r.try_get("terms")?,
+        },
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -206,8 +248,9 @@ impl Db {
 
     pub async fn repo(&self, id: &RepoId) -> Result<Option<Repo>> {
         let row = sqlx::query(
-            "SELECT id, namespace, name, private, tier, created_at, updated_at FROM repos
-             WHERE namespace = $1 AND name = $2",
+            "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
+                    auto_approve_level, blocked_countries, required_fields, terms
+             FROM repos WHERE namespace = $1 AND name = $2",
         )
         .bind(id.namespace.as_str())
         .bind(id.name.as_str())
@@ -218,7 +261,9 @@ impl Db {
 
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
-            "SELECT id, namespace, name, private, tier, created_at, updated_at FROM repos ORDER BY namespace, name",
+            "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
+                    auto_approve_level, blocked_countries, required_fields, terms
+             FROM repos ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -400,6 +445,7 @@ impl Db {
             repo_id: id.clone(),
             private,
             tier: Tier::T0,
+            gating: Gating::default(),
             created_at: t,
             updated_at: t,
         };

@@ -12,7 +12,6 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use weir_authz::Action;
 use weir_core::RepoPath;
 use weir_core::git::{FileEntry, TreeBuilder};
 
@@ -118,7 +117,11 @@ async fn info(
         "lastModified": iso8601(info.created_at),
         "createdAt": iso8601(repo.created_at),
         "private": repo.private,
-        "gated": false,
+        "gated": match repo.tier {
+            weir_core::Tier::T0 => json!(false),
+            weir_core::Tier::T1 => json!("auto"),
+            _ => json!("manual"),
+        },
         "disabled": false,
         "downloads": 0,
         "likes": 0,
@@ -254,9 +257,11 @@ pub async fn auth_check(
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, facts) = visible_repo(&state, &caller, &ns, &name).await?;
-    caller.require(&Action::Download(&facts), &repo.repo_id.to_string())?;
-    Ok(Json(json!({})))
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    match crate::gate::check(&state, &caller, &repo).await?.error {
+        Some(e) => Err(e),
+        None => Ok(Json(json!({}))),
+    }
 }
 
 /// Chunk size for streaming blobs from disk.
@@ -274,7 +279,7 @@ pub async fn resolve(
     Path((ns, name, rev, path)): Path<(String, String, String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (repo, facts) = visible_repo(&state, &caller, &ns, &name).await?;
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let repo_name = repo.repo_id.to_string();
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let path =
@@ -285,7 +290,23 @@ pub async fn resolve(
         .file(&repo, &commit, &path)
         .await?
         .ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
-    if let Err(mut e) = caller.require(&Action::Download(&facts), &repo_name) {
+    // Every decision on gated content is an audit event; a delivery that cannot be recorded
+    // does not happen.
+    let gate = crate::gate::check(&state, &caller, &repo).await?;
+    let is_get = req.method() == axum::http::Method::GET;
+    if repo.tier > weir_core::Tier::T0 && (is_get || !gate.decision.allow) {
+        let e = crate::gate::event(
+            &caller,
+            req.headers(),
+            if is_get { "download" } else { "download.head" },
+            Some(&repo),
+            if gate.decision.allow { "allow" } else { "deny" },
+            gate.decision.reason.code(),
+            json!({"path": path.as_str(), "commit": commit.as_str(), "tier": repo.tier.as_str(), "range": req.headers().get("range").and_then(|v| v.to_str().ok())}),
+        );
+        crate::gate::record(&state, &e).await?;
+    }
+    if let Some(mut e) = gate.error {
         e.repo_commit = Some(commit.to_string());
         return Err(e);
     }

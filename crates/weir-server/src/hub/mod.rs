@@ -73,11 +73,7 @@ pub(crate) async fn visible_repo(
         .repo(&id)
         .await?
         .ok_or_else(|| ApiError::repo_not_found(&display, caller.anonymous()))?;
-    let facts = RepoFacts {
-        namespace: repo.repo_id.namespace.clone(),
-        private: repo.private,
-        tier: repo.tier,
-    };
+    let facts = crate::gate::facts(&repo);
     caller.require(&Action::ReadMetadata(&facts), &display)?;
     Ok((repo, facts))
 }

@@ -1,0 +1,141 @@
+//! Signed statements weir accepts from outside parties. For now: identity attestations, in which
+//! an accredited verifier (whose Ed25519 public key the operator registered) states that an
+//! account has an identity level, optionally a country, until an expiry time.
+//!
+//! Format: `{"payload": "<JSON text>", "signature": "<base64 Ed25519 signature>"}`. The signature
+//! covers `weir-attestation-v1\n` followed by the payload bytes exactly as sent, so no JSON
+//! canonicalization is needed; the attestation id is the SHA-256 of the payload.
+
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use weir_core::IdentityLevel;
+
+const CONTEXT: &[u8] = b"weir-attestation-v1\n";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SigningError {
+    #[error("invalid key: {0}")]
+    Key(String),
+    #[error("invalid attestation: {0}")]
+    Malformed(String),
+    #[error("the signature does not verify with verifier {0}'s registered key")]
+    BadSignature(String),
+}
+
+/// What a verifier states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The account name the attestation is about.
+    pub subject: String,
+    pub level: IdentityLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// The verifier's registered name.
+    pub verifier: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedAttestation {
+    pub payload: String,
+    pub signature: String,
+}
+
+/// A new Ed25519 key pair as hex: `(secret, public)`.
+pub fn generate_key() -> (String, String) {
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    let sk = SigningKey::from_bytes(&seed);
+    (hex::encode(seed), hex::encode(sk.verifying_key().to_bytes()))
+}
+
+fn key32(hex_key: &str) -> Result<[u8; 32], SigningError> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_key.trim(), &mut out).map_err(|e| SigningError::Key(format!("expected 64 hex digits: {e}")))?;
+    Ok(out)
+}
+
+pub fn public_key(hex_key: &str) -> Result<VerifyingKey, SigningError> {
+    VerifyingKey::from_bytes(&key32(hex_key)?).map_err(|e| SigningError::Key(e.to_string()))
+}
+
+pub fn sign(claims: &Claims, secret_hex: &str) -> Result<SignedAttestation, SigningError> {
+    let sk = SigningKey::from_bytes(&key32(secret_hex)?);
+    let payload = serde_json::to_string(claims).map_err(|e| SigningError::Malformed(e.to_string()))?;
+    let mut msg = CONTEXT.to_vec();
+    msg.extend_from_slice(payload.as_bytes());
+    let sig = sk.sign(&msg);
+    Ok(SignedAttestation {
+        payload,
+        signature: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+    })
+}
+
+/// Parses the claims without checking the signature (to find which verifier key to use).
+pub fn claims(a: &SignedAttestation) -> Result<Claims, SigningError> {
+    serde_json::from_str(&a.payload).map_err(|e| SigningError::Malformed(e.to_string()))
+}
+
+/// The attestation id: SHA-256 of the payload, hex.
+pub fn id(a: &SignedAttestation) -> String {
+    hex::encode(Sha256::digest(a.payload.as_bytes()))
+}
+
+/// Checks the signature with the verifier's registered key and returns the claims.
+pub fn verify(a: &SignedAttestation, public_hex: &str) -> Result<Claims, SigningError> {
+    let c = claims(a)?;
+    let vk = public_key(public_hex)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(a.signature.trim())
+        .map_err(|e| SigningError::Malformed(format!("signature is not base64: {e}")))?;
+    let sig = ed25519_dalek::Signature::from_slice(&raw).map_err(|e| SigningError::Malformed(e.to_string()))?;
+    let mut msg = CONTEXT.to_vec();
+    msg.extend_from_slice(a.payload.as_bytes());
+    vk.verify_strict(&msg, &sig).map_err(|_| SigningError::BadSignature(c.verifier.clone()))?;
+    if c.expires_at <= c.issued_at {
+        return Err(SigningError::Malformed("expires_at must be after issued_at".into()));
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            subject: "carol".into(),
+            level: IdentityLevel::Identified,
+            country: Some("DE".into()),
+            issued_at: 100,
+            expires_at: 200,
+            verifier: "idcheck".into(),
+        }
+    }
+
+    #[test]
+    fn sign_and_verify() {
+        let (sk, pk) = generate_key();
+        let a = sign(&claims(), &sk).expect("sign");
+        assert_eq!(verify(&a, &pk).expect("verify"), claims());
+        assert_eq!(id(&a).len(), 64);
+    }
+
+    #[test]
+    fn tampering_and_wrong_keys_fail() {
+        let (sk, pk) = generate_key();
+        let (_, other) = generate_key();
+        let a = sign(&claims(), &sk).expect("sign");
+        assert!(matches!(verify(&a, &other), Err(SigningError::BadSignature(_))));
+        let mut forged = a.clone();
+        forged.payload = forged.payload.replace("identified", "accredited");
+        assert!(matches!(verify(&forged, &pk), Err(SigningError::BadSignature(_))));
+        let mut garbage = a;
+        garbage.signature = "!!".into();
+        assert!(matches!(verify(&garbage, &pk), Err(SigningError::Malformed(_))));
+        assert!(public_key("zz").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Identity: the operator's level shortcut, registered verifiers and their attestations, and the
+//! effective level of a user at an instant. Nothing is cached: an expired or revoked attestation
+//! (or a revoked verifier) stops counting at the next decision, which is how revocation cascades
+//! to every grant that relied on it.
+
+use sqlx::Row;
+use weir_core::{IdentityLevel, Name};
+
+use crate::{Db, Result, StoreError, now};
+
+/// A user's effective identity at one instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub level: IdentityLevel,
+    pub country: Option<String>,
+    /// `operator`, `attestation:<id>` or `account`.
+    pub source: String,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationRecord {
+    pub id: String,
+    pub subject: Name,
+    pub verifier: String,
+    pub level: IdentityLevel,
+    pub country: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl Db {
+    /// The operator's shortcut (demos, tests): sets a level directly, optionally expiring.
+    pub async fn set_identity(&self, user: &Name, level: IdentityLevel, country: Option<&str>, expires_at: Option<i64>) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE accounts SET identity_level = $1, country = $2, level_expires_at = $3 WHERE name = $4 AND kind = 'user'",
+        )
+        .bind(level.as_str())
+        .bind(country)
+        .bind(expires_at)
+        .bind(user.as_str())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(())
+    }
+
+    /// The effective identity at `at`: the best of the operator's unexpired level and every
+    /// unexpired, unrevoked attestation by an unrevoked verifier; at least `account`.
+    pub async fn identity(&self, user: &str, at: i64) -> Result<Identity> {
+        let row = sqlx::query("SELECT identity_level, country, level_expires_at FROM accounts WHERE name = $1")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+        let mut best = Identity {
+            level: IdentityLevel::Account,
+            country: row.try_get("country")?,
+            source: "account".into(),
+            expires_at: None,
+        };
+        let op_level: String = row.try_get("identity_level")?;
+        let op_exp: Option<i64> = row.try_get("level_expires_at")?;
+        let op_level = IdentityLevel::parse(&op_level).ok_or_else(|| corrupt(&op_level))?;
+        if op_exp.is_none_or(|e| e > at) && op_level > best.level {
+            best.level = op_level;
+            best.source = "operator".into();
+            best.expires_at = op_exp;
+        }
+        let rows = sqlx::query(
+            "SELECT a.id, a.level, a.country, a.expires_at FROM attestations a
+             JOIN verifiers v ON v.name = a.verifier
+             WHERE a.subject = $1 AND a.revoked_at IS NULL AND v.revoked_at IS NULL AND a.expires_at > $2",
+        )
+        .bind(user)
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let lv: String = r.try_get("level")?;
+            let lv = IdentityLevel::parse(&lv).ok_or_else(|| corrupt(&lv))?;
+            if lv > best.level {
+                best.level = lv;
+                best.source = format!("attestation:{}", r.try_get::<String, _>("id")?);
+                best.expires_at = Some(r.try_get("expires_at")?);
+                let c: Option<String> = r.try_get("country")?;
+                if c.is_some() {
+                    best.country = c;
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    pub async fn add_verifier(&self, name: &Name, public_key_hex: &str) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO verifiers (name, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(public_key_hex)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("verifier {name}")));
+        }
+        Ok(())
+    }
+
+    /// Revokes a verifier: every attestation it made stops counting at once.
+    pub async fn revoke_verifier(&self, name: &str) -> Result<()> {
+        let res = sqlx::query("UPDATE verifiers SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("active verifier {name}")));
+        }
+        Ok(())
+    }
+
+    /// A verifier's public key (hex), if it is registered and not revoked.
+    pub async fn verifier_key(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT public_key FROM verifiers WHERE name = $1 AND revoked_at IS NULL")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("public_key")).transpose()?)
+    }
+
+    pub async fn record_attestation(&self, a: &AttestationRecord) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO attestations (id, subject, verifier, level, country, issued_at, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&a.id)
+        .bind(a.subject.as_str())
+        .bind(&a.verifier)
+        .bind(a.level.as_str())
+        .bind(a.country.as_deref())
+        .bind(a.issued_at)
+        .bind(a.expires_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("attestation {}", a.id)));
+        }
+        Ok(())
+    }
+
+    pub async fn revoke_attestation(&self, id: &str) -> Result<()> {
+        let res = sqlx::query("UPDATE attestations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("active attestation {id}")));
+        }
+        Ok(())
+    }
+}
