@@ -43,11 +43,13 @@ impl Subject {
     }
 
     fn is_member_of(&self, ns: &Name) -> bool {
-        self.user().is_some_and(|u| &u.name == ns || u.orgs.contains(ns))
+        self.user()
+            .is_some_and(|u| &u.name == ns || u.orgs.contains(ns))
     }
 
     fn is_owner_of(&self, ns: &Name) -> bool {
-        self.user().is_some_and(|u| &u.name == ns || u.owner_of.contains(ns))
+        self.user()
+            .is_some_and(|u| &u.name == ns || u.owner_of.contains(ns))
     }
 
     fn scope(&self) -> Option<Scope> {
@@ -59,7 +61,9 @@ impl Subject {
     }
 
     pub fn level(&self) -> IdentityLevel {
-        self.user().map(|u| u.level).unwrap_or(IdentityLevel::Anonymous)
+        self.user()
+            .map(|u| u.level)
+            .unwrap_or(IdentityLevel::Anonymous)
     }
 }
 
@@ -83,7 +87,10 @@ pub struct Standing {
 }
 
 impl Standing {
-    pub const NONE: Standing = Standing { terms_accepted: false, grant: GrantState::None };
+    pub const NONE: Standing = Standing {
+        terms_accepted: false,
+        grant: GrantState::None,
+    };
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,11 +108,19 @@ pub enum Action<'a> {
     /// Decide access requests and see who asked: the namespace's owners and operators.
     Review(&'a RepoFacts),
     /// Change a repo's tier. Raising is the owner's right; lowering needs an operator and a reason.
-    SetTier { repo: &'a RepoFacts, to: Tier, has_reason: bool },
+    SetTier {
+        repo: &'a RepoFacts,
+        to: Tier,
+        has_reason: bool,
+    },
     /// Ask for a custodial copy of T3 weights for an accredited organization.
     RequestExport(&'a RepoFacts),
     /// Approve a custodial export: operators only, never the requester, never twice.
-    ApproveExport { repo: &'a RepoFacts, requester: &'a Name, already_approved: bool },
+    ApproveExport {
+        repo: &'a RepoFacts,
+        requester: &'a Name,
+        already_approved: bool,
+    },
     /// Operator tasks.
     Administer,
 }
@@ -187,10 +202,16 @@ pub struct Decision {
 
 impl Decision {
     pub fn allow(reason: Reason) -> Decision {
-        Decision { allow: true, reason }
+        Decision {
+            allow: true,
+            reason,
+        }
     }
     pub fn deny(reason: Reason) -> Decision {
-        Decision { allow: false, reason }
+        Decision {
+            allow: false,
+            reason,
+        }
     }
 }
 
@@ -235,7 +256,11 @@ fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision
     if subject.is_member_of(&repo.namespace) {
         return Decision::allow(Reason::Member);
     }
-    if user.country.as_ref().is_some_and(|c| repo.blocked_countries.contains(c)) {
+    if user
+        .country
+        .as_ref()
+        .is_some_and(|c| repo.blocked_countries.contains(c))
+    {
         return Decision::deny(Reason::Region);
     }
     if repo.tier == Tier::T1 {
@@ -305,7 +330,11 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 Some(_) => Decision::deny(Reason::NotReviewer),
             }
         }
-        Action::SetTier { repo, to, has_reason } => {
+        Action::SetTier {
+            repo,
+            to,
+            has_reason,
+        } => {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }
@@ -330,12 +359,18 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             match subject.user() {
                 None => Decision::deny(Reason::NotSignedIn),
                 Some(_) if repo.tier != Tier::T3 => Decision::deny(Reason::NotExportable),
-                Some(u) if u.level < IdentityLevel::Accredited => Decision::deny(Reason::IdentityLevel),
+                Some(u) if u.level < IdentityLevel::Accredited => {
+                    Decision::deny(Reason::IdentityLevel)
+                }
                 Some(u) if u.orgs.is_empty() => Decision::deny(Reason::NotMember),
                 Some(_) => Decision::allow(Reason::Accredited),
             }
         }
-        Action::ApproveExport { repo, requester, already_approved } => {
+        Action::ApproveExport {
+            repo,
+            requester,
+            already_approved,
+        } => {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }

@@ -39,7 +39,10 @@ fn repo(private: bool, tier: Tier) -> RepoFacts {
 }
 
 fn standing(grant: GrantState, terms: bool) -> Standing {
-    Standing { terms_accepted: terms, grant }
+    Standing {
+        terms_accepted: terms,
+        grant,
+    }
 }
 
 const TIERS: [Tier; 5] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3, Tier::T4];
@@ -47,7 +50,10 @@ const TIERS: [Tier; 5] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3, Tier::T4];
 #[test]
 fn private_repos_are_invisible_to_outsiders() {
     let r = repo(true, Tier::T0);
-    for s in [Subject::Anonymous, user("bob", &[], Scope::Write, IdentityLevel::Accredited)] {
+    for s in [
+        Subject::Anonymous,
+        user("bob", &[], Scope::Write, IdentityLevel::Accredited),
+    ] {
         for a in [
             Action::ReadMetadata(&r),
             Action::Download(&r, Standing::NONE),
@@ -55,12 +61,19 @@ fn private_repos_are_invisible_to_outsiders() {
             Action::Review(&r),
             Action::RequestAccess(&r),
         ] {
-            assert_eq!(authorize(&s, &a), Decision::deny(Reason::NotVisible), "{a:?}");
+            assert_eq!(
+                authorize(&s, &a),
+                Decision::deny(Reason::NotVisible),
+                "{a:?}"
+            );
         }
     }
     let alice = user("alice", &["acme"], Scope::Read, IdentityLevel::Account);
     assert!(authorize(&alice, &Action::Download(&r, Standing::NONE)).allow);
-    assert_eq!(authorize(&alice, &Action::Write(&r)), Decision::deny(Reason::TokenScope));
+    assert_eq!(
+        authorize(&alice, &Action::Write(&r)),
+        Decision::deny(Reason::TokenScope)
+    );
 }
 
 #[test]
@@ -68,12 +81,27 @@ fn t2_follows_the_grant_and_the_level() {
     let r = repo(false, Tier::T2);
     let carol = |level| user("carol", &[], Scope::Read, level);
     let dl = |s: &Subject, g| authorize(s, &Action::Download(&r, standing(g, true)));
-    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Approved), Decision::allow(Reason::Granted));
+    assert_eq!(
+        dl(&carol(IdentityLevel::Identified), GrantState::Approved),
+        Decision::allow(Reason::Granted)
+    );
     // the grant stops working the moment the attestation lapses
-    assert_eq!(dl(&carol(IdentityLevel::Account), GrantState::Approved), Decision::deny(Reason::IdentityLevel));
-    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Expired), Decision::deny(Reason::Expired));
-    assert_eq!(dl(&carol(IdentityLevel::Identified), GrantState::Revoked), Decision::deny(Reason::Revoked));
-    assert_eq!(dl(&Subject::Anonymous, GrantState::Approved), Decision::deny(Reason::NotSignedIn));
+    assert_eq!(
+        dl(&carol(IdentityLevel::Account), GrantState::Approved),
+        Decision::deny(Reason::IdentityLevel)
+    );
+    assert_eq!(
+        dl(&carol(IdentityLevel::Identified), GrantState::Expired),
+        Decision::deny(Reason::Expired)
+    );
+    assert_eq!(
+        dl(&carol(IdentityLevel::Identified), GrantState::Revoked),
+        Decision::deny(Reason::Revoked)
+    );
+    assert_eq!(
+        dl(&Subject::Anonymous, GrantState::Approved),
+        Decision::deny(Reason::NotSignedIn)
+    );
 }
 
 #[test]
@@ -88,9 +116,18 @@ fn region_blocks_apply_to_gated_tiers() {
         country: Some("XX".into()),
     };
     let s = Subject::User(u.clone());
-    assert_eq!(authorize(&s, &Action::Download(&r, standing(GrantState::None, true))), Decision::deny(Reason::Region));
+    assert_eq!(
+        authorize(&s, &Action::Download(&r, standing(GrantState::None, true))),
+        Decision::deny(Reason::Region)
+    );
     u.country = Some("DE".into());
-    assert!(authorize(&Subject::User(u), &Action::Download(&r, standing(GrantState::None, true))).allow);
+    assert!(
+        authorize(
+            &Subject::User(u),
+            &Action::Download(&r, standing(GrantState::None, true))
+        )
+        .allow
+    );
 }
 
 #[test]
@@ -99,11 +136,29 @@ fn tiers_can_be_raised_by_owners_and_lowered_only_by_operators_with_a_reason() {
     let alice = owner("alice", "acme");
     let member = user("mia", &["acme"], Scope::Write, IdentityLevel::Account);
     let op = user("root", &[], Scope::Admin, IdentityLevel::Account);
-    let set = |s: &Subject, to, has_reason| authorize(s, &Action::SetTier { repo: &r, to, has_reason });
+    let set = |s: &Subject, to, has_reason| {
+        authorize(
+            s,
+            &Action::SetTier {
+                repo: &r,
+                to,
+                has_reason,
+            },
+        )
+    };
     assert!(set(&alice, Tier::T3, false).allow);
-    assert_eq!(set(&member, Tier::T3, false), Decision::deny(Reason::NotReviewer));
-    assert_eq!(set(&alice, Tier::T1, true), Decision::deny(Reason::TierLowering));
-    assert_eq!(set(&op, Tier::T1, false), Decision::deny(Reason::TierLowering));
+    assert_eq!(
+        set(&member, Tier::T3, false),
+        Decision::deny(Reason::NotReviewer)
+    );
+    assert_eq!(
+        set(&alice, Tier::T1, true),
+        Decision::deny(Reason::TierLowering)
+    );
+    assert_eq!(
+        set(&op, Tier::T1, false),
+        Decision::deny(Reason::TierLowering)
+    );
     assert!(set(&op, Tier::T1, true).allow);
 }
 
@@ -112,17 +167,41 @@ fn dual_control_rules() {
     let r = repo(false, Tier::T3);
     let requester = name("eve");
     let op = |n: &str| user(n, &[], Scope::Admin, IdentityLevel::Account);
-    let approve = |s: &Subject, already| authorize(s, &Action::ApproveExport { repo: &r, requester: &requester, already_approved: already });
+    let approve = |s: &Subject, already| {
+        authorize(
+            s,
+            &Action::ApproveExport {
+                repo: &r,
+                requester: &requester,
+                already_approved: already,
+            },
+        )
+    };
     assert!(approve(&op("rev1"), false).allow);
-    assert_eq!(approve(&op("eve"), false), Decision::deny(Reason::OwnRequest));
-    assert_eq!(approve(&op("rev1"), true), Decision::deny(Reason::AlreadyApproved));
-    assert_eq!(approve(&owner("alice", "acme"), false), Decision::deny(Reason::NotReviewer));
+    assert_eq!(
+        approve(&op("eve"), false),
+        Decision::deny(Reason::OwnRequest)
+    );
+    assert_eq!(
+        approve(&op("rev1"), true),
+        Decision::deny(Reason::AlreadyApproved)
+    );
+    assert_eq!(
+        approve(&owner("alice", "acme"), false),
+        Decision::deny(Reason::NotReviewer)
+    );
     let accredited = user("eve", &["lab"], Scope::Read, IdentityLevel::Accredited);
     assert!(authorize(&accredited, &Action::RequestExport(&r)).allow);
     let lone = user("eve", &[], Scope::Read, IdentityLevel::Accredited);
-    assert_eq!(authorize(&lone, &Action::RequestExport(&r)), Decision::deny(Reason::NotMember));
+    assert_eq!(
+        authorize(&lone, &Action::RequestExport(&r)),
+        Decision::deny(Reason::NotMember)
+    );
     let t2 = repo(false, Tier::T2);
-    assert_eq!(authorize(&accredited, &Action::RequestExport(&t2)), Decision::deny(Reason::NotExportable));
+    assert_eq!(
+        authorize(&accredited, &Action::RequestExport(&t2)),
+        Decision::deny(Reason::NotExportable)
+    );
 }
 
 /// The full matrix: identity level × tier × action × grant state, for an outsider with a read

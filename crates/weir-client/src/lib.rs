@@ -4,6 +4,7 @@
 //! compared with the SHA-256 of the revision's manifest before it is moved into place; a partial
 //! download stays under `.weir/partial/` and resumes with `Range` on the next attempt.
 
+mod access;
 mod pull;
 mod push;
 

@@ -65,7 +65,9 @@ impl GrantState {
         match state {
             None | Some(RequestState::Reset) => GrantState::None,
             Some(RequestState::Pending) => GrantState::Pending,
-            Some(RequestState::Approved) if expires_at.is_some_and(|e| e <= now) => GrantState::Expired,
+            Some(RequestState::Approved) if expires_at.is_some_and(|e| e <= now) => {
+                GrantState::Expired
+            }
             Some(RequestState::Approved) => GrantState::Approved,
             Some(RequestState::Rejected) => GrantState::Rejected,
             Some(RequestState::Revoked) => GrantState::Revoked,
@@ -103,7 +105,10 @@ pub enum TransitionError {
     #[error("the request was rejected; you may request again after {until} (unix time)")]
     CoolDown { until: i64 },
     #[error("cannot {action} a request that is {state}")]
-    Invalid { action: &'static str, state: &'static str },
+    Invalid {
+        action: &'static str,
+        state: &'static str,
+    },
 }
 
 /// Default cool-down after a rejection before the user may request again.
@@ -112,20 +117,32 @@ pub const REJECTION_COOL_DOWN_SECS: i64 = 7 * 24 * 3600;
 pub const REVIEW_WORKING_DAYS: u32 = 5;
 
 /// May a user with this stored request ask again now?
-pub fn can_request(state: Option<RequestState>, expires_at: Option<i64>, decided_at: Option<i64>, now: i64) -> Result<(), TransitionError> {
+pub fn can_request(
+    state: Option<RequestState>,
+    expires_at: Option<i64>,
+    decided_at: Option<i64>,
+    now: i64,
+) -> Result<(), TransitionError> {
     match GrantState::of(state, expires_at, now) {
         GrantState::Pending => Err(TransitionError::AlreadyPending),
         GrantState::Approved => Err(TransitionError::AlreadyApproved),
         GrantState::Rejected => {
             let until = decided_at.unwrap_or(0) + REJECTION_COOL_DOWN_SECS;
-            if now < until { Err(TransitionError::CoolDown { until }) } else { Ok(()) }
+            if now < until {
+                Err(TransitionError::CoolDown { until })
+            } else {
+                Ok(())
+            }
         }
         GrantState::None | GrantState::Expired | GrantState::Revoked => Ok(()),
     }
 }
 
 /// The state a reviewer's action leads to from the current one.
-pub fn review(current: Option<RequestState>, action: ReviewAction) -> Result<RequestState, TransitionError> {
+pub fn review(
+    current: Option<RequestState>,
+    action: ReviewAction,
+) -> Result<RequestState, TransitionError> {
     let state = current.map(RequestState::as_str).unwrap_or("absent");
     match (current, action) {
         (_, ReviewAction::Reset) => Ok(RequestState::Reset),
@@ -134,8 +151,14 @@ pub fn review(current: Option<RequestState>, action: ReviewAction) -> Result<Req
         (Some(RequestState::Pending), ReviewAction::Reject) => Ok(RequestState::Rejected),
         (Some(RequestState::Approved), ReviewAction::Reject) => Ok(RequestState::Rejected),
         (Some(RequestState::Approved), ReviewAction::Revoke) => Ok(RequestState::Revoked),
-        (_, ReviewAction::Reject) => Err(TransitionError::Invalid { action: "reject", state }),
-        (_, ReviewAction::Revoke) => Err(TransitionError::Invalid { action: "revoke", state }),
+        (_, ReviewAction::Reject) => Err(TransitionError::Invalid {
+            action: "reject",
+            state,
+        }),
+        (_, ReviewAction::Revoke) => Err(TransitionError::Invalid {
+            action: "revoke",
+            state,
+        }),
     }
 }
 
@@ -162,30 +185,80 @@ mod tests {
     #[test]
     fn grant_state_derives_expiry() {
         assert_eq!(GrantState::of(None, None, 10), GrantState::None);
-        assert_eq!(GrantState::of(Some(RequestState::Approved), Some(20), 10), GrantState::Approved);
-        assert_eq!(GrantState::of(Some(RequestState::Approved), Some(10), 10), GrantState::Expired);
-        assert_eq!(GrantState::of(Some(RequestState::Approved), None, 10), GrantState::Approved);
-        assert_eq!(GrantState::of(Some(RequestState::Reset), None, 10), GrantState::None);
+        assert_eq!(
+            GrantState::of(Some(RequestState::Approved), Some(20), 10),
+            GrantState::Approved
+        );
+        assert_eq!(
+            GrantState::of(Some(RequestState::Approved), Some(10), 10),
+            GrantState::Expired
+        );
+        assert_eq!(
+            GrantState::of(Some(RequestState::Approved), None, 10),
+            GrantState::Approved
+        );
+        assert_eq!(
+            GrantState::of(Some(RequestState::Reset), None, 10),
+            GrantState::None
+        );
     }
 
     #[test]
     fn re_request_rules() {
-        assert_eq!(can_request(Some(RequestState::Pending), None, None, 0), Err(TransitionError::AlreadyPending));
-        assert_eq!(can_request(Some(RequestState::Rejected), None, Some(100), 101), Err(TransitionError::CoolDown { until: 100 + REJECTION_COOL_DOWN_SECS }));
-        assert_eq!(can_request(Some(RequestState::Rejected), None, Some(100), 100 + REJECTION_COOL_DOWN_SECS), Ok(()));
-        assert_eq!(can_request(Some(RequestState::Approved), Some(5), None, 10), Ok(()), "expired grants may be renewed");
-        assert_eq!(can_request(Some(RequestState::Revoked), None, None, 10), Ok(()));
+        assert_eq!(
+            can_request(Some(RequestState::Pending), None, None, 0),
+            Err(TransitionError::AlreadyPending)
+        );
+        assert_eq!(
+            can_request(Some(RequestState::Rejected), None, Some(100), 101),
+            Err(TransitionError::CoolDown {
+                until: 100 + REJECTION_COOL_DOWN_SECS
+            })
+        );
+        assert_eq!(
+            can_request(
+                Some(RequestState::Rejected),
+                None,
+                Some(100),
+                100 + REJECTION_COOL_DOWN_SECS
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            can_request(Some(RequestState::Approved), Some(5), None, 10),
+            Ok(()),
+            "expired grants may be renewed"
+        );
+        assert_eq!(
+            can_request(Some(RequestState::Revoked), None, None, 10),
+            Ok(())
+        );
     }
 
     #[test]
     fn reviews() {
-        assert_eq!(review(Some(RequestState::Pending), ReviewAction::Approve), Ok(RequestState::Approved));
-        assert_eq!(review(None, ReviewAction::Approve), Ok(RequestState::Approved));
-        assert_eq!(review(Some(RequestState::Pending), ReviewAction::Reject), Ok(RequestState::Rejected));
+        assert_eq!(
+            review(Some(RequestState::Pending), ReviewAction::Approve),
+            Ok(RequestState::Approved)
+        );
+        assert_eq!(
+            review(None, ReviewAction::Approve),
+            Ok(RequestState::Approved)
+        );
+        assert_eq!(
+            review(Some(RequestState::Pending), ReviewAction::Reject),
+            Ok(RequestState::Rejected)
+        );
         assert!(review(Some(RequestState::Pending), ReviewAction::Revoke).is_err());
         assert!(review(None, ReviewAction::Reject).is_err());
-        assert_eq!(review(Some(RequestState::Approved), ReviewAction::Revoke), Ok(RequestState::Revoked));
-        assert_eq!(review(Some(RequestState::Rejected), ReviewAction::Reset), Ok(RequestState::Reset));
+        assert_eq!(
+            review(Some(RequestState::Approved), ReviewAction::Revoke),
+            Ok(RequestState::Revoked)
+        );
+        assert_eq!(
+            review(Some(RequestState::Rejected), ReviewAction::Reset),
+            Ok(RequestState::Reset)
+        );
     }
 
     #[test]
@@ -193,7 +266,11 @@ mod tests {
         // 2026-11-27 is a Friday (unix 1795737600 is 2026-11-27T00:00:00Z).
         let friday = 1_795_737_600;
         let due = add_working_days(friday, 5);
-        assert_eq!((due - friday) / 86_400, 7, "Friday + 5 working days = next Friday");
+        assert_eq!(
+            (due - friday) / 86_400,
+            7,
+            "Friday + 5 working days = next Friday"
+        );
         let monday = friday + 3 * 86_400;
         assert_eq!((add_working_days(monday, 5) - monday) / 86_400, 7);
         assert_eq!((add_working_days(monday, 1) - monday) / 86_400, 1);

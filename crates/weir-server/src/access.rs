@@ -11,7 +11,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weir_authz::Action;
-use weir_core::access::{REVIEW_WORKING_DAYS, ReviewAction, TransitionError, add_working_days, can_request, review};
+use weir_core::access::{
+    REVIEW_WORKING_DAYS, ReviewAction, TransitionError, add_working_days, can_request, review,
+};
 use weir_core::{GrantState, IdentityLevel, RepoId, RequestState, Tier};
 use weir_store::{AccessRequest, AttestationRecord, Repo};
 
@@ -25,16 +27,34 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/access/check", get(check))
         .route("/api/v1/access/requests", get(my_requests))
-        .route("/api/v1/repos/{ns}/{name}/access/terms", get(terms).post(accept_terms))
-        .route("/api/v1/repos/{ns}/{name}/access/requests", get(list_requests).post(request_access))
-        .route("/api/v1/repos/{ns}/{name}/access/requests/{user}", post(review_request))
+        .route(
+            "/api/v1/repos/{ns}/{name}/access/terms",
+            get(terms).post(accept_terms),
+        )
+        .route(
+            "/api/v1/repos/{ns}/{name}/access/requests",
+            get(list_requests).post(request_access),
+        )
+        .route(
+            "/api/v1/repos/{ns}/{name}/access/requests/{user}",
+            post(review_request),
+        )
         .route("/api/v1/repos/{ns}/{name}/tier", put(set_tier))
         .route("/api/v1/repos/{ns}/{name}/gating", put(set_gating))
         .route("/api/v1/identity", get(my_identity))
         .route("/api/v1/identity/attestations", post(submit_attestation))
-        .route("/api/models/{ns}/{name}/user-access-request/handle", post(hf_handle))
-        .route("/api/models/{ns}/{name}/user-access-request/grant", post(hf_grant))
-        .route("/api/models/{ns}/{name}/user-access-request/{status}", get(hf_list))
+        .route(
+            "/api/models/{ns}/{name}/user-access-request/handle",
+            post(hf_handle),
+        )
+        .route(
+            "/api/models/{ns}/{name}/user-access-request/grant",
+            post(hf_grant),
+        )
+        .route(
+            "/api/models/{ns}/{name}/user-access-request/{status}",
+            get(hf_list),
+        )
 }
 
 /// Where the policy engine's minimum tier plugs in (the classification issue computes it from
@@ -51,8 +71,13 @@ pub struct CheckQuery {
 
 /// `GET /api/v1/access/check?repo=&revision=`: allow or deny, with the reason and the next step,
 /// before any download.
-async fn check(State(state): State<AppState>, caller: Caller, Query(q): Query<CheckQuery>) -> Result<Json<Value>, ApiError> {
-    let id = RepoId::parse(&q.repo).map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
+async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CheckQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = RepoId::parse(&q.repo)
+        .map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
     let (repo, _) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
     let rev = q.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
@@ -82,7 +107,11 @@ async fn check(State(state): State<AppState>, caller: Caller, Query(q): Query<Ch
     })))
 }
 
-async fn terms(State(state): State<AppState>, caller: Caller, Path((ns, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let accepted = match caller.name() {
         Some(n) => state.store.db.terms_accepted(&repo, n.as_str()).await?,
@@ -122,8 +151,22 @@ async fn accept_terms(
     require(&caller, &Action::RequestAccess(&f), &repo)?;
     let user = caller.require_user()?.to_string();
     state.store.db.accept_terms(&repo, &user).await?;
-    gate::record(&state, &gate::event(&caller, &headers, "access.terms", Some(&repo), "change", "terms_accepted", json!({}))).await?;
-    Ok(Json(json!({"repo": repo.repo_id.to_string(), "accepted": true, "tier": repo.tier.as_str()})))
+    gate::record(
+        &state,
+        &gate::event(
+            &caller,
+            &headers,
+            "access.terms",
+            Some(&repo),
+            "change",
+            "terms_accepted",
+            json!({}),
+        ),
+    )
+    .await?;
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "accepted": true, "tier": repo.tier.as_str()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -146,32 +189,67 @@ async fn request_access(
     let id = repo.repo_id.to_string();
     let purpose = body.purpose.trim();
     if purpose.is_empty() || purpose.len() > 4000 {
-        return Err(ApiError::bad_request("invalid_purpose", "state the purpose of your access in 1 to 4000 characters")
-            .next(format!("weir access request {id} --purpose \"what you will do with the weights\"")));
+        return Err(ApiError::bad_request(
+            "invalid_purpose",
+            "state the purpose of your access in 1 to 4000 characters",
+        )
+        .next(format!(
+            "weir access request {id} --purpose \"what you will do with the weights\""
+        )));
     }
     for field in &repo.gating.required_fields {
         if body.fields.get(field).is_none_or(|v| v.trim().is_empty()) {
-            return Err(ApiError::bad_request("missing_field", format!("{id} requires the field {field:?}"))
-                .next(format!("add --field {field}=VALUE")));
+            return Err(ApiError::bad_request(
+                "missing_field",
+                format!("{id} requires the field {field:?}"),
+            )
+            .next(format!("add --field {field}=VALUE")));
         }
     }
     let at = now();
     if repo.tier == Tier::T1 {
         // T1 is automatic: accepting the terms is the request.
         state.store.db.accept_terms(&repo, &user).await?;
-        gate::record(&state, &gate::event(&caller, &headers, "access.terms", Some(&repo), "change", "terms_accepted", json!({}))).await?;
-        return Ok((StatusCode::OK, Json(json!({"repo": id, "user": user, "state": "approved", "terms_accepted": true}))));
+        gate::record(
+            &state,
+            &gate::event(
+                &caller,
+                &headers,
+                "access.terms",
+                Some(&repo),
+                "change",
+                "terms_accepted",
+                json!({}),
+            ),
+        )
+        .await?;
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"repo": id, "user": user, "state": "approved", "terms_accepted": true})),
+        ));
     }
     let existing = state.store.db.access_request(&repo, &user).await?;
-    can_request(existing.as_ref().map(|r| r.state), existing.as_ref().and_then(|r| r.expires_at), existing.as_ref().and_then(|r| r.decided_at), at)
-        .map_err(|e| transition_error(e, &id))?;
-    let auto = repo.gating.auto_approve_level.is_some_and(|l| caller.level() >= l)
+    can_request(
+        existing.as_ref().map(|r| r.state),
+        existing.as_ref().and_then(|r| r.expires_at),
+        existing.as_ref().and_then(|r| r.decided_at),
+        at,
+    )
+    .map_err(|e| transition_error(e, &id))?;
+    let auto = repo
+        .gating
+        .auto_approve_level
+        .is_some_and(|l| caller.level() >= l)
         && !caller
             .country()
             .is_some_and(|c| repo.gating.blocked_countries.iter().any(|b| b == c));
     let req = AccessRequest {
         account: user.clone(),
-        state: if auto { RequestState::Approved } else { RequestState::Pending },
+        state: if auto {
+            RequestState::Approved
+        } else {
+            RequestState::Pending
+        },
         purpose: purpose.to_string(),
         fields: body.fields,
         requested_at: at,
@@ -182,7 +260,15 @@ async fn request_access(
         expires_at: None,
     };
     state.store.db.put_access_request(&repo, &req).await?;
-    let mut e = gate::event(&caller, &headers, "access.request", Some(&repo), "change", req.state.as_str(), json!({"auto": auto}));
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "access.request",
+        Some(&repo),
+        "change",
+        req.state.as_str(),
+        json!({"auto": auto}),
+    );
     e.subject = Some(user);
     gate::record(&state, &e).await?;
     Ok((StatusCode::CREATED, Json(gate::request_json(&id, &req, at))))
@@ -190,16 +276,30 @@ async fn request_access(
 
 fn transition_error(e: TransitionError, repo: &str) -> ApiError {
     match e {
-        TransitionError::CoolDown { until } => ApiError::new(StatusCode::CONFLICT, "cool_down", format!("Your last request for {repo} was rejected."))
-            .next(format!("you may request again from {}", iso8601(until))),
-        TransitionError::AlreadyPending => ApiError::new(StatusCode::CONFLICT, "already_pending", e.to_string())
-            .next(format!("check with: weir access status {repo}")),
-        TransitionError::AlreadyApproved => ApiError::new(StatusCode::CONFLICT, "already_approved", e.to_string()),
-        TransitionError::Invalid { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string()),
+        TransitionError::CoolDown { until } => ApiError::new(
+            StatusCode::CONFLICT,
+            "cool_down",
+            format!("Your last request for {repo} was rejected."),
+        )
+        .next(format!("you may request again from {}", iso8601(until))),
+        TransitionError::AlreadyPending => {
+            ApiError::new(StatusCode::CONFLICT, "already_pending", e.to_string())
+                .next(format!("check with: weir access status {repo}"))
+        }
+        TransitionError::AlreadyApproved => {
+            ApiError::new(StatusCode::CONFLICT, "already_approved", e.to_string())
+        }
+        TransitionError::Invalid { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
+        }
     }
 }
 
-async fn my_requests(State(state): State<AppState>, caller: Caller, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, ApiError> {
+async fn my_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let user = caller.require_user()?.to_string();
     let at = now();
     let filter = q.get("repo");
@@ -223,13 +323,17 @@ async fn list_requests(
     let filter = match q.get("state").map(String::as_str) {
         None | Some("") | Some("all") => None,
         Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_state", format!("unknown state {s:?}")).next("use pending, approved, rejected, revoked or reset")
+            ApiError::bad_request("invalid_state", format!("unknown state {s:?}"))
+                .next("use pending, approved, rejected, revoked or reset")
         })?),
     };
     let at = now();
     let id = repo.repo_id.to_string();
     let rows = state.store.db.requests_for_repo(&repo, filter).await?;
-    let out: Vec<Value> = rows.iter().map(|r| gate::request_json(&id, r, at)).collect();
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| gate::request_json(&id, r, at))
+        .collect();
     Ok(Json(json!({"repo": id, "requests": out})))
 }
 
@@ -256,17 +360,31 @@ async fn apply_review(
     let f = facts(repo);
     require(caller, &Action::Review(&f), repo)?;
     let id = repo.repo_id.to_string();
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if matches!(action, ReviewAction::Reject | ReviewAction::Revoke | ReviewAction::Reset) && reason.is_none() {
-        return Err(ApiError::bad_request("reason_required", "rejecting, revoking or resetting access needs a reason the user will see")
-            .next("pass --reason TEXT"));
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if matches!(
+        action,
+        ReviewAction::Reject | ReviewAction::Revoke | ReviewAction::Reset
+    ) && reason.is_none()
+    {
+        return Err(ApiError::bad_request(
+            "reason_required",
+            "rejecting, revoking or resetting access needs a reason the user will see",
+        )
+        .next("pass --reason TEXT"));
     }
     if state.store.db.account(user).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", format!("no user {user}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            format!("no user {user}"),
+        ));
     }
     let at = now();
     let existing = state.store.db.access_request(repo, user).await?;
-    let next_state = review(existing.as_ref().map(|r| r.state), action).map_err(|e| transition_error(e, &id))?;
+    let next_state =
+        review(existing.as_ref().map(|r| r.state), action).map_err(|e| transition_error(e, &id))?;
     let mut req = existing.unwrap_or_else(|| AccessRequest {
         account: user.to_string(),
         state: RequestState::Pending,
@@ -288,7 +406,15 @@ async fn apply_review(
         _ => req.expires_at,
     };
     state.store.db.put_access_request(repo, &req).await?;
-    let mut e = gate::event(caller, headers, "access.review", Some(repo), "change", next_state.as_str(), json!({"reason": reason, "expires_at": req.expires_at}));
+    let mut e = gate::event(
+        caller,
+        headers,
+        "access.review",
+        Some(repo),
+        "change",
+        next_state.as_str(),
+        json!({"reason": reason, "expires_at": req.expires_at}),
+    );
     e.subject = Some(user.to_string());
     gate::record(state, &e).await?;
     Ok(gate::request_json(&id, &req, at))
@@ -300,8 +426,11 @@ fn review_action(s: &str) -> Result<ReviewAction, ApiError> {
         "reject" | "rejected" => Ok(ReviewAction::Reject),
         "revoke" | "revoked" => Ok(ReviewAction::Revoke),
         "reset" | "pending" => Ok(ReviewAction::Reset),
-        other => Err(ApiError::bad_request("invalid_action", format!("unknown review action {other:?}"))
-            .next("use approve, reject, revoke or reset")),
+        other => Err(ApiError::bad_request(
+            "invalid_action",
+            format!("unknown review action {other:?}"),
+        )
+        .next("use approve, reject, revoke or reset")),
     }
 }
 
@@ -314,7 +443,19 @@ async fn review_request(
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let action = review_action(&body.action)?;
-    Ok(Json(apply_review(&state, &caller, &headers, &repo, &user, action, body.reason, body.expires_days).await?))
+    Ok(Json(
+        apply_review(
+            &state,
+            &caller,
+            &headers,
+            &repo,
+            &user,
+            action,
+            body.reason,
+            body.expires_days,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -333,29 +474,61 @@ async fn set_tier(
 ) -> Result<Json<Value>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     let to = Tier::parse(&body.tier).ok_or_else(|| {
-        ApiError::bad_request("invalid_tier", format!("unknown tier {:?}", body.tier)).next("use T0, T1, T2, T3 or T4")
+        ApiError::bad_request("invalid_tier", format!("unknown tier {:?}", body.tier))
+            .next("use T0, T1, T2, T3 or T4")
     })?;
-    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    let d = caller.authorize(&Action::SetTier { repo: &f, to, has_reason: reason.is_some() });
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let d = caller.authorize(&Action::SetTier {
+        repo: &f,
+        to,
+        has_reason: reason.is_some(),
+    });
     if !d.allow {
         let id = repo.repo_id.to_string();
         return Err(match d.reason {
-            weir_authz::Reason::TierLowering => ApiError::new(StatusCode::FORBIDDEN, "tier_lowering", format!("Lowering {id} from {} to {} needs an operator and a recorded reason.", repo.tier.as_str(), to.as_str()))
-                .next("an operator runs: weir tier set NS/NAME TIER --reason TEXT (with an admin token)"),
+            weir_authz::Reason::TierLowering => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tier_lowering",
+                format!(
+                    "Lowering {id} from {} to {} needs an operator and a recorded reason.",
+                    repo.tier.as_str(),
+                    to.as_str()
+                ),
+            )
+            .next(
+                "an operator runs: weir tier set NS/NAME TIER --reason TEXT (with an admin token)",
+            ),
             r => ApiError::denied(r, &id, caller.anonymous()),
         });
     }
     let minimum = minimum_tier(&repo);
     if to < minimum {
-        return Err(ApiError::new(StatusCode::CONFLICT, "below_policy_minimum", format!("the policy requires at least {}", minimum.as_str())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "below_policy_minimum",
+            format!("the policy requires at least {}", minimum.as_str()),
+        ));
     }
     state.store.db.set_tier(&repo, to).await?;
     gate::record(
         &state,
-        &gate::event(&caller, &headers, "tier.set", Some(&repo), "change", to.as_str(), json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason})),
+        &gate::event(
+            &caller,
+            &headers,
+            "tier.set",
+            Some(&repo),
+            "change",
+            to.as_str(),
+            json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason}),
+        ),
     )
     .await?;
-    Ok(Json(json!({"repo": repo.repo_id.to_string(), "tier": to.as_str(), "previous": repo.tier.as_str()})))
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "tier": to.as_str(), "previous": repo.tier.as_str()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -388,22 +561,49 @@ async fn set_gating(
         g.min_level = parse_level(l)?;
     }
     if let Some(l) = body.auto_approve_level.as_deref() {
-        g.auto_approve_level = if l.is_empty() || l == "none" { None } else { Some(parse_level(l)?) };
+        g.auto_approve_level = if l.is_empty() || l == "none" {
+            None
+        } else {
+            Some(parse_level(l)?)
+        };
     }
     if let Some(c) = body.blocked_countries {
         g.blocked_countries = c
             .iter()
-            .map(|c| weir_core::identity::parse_country(c).ok_or_else(|| ApiError::bad_request("invalid_country", format!("{c:?} is not an ISO 3166-1 alpha-2 code"))))
+            .map(|c| {
+                weir_core::identity::parse_country(c).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_country",
+                        format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?;
     }
     if let Some(fields) = body.required_fields {
-        g.required_fields = fields.into_iter().map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
+        g.required_fields = fields
+            .into_iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
     }
     if let Some(t) = body.terms {
         g.terms = t;
     }
     state.store.db.set_gating(&repo, &g).await?;
-    gate::record(&state, &gate::event(&caller, &headers, "gating.set", Some(&repo), "change", "updated", json!({"min_level": g.min_level.as_str()}))).await?;
+    gate::record(
+        &state,
+        &gate::event(
+            &caller,
+            &headers,
+            "gating.set",
+            Some(&repo),
+            "change",
+            "updated",
+            json!({"min_level": g.min_level.as_str()}),
+        ),
+    )
+    .await?;
     Ok(Json(json!({
         "repo": repo.repo_id.to_string(),
         "min_level": g.min_level.as_str(),
@@ -414,7 +614,10 @@ async fn set_gating(
     })))
 }
 
-async fn my_identity(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+async fn my_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let user = caller.require_user()?.to_string();
     let id = state.store.db.identity(&user, now()).await?;
     Ok(Json(json!({
@@ -440,20 +643,37 @@ async fn submit_attestation(
         ApiError::new(StatusCode::FORBIDDEN, "unknown_verifier", format!("{} is not a registered, active verifier", claims.verifier))
             .next("ask the operator to register the verifier: weir admin verifier add NAME --key FILE")
     })?;
-    let claims = weir_signing::verify(&a, &key).map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string()))?;
+    let claims = weir_signing::verify(&a, &key)
+        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string()))?;
     let at = now();
     if claims.expires_at <= at {
-        return Err(bad("attestation_expired", format!("this attestation expired at {}", iso8601(claims.expires_at))));
+        return Err(bad(
+            "attestation_expired",
+            format!("this attestation expired at {}", iso8601(claims.expires_at)),
+        ));
     }
     if claims.level <= IdentityLevel::Account {
-        return Err(bad("invalid_attestation", "an attestation must state affiliated, identified or accredited".into()));
+        return Err(bad(
+            "invalid_attestation",
+            "an attestation must state affiliated, identified or accredited".into(),
+        ));
     }
-    let subject = weir_core::Name::parse(&claims.subject).map_err(|e| bad("invalid_attestation", e.to_string()))?;
+    let subject = weir_core::Name::parse(&claims.subject)
+        .map_err(|e| bad("invalid_attestation", e.to_string()))?;
     if state.store.db.account(subject.as_str()).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", format!("no user {subject}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            format!("no user {subject}"),
+        ));
     }
     let country = match claims.country.as_deref() {
-        Some(c) => Some(weir_core::identity::parse_country(c).ok_or_else(|| bad("invalid_country", format!("{c:?} is not an ISO alpha-2 code")))?),
+        Some(c) => Some(weir_core::identity::parse_country(c).ok_or_else(|| {
+            bad(
+                "invalid_country",
+                format!("{c:?} is not an ISO alpha-2 code"),
+            )
+        })?),
         None => None,
     };
     let id = weir_signing::id(&a);
@@ -471,10 +691,23 @@ async fn submit_attestation(
         })
         .await?;
     // The log keeps the digest and the level, never personal data.
-    let mut e = gate::event(&caller, &headers, "identity.attest", None, "change", claims.level.as_str(), json!({"attestation": id, "verifier": claims.verifier}));
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "identity.attest",
+        None,
+        "change",
+        claims.level.as_str(),
+        json!({"attestation": id, "verifier": claims.verifier}),
+    );
     e.subject = Some(subject.to_string());
     gate::record(&state, &e).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "subject": subject.as_str(), "level": claims.level.as_str(), "expires_at": iso8601(claims.expires_at)}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"id": id, "subject": subject.as_str(), "level": claims.level.as_str(), "expires_at": iso8601(claims.expires_at)}),
+        ),
+    ))
 }
 
 // --- the Hub's owner endpoints (huggingface_hub's list_*_access_requests, accept/reject/cancel, grant_access)
@@ -491,7 +724,13 @@ async fn hf_list(
         "pending" => GrantState::Pending,
         "accepted" => GrantState::Approved,
         "rejected" => GrantState::Rejected,
-        other => return Err(ApiError::bad_request("invalid_status", format!("unknown status {other:?}")).next("use pending, accepted or rejected")),
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_status",
+                format!("unknown status {other:?}"),
+            )
+            .next("use pending, accepted or rejected"));
+        }
     };
     let mut out = Vec::new();
     for r in state.store.db.requests_for_repo(&repo, None).await? {
@@ -529,13 +768,21 @@ async fn hf_handle(
     JsonBody(body): JsonBody<HfHandle>,
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
-    let user = body.user.or(body.request_id).ok_or_else(|| ApiError::bad_request("missing_field", "pass 'user'"))?;
+    let user = body
+        .user
+        .or(body.request_id)
+        .ok_or_else(|| ApiError::bad_request("missing_field", "pass 'user'"))?;
     let action = review_action(&body.status)?;
     let reason = body.rejection_reason.or_else(|| match action {
         ReviewAction::Approve => None,
         _ => Some(format!("set to {} by the publisher", body.status)),
     });
-    Ok(Json(apply_review(&state, &caller, &headers, &repo, &user, action, reason, None).await?))
+    Ok(Json(
+        apply_review(
+            &state, &caller, &headers, &repo, &user, action, reason, None,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -551,5 +798,17 @@ async fn hf_grant(
     JsonBody(body): JsonBody<HfGrant>,
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
-    Ok(Json(apply_review(&state, &caller, &headers, &repo, &body.user, ReviewAction::Approve, None, None).await?))
+    Ok(Json(
+        apply_review(
+            &state,
+            &caller,
+            &headers,
+            &repo,
+            &body.user,
+            ReviewAction::Approve,
+            None,
+            None,
+        )
+        .await?,
+    ))
 }

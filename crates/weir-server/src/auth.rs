@@ -45,8 +45,12 @@ impl Caller {
     /// The caller's name, or an error saying to sign in.
     pub fn require_user(&self) -> Result<&Name, ApiError> {
         self.name().ok_or_else(|| {
-            ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "not_signed_in", "This action needs a signed-in account.")
-                .next("pass a token (WEIR_TOKEN, --token or 'weir login')")
+            ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "This action needs a signed-in account.",
+            )
+            .next("pass a token (WEIR_TOKEN, --token or 'weir login')")
         })
     }
 
@@ -96,11 +100,19 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(ApiError::invalid_token)?;
         let orgs = state.store.db.orgs_of(info.account.as_str()).await?;
-        let identity = state.store.db.identity(info.account.as_str(), crate::now()).await?;
+        let identity = state
+            .store
+            .db
+            .identity(info.account.as_str(), crate::now())
+            .await?;
         let subject = Subject::User(UserFacts {
             name: info.account.clone(),
             orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
-            owner_of: orgs.iter().filter(|(_, r)| r == "owner").map(|(o, _)| o.clone()).collect(),
+            owner_of: orgs
+                .iter()
+                .filter(|(_, r)| r == "owner")
+                .map(|(o, _)| o.clone())
+                .collect(),
             scope: info.scope,
             level: identity.level,
             country: identity.country,

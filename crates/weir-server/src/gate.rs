@@ -22,7 +22,12 @@ pub fn facts(repo: &Repo) -> RepoFacts {
 }
 
 /// The caller's terms acceptance and access request for a repo, at `at`.
-pub async fn standing(state: &AppState, caller: &Caller, repo: &Repo, at: i64) -> Result<(Standing, Option<AccessRequest>), ApiError> {
+pub async fn standing(
+    state: &AppState,
+    caller: &Caller,
+    repo: &Repo,
+    at: i64,
+) -> Result<(Standing, Option<AccessRequest>), ApiError> {
     let Some(name) = caller.name() else {
         return Ok((Standing::NONE, None));
     };
@@ -31,8 +36,18 @@ pub async fn standing(state: &AppState, caller: &Caller, repo: &Repo, at: i64) -
     }
     let terms_accepted = state.store.db.terms_accepted(repo, name.as_str()).await?;
     let request = state.store.db.access_request(repo, name.as_str()).await?;
-    let grant = GrantState::of(request.as_ref().map(|r| r.state), request.as_ref().and_then(|r| r.expires_at), at);
-    Ok((Standing { terms_accepted, grant }, request))
+    let grant = GrantState::of(
+        request.as_ref().map(|r| r.state),
+        request.as_ref().and_then(|r| r.expires_at),
+        at,
+    );
+    Ok((
+        Standing {
+            terms_accepted,
+            grant,
+        },
+        request,
+    ))
 }
 
 /// The outcome of a download check: the decision and the error the client gets if denied.
@@ -47,7 +62,8 @@ pub async fn check(state: &AppState, caller: &Caller, repo: &Repo) -> Result<Gat
     let f = facts(repo);
     let (st, request) = standing(state, caller, repo, at).await?;
     let decision = caller.authorize(&Action::Download(&f, st));
-    let error = (!decision.allow).then(|| gate_error(decision.reason, repo, caller, request.as_ref(), at));
+    let error =
+        (!decision.allow).then(|| gate_error(decision.reason, repo, caller, request.as_ref(), at));
     Ok(Gate { decision, error })
 }
 
@@ -57,11 +73,19 @@ fn date(t: i64) -> String {
 
 /// The error a denied download gets: the Hub's `GatedRepo` code (401 anonymous, 403 signed in,
 /// 451 for region blocks), our reason code, and the next step.
-pub fn gate_error(reason: Reason, repo: &Repo, caller: &Caller, request: Option<&AccessRequest>, at: i64) -> ApiError {
+pub fn gate_error(
+    reason: Reason,
+    repo: &Repo,
+    caller: &Caller,
+    request: Option<&AccessRequest>,
+    at: i64,
+) -> ApiError {
     let id = repo.repo_id.to_string();
     let tier = format!("{} {}", repo.tier.as_str(), repo.tier.name());
     let gated = |status: StatusCode, message: String, next: String| {
-        ApiError::new(status, reason.code(), message).hub("GatedRepo").next(next)
+        ApiError::new(status, reason.code(), message)
+            .hub("GatedRepo")
+            .next(next)
     };
     let forbidden = StatusCode::FORBIDDEN;
     match reason {
@@ -142,8 +166,21 @@ pub fn gate_error(reason: Reason, repo: &Repo, caller: &Caller, request: Option<
 }
 
 /// Builds an event from the request's headers.
-pub fn event(caller: &Caller, headers: &HeaderMap, action: &str, repo: Option<&Repo>, decision: &str, reason: &str, details: Value) -> Event {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(200).collect::<String>());
+pub fn event(
+    caller: &Caller,
+    headers: &HeaderMap,
+    action: &str,
+    repo: Option<&Repo>,
+    decision: &str,
+    reason: &str,
+    details: Value,
+) -> Event {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect::<String>())
+    };
     Event {
         at: now(),
         actor: caller.name().map(|n| n.to_string()),

@@ -8,6 +8,7 @@
 mod access;
 pub mod auth;
 pub mod error;
+mod exports;
 pub mod extract;
 mod gate;
 mod hub;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(lfs::routes())
         .merge(native::routes())
         .merge(access::routes())
+        .merge(exports::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())

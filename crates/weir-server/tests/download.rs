@@ -296,7 +296,10 @@ async fn whoami_and_tokens() {
     assert_eq!(me["auth"]["accessToken"]["role"], "write");
     let r = app.get("/api/whoami-v2", Some("weir_bogus")).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(r.headers()["x-error-message"], "Invalid credentials in Authorization header");
+    assert_eq!(
+        r.headers()["x-error-message"],
+        "Invalid credentials in Authorization header"
+    );
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["error"], "invalid_token");
     // tokens are stored hashed only

@@ -49,12 +49,16 @@ pub fn generate_key() -> (String, String) {
     let mut seed = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
     let sk = SigningKey::from_bytes(&seed);
-    (hex::encode(seed), hex::encode(sk.verifying_key().to_bytes()))
+    (
+        hex::encode(seed),
+        hex::encode(sk.verifying_key().to_bytes()),
+    )
 }
 
 fn key32(hex_key: &str) -> Result<[u8; 32], SigningError> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_key.trim(), &mut out).map_err(|e| SigningError::Key(format!("expected 64 hex digits: {e}")))?;
+    hex::decode_to_slice(hex_key.trim(), &mut out)
+        .map_err(|e| SigningError::Key(format!("expected 64 hex digits: {e}")))?;
     Ok(out)
 }
 
@@ -64,7 +68,8 @@ pub fn public_key(hex_key: &str) -> Result<VerifyingKey, SigningError> {
 
 pub fn sign(claims: &Claims, secret_hex: &str) -> Result<SignedAttestation, SigningError> {
     let sk = SigningKey::from_bytes(&key32(secret_hex)?);
-    let payload = serde_json::to_string(claims).map_err(|e| SigningError::Malformed(e.to_string()))?;
+    let payload =
+        serde_json::to_string(claims).map_err(|e| SigningError::Malformed(e.to_string()))?;
     let mut msg = CONTEXT.to_vec();
     msg.extend_from_slice(payload.as_bytes());
     let sig = sk.sign(&msg);
@@ -91,12 +96,16 @@ pub fn verify(a: &SignedAttestation, public_hex: &str) -> Result<Claims, Signing
     let raw = base64::engine::general_purpose::STANDARD
         .decode(a.signature.trim())
         .map_err(|e| SigningError::Malformed(format!("signature is not base64: {e}")))?;
-    let sig = ed25519_dalek::Signature::from_slice(&raw).map_err(|e| SigningError::Malformed(e.to_string()))?;
+    let sig = ed25519_dalek::Signature::from_slice(&raw)
+        .map_err(|e| SigningError::Malformed(e.to_string()))?;
     let mut msg = CONTEXT.to_vec();
     msg.extend_from_slice(a.payload.as_bytes());
-    vk.verify_strict(&msg, &sig).map_err(|_| SigningError::BadSignature(c.verifier.clone()))?;
+    vk.verify_strict(&msg, &sig)
+        .map_err(|_| SigningError::BadSignature(c.verifier.clone()))?;
     if c.expires_at <= c.issued_at {
-        return Err(SigningError::Malformed("expires_at must be after issued_at".into()));
+        return Err(SigningError::Malformed(
+            "expires_at must be after issued_at".into(),
+        ));
     }
     Ok(c)
 }
@@ -129,13 +138,22 @@ mod tests {
         let (sk, pk) = generate_key();
         let (_, other) = generate_key();
         let a = sign(&claims(), &sk).expect("sign");
-        assert!(matches!(verify(&a, &other), Err(SigningError::BadSignature(_))));
+        assert!(matches!(
+            verify(&a, &other),
+            Err(SigningError::BadSignature(_))
+        ));
         let mut forged = a.clone();
         forged.payload = forged.payload.replace("identified", "accredited");
-        assert!(matches!(verify(&forged, &pk), Err(SigningError::BadSignature(_))));
+        assert!(matches!(
+            verify(&forged, &pk),
+            Err(SigningError::BadSignature(_))
+        ));
         let mut garbage = a;
         garbage.signature = "!!".into();
-        assert!(matches!(verify(&garbage, &pk), Err(SigningError::Malformed(_))));
+        assert!(matches!(
+            verify(&garbage, &pk),
+            Err(SigningError::Malformed(_))
+        ));
         assert!(public_key("zz").is_err());
     }
 }

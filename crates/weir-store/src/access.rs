@@ -60,11 +60,12 @@ impl Db {
     }
 
     pub async fn terms_accepted(&self, repo: &Repo, user: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS x FROM terms_acceptances WHERE repo_id = $1 AND account = $2")
-            .bind(repo.id)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT 1 AS x FROM terms_acceptances WHERE repo_id = $1 AND account = $2")
+                .bind(repo.id)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 
@@ -105,7 +106,11 @@ impl Db {
     }
 
     /// Requests for a repo, optionally only in one stored state, oldest first.
-    pub async fn requests_for_repo(&self, repo: &Repo, state: Option<RequestState>) -> Result<Vec<AccessRequest>> {
+    pub async fn requests_for_repo(
+        &self,
+        repo: &Repo,
+        state: Option<RequestState>,
+    ) -> Result<Vec<AccessRequest>> {
         let rows = sqlx::query(
             "SELECT account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at
              FROM access_requests WHERE repo_id = $1 AND ($2 = '' OR state = $2) ORDER BY requested_at, account",
@@ -128,7 +133,10 @@ impl Db {
             .map(|r| {
                 let ns: String = r.try_get("namespace")?;
                 let name: String = r.try_get("name")?;
-                Ok((RepoId::new(&ns, &name).map_err(corrupt)?, request_from_row(r)?))
+                Ok((
+                    RepoId::new(&ns, &name).map_err(corrupt)?,
+                    request_from_row(r)?,
+                ))
             })
             .collect()
     }

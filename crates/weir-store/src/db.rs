@@ -10,8 +10,16 @@ use sqlx::{AnyPool, Executor, SqlSafeStr};
 use crate::Result;
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, "access", include_str!("../migrations/sqlite/0002_access.sql")),
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "access",
+        include_str!("../migrations/sqlite/0002_access.sql"),
+    ),
 ];
 
 #[derive(Clone)]

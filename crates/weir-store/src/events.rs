@@ -51,7 +51,8 @@ impl Db {
                         reason: r.try_get("reason")?,
                         request_id: r.try_get("request_id")?,
                         user_agent: r.try_get("user_agent")?,
-                        details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        details: serde_json::from_str(&details)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     },
                 ))
             })

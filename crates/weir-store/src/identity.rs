@@ -35,7 +35,13 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 impl Db {
     /// The operator's shortcut (demos, tests): sets a level directly, optionally expiring.
-    pub async fn set_identity(&self, user: &Name, level: IdentityLevel, country: Option<&str>, expires_at: Option<i64>) -> Result<()> {
+    pub async fn set_identity(
+        &self,
+        user: &Name,
+        level: IdentityLevel,
+        country: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
         let res = sqlx::query(
             "UPDATE accounts SET identity_level = $1, country = $2, level_expires_at = $3 WHERE name = $4 AND kind = 'user'",
         )
@@ -54,11 +60,13 @@ impl Db {
     /// The effective identity at `at`: the best of the operator's unexpired level and every
     /// unexpired, unrevoked attestation by an unrevoked verifier; at least `account`.
     pub async fn identity(&self, user: &str, at: i64) -> Result<Identity> {
-        let row = sqlx::query("SELECT identity_level, country, level_expires_at FROM accounts WHERE name = $1")
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+        let row = sqlx::query(
+            "SELECT identity_level, country, level_expires_at FROM accounts WHERE name = $1",
+        )
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
         let mut best = Identity {
             level: IdentityLevel::Account,
             country: row.try_get("country")?,
@@ -115,11 +123,13 @@ impl Db {
 
     /// Revokes a verifier: every attestation it made stops counting at once.
     pub async fn revoke_verifier(&self, name: &str) -> Result<()> {
-        let res = sqlx::query("UPDATE verifiers SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE verifiers SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active verifier {name}")));
         }
@@ -128,10 +138,11 @@ impl Db {
 
     /// A verifier's public key (hex), if it is registered and not revoked.
     pub async fn verifier_key(&self, name: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT public_key FROM verifiers WHERE name = $1 AND revoked_at IS NULL")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT public_key FROM verifiers WHERE name = $1 AND revoked_at IS NULL")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| r.try_get("public_key")).transpose()?)
     }
 
@@ -157,11 +168,13 @@ impl Db {
     }
 
     pub async fn revoke_attestation(&self, id: &str) -> Result<()> {
-        let res = sqlx::query("UPDATE attestations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE attestations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active attestation {id}")));
         }

@@ -13,16 +13,18 @@ pub mod accounts;
 pub mod blobs;
 mod db;
 pub mod events;
+pub mod exports;
 pub mod identity;
 pub mod repos;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
 
+pub use access::AccessRequest;
 pub use accounts::{Account, AccountKind};
 pub use blobs::{BlobError, BlobStore};
 pub use db::Db;
-pub use access::AccessRequest;
+pub use exports::Export;
 pub use identity::{AttestationRecord, Identity};
 pub use repos::{CommitInfo, CommitOp, Gating, NewCommit, RefInfo, RefKind, Repo};
 pub use tokens::TokenInfo;

@@ -134,7 +134,11 @@ fn repo_from_row(r: &AnyRow) -> Result<Repo> {
         gating: Gating {
             min_level: level(&r.try_get::<String, _>("min_level")?)?,
             auto_approve_level: auto.as_deref().map(level).transpose()?,
-            blocked_countries: blocked.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+            blocked_countries: blocked
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
             required_fields: serde_json::from_str(&fields).map_err(corrupt)?,
             terms: r.try_get("terms")?,
         },

@@ -65,6 +65,34 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Access to gated repos: check, accept terms, request, status, review.
+    Access {
+        #[command(subcommand)]
+        command: AccessCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Risk tiers: raise yours; lowering needs an operator token and --reason.
+    Tier {
+        #[command(subcommand)]
+        command: TierCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Identity attestations: verifiers make keys and sign; users submit and show.
+    Identity {
+        #[command(subcommand)]
+        command: IdentityCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Custodial export of restricted (T3) weights under dual control.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Download a revision into a directory, verifying every byte.
     Pull {
         /// NS/NAME[@REVISION]
@@ -104,6 +132,129 @@ struct Remote {
 }
 
 #[derive(Subcommand)]
+enum AccessCommand {
+    /// May I download NS/NAME[@REV]? Prints the decision, the reason and the next step.
+    Check { repo: String },
+    /// Show a repo's terms and accept them (T1 access).
+    Accept { repo: String },
+    /// Request access to a gated repo.
+    Request {
+        repo: String,
+        #[arg(long)]
+        purpose: String,
+        /// Extra fields the repo requires, as KEY=VALUE (repeatable).
+        #[arg(long = "field", value_parser = parse_field)]
+        fields: Vec<(String, String)>,
+    },
+    /// Your requests (all, or one repo's).
+    Status { repo: Option<String> },
+    /// A repo's requests, for its reviewers.
+    List {
+        repo: String,
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Decide a request (namespace owners and operators).
+    Review {
+        repo: String,
+        user: String,
+        #[arg(long, group = "decision")]
+        approve: bool,
+        #[arg(long, group = "decision")]
+        reject: bool,
+        #[arg(long, group = "decision")]
+        revoke: bool,
+        #[arg(long, group = "decision")]
+        reset: bool,
+        /// Shown to the user; required to reject, revoke or reset.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Approval lasts this many days.
+        #[arg(long)]
+        expires: Option<u32>,
+    },
+    /// Set a repo's gating: minimum level for T2, automatic approval, blocked countries, fields, terms.
+    Configure {
+        repo: String,
+        #[arg(long)]
+        min_level: Option<String>,
+        #[arg(long)]
+        auto_approve_level: Option<String>,
+        /// Comma-separated ISO country codes.
+        #[arg(long)]
+        blocked_countries: Option<String>,
+        /// Comma-separated field names requests must fill in.
+        #[arg(long)]
+        required_fields: Option<String>,
+        #[arg(long)]
+        terms: Option<String>,
+    },
+}
+
+fn parse_field(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Ask for a custodial copy of NS/NAME[@REV] for your accredited organization.
+    Request {
+        repo: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        purpose: String,
+    },
+    /// (operator) Approve an export; two distinct operators, neither the requester.
+    Approve { id: i64 },
+    /// Show an export's state.
+    Status { id: i64 },
+    /// (requester) Get the single-use link once approved, and download the tar into OUT.
+    Fetch { id: i64, out: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum TierCommand {
+    /// Set NS/NAME's tier (T0 open … T4 sealed).
+    Set {
+        repo: String,
+        tier: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityCommand {
+    /// (verifier) Make an Ed25519 key pair: OUT (secret, 0600) and OUT.pub.
+    Keygen { out: PathBuf },
+    /// (verifier) Sign an attestation and print it as JSON.
+    Sign {
+        /// The verifier's secret key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The verifier's registered name.
+        #[arg(long)]
+        verifier: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        level: String,
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Submit a signed attestation (JSON file, or - for stdin).
+    Submit { file: PathBuf },
+    /// Your effective identity level.
+    Show,
+}
+
+#[derive(Subcommand)]
 enum AdminCommand {
     /// Users.
     User {
@@ -120,6 +271,45 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Identity levels (operator shortcut for demos and tests).
+    Identity {
+        #[command(subcommand)]
+        command: AdminIdentityCommand,
+    },
+    /// Accredited identity verifiers.
+    Verifier {
+        #[command(subcommand)]
+        command: VerifierCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminIdentityCommand {
+    /// Set USER's level directly.
+    Set {
+        user: String,
+        #[arg(long)]
+        level: String,
+        #[arg(long)]
+        country: Option<String>,
+        /// The level lapses after this many days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Revoke an attestation by id: grants that needed it stop working at once.
+    Revoke { attestation: String },
+}
+
+#[derive(Subcommand)]
+enum VerifierCommand {
+    /// Register a verifier's Ed25519 public key (hex file from 'weir identity keygen').
+    Add {
+        name: String,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Revoke a verifier: all its attestations stop counting.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +369,24 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Admin { data, command } => admin(&data, command).await,
         Command::Login { token, server } => login(token, &server).await,
+        Command::Access { command, remote } => access(command, &client(&remote)?).await,
+        Command::Tier {
+            command: TierCommand::Set { repo, tier, reason },
+            remote,
+        } => {
+            let id = repo_id(&repo)?;
+            let v = client(&remote)?
+                .set_tier(&id, &tier, reason.as_deref())
+                .await?;
+            println!(
+                "{id}: tier {} (was {})",
+                v["tier"].as_str().unwrap_or("?"),
+                v["previous"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        Command::Identity { command, remote } => identity(command, &remote).await,
+        Command::Export { command, remote } => export(command, &client(&remote)?).await,
         Command::Push {
             dir,
             repo,
@@ -259,6 +467,270 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn repo_id(s: &str) -> Result<RepoId> {
+    RepoId::parse(s).map_err(|e| anyhow!("{e}; example: acme/tiny-llama"))
+}
+
+fn split_rev(s: &str) -> (&str, &str) {
+    s.split_once('@').unwrap_or((s, "main"))
+}
+
+fn print_request(v: &serde_json::Value) {
+    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+    let mut line = format!("{} {}: {}", s("repo"), s("user"), s("state"));
+    if v["state"] == "pending" {
+        line.push_str(&format!(
+            ", review due {}{}",
+            &s("due_at")[..10.min(s("due_at").len())],
+            if v["overdue"] == true {
+                " (overdue)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(r) = v["reason"].as_str() {
+        line.push_str(&format!(", reason: {r}"));
+    }
+    if let Some(e) = v["expires_at"].as_str() {
+        line.push_str(&format!(", expires {e}"));
+    }
+    println!("{line}");
+}
+
+async fn access(command: AccessCommand, client: &Client) -> Result<()> {
+    match command {
+        AccessCommand::Check { repo } => {
+            let (id, rev) = split_rev(&repo);
+            let v = client.access_check(&repo_id(id)?, rev).await?;
+            let verdict = if v["allow"] == true { "allow" } else { "deny" };
+            println!(
+                "{verdict} ({}): {}",
+                v["reason"].as_str().unwrap_or("?"),
+                v["message"].as_str().unwrap_or("")
+            );
+            if let Some(n) = v["next"].as_str() {
+                println!("next: {n}");
+            }
+        }
+        AccessCommand::Accept { repo } => {
+            let id = repo_id(&repo)?;
+            let t = client.terms(&id).await?;
+            println!("Terms of {id}:\n  {}", t["terms"].as_str().unwrap_or(""));
+            client.accept_terms(&id).await?;
+            println!("accepted; your downloads of {id} are recorded");
+        }
+        AccessCommand::Request {
+            repo,
+            purpose,
+            fields,
+        } => {
+            let v = client
+                .request_access(&repo_id(&repo)?, &purpose, &fields)
+                .await?;
+            print_request(&v);
+        }
+        AccessCommand::Status { repo } => {
+            let id = repo.as_deref().map(repo_id).transpose()?;
+            let v = client.my_requests(id.as_ref()).await?;
+            let list = v["requests"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no access requests");
+            }
+            for r in &list {
+                print_request(r);
+            }
+        }
+        AccessCommand::List { repo, state } => {
+            let v = client
+                .list_requests(&repo_id(&repo)?, state.as_deref())
+                .await?;
+            for r in v["requests"].as_array().cloned().unwrap_or_default() {
+                print_request(&r);
+                println!("    purpose: {}", r["purpose"].as_str().unwrap_or(""));
+            }
+        }
+        AccessCommand::Review {
+            repo,
+            user,
+            approve,
+            reject,
+            revoke,
+            reset,
+            reason,
+            expires,
+        } => {
+            let action = match (approve, reject, revoke, reset) {
+                (true, _, _, _) => "approve",
+                (_, true, _, _) => "reject",
+                (_, _, true, _) => "revoke",
+                (_, _, _, true) => "reset",
+                _ => bail!("say what to do: --approve, --reject, --revoke or --reset"),
+            };
+            let v = client
+                .review(&repo_id(&repo)?, &user, action, reason.as_deref(), expires)
+                .await?;
+            print_request(&v);
+        }
+        AccessCommand::Configure {
+            repo,
+            min_level,
+            auto_approve_level,
+            blocked_countries,
+            required_fields,
+            terms,
+        } => {
+            let list = |s: Option<String>| {
+                s.map(|s| {
+                    s.split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect::<Vec<_>>()
+                })
+            };
+            let body = serde_json::json!({
+                "min_level": min_level, "auto_approve_level": auto_approve_level,
+                "blocked_countries": list(blocked_countries), "required_fields": list(required_fields), "terms": terms,
+            });
+            let v = client.set_gating(&repo_id(&repo)?, body).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
+
+fn print_export(v: &serde_json::Value) {
+    println!(
+        "export {} of {}@{}: {} ({} of {} approvals: {}){}",
+        v["id"],
+        v["repo"].as_str().unwrap_or("?"),
+        v["commit"].as_str().unwrap_or("?"),
+        v["state"].as_str().unwrap_or("?"),
+        v["approvals"].as_array().map(|a| a.len()).unwrap_or(0),
+        v["approvals_needed"],
+        v["approvals"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default(),
+        if v["link_issued"] == true {
+            ", link issued"
+        } else {
+            ""
+        }
+    );
+}
+
+async fn export(command: ExportCommand, client: &Client) -> Result<()> {
+    match command {
+        ExportCommand::Request { repo, org, purpose } => {
+            let (id, rev) = split_rev(&repo);
+            print_export(
+                &client
+                    .request_export(&repo_id(id)?, &org, &purpose, rev)
+                    .await?,
+            );
+        }
+        ExportCommand::Approve { id } => print_export(&client.approve_export(id).await?),
+        ExportCommand::Status { id } => print_export(&client.export(id).await?),
+        ExportCommand::Fetch { id, out } => {
+            let link = client.export_link(id).await?;
+            let url = link["url"]
+                .as_str()
+                .ok_or_else(|| anyhow!("the server sent no link"))?;
+            let n = client.fetch_export(url, &out).await?;
+            println!(
+                "export {id}: {n} bytes written to {} (the link is now used)",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn identity(command: IdentityCommand, remote: &Remote) -> Result<()> {
+    match command {
+        IdentityCommand::Keygen { out } => {
+            let (secret, public) = weir_signing::generate_key();
+            write_secret(&out, secret.as_bytes())?;
+            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
+            std::fs::write(&pub_path, format!("{public}\n"))
+                .with_context(|| format!("writing {}", pub_path.display()))?;
+            println!(
+                "secret key: {} (keep it safe)\npublic key: {} (give it to the operator: weir admin verifier add NAME --key {})",
+                out.display(),
+                pub_path.display(),
+                pub_path.display()
+            );
+        }
+        IdentityCommand::Sign {
+            key,
+            verifier,
+            subject,
+            level,
+            country,
+            days,
+        } => {
+            let secret = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            let level = weir_core::IdentityLevel::parse(&level).ok_or_else(|| {
+                anyhow!("unknown level {level:?}; use affiliated, identified or accredited")
+            })?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let claims = weir_signing::Claims {
+                subject,
+                level,
+                country,
+                issued_at: now,
+                expires_at: now + i64::from(days) * 86_400,
+                verifier,
+            };
+            let signed = weir_signing::sign(&claims, secret.trim()).map_err(|e| anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string(&signed)?);
+        }
+        IdentityCommand::Submit { file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let body: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow!("{} is not an attestation JSON: {e}", file.display()))?;
+            let v = client(remote)?.submit_attestation(body).await?;
+            println!(
+                "attestation {} accepted: {} is {} until {}",
+                v["id"].as_str().unwrap_or("?"),
+                v["subject"].as_str().unwrap_or("?"),
+                v["level"].as_str().unwrap_or("?"),
+                v["expires_at"].as_str().unwrap_or("?")
+            );
+        }
+        IdentityCommand::Show => {
+            let v = client(remote)?.identity().await?;
+            println!(
+                "{}: {} (source: {}{})",
+                v["user"].as_str().unwrap_or("?"),
+                v["level"].as_str().unwrap_or("?"),
+                v["source"].as_str().unwrap_or("?"),
+                v["expires_at"]
+                    .as_str()
+                    .map(|e| format!(", until {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn token_file() -> Option<PathBuf> {
@@ -431,6 +903,33 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// Operator changes made on the data dir are events too.
+async fn record_admin(
+    store: &Store,
+    action: &str,
+    subject: Option<&str>,
+    reason: &str,
+) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let e = weir_core::Event {
+        at: now,
+        actor: Some("operator".into()),
+        action: action.into(),
+        repo: None,
+        subject: subject.map(str::to_string),
+        decision: "change".into(),
+        reason: reason.into(),
+        request_id: None,
+        user_agent: Some("weir admin".into()),
+        details: serde_json::json!({}),
+    };
+    store.db.record_event(&e).await?;
+    Ok(())
+}
+
 async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
     let store = open_store(data).await?;
     let parse_name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
@@ -470,6 +969,84 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
                 anyhow!("{e}; create the user first with 'weir admin user add {u}'")
             })?;
             println!("{token}");
+        }
+        AdminCommand::Identity {
+            command:
+                AdminIdentityCommand::Set {
+                    user,
+                    level,
+                    country,
+                    days,
+                },
+        } => {
+            let u = parse_name(&user)?;
+            let lv = weir_core::IdentityLevel::parse(&level).ok_or_else(|| {
+                anyhow!(
+                    "unknown level {level:?}; use account, affiliated, identified or accredited"
+                )
+            })?;
+            let country = country
+                .map(|c| {
+                    weir_core::identity::parse_country(&c)
+                        .ok_or_else(|| anyhow!("{c:?} is not a two-letter country code"))
+                })
+                .transpose()?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let expires = days.map(|d| now + i64::from(d) * 86_400);
+            store
+                .db
+                .set_identity(&u, lv, country.as_deref(), expires)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            record_admin(&store, "identity.set", Some(u.as_str()), lv.as_str()).await?;
+            println!("{u} is now {}", lv.as_str());
+        }
+        AdminCommand::Identity {
+            command: AdminIdentityCommand::Revoke { attestation },
+        } => {
+            store
+                .db
+                .revoke_attestation(&attestation)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            record_admin(&store, "identity.revoke", None, &attestation).await?;
+            println!(
+                "revoked attestation {attestation}; grants that relied on it stop working now"
+            );
+        }
+        AdminCommand::Verifier {
+            command: VerifierCommand::Add { name, key },
+        } => {
+            let n = parse_name(&name)?;
+            let hex_key = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            weir_signing::public_key(&hex_key).map_err(|e| {
+                anyhow!(
+                    "{}: {e}; use the .pub file from 'weir identity keygen'",
+                    key.display()
+                )
+            })?;
+            store
+                .db
+                .add_verifier(&n, hex_key.trim())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            record_admin(&store, "verifier.add", None, n.as_str()).await?;
+            println!("registered verifier {n}");
+        }
+        AdminCommand::Verifier {
+            command: VerifierCommand::Revoke { name },
+        } => {
+            store
+                .db
+                .revoke_verifier(&name)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            record_admin(&store, "verifier.revoke", None, &name).await?;
+            println!("revoked verifier {name}; its attestations no longer count");
         }
     }
     store.db.close().await;

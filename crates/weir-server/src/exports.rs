@@ -1,0 +1,366 @@
+//! Dual control for custodial export of restricted (T3) weights (DESIGN.md §2): an accredited
+//! organization's member requests a copy, two distinct operators approve (neither the requester),
+//! the requester gets one single-use link that expires, and the download is a tar of the
+//! revision's files. Every step is an audit event.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use weir_authz::Action;
+use weir_core::Name;
+use weir_store::Export;
+
+use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, Path};
+use crate::gate;
+use crate::hub::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, iso8601, now};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/repos/{ns}/{name}/exports", post(request_export))
+        .route("/api/v1/exports/{id}", get(show))
+        .route("/api/v1/exports/{id}/approve", post(approve))
+        .route("/api/v1/exports/{id}/link", post(link))
+        .route("/api/v1/exports/download/{token}", get(download))
+}
+
+/// How long a download link stays valid.
+pub const LINK_TTL_SECS: i64 = 24 * 3600;
+
+fn export_json(e: &Export) -> Value {
+    json!({
+        "id": e.id,
+        "repo": e.repo.to_string(),
+        "commit": e.commit.as_str(),
+        "requester": e.requester,
+        "org": e.org,
+        "purpose": e.purpose,
+        "state": e.state,
+        "approvals": e.approvals,
+        "approvals_needed": weir_store::exports::APPROVALS_NEEDED,
+        "created_at": iso8601(e.created_at),
+        "link_issued": e.link_issued,
+        "link_expires_at": e.link_expires_at.map(iso8601),
+        "downloaded_at": e.downloaded_at.map(iso8601),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ExportBody {
+    org: String,
+    purpose: String,
+    #[serde(default)]
+    revision: Option<String>,
+}
+
+async fn request_export(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ExportBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::RequestExport(&f), &repo.repo_id.to_string())?;
+    let user = caller.require_user()?.to_string();
+    let org =
+        Name::parse(&body.org).map_err(|e| ApiError::bad_request("invalid_org", e.to_string()))?;
+    if !caller.orgs.iter().any(|(o, _)| *o == org) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_member",
+            format!("you are not a member of {org}"),
+        )
+        .next("request the export on behalf of an organization you belong to"));
+    }
+    if body.purpose.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_purpose",
+            "state the purpose of the custodial copy",
+        ));
+    }
+    let commit =
+        resolve_revision(&state, &repo, body.revision.as_deref().unwrap_or("main")).await?;
+    let id = state
+        .store
+        .db
+        .create_export(repo.id, &commit, &user, org.as_str(), body.purpose.trim())
+        .await?;
+    gate::record(
+        &state,
+        &gate::event(
+            &caller,
+            &headers,
+            "export.request",
+            Some(&repo),
+            "change",
+            "pending",
+            json!({"export": id, "org": org.as_str(), "commit": commit.as_str()}),
+        ),
+    )
+    .await?;
+    let e = state
+        .store
+        .db
+        .export(id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(export_json(&e))))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Export, ApiError> {
+    state.store.db.export(id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "export_not_found",
+            format!("no export {id}"),
+        )
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let e = load(&state, id).await?;
+    let user = caller.require_user()?;
+    if user.as_str() != e.requester && caller.scope() != Some(weir_core::Scope::Admin) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "export_not_found",
+            format!("no export {id}"),
+        ));
+    }
+    Ok(Json(export_json(&e)))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let e = load(&state, id).await?;
+    let (repo, f) = visible_repo(
+        &state,
+        &caller,
+        e.repo.namespace.as_str(),
+        e.repo.name.as_str(),
+    )
+    .await?;
+    let requester = Name::parse(&e.requester).map_err(|_| ApiError::internal())?;
+    let me = caller.require_user()?.to_string();
+    let already = e.approvals.iter().any(|a| *a == me);
+    caller.require(
+        &Action::ApproveExport {
+            repo: &f,
+            requester: &requester,
+            already_approved: already,
+        },
+        &repo.repo_id.to_string(),
+    )?;
+    if e.state != "pending" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "export_not_pending",
+            format!("export {id} is {}", e.state),
+        ));
+    }
+    let after = state.store.db.approve_export(id, &me).await?;
+    gate::record(
+        &state,
+        &gate::event(
+            &caller,
+            &headers,
+            "export.approve",
+            Some(&repo),
+            "change",
+            &after.state,
+            json!({"export": id, "approvals": after.approvals.len()}),
+        ),
+    )
+    .await?;
+    Ok(Json(export_json(&after)))
+}
+
+/// The requester's single download link, issued once after two approvals.
+async fn link(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let e = load(&state, id).await?;
+    let me = caller.require_user()?;
+    if me.as_str() != e.requester {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_requester",
+            "only the requester receives the download link",
+        ));
+    }
+    if e.state != "approved" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "export_not_approved",
+            format!(
+                "export {id} is {} ({} of {} approvals)",
+                e.state,
+                e.approvals.len(),
+                weir_store::exports::APPROVALS_NEEDED
+            ),
+        )
+        .next("two distinct reviewers must approve it first"));
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    let expires = now() + LINK_TTL_SECS;
+    state
+        .store
+        .db
+        .set_export_link(id, &hex::encode(Sha256::digest(token.as_bytes())), expires)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "link_already_issued",
+                "the download link was already issued; it is shown only once",
+            )
+        })?;
+    let repo = state
+        .store
+        .db
+        .repo(&e.repo)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    gate::record(
+        &state,
+        &gate::event(
+            &caller,
+            &headers,
+            "export.link",
+            Some(&repo),
+            "change",
+            "link_issued",
+            json!({"export": id, "expires_at": expires}),
+        ),
+    )
+    .await?;
+    Ok(Json(json!({
+        "export": id,
+        "url": format!("{}/api/v1/exports/download/{token}", state.config.public_url),
+        "expires_at": iso8601(expires),
+        "single_use": true,
+    })))
+}
+
+/// Streams a tar of the export's files. The link works once.
+async fn download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let e = match state.store.db.consume_export_link(&hash, now()).await? {
+        Ok(e) => e,
+        Err(why) => {
+            let (code, msg) = match why {
+                "used" => ("link_used", "this export link was already used"),
+                "expired" => ("link_expired", "this export link has expired"),
+                _ => ("link_unknown", "no such export link"),
+            };
+            return Err(ApiError::new(StatusCode::GONE, code, msg).next("ask for a new export"));
+        }
+    };
+    let repo = state
+        .store
+        .db
+        .repo(&e.repo)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let files = state.store.db.files(&repo, &e.commit).await?;
+    let anon = Caller {
+        subject: weir_authz::Subject::Anonymous,
+        token: None,
+        orgs: vec![],
+    };
+    let mut ev = gate::event(
+        &anon,
+        &headers,
+        "export.download",
+        Some(&repo),
+        "allow",
+        "dual_control",
+        json!({"export": e.id, "commit": e.commit.as_str(), "files": files.len()}),
+    );
+    ev.actor = Some(e.requester.clone());
+    gate::record(&state, &ev).await?;
+
+    let paths: Vec<(String, std::path::PathBuf)> = files
+        .iter()
+        .map(|f| (f.path.to_string(), state.store.blobs.path_of(&f.sha256)))
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let mut builder = tar::Builder::new(ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        });
+        for (path, blob) in paths {
+            if let Err(err) = builder.append_path_with_name(&blob, &path) {
+                tracing::error!(error = %err, path, "export stream failed");
+                return;
+            }
+        }
+        if let Ok(mut w) = builder.into_inner() {
+            let _ = std::io::Write::flush(&mut w);
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    let mut resp = Body::from_stream(stream).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(resp)
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// A `Write` that forwards 1 MiB chunks to the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}

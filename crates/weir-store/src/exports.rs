@@ -1,0 +1,188 @@
+//! Custodial exports of restricted (T3) weights under dual control: a request by an accredited
+//! organization's member, two distinct approvals, then one single-use, expiring download link
+//! (only its SHA-256 is stored; consuming it is one atomic UPDATE).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use weir_core::{CommitId, RepoId};
+
+use crate::{Db, Result, StoreError, now};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub id: i64,
+    pub repo: RepoId,
+    pub commit: CommitId,
+    pub requester: String,
+    pub org: String,
+    pub purpose: String,
+    /// `pending`, `approved` or `downloaded`.
+    pub state: String,
+    pub created_at: i64,
+    pub approvals: Vec<String>,
+    pub link_issued: bool,
+    pub link_expires_at: Option<i64>,
+    pub downloaded_at: Option<i64>,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Approvals needed before a link can be issued.
+pub const APPROVALS_NEEDED: usize = 2;
+
+impl Db {
+    pub async fn create_export(
+        &self,
+        repo_id: i64,
+        commit: &CommitId,
+        requester: &str,
+        org: &str,
+        purpose: &str,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO exports (repo_id, commit_id, requester, org, purpose, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id",
+        )
+        .bind(repo_id)
+        .bind(commit.as_str())
+        .bind(requester)
+        .bind(org)
+        .bind(purpose)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn export_from_row(&self, r: &AnyRow) -> Result<Export> {
+        let id: i64 = r.try_get("id")?;
+        let approvals = sqlx::query("SELECT reviewer FROM export_approvals WHERE export_id = $1 ORDER BY approved_at, reviewer")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|a| a.try_get::<String, _>("reviewer"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ns: String = r.try_get("namespace")?;
+        let name: String = r.try_get("name")?;
+        let link: Option<String> = r.try_get("link_hash")?;
+        Ok(Export {
+            id,
+            repo: RepoId::new(&ns, &name).map_err(corrupt)?,
+            commit: CommitId::parse(&r.try_get::<String, _>("commit_id")?).map_err(corrupt)?,
+            requester: r.try_get("requester")?,
+            org: r.try_get("org")?,
+            purpose: r.try_get("purpose")?,
+            state: r.try_get("state")?,
+            created_at: r.try_get("created_at")?,
+            approvals,
+            link_issued: link.is_some(),
+            link_expires_at: r.try_get("link_expires_at")?,
+            downloaded_at: r.try_get("downloaded_at")?,
+        })
+    }
+
+    pub async fn export(&self, id: i64) -> Result<Option<Export>> {
+        let row = sqlx::query(
+            "SELECT e.id, r.namespace, r.name, e.commit_id, e.requester, e.org, e.purpose, e.state, e.created_at,
+                    e.link_hash, e.link_expires_at, e.downloaded_at
+             FROM exports e JOIN repos r ON r.id = e.repo_id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.export_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records one reviewer's approval (once per reviewer) and, at the second distinct one,
+    /// moves the export to `approved`. Returns the export after the change.
+    pub async fn approve_export(&self, id: i64, reviewer: &str) -> Result<Export> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query(
+            "INSERT INTO export_approvals (export_id, reviewer, approved_at) VALUES ($1, $2, $3)
+             ON CONFLICT (export_id, reviewer) DO NOTHING",
+        )
+        .bind(id)
+        .bind(reviewer)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!(
+                "approval of export {id} by {reviewer}"
+            )));
+        }
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM export_approvals WHERE export_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if n as usize >= APPROVALS_NEEDED {
+            sqlx::query(
+                "UPDATE exports SET state = 'approved' WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.export(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("export {id}")))
+    }
+
+    /// Stores the hash of the one download link. Only once, only for approved exports.
+    pub async fn set_export_link(&self, id: i64, link_hash: &str, expires_at: i64) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE exports SET link_hash = $1, link_expires_at = $2 WHERE id = $3 AND state = 'approved' AND link_hash IS NULL",
+        )
+        .bind(link_hash)
+        .bind(expires_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!(
+                "a download link for export {id}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Consumes a link: succeeds once, before expiry. Returns the export, or why not.
+    pub async fn consume_export_link(
+        &self,
+        link_hash: &str,
+        at: i64,
+    ) -> Result<Result<Export, &'static str>> {
+        let row = sqlx::query(
+            "UPDATE exports SET state = 'downloaded', downloaded_at = $1
+             WHERE link_hash = $2 AND state = 'approved' AND link_expires_at > $1 RETURNING id",
+        )
+        .bind(at)
+        .bind(link_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = row {
+            let id: i64 = r.try_get("id")?;
+            return Ok(Ok(self
+                .export(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("export {id}")))?));
+        }
+        let why = sqlx::query("SELECT state, link_expires_at FROM exports WHERE link_hash = $1")
+            .bind(link_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(Err(match why {
+            None => "unknown",
+            Some(r) if r.try_get::<String, _>("state")? == "downloaded" => "used",
+            Some(_) => "expired",
+        }))
+    }
+}
