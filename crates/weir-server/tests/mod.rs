@@ -1,6 +1,7 @@
 //! Integration tests: the real server on an ephemeral loopback port over a fresh SQLite data dir,
 //! driven over HTTP.
 
+mod access;
 mod common;
 mod download;
 mod errors;

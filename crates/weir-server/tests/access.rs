@@ -1,0 +1,347 @@
+//! Access controls end to end over HTTP: tiers, terms, requests and reviews, identity levels and
+//! attestations with cascading revocation, regions, the check endpoint, the Hub's owner
+//! endpoints, tier changes, audit events, and dual-control export.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use weir_core::{IdentityLevel, Name, RepoId, Scope, Tier};
+
+use crate::common::TestApp;
+
+pub async fn set_tier(app: &TestApp, repo: &str, tier: Tier) {
+    let r = app.store.db.repo(&RepoId::parse(repo).expect("id")).await.expect("db").expect("repo");
+    app.store.db.set_tier(&r, tier).await.expect("tier");
+}
+
+pub async fn set_level(app: &TestApp, user: &str, level: IdentityLevel, country: Option<&str>) {
+    app.store.db.set_identity(&Name::parse(user).expect("name"), level, country, None).await.expect("identity");
+}
+
+/// acme/gated (owned by org acme, owner alice) with a weights file; carol is an outsider.
+async fn setup(tier: Tier) -> (TestApp, String, String) {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    app.org("acme", &[]).await;
+    app.store
+        .db
+        .add_member(&Name::parse("acme").expect("n"), &Name::parse("alice").expect("n"), "owner")
+        .await
+        .expect("owner");
+    app.repo("acme/gated", false).await;
+    assert_eq!(app.commit("acme/gated", "main", &alice, &[("w.txt", b"weights\n")]).await.status(), StatusCode::OK);
+    set_tier(&app, "acme/gated", tier).await;
+    (app, alice, carol)
+}
+
+async fn dl(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    app.get("/acme/gated/resolve/main/w.txt", token).await
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+    app.req(Method::POST, path, Some(token)).json(&body).send().await.expect("send")
+}
+
+async fn reason(r: reqwest::Response) -> (StatusCode, String, String) {
+    let status = r.status();
+    let code = r.headers().get("x-error-code").map(|v| v.to_str().expect("ascii").to_string()).unwrap_or_default();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, code, body["error"].as_str().unwrap_or("").to_string())
+}
+
+#[tokio::test]
+async fn t1_needs_sign_in_and_accepted_terms() {
+    let (app, _, carol) = setup(Tier::T1).await;
+    assert_eq!(reason(dl(&app, None).await).await, (StatusCode::UNAUTHORIZED, "GatedRepo".into(), "not_signed_in".into()));
+    let r = dl(&app, Some(&carol)).await;
+    let msg = r.headers()["x-error-message"].to_str().expect("ascii").to_string();
+    assert!(msg.contains("[terms_not_accepted]") && msg.contains("weir access accept acme/gated"), "{msg}");
+    assert_eq!(reason(r).await, (StatusCode::FORBIDDEN, "GatedRepo".into(), "terms_not_accepted".into()));
+    // metadata stays readable
+    assert_eq!(app.get("/api/models/acme/gated", None).await.status(), StatusCode::OK);
+    let info = app.json("/api/models/acme/gated", None).await;
+    assert_eq!(info["gated"], "auto");
+    let r = app.req(Method::POST, "/api/v1/repos/acme/gated/access/terms", Some(&carol)).send().await.expect("accept");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = dl(&app, Some(&carol)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "weights\n");
+}
+
+#[tokio::test]
+async fn t2_request_review_expiry_revocation_and_cool_down() {
+    let (app, alice, carol) = setup(Tier::T2).await;
+    // too low a level first
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "identity_level");
+    set_level(&app, "carol", IdentityLevel::Identified, None).await;
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "not_requested");
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "safety evals"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["state"], "pending");
+    assert_eq!(v["overdue"], false);
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "pending");
+    // a second request while pending is refused
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "again"})).await;
+    assert_eq!(reason(r).await.2, "already_pending");
+    // only owners and operators review
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &carol, json!({"action": "approve"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "reject"})).await;
+    assert_eq!(reason(r).await.2, "reason_required");
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "approve"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    // revoke
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "revoke", "reason": "misuse report"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = dl(&app, Some(&carol)).await;
+    assert!(r.headers()["x-error-message"].to_str().expect("ascii").contains("misuse report"));
+    assert_eq!(reason(r).await.2, "revoked");
+    // re-request after revocation, then approve with an expiry that has passed
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "again"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "approve", "expires_days": 0})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "expired");
+    // reject, then the cool-down holds
+    post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "third"})).await;
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "reject", "reason": "purpose unclear"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "rejected");
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "please"})).await;
+    assert_eq!(reason(r).await.2, "cool_down");
+    // reset lets the user request again at once
+    post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "reset", "reason": "new form"})).await;
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "clear purpose"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // status lists it
+    let mine = app.json("/api/v1/access/requests", Some(&carol)).await;
+    assert_eq!(mine["requests"][0]["state"], "pending");
+    let list = app.json("/api/v1/repos/acme/gated/access/requests?state=pending", Some(&alice)).await;
+    assert_eq!(list["requests"].as_array().expect("list").len(), 1);
+    // every state change and decision is in the event log
+    let events = app.store.db.events(Some("acme/gated"), 100).await.expect("events");
+    let actions: Vec<&str> = events.iter().map(|(_, e)| e.action.as_str()).collect();
+    assert!(actions.contains(&"access.request") && actions.contains(&"access.review") && actions.contains(&"download"));
+    assert!(events.iter().any(|(_, e)| e.decision == "deny" && e.reason == "expired"));
+    assert!(events.iter().any(|(_, e)| e.decision == "allow" && e.reason == "granted"));
+}
+
+#[tokio::test]
+async fn required_fields_auto_approval_and_regions() {
+    let (app, alice, carol) = setup(Tier::T2).await;
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/acme/gated/gating", Some(&alice))
+        .json(&json!({"required_fields": ["affiliation"], "auto_approve_level": "affiliated", "min_level": "affiliated", "blocked_countries": ["kp"]}))
+        .send()
+        .await
+        .expect("gating");
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    set_level(&app, "carol", IdentityLevel::Affiliated, Some("DE")).await;
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "research"})).await;
+    assert_eq!(reason(r).await.2, "missing_field");
+    let r = post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "research", "fields": {"affiliation": "Uni"}})).await;
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["state"], "approved", "automatic approval at level >= affiliated");
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    // the same user from a blocked country gets 451
+    set_level(&app, "carol", IdentityLevel::Affiliated, Some("KP")).await;
+    let (status, code, why) = reason(dl(&app, Some(&carol)).await).await;
+    assert_eq!((status, code.as_str(), why.as_str()), (StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, "GatedRepo", "region"));
+}
+
+#[tokio::test]
+async fn access_check_explains_before_download() {
+    let (app, _, carol) = setup(Tier::T2).await;
+    let v = app.json("/api/v1/access/check?repo=acme/gated&revision=main", Some(&carol)).await;
+    assert_eq!(v["allow"], false);
+    assert_eq!(v["reason"], "identity_level");
+    assert_eq!(v["required_level"], "identified");
+    assert!(v["next"].as_str().expect("next").contains("attestation"));
+    let anon = app.json("/api/v1/access/check?repo=acme/gated", None).await;
+    assert_eq!(anon["reason"], "not_signed_in");
+    set_tier(&app, "acme/gated", Tier::T3).await;
+    let v = app.json("/api/v1/access/check?repo=acme/gated", Some(&carol)).await;
+    assert_eq!(v["reason"], "tier_no_egress");
+    let r = dl(&app, Some(&carol)).await;
+    assert!(r.headers()["x-error-message"].to_str().expect("ascii").contains("tier_no_egress"));
+    assert_eq!(reason(r).await, (StatusCode::FORBIDDEN, "GatedRepo".into(), "tier_no_egress".into()));
+    let r = app.get("/api/v1/access/check?repo=bad", Some(&carol)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn attestations_are_verified_and_revocation_cascades() {
+    let (app, alice, carol) = setup(Tier::T2).await;
+    let (secret, public) = weir_signing::generate_key();
+    app.store.db.add_verifier(&Name::parse("idcheck").expect("n"), &public).await.expect("verifier");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = |level, exp| weir_signing::Claims {
+        subject: "carol".into(),
+        level,
+        country: Some("DE".into()),
+        issued_at: now - 10,
+        expires_at: exp,
+        verifier: "idcheck".into(),
+    };
+    let signed = weir_signing::sign(&claims(IdentityLevel::Identified, now + 3600), &secret).expect("sign");
+    // a forged level is refused
+    let mut forged = signed.clone();
+    forged.payload = forged.payload.replace("identified", "accredited");
+    let r = post(&app, "/api/v1/identity/attestations", &carol, serde_json::to_value(&forged).expect("json")).await;
+    assert_eq!(reason(r).await.2, "bad_signature");
+    // an unknown verifier is refused
+    let mut other = claims(IdentityLevel::Identified, now + 3600);
+    other.verifier = "nobody".into();
+    let r = post(&app, "/api/v1/identity/attestations", &carol, serde_json::to_value(weir_signing::sign(&other, &secret).expect("sign")).expect("json")).await;
+    assert_eq!(reason(r).await.2, "unknown_verifier");
+    // an expired one is refused
+    let old = weir_signing::sign(&claims(IdentityLevel::Identified, now - 1), &secret).expect("sign");
+    let r = post(&app, "/api/v1/identity/attestations", &carol, serde_json::to_value(&old).expect("json")).await;
+    assert_eq!(reason(r).await.2, "attestation_expired");
+    let r = post(&app, "/api/v1/identity/attestations", &carol, serde_json::to_value(&signed).expect("json")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();
+    assert_eq!(app.json("/api/v1/identity", Some(&carol)).await["level"], "identified");
+    post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "evals"})).await;
+    post(&app, "/api/v1/repos/acme/gated/access/requests/carol", &alice, json!({"action": "approve"})).await;
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    // revoking the attestation stops the grant at once, with reason identity_level
+    app.store.db.revoke_attestation(&id).await.expect("revoke");
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "identity_level");
+    // a new attestation restores it; revoking the verifier cascades the same way
+    let again = weir_signing::sign(&claims(IdentityLevel::Identified, now + 7200), &secret).expect("sign");
+    assert_eq!(post(&app, "/api/v1/identity/attestations", &carol, serde_json::to_value(&again).expect("json")).await.status(), StatusCode::CREATED);
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    app.store.db.revoke_verifier("idcheck").await.expect("revoke verifier");
+    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "identity_level");
+}
+
+#[tokio::test]
+async fn tiers_raise_by_owner_lower_by_operator_with_reason() {
+    let (app, alice, carol) = setup(Tier::T1).await;
+    app.store.db.create_user(&Name::parse("root").expect("n"), None, true).await.expect("root");
+    let root = app.store.db.create_token(&Name::parse("root").expect("n"), Scope::Admin, "t").await.expect("token");
+    let put = |token: String, body: Value| {
+        let app = &app;
+        async move { app.req(Method::PUT, "/api/v1/repos/acme/gated/tier", Some(&token)).json(&body).send().await.expect("send") }
+    };
+    assert_eq!(put(alice.clone(), json!({"tier": "T2"})).await.status(), StatusCode::OK);
+    assert_eq!(reason(put(carol.clone(), json!({"tier": "T3"})).await).await.2, "token_scope");
+    assert_eq!(reason(put(alice.clone(), json!({"tier": "T0", "reason": "x"})).await).await.2, "tier_lowering");
+    assert_eq!(reason(put(root.clone(), json!({"tier": "T0"})).await).await.2, "tier_lowering");
+    assert_eq!(put(root.clone(), json!({"tier": "T0", "reason": "false positive in evals"})).await.status(), StatusCode::OK);
+    assert_eq!(reason(put(root, json!({"tier": "T9"})).await).await.2, "invalid_tier");
+    let events = app.store.db.events(Some("acme/gated"), 10).await.expect("events");
+    let lowered = events.iter().find(|(_, e)| e.action == "tier.set" && e.reason == "T0").expect("event");
+    assert_eq!(lowered.1.details["reason"], "false positive in evals");
+}
+
+#[tokio::test]
+async fn hub_owner_endpoints() {
+    let (app, alice, carol) = setup(Tier::T2).await;
+    set_level(&app, "carol", IdentityLevel::Identified, None).await;
+    post(&app, "/api/v1/repos/acme/gated/access/requests", &carol, json!({"purpose": "evals"})).await;
+    let pending = app.json("/api/models/acme/gated/user-access-request/pending", Some(&alice)).await;
+    assert_eq!(pending[0]["user"]["user"], "carol");
+    let r = post(&app, "/api/models/acme/gated/user-access-request/handle", &alice, json!({"user": "carol", "status": "accepted"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let accepted = app.json("/api/models/acme/gated/user-access-request/accepted", Some(&alice)).await;
+    assert_eq!(accepted.as_array().expect("list").len(), 1);
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    let r = post(&app, "/api/models/acme/gated/user-access-request/handle", &alice, json!({"user": "carol", "status": "rejected", "rejectionReason": "no"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.json("/api/models/acme/gated/user-access-request/rejected", Some(&alice)).await.as_array().expect("list").len(), 1);
+    // grant directly to a user who never asked
+    app.user("dave", Scope::Read).await;
+    set_level(&app, "dave", IdentityLevel::Identified, None).await;
+    let r = post(&app, "/api/models/acme/gated/user-access-request/grant", &alice, json!({"user": "dave"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // carol may not list
+    assert_eq!(app.get("/api/models/acme/gated/user-access-request/pending", Some(&carol)).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn dual_control_export() {
+    let (app, _, carol) = setup(Tier::T3).await;
+    app.org("lab", &["carol"]).await;
+    let op = |name: &'static str| {
+        let app = &app;
+        async move {
+            let n = Name::parse(name).expect("n");
+            app.store.db.create_user(&n, None, true).await.expect("user");
+            app.store.db.create_token(&n, Scope::Admin, "t").await.expect("token")
+        }
+    };
+    let (rev1, rev2) = (op("rev1").await, op("rev2").await);
+    // only accredited members of an org may request
+    let r = post(&app, "/api/v1/repos/acme/gated/exports", &carol, json!({"org": "lab", "purpose": "custody"})).await;
+    assert_eq!(reason(r).await.2, "identity_level");
+    set_level(&app, "carol", IdentityLevel::Accredited, None).await;
+    let r = post(&app, "/api/v1/repos/acme/gated/exports", &carol, json!({"org": "acme", "purpose": "custody"})).await;
+    assert_eq!(reason(r).await.2, "not_member");
+    let r = post(&app, "/api/v1/repos/acme/gated/exports", &carol, json!({"org": "lab", "purpose": "custody"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.expect("json")["id"].as_i64().expect("id");
+    let approve = |token: String| {
+        let app = &app;
+        async move { app.req(Method::POST, &format!("/api/v1/exports/{id}/approve"), Some(&token)).send().await.expect("send") }
+    };
+    let link = |token: String| {
+        let app = &app;
+        async move { app.req(Method::POST, &format!("/api/v1/exports/{id}/link"), Some(&token)).send().await.expect("send") }
+    };
+    // the requester cannot approve (not an operator), and no link before two approvals
+    assert_eq!(reason(approve(carol.clone()).await).await.2, "not_reviewer");
+    assert_eq!(reason(link(carol.clone()).await).await.2, "export_not_approved");
+    assert_eq!(approve(rev1.clone()).await.status(), StatusCode::OK);
+    // the same reviewer twice does not count
+    assert_eq!(reason(approve(rev1.clone()).await).await.2, "already_approved");
+    assert_eq!(reason(link(carol.clone()).await).await.2, "export_not_approved");
+    let v: Value = approve(rev2.clone()).await.json().await.expect("json");
+    assert_eq!(v["state"], "approved");
+    // only the requester gets the link, once
+    assert_eq!(reason(link(rev1.clone()).await).await.2, "not_requester");
+    let l: Value = link(carol.clone()).await.json().await.expect("json");
+    assert_eq!(reason(link(carol.clone()).await).await.2, "link_already_issued");
+    let url = l["url"].as_str().expect("url").to_string();
+    let r = app.http.get(&url).send().await.expect("download");
+    assert_eq!(r.status(), StatusCode::OK);
+    let tar_bytes = r.bytes().await.expect("tar");
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let names: Vec<String> = archive
+        .entries()
+        .expect("entries")
+        .map(|e| e.expect("entry").path().expect("path").to_string_lossy().to_string())
+        .collect();
+    assert!(names.contains(&"w.txt".to_string()), "{names:?}");
+    // single use
+    assert_eq!(reason(app.http.get(&url).send().await.expect("again")).await.2, "link_used");
+    assert_eq!(reason(app.http.get(format!("{}/api/v1/exports/download/{}", app.url, "0".repeat(64))).send().await.expect("x")).await.2, "link_unknown");
+    // an operator who requested cannot approve their own export
+    let root_req = {
+        set_level(&app, "rev1", IdentityLevel::Accredited, None).await;
+        app.store.db.add_member(&Name::parse("lab").expect("n"), &Name::parse("rev1").expect("n"), "member").await.expect("member");
+        let r = post(&app, "/api/v1/repos/acme/gated/exports", &rev1, json!({"org": "lab", "purpose": "own"})).await;
+        r.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
+    };
+    let r = app.req(Method::POST, &format!("/api/v1/exports/{root_req}/approve"), Some(&rev1)).send().await.expect("send");
+    assert_eq!(reason(r).await.2, "own_request");
+    // an expired link is refused
+    let e2 = {
+        let r = post(&app, "/api/v1/repos/acme/gated/exports", &carol, json!({"org": "lab", "purpose": "second"})).await;
+        r.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
+    };
+    app.store.db.approve_export(e2, "rev1").await.expect("a1");
+    app.store.db.approve_export(e2, "rev2").await.expect("a2");
+    use sha2::Digest;
+    let token = "f".repeat(64);
+    app.store.db.set_export_link(e2, &hex::encode(sha2::Sha256::digest(token.as_bytes())), 1).await.expect("link");
+    let r = app.http.get(format!("{}/api/v1/exports/download/{token}", app.url)).send().await.expect("x");
+    assert_eq!(reason(r).await.2, "link_expired");
+    let events = app.store.db.events(Some("acme/gated"), 100).await.expect("events");
+    for action in ["export.request", "export.approve", "export.link", "export.download"] {
+        assert!(events.iter().any(|(_, e)| e.action == action), "{action}");
+    }
+}
