@@ -59,6 +59,16 @@ impl Db {
         Ok(())
     }
 
+    /// Withdraws an acceptance (the user's own choice, or an operator correcting a mistake).
+    pub async fn withdraw_terms(&self, repo: &Repo, user: &str) -> Result<()> {
+        sqlx::query("DELETE FROM terms_acceptances WHERE repo_id = $1 AND account = $2")
+            .bind(repo.id)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn terms_accepted(&self, repo: &Repo, user: &str) -> Result<bool> {
         let row =
             sqlx::query("SELECT 1 AS x FROM terms_acceptances WHERE repo_id = $1 AND account = $2")

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use anyhow::{Result, anyhow};
 use safetensors::tensor::{Dtype, TensorView};
 use weir_core::git::CommitSignature;
-use weir_core::{Name, RefName, RepoId, RepoPath, Revision, Scope};
+use weir_core::{IdentityLevel, Name, RefName, RepoId, RepoPath, Revision, Scope, Tier};
 use weir_store::{CommitOp, NewCommit, RefKind, Store};
 
 /// Deterministic pseudo-random f32 weights (xorshift), so demo files are reproducible.
@@ -90,6 +90,7 @@ fn config(hidden: usize, inter: usize, layers: usize, vocab: usize) -> String {
 
 struct DemoModel {
     repo: &'static str,
+    tier: Tier,
     title: &'static str,
     about: &'static str,
     seed: u64,
@@ -102,8 +103,9 @@ struct DemoModel {
 const MODELS: &[DemoModel] = &[
     DemoModel {
         repo: "acme/tiny-llama",
+        tier: Tier::T0,
         title: "Tiny Llama",
-        about: "A 2-layer Llama-style decoder (about 4 MB).",
+        about: "A 2-layer Llama-style decoder (about 4 MB). Tier T0: open to anyone.",
         seed: 1,
         hidden: 128,
         inter: 344,
@@ -112,8 +114,9 @@ const MODELS: &[DemoModel] = &[
     },
     DemoModel {
         repo: "acme/tiny-llama-instruct",
+        tier: Tier::T1,
         title: "Tiny Llama Instruct",
-        about: "A derivative of acme/tiny-llama (same architecture).",
+        about: "A derivative of acme/tiny-llama (same architecture). Tier T1: sign in and accept the terms.",
         seed: 7,
         hidden: 128,
         inter: 344,
@@ -122,6 +125,7 @@ const MODELS: &[DemoModel] = &[
     },
     DemoModel {
         repo: "openlab/mini-decoder",
+        tier: Tier::T0,
         title: "Mini decoder",
         about: "A 4-layer decoder from an open-source group (about 6 MB).",
         seed: 42,
@@ -131,7 +135,41 @@ const MODELS: &[DemoModel] = &[
         private: false,
     },
     DemoModel {
+        repo: "acme/vetted-model",
+        tier: Tier::T2,
+        title: "Vetted model",
+        about: "Tier T2: identity level identified and an approved access request.",
+        seed: 11,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+    },
+    DemoModel {
+        repo: "acme/restricted-model",
+        tier: Tier::T3,
+        title: "Restricted model",
+        about: "Tier T3: never downloaded; custodial export under dual control only.",
+        seed: 12,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+    },
+    DemoModel {
+        repo: "acme/sealed-model",
+        tier: Tier::T4,
+        title: "Sealed model",
+        about: "Tier T4: nobody downloads it.",
+        seed: 13,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+    },
+    DemoModel {
         repo: "openlab/internal-draft",
+        tier: Tier::T0,
         title: "Internal draft",
         about: "A private repo: only openlab members see it.",
         seed: 99,
@@ -144,71 +182,206 @@ const MODELS: &[DemoModel] = &[
 
 const VOCAB: usize = 2048;
 
+/// Demo users: (name, email, identity level, country, orgs, scope, what they show).
+const USERS: &[(
+    &str,
+    &str,
+    IdentityLevel,
+    Option<&str>,
+    &[&str],
+    Scope,
+    &str,
+)] = &[
+    (
+        "alice",
+        "alice@acme.example",
+        IdentityLevel::Account,
+        None,
+        &["acme"],
+        Scope::Write,
+        "owner of acme; reviews acme's requests",
+    ),
+    (
+        "bob",
+        "bob@openlab.example",
+        IdentityLevel::Account,
+        None,
+        &["openlab"],
+        Scope::Write,
+        "owner of openlab",
+    ),
+    (
+        "carol",
+        "carol@university.example",
+        IdentityLevel::Account,
+        None,
+        &[],
+        Scope::Read,
+        "level account: T1 after accepting terms",
+    ),
+    (
+        "dan",
+        "dan@institute.example",
+        IdentityLevel::Affiliated,
+        Some("DE"),
+        &[],
+        Scope::Read,
+        "level affiliated: too low for T2 (identity_level)",
+    ),
+    (
+        "erin",
+        "erin@lab.example",
+        IdentityLevel::Identified,
+        Some("FR"),
+        &[],
+        Scope::Read,
+        "level identified, approved on acme/vetted-model",
+    ),
+    (
+        "frank",
+        "frank@safety.example",
+        IdentityLevel::Identified,
+        Some("GB"),
+        &[],
+        Scope::Read,
+        "level identified, request pending on acme/vetted-model",
+    ),
+    (
+        "grace",
+        "grace@safetylab.example",
+        IdentityLevel::Accredited,
+        Some("NL"),
+        &["safetylab"],
+        Scope::Read,
+        "level accredited, member of safetylab: may request a custodial export",
+    ),
+    (
+        "reviewer1",
+        "r1@operator.example",
+        IdentityLevel::Identified,
+        None,
+        &[],
+        Scope::Admin,
+        "operator: approves exports (one of two)",
+    ),
+    (
+        "reviewer2",
+        "r2@operator.example",
+        IdentityLevel::Identified,
+        None,
+        &[],
+        Scope::Admin,
+        "operator: approves exports (the other)",
+    ),
+];
+
 pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
     if fresh {
-        store
-            .db
-            .create_user(&name("alice")?, Some("alice@acme.example"), false)
-            .await?;
-        store
-            .db
-            .create_user(&name("bob")?, Some("bob@openlab.example"), false)
-            .await?;
-        store
-            .db
-            .create_user(&name("carol")?, Some("carol@university.example"), false)
-            .await?;
-        store.db.create_org(&name("acme")?).await?;
-        store.db.create_org(&name("openlab")?).await?;
-        store
-            .db
-            .add_member(&name("acme")?, &name("alice")?, "owner")
-            .await?;
-        store
-            .db
-            .add_member(&name("openlab")?, &name("bob")?, "owner")
-            .await?;
+        for org in ["acme", "openlab", "safetylab"] {
+            store.db.create_org(&name(org)?).await?;
+        }
+        for (user, email, level, country, orgs, scope, _) in USERS {
+            store
+                .db
+                .create_user(&name(user)?, Some(email), *scope == Scope::Admin)
+                .await?;
+            store
+                .db
+                .set_identity(&name(user)?, *level, *country, None)
+                .await?;
+            for org in *orgs {
+                let role = if ["alice", "bob", "grace"].contains(user) {
+                    "owner"
+                } else {
+                    "member"
+                };
+                store.db.add_member(&name(org)?, &name(user)?, role).await?;
+            }
+        }
         for m in MODELS {
             seed_model(store, m).await?;
         }
+        seed_requests(store).await?;
     }
-    let alice = store
-        .db
-        .create_token(&name("alice")?, Scope::Write, "demo")
-        .await?;
-    let bob = store
-        .db
-        .create_token(&name("bob")?, Scope::Write, "demo")
-        .await?;
-    let carol = store
-        .db
-        .create_token(&name("carol")?, Scope::Read, "demo")
-        .await?;
     println!(
         "demo data {}:",
         if fresh { "seeded" } else { "already present" }
     );
-    println!("  publishers: org acme (owner alice), org openlab (owner bob); user carol (no org)");
+    println!("  models:");
     for m in MODELS {
         println!(
-            "  model {}{}",
+            "    {:<28} {} {}{}",
             m.repo,
-            if m.private { " (private)" } else { "" }
+            m.tier.as_str(),
+            m.tier.name(),
+            if m.private { ", private" } else { "" }
         );
     }
-    println!("  tokens (new on every --demo start):");
-    println!("    alice (write): {alice}");
-    println!("    bob   (write): {bob}");
-    println!("    carol (read):  {carol}");
+    println!("  users and tokens (new on every --demo start):");
+    for (user, _, level, _, _, scope, what) in USERS {
+        let token = store.db.create_token(&name(user)?, *scope, "demo").await?;
+        println!(
+            "    {user:<10} {:<10} {:<5} {token}  {what}",
+            level.as_str(),
+            scope.as_str()
+        );
+    }
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(
         "    HF_ENDPOINT={public_url} python -c \"import huggingface_hub as h; print(h.snapshot_download('acme/tiny-llama'))\""
     );
-    println!("    WEIR_TOKEN={alice} weir push ./my-model acme/my-model --server {public_url}");
+    println!(
+        "    WEIR_TOKEN=<carol> weir access check acme/tiny-llama-instruct --server {public_url}   # then: weir access accept ..."
+    );
+    println!(
+        "    WEIR_TOKEN=<dan> weir access check acme/vetted-model --server {public_url}             # identity_level"
+    );
+    println!(
+        "    WEIR_TOKEN=<alice> weir access list acme/vetted-model --server {public_url}            # frank's pending request"
+    );
     println!();
+    Ok(())
+}
+
+/// One approved and one pending request on acme/vetted-model.
+async fn seed_requests(store: &Store) -> Result<()> {
+    let id = RepoId::parse("acme/vetted-model").map_err(|e| anyhow!("{e}"))?;
+    let repo = store
+        .db
+        .repo(&id)
+        .await?
+        .ok_or_else(|| anyhow!("demo repo missing"))?;
+    let now = time_now();
+    for (user, state) in [
+        ("erin", weir_core::RequestState::Approved),
+        ("frank", weir_core::RequestState::Pending),
+    ] {
+        let approved = state == weir_core::RequestState::Approved;
+        store
+            .db
+            .put_access_request(
+                &repo,
+                &weir_store::AccessRequest {
+                    account: user.into(),
+                    state,
+                    purpose: "evaluate refusal behaviour for a safety benchmark".into(),
+                    fields: Default::default(),
+                    requested_at: now,
+                    due_at: weir_core::access::add_working_days(
+                        now,
+                        weir_core::access::REVIEW_WORKING_DAYS,
+                    ),
+                    decided_by: approved.then(|| "alice".to_string()),
+                    decided_at: approved.then_some(now),
+                    reason: None,
+                    expires_at: approved.then_some(now + 90 * 86_400),
+                },
+            )
+            .await?;
+    }
     Ok(())
 }
 
@@ -225,6 +398,7 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
         time: time_now(),
     };
     let repo = store.create_repo(&id, m.private, sig()).await?;
+    store.db.set_tier(&repo, m.tier).await?;
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("README.md", card(m.repo, m.title, m.about).into_bytes()),
         (
