@@ -220,7 +220,6 @@ fn decision_matrix() {
             let r = repo(false, tier);
             for grant in GrantState::ALL {
                 let st = standing(grant, grant == GrantState::Approved);
-                let requester = name("someone");
                 let actions: [(&str, Action<'_>); 5] = [
                     ("metadata", Action::ReadMetadata(&r)),
                     ("download", Action::Download(&r, st)),

@@ -346,6 +346,13 @@ pub struct ReviewBody {
     expires_days: Option<u32>,
 }
 
+/// A reviewer's decision as received.
+struct ReviewInput {
+    action: ReviewAction,
+    reason: Option<String>,
+    expires_days: Option<u32>,
+}
+
 /// Applies a reviewer's decision. Shared by the native endpoint and the Hub's owner endpoints.
 async fn apply_review(
     state: &AppState,
@@ -353,10 +360,13 @@ async fn apply_review(
     headers: &HeaderMap,
     repo: &Repo,
     user: &str,
-    action: ReviewAction,
-    reason: Option<String>,
-    expires_days: Option<u32>,
+    input: ReviewInput,
 ) -> Result<Value, ApiError> {
+    let ReviewInput {
+        action,
+        reason,
+        expires_days,
+    } = input;
     let f = facts(repo);
     require(caller, &Action::Review(&f), repo)?;
     let id = repo.repo_id.to_string();
@@ -450,9 +460,11 @@ async fn review_request(
             &headers,
             &repo,
             &user,
-            action,
-            body.reason,
-            body.expires_days,
+            ReviewInput {
+                action,
+                reason: body.reason,
+                expires_days: body.expires_days,
+            },
         )
         .await?,
     ))
@@ -779,7 +791,16 @@ async fn hf_handle(
     });
     Ok(Json(
         apply_review(
-            &state, &caller, &headers, &repo, &user, action, reason, None,
+            &state,
+            &caller,
+            &headers,
+            &repo,
+            &user,
+            ReviewInput {
+                action,
+                reason,
+                expires_days: None,
+            },
         )
         .await?,
     ))
@@ -805,9 +826,11 @@ async fn hf_grant(
             &headers,
             &repo,
             &body.user,
-            ReviewAction::Approve,
-            None,
-            None,
+            ReviewInput {
+                action: ReviewAction::Approve,
+                reason: None,
+                expires_days: None,
+            },
         )
         .await?,
     ))

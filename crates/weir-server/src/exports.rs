@@ -159,7 +159,7 @@ async fn approve(
     .await?;
     let requester = Name::parse(&e.requester).map_err(|_| ApiError::internal())?;
     let me = caller.require_user()?.to_string();
-    let already = e.approvals.iter().any(|a| *a == me);
+    let already = e.approvals.contains(&me);
     caller.require(
         &Action::ApproveExport {
             repo: &f,

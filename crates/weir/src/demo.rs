@@ -182,16 +182,18 @@ const MODELS: &[DemoModel] = &[
 
 const VOCAB: usize = 2048;
 
-/// Demo users: (name, email, identity level, country, orgs, scope, what they show).
-const USERS: &[(
-    &str,
-    &str,
+/// A demo user: (name, email, identity level, country, orgs, scope, what they show).
+type DemoUser = (
+    &'static str,
+    &'static str,
     IdentityLevel,
-    Option<&str>,
-    &[&str],
+    Option<&'static str>,
+    &'static [&'static str],
     Scope,
-    &str,
-)] = &[
+    &'static str,
+);
+
+const USERS: &[DemoUser] = &[
     (
         "alice",
         "alice@acme.example",
