@@ -208,6 +208,14 @@ async fn link(
             "only the requester receives the download link",
         ));
     }
+    if e.link_issued {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "link_already_issued",
+            "the download link was already issued; it is shown only once",
+        )
+        .next("ask for a new export if it was lost"));
+    }
     if e.state != "approved" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -322,3 +322,158 @@ fn first_start_prints_an_admin_token_once() {
     );
     assert!(second.contains("weir is serving"), "{second}");
 }
+
+#[test]
+fn identity_tier_and_export_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let url = server.url.as_str();
+    let alice = server.user_with_token("alice");
+    let grace = server.user_with_token("grace");
+    let r1 = {
+        ok(&server.admin(&["user", "add", "r1"]));
+        ok(&server.admin(&["token", "create", "r1", "--scope", "admin"]))
+            .trim()
+            .to_string()
+    };
+    let r2 = {
+        ok(&server.admin(&["user", "add", "r2"]));
+        ok(&server.admin(&["token", "create", "r2", "--scope", "admin"]))
+            .trim()
+            .to_string()
+    };
+    ok(&server.admin(&["org", "add", "lab", "--member", "grace"]));
+    let as_user = |token: &str| {
+        vec![
+            ("WEIR_SERVER", url.to_string()),
+            ("WEIR_TOKEN", token.to_string()),
+        ]
+    };
+    let run = |args: &[&str], token: &str| {
+        let env = as_user(token);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        weir(args, &env)
+    };
+
+    // A verifier's key, registered by the operator; an attestation signed, submitted, revoked.
+    let key = dir.path().join("idcheck.key");
+    ok(&run(
+        &["identity", "keygen", key.to_str().expect("utf8")],
+        &grace,
+    ));
+    let pubkey = format!("{}.pub", key.display());
+    ok(&server.admin(&["verifier", "add", "idcheck", "--key", &pubkey]));
+    let bad = server.admin(&[
+        "verifier",
+        "add",
+        "other",
+        "--key",
+        key.to_str().expect("utf8").trim_end_matches(".key"),
+    ]);
+    assert!(!bad.status.success());
+    let signed = ok(&run(
+        &[
+            "identity",
+            "sign",
+            "--key",
+            key.to_str().expect("utf8"),
+            "--verifier",
+            "idcheck",
+            "--subject",
+            "grace",
+            "--level",
+            "accredited",
+            "--country",
+            "NL",
+        ],
+        &grace,
+    ));
+    let att = dir.path().join("att.json");
+    std::fs::write(&att, &signed).expect("write");
+    let out = ok(&run(
+        &["identity", "submit", att.to_str().expect("utf8")],
+        &grace,
+    ));
+    assert!(out.contains("grace is accredited"), "{out}");
+    let shown = ok(&run(&["identity", "show"], &grace));
+    assert!(
+        shown.contains("accredited") && shown.contains("attestation:"),
+        "{shown}"
+    );
+
+    // Tiers: the owner raises, nobody but an operator with a reason lowers.
+    let src = dir.path().join("src");
+    write(&src.join("w.bin"), b"restricted weights");
+    ok(&run(
+        &["push", src.to_str().expect("utf8"), "alice/model"],
+        &alice,
+    ));
+    let out = ok(&run(&["tier", "set", "alice/model", "T3"], &alice));
+    assert!(out.contains("tier T3 (was T0)"), "{out}");
+    let denied = run(&["tier", "set", "alice/model", "T1"], &alice);
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("needs an operator"));
+    let out = run(
+        &[
+            "pull",
+            "alice/model",
+            dir.path().join("p").to_str().expect("utf8"),
+        ],
+        &grace,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tier_no_egress"));
+
+    // Dual control: request, two approvals, one fetch.
+    let out = ok(&run(
+        &[
+            "export",
+            "request",
+            "alice/model",
+            "--org",
+            "lab",
+            "--purpose",
+            "custody for audits",
+        ],
+        &grace,
+    ));
+    assert!(out.contains("pending (0 of 2 approvals"), "{out}");
+    let id = out.split_whitespace().nth(1).expect("id").to_string();
+    ok(&run(&["export", "approve", &id], &r1));
+    let twice = run(&["export", "approve", &id], &r1);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already approved"));
+    let early = run(
+        &[
+            "export",
+            "fetch",
+            &id,
+            dir.path().join("x.tar").to_str().expect("utf8"),
+        ],
+        &grace,
+    );
+    assert!(String::from_utf8_lossy(&early.stderr).contains("two distinct reviewers"));
+    let out = ok(&run(&["export", "approve", &id], &r2));
+    assert!(out.contains("approved (2 of 2"), "{out}");
+    let tarball = dir.path().join("model.tar");
+    let out = ok(&run(
+        &["export", "fetch", &id, tarball.to_str().expect("utf8")],
+        &grace,
+    ));
+    assert!(out.contains("the link is now used"), "{out}");
+    assert!(std::fs::metadata(&tarball).expect("tar").len() > 512);
+    let again = run(
+        &["export", "fetch", &id, tarball.to_str().expect("utf8")],
+        &grace,
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already issued"));
+
+    // Revoking the attestation drops the level at once.
+    let att_id = shown
+        .split("attestation:")
+        .nth(1)
+        .expect("id")
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .next()
+        .expect("hex")
+        .to_string();
+    ok(&server.admin(&["identity", "revoke", &att_id]));
+    assert!(ok(&run(&["identity", "show"], &grace)).contains("grace: account"));
+}
