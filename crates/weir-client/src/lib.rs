@@ -26,19 +26,13 @@ pub enum ClientError {
         next: Option<String>,
     },
     #[error(
-        "cannot reach {server}: {source}; check --server / WEIR_SERVER and that 'weir serve' is running"
+        "cannot reach {server}: {err}; check --server / WEIR_SERVER and that 'weir serve' is running"
     )]
-    Connect {
-        server: String,
-        source: reqwest::Error,
-    },
+    Connect { server: String, err: reqwest::Error },
     #[error("HTTP error: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Http(reqwest::Error),
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error(
         "{path}: downloaded bytes hash to {got}, but the manifest says {expected}; the partial file was removed, run the command again"
     )]
@@ -51,11 +45,19 @@ pub enum ClientError {
     Invalid(String),
 }
 
+// Errors print as one line: the variants keep their causes in the message, not as `source()`,
+// so the CLI's error chain does not repeat them.
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> ClientError {
+        ClientError::Http(e)
+    }
+}
+
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
 pub(crate) fn io_err(path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ClientError {
     let path = path.to_string();
-    move |source| ClientError::Io { path, source }
+    move |err| ClientError::Io { path, err }
 }
 
 /// A connection to one registry.
@@ -102,7 +104,7 @@ impl Client {
             if e.is_connect() {
                 ClientError::Connect {
                     server: self.server.clone(),
-                    source: e,
+                    err: e,
                 }
             } else {
                 ClientError::Http(e)

@@ -49,7 +49,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(RepoPath, PathBuf)>) -> Result<(
         if name == ".git" || name == ".weir" || name == ".cache" {
             continue;
         }
-        let ft = std::fs::metadata(&abs).map_err(io_err(abs.display()))?;
+        let ft = match std::fs::metadata(&abs) {
+            Ok(m) => m,
+            // Removed while we walked: it is not part of the push.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(abs.display())(e)),
+        };
         if ft.is_dir() {
             walk(root, &abs, out)?;
         } else if ft.is_file() {

@@ -213,7 +213,7 @@ fn client_errors_are_one_line() {
             "is not a directory",
         ),
         (
-            vec!["push", "/tmp", "bob/m"],
+            vec!["push", empty.to_str().expect("utf8"), "bob/m"],
             vec![
                 ("WEIR_SERVER", server.url.as_str()),
                 ("WEIR_TOKEN", "weir_wrong"),
