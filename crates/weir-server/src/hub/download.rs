@@ -294,7 +294,7 @@ pub async fn resolve(
     // does not happen.
     let gate = crate::gate::check(&state, &caller, &repo).await?;
     let is_get = req.method() == axum::http::Method::GET;
-    if repo.tier > weir_core::Tier::T0 && (is_get || !gate.decision.allow) {
+    if repo.tier > weir_core::Tier::T0 {
         let e = crate::gate::event(
             &caller,
             req.headers(),
