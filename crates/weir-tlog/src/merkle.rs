@@ -98,7 +98,7 @@ impl HashSource for MemoryTree {
 /// largest power of two not above `end - start` whenever the range is a complete subtree.
 fn range_hash(src: &dyn HashSource, start: u64, end: u64) -> Result<Hash, TlogError> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.hash(n.trailing_zeros() as u8, start / n);
     }
     let k = split(n);

@@ -332,7 +332,7 @@ mod tests {
         )
         .expect("vkey");
         let note = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
-        let n = Note::open(note, &[v.clone()]).expect("verifies");
+        let n = Note::open(note, std::slice::from_ref(&v)).expect("verifies");
         assert_eq!(n.text, "This is an example message.\n");
         assert_eq!(n.to_text(), note);
         let tampered = note.replace("example message", "exampel message");

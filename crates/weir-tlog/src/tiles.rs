@@ -133,7 +133,7 @@ pub fn tiles_for(size: u64) -> Vec<TileId> {
                 width: TILE_WIDTH,
             });
         }
-        if n % TILE_WIDTH != 0 {
+        if !n.is_multiple_of(TILE_WIDTH) {
             out.push(TileId {
                 level,
                 index: n / TILE_WIDTH,
@@ -168,7 +168,7 @@ pub fn tile_data(src: &dyn HashSource, tile: TileId) -> Result<Vec<u8>, TlogErro
 
 /// Parses a hash tile into its hashes.
 pub fn parse_tile(bytes: &[u8]) -> Result<Vec<Hash>, TlogError> {
-    if bytes.is_empty() || bytes.len() % 32 != 0 || bytes.len() > 256 * 32 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(32) || bytes.len() > 256 * 32 {
         return Err(malformed(
             "tile",
             "length must be a non-zero multiple of 32, at most 8192",
