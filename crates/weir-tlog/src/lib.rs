@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod sequencer;
 pub mod tiles;
 
 pub use merkle::Hash;
