@@ -3,6 +3,7 @@
 //! store keeps them as rows, and the transparency log will append them.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
@@ -25,4 +26,60 @@ pub struct Event {
     pub user_agent: Option<String>,
     /// Action-specific details (path, revision, old and new tier, …). Never secrets.
     pub details: serde_json::Value,
+}
+
+/// A salted commitment to a value: `hex(SHA-256(salt || 0x0A || value))`. The salt stays in the
+/// database, so the log proves what happened without naming anyone.
+pub fn commitment(salt: &[u8], value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(b"\n");
+    h.update(value.as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl Event {
+    /// The canonical transparency-log entry for this event: JSON with sorted keys, no personal
+    /// data (actor and subject as salted commitments, details as a digest).
+    pub fn log_entry(&self, salt: &[u8]) -> Vec<u8> {
+        let details = serde_json::to_vec(&self.details).unwrap_or_default();
+        let entry = serde_json::json!({
+            "v": 1,
+            "at": self.at,
+            "action": self.action,
+            "repo": self.repo,
+            "decision": self.decision,
+            "reason": self.reason,
+            "actor": self.actor.as_deref().map(|a| commitment(salt, a)),
+            "subject": self.subject.as_deref().map(|s| commitment(salt, s)),
+            "details": hex::encode(Sha256::digest(&details)),
+        });
+        serde_json::to_vec(&entry).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_entries_hold_no_names() {
+        let e = Event {
+            at: 1,
+            actor: Some("alice".into()),
+            action: "access.review".into(),
+            repo: Some("acme/m".into()),
+            subject: Some("carol".into()),
+            decision: "change".into(),
+            reason: "approved".into(),
+            request_id: Some("trace".into()),
+            user_agent: Some("ua".into()),
+            details: serde_json::json!({"reason": "carol's purpose"}),
+        };
+        let entry = String::from_utf8(e.log_entry(b"salt")).expect("utf8");
+        assert!(!entry.contains("alice") && !entry.contains("carol") && !entry.contains("trace"));
+        assert!(entry.contains(&commitment(b"salt", "carol")));
+        assert_ne!(e.log_entry(b"salt"), e.log_entry(b"pepper"));
+        assert!(entry.starts_with("{\"action\":\"access.review\""), "{entry}");
+    }
 }

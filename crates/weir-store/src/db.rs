@@ -20,6 +20,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "access",
         include_str!("../migrations/sqlite/0002_access.sql"),
     ),
+    (3, "log", include_str!("../migrations/sqlite/0003_log.sql")),
 ];
 
 #[derive(Clone)]

@@ -16,6 +16,7 @@ pub mod events;
 pub mod exports;
 pub mod identity;
 pub mod repos;
+pub mod tlog;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,206 @@
+//! Transparency-log storage: pending entries, sequenced entries, complete-subtree hashes and the
+//! last signed state.
+//!
+//! Integration runs in one transaction (entries, hashes, new size and root, pending rows
+//! removed); only a committed state is ever signed, and a signature is stored only if the state
+//! it signs is still the current one, so no two signed checkpoints can be inconsistent, across
+//! crashes too.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row;
+use weir_tlog::merkle::{Hash, leaf_hash};
+use weir_tlog::sequencer::{MapSource, append, frontier_positions};
+
+use crate::{Db, Result, StoreError};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn hash(bytes: Vec<u8>) -> Result<Hash> {
+    bytes.try_into().map_err(|_| corrupt("stored hash is not 32 bytes"))
+}
+
+/// The current tree head and, if signed, its checkpoint note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogState {
+    pub size: u64,
+    pub root: Hash,
+    pub checkpoint: Option<String>,
+}
+
+impl Db {
+    pub async fn log_state(&self) -> Result<LogState> {
+        let row = sqlx::query("SELECT size, root, checkpoint FROM log_state WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(LogState { size: 0, root: weir_tlog::merkle::empty_root(), checkpoint: None }),
+            Some(r) => Ok(LogState {
+                size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
+                root: hash(r.try_get("root")?)?,
+                checkpoint: r.try_get("checkpoint")?,
+            }),
+        }
+    }
+
+    /// Sequences up to `max` pending entries. Returns the new state (unsigned) if anything moved.
+    pub async fn integrate(&self, max: i64) -> Result<Option<LogState>> {
+        let mut tx = self.pool.begin().await?;
+        let pending = sqlx::query("SELECT id, event_id, data FROM log_pending ORDER BY id LIMIT $1")
+            .bind(max)
+            .fetch_all(&mut *tx)
+            .await?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let state = sqlx::query("SELECT size FROM log_state WHERE id = 1").fetch_optional(&mut *tx).await?;
+        let size = match state {
+            Some(r) => u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
+            None => 0,
+        };
+        let mut frontier = BTreeMap::new();
+        for (l, i) in frontier_positions(size) {
+            let r = sqlx::query("SELECT hash FROM log_hashes WHERE level = $1 AND idx = $2")
+                .bind(i64::from(l))
+                .bind(i as i64)
+                .fetch_one(&mut *tx)
+                .await?;
+            frontier.insert(l, hash(r.try_get("hash")?)?);
+        }
+        let mut leaves = Vec::with_capacity(pending.len());
+        for (k, p) in pending.iter().enumerate() {
+            let data: Vec<u8> = p.try_get("data")?;
+            leaves.push(leaf_hash(&data));
+            sqlx::query("INSERT INTO log_entries (idx, event_id, data) VALUES ($1, $2, $3)")
+                .bind((size + k as u64) as i64)
+                .bind(p.try_get::<Option<i64>, _>("event_id")?)
+                .bind(data)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let a = append(size, &frontier, &leaves).map_err(corrupt)?;
+        for (l, i, h) in &a.hashes {
+            sqlx::query("INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)")
+                .bind(i64::from(*l))
+                .bind(*i as i64)
+                .bind(h.to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let last: i64 = pending.last().map(|p| p.try_get("id")).transpose()?.unwrap_or(0);
+        sqlx::query("DELETE FROM log_pending WHERE id <= $1").bind(last).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO log_state (id, size, root, checkpoint) VALUES (1, $1, $2, NULL)
+             ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = NULL",
+        )
+        .bind(a.size as i64)
+        .bind(a.root.to_vec())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(LogState { size: a.size, root: a.root, checkpoint: None }))
+    }
+
+    /// Stores a checkpoint signed over (size, root), only if that is still the current state.
+    pub async fn store_checkpoint(&self, size: u64, root: &Hash, note: &str) -> Result<bool> {
+        let res = sqlx::query("UPDATE log_state SET checkpoint = $1 WHERE id = 1 AND size = $2 AND root = $3")
+            .bind(note)
+            .bind(size as i64)
+            .bind(root.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Fetches stored hashes at the given positions.
+    pub async fn log_hashes(&self, positions: &[(u8, u64)]) -> Result<MapSource> {
+        let mut map = HashMap::new();
+        for (l, i) in positions {
+            let r = sqlx::query("SELECT hash FROM log_hashes WHERE level = $1 AND idx = $2")
+                .bind(i64::from(*l))
+                .bind(*i as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = r {
+                map.insert((*l, *i), hash(r.try_get("hash")?)?);
+            }
+        }
+        Ok(MapSource(map))
+    }
+
+    /// Hashes of one tree level, indices `start .. start + count`, in order.
+    pub async fn log_hash_range(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {
+        let rows = sqlx::query("SELECT hash FROM log_hashes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+            .bind(i64::from(level))
+            .bind(start as i64)
+            .bind((start + count) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| hash(r.try_get("hash")?)).collect()
+    }
+
+    /// Entries `start .. start + count`, in order.
+    pub async fn log_entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query("SELECT data FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+            .bind(start as i64)
+            .bind((start + count) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| Ok(r.try_get("data")?)).collect()
+    }
+
+    /// The log index of an event, once sequenced.
+    pub async fn log_index_of_event(&self, event_id: i64) -> Result<Option<u64>> {
+        let r = sqlx::query("SELECT idx FROM log_entries WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| u64::try_from(r.try_get::<i64, _>("idx")?).map_err(corrupt)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_tlog::merkle::{MemoryTree, tree_hash};
+
+    use crate::Store;
+
+    #[tokio::test]
+    async fn integration_matches_an_in_memory_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let mut mem = MemoryTree::new();
+        for batch in [3usize, 0, 1, 300, 17] {
+            for i in 0..batch {
+                let e = weir_core::Event {
+                    at: i as i64,
+                    actor: None,
+                    action: format!("test.{i}"),
+                    repo: None,
+                    subject: None,
+                    decision: "change".into(),
+                    reason: "r".into(),
+                    request_id: None,
+                    user_agent: None,
+                    details: serde_json::json!({}),
+                };
+                store.db.record_event(&e).await.expect("event");
+            }
+            store.db.integrate(100_000).await.expect("integrate");
+        }
+        let entries = store.db.log_entries(0, 10_000).await.expect("entries");
+        for e in &entries {
+            mem.push(weir_tlog::merkle::leaf_hash(e));
+        }
+        let state = store.db.log_state().await.expect("state");
+        assert_eq!(state.size, 321);
+        assert_eq!(state.root, mem.root());
+        let want = weir_tlog::sequencer::needed(|s| tree_hash(s, 200));
+        let src = store.db.log_hashes(&want).await.expect("hashes");
+        assert_eq!(tree_hash(&src, 200).expect("root"), tree_hash(&mem, 200).expect("root"));
+        assert!(store.db.store_checkpoint(321, &state.root, "note").await.expect("store"));
+        assert!(!store.db.store_checkpoint(320, &state.root, "stale").await.expect("store"));
+    }
+}
