@@ -80,6 +80,9 @@ mod tests {
         assert!(!entry.contains("alice") && !entry.contains("carol") && !entry.contains("trace"));
         assert!(entry.contains(&commitment(b"salt", "carol")));
         assert_ne!(e.log_entry(b"salt"), e.log_entry(b"pepper"));
-        assert!(entry.starts_with("{\"action\":\"access.review\""), "{entry}");
+        assert!(
+            entry.starts_with("{\"action\":\"access.review\""),
+            "{entry}"
+        );
     }
 }

@@ -13,6 +13,7 @@ pub mod extract;
 mod gate;
 mod hub;
 mod lfs;
+pub mod log;
 mod native;
 
 use std::sync::Arc;
@@ -37,6 +38,19 @@ pub struct ServerConfig {
     pub upload_key: Vec<u8>,
     /// How long an LFS upload link stays valid.
     pub upload_link_ttl_secs: i64,
+    /// The transparency log's Ed25519 signed-note key; its name is the log's origin.
+    pub log_signer: weir_tlog::note::Signer,
+    /// How often the sequencer integrates pending events and signs a checkpoint.
+    pub log_interval_ms: u64,
+}
+
+/// The log origin for a public URL: its schemeless form plus `/log`.
+pub fn log_origin(public_url: &str) -> String {
+    let schemeless = public_url
+        .trim_end_matches('/')
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    format!("{schemeless}/log")
 }
 
 /// JSON bodies are small; blob uploads stream and are bounded by their signed size instead.
@@ -49,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .merge(access::routes())
         .merge(exports::routes())
+        .merge(log::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -70,6 +85,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    log::spawn_sequencer(state.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

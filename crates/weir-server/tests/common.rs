@@ -42,6 +42,12 @@ impl TestApp {
                 public_url: url.clone(),
                 upload_key: vec![7; 32],
                 upload_link_ttl_secs: 600,
+                log_signer: weir_tlog::note::Signer::from_seed(
+                    &weir_server::log_origin(&url),
+                    [7; 32],
+                )
+                .expect("log key"),
+                log_interval_ms: 50,
             }),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

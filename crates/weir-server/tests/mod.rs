@@ -5,4 +5,5 @@ mod access;
 mod common;
 mod download;
 mod errors;
+mod log;
 mod upload;

@@ -19,7 +19,9 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn hash(bytes: Vec<u8>) -> Result<Hash> {
-    bytes.try_into().map_err(|_| corrupt("stored hash is not 32 bytes"))
+    bytes
+        .try_into()
+        .map_err(|_| corrupt("stored hash is not 32 bytes"))
 }
 
 /// The current tree head and, if signed, its checkpoint note.
@@ -36,7 +38,11 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            None => Ok(LogState { size: 0, root: weir_tlog::merkle::empty_root(), checkpoint: None }),
+            None => Ok(LogState {
+                size: 0,
+                root: weir_tlog::merkle::empty_root(),
+                checkpoint: None,
+            }),
             Some(r) => Ok(LogState {
                 size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
                 root: hash(r.try_get("root")?)?,
@@ -48,14 +54,17 @@ impl Db {
     /// Sequences up to `max` pending entries. Returns the new state (unsigned) if anything moved.
     pub async fn integrate(&self, max: i64) -> Result<Option<LogState>> {
         let mut tx = self.pool.begin().await?;
-        let pending = sqlx::query("SELECT id, event_id, data FROM log_pending ORDER BY id LIMIT $1")
-            .bind(max)
-            .fetch_all(&mut *tx)
-            .await?;
+        let pending =
+            sqlx::query("SELECT id, event_id, data FROM log_pending ORDER BY id LIMIT $1")
+                .bind(max)
+                .fetch_all(&mut *tx)
+                .await?;
         if pending.is_empty() {
             return Ok(None);
         }
-        let state = sqlx::query("SELECT size FROM log_state WHERE id = 1").fetch_optional(&mut *tx).await?;
+        let state = sqlx::query("SELECT size FROM log_state WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
         let size = match state {
             Some(r) => u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
             None => 0,
@@ -89,8 +98,15 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        let last: i64 = pending.last().map(|p| p.try_get("id")).transpose()?.unwrap_or(0);
-        sqlx::query("DELETE FROM log_pending WHERE id <= $1").bind(last).execute(&mut *tx).await?;
+        let last: i64 = pending
+            .last()
+            .map(|p| p.try_get("id"))
+            .transpose()?
+            .unwrap_or(0);
+        sqlx::query("DELETE FROM log_pending WHERE id <= $1")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO log_state (id, size, root, checkpoint) VALUES (1, $1, $2, NULL)
              ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = NULL",
@@ -100,17 +116,23 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(LogState { size: a.size, root: a.root, checkpoint: None }))
+        Ok(Some(LogState {
+            size: a.size,
+            root: a.root,
+            checkpoint: None,
+        }))
     }
 
     /// Stores a checkpoint signed over (size, root), only if that is still the current state.
     pub async fn store_checkpoint(&self, size: u64, root: &Hash, note: &str) -> Result<bool> {
-        let res = sqlx::query("UPDATE log_state SET checkpoint = $1 WHERE id = 1 AND size = $2 AND root = $3")
-            .bind(note)
-            .bind(size as i64)
-            .bind(root.to_vec())
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE log_state SET checkpoint = $1 WHERE id = 1 AND size = $2 AND root = $3",
+        )
+        .bind(note)
+        .bind(size as i64)
+        .bind(root.to_vec())
+        .execute(&self.pool)
+        .await?;
         Ok(res.rows_affected() == 1)
     }
 
@@ -132,22 +154,25 @@ impl Db {
 
     /// Hashes of one tree level, indices `start .. start + count`, in order.
     pub async fn log_hash_range(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {
-        let rows = sqlx::query("SELECT hash FROM log_hashes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
-            .bind(i64::from(level))
-            .bind(start as i64)
-            .bind((start + count) as i64)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT hash FROM log_hashes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .bind(i64::from(level))
+        .bind(start as i64)
+        .bind((start + count) as i64)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(|r| hash(r.try_get("hash")?)).collect()
     }
 
     /// Entries `start .. start + count`, in order.
     pub async fn log_entries(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT data FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
-            .bind(start as i64)
-            .bind((start + count) as i64)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT data FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+                .bind(start as i64)
+                .bind((start + count) as i64)
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(|r| Ok(r.try_get("data")?)).collect()
     }
 
@@ -157,7 +182,8 @@ impl Db {
             .bind(event_id)
             .fetch_optional(&self.pool)
             .await?;
-        r.map(|r| u64::try_from(r.try_get::<i64, _>("idx")?).map_err(corrupt)).transpose()
+        r.map(|r| u64::try_from(r.try_get::<i64, _>("idx")?).map_err(corrupt))
+            .transpose()
     }
 }
 
@@ -199,8 +225,23 @@ mod tests {
         assert_eq!(state.root, mem.root());
         let want = weir_tlog::sequencer::needed(|s| tree_hash(s, 200));
         let src = store.db.log_hashes(&want).await.expect("hashes");
-        assert_eq!(tree_hash(&src, 200).expect("root"), tree_hash(&mem, 200).expect("root"));
-        assert!(store.db.store_checkpoint(321, &state.root, "note").await.expect("store"));
-        assert!(!store.db.store_checkpoint(320, &state.root, "stale").await.expect("store"));
+        assert_eq!(
+            tree_hash(&src, 200).expect("root"),
+            tree_hash(&mem, 200).expect("root")
+        );
+        assert!(
+            store
+                .db
+                .store_checkpoint(321, &state.root, "note")
+                .await
+                .expect("store")
+        );
+        assert!(
+            !store
+                .db
+                .store_checkpoint(320, &state.root, "stale")
+                .await
+                .expect("store")
+        );
     }
 }

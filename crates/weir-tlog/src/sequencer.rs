@@ -28,10 +28,16 @@ pub struct Appended {
 
 /// Appends `leaves` to a tree of `size` whose frontier hashes (level → hash, as listed by
 /// [`frontier_positions`]) are given.
-pub fn append(size: u64, frontier: &BTreeMap<u8, Hash>, leaves: &[Hash]) -> Result<Appended, TlogError> {
+pub fn append(
+    size: u64,
+    frontier: &BTreeMap<u8, Hash>,
+    leaves: &[Hash],
+) -> Result<Appended, TlogError> {
     let mut stack = BTreeMap::new();
     for (l, i) in frontier_positions(size) {
-        let h = frontier.get(&l).ok_or(TlogError::MissingHash { level: l, index: i })?;
+        let h = frontier
+            .get(&l)
+            .ok_or(TlogError::MissingHash { level: l, index: i })?;
         stack.insert(l, *h);
     }
     let mut hashes = Vec::new();
@@ -41,7 +47,10 @@ pub fn append(size: u64, frontier: &BTreeMap<u8, Hash>, leaves: &[Hash]) -> Resu
         loop {
             hashes.push((level, index, h));
             if index & 1 == 1 {
-                let left = stack.remove(&level).ok_or(TlogError::MissingHash { level, index: index - 1 })?;
+                let left = stack.remove(&level).ok_or(TlogError::MissingHash {
+                    level,
+                    index: index - 1,
+                })?;
                 h = node_hash(&left, &h);
                 level += 1;
                 index >>= 1;
@@ -59,7 +68,11 @@ pub fn append(size: u64, frontier: &BTreeMap<u8, Hash>, leaves: &[Hash]) -> Resu
             Some(acc) => node_hash(h, &acc),
         });
     }
-    Ok(Appended { hashes, size: n, root: root.unwrap_or_else(empty_root) })
+    Ok(Appended {
+        hashes,
+        size: n,
+        root: root.unwrap_or_else(empty_root),
+    })
 }
 
 /// Runs `f` against a source that records which hashes it reads (the algorithms' control flow
@@ -86,7 +99,10 @@ pub struct MapSource(pub HashMap<(u8, u64), Hash>);
 
 impl HashSource for MapSource {
     fn hash(&self, level: u8, index: u64) -> Result<Hash, TlogError> {
-        self.0.get(&(level, index)).copied().ok_or(TlogError::MissingHash { level, index })
+        self.0
+            .get(&(level, index))
+            .copied()
+            .ok_or(TlogError::MissingHash { level, index })
     }
 }
 

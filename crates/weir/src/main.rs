@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Seed demo publishers, users and models.
     #[arg(long)]
     demo: bool,
+    /// How often the transparency log integrates events and signs a checkpoint (milliseconds).
+    #[arg(long, env = "WEIR_LOG_INTERVAL_MS", default_value_t = 1000)]
+    log_interval_ms: u64,
 }
 
 #[derive(Args)]
@@ -821,6 +824,36 @@ fn upload_key(data: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// The log's signed-note key in `DATA/secrets/log.key` (Go's signer-key format, 0600), made on
+/// first start for the origin. A log's origin never changes.
+fn log_key(data: &Path, origin: &str) -> Result<weir_tlog::note::Signer> {
+    let path = data.join("secrets").join("log.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let signer = weir_tlog::note::Signer::parse(&text)
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            if signer.name() != origin {
+                bail!(
+                    "the log key in {} is for origin {}, but --public-url gives {origin}; a log's origin never changes, so serve under the same public URL",
+                    path.display(),
+                    signer.name()
+                );
+            }
+            Ok(signer)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+            let signer =
+                weir_tlog::note::Signer::from_seed(origin, seed).map_err(|e| anyhow!("{e}"))?;
+            std::fs::create_dir_all(data.join("secrets"))?;
+            write_secret(&path, signer.skey().as_bytes())?;
+            Ok(signer)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 async fn open_store(data: &Path) -> Result<Store> {
     Store::open_data_dir(data)
         .await
@@ -872,6 +905,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             public_url: public_url.clone(),
             upload_key: upload_key(&args.data)?,
             upload_link_ttl_secs: 3600,
+            log_signer: log_key(&args.data, &weir_server::log_origin(&public_url))?,
+            log_interval_ms: args.log_interval_ms,
         }),
     };
     println!(

@@ -1,0 +1,229 @@
+//! The transparency log over HTTP (C2SP `tlog-tiles` under `/log/`) and its sequencer.
+//!
+//! The sequencer integrates pending events in batches every interval, in one store transaction,
+//! then signs a checkpoint over the committed head and stores it only if that head is still
+//! current. It never signs anything but a committed head, so every checkpoint it ever signed is a
+//! prefix of every later one, also after a crash at any point.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use weir_tlog::checkpoint::Checkpoint;
+use weir_tlog::merkle::{inclusion_proof, tree_hash};
+use weir_tlog::proof::ProofFile;
+use weir_tlog::sequencer::needed;
+use weir_tlog::tiles::{TILE_WIDTH, entry_bundle, parse_path};
+
+use crate::extract::{Path, Query};
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/log/checkpoint", get(checkpoint))
+        .route("/log/vkey", get(vkey))
+        .route("/log/tile/{*path}", get(tile))
+        .route("/api/v1/log/proof/{index}", get(proof))
+        .route("/api/v1/log/consistency", get(consistency))
+}
+
+/// Largest batch integrated at once.
+const BATCH: i64 = 100_000;
+
+/// Integrates and signs once. Returns the signed size.
+pub async fn sequence_once(state: &AppState) -> Result<u64, weir_store::StoreError> {
+    state.store.db.integrate(BATCH).await?;
+    let head = state.store.db.log_state().await?;
+    if head.checkpoint.is_none() {
+        let c = Checkpoint {
+            origin: state.config.log_signer.name().to_string(),
+            size: head.size,
+            root: head.root,
+        };
+        let note = c
+            .sign(&state.config.log_signer)
+            .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?
+            .to_text();
+        state
+            .store
+            .db
+            .store_checkpoint(head.size, &head.root, &note)
+            .await?;
+    }
+    Ok(head.size)
+}
+
+/// Runs the sequencer until the process ends.
+pub fn spawn_sequencer(state: AppState) {
+    let every = Duration::from_millis(state.config.log_interval_ms.max(10));
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = sequence_once(&state).await {
+                tracing::error!(error = %e, "log sequencing failed; retrying");
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}
+
+fn text(body: String, immutable: bool) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
+    r
+}
+
+async fn signed_head(state: &AppState) -> Result<(u64, String), ApiError> {
+    let head = state.store.db.log_state().await?;
+    match head.checkpoint {
+        Some(c) => Ok((head.size, c)),
+        None => {
+            // Between integration and signing: sign now (idempotent) rather than serve nothing.
+            let size = sequence_once(state).await?;
+            let head = state.store.db.log_state().await?;
+            Ok((size, head.checkpoint.ok_or_else(ApiError::internal)?))
+        }
+    }
+}
+
+async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(text(signed_head(&state).await?.1, false))
+}
+
+async fn vkey(State(state): State<AppState>) -> Response {
+    text(
+        format!("{}\n", state.config.log_signer.verifier().vkey()),
+        true,
+    )
+}
+
+async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let full = format!("tile/{path}");
+    let (level, index, width) =
+        parse_path(&full).map_err(|e| ApiError::bad_request("invalid_tile", e.to_string()))?;
+    let size = state.store.db.log_state().await?.size;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "tile_not_found",
+            format!("{full} does not exist (yet)"),
+        )
+    };
+    let start = index.checked_mul(TILE_WIDTH).ok_or_else(not_found)?;
+    let body = match level {
+        None => {
+            if start + width > size {
+                return Err(not_found());
+            }
+            let entries = state.store.db.log_entries(start, width).await?;
+            entry_bundle(&entries).map_err(|_| ApiError::internal())?
+        }
+        Some(l) => {
+            let shift = 8 * u32::from(l);
+            let count = if shift >= 64 { 0 } else { size >> shift };
+            if start + width > count {
+                return Err(not_found());
+            }
+            let hashes = state
+                .store
+                .db
+                .log_hash_range(l.checked_mul(8).ok_or_else(not_found)?, start, width)
+                .await?;
+            if hashes.len() as u64 != width {
+                return Err(ApiError::internal());
+            }
+            hashes.concat()
+        }
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(r)
+}
+
+/// `GET /api/v1/log/proof/{index}`: a `c2sp.org/tlog-proof@v1` file for the entry against the
+/// current signed checkpoint.
+async fn proof(
+    State(state): State<AppState>,
+    Path(index): Path<u64>,
+) -> Result<Response, ApiError> {
+    let (size, note) = signed_head(&state).await?;
+    if index >= size {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_in_log",
+            format!("entry {index} is not in the log of size {size} yet"),
+        )
+        .next("retry after the next checkpoint (about a second)"));
+    }
+    let want = needed(|s| inclusion_proof(s, index, size));
+    let src = state.store.db.log_hashes(&want).await?;
+    let path = inclusion_proof(&src, index, size).map_err(|_| ApiError::internal())?;
+    Ok(text(
+        ProofFile {
+            extra: None,
+            index,
+            path,
+            checkpoint: note,
+        }
+        .to_text(),
+        false,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ConsistencyQuery {
+    old: u64,
+    new: Option<u64>,
+}
+
+/// `GET /api/v1/log/consistency?old=N[&new=M]`: the RFC 6962 consistency proof, one base64 hash
+/// per line (verified by the client against both signed roots).
+async fn consistency(
+    State(state): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Response, ApiError> {
+    let (size, _) = signed_head(&state).await?;
+    let new = q.new.unwrap_or(size);
+    if q.old > new || new > size {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("need old <= new <= {size}"),
+        ));
+    }
+    let want = needed(|s| {
+        let _ = tree_hash(s, new);
+        weir_tlog::merkle::consistency_proof(s, q.old, new)
+    });
+    let src = state.store.db.log_hashes(&want).await?;
+    let proof =
+        weir_tlog::merkle::consistency_proof(&src, q.old, new).map_err(|_| ApiError::internal())?;
+    use base64::Engine;
+    let body: String = proof
+        .iter()
+        .map(|h| format!("{}\n", base64::engine::general_purpose::STANDARD.encode(h)))
+        .collect();
+    Ok(text(body, false))
+}
