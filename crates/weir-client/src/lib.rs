@@ -5,6 +5,7 @@
 //! download stays under `.weir/partial/` and resumes with `Range` on the next attempt.
 
 mod access;
+mod log;
 mod pull;
 mod push;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use log::{Audit, LogCheck};
 pub use pull::{PullOptions, PullOutcome};
 pub use push::{PushOptions, PushOutcome};
 

@@ -93,6 +93,16 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// The transparency log: checkpoints, inclusion proofs, consistency, full audit.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+        /// The log's verifier key (C2SP vkey). Default: the key pinned on first use.
+        #[arg(long, env = "WEIR_LOG_KEY")]
+        key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Download a revision into a directory, verifying every byte.
     Pull {
         /// NS/NAME[@REVISION]
@@ -217,6 +227,22 @@ enum ExportCommand {
     Status { id: i64 },
     /// (requester) Get the single-use link once approved, and download the tar into OUT.
     Fetch { id: i64, out: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Print the current checkpoint, verified with the pinned key.
+    Checkpoint,
+    /// Prove that entry INDEX is in the log; --out writes the c2sp.org/tlog-proof@v1 file.
+    Prove {
+        index: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the current checkpoint is consistent with the last one this client saw, then remember it.
+    Verify,
+    /// Rebuild the whole tree from the entry bundles and compare the signed root and every tile.
+    Audit,
 }
 
 #[derive(Subcommand)]
@@ -390,6 +416,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Identity { command, remote } => identity(command, &remote).await,
         Command::Export { command, remote } => export(command, &client(&remote)?).await,
+        Command::Log {
+            command,
+            key,
+            remote,
+        } => log(command, key, &remote).await,
         Command::Push {
             dir,
             repo,
@@ -730,6 +761,122 @@ async fn identity(command: IdentityCommand, remote: &Remote) -> Result<()> {
                     .as_str()
                     .map(|e| format!(", until {e}"))
                     .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn config_dir() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("WEIR_CONFIG_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    std::env::var("HOME")
+        .ok()
+        .map(|h| PathBuf::from(h).join(".config").join("weir"))
+}
+
+/// Where this client keeps a registry's pinned log key and last verified checkpoint.
+fn log_state_dir(server: &str) -> Result<PathBuf> {
+    let name: String = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dir = config_dir()
+        .ok_or_else(|| anyhow!("cannot find a config dir; set WEIR_CONFIG_DIR"))?
+        .join("logs")
+        .join(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Result<()> {
+    let client = client(remote)?;
+    let dir = log_state_dir(&remote.server)?;
+    let pinned_path = dir.join("vkey");
+    let pinned = std::fs::read_to_string(&pinned_path)
+        .ok()
+        .map(|s| s.trim().to_string());
+    let vkey = match (key, pinned) {
+        (Some(k), Some(p)) if k.trim() != p => bail!(
+            "--key differs from the key pinned for {} ({}); remove {} to re-pin",
+            remote.server,
+            p,
+            pinned_path.display()
+        ),
+        (Some(k), _) => k.trim().to_string(),
+        (None, Some(p)) => p,
+        (None, None) => {
+            let k = client.log_vkey().await?;
+            weir_tlog::note::Verifier::parse(&k)
+                .map_err(|e| anyhow!("the server's log key is invalid: {e}"))?;
+            std::fs::write(&pinned_path, format!("{k}\n"))
+                .with_context(|| format!("writing {}", pinned_path.display()))?;
+            eprintln!(
+                "pinned the log key of {} on first use: {k} (pass --key to pin one you obtained out of band)",
+                remote.server
+            );
+            k
+        }
+    };
+    if !pinned_path.exists() {
+        std::fs::write(&pinned_path, format!("{vkey}\n"))
+            .with_context(|| format!("writing {}", pinned_path.display()))?;
+    }
+    match command {
+        LogCommand::Checkpoint => {
+            let (_, text) = client.log_checkpoint(&vkey).await?;
+            print!("{text}");
+        }
+        LogCommand::Prove { index, out } => {
+            let (proof, entry) = client.log_prove(&vkey, index).await?;
+            println!(
+                "entry {index} is in the log (tree size {}): {}",
+                weir_tlog::checkpoint::Checkpoint::parse_body(
+                    &weir_tlog::note::Note::parse(&proof.checkpoint)
+                        .map_err(|e| anyhow!("{e}"))?
+                        .text
+                )
+                .map_err(|e| anyhow!("{e}"))?
+                .size,
+                String::from_utf8_lossy(&entry)
+            );
+            if let Some(out) = out {
+                std::fs::write(&out, proof.to_text())
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("proof written to {}", out.display());
+            }
+        }
+        LogCommand::Verify => {
+            let seen_path = dir.join("checkpoint");
+            let seen = std::fs::read_to_string(&seen_path).ok();
+            let check = client.verify_log(&vkey, seen.as_deref()).await?;
+            std::fs::write(&seen_path, &check.text)
+                .with_context(|| format!("writing {}", seen_path.display()))?;
+            match check.consistent_with {
+                Some(old) => println!(
+                    "log of {} verified: size {} is consistent with the size {old} seen before",
+                    remote.server, check.checkpoint.size
+                ),
+                None => println!(
+                    "log of {} verified at size {}; remembered for the next check",
+                    remote.server, check.checkpoint.size
+                ),
+            }
+        }
+        LogCommand::Audit => {
+            let a = client.audit_log(&vkey).await?;
+            println!(
+                "audited {} entries: the entry bundles rebuild the signed root and all {} tiles match",
+                a.entries, a.tiles
             );
         }
     }

@@ -42,7 +42,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path) -> Server {
-        let port = free_port();
+        Server::start_on(data, free_port())
+    }
+
+    /// Starts on a given port (the same public URL, so clients keep their pinned log state).
+    pub fn start_on(data: &Path, port: u16) -> Server {
         let mut s = Server {
             data: data.to_path_buf(),
             url: format!("http://127.0.0.1:{port}"),
@@ -76,6 +80,10 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn restart(&mut self) {

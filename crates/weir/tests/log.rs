@@ -1,0 +1,153 @@
+//! `weir log`: pin the key, verify checkpoints, prove inclusion, audit; and a client that saw a
+//! later checkpoint refuses a rolled-back or forked log.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, ok, weir};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Makes `n` governance events (tier raises and lowers by the owner and an operator).
+fn events(server: &Server, owner: &str, op: &str, repo: &str, n: usize) {
+    let env_o = [("WEIR_SERVER", server.url.as_str()), ("WEIR_TOKEN", owner)];
+    let env_a = [("WEIR_SERVER", server.url.as_str()), ("WEIR_TOKEN", op)];
+    for i in 0..n {
+        if i % 2 == 0 {
+            ok(&weir(&["tier", "set", repo, "T1"], &env_o));
+        } else {
+            ok(&weir(
+                &["tier", "set", repo, "T0", "--reason", "test"],
+                &env_a,
+            ));
+        }
+    }
+}
+
+fn log_cmd(server: &Server, cfg: &Path, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["log"];
+    full.extend_from_slice(args);
+    let mut c = std::process::Command::new(crate::harness::WEIR);
+    c.args(&full)
+        .env("WEIR_SERVER", &server.url)
+        .env("WEIR_CONFIG_DIR", cfg)
+        .env_remove("WEIR_TOKEN");
+    c.output().expect("weir log")
+}
+
+fn wait_size(server: &Server, cfg: &Path, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = ok(&log_cmd(server, cfg, &["checkpoint"]));
+        let size: u64 = out.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+        if size >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "log stuck below {at_least}: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn log_commands_and_rollback_and_fork_detection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("cfg");
+    let mut server = Server::start(&data);
+    let port = server.port();
+    let owner = server.user_with_token("alice");
+    ok(&server.admin(&["user", "add", "root"]));
+    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("a.txt"), b"a").expect("write");
+    ok(&weir(
+        &["push", src.to_str().expect("utf8"), "alice/m"],
+        &[
+            ("WEIR_SERVER", server.url.as_str()),
+            ("WEIR_TOKEN", owner.as_str()),
+        ],
+    ));
+    events(&server, &owner, &op, "alice/m", 4);
+    wait_size(&server, &cfg, 4);
+
+    let out = ok(&log_cmd(&server, &cfg, &["verify"]));
+    assert!(out.contains("remembered"), "{out}");
+    assert!(
+        String::from_utf8_lossy(&log_cmd(&server, &cfg, &["checkpoint"]).stdout)
+            .starts_with(&format!("127.0.0.1:{port}/log\n"))
+    );
+    let proof = dir.path().join("e1.tlog-proof");
+    let out = ok(&log_cmd(
+        &server,
+        &cfg,
+        &["prove", "1", "--out", proof.to_str().expect("utf8")],
+    ));
+    assert!(
+        out.contains("entry 1 is in the log") && out.contains("tier.set"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&proof)
+            .expect("proof")
+            .starts_with("c2sp.org/tlog-proof@v1\nindex 1\n")
+    );
+    assert!(ok(&log_cmd(&server, &cfg, &["audit"])).contains("rebuild the signed root"));
+    let wrong = log_cmd(
+        &server,
+        &cfg,
+        &[
+            "checkpoint",
+            "--key",
+            "other.example/log+00000000+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+        ],
+    );
+    assert!(!wrong.status.success());
+
+    // Snapshot the data dir (same key), grow the log, verify: consistent.
+    server.kill();
+    let old = dir.path().join("old");
+    copy_dir(&data, &old);
+    server.restart();
+    events(&server, &owner, &op, "alice/m", 4);
+    wait_size(&server, &cfg, 8);
+    let out = ok(&log_cmd(&server, &cfg, &["verify"]));
+    assert!(out.contains("consistent with the size"), "{out}");
+
+    // The old copy at the same URL is a rolled-back log: refused.
+    server.kill();
+    let forked = Server::start_on(&old, port);
+    let out = log_cmd(&forked, &cfg, &["verify"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rolled back"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Growing the old copy differently makes a fork: refused too.
+    events(&forked, &owner, &op, "alice/m", 8);
+    wait_size(&forked, &cfg, 12);
+    let out = log_cmd(&forked, &cfg, &["verify"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("forked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
