@@ -6,6 +6,8 @@
 //! covers `weir-attestation-v1\n` followed by the payload bytes exactly as sent, so no JSON
 //! canonicalization is needed; the attestation id is the SHA-256 of the payload.
 
+pub mod model_signing;
+
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
