@@ -8,6 +8,7 @@ mod access;
 mod log;
 mod pull;
 mod push;
+pub mod verify;
 
 use std::time::Duration;
 

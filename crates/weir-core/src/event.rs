@@ -24,7 +24,8 @@ pub struct Event {
     /// The client's request id (`X-Amzn-Trace-Id` / `X-Request-Id`), if any.
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
-    /// Action-specific details (path, revision, old and new tier, …). Never secrets.
+    /// Action-specific details (path, revision, old and new tier, …). Never secrets. Only a
+    /// digest reaches the log, except the `public` member, which is copied in clear.
     pub details: serde_json::Value,
 }
 
@@ -53,6 +54,8 @@ impl Event {
             "actor": self.actor.as_deref().map(|a| commitment(salt, a)),
             "subject": self.subject.as_deref().map(|s| commitment(salt, s)),
             "details": hex::encode(Sha256::digest(&details)),
+            // Facts meant for the public (a release's commit and bundle digest) go in clear.
+            "public": self.details.get("public"),
         });
         serde_json::to_vec(&entry).unwrap_or_default()
     }

@@ -15,6 +15,7 @@ mod hub;
 mod lfs;
 pub mod log;
 mod native;
+mod releases;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub log_signer: weir_tlog::note::Signer,
     /// How often the sequencer integrates pending events and signs a checkpoint.
     pub log_interval_ms: u64,
+    /// The P-256 key that signs releases (OpenSSF model-signing bundles).
+    pub release_key: weir_signing::model_signing::ReleaseKey,
 }
 
 /// The log origin for a public URL: its schemeless form plus `/log`.
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(access::routes())
         .merge(exports::routes())
         .merge(log::routes())
+        .merge(releases::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -48,6 +48,7 @@ impl TestApp {
                 )
                 .expect("log key"),
                 log_interval_ms: 50,
+                release_key: weir_signing::model_signing::ReleaseKey::generate(),
             }),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -48,7 +50,12 @@ pub fn is_ignored(path: &str, extra: &[String]) -> bool {
         .iter()
         .copied()
         .chain(extra.iter().map(String::as_str))
-        .any(|i| path == i || path.strip_prefix(i).is_some_and(|rest| rest.starts_with('/')))
+        .any(|i| {
+            path == i
+                || path
+                    .strip_prefix(i)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 /// Python's `PurePosixPath` order: by path components.
@@ -84,7 +91,13 @@ pub fn statement(name: &str, resources: &[Resource]) -> Vec<u8> {
 
 /// DSSE pre-authentication encoding.
 pub fn pae(payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {} {} ", PAYLOAD_TYPE.len(), PAYLOAD_TYPE, payload.len()).into_bytes();
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        PAYLOAD_TYPE.len(),
+        PAYLOAD_TYPE,
+        payload.len()
+    )
+    .into_bytes();
     out.extend_from_slice(payload);
     out
 }
@@ -104,11 +117,16 @@ impl ReleaseKey {
     }
 
     pub fn from_pkcs8_pem(pem: &str) -> Result<ReleaseKey, ModelSigningError> {
-        p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map(ReleaseKey).map_err(|e| ModelSigningError::Key(e.to_string()))
+        p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
+            .map(ReleaseKey)
+            .map_err(|e| ModelSigningError::Key(e.to_string()))
     }
 
     pub fn to_pkcs8_pem(&self) -> Result<String, ModelSigningError> {
-        self.0.to_pkcs8_pem(LineEnding::LF).map(|z| z.to_string()).map_err(|e| ModelSigningError::Key(e.to_string()))
+        self.0
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|z| z.to_string())
+            .map_err(|e| ModelSigningError::Key(e.to_string()))
     }
 
     /// SubjectPublicKeyInfo PEM with LF line endings (what OpenSSL writes).
@@ -121,7 +139,8 @@ impl ReleaseKey {
 
     /// Signs a statement and returns the bundle, compact JSON, exactly the fields `model_signing` accepts.
     pub fn sign(&self, payload: &[u8]) -> Result<String, ModelSigningError> {
-        let sig: p256::ecdsa::DerSignature = p256::ecdsa::signature::Signer::sign(&self.0, &pae(payload));
+        let sig: p256::ecdsa::DerSignature =
+            p256::ecdsa::signature::Signer::sign(&self.0, &pae(payload));
         let b = json!({
             "mediaType": BUNDLE_MEDIA_TYPE,
             "verificationMaterial": {"publicKey": {"hint": hint(&self.public_pem()?)}, "tlogEntries": []},
@@ -143,14 +162,22 @@ pub fn hint(public_pem: &str) -> String {
 fn verify_sig(public_pem: &str, msg: &[u8], der: &[u8]) -> Result<(), ModelSigningError> {
     use p256::ecdsa::signature::Verifier;
     if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(public_pem) {
-        let sig = p256::ecdsa::DerSignature::from_bytes(der).map_err(|_| ModelSigningError::Signature)?;
-        return k.verify(msg, &sig).map_err(|_| ModelSigningError::Signature);
+        let sig =
+            p256::ecdsa::DerSignature::from_bytes(der).map_err(|_| ModelSigningError::Signature)?;
+        return k
+            .verify(msg, &sig)
+            .map_err(|_| ModelSigningError::Signature);
     }
     if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_pem(public_pem) {
-        let sig = p384::ecdsa::DerSignature::from_bytes(der).map_err(|_| ModelSigningError::Signature)?;
-        return k.verify(msg, &sig).map_err(|_| ModelSigningError::Signature);
+        let sig =
+            p384::ecdsa::DerSignature::from_bytes(der).map_err(|_| ModelSigningError::Signature)?;
+        return k
+            .verify(msg, &sig)
+            .map_err(|_| ModelSigningError::Signature);
     }
-    Err(ModelSigningError::Key("expected a P-256 or P-384 public key in PEM (SubjectPublicKeyInfo)".into()))
+    Err(ModelSigningError::Key(
+        "expected a P-256 or P-384 public key in PEM (SubjectPublicKeyInfo)".into(),
+    ))
 }
 
 /// What a verified bundle states.
@@ -173,64 +200,114 @@ pub fn verify_bundle(bundle: &str, public_pem: &str) -> Result<Verified, ModelSi
         && !h.is_empty()
         && h != hint(public_pem)
     {
-        return Err(bundle_err("the bundle names a different public key (hint mismatch)"));
+        return Err(bundle_err(
+            "the bundle names a different public key (hint mismatch)",
+        ));
     }
     let env = &b["dsseEnvelope"];
     if env["payloadType"] != PAYLOAD_TYPE {
-        return Err(bundle_err("payloadType must be application/vnd.in-toto+json"));
+        return Err(bundle_err(
+            "payloadType must be application/vnd.in-toto+json",
+        ));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
-    let payload = b64.decode(env["payload"].as_str().ok_or_else(|| bundle_err("no payload"))?).map_err(bundle_err)?;
+    let payload = b64
+        .decode(
+            env["payload"]
+                .as_str()
+                .ok_or_else(|| bundle_err("no payload"))?,
+        )
+        .map_err(bundle_err)?;
     let sig = b64
-        .decode(env["signatures"][0]["sig"].as_str().ok_or_else(|| bundle_err("no signature"))?)
+        .decode(
+            env["signatures"][0]["sig"]
+                .as_str()
+                .ok_or_else(|| bundle_err("no signature"))?,
+        )
         .map_err(bundle_err)?;
     verify_sig(public_pem, &pae(&payload), &sig)?;
     // Only now parse what was signed, without re-serializing it.
     let st: Value = serde_json::from_slice(&payload).map_err(bundle_err)?;
     if st["_type"] != STATEMENT_TYPE || st["predicateType"] != PREDICATE_TYPE {
-        return Err(bundle_err("not an in-toto Statement v1 with the model_signing v1.0 predicate"));
+        return Err(bundle_err(
+            "not an in-toto Statement v1 with the model_signing v1.0 predicate",
+        ));
     }
-    let subjects = st["subject"].as_array().ok_or_else(|| bundle_err("no subject"))?;
+    let subjects = st["subject"]
+        .as_array()
+        .ok_or_else(|| bundle_err("no subject"))?;
     if subjects.len() != 1 {
         return Err(bundle_err("exactly one subject is required"));
     }
     let ser = &st["predicate"]["serialization"];
     if ser["method"] != "files" || ser["hash_type"] != "sha256" {
-        return Err(bundle_err("only the files serialization with sha256 is supported"));
+        return Err(bundle_err(
+            "only the files serialization with sha256 is supported",
+        ));
     }
     let mut resources = Vec::new();
     let mut all = Sha256::new();
-    for r in st["predicate"]["resources"].as_array().ok_or_else(|| bundle_err("no resources"))? {
+    for r in st["predicate"]["resources"]
+        .as_array()
+        .ok_or_else(|| bundle_err("no resources"))?
+    {
         if r["algorithm"] != "sha256" {
             return Err(bundle_err("resources must use sha256"));
         }
-        let name = r["name"].as_str().ok_or_else(|| bundle_err("resource without a name"))?.to_string();
+        let name = r["name"]
+            .as_str()
+            .ok_or_else(|| bundle_err("resource without a name"))?
+            .to_string();
         let mut d = [0u8; 32];
-        hex::decode_to_slice(r["digest"].as_str().unwrap_or(""), &mut d).map_err(|_| bundle_err("bad resource digest"))?;
+        hex::decode_to_slice(r["digest"].as_str().unwrap_or(""), &mut d)
+            .map_err(|_| bundle_err("bad resource digest"))?;
         all.update(d);
         resources.push(Resource { name, sha256: d });
     }
     if subjects[0]["digest"]["sha256"].as_str() != Some(hex::encode(all.finalize()).as_str()) {
-        return Err(bundle_err("the subject digest does not match the listed resources"));
+        return Err(bundle_err(
+            "the subject digest does not match the listed resources",
+        ));
     }
     let ignore_paths = ser["ignore_paths"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
-    Ok(Verified { subject_name: subjects[0]["name"].as_str().unwrap_or("").to_string(), resources, ignore_paths, payload })
+    Ok(Verified {
+        subject_name: subjects[0]["name"].as_str().unwrap_or("").to_string(),
+        resources,
+        ignore_paths,
+        payload,
+    })
 }
 
 /// Compares the signed file list with what is on disk (both as name → digest maps).
 pub fn compare(signed: &[Resource], actual: &[Resource]) -> Result<(), ModelSigningError> {
-    let a: BTreeMap<&str, &[u8; 32]> = signed.iter().map(|r| (r.name.as_str(), &r.sha256)).collect();
-    let b: BTreeMap<&str, &[u8; 32]> = actual.iter().map(|r| (r.name.as_str(), &r.sha256)).collect();
+    let a: BTreeMap<&str, &[u8; 32]> = signed
+        .iter()
+        .map(|r| (r.name.as_str(), &r.sha256))
+        .collect();
+    let b: BTreeMap<&str, &[u8; 32]> = actual
+        .iter()
+        .map(|r| (r.name.as_str(), &r.sha256))
+        .collect();
     let missing: Vec<&str> = a.keys().filter(|k| !b.contains_key(*k)).copied().collect();
     let extra: Vec<&str> = b.keys().filter(|k| !a.contains_key(*k)).copied().collect();
-    let changed: Vec<&str> = a.iter().filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v)).map(|(k, _)| *k).collect();
+    let changed: Vec<&str> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k).is_some_and(|w| w != *v))
+        .map(|(k, _)| *k)
+        .collect();
     if missing.is_empty() && extra.is_empty() && changed.is_empty() {
         return Ok(());
     }
-    Err(ModelSigningError::Mismatch(format!("changed {changed:?}, missing {missing:?}, extra {extra:?}")))
+    Err(ModelSigningError::Mismatch(format!(
+        "changed {changed:?}, missing {missing:?}, extra {extra:?}"
+    )))
 }
 
 #[cfg(test)]
@@ -238,12 +315,20 @@ mod tests {
     use super::*;
 
     fn res(name: &str, content: &[u8]) -> Resource {
-        Resource { name: name.into(), sha256: Sha256::digest(content).into() }
+        Resource {
+            name: name.into(),
+            sha256: Sha256::digest(content).into(),
+        }
     }
 
     #[test]
     fn component_order_matches_python() {
-        let mut v = vec![res("a-b", b"1"), res("a/b", b"2"), res("config.json", b"3"), res("a/a", b"4")];
+        let mut v = vec![
+            res("a-b", b"1"),
+            res("a/b", b"2"),
+            res("config.json", b"3"),
+            res("a/a", b"4"),
+        ];
         sort_resources(&mut v);
         let names: Vec<&str> = v.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["a/a", "a/b", "a-b", "config.json"]);
@@ -262,8 +347,15 @@ mod tests {
     fn sign_verify_and_tamper() {
         let key = ReleaseKey::generate();
         let pem = key.public_pem().expect("pem");
-        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n") && pem.ends_with("-----END PUBLIC KEY-----\n"));
-        let files = vec![res("config.json", b"{}"), res("empty.txt", b""), res("sub/w.bin", b"weights")];
+        assert!(
+            pem.starts_with("-----BEGIN PUBLIC KEY-----\n")
+                && pem.ends_with("-----END PUBLIC KEY-----\n")
+        );
+        let files = vec![
+            res("config.json", b"{}"),
+            res("empty.txt", b""),
+            res("sub/w.bin", b"weights"),
+        ];
         let payload = statement("model", &files);
         let bundle = key.sign(&payload).expect("sign");
         let v = verify_bundle(&bundle, &pem).expect("verify");
@@ -271,14 +363,21 @@ mod tests {
         compare(&v.resources, &files).expect("same files");
         let mut changed = files.clone();
         changed[2] = res("sub/w.bin", b"weightz");
-        assert!(matches!(compare(&v.resources, &changed), Err(ModelSigningError::Mismatch(_))));
+        assert!(matches!(
+            compare(&v.resources, &changed),
+            Err(ModelSigningError::Mismatch(_))
+        ));
         let other = ReleaseKey::generate().public_pem().expect("pem");
         assert!(verify_bundle(&bundle, &other).is_err());
         // a changed payload breaks the signature
         let mut b: Value = serde_json::from_str(&bundle).expect("json");
         let forged = statement("model", &changed);
-        b["dsseEnvelope"]["payload"] = json!(base64::engine::general_purpose::STANDARD.encode(forged));
-        assert_eq!(verify_bundle(&b.to_string(), &pem), Err(ModelSigningError::Signature));
+        b["dsseEnvelope"]["payload"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(forged));
+        assert_eq!(
+            verify_bundle(&b.to_string(), &pem),
+            Err(ModelSigningError::Signature)
+        );
         let key2 = ReleaseKey::from_pkcs8_pem(&key.to_pkcs8_pem().expect("pem")).expect("parse");
         assert_eq!(key2.public_pem().expect("pem"), pem);
     }

@@ -21,6 +21,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_access.sql"),
     ),
     (3, "log", include_str!("../migrations/sqlite/0003_log.sql")),
+    (
+        4,
+        "releases",
+        include_str!("../migrations/sqlite/0004_releases.sql"),
+    ),
 ];
 
 #[derive(Clone)]

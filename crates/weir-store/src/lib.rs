@@ -15,6 +15,7 @@ mod db;
 pub mod events;
 pub mod exports;
 pub mod identity;
+pub mod releases;
 pub mod repos;
 pub mod tlog;
 pub mod tokens;

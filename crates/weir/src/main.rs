@@ -93,6 +93,30 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Sign a revision (OpenSSF model-signing bundle) and announce it on the transparency log.
+    Release {
+        /// NS/NAME
+        repo: String,
+        #[arg(long, default_value = "main")]
+        revision: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Check a model directory against DIR.sig (its signed manifest) and DIR.sig.tlog-proof.
+    Verify {
+        dir: PathBuf,
+        /// NS/NAME[@REV]: also check the log entry names this repo (and fetch DIR.sig if missing).
+        #[arg(long)]
+        repo: Option<String>,
+        /// The release public key (PEM). Default: pinned on first use.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The log's verifier key. Default: pinned on first use.
+        #[arg(long, env = "WEIR_LOG_KEY")]
+        log_key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// The transparency log: checkpoints, inclusion proofs, consistency, full audit.
     Log {
         #[command(subcommand)]
@@ -398,6 +422,30 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Admin { data, command } => admin(&data, command).await,
         Command::Login { token, server } => login(token, &server).await,
+        Command::Release {
+            repo,
+            revision,
+            remote,
+        } => {
+            let id = repo_id(&repo)?;
+            let v = client(&remote)?.release(&id, &revision).await?;
+            println!(
+                "released {id}@{} ({} files); bundle sha256 {}\n  {}\n  {}",
+                v["commit"].as_str().unwrap_or("?"),
+                v["files"],
+                v["bundle_sha256"].as_str().unwrap_or("?"),
+                v["bundle_url"].as_str().unwrap_or(""),
+                v["proof_url"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+        Command::Verify {
+            dir,
+            repo,
+            key,
+            log_key,
+            remote,
+        } => verify(dir, repo, key, log_key, &remote).await,
         Command::Access { command, remote } => access(command, &client(&remote)?).await,
         Command::Tier {
             command: TierCommand::Set { repo, tier, reason },
@@ -487,6 +535,22 @@ async fn run(cli: Cli) -> Result<()> {
                 progress: true,
             };
             let out = client.pull(&id, &dir, &opts).await?;
+            let signed = match client.release_files(&id, &out.commit).await {
+                Ok(Some((bundle, proof))) => {
+                    let (sig, prf) = weir_client::verify::signature_paths(&dir);
+                    std::fs::write(&sig, bundle)
+                        .with_context(|| format!("writing {}", sig.display()))?;
+                    std::fs::write(&prf, proof)
+                        .with_context(|| format!("writing {}", prf.display()))?;
+                    format!(
+                        "; signed release saved as {} (check with: weir verify {})",
+                        sig.display(),
+                        dir.display()
+                    )
+                }
+                Ok(None) => "; this revision has no signed release".to_string(),
+                Err(e) => format!("; could not fetch its signature: {e}"),
+            };
             println!(
                 "pulled {id}@{} (commit {}) into {}: {} files, {} downloaded ({} bytes, {} resumed), {} already up to date; every file matched its sha256",
                 opts.revision,
@@ -498,6 +562,7 @@ async fn run(cli: Cli) -> Result<()> {
                 out.resumed,
                 out.up_to_date
             );
+            println!("{}", signed.trim_start_matches("; "));
             Ok(())
         }
     }
@@ -798,6 +863,121 @@ fn log_state_dir(server: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// A key pinned per registry on first use (or given explicitly, which must match the pin).
+async fn pinned_key(
+    remote: &Remote,
+    file: &str,
+    given: Option<String>,
+    fetch: impl std::future::Future<Output = Result<String>>,
+) -> Result<String> {
+    let path = log_state_dir(&remote.server)?.join(file);
+    let pinned = std::fs::read_to_string(&path).ok();
+    match (given, pinned) {
+        (Some(k), Some(p)) if k.trim() != p.trim() => bail!(
+            "the key given differs from the one pinned for {} in {}; remove that file to re-pin",
+            remote.server,
+            path.display()
+        ),
+        (Some(k), _) => {
+            std::fs::write(&path, &k).with_context(|| format!("writing {}", path.display()))?;
+            Ok(k)
+        }
+        (None, Some(p)) => Ok(p),
+        (None, None) => {
+            let k = fetch.await?;
+            std::fs::write(&path, &k).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "pinned {file} of {} on first use (pass it explicitly to pin one obtained out of band)",
+                remote.server
+            );
+            Ok(k)
+        }
+    }
+}
+
+async fn verify(
+    dir: PathBuf,
+    repo: Option<String>,
+    key: Option<PathBuf>,
+    log_key: Option<String>,
+    remote: &Remote,
+) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a directory; pass the model directory to verify",
+            dir.display()
+        );
+    }
+    let client = client(remote)?;
+    let (sig_path, proof_path) = weir_client::verify::signature_paths(&dir);
+    let target = repo
+        .as_deref()
+        .map(|r| {
+            let (id, rev) = split_rev(r);
+            repo_id(id).map(|i| (i, rev.to_string()))
+        })
+        .transpose()?;
+    if !sig_path.exists() {
+        let Some((id, rev)) = &target else {
+            bail!(
+                "{} is missing; pull with 'weir pull' (which writes it) or pass --repo NS/NAME@REV",
+                sig_path.display()
+            );
+        };
+        let (bundle, proof) = client
+            .release_files(id, rev)
+            .await?
+            .ok_or_else(|| anyhow!("{id}@{rev} has no signed release"))?;
+        std::fs::write(&sig_path, bundle)?;
+        std::fs::write(&proof_path, proof)?;
+    }
+    let bundle = std::fs::read_to_string(&sig_path)
+        .with_context(|| format!("reading {}", sig_path.display()))?;
+    let key_text = key
+        .as_ref()
+        .map(|k| std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display())))
+        .transpose()?;
+    let pem = pinned_key(remote, "release.pub.pem", key_text, async {
+        Ok(client.release_public_key().await?)
+    })
+    .await?;
+    let proof_text = std::fs::read_to_string(&proof_path).ok();
+    let vkey = match &proof_text {
+        Some(_) => Some(
+            pinned_key(
+                remote,
+                "vkey",
+                log_key.map(|k| format!("{}\n", k.trim())),
+                async { Ok(format!("{}\n", client.log_vkey().await?)) },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let report = weir_client::verify::verify_dir(
+        &dir,
+        &bundle,
+        &pem,
+        proof_text.as_deref().zip(vkey.as_deref().map(str::trim)),
+        target.as_ref().map(|(i, _)| i),
+    )
+    .await?;
+    match report.logged {
+        Some((size, index)) => println!(
+            "{}: {} files match the signed manifest; the signature verifies; the release is entry {index} of the log (size {size}) under the pinned key",
+            dir.display(),
+            report.files
+        ),
+        None => println!(
+            "{}: {} files match the signed manifest and the signature verifies (no {} to check the log)",
+            dir.display(),
+            report.files,
+            proof_path.display()
+        ),
+    }
+    Ok(())
+}
+
 async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Result<()> {
     let client = client(remote)?;
     let dir = log_state_dir(&remote.server)?;
@@ -1001,6 +1181,25 @@ fn log_key(data: &Path, origin: &str) -> Result<weir_tlog::note::Signer> {
     }
 }
 
+/// The P-256 release-signing key in `DATA/secrets/release.key` (PKCS#8 PEM, 0600).
+fn release_key(data: &Path) -> Result<weir_signing::model_signing::ReleaseKey> {
+    use weir_signing::model_signing::ReleaseKey;
+    let path = data.join("secrets").join("release.key");
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => ReleaseKey::from_pkcs8_pem(&pem).map_err(|e| anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let k = ReleaseKey::generate();
+            std::fs::create_dir_all(data.join("secrets"))?;
+            write_secret(
+                &path,
+                k.to_pkcs8_pem().map_err(|e| anyhow!("{e}"))?.as_bytes(),
+            )?;
+            Ok(k)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 async fn open_store(data: &Path) -> Result<Store> {
     Store::open_data_dir(data)
         .await
@@ -1054,6 +1253,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             upload_link_ttl_secs: 3600,
             log_signer: log_key(&args.data, &weir_server::log_origin(&public_url))?,
             log_interval_ms: args.log_interval_ms,
+            release_key: release_key(&args.data)?,
         }),
     };
     println!(

@@ -1,0 +1,194 @@
+//! Releases and offline verification: `weir release`, the `DIR.sig` / `DIR.sig.tlog-proof`
+//! files written beside a pulled directory, and `weir verify DIR`, which checks the directory
+//! against the bundle, the bundle's signature, and (when the proof file is there) that the
+//! release is in a checkpoint signed by the pinned log key, all without the network.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use weir_core::RepoId;
+use weir_signing::model_signing::{Resource, compare, is_ignored, verify_bundle};
+use weir_tlog::note::Verifier;
+use weir_tlog::proof::ProofFile;
+
+use crate::{Client, ClientError, Result, encode_segment, hash_into, io_err};
+
+fn invalid(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Invalid(e.to_string())
+}
+
+/// `DIR.sig` and `DIR.sig.tlog-proof`, beside the directory (never inside it).
+pub fn signature_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    let base = dir
+        .as_os_str()
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    (
+        PathBuf::from(format!("{base}.sig")),
+        PathBuf::from(format!("{base}.sig.tlog-proof")),
+    )
+}
+
+/// What `verify_dir` established.
+#[derive(Debug)]
+pub struct VerifyReport {
+    pub files: usize,
+    /// `(log size, index)` when the release's inclusion in the log was checked.
+    pub logged: Option<(u64, u64)>,
+}
+
+/// Hashes every file of a model directory as `model_signing` does (regular files, default
+/// ignores, `.weir/` partial downloads skipped).
+pub async fn hash_dir(dir: &Path, extra_ignores: &[String]) -> Result<Vec<Resource>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        for e in std::fs::read_dir(dir).map_err(io_err(dir.display()))? {
+            let e = e.map_err(io_err(dir.display()))?;
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).map_err(io_err(p.display()))?;
+            let rel = p
+                .strip_prefix(root)
+                .map_err(|_| invalid("path outside the model"))?
+                .to_str()
+                .ok_or_else(|| invalid(format!("{}: file names must be UTF-8", p.display())))?
+                .to_string();
+            if meta.file_type().is_symlink() {
+                return Err(invalid(format!(
+                    "{rel} is a symlink; model signatures cover regular files only"
+                )));
+            }
+            if meta.is_dir() {
+                walk(root, &p, out)?;
+            } else if meta.is_file() {
+                out.push((rel, p));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    let mut out = Vec::new();
+    for (rel, path) in files {
+        if is_ignored(&rel, extra_ignores) || rel == ".weir" || rel.starts_with(".weir/") {
+            continue;
+        }
+        let mut h = Sha256::new();
+        hash_into(&path, &mut h, |_| {}).await?;
+        out.push(Resource {
+            name: rel,
+            sha256: h.finalize().into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks `dir` against `bundle` (signed by `release_pem`) and, if given, the proof file against
+/// the pinned log key: the proof's entry must announce this exact bundle for `repo`.
+pub async fn verify_dir(
+    dir: &Path,
+    bundle: &str,
+    release_pem: &str,
+    proof: Option<(&str, &str)>,
+    repo: Option<&RepoId>,
+) -> Result<VerifyReport> {
+    let v = verify_bundle(bundle, release_pem).map_err(invalid)?;
+    let actual = hash_dir(dir, &v.ignore_paths).await?;
+    compare(&v.resources, &actual).map_err(invalid)?;
+    let mut logged = None;
+    if let Some((proof_text, vkey)) = proof {
+        let p = ProofFile::parse(proof_text).map_err(invalid)?;
+        let entry = p
+            .extra
+            .clone()
+            .ok_or_else(|| invalid("the proof file does not carry its log entry"))?;
+        let log = Verifier::parse(vkey).map_err(invalid)?;
+        let c = p
+            .verify(&entry, &log)
+            .map_err(|e| invalid(format!("the release is not proven in the log: {e}")))?;
+        let e: Value = serde_json::from_slice(&entry).map_err(invalid)?;
+        let want = hex::encode(Sha256::digest(bundle.as_bytes()));
+        if e["action"] != "release" || e["public"]["bundle_sha256"].as_str() != Some(want.as_str())
+        {
+            return Err(invalid("the log entry announces a different bundle"));
+        }
+        if let Some(r) = repo
+            && e["public"]["repo"].as_str() != Some(r.to_string().as_str())
+        {
+            return Err(invalid(format!(
+                "the log entry is for {}, not {r}",
+                e["public"]["repo"]
+            )));
+        }
+        logged = Some((c.size, p.index));
+    }
+    Ok(VerifyReport {
+        files: actual.len(),
+        logged,
+    })
+}
+
+impl Client {
+    pub async fn release(&self, repo: &RepoId, revision: &str) -> Result<Value> {
+        let rb = self
+            .request(
+                reqwest::Method::POST,
+                &self.url(&format!("/api/v1/repos/{repo}/releases")),
+            )
+            .json(&json!({"revision": revision}));
+        Ok(self.send(rb).await?.json().await?)
+    }
+
+    pub async fn release_public_key(&self) -> Result<String> {
+        Ok(self
+            .send(self.request(
+                reqwest::Method::GET,
+                &self.url("/api/v1/keys/release.pub.pem"),
+            ))
+            .await?
+            .text()
+            .await?)
+    }
+
+    /// The bundle and proof of a released revision, if it is released (`None` otherwise).
+    pub async fn release_files(
+        &self,
+        repo: &RepoId,
+        rev: &str,
+    ) -> Result<Option<(String, String)>> {
+        let base = format!("/api/v1/models/{repo}/releases/{}", encode_segment(rev));
+        let bundle = match self
+            .send(self.request(
+                reqwest::Method::GET,
+                &self.url(&format!("{base}/model.sig")),
+            ))
+            .await
+        {
+            Ok(r) => r.text().await?,
+            Err(ClientError::Api {
+                status: 404, code, ..
+            }) if code == "not_released" => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut tries = 0;
+        let proof = loop {
+            match self
+                .send(self.request(
+                    reqwest::Method::GET,
+                    &self.url(&format!("{base}/model.sig.tlog-proof")),
+                ))
+                .await
+            {
+                Ok(r) => break r.text().await?,
+                Err(ClientError::Api {
+                    status: 404, code, ..
+                }) if code == "not_in_log" && tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(Some((bundle, proof)))
+    }
+}

@@ -1,0 +1,219 @@
+//! Signed releases (DESIGN.md §3): publishing a revision signs its manifest in the OpenSSF
+//! model-signing format with the registry's P-256 key and announces it on the transparency log.
+//! The bundle, its offline log proof and the public key are served at stable URLs.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use weir_authz::Action;
+use weir_signing::model_signing::{Resource, is_ignored, statement};
+use weir_tlog::merkle::inclusion_proof;
+use weir_tlog::proof::ProofFile;
+use weir_tlog::sequencer::needed;
+
+use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, Path};
+use crate::hub::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, gate};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/repos/{ns}/{name}/releases", post(release))
+        .route(
+            "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig",
+            get(bundle),
+        )
+        .route(
+            "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig.tlog-proof",
+            get(proof),
+        )
+        .route("/api/v1/keys/release.pub.pem", get(public_key))
+}
+
+#[derive(Deserialize)]
+pub struct ReleaseBody {
+    #[serde(default)]
+    revision: Option<String>,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ReleaseBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
+    let rev = body.revision.unwrap_or_else(|| "main".into());
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    // The manifest comes from the content addresses we already hold: no file is re-read.
+    let mut resources = Vec::new();
+    for file in state.store.db.files(&repo, &commit).await? {
+        if is_ignored(file.path.as_str(), &[]) {
+            continue;
+        }
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(file.sha256.as_str(), &mut d).map_err(|_| ApiError::internal())?;
+        resources.push(Resource {
+            name: file.path.to_string(),
+            sha256: d,
+        });
+    }
+    let payload = statement(repo.repo_id.name.as_str(), &resources);
+    let bundle = state
+        .config
+        .release_key
+        .sign(&payload)
+        .map_err(|_| ApiError::internal())?;
+    let bundle_sha256 = hex::encode(Sha256::digest(bundle.as_bytes()));
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "release",
+        Some(&repo),
+        "change",
+        "released",
+        json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "bundle_sha256": bundle_sha256, "tier": repo.tier.as_str()}}),
+    );
+    e.subject = None;
+    let r = state
+        .store
+        .db
+        .create_release(&repo, &commit, &bundle, &e)
+        .await
+        .map_err(|err| match err {
+            weir_store::StoreError::Exists(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_released",
+                format!("{}@{commit} is already released", repo.repo_id),
+            ),
+            other => other.into(),
+        })?;
+    let base = format!(
+        "{}/api/v1/models/{}/releases/{}",
+        state.config.public_url, repo.repo_id, commit
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "repo": repo.repo_id.to_string(),
+            "commit": commit.as_str(),
+            "files": resources.len(),
+            "bundle_sha256": bundle_sha256,
+            "bundle_url": format!("{base}/model.sig"),
+            "proof_url": format!("{base}/model.sig.tlog-proof"),
+            "event": r.event_id,
+        })),
+    ))
+}
+
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    ns: &str,
+    name: &str,
+    rev: &str,
+) -> Result<(weir_store::Repo, weir_store::releases::Release), ApiError> {
+    let (repo, _) = visible_repo(state, caller, ns, name).await?;
+    let commit = resolve_revision(state, &repo, rev).await?;
+    let r = state
+        .store
+        .db
+        .release(&repo, &commit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_released",
+                format!("{}@{commit} has no signed release", repo.repo_id),
+            )
+            .next(format!(
+                "the publisher releases it with: weir release {} --revision {rev}",
+                repo.repo_id
+            ))
+        })?;
+    Ok((repo, r))
+}
+
+fn plain(body: String, content_type: &'static str) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// The bundle, byte-exact as signed.
+async fn bundle(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, r) = load(&state, &caller, &ns, &name, &rev).await?;
+    Ok(plain(r.bundle, "application/json"))
+}
+
+/// The release's log entry with its inclusion proof and the checkpoint: a `tlog-proof@v1` file
+/// whose `extra` line carries the entry, so it verifies offline.
+async fn proof(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, r) = load(&state, &caller, &ns, &name, &rev).await?;
+    let not_yet = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_in_log",
+            "the release is not in a signed checkpoint yet",
+        )
+        .next("retry in a second")
+    };
+    crate::log::sequence_once(&state).await?;
+    let index = state
+        .store
+        .db
+        .log_index_of_event(r.event_id)
+        .await?
+        .ok_or_else(not_yet)?;
+    let head = state.store.db.log_state().await?;
+    let note = head.checkpoint.ok_or_else(not_yet)?;
+    if index >= head.size {
+        return Err(not_yet());
+    }
+    let entry = state
+        .store
+        .db
+        .log_entry(index)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let want = needed(|s| inclusion_proof(s, index, head.size));
+    let src = state.store.db.log_hashes(&want).await?;
+    let path = inclusion_proof(&src, index, head.size).map_err(|_| ApiError::internal())?;
+    Ok(plain(
+        ProofFile {
+            extra: Some(entry),
+            index,
+            path,
+            checkpoint: note,
+        }
+        .to_text(),
+        "text/plain; charset=utf-8",
+    ))
+}
+
+async fn public_key(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(plain(
+        state
+            .config
+            .release_key
+            .public_pem()
+            .map_err(|_| ApiError::internal())?,
+        "application/x-pem-file",
+    ))
+}

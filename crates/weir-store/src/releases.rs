@@ -1,0 +1,71 @@
+//! Signed releases: the model-signing bundle of a released commit and its announcing event.
+
+use sqlx::Row;
+use weir_core::{CommitId, Event};
+
+use crate::repos::Repo;
+use crate::{Db, Result, StoreError, now};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub commit: CommitId,
+    pub bundle: String,
+    pub event_id: i64,
+    pub created_at: i64,
+}
+
+impl Db {
+    /// Records the release event and the bundle together. A commit is released once.
+    pub async fn create_release(
+        &self,
+        repo: &Repo,
+        commit: &CommitId,
+        bundle: &str,
+        event: &Event,
+    ) -> Result<Release> {
+        if self.release(repo, commit).await?.is_some() {
+            return Err(StoreError::Exists(format!(
+                "release of {} at {commit}",
+                repo.repo_id
+            )));
+        }
+        let event_id = self.record_event(event).await?;
+        let t = now();
+        sqlx::query("INSERT INTO releases (repo_id, commit_id, bundle, event_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(repo.id)
+            .bind(commit.as_str())
+            .bind(bundle)
+            .bind(event_id)
+            .bind(t)
+            .execute(&self.pool)
+            .await?;
+        Ok(Release {
+            commit: commit.clone(),
+            bundle: bundle.to_string(),
+            event_id,
+            created_at: t,
+        })
+    }
+
+    pub async fn release(&self, repo: &Repo, commit: &CommitId) -> Result<Option<Release>> {
+        let r = sqlx::query("SELECT bundle, event_id, created_at FROM releases WHERE repo_id = $1 AND commit_id = $2")
+            .bind(repo.id)
+            .bind(commit.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| {
+            Ok(Release {
+                commit: commit.clone(),
+                bundle: r.try_get("bundle")?,
+                event_id: r.try_get("event_id")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// A sequenced log entry by index.
+    pub async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.log_entries(index, 1).await?.into_iter().next())
+    }
+}
