@@ -6,4 +6,5 @@ mod common;
 mod download;
 mod errors;
 mod log;
+mod releases;
 mod upload;

@@ -1,0 +1,100 @@
+//! Releases over HTTP: who may release, the bundle verifies with the served key, the proof file
+//! verifies offline against the log key and names this bundle.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use weir_core::Scope;
+use weir_signing::model_signing::verify_bundle;
+use weir_tlog::note::Verifier;
+use weir_tlog::proof::ProofFile;
+
+use crate::common::TestApp;
+
+#[tokio::test]
+async fn release_sign_prove_and_refuse() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    assert_eq!(
+        app.commit(
+            "alice/m",
+            "main",
+            &alice,
+            &[("config.json", b"{}"), ("w.bin", b"weights")]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .get("/api/v1/models/alice/m/releases/main/model.sig", None)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let post = |token: String| {
+        let app = &app;
+        async move {
+            app.req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&token))
+                .json(&json!({"revision": "main"}))
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    assert_eq!(post(bob.clone()).await.status(), StatusCode::FORBIDDEN);
+    let r = post(alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["files"], 2, ".gitattributes is not part of the manifest");
+    assert_eq!(post(alice.clone()).await.status(), StatusCode::CONFLICT);
+
+    let bundle = app
+        .get("/api/v1/models/alice/m/releases/main/model.sig", None)
+        .await
+        .text()
+        .await
+        .expect("bundle");
+    let pem = app
+        .get("/api/v1/keys/release.pub.pem", None)
+        .await
+        .text()
+        .await
+        .expect("pem");
+    let verified = verify_bundle(&bundle, &pem).expect("bundle verifies");
+    let names: Vec<&str> = verified.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["config.json", "w.bin"]);
+    assert_eq!(
+        hex::encode(verified.resources[1].sha256),
+        hex::encode(Sha256::digest(b"weights"))
+    );
+
+    let proof = app
+        .get(
+            "/api/v1/models/alice/m/releases/main/model.sig.tlog-proof",
+            None,
+        )
+        .await
+        .text()
+        .await
+        .expect("proof");
+    let p = ProofFile::parse(&proof).expect("proof parses");
+    let vkey = Verifier::parse(
+        app.get("/log/vkey", None)
+            .await
+            .text()
+            .await
+            .expect("vkey")
+            .trim(),
+    )
+    .expect("vkey");
+    let entry = p.extra.clone().expect("entry");
+    p.verify(&entry, &vkey).expect("inclusion verifies offline");
+    let e: Value = serde_json::from_slice(&entry).expect("entry json");
+    assert_eq!(e["action"], "release");
+    assert_eq!(
+        e["public"]["bundle_sha256"],
+        hex::encode(Sha256::digest(bundle.as_bytes()))
+    );
+    assert_eq!(e["public"]["repo"], "alice/m");
+}
