@@ -26,20 +26,27 @@ def weir_env(tmp_path, token=None):
 
 
 def test_model_signing_verifies_weir_releases(registry, tmp_path):
-    alice = registry.token("alice")
-    out = run(WEIR, "release", "acme/tiny-llama", env=weir_env(tmp_path, alice)).stdout
-    assert "released acme/tiny-llama@" in out
-    model = tmp_path / "tiny-llama"
-    out = run(WEIR, "pull", "acme/tiny-llama", str(model), env=weir_env(tmp_path)).stdout
+    # --demo released every public model's main; release a branch with the CLI
+    bob = registry.token("bob")
+    out = run(WEIR, "release", "openlab/mini-decoder", "--revision", "experiment/wide", env=weir_env(tmp_path, bob)).stdout
+    assert "released openlab/mini-decoder@" in out
+    again = run(WEIR, "release", "openlab/mini-decoder", "--revision", "experiment/wide", env=weir_env(tmp_path, bob), check=False)
+    assert again.returncode != 0 and "already released" in again.stderr
+    model = tmp_path / "wide"
+    out = run(WEIR, "pull", "openlab/mini-decoder@experiment/wide", str(model), env=weir_env(tmp_path)).stdout
     assert "signed release saved" in out
-    sig = tmp_path / "tiny-llama.sig"
-    assert sig.exists() and (tmp_path / "tiny-llama.sig.tlog-proof").exists()
+    sig = tmp_path / "wide.sig"
+    assert sig.exists() and (tmp_path / "wide.sig.tlog-proof").exists()
+    # the demo's own release of acme/tiny-llama verifies too
+    demo = tmp_path / "tiny"
+    run(WEIR, "pull", "acme/tiny-llama", str(demo), env=weir_env(tmp_path))
+    assert "the release is entry" in run(WEIR, "verify", str(demo), "--repo", "acme/tiny-llama", env=weir_env(tmp_path)).stdout
     key = tmp_path / "release.pub.pem"
     import urllib.request
     key.write_bytes(urllib.request.urlopen(f"{ENDPOINT}/api/v1/keys/release.pub.pem").read())
     ok = run(MODEL_SIGNING, "verify", "key", str(model), "--public_key", str(key), "--signature", str(sig), check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    out = run(WEIR, "verify", str(model), "--repo", "acme/tiny-llama", env=weir_env(tmp_path)).stdout
+    out = run(WEIR, "verify", str(model), "--repo", "openlab/mini-decoder", env=weir_env(tmp_path)).stdout
     assert "the release is entry" in out
     # tampering: both verifiers refuse
     weights = model / "model.safetensors"

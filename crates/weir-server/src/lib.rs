@@ -15,7 +15,7 @@ mod hub;
 mod lfs;
 pub mod log;
 mod native;
-mod releases;
+pub mod releases;
 
 use std::sync::Arc;
 

@@ -52,49 +52,26 @@ async fn release(
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let rev = body.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    // The manifest comes from the content addresses we already hold: no file is re-read.
-    let mut resources = Vec::new();
-    for file in state.store.db.files(&repo, &commit).await? {
-        if is_ignored(file.path.as_str(), &[]) {
-            continue;
-        }
-        let mut d = [0u8; 32];
-        hex::decode_to_slice(file.sha256.as_str(), &mut d).map_err(|_| ApiError::internal())?;
-        resources.push(Resource {
-            name: file.path.to_string(),
-            sha256: d,
-        });
-    }
-    let payload = statement(repo.repo_id.name.as_str(), &resources);
-    let bundle = state
-        .config
-        .release_key
-        .sign(&payload)
-        .map_err(|_| ApiError::internal())?;
-    let bundle_sha256 = hex::encode(Sha256::digest(bundle.as_bytes()));
-    let mut e = gate::event(
+    let e = gate::event(
         &caller,
         &headers,
         "release",
         Some(&repo),
         "change",
         "released",
-        json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "bundle_sha256": bundle_sha256, "tier": repo.tier.as_str()}}),
+        json!({}),
     );
-    e.subject = None;
-    let r = state
-        .store
-        .db
-        .create_release(&repo, &commit, &bundle, &e)
-        .await
-        .map_err(|err| match err {
-            weir_store::StoreError::Exists(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "already_released",
-                format!("{}@{commit} is already released", repo.repo_id),
-            ),
-            other => other.into(),
-        })?;
+    let (r, files, bundle_sha256) =
+        release_commit(&state.store, &state.config.release_key, &repo, &commit, e)
+            .await
+            .map_err(|err| match err {
+                weir_store::StoreError::Exists(_) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "already_released",
+                    format!("{}@{commit} is already released", repo.repo_id),
+                ),
+                other => other.into(),
+            })?;
     let base = format!(
         "{}/api/v1/models/{}/releases/{}",
         state.config.public_url, repo.repo_id, commit
@@ -104,13 +81,50 @@ async fn release(
         Json(json!({
             "repo": repo.repo_id.to_string(),
             "commit": commit.as_str(),
-            "files": resources.len(),
+            "files": files,
             "bundle_sha256": bundle_sha256,
             "bundle_url": format!("{base}/model.sig"),
             "proof_url": format!("{base}/model.sig.tlog-proof"),
             "event": r.event_id,
         })),
     ))
+}
+
+/// Signs `commit`'s manifest and records the release with its log event (whose `public` details
+/// name the repo, commit and bundle digest). Returns the release, the file count and the bundle's
+/// SHA-256. Used by the HTTP endpoint and by `--demo`.
+pub async fn release_commit(
+    store: &weir_store::Store,
+    key: &weir_signing::model_signing::ReleaseKey,
+    repo: &weir_store::Repo,
+    commit: &weir_core::CommitId,
+    mut event: weir_core::Event,
+) -> Result<(weir_store::releases::Release, usize, String), weir_store::StoreError> {
+    // The manifest comes from the content addresses we already hold: no file is re-read.
+    let mut resources = Vec::new();
+    for file in store.db.files(repo, commit).await? {
+        if is_ignored(file.path.as_str(), &[]) {
+            continue;
+        }
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(file.sha256.as_str(), &mut d)
+            .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?;
+        resources.push(Resource {
+            name: file.path.to_string(),
+            sha256: d,
+        });
+    }
+    let payload = statement(repo.repo_id.name.as_str(), &resources);
+    let bundle = key
+        .sign(&payload)
+        .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?;
+    let bundle_sha256 = hex::encode(Sha256::digest(bundle.as_bytes()));
+    event.details = json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "bundle_sha256": bundle_sha256, "tier": repo.tier.as_str()}});
+    let r = store
+        .db
+        .create_release(repo, commit, &bundle, &event)
+        .await?;
+    Ok((r, resources.len(), bundle_sha256))
 }
 
 async fn load(

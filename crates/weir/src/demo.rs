@@ -277,7 +277,11 @@ const USERS: &[DemoUser] = &[
     ),
 ];
 
-pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
+pub async fn seed(
+    store: &Store,
+    public_url: &str,
+    release_key: &weir_signing::model_signing::ReleaseKey,
+) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
     if fresh {
@@ -306,6 +310,34 @@ pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
             seed_model(store, m).await?;
         }
         seed_requests(store).await?;
+        // Sign and log a release of every public model, so `weir verify` and the log can be tried.
+        for m in MODELS.iter().filter(|m| !m.private) {
+            let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
+            let repo = store
+                .db
+                .repo(&id)
+                .await?
+                .ok_or_else(|| anyhow!("demo repo missing"))?;
+            let commit = store
+                .db
+                .resolve(&repo, &Revision::parse("main").map_err(|e| anyhow!("{e}"))?)
+                .await?
+                .ok_or_else(|| anyhow!("demo repo without main"))?;
+            let event = weir_core::Event {
+                at: time_now(),
+                actor: Some(id.namespace.to_string()),
+                action: "release".into(),
+                repo: Some(id.to_string()),
+                subject: None,
+                decision: "change".into(),
+                reason: "released".into(),
+                request_id: None,
+                user_agent: Some("weir serve --demo".into()),
+                details: serde_json::json!({}),
+            };
+            weir_server::releases::release_commit(store, release_key, &repo, &commit, event)
+                .await?;
+        }
     }
     println!(
         "demo data {}:",
@@ -330,6 +362,11 @@ pub async fn seed(store: &Store, public_url: &str) -> Result<()> {
             scope.as_str()
         );
     }
+    println!("  every public model has a signed release on the transparency log:");
+    println!(
+        "    weir pull acme/tiny-llama --server {public_url} && weir verify tiny-llama --server {public_url}"
+    );
+    println!("    weir log verify --server {public_url}; weir log audit --server {public_url}");
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(

@@ -122,7 +122,7 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
         /// The log's verifier key (C2SP vkey). Default: the key pinned on first use.
-        #[arg(long, env = "WEIR_LOG_KEY")]
+        #[arg(long, global = true, env = "WEIR_LOG_KEY")]
         key: Option<String>,
         #[command(flatten)]
         remote: Remote,
@@ -161,10 +161,15 @@ struct ServeArgs {
 #[derive(Args)]
 struct Remote {
     /// Registry URL.
-    #[arg(long, env = "WEIR_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "WEIR_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     /// API token (default: the one saved by 'weir login').
-    #[arg(long, env = "WEIR_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "WEIR_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 
@@ -1234,8 +1239,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
         );
     }
+    let release_key = release_key(&args.data)?;
     if args.demo {
-        demo::seed(&store, &public_url).await?;
+        demo::seed(&store, &public_url, &release_key).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -1253,7 +1259,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             upload_link_ttl_secs: 3600,
             log_signer: log_key(&args.data, &weir_server::log_origin(&public_url))?,
             log_interval_ms: args.log_interval_ms,
-            release_key: release_key(&args.data)?,
+            release_key,
         }),
     };
     println!(
