@@ -24,6 +24,9 @@ fn hash(bytes: Vec<u8>) -> Result<Hash> {
         .map_err(|_| corrupt("stored hash is not 32 bytes"))
 }
 
+/// Rows per multi-row INSERT (3 parameters each, well under SQLite's variable limit).
+const INSERT_CHUNK: usize = 1000;
+
 /// The current tree head and, if signed, its checkpoint note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogState {
@@ -49,6 +52,20 @@ impl Db {
                 checkpoint: r.try_get("checkpoint")?,
             }),
         }
+    }
+
+    /// Queues raw log entries in one transaction (bulk import and benchmarks; events use
+    /// `record_event`, which queues their entry itself).
+    pub async fn enqueue_log_entries(&self, entries: &[Vec<u8>]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            sqlx::query("INSERT INTO log_pending (event_id, data) VALUES (NULL, $1)")
+                .bind(e.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Sequences up to `max` pending entries. Returns the new state (unsigned) if anything moved.
@@ -79,24 +96,36 @@ impl Db {
             frontier.insert(l, hash(r.try_get("hash")?)?);
         }
         let mut leaves = Vec::with_capacity(pending.len());
+        let mut rows = Vec::with_capacity(pending.len());
         for (k, p) in pending.iter().enumerate() {
             let data: Vec<u8> = p.try_get("data")?;
             leaves.push(leaf_hash(&data));
-            sqlx::query("INSERT INTO log_entries (idx, event_id, data) VALUES ($1, $2, $3)")
-                .bind((size + k as u64) as i64)
-                .bind(p.try_get::<Option<i64>, _>("event_id")?)
-                .bind(data)
-                .execute(&mut *tx)
-                .await?;
+            rows.push((
+                (size + k as u64) as i64,
+                p.try_get::<Option<i64>, _>("event_id")?,
+                data,
+            ));
+        }
+        // Multi-row inserts (placeholders only, never values in the SQL text).
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
+                "INSERT INTO log_entries (idx, event_id, data) ",
+            );
+            q.push_values(chunk, |mut b, (idx, ev, data)| {
+                b.push_bind(*idx).push_bind(*ev).push_bind(data.clone());
+            });
+            q.build().execute(&mut *tx).await?;
         }
         let a = append(size, &frontier, &leaves).map_err(corrupt)?;
-        for (l, i, h) in &a.hashes {
-            sqlx::query("INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)")
-                .bind(i64::from(*l))
-                .bind(*i as i64)
-                .bind(h.to_vec())
-                .execute(&mut *tx)
-                .await?;
+        for chunk in a.hashes.chunks(INSERT_CHUNK) {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Any>::new("INSERT INTO log_hashes (level, idx, hash) ");
+            q.push_values(chunk, |mut b, (l, i, h)| {
+                b.push_bind(i64::from(*l))
+                    .push_bind(*i as i64)
+                    .push_bind(h.to_vec());
+            });
+            q.build().execute(&mut *tx).await?;
         }
         let last: i64 = pending
             .last()
@@ -139,14 +168,26 @@ impl Db {
     /// Fetches stored hashes at the given positions.
     pub async fn log_hashes(&self, positions: &[(u8, u64)]) -> Result<MapSource> {
         let mut map = HashMap::new();
-        for (l, i) in positions {
-            let r = sqlx::query("SELECT hash FROM log_hashes WHERE level = $1 AND idx = $2")
-                .bind(i64::from(*l))
-                .bind(*i as i64)
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(r) = r {
-                map.insert((*l, *i), hash(r.try_get("hash")?)?);
+        if positions.is_empty() {
+            return Ok(MapSource(map));
+        }
+        // One statement per chunk: the positions as (level, idx) pairs in a VALUES list of placeholders.
+        for chunk in positions.chunks(INSERT_CHUNK) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Any>::new("WITH wanted(level, idx) AS (");
+            q.push_values(chunk, |mut b, (l, i)| {
+                b.push_bind(i64::from(*l)).push_bind(*i as i64);
+            });
+            q.push(") SELECT h.level, h.idx, h.hash FROM log_hashes h JOIN wanted w ON h.level = w.level AND h.idx = w.idx");
+            for r in q.build().fetch_all(&self.pool).await? {
+                let l: i64 = r.try_get("level")?;
+                let i: i64 = r.try_get("idx")?;
+                map.insert(
+                    (
+                        u8::try_from(l).map_err(corrupt)?,
+                        u64::try_from(i).map_err(corrupt)?,
+                    ),
+                    hash(r.try_get("hash")?)?,
+                );
             }
         }
         Ok(MapSource(map))
