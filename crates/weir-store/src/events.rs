@@ -9,32 +9,8 @@ impl Db {
     /// Records an event and queues its log entry, in one transaction: every event reaches the
     /// transparency log, and the log never holds an event the database lacks.
     pub async fn record_event(&self, e: &Event) -> Result<i64> {
-        let mut salt = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO events (at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(e.at)
-        .bind(e.actor.as_deref())
-        .bind(&e.action)
-        .bind(e.repo.as_deref())
-        .bind(e.subject.as_deref())
-        .bind(&e.decision)
-        .bind(&e.reason)
-        .bind(e.request_id.as_deref())
-        .bind(e.user_agent.as_deref())
-        .bind(e.details.to_string())
-        .bind(salt.to_vec())
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        sqlx::query("INSERT INTO log_pending (event_id, data) VALUES ($1, $2)")
-            .bind(id)
-            .bind(e.log_entry(&salt))
-            .execute(&mut *tx)
-            .await?;
+        let id = record_event_in(&mut tx, e).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -71,4 +47,38 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// Records an event and queues its log entry inside the caller's transaction, so a change and
+/// its event commit together.
+pub(crate) async fn record_event_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &Event,
+) -> Result<i64> {
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+    let row = sqlx::query(
+        "INSERT INTO events (at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(e.at)
+    .bind(e.actor.as_deref())
+    .bind(&e.action)
+    .bind(e.repo.as_deref())
+    .bind(e.subject.as_deref())
+    .bind(&e.decision)
+    .bind(&e.reason)
+    .bind(e.request_id.as_deref())
+    .bind(e.user_agent.as_deref())
+    .bind(e.details.to_string())
+    .bind(salt.to_vec())
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    sqlx::query("INSERT INTO log_pending (event_id, data) VALUES ($1, $2)")
+        .bind(id)
+        .bind(e.log_entry(&salt))
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
 }
