@@ -11,7 +11,7 @@ import urllib.request
 
 from tlog_scales import backend, reader, signing, tiles, tlog
 
-from conftest import ENDPOINT
+from conftest import ENDPOINT, WEIR
 
 TLOG_TILES = str(pathlib.Path(sys.executable).parent / "tlog-tiles")
 LOG = f"{ENDPOINT}/log"
@@ -75,3 +75,25 @@ def test_tlog_scales_accepts_our_log(registry):
     assert proof.node_hashes == ours_hashes
     if old.size > 0:
         proof.check(old.root_hash, cp.root_hash)
+
+
+def test_tlog_scales_verifies_witness_cosignatures(registry, tmp_path):
+    import os
+    env = {**os.environ, "WEIR_SERVER": ENDPOINT, "WEIR_CONFIG_DIR": str(tmp_path / "cfg")}
+    key = tmp_path / "w.key"
+    vkey = subprocess.run([WEIR, "log", "witness-keygen", "witness.example/interop", str(key)],
+                          capture_output=True, text=True, check=True, env=env).stdout.strip()
+    subprocess.run([WEIR, "admin", "--data", registry.data, "witness", "add", "witness.example/interop", "--key", vkey],
+                   capture_output=True, text=True, check=True)
+    deadline = time.time() + 20
+    while True:  # the registration itself is a log event: cosign once the log is quiet
+        out = subprocess.run([WEIR, "log", "witness", "--witness-key", str(key), "--once"],
+                             capture_output=True, text=True, env=env)
+        text = get("/log/checkpoint")
+        if out.returncode == 0 and "witness.example/interop" in text:
+            break
+        assert time.time() < deadline, out.stderr
+        time.sleep(0.5)
+    cp = tlog.Checkpoint.from_text(text)
+    cp.verify(signing.Vkey.from_string(get("/log/vkey").strip()))
+    cp.verify(signing.Vkey.from_string(vkey))  # Ed25519 cosignature, type 0x04

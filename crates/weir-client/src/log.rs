@@ -136,6 +136,14 @@ impl Client {
         })
     }
 
+    /// Sends a witness's cosignature line for the current checkpoint.
+    pub async fn submit_cosignature(&self, line: &str) -> Result<String> {
+        let rb = self
+            .request(reqwest::Method::POST, &self.url("/api/v1/log/cosignatures"))
+            .json(&serde_json::json!({"line": line}));
+        Ok(self.send(rb).await?.text().await?)
+    }
+
     /// Rebuilds the whole tree from the entry bundles and compares the signed root and every tile.
     pub async fn audit_log(&self, vkey: &str) -> Result<Audit> {
         let (c, _) = self.log_checkpoint(vkey).await?;

@@ -28,6 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/log/tile/{*path}", get(tile))
         .route("/api/v1/log/proof/{index}", get(proof))
         .route("/api/v1/log/consistency", get(consistency))
+        .route(
+            "/api/v1/log/cosignatures",
+            axum::routing::post(add_cosignature),
+        )
 }
 
 /// Largest batch integrated at once.
@@ -99,8 +103,79 @@ async fn signed_head(state: &AppState) -> Result<(u64, String), ApiError> {
     }
 }
 
+/// The signed checkpoint with the cosignatures witnesses sent for it.
 async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(text(signed_head(&state).await?.1, false))
+    let (size, mut note) = signed_head(&state).await?;
+    for line in state.store.db.cosignatures(size).await? {
+        note.push_str(&line);
+    }
+    Ok(text(note, false))
+}
+
+#[derive(serde::Deserialize)]
+pub struct CosignatureBody {
+    /// One signature line, `— <witness> <base64>`, over the current checkpoint.
+    line: String,
+}
+
+/// `POST /api/v1/log/cosignatures`: a registered witness's Ed25519 cosignature (type 0x04) of
+/// the current checkpoint. Verified before it is attached.
+async fn add_cosignature(
+    State(state): State<AppState>,
+    crate::extract::Json(body): crate::extract::Json<CosignatureBody>,
+) -> Result<Response, ApiError> {
+    let (size, note) = signed_head(&state).await?;
+    let line = format!("{}\n", body.line.trim_end());
+    let bad = |code: &str, msg: String| ApiError::bad_request(code, msg);
+    let parsed = weir_tlog::note::Note::parse(&format!("{note}{line}"))
+        .map_err(|e| bad("invalid_cosignature", e.to_string()))?;
+    let sig = parsed
+        .signatures
+        .last()
+        .ok_or_else(|| bad("invalid_cosignature", "no signature line".into()))?
+        .clone();
+    let witnesses = state.store.db.witnesses().await?;
+    let (_, vkey) = witnesses
+        .iter()
+        .find(|(n, _)| *n == sig.name)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "unknown_witness",
+                format!("{} is not a registered witness", sig.name),
+            )
+            .next("the operator registers witnesses with: weir admin witness add NAME --key VKEY")
+        })?;
+    let cosigner =
+        weir_tlog::checkpoint::Cosigner::parse(vkey).map_err(|_| ApiError::internal())?;
+    let only = weir_tlog::note::Note {
+        text: parsed.text.clone(),
+        signatures: vec![sig.clone()],
+    };
+    let ts = cosigner.verify(&only).map_err(|_| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_or_bad_cosignature",
+            format!("the cosignature does not verify over the current checkpoint (size {size})"),
+        )
+        .next("fetch /log/checkpoint again and cosign that")
+    })?;
+    let now = crate::now();
+    if ts > (now + 600) as u64 {
+        return Err(bad(
+            "invalid_cosignature",
+            "the cosignature's timestamp is in the future".into(),
+        ));
+    }
+    state
+        .store
+        .db
+        .add_cosignature(size, &sig.name, &line)
+        .await?;
+    Ok(text(
+        format!("cosigned size {size} by {}\n", sig.name),
+        false,
+    ))
 }
 
 async fn vkey(State(state): State<AppState>) -> Response {

@@ -26,6 +26,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "releases",
         include_str!("../migrations/sqlite/0004_releases.sql"),
     ),
+    (
+        5,
+        "witnesses",
+        include_str!("../migrations/sqlite/0005_witnesses.sql"),
+    ),
 ];
 
 #[derive(Clone)]
@@ -69,5 +74,19 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let files = std::fs::read_dir(dir).expect("migrations dir").count();
+        assert_eq!(
+            files,
+            super::SQLITE_MIGRATIONS.len(),
+            "a migration file is not in SQLITE_MIGRATIONS"
+        );
     }
 }

@@ -217,6 +217,53 @@ impl Db {
         rows.into_iter().map(|r| Ok(r.try_get("data")?)).collect()
     }
 
+    pub async fn add_witness(&self, name: &str, vkey: &str) -> Result<()> {
+        let res = sqlx::query("INSERT INTO witnesses (name, vkey, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(vkey)
+            .bind(crate::now())
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("witness {name}")));
+        }
+        Ok(())
+    }
+
+    /// Active witnesses: `(name, cosigner vkey)`.
+    pub async fn witnesses(&self) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT name, vkey FROM witnesses WHERE revoked_at IS NULL ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("vkey")?)))
+            .collect()
+    }
+
+    pub async fn add_cosignature(&self, size: u64, witness: &str, line: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cosignatures (size, witness, line, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, created_at = excluded.created_at",
+        )
+        .bind(size as i64)
+        .bind(witness)
+        .bind(line)
+        .bind(crate::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Cosignature lines for a tree size, by witness name.
+    pub async fn cosignatures(&self, size: u64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT line FROM cosignatures WHERE size = $1 ORDER BY witness")
+            .bind(size as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("line")?)).collect()
+    }
+
     /// The log index of an event, once sequenced.
     pub async fn log_index_of_event(&self, event_id: i64) -> Result<Option<u64>> {
         let r = sqlx::query("SELECT idx FROM log_entries WHERE event_id = $1")

@@ -272,6 +272,19 @@ enum LogCommand {
     Verify,
     /// Rebuild the whole tree from the entry bundles and compare the signed root and every tile.
     Audit,
+    /// (witness) Make a witness key: OUT (secret, 0600); prints the cosigner key to register.
+    WitnessKeygen { name: String, out: PathBuf },
+    /// (witness) Check the log's consistency with what this witness saw, then cosign and submit.
+    Witness {
+        /// The witness's secret key file (from witness-keygen).
+        #[arg(long = "witness-key")]
+        witness_key: PathBuf,
+        /// Cosign once and exit (default: every --interval seconds).
+        #[arg(long)]
+        once: bool,
+        #[arg(long, default_value_t = 10)]
+        interval: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -338,6 +351,21 @@ enum AdminCommand {
     Verifier {
         #[command(subcommand)]
         command: VerifierCommand,
+    },
+    /// Transparency-log witnesses whose cosignatures the registry attaches to its checkpoints.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Register a witness by its cosigner key (from 'weir log witness-keygen').
+    Add {
+        name: String,
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -984,6 +1012,16 @@ async fn verify(
 }
 
 async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Result<()> {
+    if let LogCommand::WitnessKeygen { name, out } = &command {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+        let signer = weir_tlog::note::Signer::from_seed(name, seed).map_err(|e| anyhow!("{e}"))?;
+        write_secret(out, signer.skey().as_bytes())?;
+        let cosigner = weir_tlog::checkpoint::Cosigner::new(name, signer.verifier_public())
+            .map_err(|e| anyhow!("{e}"))?;
+        println!("{}", cosigner.vkey());
+        return Ok(());
+    }
     let client = client(remote)?;
     let dir = log_state_dir(&remote.server)?;
     let pinned_path = dir.join("vkey");
@@ -1055,6 +1093,46 @@ async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Resul
                     "log of {} verified at size {}; remembered for the next check",
                     remote.server, check.checkpoint.size
                 ),
+            }
+        }
+        LogCommand::WitnessKeygen { .. } => unreachable!("handled before pinning"),
+        LogCommand::Witness {
+            witness_key,
+            once,
+            interval,
+        } => {
+            let text = std::fs::read_to_string(&witness_key)
+                .with_context(|| format!("reading {}", witness_key.display()))?;
+            let signer = weir_tlog::note::Signer::parse(&text)
+                .map_err(|e| anyhow!("{}: {e}", witness_key.display()))?;
+            let seen_path = dir.join(format!(
+                "witness-{}.checkpoint",
+                signer.name().replace('/', "_")
+            ));
+            loop {
+                let seen = std::fs::read_to_string(&seen_path).ok();
+                let check = client.verify_log(&vkey, seen.as_deref()).await?;
+                std::fs::write(&seen_path, &check.text)
+                    .with_context(|| format!("writing {}", seen_path.display()))?;
+                let note = weir_tlog::note::Note::parse(&check.text).map_err(|e| anyhow!("{e}"))?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let line = weir_tlog::checkpoint::cosign(&note.text, &signer, now).line();
+                let out = client.submit_cosignature(&line).await?;
+                println!(
+                    "{} (consistent with {})",
+                    out.trim(),
+                    check
+                        .consistent_with
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "nothing seen before".into())
+                );
+                if once {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(interval.max(1))).await;
             }
         }
         LogCommand::Audit => {
@@ -1424,6 +1502,23 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))?;
             record_admin(&store, "verifier.add", None, n.as_str()).await?;
             println!("registered verifier {n}");
+        }
+        AdminCommand::Witness {
+            command: WitnessCommand::Add { name, key },
+        } => {
+            let c = weir_tlog::checkpoint::Cosigner::parse(&key).map_err(|e| {
+                anyhow!("{e}; use the cosigner key printed by 'weir log witness-keygen'")
+            })?;
+            if !key.trim().starts_with(&format!("{name}+")) {
+                bail!("the key is for another name than {name}");
+            }
+            store
+                .db
+                .add_witness(&name, &c.vkey())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            record_admin(&store, "witness.add", None, &name).await?;
+            println!("registered witness {name}");
         }
         AdminCommand::Verifier {
             command: VerifierCommand::Revoke { name },

@@ -206,3 +206,72 @@ fn crashes_during_integration_never_fork_the_log() {
     assert!(out.contains("consistent with the size"), "{out}");
     assert!(ok(&log_cmd(&server, &cfg, &["audit"])).contains("rebuild the signed root"));
 }
+
+#[test]
+fn witnesses_cosign_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("cfg");
+    let server = Server::start(&data);
+    let owner = server.user_with_token("alice");
+    ok(&server.admin(&["user", "add", "root"]));
+    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("a.txt"), b"a").expect("write");
+    ok(&weir(
+        &["push", src.to_str().expect("utf8"), "alice/m"],
+        &[
+            ("WEIR_SERVER", server.url.as_str()),
+            ("WEIR_TOKEN", owner.as_str()),
+        ],
+    ));
+    events(&server, &owner, &op, "alice/m", 2);
+    wait_size(&server, &cfg, 2);
+
+    let key = dir.path().join("w1.key");
+    let vkey = ok(&log_cmd(
+        &server,
+        &cfg,
+        &[
+            "witness-keygen",
+            "witness.example/w1",
+            key.to_str().expect("utf8"),
+        ],
+    ))
+    .trim()
+    .to_string();
+    // an unregistered witness is refused
+    let refused = log_cmd(
+        &server,
+        &cfg,
+        &[
+            "witness",
+            "--witness-key",
+            key.to_str().expect("utf8"),
+            "--once",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a registered witness"));
+    ok(&server.admin(&["witness", "add", "witness.example/w1", "--key", &vkey]));
+    // the log may have grown (the registration is an event): cosign what is current
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = ok(&log_cmd(
+        &server,
+        &cfg,
+        &[
+            "witness",
+            "--witness-key",
+            key.to_str().expect("utf8"),
+            "--once",
+        ],
+    ));
+    assert!(out.contains("cosigned size"), "{out}");
+    let note = ok(&log_cmd(&server, &cfg, &["checkpoint"]));
+    assert!(note.contains("\u{2014} witness.example/w1 "), "{note}");
+    let parsed = weir_tlog::note::Note::parse(&note).expect("note");
+    let cosigner = weir_tlog::checkpoint::Cosigner::parse(&vkey).expect("vkey");
+    cosigner.verify(&parsed).expect("the cosignature verifies");
+}
