@@ -275,3 +275,92 @@ fn witnesses_cosign_checkpoints() {
     let cosigner = weir_tlog::checkpoint::Cosigner::parse(&vkey).expect("vkey");
     cosigner.verify(&parsed).expect("the cosignature verifies");
 }
+
+/// `weir verify` refuses a changed weight file, bundle, proof entry or checkpoint.
+#[test]
+fn verify_detects_tampering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let owner = server.user_with_token("alice");
+    let env = [
+        ("WEIR_SERVER", server.url.as_str()),
+        ("WEIR_TOKEN", owner.as_str()),
+    ];
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).expect("mkdir");
+    std::fs::write(src.join("model.safetensors"), vec![7u8; 100_000]).expect("write");
+    std::fs::write(src.join("sub/config.json"), b"{}").expect("write");
+    ok(&weir(
+        &["push", src.to_str().expect("utf8"), "alice/m"],
+        &env,
+    ));
+    assert!(ok(&weir(&["release", "alice/m"], &env)).contains("released alice/m@"));
+    let model = dir.path().join("m");
+    let cfg = dir.path().join("cfg");
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(crate::harness::WEIR);
+        c.args(args)
+            .env("WEIR_SERVER", &server.url)
+            .env("WEIR_CONFIG_DIR", &cfg)
+            .env_remove("WEIR_TOKEN");
+        c.output().expect("weir")
+    };
+    let out = ok(&run(&["pull", "alice/m", model.to_str().expect("utf8")]));
+    assert!(out.contains("signed release saved"), "{out}");
+    let verify = || run(&["verify", model.to_str().expect("utf8"), "--repo", "alice/m"]);
+    assert!(ok(&verify()).contains("the release is entry"));
+
+    let sig = dir.path().join("m.sig");
+    let proof = dir.path().join("m.sig.tlog-proof");
+    let check_refused = |what: &str, path: &Path, edit: &dyn Fn(&str) -> String, needle: &str| {
+        let original = std::fs::read_to_string(path).expect("read");
+        std::fs::write(path, edit(&original)).expect("write");
+        let out = verify();
+        assert!(!out.status.success(), "{what} was not detected");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{what}: {err}");
+        std::fs::write(path, original).expect("restore");
+    };
+    // a weight byte
+    let w = model.join("model.safetensors");
+    let mut bytes = std::fs::read(&w).expect("read");
+    bytes[5] ^= 1;
+    std::fs::write(&w, &bytes).expect("write");
+    assert!(String::from_utf8_lossy(&verify().stderr).contains("changed"));
+    bytes[5] ^= 1;
+    std::fs::write(&w, &bytes).expect("restore");
+    assert!(verify().status.success());
+    // the bundle's signed payload (a base64 character of it)
+    check_refused(
+        "bundle",
+        &sig,
+        &|s| {
+            let i = s.find("\"payload\":\"").expect("payload") + 20;
+            let mut b = s.as_bytes().to_vec();
+            b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(b).expect("utf8")
+        },
+        "signature",
+    );
+    // the checkpoint inside the proof file (its size line)
+    check_refused(
+        "checkpoint",
+        &proof,
+        &|s| {
+            let (head, cp) = s.split_once("\n\n").expect("proof");
+            let mut lines: Vec<String> = cp.lines().map(str::to_string).collect();
+            let size: u64 = lines[1].parse().expect("size");
+            lines[1] = (size + 1).to_string();
+            format!("{head}\n\n{}\n", lines.join("\n"))
+        },
+        "not proven in the log",
+    );
+    // the log entry carried in the proof file
+    check_refused(
+        "entry",
+        &proof,
+        &|s| s.replacen("extra ey", "extra ez", 1),
+        "not proven in the log",
+    );
+    assert!(verify().status.success(), "restored files verify again");
+}
