@@ -97,3 +97,48 @@ def test_tlog_scales_verifies_witness_cosignatures(registry, tmp_path):
     cp = tlog.Checkpoint.from_text(text)
     cp.verify(signing.Vkey.from_string(get("/log/vkey").strip()))
     cp.verify(signing.Vkey.from_string(vkey))  # Ed25519 cosignature, type 0x04
+
+
+def tampering_proxy(target_fragment: str):
+    """A reverse proxy that flips one byte in responses whose path contains `target_fragment`."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                with urllib.request.urlopen(f"{ENDPOINT}{self.path}") as r:
+                    body, status, ctype = r.read(), r.status, r.headers.get("content-type", "")
+            except urllib.error.HTTPError as e:
+                body, status, ctype = e.read(), e.code, e.headers.get("content-type", "")
+            if target_fragment in self.path and body:
+                body = body[:-1] + bytes([body[-1] ^ 1])
+            self.send_response(status)
+            self.send_header("content-type", ctype)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_audit_detects_tampered_tiles_and_bundles(registry, tmp_path):
+    import os
+    vkey = get("/log/vkey").strip()
+    env = {**os.environ, "WEIR_CONFIG_DIR": str(tmp_path / "cfg"), "WEIR_LOG_KEY": vkey}
+    ok = subprocess.run([WEIR, "log", "audit", "--server", ENDPOINT], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    for fragment, needle in (("/log/tile/0/", "differs from the rebuilt tree"),
+                             ("/log/tile/entries/", "do not rebuild the signed root"),
+                             ("/log/checkpoint", "does not verify")):
+        proxy = tampering_proxy(fragment)
+        url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        cfg = {**env, "WEIR_CONFIG_DIR": str(tmp_path / f"cfg-{abs(hash(fragment))}")}
+        bad = subprocess.run([WEIR, "log", "audit", "--server", url], capture_output=True, text=True, env=cfg)
+        proxy.shutdown()
+        assert bad.returncode != 0 and needle in bad.stderr, (fragment, bad.stderr)
