@@ -77,3 +77,34 @@ def test_weir_verifies_model_signing_bundles(registry, tmp_path, curve):
     (model / "extra.txt").write_text("not signed\n")
     bad = run(WEIR, "verify", str(model), "--key", str(pub), env=weir_env(tmp_path), check=False)
     assert bad.returncode != 0 and "extra" in bad.stderr
+
+
+def test_publisher_signatures_are_verified_and_kept(registry, tmp_path):
+    # bob signs openlab/mini-decoder@v1.0 himself with model_signing, after pulling it
+    model = tmp_path / "mini"
+    env = weir_env(tmp_path)
+    run(WEIR, "pull", "openlab/mini-decoder@v1.0", str(model), env=env)
+    priv, pub = tmp_path / "bob.pem", tmp_path / "bob.pub.pem"
+    run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(priv))
+    run("openssl", "ec", "-in", str(priv), "-pubout", "-out", str(pub))
+    sig = tmp_path / "bob.sig"
+    run(MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(priv), "--signature", str(sig))
+    bob = registry.token("bob")
+    # no key registered yet: refused
+    no_key = run(WEIR, "release", "openlab/mini-decoder", "--revision", "v1.0", "--publisher-sig", str(sig),
+                 env=weir_env(tmp_path, bob), check=False)
+    assert no_key.returncode != 0 and "no registered signing key" in no_key.stderr
+    run(WEIR, "admin", "--data", registry.data, "publisher-key", "set", "openlab", "--key", str(pub))
+    out = run(WEIR, "release", "openlab/mini-decoder", "--revision", "v1.0", "--publisher-sig", str(sig),
+              env=weir_env(tmp_path, bob)).stdout
+    assert "attached the publisher signature" in out
+    import urllib.request
+    kept = urllib.request.urlopen(f"{ENDPOINT}/api/v1/models/openlab/mini-decoder/releases/v1.0/publisher.sig").read()
+    assert kept == sig.read_bytes()
+    # a bundle over other files is refused
+    (model / "extra.txt").write_text("not in the repo\n")
+    other = tmp_path / "other.sig"
+    run(MODEL_SIGNING, "sign", "key", str(model), "--private_key", str(priv), "--signature", str(other))
+    bad = run(WEIR, "release", "openlab/mini-decoder", "--revision", "v1.0", "--publisher-sig", str(other),
+              env=weir_env(tmp_path, bob), check=False)
+    assert bad.returncode != 0 and "does not describe" in bad.stderr

@@ -139,6 +139,24 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
+    /// Attaches the publisher's own bundle to a released revision.
+    pub async fn upload_publisher_bundle(
+        &self,
+        repo: &RepoId,
+        rev: &str,
+        bundle: String,
+    ) -> Result<Value> {
+        let url = self.url(&format!(
+            "/api/v1/models/{repo}/releases/{}/publisher.sig",
+            encode_segment(rev)
+        ));
+        let rb = self
+            .request(reqwest::Method::PUT, &url)
+            .header("content-type", "application/json")
+            .body(bundle);
+        Ok(self.send(rb).await?.json().await?)
+    }
+
     pub async fn release_public_key(&self) -> Result<String> {
         Ok(self
             .send(self.request(

@@ -33,6 +33,10 @@ pub fn routes() -> Router<AppState> {
             get(proof),
         )
         .route("/api/v1/keys/release.pub.pem", get(public_key))
+        .route(
+            "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig",
+            get(publisher_bundle).put(put_publisher_bundle),
+        )
 }
 
 #[derive(Deserialize)]
@@ -230,4 +234,110 @@ async fn public_key(State(state): State<AppState>) -> Result<Response, ApiError>
             .map_err(|_| ApiError::internal())?,
         "application/x-pem-file",
     ))
+}
+
+/// `PUT …/releases/{rev}/publisher.sig`: the publisher's own `model_signing sign key` bundle for a
+/// released revision. Verified against the namespace's registered key and against the released
+/// files, then kept beside the registry's bundle.
+async fn put_publisher_bundle(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let bundle = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_bundle", "the bundle must be UTF-8 JSON"))?;
+    let key = state
+        .store
+        .db
+        .publisher_key(repo.repo_id.namespace.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_publisher_key",
+                format!("{} has no registered signing key", repo.repo_id.namespace),
+            )
+            .next("the operator registers it: weir admin publisher-key set NAMESPACE --key PUB_PEM")
+        })?;
+    let v = weir_signing::model_signing::verify_bundle(bundle, &key)
+        .map_err(|e| ApiError::bad_request("invalid_bundle", e.to_string()))?;
+    let mut files = Vec::new();
+    for file in state.store.db.files(&repo, &commit).await? {
+        if is_ignored(file.path.as_str(), &v.ignore_paths) {
+            continue;
+        }
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(file.sha256.as_str(), &mut d).map_err(|_| ApiError::internal())?;
+        files.push(Resource {
+            name: file.path.to_string(),
+            sha256: d,
+        });
+    }
+    weir_signing::model_signing::compare(&v.resources, &files).map_err(|e| {
+        ApiError::bad_request(
+            "bundle_mismatch",
+            format!(
+                "the bundle does not describe {}@{commit}: {e}",
+                repo.repo_id
+            ),
+        )
+    })?;
+    let digest = hex::encode(Sha256::digest(bundle.as_bytes()));
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "release.publisher_signature",
+        Some(&repo),
+        "change",
+        "signed",
+        json!({}),
+    );
+    e.details = json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "publisher_bundle_sha256": digest}});
+    state
+        .store
+        .db
+        .set_publisher_bundle(&repo, &commit, bundle, &e)
+        .await
+        .map_err(|err| match err {
+            weir_store::StoreError::NotFound(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_released",
+                format!("{}@{commit} is not released yet", repo.repo_id),
+            )
+            .next(format!(
+                "release it first: weir release {} --revision {rev}",
+                repo.repo_id
+            )),
+            other => other.into(),
+        })?;
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "files": files.len(), "publisher_bundle_sha256": digest}),
+    ))
+}
+
+async fn publisher_bundle(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (repo, _) = load(&state, &caller, &ns, &name, &rev).await?;
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let b = state
+        .store
+        .db
+        .publisher_bundle(&repo, &commit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_publisher_signature",
+                format!("{}@{commit} has no publisher signature", repo.repo_id),
+            )
+        })?;
+    Ok(plain(b, "application/json"))
 }

@@ -159,6 +159,19 @@ pub fn hint(public_pem: &str) -> String {
     hex::encode(Sha256::digest(public_pem.as_bytes()))
 }
 
+/// Checks that a PEM is a P-256 or P-384 public key (the curves `model_signing` signs with here).
+pub fn check_public_key(public_pem: &str) -> Result<(), ModelSigningError> {
+    if p256::ecdsa::VerifyingKey::from_public_key_pem(public_pem).is_ok()
+        || p384::ecdsa::VerifyingKey::from_public_key_pem(public_pem).is_ok()
+    {
+        Ok(())
+    } else {
+        Err(ModelSigningError::Key(
+            "expected a P-256 or P-384 public key in PEM (SubjectPublicKeyInfo)".into(),
+        ))
+    }
+}
+
 fn verify_sig(public_pem: &str, msg: &[u8], der: &[u8]) -> Result<(), ModelSigningError> {
     use p256::ecdsa::signature::Verifier;
     if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(public_pem) {

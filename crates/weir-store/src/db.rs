@@ -31,6 +31,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "witnesses",
         include_str!("../migrations/sqlite/0005_witnesses.sql"),
     ),
+    (
+        6,
+        "publisher_keys",
+        include_str!("../migrations/sqlite/0006_publisher_keys.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -64,6 +64,71 @@ impl Db {
         .transpose()
     }
 
+    /// Registers (or replaces) a namespace's model-signing public key (PEM).
+    pub async fn set_publisher_key(&self, namespace: &str, public_pem: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO publisher_keys (namespace, public_pem, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (namespace) DO UPDATE SET public_pem = excluded.public_pem, created_at = excluded.created_at",
+        )
+        .bind(namespace)
+        .bind(public_pem)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn publisher_key(&self, namespace: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT public_pem FROM publisher_keys WHERE namespace = $1")
+            .bind(namespace)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.map(|r| r.try_get("public_pem")).transpose()?)
+    }
+
+    /// Attaches the publisher's own bundle to a release, with its event, in one transaction.
+    pub async fn set_publisher_bundle(
+        &self,
+        repo: &Repo,
+        commit: &CommitId,
+        bundle: &str,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query(
+            "UPDATE releases SET publisher_bundle = $1 WHERE repo_id = $2 AND commit_id = $3",
+        )
+        .bind(bundle)
+        .bind(repo.id)
+        .bind(commit.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "release of {} at {commit}",
+                repo.repo_id
+            )));
+        }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn publisher_bundle(&self, repo: &Repo, commit: &CommitId) -> Result<Option<String>> {
+        let r = sqlx::query(
+            "SELECT publisher_bundle FROM releases WHERE repo_id = $1 AND commit_id = $2",
+        )
+        .bind(repo.id)
+        .bind(commit.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.and_then(|r| {
+            r.try_get::<Option<String>, _>("publisher_bundle")
+                .transpose()
+        })
+        .transpose()?)
+    }
+
     /// A sequenced log entry by index.
     pub async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
         Ok(self.log_entries(index, 1).await?.into_iter().next())

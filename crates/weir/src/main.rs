@@ -99,6 +99,9 @@ enum Command {
         repo: String,
         #[arg(long, default_value = "main")]
         revision: String,
+        /// Also attach your own `model_signing sign key` bundle (checked against your namespace's key).
+        #[arg(long)]
+        publisher_sig: Option<PathBuf>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -352,10 +355,25 @@ enum AdminCommand {
         #[command(subcommand)]
         command: VerifierCommand,
     },
+    /// Publishers' own model-signing keys.
+    PublisherKey {
+        #[command(subcommand)]
+        command: PublisherKeyCommand,
+    },
     /// Transparency-log witnesses whose cosignatures the registry attaches to its checkpoints.
     Witness {
         #[command(subcommand)]
         command: WitnessCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublisherKeyCommand {
+    /// Register NAMESPACE's model-signing public key (P-256 or P-384 PEM).
+    Set {
+        namespace: String,
+        #[arg(long)]
+        key: PathBuf,
     },
 }
 
@@ -458,18 +476,37 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Release {
             repo,
             revision,
+            publisher_sig,
             remote,
         } => {
             let id = repo_id(&repo)?;
-            let v = client(&remote)?.release(&id, &revision).await?;
-            println!(
-                "released {id}@{} ({} files); bundle sha256 {}\n  {}\n  {}",
-                v["commit"].as_str().unwrap_or("?"),
-                v["files"],
-                v["bundle_sha256"].as_str().unwrap_or("?"),
-                v["bundle_url"].as_str().unwrap_or(""),
-                v["proof_url"].as_str().unwrap_or("")
-            );
+            let client = client(&remote)?;
+            match client.release(&id, &revision).await {
+                Ok(v) => println!(
+                    "released {id}@{} ({} files); bundle sha256 {}\n  {}\n  {}",
+                    v["commit"].as_str().unwrap_or("?"),
+                    v["files"],
+                    v["bundle_sha256"].as_str().unwrap_or("?"),
+                    v["bundle_url"].as_str().unwrap_or(""),
+                    v["proof_url"].as_str().unwrap_or("")
+                ),
+                // Attaching a publisher signature to an existing release is fine.
+                Err(weir_client::ClientError::Api { status: 409, .. })
+                    if publisher_sig.is_some() => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(path) = publisher_sig {
+                let bundle = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let v = client
+                    .upload_publisher_bundle(&id, &revision, bundle)
+                    .await?;
+                println!(
+                    "attached the publisher signature to {id}@{} ({} files verified)",
+                    v["commit"].as_str().unwrap_or("?"),
+                    v["files"]
+                );
+            }
             Ok(())
         }
         Command::Verify {
@@ -1502,6 +1539,21 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
                 .map_err(|e| anyhow!("{e}"))?;
             record_admin(&store, "verifier.add", None, n.as_str()).await?;
             println!("registered verifier {n}");
+        }
+        AdminCommand::PublisherKey {
+            command: PublisherKeyCommand::Set { namespace, key },
+        } => {
+            let ns = parse_name(&namespace)?;
+            if store.db.account(ns.as_str()).await?.is_none() {
+                bail!("no user or org {ns}; create it first");
+            }
+            let pem = std::fs::read_to_string(&key)
+                .with_context(|| format!("reading {}", key.display()))?;
+            weir_signing::model_signing::check_public_key(&pem)
+                .map_err(|e| anyhow!("{}: {e}", key.display()))?;
+            store.db.set_publisher_key(ns.as_str(), &pem).await?;
+            record_admin(&store, "publisher_key.set", Some(ns.as_str()), "set").await?;
+            println!("registered the model-signing key of {ns}");
         }
         AdminCommand::Witness {
             command: WitnessCommand::Add { name, key },
