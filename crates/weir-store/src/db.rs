@@ -55,6 +55,9 @@ impl Db {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // Reads of the log's hash table are random: keep pages cached and mapped.
+                    conn.execute("PRAGMA cache_size = -16384").await?;
+                    conn.execute("PRAGMA mmap_size = 268435456").await?;
                     Ok(())
                 })
             })
