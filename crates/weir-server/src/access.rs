@@ -150,23 +150,31 @@ async fn accept_terms(
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::RequestAccess(&f), &repo)?;
     let user = caller.require_user()?.to_string();
-    state.store.db.accept_terms(&repo, &user).await?;
-    gate::record(
-        &state,
-        &gate::event(
-            &caller,
-            &headers,
-            "access.terms",
-            Some(&repo),
-            "change",
-            "terms_accepted",
-            json!({}),
-        ),
-    )
-    .await?;
+    accept(&state, &caller, &headers, &repo, &user).await?;
     Ok(Json(
         json!({"repo": repo.repo_id.to_string(), "accepted": true, "tier": repo.tier.as_str()}),
     ))
+}
+
+/// Records a terms acceptance and its event.
+async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    repo: &Repo,
+    user: &str,
+) -> Result<(), ApiError> {
+    state.store.db.accept_terms(repo, user).await?;
+    let e = gate::event(
+        caller,
+        headers,
+        "access.terms",
+        Some(repo),
+        "change",
+        "terms_accepted",
+        json!({}),
+    );
+    gate::record(state, &e).await
 }
 
 #[derive(Deserialize)]
@@ -209,20 +217,7 @@ async fn request_access(
     let at = now();
     if repo.tier == Tier::T1 {
         // T1 is automatic: accepting the terms is the request.
-        state.store.db.accept_terms(&repo, &user).await?;
-        gate::record(
-            &state,
-            &gate::event(
-                &caller,
-                &headers,
-                "access.terms",
-                Some(&repo),
-                "change",
-                "terms_accepted",
-                json!({}),
-            ),
-        )
-        .await?;
+        accept(&state, &caller, &headers, &repo, &user).await?;
         return Ok((
             StatusCode::OK,
             Json(json!({"repo": id, "user": user, "state": "approved", "terms_accepted": true})),
