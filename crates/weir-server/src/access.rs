@@ -164,7 +164,6 @@ async fn accept(
     repo: &Repo,
     user: &str,
 ) -> Result<(), ApiError> {
-    state.store.db.accept_terms(repo, user).await?;
     let e = gate::event(
         caller,
         headers,
@@ -174,7 +173,8 @@ async fn accept(
         "terms_accepted",
         json!({}),
     );
-    gate::record(state, &e).await
+    state.store.db.accept_terms_logged(repo, user, &e).await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -254,7 +254,6 @@ async fn request_access(
         reason: auto.then(|| "automatic approval rule".to_string()),
         expires_at: None,
     };
-    state.store.db.put_access_request(&repo, &req).await?;
     let mut e = gate::event(
         &caller,
         &headers,
@@ -265,7 +264,11 @@ async fn request_access(
         json!({"auto": auto}),
     );
     e.subject = Some(user);
-    gate::record(&state, &e).await?;
+    state
+        .store
+        .db
+        .put_access_request_logged(&repo, &req, &e)
+        .await?;
     Ok((StatusCode::CREATED, Json(gate::request_json(&id, &req, at))))
 }
 
@@ -410,7 +413,6 @@ async fn apply_review(
         ReviewAction::Approve => expires_days.map(|d| at + i64::from(d) * 86_400),
         _ => req.expires_at,
     };
-    state.store.db.put_access_request(repo, &req).await?;
     let mut e = gate::event(
         caller,
         headers,
@@ -421,7 +423,11 @@ async fn apply_review(
         json!({"reason": reason, "expires_at": req.expires_at}),
     );
     e.subject = Some(user.to_string());
-    gate::record(state, &e).await?;
+    state
+        .store
+        .db
+        .put_access_request_logged(repo, &req, &e)
+        .await?;
     Ok(gate::request_json(&id, &req, at))
 }
 
@@ -519,20 +525,16 @@ async fn set_tier(
             format!("the policy requires at least {}", minimum.as_str()),
         ));
     }
-    state.store.db.set_tier(&repo, to).await?;
-    gate::record(
-        &state,
-        &gate::event(
-            &caller,
-            &headers,
-            "tier.set",
-            Some(&repo),
-            "change",
-            to.as_str(),
-            json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason}),
-        ),
-    )
-    .await?;
+    let e = gate::event(
+        &caller,
+        &headers,
+        "tier.set",
+        Some(&repo),
+        "change",
+        to.as_str(),
+        json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason}),
+    );
+    state.store.db.set_tier_logged(&repo, to, &e).await?;
     Ok(Json(
         json!({"repo": repo.repo_id.to_string(), "tier": to.as_str(), "previous": repo.tier.as_str()}),
     ))
@@ -597,20 +599,16 @@ async fn set_gating(
     if let Some(t) = body.terms {
         g.terms = t;
     }
-    state.store.db.set_gating(&repo, &g).await?;
-    gate::record(
-        &state,
-        &gate::event(
-            &caller,
-            &headers,
-            "gating.set",
-            Some(&repo),
-            "change",
-            "updated",
-            json!({"min_level": g.min_level.as_str()}),
-        ),
-    )
-    .await?;
+    let e = gate::event(
+        &caller,
+        &headers,
+        "gating.set",
+        Some(&repo),
+        "change",
+        "updated",
+        json!({"min_level": g.min_level.as_str()}),
+    );
+    state.store.db.set_gating_logged(&repo, &g, &e).await?;
     Ok(Json(json!({
         "repo": repo.repo_id.to_string(),
         "min_level": g.min_level.as_str(),
@@ -684,19 +682,6 @@ async fn submit_attestation(
         None => None,
     };
     let id = weir_signing::id(&a);
-    state
-        .store
-        .db
-        .record_attestation(&AttestationRecord {
-            id: id.clone(),
-            subject: subject.clone(),
-            verifier: claims.verifier.clone(),
-            level: claims.level,
-            country,
-            issued_at: claims.issued_at,
-            expires_at: claims.expires_at,
-        })
-        .await?;
     // The log keeps the digest and the level, never personal data.
     let mut e = gate::event(
         &caller,
@@ -708,7 +693,20 @@ async fn submit_attestation(
         json!({"attestation": id, "verifier": claims.verifier}),
     );
     e.subject = Some(subject.to_string());
-    gate::record(&state, &e).await?;
+    let record = AttestationRecord {
+        id: id.clone(),
+        subject: subject.clone(),
+        verifier: claims.verifier.clone(),
+        level: claims.level,
+        country,
+        issued_at: claims.issued_at,
+        expires_at: claims.expires_at,
+    };
+    state
+        .store
+        .db
+        .record_attestation_logged(&record, &e)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(

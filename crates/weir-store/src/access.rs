@@ -47,15 +47,23 @@ fn request_from_row(r: &AnyRow) -> Result<AccessRequest> {
 
 impl Db {
     pub async fn accept_terms(&self, repo: &Repo, user: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO terms_acceptances (repo_id, account, accepted_at) VALUES ($1, $2, $3)
-             ON CONFLICT (repo_id, account) DO UPDATE SET accepted_at = excluded.accepted_at",
-        )
-        .bind(repo.id)
-        .bind(user)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        accept_terms_in(&mut tx, repo, user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::accept_terms`] and its governance event, in one transaction.
+    pub async fn accept_terms_logged(
+        &self,
+        repo: &Repo,
+        user: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        accept_terms_in(&mut tx, repo, user).await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -90,28 +98,23 @@ impl Db {
 
     /// Writes the current request of `req.account` for the repo (insert or replace).
     pub async fn put_access_request(&self, repo: &Repo, req: &AccessRequest) -> Result<()> {
-        let fields = serde_json::to_string(&req.fields).map_err(corrupt)?;
-        sqlx::query(
-            "INSERT INTO access_requests (repo_id, account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (repo_id, account) DO UPDATE SET state = excluded.state, purpose = excluded.purpose,
-               fields = excluded.fields, requested_at = excluded.requested_at, due_at = excluded.due_at,
-               decided_by = excluded.decided_by, decided_at = excluded.decided_at, reason = excluded.reason,
-               expires_at = excluded.expires_at",
-        )
-        .bind(repo.id)
-        .bind(&req.account)
-        .bind(req.state.as_str())
-        .bind(&req.purpose)
-        .bind(fields)
-        .bind(req.requested_at)
-        .bind(req.due_at)
-        .bind(req.decided_by.as_deref())
-        .bind(req.decided_at)
-        .bind(req.reason.as_deref())
-        .bind(req.expires_at)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        put_access_request_in(&mut tx, repo, req).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::put_access_request`] and its governance event, in one transaction.
+    pub async fn put_access_request_logged(
+        &self,
+        repo: &Repo,
+        req: &AccessRequest,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        put_access_request_in(&mut tx, repo, req).await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -152,29 +155,126 @@ impl Db {
     }
 
     pub async fn set_tier(&self, repo: &Repo, tier: Tier) -> Result<()> {
-        sqlx::query("UPDATE repos SET tier = $1, updated_at = $2 WHERE id = $3")
-            .bind(tier.as_str())
-            .bind(now())
-            .bind(repo.id)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        set_tier_in(&mut tx, repo, tier).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::set_tier`] and its governance event, in one transaction.
+    pub async fn set_tier_logged(
+        &self,
+        repo: &Repo,
+        tier: Tier,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        set_tier_in(&mut tx, repo, tier).await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn set_gating(&self, repo: &Repo, g: &Gating) -> Result<()> {
-        sqlx::query(
-            "UPDATE repos SET min_level = $1, auto_approve_level = $2, blocked_countries = $3,
-               required_fields = $4, terms = $5, updated_at = $6 WHERE id = $7",
-        )
-        .bind(g.min_level.as_str())
-        .bind(g.auto_approve_level.map(|l| l.as_str()))
-        .bind(g.blocked_countries.join(","))
-        .bind(serde_json::to_string(&g.required_fields).map_err(corrupt)?)
-        .bind(&g.terms)
-        .bind(now())
-        .bind(repo.id)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        set_gating_in(&mut tx, repo, g).await?;
+        tx.commit().await?;
         Ok(())
     }
+
+    /// [`Db::set_gating`] and its governance event, in one transaction.
+    pub async fn set_gating_logged(
+        &self,
+        repo: &Repo,
+        g: &Gating,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        set_gating_in(&mut tx, repo, g).await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn accept_terms_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    user: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO terms_acceptances (repo_id, account, accepted_at) VALUES ($1, $2, $3)
+         ON CONFLICT (repo_id, account) DO UPDATE SET accepted_at = excluded.accepted_at",
+    )
+    .bind(repo.id)
+    .bind(user)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn put_access_request_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    req: &AccessRequest,
+) -> Result<()> {
+    let fields = serde_json::to_string(&req.fields).map_err(corrupt)?;
+    sqlx::query(
+        "INSERT INTO access_requests (repo_id, account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (repo_id, account) DO UPDATE SET state = excluded.state, purpose = excluded.purpose,
+           fields = excluded.fields, requested_at = excluded.requested_at, due_at = excluded.due_at,
+           decided_by = excluded.decided_by, decided_at = excluded.decided_at, reason = excluded.reason,
+           expires_at = excluded.expires_at",
+    )
+    .bind(repo.id)
+    .bind(&req.account)
+    .bind(req.state.as_str())
+    .bind(&req.purpose)
+    .bind(fields)
+    .bind(req.requested_at)
+    .bind(req.due_at)
+    .bind(req.decided_by.as_deref())
+    .bind(req.decided_at)
+    .bind(req.reason.as_deref())
+    .bind(req.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn set_tier_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    tier: Tier,
+) -> Result<()> {
+    sqlx::query("UPDATE repos SET tier = $1, updated_at = $2 WHERE id = $3")
+        .bind(tier.as_str())
+        .bind(now())
+        .bind(repo.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn set_gating_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    g: &Gating,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE repos SET min_level = $1, auto_approve_level = $2, blocked_countries = $3,
+           required_fields = $4, terms = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(g.min_level.as_str())
+    .bind(g.auto_approve_level.map(|l| l.as_str()))
+    .bind(g.blocked_countries.join(","))
+    .bind(serde_json::to_string(&g.required_fields).map_err(corrupt)?)
+    .bind(&g.terms)
+    .bind(now())
+    .bind(repo.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

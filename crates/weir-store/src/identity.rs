@@ -147,23 +147,22 @@ impl Db {
     }
 
     pub async fn record_attestation(&self, a: &AttestationRecord) -> Result<()> {
-        let res = sqlx::query(
-            "INSERT INTO attestations (id, subject, verifier, level, country, issued_at, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&a.id)
-        .bind(a.subject.as_str())
-        .bind(&a.verifier)
-        .bind(a.level.as_str())
-        .bind(a.country.as_deref())
-        .bind(a.issued_at)
-        .bind(a.expires_at)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::Exists(format!("attestation {}", a.id)));
-        }
+        let mut tx = self.pool.begin().await?;
+        record_attestation_in(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Db::record_attestation`] and its governance event, in one transaction.
+    pub async fn record_attestation_logged(
+        &self,
+        a: &AttestationRecord,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        record_attestation_in(&mut tx, a).await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -180,4 +179,28 @@ impl Db {
         }
         Ok(())
     }
+}
+
+async fn record_attestation_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    a: &AttestationRecord,
+) -> Result<()> {
+    let res = sqlx::query(
+        "INSERT INTO attestations (id, subject, verifier, level, country, issued_at, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&a.id)
+    .bind(a.subject.as_str())
+    .bind(&a.verifier)
+    .bind(a.level.as_str())
+    .bind(a.country.as_deref())
+    .bind(a.issued_at)
+    .bind(a.expires_at)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    if res.rows_affected() == 0 {
+        return Err(StoreError::Exists(format!("attestation {}", a.id)));
+    }
+    Ok(())
 }
