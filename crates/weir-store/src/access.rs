@@ -47,7 +47,7 @@ fn request_from_row(r: &AnyRow) -> Result<AccessRequest> {
 
 impl Db {
     pub async fn accept_terms(&self, repo: &Repo, user: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         accept_terms_in(&mut tx, repo, user).await?;
         tx.commit().await?;
         Ok(())
@@ -60,7 +60,7 @@ impl Db {
         user: &str,
         event: &weir_core::Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         accept_terms_in(&mut tx, repo, user).await?;
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;
@@ -98,7 +98,7 @@ impl Db {
 
     /// Writes the current request of `req.account` for the repo (insert or replace).
     pub async fn put_access_request(&self, repo: &Repo, req: &AccessRequest) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         put_access_request_in(&mut tx, repo, req).await?;
         tx.commit().await?;
         Ok(())
@@ -111,7 +111,7 @@ impl Db {
         req: &AccessRequest,
         event: &weir_core::Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         put_access_request_in(&mut tx, repo, req).await?;
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;
@@ -155,7 +155,7 @@ impl Db {
     }
 
     pub async fn set_tier(&self, repo: &Repo, tier: Tier) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_tier_in(&mut tx, repo, tier).await?;
         tx.commit().await?;
         Ok(())
@@ -168,7 +168,7 @@ impl Db {
         tier: Tier,
         event: &weir_core::Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_tier_in(&mut tx, repo, tier).await?;
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;
@@ -176,7 +176,7 @@ impl Db {
     }
 
     pub async fn set_gating(&self, repo: &Repo, g: &Gating) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_gating_in(&mut tx, repo, g).await?;
         tx.commit().await?;
         Ok(())
@@ -189,7 +189,7 @@ impl Db {
         g: &Gating,
         event: &weir_core::Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         set_gating_in(&mut tx, repo, g).await?;
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;

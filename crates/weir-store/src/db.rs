@@ -80,6 +80,13 @@ impl Db {
         Ok(Db { pool })
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`), so two transactions that read before they write wait for each other (within
+    /// the busy timeout) instead of failing with a lock-upgrade deadlock.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -9,7 +9,7 @@ impl Db {
     /// Records an event and queues its log entry, in one transaction: every event reaches the
     /// transparency log, and the log never holds an event the database lacks.
     pub async fn record_event(&self, e: &Event) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = record_event_in(&mut tx, e).await?;
         tx.commit().await?;
         Ok(id)

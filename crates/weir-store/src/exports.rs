@@ -102,7 +102,7 @@ impl Db {
     /// Records one reviewer's approval (once per reviewer) and, at the second distinct one,
     /// moves the export to `approved`. Returns the export after the change.
     pub async fn approve_export(&self, id: i64, reviewer: &str) -> Result<Export> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO export_approvals (export_id, reviewer, approved_at) VALUES ($1, $2, $3)
              ON CONFLICT (export_id, reviewer) DO NOTHING",

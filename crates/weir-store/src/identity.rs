@@ -147,7 +147,7 @@ impl Db {
     }
 
     pub async fn record_attestation(&self, a: &AttestationRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         record_attestation_in(&mut tx, a).await?;
         tx.commit().await?;
         Ok(())
@@ -159,7 +159,7 @@ impl Db {
         a: &AttestationRecord,
         event: &weir_core::Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         record_attestation_in(&mut tx, a).await?;
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;

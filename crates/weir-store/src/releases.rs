@@ -94,7 +94,7 @@ impl Db {
         bundle: &str,
         event: &Event,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE releases SET publisher_bundle = $1 WHERE repo_id = $2 AND commit_id = $3",
         )

@@ -429,7 +429,7 @@ impl Db {
         first: &NewCommit,
         git_oids: &BTreeMap<RepoPath, String>,
     ) -> Result<Repo> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = now();
         let row = sqlx::query(
             "INSERT INTO repos (namespace, name, kind, private, tier, created_at, updated_at)
@@ -471,7 +471,7 @@ impl Db {
         c: &NewCommit,
         git_oids: &BTreeMap<RepoPath, String>,
     ) -> Result<CommitId> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let head_row = sqlx::query(
             "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
         )

@@ -57,7 +57,7 @@ impl Db {
     /// Queues raw log entries in one transaction (bulk import and benchmarks; events use
     /// `record_event`, which queues their entry itself).
     pub async fn enqueue_log_entries(&self, entries: &[Vec<u8>]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for e in entries {
             sqlx::query("INSERT INTO log_pending (event_id, data) VALUES (NULL, $1)")
                 .bind(e.as_slice())
@@ -70,7 +70,7 @@ impl Db {
 
     /// Sequences up to `max` pending entries. Returns the new state (unsigned) if anything moved.
     pub async fn integrate(&self, max: i64) -> Result<Option<LogState>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let pending =
             sqlx::query("SELECT id, event_id, data FROM log_pending ORDER BY id LIMIT $1")
                 .bind(max)
@@ -280,6 +280,41 @@ mod tests {
     use weir_tlog::merkle::{MemoryTree, tree_hash};
 
     use crate::Store;
+
+    /// Concurrent sequencers and writers (as when a checkpoint request signs while the sequencer
+    /// task runs) serialize instead of failing with SQLite lock-upgrade errors.
+    #[tokio::test]
+    async fn concurrent_integration_and_events_do_not_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let mut tasks = Vec::new();
+        for t in 0..6u32 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..40u32 {
+                    let e = weir_core::Event {
+                        at: i64::from(i),
+                        actor: None,
+                        action: format!("t{t}"),
+                        repo: None,
+                        subject: None,
+                        decision: "change".into(),
+                        reason: "r".into(),
+                        request_id: None,
+                        user_agent: None,
+                        details: serde_json::json!({}),
+                    };
+                    s.db.record_event(&e).await.expect("event");
+                    s.db.integrate(1000).await.expect("integrate");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join");
+        }
+        store.db.integrate(100_000).await.expect("final");
+        assert_eq!(store.db.log_state().await.expect("state").size, 240);
+    }
 
     #[tokio::test]
     async fn integration_matches_an_in_memory_tree() {
