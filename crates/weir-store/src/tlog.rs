@@ -281,6 +281,21 @@ mod tests {
 
     use crate::Store;
 
+    fn event(at: i64, action: String) -> weir_core::Event {
+        weir_core::Event {
+            at,
+            actor: None,
+            action,
+            repo: None,
+            subject: None,
+            decision: "change".into(),
+            reason: "r".into(),
+            request_id: None,
+            user_agent: None,
+            details: serde_json::json!({}),
+        }
+    }
+
     /// Concurrent sequencers and writers (as when a checkpoint request signs while the sequencer
     /// task runs) serialize instead of failing with SQLite lock-upgrade errors.
     #[tokio::test]
@@ -292,18 +307,7 @@ mod tests {
             let s = store.clone();
             tasks.push(tokio::spawn(async move {
                 for i in 0..40u32 {
-                    let e = weir_core::Event {
-                        at: i64::from(i),
-                        actor: None,
-                        action: format!("t{t}"),
-                        repo: None,
-                        subject: None,
-                        decision: "change".into(),
-                        reason: "r".into(),
-                        request_id: None,
-                        user_agent: None,
-                        details: serde_json::json!({}),
-                    };
+                    let e = event(i64::from(i), format!("t{t}"));
                     s.db.record_event(&e).await.expect("event");
                     s.db.integrate(1000).await.expect("integrate");
                 }
@@ -323,18 +327,7 @@ mod tests {
         let mut mem = MemoryTree::new();
         for batch in [3usize, 0, 1, 300, 17] {
             for i in 0..batch {
-                let e = weir_core::Event {
-                    at: i as i64,
-                    actor: None,
-                    action: format!("test.{i}"),
-                    repo: None,
-                    subject: None,
-                    decision: "change".into(),
-                    reason: "r".into(),
-                    request_id: None,
-                    user_agent: None,
-                    details: serde_json::json!({}),
-                };
+                let e = event(i as i64, format!("test.{i}"));
                 store.db.record_event(&e).await.expect("event");
             }
             store.db.integrate(100_000).await.expect("integrate");

@@ -35,6 +35,27 @@ fn events(server: &Server, owner: &str, op: &str, repo: &str, n: usize) {
     }
 }
 
+/// A server on `data` with an owner (alice, who pushed alice/m) and an operator; returns their tokens.
+fn setup(data: &Path, scratch: &Path) -> (Server, String, String) {
+    let server = Server::start(data);
+    let owner = server.user_with_token("alice");
+    ok(&server.admin(&["user", "add", "root"]));
+    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    let src = scratch.join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(src.join("a.txt"), b"a").expect("write");
+    ok(&weir(
+        &["push", src.to_str().expect("utf8"), "alice/m"],
+        &[
+            ("WEIR_SERVER", server.url.as_str()),
+            ("WEIR_TOKEN", owner.as_str()),
+        ],
+    ));
+    (server, owner, op)
+}
+
 fn log_cmd(server: &Server, cfg: &Path, args: &[&str]) -> std::process::Output {
     let mut full = vec!["log"];
     full.extend_from_slice(args);
@@ -67,23 +88,8 @@ fn log_commands_and_rollback_and_fork_detection() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let cfg = dir.path().join("cfg");
-    let mut server = Server::start(&data);
+    let (mut server, owner, op) = setup(&data, dir.path());
     let port = server.port();
-    let owner = server.user_with_token("alice");
-    ok(&server.admin(&["user", "add", "root"]));
-    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
-        .trim()
-        .to_string();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
-    std::fs::write(src.join("a.txt"), b"a").expect("write");
-    ok(&weir(
-        &["push", src.to_str().expect("utf8"), "alice/m"],
-        &[
-            ("WEIR_SERVER", server.url.as_str()),
-            ("WEIR_TOKEN", owner.as_str()),
-        ],
-    ));
     events(&server, &owner, &op, "alice/m", 4);
     wait_size(&server, &cfg, 4);
 
@@ -159,22 +165,7 @@ fn crashes_during_integration_never_fork_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let cfg = dir.path().join("cfg");
-    let mut server = Server::start(&data);
-    let owner = server.user_with_token("alice");
-    ok(&server.admin(&["user", "add", "root"]));
-    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
-        .trim()
-        .to_string();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
-    std::fs::write(src.join("a.txt"), b"a").expect("write");
-    ok(&weir(
-        &["push", src.to_str().expect("utf8"), "alice/m"],
-        &[
-            ("WEIR_SERVER", server.url.as_str()),
-            ("WEIR_TOKEN", owner.as_str()),
-        ],
-    ));
+    let (mut server, owner, op) = setup(&data, dir.path());
     let mut seen = 0;
     for round in 0..4u64 {
         events(&server, &owner, &op, "alice/m", 6);
@@ -212,22 +203,7 @@ fn witnesses_cosign_checkpoints() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let cfg = dir.path().join("cfg");
-    let server = Server::start(&data);
-    let owner = server.user_with_token("alice");
-    ok(&server.admin(&["user", "add", "root"]));
-    let op = ok(&server.admin(&["token", "create", "root", "--scope", "admin"]))
-        .trim()
-        .to_string();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
-    std::fs::write(src.join("a.txt"), b"a").expect("write");
-    ok(&weir(
-        &["push", src.to_str().expect("utf8"), "alice/m"],
-        &[
-            ("WEIR_SERVER", server.url.as_str()),
-            ("WEIR_TOKEN", owner.as_str()),
-        ],
-    ));
+    let (server, owner, op) = setup(&data, dir.path());
     events(&server, &owner, &op, "alice/m", 2);
     wait_size(&server, &cfg, 2);
 
