@@ -4,11 +4,14 @@
 //! and is unit-tested without I/O. Storage, the server and the client depend inward on this crate.
 
 pub mod access;
+pub mod card;
+pub mod eval;
 pub mod event;
 pub mod git;
 pub mod identity;
 pub mod ids;
 pub mod path;
+pub mod policy;
 pub mod scope;
 pub mod tier;
 

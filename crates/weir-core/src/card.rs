@@ -1,0 +1,196 @@
+//! Model card facts (DESIGN.md §4, governance-anchors §1.7): the YAML front matter of a repo's
+//! `README.md`, read the way the Hub reads it (`---` fenced block at the very start), plus the
+//! weir fields the policy uses. A card that does not parse never breaks a download or model
+//! info: its problems are reported as `errors` and the facts it could not give are unknown.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::eval::Domain;
+
+/// Front matter larger than this is ignored (with an error): cards are documents, not data.
+pub const MAX_FRONT_MATTER: usize = 256 * 1024;
+
+/// Largest training compute we accept as a fact. Anything larger is a typo or an attack on the
+/// arithmetic (1e40 FLOP is ~10^13 times today's largest runs).
+const MAX_FLOP: f64 = 1e40;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CardFacts {
+    /// The whole front matter as JSON (the Hub's `cardData`). Empty when there is none.
+    pub data: Map<String, Value>,
+    pub license: Option<String>,
+    /// `base_model`: one id or a list, as on the Hub.
+    pub base_models: Vec<String>,
+    pub tags: Vec<String>,
+    pub training_compute_flop: Option<f64>,
+    pub parameters: Option<f64>,
+    pub closed_weights: bool,
+    /// Hazard domains the publisher declares relevant (`hazard_domains`).
+    pub hazard_domains: Vec<Domain>,
+    /// The responsible contact (`contact`).
+    pub contact: Option<String>,
+    /// What could not be read, one line each, naming the field.
+    pub errors: Vec<String>,
+}
+
+/// The front matter text of a card, if it starts with a `---` fence that is closed.
+fn front_matter(readme: &str) -> Option<&str> {
+    let rest = readme.strip_prefix('\u{feff}').unwrap_or(readme);
+    let rest = rest
+        .strip_prefix("---\r\n")
+        .or_else(|| rest.strip_prefix("---\n"))?;
+    // The closing fence is a line that is exactly `---`.
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end_matches(['\r', '\n']) == "---" {
+            return Some(&rest[..offset]);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn number(v: &Value) -> Result<f64, String> {
+    let n = match v {
+        Value::Number(n) => n.as_f64().ok_or("not a number")?,
+        Value::String(s) => s
+            .trim()
+            .replace('_', "")
+            .parse::<f64>()
+            .map_err(|_| format!("{s:?} is not a number"))?,
+        other => return Err(format!("expected a number, got {other}")),
+    };
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("{n} is not a finite non-negative number"));
+    }
+    if n > MAX_FLOP {
+        return Err(format!("{n:e} is implausibly large (limit {MAX_FLOP:e})"));
+    }
+    Ok(n)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads the facts of a card. Never fails: problems land in `errors`.
+pub fn parse(readme: &str) -> CardFacts {
+    let mut facts = CardFacts::default();
+    let Some(yaml) = front_matter(readme) else {
+        return facts;
+    };
+    if yaml.len() > MAX_FRONT_MATTER {
+        facts.errors.push(format!(
+            "front matter: {} bytes is more than the {MAX_FRONT_MATTER} bytes read",
+            yaml.len()
+        ));
+        return facts;
+    }
+    let value: Value = match serde_norway::from_str(yaml) {
+        Ok(v) => v,
+        Err(e) => {
+            facts
+                .errors
+                .push(format!("front matter: invalid YAML: {e}"));
+            return facts;
+        }
+    };
+    let data = match value {
+        Value::Object(m) => m,
+        Value::Null => return facts,
+        _ => {
+            facts
+                .errors
+                .push("front matter: expected a mapping of fields".into());
+            return facts;
+        }
+    };
+    facts.license = data.get("license").and_then(|v| v.as_str()).map(Into::into);
+    facts.base_models = data.get("base_model").map(strings).unwrap_or_default();
+    facts.tags = data.get("tags").map(strings).unwrap_or_default();
+    for (key, slot) in [
+        ("training_compute_flop", &mut facts.training_compute_flop),
+        ("parameters", &mut facts.parameters),
+    ] {
+        if let Some(v) = data.get(key) {
+            match number(v) {
+                Ok(n) => *slot = Some(n),
+                Err(e) => facts.errors.push(format!("{key}: {e}")),
+            }
+        }
+    }
+    match data.get("closed_weights") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => facts.closed_weights = *b,
+        Some(other) => facts.errors.push(format!(
+            "closed_weights: expected true or false, got {other}"
+        )),
+    }
+    if let Some(v) = data.get("hazard_domains") {
+        for d in strings(v) {
+            match Domain::parse(&d) {
+                Some(d) if !facts.hazard_domains.contains(&d) => facts.hazard_domains.push(d),
+                Some(_) => {}
+                None => facts.errors.push(format!(
+                    "hazard_domains: unknown domain {d:?} (bio, chem, cyber, autonomy, manipulation)"
+                )),
+            }
+        }
+    }
+    facts.contact = data.get("contact").and_then(|v| v.as_str()).map(Into::into);
+    facts.data = data;
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hub_and_weir_fields() {
+        let f = parse(
+            "---\nlicense: apache-2.0\nbase_model: acme/base\ntags: [text-generation, safety]\n\
+             training_compute_flop: 1.2e25\nparameters: \"7.3e10\"\nclosed_weights: false\n\
+             hazard_domains: [bio, cyber]\ncontact: safety@acme.example\n---\n# Model\n",
+        );
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        assert_eq!(f.license.as_deref(), Some("apache-2.0"));
+        assert_eq!(f.base_models, vec!["acme/base"]);
+        assert_eq!(f.tags, vec!["text-generation", "safety"]);
+        assert_eq!(f.training_compute_flop, Some(1.2e25));
+        assert_eq!(f.parameters, Some(7.3e10));
+        assert_eq!(f.hazard_domains, vec![Domain::Bio, Domain::Cyber]);
+        assert_eq!(f.contact.as_deref(), Some("safety@acme.example"));
+        assert_eq!(f.data["license"], "apache-2.0");
+    }
+
+    #[test]
+    fn no_card_and_bad_cards_give_errors_not_failures() {
+        assert_eq!(parse("# just markdown\n"), CardFacts::default());
+        assert_eq!(parse("---\nlicense: mit\n"), CardFacts::default()); // unclosed
+        assert!(!parse("---\n: : [\n---\n").errors.is_empty());
+        let f = parse(
+            "---\ntraining_compute_flop: 1e400\nclosed_weights: maybe\nhazard_domains: [nukes]\nparameters: -3\n---\n",
+        );
+        assert_eq!(f.training_compute_flop, None);
+        assert_eq!(f.errors.len(), 4, "{:?}", f.errors);
+        let f = parse("---\n- a\n- b\n---\n");
+        assert_eq!(f.errors, vec!["front matter: expected a mapping of fields"]);
+        let huge = format!("---\nx: \"{}\"\n---\n", "a".repeat(MAX_FRONT_MATTER));
+        assert_eq!(parse(&huge).errors.len(), 1);
+    }
+
+    #[test]
+    fn base_model_lists_and_crlf() {
+        let f = parse("---\r\nbase_model:\r\n  - a/b\r\n  - c/d\r\n---\r\n");
+        assert_eq!(f.base_models, vec!["a/b", "c/d"]);
+    }
+}
