@@ -121,6 +121,17 @@ pub enum Action<'a> {
         requester: &'a Name,
         already_approved: bool,
     },
+    /// Contribute to a model's assessment: import an evaluation log, file evidence that a hazard
+    /// domain cannot be ruled out. Anyone signed in who can see the repo; what it changes is
+    /// only ever stricter (ambiguity escalates) or inert until signed.
+    Contribute(&'a RepoFacts),
+    /// Confirm or dismiss hazard evidence: operators only, never on evidence they filed
+    /// themselves. The publisher (the namespace's owners) does not judge evidence about its own
+    /// model.
+    ReviewEvidence {
+        repo: &'a RepoFacts,
+        filed_by: &'a str,
+    },
     /// Operator tasks.
     Administer,
 }
@@ -158,6 +169,8 @@ pub enum Reason {
     NotExportable,
     OwnRequest,
     AlreadyApproved,
+    SignedIn,
+    OwnEvidence,
 }
 
 impl Reason {
@@ -190,6 +203,8 @@ impl Reason {
             Reason::NotExportable => "not_exportable",
             Reason::OwnRequest => "own_request",
             Reason::AlreadyApproved => "already_approved",
+            Reason::SignedIn => "signed_in",
+            Reason::OwnEvidence => "own_evidence",
         }
     }
 }
@@ -379,6 +394,26 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
                 Some(u) if &u.name == *requester => Decision::deny(Reason::OwnRequest),
                 Some(_) if *already_approved => Decision::deny(Reason::AlreadyApproved),
+                Some(_) => Decision::allow(Reason::AdminToken),
+            }
+        }
+        Action::Contribute(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(_) => Decision::allow(Reason::SignedIn),
+            }
+        }
+        Action::ReviewEvidence { repo, filed_by } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
+                Some(u) if u.name.as_str() == *filed_by => Decision::deny(Reason::OwnEvidence),
                 Some(_) => Decision::allow(Reason::AdminToken),
             }
         }

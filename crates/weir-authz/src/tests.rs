@@ -208,6 +208,27 @@ fn dual_control_rules() {
 /// token (anonymous for `anonymous`). Every cell's decision and reason is in the snapshot, so a
 /// change to any rule shows up as a reviewed diff.
 #[test]
+fn evidence_is_judged_by_operators_never_by_its_filer_or_the_publisher() {
+    let r = repo(false, Tier::T2);
+    let review =
+        |s: &Subject, filed_by: &str| authorize(s, &Action::ReviewEvidence { repo: &r, filed_by });
+    let op = user("op", &[], Scope::Admin, IdentityLevel::Identified);
+    assert_eq!(review(&op, "dan").reason, Reason::AdminToken);
+    assert_eq!(review(&op, "op").reason, Reason::OwnEvidence);
+    let owner = owner("alice", "acme");
+    assert_eq!(review(&owner, "dan").reason, Reason::NotReviewer);
+    assert_eq!(
+        review(&Subject::Anonymous, "dan").reason,
+        Reason::NotSignedIn
+    );
+    assert!(authorize(&owner, &Action::Contribute(&r)).allow);
+    assert_eq!(
+        authorize(&Subject::Anonymous, &Action::Contribute(&r)).reason,
+        Reason::NotSignedIn
+    );
+}
+
+#[test]
 fn decision_matrix() {
     let mut out = String::from("level       tier action   grant    -> decision\n");
     for level in IdentityLevel::ALL {
@@ -220,12 +241,20 @@ fn decision_matrix() {
             let r = repo(false, tier);
             for grant in GrantState::ALL {
                 let st = standing(grant, grant == GrantState::Approved);
-                let actions: [(&str, Action<'_>); 5] = [
+                let actions: [(&str, Action<'_>); 7] = [
                     ("metadata", Action::ReadMetadata(&r)),
                     ("download", Action::Download(&r, st)),
                     ("push", Action::Write(&r)),
                     ("review", Action::Review(&r)),
                     ("export", Action::RequestExport(&r)),
+                    ("contrib", Action::Contribute(&r)),
+                    (
+                        "evidence",
+                        Action::ReviewEvidence {
+                            repo: &r,
+                            filed_by: "dan",
+                        },
+                    ),
                 ];
                 for (label, action) in actions {
                     let d = authorize(&subject, &action);

@@ -315,6 +315,8 @@ pub struct Classification {
     pub domains: Vec<DomainResult>,
     pub rules: Vec<RuleResult>,
     pub ignored_results: Vec<IgnoredResult>,
+    /// Results that counted (signed, accredited, complete, this revision).
+    pub counted_results: usize,
     /// EU AI Act art. 51 presumption: training compute above the threshold.
     pub presumption: bool,
     pub reassessment_due: bool,
@@ -630,6 +632,7 @@ pub fn classify(policy: &Policy, input: &Inputs) -> Classification {
         domains,
         rules,
         ignored_results: ignored,
+        counted_results: counted,
         presumption,
         reassessment_due: reassess,
     }

@@ -57,12 +57,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Where the policy engine's minimum tier plugs in (the classification issue computes it from
-/// evaluations and compute). Until then every repo's minimum is T0.
-pub fn minimum_tier(_repo: &Repo) -> Tier {
-    Tier::T0
-}
-
 #[derive(Deserialize)]
 pub struct CheckQuery {
     repo: String,
@@ -517,13 +511,22 @@ async fn set_tier(
             r => ApiError::denied(r, &id, caller.anonymous()),
         });
     }
-    let minimum = minimum_tier(&repo);
-    if to < minimum {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "below_policy_minimum",
-            format!("the policy requires at least {}", minimum.as_str()),
-        ));
+    // The policy's minimum for the repo's main revision: no tier below it, whoever asks.
+    if let Some(head) = state
+        .store
+        .db
+        .resolve(
+            &repo,
+            &weir_core::Revision::parse("main").map_err(|_| ApiError::internal())?,
+        )
+        .await?
+    {
+        let c = crate::evals::minimum_for(&state, &repo, &head).await?;
+        if to < c.minimum_tier {
+            let mut at = repo.clone();
+            at.tier = to;
+            return Err(crate::evals::below_minimum(&at, &head, "set", &c));
+        }
     }
     let e = gate::event(
         &caller,

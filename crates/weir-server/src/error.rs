@@ -207,6 +207,12 @@ impl ApiError {
                 reason.code(),
                 "Dual control: you already approved this; a second, different reviewer must approve.",
             ),
+            Reason::OwnEvidence => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                "You filed this evidence: another operator must review it.",
+            )
+            .next("ask another operator to confirm or dismiss it"),
             Reason::TierLowering => ApiError::new(
                 StatusCode::FORBIDDEN,
                 reason.code(),
@@ -236,7 +242,8 @@ impl ApiError {
             | Reason::AdminToken
             | Reason::TermsAccepted
             | Reason::Granted
-            | Reason::Accredited => ApiError::internal(),
+            | Reason::Accredited
+            | Reason::SignedIn => ApiError::internal(),
         }
     }
 }

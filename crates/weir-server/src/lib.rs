@@ -8,6 +8,7 @@
 mod access;
 pub mod auth;
 pub mod error;
+pub mod evals;
 mod exports;
 pub mod extract;
 mod gate;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exports::routes())
         .merge(log::routes())
         .merge(releases::routes())
+        .merge(evals::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -89,6 +91,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The policy or the evaluators may have changed while the server was down.
+    match evals::reclassify_all(&state.store, None).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(raised = n, "re-classification raised tiers"),
+        Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
+    }
     log::spawn_sequencer(state.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)

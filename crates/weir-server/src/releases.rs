@@ -56,6 +56,23 @@ async fn release(
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let rev = body.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
+    // The release gate: never at a tier below what the policy computes for this revision.
+    crate::evals::reclassify(
+        &state.store,
+        &repo.repo_id,
+        caller.name().map(|n| n.as_str()),
+    )
+    .await?;
+    let repo = state
+        .store
+        .db
+        .repo(&repo.repo_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let c = crate::evals::minimum_for(&state, &repo, &commit).await?;
+    if repo.tier < c.minimum_tier {
+        return Err(crate::evals::below_minimum(&repo, &commit, "released", &c));
+    }
     let e = gate::event(
         &caller,
         &headers,

@@ -5,6 +5,7 @@ mod access;
 mod common;
 mod download;
 mod errors;
+mod evals;
 mod log;
 mod releases;
 mod upload;

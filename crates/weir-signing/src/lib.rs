@@ -112,6 +112,38 @@ pub fn verify(a: &SignedAttestation, public_hex: &str) -> Result<Claims, Signing
     Ok(c)
 }
 
+/// Context of evaluation-result signatures: an evaluator's signature over a result payload is
+/// never valid as any other statement.
+const EVAL_CONTEXT: &[u8] = b"weir-eval-result-v1\n";
+
+/// An evaluator signs a result payload (the JSON text weir derived from the raw log, exactly as
+/// served): returns the base64 Ed25519 signature over `weir-eval-result-v1\n` + payload.
+pub fn sign_result(payload: &str, secret_hex: &str) -> Result<String, SigningError> {
+    let sk = SigningKey::from_bytes(&key32(secret_hex)?);
+    let mut msg = EVAL_CONTEXT.to_vec();
+    msg.extend_from_slice(payload.as_bytes());
+    Ok(base64::engine::general_purpose::STANDARD.encode(sk.sign(&msg).to_bytes()))
+}
+
+/// Checks an evaluator's signature on a result payload with the evaluator's registered key.
+pub fn verify_result(
+    payload: &str,
+    signature_b64: &str,
+    public_hex: &str,
+    evaluator: &str,
+) -> Result<(), SigningError> {
+    let vk = public_key(public_hex)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| SigningError::Malformed(format!("signature is not base64: {e}")))?;
+    let sig = ed25519_dalek::Signature::from_slice(&raw)
+        .map_err(|e| SigningError::Malformed(e.to_string()))?;
+    let mut msg = EVAL_CONTEXT.to_vec();
+    msg.extend_from_slice(payload.as_bytes());
+    vk.verify_strict(&msg, &sig)
+        .map_err(|_| SigningError::BadSignature(evaluator.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +165,22 @@ mod tests {
         let a = sign(&claims(), &sk).expect("sign");
         assert_eq!(verify(&a, &pk).expect("verify"), claims());
         assert_eq!(id(&a).len(), 64);
+    }
+
+    #[test]
+    fn result_signatures_bind_the_payload_and_the_context() {
+        let (sk, pk) = generate_key();
+        let payload = r#"{"type":"weir-eval-result/v1","value":0.25}"#;
+        let sig = sign_result(payload, &sk).expect("sign");
+        assert_eq!(verify_result(payload, &sig, &pk, "lab"), Ok(()));
+        let forged = payload.replace("0.25", "0.24");
+        assert_eq!(
+            verify_result(&forged, &sig, &pk, "lab"),
+            Err(SigningError::BadSignature("lab".into()))
+        );
+        // An identity attestation signature over the same bytes is not a result signature.
+        let a = sign(&claims(), &sk).expect("sign");
+        assert!(verify_result(&a.payload, &a.signature, &pk, "lab").is_err());
     }
 
     #[test]

@@ -36,6 +36,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "publisher_keys",
         include_str!("../migrations/sqlite/0006_publisher_keys.sql"),
     ),
+    (
+        7,
+        "evaluations",
+        include_str!("../migrations/sqlite/0007_evaluations.sql"),
+    ),
 ];
 
 #[derive(Clone)]

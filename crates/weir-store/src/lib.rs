@@ -12,6 +12,7 @@ pub mod access;
 pub mod accounts;
 pub mod blobs;
 mod db;
+pub mod evals;
 pub mod events;
 pub mod exports;
 pub mod identity;

@@ -108,6 +108,18 @@ async fn info(
         .collect();
     let used: u64 = files.iter().map(|f| f.size).sum();
     let id = repo.repo_id.to_string();
+    let card = crate::evals::card_facts(&state.store, &repo, &commit).await?;
+    let stored = state.store.db.classification(&repo).await?;
+    let policy = crate::evals::policy_in_force(&state.store).await?;
+    let classification = match &stored {
+        Some(c) => json!({
+            "minimumTier": c.tier.as_str(),
+            "rule": c.rule,
+            "commit": c.commit,
+            "notification": crate::evals::notification(c.presumption_since, &policy.policy, crate::now()),
+        }),
+        None => Value::Null,
+    };
     Ok(Json(json!({
         "_id": format!("{:024x}", repo.id),
         "id": id,
@@ -125,10 +137,16 @@ async fn info(
         "disabled": false,
         "downloads": 0,
         "likes": 0,
-        "tags": [],
+        "tags": card.tags,
+        "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(card.data.clone()) },
         "siblings": siblings,
         "usedStorage": used,
-        "weir": {"tier": repo.tier.as_str(), "tierName": repo.tier.name()},
+        "weir": {
+            "tier": repo.tier.as_str(),
+            "tierName": repo.tier.name(),
+            "card": crate::evals::card_json(&card),
+            "classification": classification,
+        },
     })))
 }
 

@@ -373,6 +373,10 @@ pub async fn commit(
     };
     let id = state.store.commit(&repo, &c).await?;
     tracing::info!(repo = %repo.repo_id, commit = %id, user = %user, "commit");
+    if c.branch.as_str() == "main" {
+        // The card may have changed (compute, base model): the policy decides again at once.
+        crate::evals::reclassify_logged(&state.store, &repo.repo_id, Some(user.as_str())).await;
+    }
     Ok(Json(json!({
         "commitOid": id.as_str(),
         "commitUrl": format!("{}/{}/commit/{}", state.config.public_url, repo.repo_id, id),

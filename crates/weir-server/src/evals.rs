@@ -1,0 +1,1080 @@
+//! Evaluations and policy-driven classification over HTTP (DESIGN.md §4).
+//!
+//! - the policy in force (`GET /api/v1/policy`), signed with the log key;
+//! - suites and accredited evaluators (read-only here; operators change them with `weir admin`);
+//! - results: a raw harness log is uploaded, stored as a blob and parsed *here*, so the record an
+//!   evaluator signs is what weir derived from the log, never numbers a client typed;
+//! - evidence that a hazard domain cannot be ruled out, and its review by operators;
+//! - classification per revision, and [`reclassify`], which stores a repo's classification and
+//!   raises its tier at once when the policy asks for more (with a logged event).
+//!
+//! Every decision goes through `weir_authz`; every change commits with its event.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use weir_authz::Action;
+use weir_core::card::{self, CardFacts};
+use weir_core::eval::{Domain, ResultRecord};
+use weir_core::policy::{
+    BaseInput, Classification, EvidenceInput, EvidenceState, Inputs, Policy, ResultInput, Severity,
+    classify,
+};
+use weir_core::{CommitId, Event, RepoId, RepoPath, Revision};
+use weir_store::blobs::Expect;
+use weir_store::evals::{StoredClassification, StoredResult};
+use weir_store::{Repo, Store, StoreError};
+
+use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, Path, Query};
+use crate::hub::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, gate, iso8601, now};
+
+/// Largest raw evaluation log accepted (Inspect logs with samples can be large).
+pub const MAX_RAW_LOG: u64 = 4 << 30;
+/// Longest evidence summary.
+const MAX_SUMMARY: usize = 20_000;
+/// How deep a tier change travels down base-model → derivative chains.
+const MAX_CASCADE: usize = 8;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/policy", get(get_policy))
+        .route("/api/v1/eval/suites", get(list_suites))
+        .route("/api/v1/evaluators", get(list_evaluators))
+        .route(
+            "/api/v1/models/{ns}/{name}/classification",
+            get(get_classification),
+        )
+        .route(
+            "/api/v1/models/{ns}/{name}/evaluations",
+            get(list_results).post(import_result),
+        )
+        .route("/api/v1/evaluations/{id}", get(get_result))
+        .route("/api/v1/evaluations/{id}/raw", get(raw_log))
+        .route("/api/v1/evaluations/{id}/signature", post(sign_result))
+        .route(
+            "/api/v1/models/{ns}/{name}/evidence",
+            get(list_evidence).post(file_evidence),
+        )
+        .route("/api/v1/evidence/{id}/review", post(review_evidence))
+}
+
+// ---- the policy in force ------------------------------------------------------------------------
+
+pub struct PolicyInForce {
+    pub policy: Policy,
+    pub text: String,
+    pub sha256: String,
+    /// The signed note stored with a policy an operator set; `None` for the shipped default.
+    pub signature: Option<String>,
+    pub set_by: Option<String>,
+    pub set_at: Option<i64>,
+}
+
+pub async fn policy_in_force(store: &Store) -> Result<PolicyInForce, StoreError> {
+    match store.db.current_policy().await? {
+        Some(p) => Ok(PolicyInForce {
+            policy: Policy::parse(&p.text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            text: p.text,
+            sha256: p.sha256,
+            signature: Some(p.signature),
+            set_by: Some(p.set_by),
+            set_at: Some(p.created_at),
+        }),
+        None => Ok(PolicyInForce {
+            policy: Policy::default_policy(),
+            text: weir_core::policy::DEFAULT_POLICY.to_string(),
+            sha256: hex::encode(Sha256::digest(weir_core::policy::DEFAULT_POLICY.as_bytes())),
+            signature: None,
+            set_by: None,
+            set_at: None,
+        }),
+    }
+}
+
+/// The text a policy signature covers: a signed note naming the policy's version and digest.
+pub fn policy_note_text(version: &str, sha256: &str) -> String {
+    let version: String = version
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    format!("weir policy\n{version}\nsha256 {sha256}\n")
+}
+
+async fn get_policy(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let p = policy_in_force(&state.store).await?;
+    let signature = match p.signature {
+        Some(s) => s,
+        None => weir_tlog::note::Note::sign(
+            &policy_note_text(&p.policy.version, &p.sha256),
+            &[&state.config.log_signer],
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "signing the policy");
+            ApiError::internal()
+        })?
+        .to_text(),
+    };
+    Ok(Json(json!({
+        "version": p.policy.version,
+        "description": p.policy.description,
+        "sha256": p.sha256,
+        "default": p.set_by.is_none(),
+        "set_by": p.set_by,
+        "set_at": p.set_at.map(iso8601),
+        "signature": signature,
+        "verification_key": state.config.log_signer.verifier().vkey(),
+        "policy": p.policy,
+        "text": p.text,
+    })))
+}
+
+async fn list_suites(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"suites": state.store.db.suites().await?})))
+}
+
+async fn list_evaluators(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = state
+        .store
+        .db
+        .evaluators()
+        .await?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "public_key": e.public_key,
+                "accredited": e.revoked_at.is_none(),
+                "accredited_at": iso8601(e.created_at),
+                "revoked_at": e.revoked_at.map(iso8601),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "evaluators": list })))
+}
+
+// ---- classification -----------------------------------------------------------------------------
+
+/// The card facts of `README.md` at a commit (empty facts when there is no card).
+pub async fn card_facts(
+    store: &Store,
+    repo: &Repo,
+    commit: &CommitId,
+) -> Result<CardFacts, StoreError> {
+    let Ok(path) = RepoPath::parse("README.md") else {
+        return Ok(CardFacts::default());
+    };
+    let Some(f) = store.db.file(repo, commit, &path).await? else {
+        return Ok(CardFacts::default());
+    };
+    let file = store.blobs.path_of(&f.sha256);
+    // Front matter is at the start; read a little more than its cap so an oversized one is
+    // reported rather than cut.
+    let cap = (card::MAX_FRONT_MATTER + 8192) as u64;
+    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::fs::File::open(&file)?
+            .take(cap)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
+    Ok(card::parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Classifies one revision of a repo under the policy in force.
+pub async fn classify_at(
+    store: &Store,
+    repo: &Repo,
+    commit: &CommitId,
+) -> Result<(Classification, CardFacts, PolicyInForce), StoreError> {
+    let policy = policy_in_force(store).await?;
+    let card = card_facts(store, repo, commit).await?;
+    let suites = store.db.suites().await?;
+    let evaluators = store.db.evaluators().await?;
+    let mut results = Vec::new();
+    let mut last_assessed = store
+        .db
+        .classification(repo)
+        .await?
+        .and_then(|c| c.assessed_compute);
+    for r in store.db.eval_results(repo).await? {
+        let Ok(record) = serde_json::from_str::<ResultRecord>(&r.payload) else {
+            tracing::error!(result = %r.id, "unreadable stored result payload");
+            continue;
+        };
+        let chance = suites
+            .iter()
+            .find(|s| s.name == record.suite)
+            .map(|s| s.chance)
+            .unwrap_or(0.0);
+        let accredited = r.evaluator.as_deref().is_some_and(|name| {
+            evaluators
+                .iter()
+                .any(|e| e.name == name && e.revoked_at.is_none())
+        });
+        if r.evaluator.is_some() && accredited && r.commit != commit.as_str() {
+            // An accredited assessment of another revision: the compute it was made at is
+            // what the 2x re-assessment rule compares against.
+            if let Ok(c) = CommitId::parse(&r.commit)
+                && let Ok(old) = Box::pin(card_facts(store, repo, &c)).await
+                && let Some(x) = old.training_compute_flop
+            {
+                last_assessed = Some(last_assessed.map_or(x, |l: f64| l.max(x)));
+            }
+        }
+        results.push(ResultInput {
+            id: r.id,
+            record,
+            signed_by: r.evaluator,
+            accredited,
+            chance,
+        });
+    }
+    let evidence = store
+        .db
+        .evidence_for_repo(repo)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            Some(EvidenceInput {
+                id: e.id,
+                domain: Domain::parse(&e.domain)?,
+                state: EvidenceState::parse(&e.state)?,
+                severity: e.severity.as_deref().and_then(Severity::parse),
+            })
+        })
+        .collect();
+    let mut bases = Vec::new();
+    for b in &card.base_models {
+        let tier = match RepoId::parse(b) {
+            Ok(id) if id != repo.repo_id => store.db.repo(&id).await?.map(|r| r.tier),
+            _ => None,
+        };
+        bases.push(BaseInput {
+            id: b.clone(),
+            tier,
+        });
+    }
+    let evaluable: BTreeSet<Domain> = suites.iter().map(|s| s.domain).collect();
+    let c = classify(
+        &policy.policy,
+        &Inputs {
+            card: &card,
+            revision: commit.as_str(),
+            results,
+            evidence,
+            bases,
+            last_assessed_compute: last_assessed,
+            evaluable: evaluable.into_iter().collect(),
+        },
+    );
+    Ok((c, card, policy))
+}
+
+/// Re-classifies a repo's `main` and stores the result. A changed classification is a logged
+/// event; when the policy now asks for a stricter tier than the repo has, the tier is raised in
+/// the same transaction. Tiers are never lowered here (operators lower them, with a reason).
+/// Derivatives of a repo whose tier rose are re-classified in turn.
+pub async fn reclassify(
+    store: &Store,
+    repo_id: &RepoId,
+    actor: Option<&str>,
+) -> Result<Option<Classification>, StoreError> {
+    let mut queue = vec![(repo_id.clone(), 0usize)];
+    let mut first = None;
+    let mut seen = BTreeSet::new();
+    while let Some((id, depth)) = queue.pop() {
+        if !seen.insert(id.to_string()) {
+            continue;
+        }
+        let Some(repo) = store.db.repo(&id).await? else {
+            continue;
+        };
+        let main = Revision::parse("main").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(commit) = store.db.resolve(&repo, &main).await? else {
+            continue;
+        };
+        let (c, card, policy) = classify_at(store, &repo, &commit).await?;
+        let stored = store.db.classification(&repo).await?;
+        let at = now();
+        let presumption_since = if c.presumption {
+            stored
+                .as_ref()
+                .and_then(|s| s.presumption_since)
+                .or(Some(at))
+        } else {
+            None
+        };
+        let assessed_compute = if c.counted_results > 0 {
+            card.training_compute_flop
+        } else {
+            stored.as_ref().and_then(|s| s.assessed_compute)
+        };
+        let raise = (c.minimum_tier > repo.tier).then_some(c.minimum_tier);
+        let mut events = Vec::new();
+        let old = stored
+            .as_ref()
+            .map(|s| (s.tier, s.rule.clone(), s.policy_sha256.clone()));
+        let new = (
+            c.minimum_tier,
+            c.deciding_rule.map(str::to_string),
+            policy.sha256.clone(),
+        );
+        let ev = |action: &str, reason: &str, public: Value| Event {
+            at,
+            actor: actor.map(str::to_string),
+            action: action.into(),
+            repo: Some(id.to_string()),
+            subject: None,
+            decision: "change".into(),
+            reason: reason.into(),
+            request_id: None,
+            user_agent: None,
+            details: json!({ "public": public }),
+        };
+        if old.as_ref() != Some(&new) || raise.is_some() {
+            events.push(ev(
+                "classification.changed",
+                c.minimum_tier.as_str(),
+                json!({
+                    "repo": id.to_string(),
+                    "commit": commit.as_str(),
+                    "from": stored.as_ref().map(|s| s.tier.as_str()),
+                    "to": c.minimum_tier.as_str(),
+                    "rule": c.deciding_rule,
+                    "policy_version": policy.policy.version,
+                    "policy_sha256": policy.sha256,
+                    "tier_raised_from": raise.map(|_| repo.tier.as_str()),
+                }),
+            ));
+        }
+        if presumption_since.is_some()
+            && stored.as_ref().and_then(|s| s.presumption_since).is_none()
+        {
+            let days = policy.policy.compute_presumption.notify_days;
+            events.push(ev(
+                "presumption.clock_started",
+                "notify",
+                json!({
+                    "repo": id.to_string(),
+                    "commit": commit.as_str(),
+                    "training_compute_flop": card.training_compute_flop,
+                    "due": iso8601(at + days * 86_400),
+                }),
+            ));
+        }
+        let record = StoredClassification {
+            commit: commit.to_string(),
+            tier: c.minimum_tier,
+            rule: c.deciding_rule.map(str::to_string),
+            policy_sha256: policy.sha256.clone(),
+            presumption_since,
+            assessed_compute,
+            bases: card.base_models.clone(),
+            updated_at: at,
+        };
+        let unchanged = stored.as_ref().is_some_and(|s| {
+            s.tier == record.tier
+                && s.rule == record.rule
+                && s.policy_sha256 == record.policy_sha256
+                && s.presumption_since == record.presumption_since
+                && s.assessed_compute == record.assessed_compute
+                && s.bases == record.bases
+                && s.commit == record.commit
+        });
+        if !unchanged || raise.is_some() || !events.is_empty() {
+            store
+                .db
+                .put_classification_logged(&repo, &record, raise, &events)
+                .await?;
+        }
+        if raise.is_some() && depth < MAX_CASCADE {
+            for d in store.db.derivatives_of(&id.to_string()).await? {
+                queue.push((d, depth + 1));
+            }
+        }
+        if first.is_none() {
+            first = Some(c);
+        }
+    }
+    Ok(first)
+}
+
+/// Re-classifies every repo (at start-up and after an operator changes the policy or the
+/// evaluators). Returns how many repos had their tier raised.
+pub async fn reclassify_all(store: &Store, actor: Option<&str>) -> Result<usize, StoreError> {
+    let mut raised = 0;
+    for repo in store.db.list_repos().await? {
+        let before = repo.tier;
+        reclassify(store, &repo.repo_id, actor).await?;
+        if let Some(after) = store.db.repo(&repo.repo_id).await?
+            && after.tier > before
+        {
+            raised += 1;
+        }
+    }
+    Ok(raised)
+}
+
+/// Best-effort re-classification after a change that already committed (a push, a signature).
+pub async fn reclassify_logged(store: &Store, repo_id: &RepoId, actor: Option<&str>) {
+    if let Err(e) = reclassify(store, repo_id, actor).await {
+        tracing::error!(repo = %repo_id, error = %e, "re-classification failed");
+    }
+}
+
+/// The notification clock of the compute presumption, when it runs.
+pub fn notification(since: Option<i64>, policy: &Policy, at: i64) -> Value {
+    match since {
+        None => Value::Null,
+        Some(s) => {
+            let due = s + policy.compute_presumption.notify_days * 86_400;
+            json!({
+                "rule": "compute_presumption",
+                "started_at": iso8601(s),
+                "due": iso8601(due),
+                "days_left": (due - at + 86_399).div_euclid(86_400),
+                "overdue": at > due,
+            })
+        }
+    }
+}
+
+pub fn card_json(card: &CardFacts) -> Value {
+    json!({
+        "license": card.license,
+        "base_model": card.base_models,
+        "tags": card.tags,
+        "training_compute_flop": card.training_compute_flop,
+        "parameters": card.parameters,
+        "closed_weights": card.closed_weights,
+        "hazard_domains": card.hazard_domains,
+        "contact": card.contact,
+        "errors": card.errors,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RevQuery {
+    revision: Option<String>,
+}
+
+/// `GET /api/v1/models/{ns}/{name}/classification?revision=`: the decision rule by rule.
+async fn get_classification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<RevQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let rev = q.revision.unwrap_or_else(|| "main".into());
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let (c, card, policy) = classify_at(&state.store, &repo, &commit).await?;
+    let stored = state.store.db.classification(&repo).await?;
+    let since = if c.presumption {
+        stored.as_ref().and_then(|s| s.presumption_since)
+    } else {
+        None
+    };
+    let mut v = serde_json::to_value(&c).map_err(|_| ApiError::internal())?;
+    if let Value::Object(m) = &mut v {
+        m.insert("repo".into(), json!(repo.repo_id.to_string()));
+        m.insert("revision".into(), json!(rev));
+        m.insert("tier".into(), json!(repo.tier.as_str()));
+        m.insert("explanation".into(), json!(c.explain()));
+        m.insert(
+            "policy".into(),
+            json!({"version": policy.policy.version, "sha256": policy.sha256}),
+        );
+        m.insert(
+            "notification".into(),
+            notification(since, &policy.policy, now()),
+        );
+        m.insert("card".into(), card_json(&card));
+    }
+    Ok(Json(v))
+}
+
+/// The minimum tier the policy computes for a revision, with the rule that sets it.
+pub async fn minimum_for(
+    state: &AppState,
+    repo: &Repo,
+    commit: &CommitId,
+) -> Result<Classification, ApiError> {
+    Ok(classify_at(&state.store, repo, commit).await?.0)
+}
+
+/// The error for a tier below what the policy computes, naming the rule.
+pub fn below_minimum(repo: &Repo, commit: &CommitId, what: &str, c: &Classification) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "below_policy_minimum",
+        format!(
+            "{}@{} cannot be {what} at {}: the policy requires at least {} ({})",
+            repo.repo_id,
+            &commit.as_str()[..12],
+            repo.tier.as_str(),
+            c.minimum_tier.as_str(),
+            c.explain()
+        ),
+    )
+    .next(format!(
+        "see the decision with: weir classify {}@{}",
+        repo.repo_id,
+        &commit.as_str()[..12]
+    ))
+}
+
+// ---- results ------------------------------------------------------------------------------------
+
+fn result_json(r: &StoredResult) -> Value {
+    let record: Value = serde_json::from_str(&r.payload).unwrap_or(Value::Null);
+    json!({
+        "id": r.id,
+        "repo": record.get("repo"),
+        "commit": r.commit,
+        "suite": r.suite,
+        "record": record,
+        "payload": r.payload,
+        "raw_log_sha256": r.raw_log_sha256,
+        "raw_log_name": r.raw_log_name,
+        "imported_by": r.imported_by,
+        "imported_at": iso8601(r.created_at),
+        "signed": r.signature.is_some(),
+        "evaluator": r.evaluator,
+        "signature": r.signature,
+        "signed_at": r.signed_at.map(iso8601),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    revision: Option<String>,
+    suite: String,
+    filename: Option<String>,
+}
+
+/// `POST /api/v1/models/{ns}/{name}/evaluations?revision=&suite=&filename=` with the raw log as
+/// the body. The log is stored as a blob, parsed here and normalized for the suite; the result
+/// is unsigned until an accredited evaluator signs its payload.
+async fn import_result(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<ImportQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::Contribute(&f), &repo.repo_id.to_string())?;
+    let user = caller.require_user()?.to_string();
+    let rev = q.revision.unwrap_or_else(|| "main".into());
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let suites = state.store.db.suites().await?;
+    let suite = suites
+        .iter()
+        .find(|s| s.name == q.suite)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_suite",
+                format!("no evaluation suite {:?}", q.suite),
+            )
+            .next(format!(
+                "use one of: {}",
+                suites
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?
+        .clone();
+    let raw_name: String = q
+        .filename
+        .unwrap_or_else(|| "log".into())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let (sha, size) = state
+        .store
+        .blobs
+        .ingest(
+            body.into_data_stream(),
+            Expect {
+                max_size: Some(MAX_RAW_LOG),
+                ..Expect::default()
+            },
+        )
+        .await?;
+    if size == 0 {
+        forget_blob(&state, &sha).await;
+        return Err(
+            ApiError::bad_request("empty_log", "the evaluation log is empty")
+                .next("send the harness's results file as the request body"),
+        );
+    }
+    let path = state.store.blobs.path_of(&sha);
+    let parsed = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path).map_err(|e| weir_eval::EvalError::Io(e.to_string()))?;
+        weir_eval::parse(std::io::BufReader::new(f))
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let record = parsed.and_then(|p| {
+        weir_eval::normalize(
+            &p,
+            &suite,
+            &repo.repo_id.to_string(),
+            commit.as_str(),
+            sha.as_str(),
+        )
+    });
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            forget_blob(&state, &sha).await;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_eval_log",
+                e.to_string(),
+            )
+            .next("upload the harness's own output: an lm-eval results_*.json, or an Inspect .eval or .json log"));
+        }
+    };
+    state.store.db.record_blob(&sha, size).await?;
+    let payload = serde_json::to_string(&record).map_err(|_| ApiError::internal())?;
+    let id = hex::encode(Sha256::digest(payload.as_bytes()));
+    let stored = StoredResult {
+        id: id.clone(),
+        repo_id: repo.id,
+        commit: commit.to_string(),
+        suite: suite.name.clone(),
+        payload,
+        raw_log_sha256: sha.to_string(),
+        raw_log_name: raw_name,
+        imported_by: user,
+        created_at: now(),
+        evaluator: None,
+        signature: None,
+        signed_at: None,
+    };
+    let e = gate::event(
+        &caller,
+        &headers,
+        "eval.imported",
+        Some(&repo),
+        "change",
+        "imported",
+        json!({"public": {"result": id, "repo": repo.repo_id.to_string(), "commit": commit.as_str(), "suite": suite.name, "raw_log_sha256": sha.as_str(), "complete": record.complete()}}),
+    );
+    let (r, created) = state.store.db.insert_result_logged(&stored, &e).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(result_json(&r))))
+}
+
+/// Removes a just-ingested blob that nothing references (a rejected upload changes nothing).
+async fn forget_blob(state: &AppState, sha: &weir_core::Sha256Hex) {
+    if let Ok(None) = state.store.db.blob_size(sha).await {
+        let _ = tokio::fs::remove_file(state.store.blobs.path_of(sha)).await;
+    }
+}
+
+async fn list_results(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let list: Vec<Value> = state
+        .store
+        .db
+        .eval_results(&repo)
+        .await?
+        .iter()
+        .map(result_json)
+        .collect();
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "results": list}),
+    ))
+}
+
+async fn result_and_repo(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(StoredResult, Repo), ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "result_not_found",
+            format!("no evaluation result {id}"),
+        )
+    };
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let r = state
+        .store
+        .db
+        .eval_result(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let record: ResultRecord =
+        serde_json::from_str(&r.payload).map_err(|_| ApiError::internal())?;
+    let rid = RepoId::parse(&record.repo).map_err(|_| ApiError::internal())?;
+    // The result is visible exactly when its repo is.
+    let (repo, _) = visible_repo(state, caller, rid.namespace.as_str(), rid.name.as_str())
+        .await
+        .map_err(|_| not_found())?;
+    Ok((r, repo))
+}
+
+async fn get_result(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (r, _) = result_and_repo(&state, &caller, &id).await?;
+    Ok(Json(result_json(&r)))
+}
+
+/// The raw log, for those who may download the model's files (logs can hold model outputs).
+async fn raw_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (r, repo) = result_and_repo(&state, &caller, &id).await?;
+    let g = gate::check(&state, &caller, &repo).await?;
+    if let Some(e) = g.error {
+        return Err(e);
+    }
+    let sha = weir_core::Sha256Hex::parse(&r.raw_log_sha256).map_err(|_| ApiError::internal())?;
+    let file = tokio::fs::File::open(state.store.blobs.path_of(&sha))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SignatureBody {
+    evaluator: String,
+    signature: String,
+}
+
+/// `POST /api/v1/evaluations/{id}/signature`: an accredited evaluator's signature over the
+/// result payload. The signature is the credential: no account is needed to submit it.
+async fn sign_result(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SignatureBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (r, repo) = result_and_repo(&state, &caller, &id).await?;
+    if r.signature.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_signed",
+            format!(
+                "result {id} is already signed by {}",
+                r.evaluator.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    let evaluator = state
+        .store
+        .db
+        .evaluators()
+        .await?
+        .into_iter()
+        .find(|e| e.name == body.evaluator && e.revoked_at.is_none())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "evaluator_not_accredited",
+                format!("{:?} is not an accredited evaluator", body.evaluator),
+            )
+            .next("an operator accredits evaluators with: weir admin --data DIR evaluator add NAME --key FILE")
+        })?;
+    weir_signing::verify_result(
+        &r.payload,
+        &body.signature,
+        &evaluator.public_key,
+        &evaluator.name,
+    )
+    .map_err(|e| {
+        ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string())
+            .next("sign the result's payload exactly as served, with: weir eval submit ID --evaluator NAME --key FILE")
+    })?;
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "eval.signed",
+        Some(&repo),
+        "change",
+        "signed",
+        json!({"public": {"result": id, "repo": repo.repo_id.to_string(), "commit": r.commit, "suite": r.suite, "evaluator": evaluator.name, "payload_sha256": id}}),
+    );
+    e.subject = Some(evaluator.name.clone());
+    state
+        .store
+        .db
+        .sign_result_logged(&id, &evaluator.name, body.signature.trim(), &e)
+        .await?;
+    let actor = caller.name().map(|n| n.to_string());
+    reclassify_logged(&state.store, &repo.repo_id, actor.as_deref()).await;
+    let r = state
+        .store
+        .db
+        .eval_result(&id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(result_json(&r)))
+}
+
+// ---- evidence -----------------------------------------------------------------------------------
+
+fn evidence_json(e: &weir_store::evals::Evidence, show_summary: bool) -> Value {
+    json!({
+        "id": e.id,
+        "domain": e.domain,
+        "state": e.state,
+        "severity": e.severity,
+        "summary": if show_summary { Some(&e.summary) } else { None },
+        "filed_by": if show_summary { Some(&e.filed_by) } else { None },
+        "filed_at": iso8601(e.created_at),
+        "reviewer": e.reviewer,
+        "review_reason": e.review_reason,
+        "reviewed_at": e.reviewed_at.map(iso8601),
+    })
+}
+
+/// Evidence is listed to everyone who can see the repo; its text only to operators and to the
+/// account that filed it (it may describe a hazard).
+async fn list_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let operator = caller.authorize(&Action::Administer).allow;
+    let me = caller.name().map(|n| n.to_string());
+    let list: Vec<Value> = state
+        .store
+        .db
+        .evidence_for_repo(&repo)
+        .await?
+        .iter()
+        .map(|e| evidence_json(e, operator || me.as_deref() == Some(e.filed_by.as_str())))
+        .collect();
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "evidence": list}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct EvidenceBody {
+    domain: String,
+    summary: String,
+}
+
+/// `POST /api/v1/models/{ns}/{name}/evidence`: anyone signed in raises a hazard domain to
+/// `ambiguous`; the classification (and the tier, if the policy now asks for more) follows at
+/// once. Operators confirm or dismiss it.
+async fn file_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<EvidenceBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::Contribute(&f), &repo.repo_id.to_string())?;
+    let user = caller.require_user()?.to_string();
+    let domain = Domain::parse(&body.domain).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_domain",
+            format!("unknown hazard domain {:?}", body.domain),
+        )
+        .next("use bio, chem, cyber, autonomy or manipulation")
+    })?;
+    let summary = body.summary.trim();
+    if summary.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_summary",
+            "evidence needs a summary of what was observed",
+        ));
+    }
+    if summary.len() > MAX_SUMMARY {
+        return Err(ApiError::bad_request(
+            "summary_too_long",
+            format!(
+                "the summary is {} bytes; at most {MAX_SUMMARY}",
+                summary.len()
+            ),
+        )
+        .next("summarize, and attach details through an incident report"));
+    }
+    let before = repo.tier;
+    let e = gate::event(
+        &caller,
+        &headers,
+        "evidence.filed",
+        Some(&repo),
+        "change",
+        domain.as_str(),
+        json!({"public": {"repo": repo.repo_id.to_string(), "domain": domain.as_str()}, "summary": summary}),
+    );
+    let ev = state
+        .store
+        .db
+        .file_evidence_logged(&repo, domain.as_str(), summary, &user, &e)
+        .await?;
+    reclassify(&state.store, &repo.repo_id, Some(&user)).await?;
+    let after = state
+        .store
+        .db
+        .repo(&repo.repo_id)
+        .await?
+        .map(|r| r.tier)
+        .unwrap_or(before);
+    let mut v = evidence_json(&ev, true);
+    v["repo"] = json!(repo.repo_id.to_string());
+    v["tier"] = json!({"before": before.as_str(), "after": after.as_str()});
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[derive(Deserialize)]
+pub struct ReviewBody {
+    decision: String,
+    severity: Option<String>,
+    reason: Option<String>,
+}
+
+async fn review_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<ReviewBody>,
+) -> Result<Json<Value>, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "evidence_not_found",
+            format!("no evidence #{id}"),
+        )
+    };
+    let ev = state.store.db.evidence(id).await?.ok_or_else(not_found)?;
+    let repo = state
+        .store
+        .db
+        .list_repos()
+        .await?
+        .into_iter()
+        .find(|r| r.id == ev.repo_id)
+        .ok_or_else(not_found)?;
+    let f = gate::facts(&repo);
+    if !caller.authorize(&Action::ReadMetadata(&f)).allow {
+        return Err(not_found());
+    }
+    let d = caller.authorize(&Action::ReviewEvidence {
+        repo: &f,
+        filed_by: &ev.filed_by,
+    });
+    if !d.allow {
+        return Err(match d.reason {
+            weir_authz::Reason::NotReviewer => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_reviewer",
+                "Only operators review hazard evidence; a publisher does not judge evidence about its own model.",
+            )
+            .next("an operator reviews it with: weir classify review ID confirm|dismiss --reason TEXT (admin token)"),
+            r => ApiError::denied(r, &repo.repo_id.to_string(), caller.anonymous()),
+        });
+    }
+    let reason = body.reason.as_deref().map(str::trim).unwrap_or("");
+    if reason.is_empty() || reason.len() > MAX_SUMMARY {
+        return Err(ApiError::bad_request(
+            "missing_reason",
+            "a review needs a reason (at most 20000 bytes)",
+        ));
+    }
+    let (state_str, severity) = match body.decision.as_str() {
+        "confirm" => {
+            let sev = match body.severity.as_deref() {
+                None | Some("") | Some("ambiguous") => None,
+                Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+                    ApiError::bad_request("invalid_severity", format!("unknown severity {s:?}"))
+                        .next("use high or critical (or leave it out to confirm as ambiguous)")
+                })?),
+            };
+            ("confirmed", sev)
+        }
+        "dismiss" => ("dismissed", None),
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_decision",
+                format!("unknown decision {other:?}"),
+            )
+            .next("use confirm or dismiss"));
+        }
+    };
+    if ev.state != "open" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_reviewed",
+            format!("evidence #{id} is already {}", ev.state),
+        ));
+    }
+    let sev_str = severity.map(|s| match s {
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    });
+    let e = gate::event(
+        &caller,
+        &headers,
+        "evidence.reviewed",
+        Some(&repo),
+        "change",
+        state_str,
+        json!({"public": {"repo": repo.repo_id.to_string(), "evidence": id, "domain": ev.domain, "decision": state_str, "severity": sev_str}, "reason": reason}),
+    );
+    let reviewer = caller.require_user()?.to_string();
+    state
+        .store
+        .db
+        .review_evidence_logged(id, state_str, sev_str, &reviewer, reason, &e)
+        .await?;
+    let c = reclassify(&state.store, &repo.repo_id, Some(&reviewer)).await?;
+    let ev = state.store.db.evidence(id).await?.ok_or_else(not_found)?;
+    let mut v = evidence_json(&ev, true);
+    v["minimum_tier"] = json!(c.map(|c| c.minimum_tier.as_str()));
+    Ok(Json(v))
+}

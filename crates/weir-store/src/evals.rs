@@ -1,0 +1,552 @@
+//! Evaluations and classification: evaluators, suites, results, evidence, policy versions and
+//! each repo's current classification. Every governance change commits with its event.
+
+use sqlx::Row;
+use weir_core::eval::{Suite, default_suites};
+use weir_core::{Event, Tier};
+
+use crate::events::record_event_in;
+use crate::repos::Repo;
+use crate::{Db, Result, StoreError, now};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluator {
+    pub name: String,
+    pub public_key: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An imported result: the payload (a `weir_core::eval::ResultRecord` as JSON, exactly the bytes
+/// an evaluator signs) and, once signed, who signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResult {
+    pub id: String,
+    pub repo_id: i64,
+    pub commit: String,
+    pub suite: String,
+    pub payload: String,
+    pub raw_log_sha256: String,
+    pub raw_log_name: String,
+    pub imported_by: String,
+    pub created_at: i64,
+    pub evaluator: Option<String>,
+    pub signature: Option<String>,
+    pub signed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub id: i64,
+    pub repo_id: i64,
+    pub domain: String,
+    pub summary: String,
+    pub filed_by: String,
+    pub state: String,
+    pub severity: Option<String>,
+    pub reviewer: Option<String>,
+    pub review_reason: Option<String>,
+    pub created_at: i64,
+    pub reviewed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    pub seq: i64,
+    pub version: String,
+    pub text: String,
+    pub sha256: String,
+    pub signature: String,
+    pub set_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredClassification {
+    pub commit: String,
+    pub tier: Tier,
+    pub rule: Option<String>,
+    pub policy_sha256: String,
+    pub presumption_since: Option<i64>,
+    pub assessed_compute: Option<f64>,
+    /// The base models the card named (`ns/name`), so a change of a base reaches its derivatives.
+    pub bases: Vec<String>,
+    pub updated_at: i64,
+}
+
+macro_rules! result_columns {
+    () => {
+        "id, repo_id, commit_id, suite, payload, raw_log_sha256, raw_log_name, imported_by, created_at, evaluator, signature, signed_at"
+    };
+}
+
+fn result_from_row(r: &sqlx::any::AnyRow) -> Result<StoredResult> {
+    Ok(StoredResult {
+        id: r.try_get("id")?,
+        repo_id: r.try_get("repo_id")?,
+        commit: r.try_get("commit_id")?,
+        suite: r.try_get("suite")?,
+        payload: r.try_get("payload")?,
+        raw_log_sha256: r.try_get("raw_log_sha256")?,
+        raw_log_name: r.try_get("raw_log_name")?,
+        imported_by: r.try_get("imported_by")?,
+        created_at: r.try_get("created_at")?,
+        evaluator: r.try_get("evaluator")?,
+        signature: r.try_get("signature")?,
+        signed_at: r.try_get("signed_at")?,
+    })
+}
+
+macro_rules! evidence_columns {
+    () => {
+        "id, repo_id, domain, summary, filed_by, state, severity, reviewer, review_reason, created_at, reviewed_at"
+    };
+}
+
+fn evidence_from_row(r: &sqlx::any::AnyRow) -> Result<Evidence> {
+    Ok(Evidence {
+        id: r.try_get("id")?,
+        repo_id: r.try_get("repo_id")?,
+        domain: r.try_get("domain")?,
+        summary: r.try_get("summary")?,
+        filed_by: r.try_get("filed_by")?,
+        state: r.try_get("state")?,
+        severity: r.try_get("severity")?,
+        reviewer: r.try_get("reviewer")?,
+        review_reason: r.try_get("review_reason")?,
+        created_at: r.try_get("created_at")?,
+        reviewed_at: r.try_get("reviewed_at")?,
+    })
+}
+
+impl Db {
+    // ---- evaluators ----------------------------------------------------------------------------
+
+    /// Accredits an evaluator (or re-accredits one with a new key).
+    pub async fn add_evaluator(&self, name: &str, public_key_hex: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO evaluators (name, public_key, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, revoked_at = NULL",
+        )
+        .bind(name)
+        .bind(public_key_hex)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_evaluator(&self, name: &str) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE evaluators SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("accredited evaluator {name}")));
+        }
+        Ok(())
+    }
+
+    pub async fn evaluators(&self) -> Result<Vec<Evaluator>> {
+        let rows = sqlx::query(
+            "SELECT name, public_key, created_at, revoked_at FROM evaluators ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Evaluator {
+                    name: r.try_get("name")?,
+                    public_key: r.try_get("public_key")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- suites --------------------------------------------------------------------------------
+
+    /// Adds a suite, or a new version of one: the version is one more than the latest (the
+    /// shipped suites are version 1).
+    pub async fn add_suite(&self, suite: &Suite) -> Result<Suite> {
+        let mut tx = self.begin_write().await?;
+        let latest: Option<i64> =
+            sqlx::query("SELECT MAX(version) AS v FROM eval_suites WHERE name = $1")
+                .bind(&suite.name)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+        let shipped = default_suites()
+            .iter()
+            .any(|s| s.name == suite.name)
+            .then_some(1);
+        let mut s = suite.clone();
+        s.version = latest.or(shipped).unwrap_or(0) + 1;
+        let def = serde_json::to_string(&s).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO eval_suites (name, version, definition, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&s.name)
+        .bind(s.version)
+        .bind(def)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Every suite at its latest version: the shipped ones, replaced by operator versions.
+    pub async fn suites(&self) -> Result<Vec<Suite>> {
+        let rows = sqlx::query("SELECT definition FROM eval_suites ORDER BY name, version")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = default_suites();
+        for r in rows {
+            let def: String = r.try_get("definition")?;
+            let s: Suite = serde_json::from_str(&def).map_err(corrupt)?;
+            match out.iter_mut().find(|x| x.name == s.name) {
+                Some(slot) if slot.version < s.version => *slot = s,
+                Some(_) => {}
+                None => out.push(s),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    // ---- results -------------------------------------------------------------------------------
+
+    /// Stores an imported result with its event. Importing the same payload twice returns the
+    /// first.
+    pub async fn insert_result_logged(
+        &self,
+        r: &StoredResult,
+        event: &Event,
+    ) -> Result<(StoredResult, bool)> {
+        if let Some(existing) = self.eval_result(&r.id).await? {
+            return Ok((existing, false));
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO eval_results (id, repo_id, commit_id, suite, payload, raw_log_sha256, raw_log_name, imported_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(r.repo_id)
+        .bind(&r.commit)
+        .bind(&r.suite)
+        .bind(&r.payload)
+        .bind(&r.raw_log_sha256)
+        .bind(&r.raw_log_name)
+        .bind(&r.imported_by)
+        .bind(r.created_at)
+        .execute(&mut *tx)
+        .await?;
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok((r.clone(), true))
+    }
+
+    pub async fn eval_result(&self, id: &str) -> Result<Option<StoredResult>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM eval_results WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(result_from_row).transpose()
+    }
+
+    /// A repo's results, all revisions, oldest first.
+    pub async fn eval_results(&self, repo: &Repo) -> Result<Vec<StoredResult>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM eval_results WHERE repo_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(result_from_row).collect()
+    }
+
+    /// Attaches an evaluator's verified signature to a result, with its event. A result is
+    /// signed once.
+    pub async fn sign_result_logged(
+        &self,
+        id: &str,
+        evaluator: &str,
+        signature: &str,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE eval_results SET evaluator = $1, signature = $2, signed_at = $3
+             WHERE id = $4 AND signature IS NULL",
+        )
+        .bind(evaluator)
+        .bind(signature)
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("a signature on result {id}")));
+        }
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- evidence ------------------------------------------------------------------------------
+
+    pub async fn file_evidence_logged(
+        &self,
+        repo: &Repo,
+        domain: &str,
+        summary: &str,
+        filed_by: &str,
+        event: &Event,
+    ) -> Result<Evidence> {
+        let mut tx = self.begin_write().await?;
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO hazard_evidence (repo_id, domain, summary, filed_by, state, created_at)
+             VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+        )
+        .bind(repo.id)
+        .bind(domain)
+        .bind(summary)
+        .bind(filed_by)
+        .bind(t)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        let mut e = event.clone();
+        if let Some(obj) = e.details.get_mut("public").and_then(|p| p.as_object_mut()) {
+            obj.insert("evidence".into(), id.into());
+        }
+        record_event_in(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(Evidence {
+            id,
+            repo_id: repo.id,
+            domain: domain.into(),
+            summary: summary.into(),
+            filed_by: filed_by.into(),
+            state: "open".into(),
+            severity: None,
+            reviewer: None,
+            review_reason: None,
+            created_at: t,
+            reviewed_at: None,
+        })
+    }
+
+    pub async fn evidence(&self, id: i64) -> Result<Option<Evidence>> {
+        let r = sqlx::query(concat!(
+            "SELECT ",
+            evidence_columns!(),
+            " FROM hazard_evidence WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(evidence_from_row).transpose()
+    }
+
+    pub async fn evidence_for_repo(&self, repo: &Repo) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            evidence_columns!(),
+            " FROM hazard_evidence WHERE repo_id = $1 ORDER BY id"
+        ))
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(evidence_from_row).collect()
+    }
+
+    /// A reviewer's decision on open evidence (`confirmed` or `dismissed`), with its event.
+    pub async fn review_evidence_logged(
+        &self,
+        id: i64,
+        state: &str,
+        severity: Option<&str>,
+        reviewer: &str,
+        reason: &str,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE hazard_evidence SET state = $1, severity = $2, reviewer = $3, review_reason = $4, reviewed_at = $5
+             WHERE id = $6 AND state = 'open'",
+        )
+        .bind(state)
+        .bind(severity)
+        .bind(reviewer)
+        .bind(reason)
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("open evidence #{id}")));
+        }
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- policy --------------------------------------------------------------------------------
+
+    pub async fn set_policy_logged(&self, p: &StoredPolicy, event: &Event) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO policies (version, text, sha256, signature, set_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+        )
+        .bind(&p.version)
+        .bind(&p.text)
+        .bind(&p.sha256)
+        .bind(&p.signature)
+        .bind(&p.set_by)
+        .bind(p.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// The policy in force, `None` while the shipped default is.
+    pub async fn current_policy(&self) -> Result<Option<StoredPolicy>> {
+        let r = sqlx::query(
+            "SELECT seq, version, text, sha256, signature, set_by, created_at FROM policies ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(StoredPolicy {
+                seq: r.try_get("seq")?,
+                version: r.try_get("version")?,
+                text: r.try_get("text")?,
+                sha256: r.try_get("sha256")?,
+                signature: r.try_get("signature")?,
+                set_by: r.try_get("set_by")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    // ---- classification ------------------------------------------------------------------------
+
+    pub async fn classification(&self, repo: &Repo) -> Result<Option<StoredClassification>> {
+        let r = sqlx::query(
+            "SELECT commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at
+             FROM classifications WHERE repo_id = $1",
+        )
+        .bind(repo.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            let tier: String = r.try_get("tier")?;
+            let bases: String = r.try_get("bases")?;
+            Ok(StoredClassification {
+                bases: serde_json::from_str(&bases).map_err(corrupt)?,
+                commit: r.try_get("commit_id")?,
+                tier: Tier::parse(&tier).ok_or_else(|| corrupt(format!("tier {tier}")))?,
+                rule: r.try_get("rule")?,
+                policy_sha256: r.try_get("policy_sha256")?,
+                presumption_since: r.try_get("presumption_since")?,
+                assessed_compute: r.try_get("assessed_compute")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a repo's classification. When `events` is not empty (the classification changed),
+    /// they are recorded in the same transaction, and when `raise_to` is stricter than the repo's
+    /// tier the tier is raised with them: a classification change takes effect at once.
+    pub async fn put_classification_logged(
+        &self,
+        repo: &Repo,
+        c: &StoredClassification,
+        raise_to: Option<Tier>,
+        events: &[Event],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO classifications (repo_id, commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, tier = excluded.tier,
+               rule = excluded.rule, policy_sha256 = excluded.policy_sha256,
+               presumption_since = excluded.presumption_since, assessed_compute = excluded.assessed_compute,
+               bases = excluded.bases, updated_at = excluded.updated_at",
+        )
+        .bind(repo.id)
+        .bind(&c.commit)
+        .bind(c.tier.as_str())
+        .bind(c.rule.as_deref())
+        .bind(&c.policy_sha256)
+        .bind(c.presumption_since)
+        .bind(c.assessed_compute)
+        .bind(serde_json::to_string(&c.bases).map_err(corrupt)?)
+        .bind(c.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(t) = raise_to {
+            // Only ever upwards, decided inside the transaction against the current row.
+            sqlx::query(
+                "UPDATE repos SET tier = $1, updated_at = $2 WHERE id = $3 AND
+                 (CASE tier WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END) <
+                 (CASE $1 WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END)",
+            )
+            .bind(t.as_str())
+            .bind(now())
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for e in events {
+            record_event_in(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Repos whose last classification named `base` (`ns/name`) as a base model.
+    pub async fn derivatives_of(&self, base: &str) -> Result<Vec<weir_core::RepoId>> {
+        let rows = sqlx::query(
+            "SELECT r.namespace, r.name, c.bases FROM classifications c JOIN repos r ON r.id = c.repo_id
+             WHERE c.bases LIKE $1",
+        )
+        .bind(format!("%{base}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let bases: String = r.try_get("bases")?;
+            let bases: Vec<String> = serde_json::from_str(&bases).map_err(corrupt)?;
+            if bases.iter().any(|b| b == base) {
+                let ns: String = r.try_get("namespace")?;
+                let name: String = r.try_get("name")?;
+                out.push(weir_core::RepoId::new(&ns, &name).map_err(corrupt)?);
+            }
+        }
+        Ok(out)
+    }
+}
