@@ -5,6 +5,7 @@
 //! download stays under `.weir/partial/` and resumes with `Range` on the next attempt.
 
 mod access;
+mod eval;
 mod log;
 mod pull;
 mod push;

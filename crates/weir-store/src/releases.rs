@@ -64,6 +64,27 @@ impl Db {
         .transpose()
     }
 
+    /// A repo's releases, newest first.
+    pub async fn releases_of(&self, repo: &Repo) -> Result<Vec<Release>> {
+        let rows = sqlx::query(
+            "SELECT commit_id, bundle, event_id, created_at FROM releases WHERE repo_id = $1 ORDER BY created_at DESC, event_id DESC",
+        )
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let c: String = r.try_get("commit_id")?;
+                Ok(Release {
+                    commit: CommitId::parse(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    bundle: r.try_get("bundle")?,
+                    event_id: r.try_get("event_id")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Registers (or replaces) a namespace's model-signing public key (PEM).
     pub async fn set_publisher_key(&self, namespace: &str, public_pem: &str) -> Result<()> {
         sqlx::query(

@@ -2,6 +2,7 @@
 //! works on a data dir directly, and the client verbs talk HTTP to a registry.
 
 mod demo;
+mod evals;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -127,6 +128,42 @@ enum Command {
         /// The log's verifier key (C2SP vkey). Default: the key pinned on first use.
         #[arg(long, global = true, env = "WEIR_LOG_KEY")]
         key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Evaluations: import harness logs, sign results as an accredited evaluator.
+    Eval {
+        #[command(subcommand)]
+        command: evals::EvalCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Explain NS/NAME[@REV]'s classification under the policy, rule by rule.
+    Classify {
+        /// NS/NAME[@REV]
+        repo: String,
+        /// Print the JSON the API returns.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Evidence that a hazard domain cannot be ruled out: file, list, review (operators).
+    Evidence {
+        #[command(subcommand)]
+        command: evals::EvidenceCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export the EU GPAI Model Documentation Form fields the registry knows for NS/NAME[@REV].
+    Doc {
+        /// NS/NAME[@REV] (default: the latest release, else main)
+        repo: String,
+        /// json or md
+        #[arg(long, default_value = "md")]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -365,6 +402,21 @@ enum AdminCommand {
         #[command(subcommand)]
         command: WitnessCommand,
     },
+    /// Accredited evaluators, whose signed results can count.
+    Evaluator {
+        #[command(subcommand)]
+        command: evals::EvaluatorCommand,
+    },
+    /// Evaluation suites.
+    Suite {
+        #[command(subcommand)]
+        command: evals::SuiteCommand,
+    },
+    /// The classification policy (versioned TOML, signed and logged).
+    Policy {
+        #[command(subcommand)]
+        command: evals::PolicyCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -533,6 +585,15 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Identity { command, remote } => identity(command, &remote).await,
+        Command::Eval { command, remote } => evals::eval(command, &remote).await,
+        Command::Classify { repo, json, remote } => evals::classify(&repo, json, &remote).await,
+        Command::Evidence { command, remote } => evals::evidence(command, &remote).await,
+        Command::Doc {
+            repo,
+            format,
+            out,
+            remote,
+        } => evals::doc(&repo, &format, out.as_deref(), &remote).await,
         Command::Export { command, remote } => export(command, &client(&remote)?).await,
         Command::Log {
             command,
@@ -1437,6 +1498,9 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
     let store = open_store(data).await?;
     let parse_name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     match command {
+        AdminCommand::Evaluator { command } => evals::admin_evaluator(&store, command).await?,
+        AdminCommand::Suite { command } => evals::admin_suite(&store, command).await?,
+        AdminCommand::Policy { command } => evals::admin_policy(&store, data, command).await?,
         AdminCommand::User {
             command: UserCommand::Add { name, email },
         } => {
