@@ -662,22 +662,8 @@ async fn import_result(
         }
     };
     state.store.db.record_blob(&sha, size).await?;
-    let payload = serde_json::to_string(&record).map_err(|_| ApiError::internal())?;
-    let id = hex::encode(Sha256::digest(payload.as_bytes()));
-    let stored = StoredResult {
-        id: id.clone(),
-        repo_id: repo.id,
-        commit: commit.to_string(),
-        suite: suite.name.clone(),
-        payload,
-        raw_log_sha256: sha.to_string(),
-        raw_log_name: raw_name,
-        imported_by: user,
-        created_at: now(),
-        evaluator: None,
-        signature: None,
-        signed_at: None,
-    };
+    let stored = new_result(&repo, &record, &raw_name, &user);
+    let id = stored.id.clone();
     let e = gate::event(
         &caller,
         &headers,
@@ -694,6 +680,32 @@ async fn import_result(
         StatusCode::OK
     };
     Ok((status, Json(result_json(&r))))
+}
+
+/// The stored form of a normalized result: its payload (the exact bytes an evaluator signs) and
+/// its id (the payload's SHA-256), unsigned.
+pub fn new_result(
+    repo: &Repo,
+    record: &ResultRecord,
+    raw_log_name: &str,
+    imported_by: &str,
+) -> StoredResult {
+    // Serializing a record of plain fields cannot fail.
+    let payload = serde_json::to_string(record).unwrap_or_default();
+    StoredResult {
+        id: hex::encode(Sha256::digest(payload.as_bytes())),
+        repo_id: repo.id,
+        commit: record.revision.clone(),
+        suite: record.suite.clone(),
+        payload,
+        raw_log_sha256: record.raw_log_sha256.clone(),
+        raw_log_name: raw_log_name.to_string(),
+        imported_by: imported_by.to_string(),
+        created_at: now(),
+        evaluator: None,
+        signature: None,
+        signed_at: None,
+    }
 }
 
 /// Removes a just-ingested blob that nothing references (a rejected upload changes nothing).

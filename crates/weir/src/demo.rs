@@ -3,6 +3,7 @@
 //! minted on every start because tokens are stored only as hashes.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use safetensors::tensor::{Dtype, TensorView};
@@ -72,9 +73,9 @@ fn llama_safetensors(
         .map_err(|e| anyhow!("serializing demo tensors: {e}"))
 }
 
-fn card(repo: &str, title: &str, body: &str) -> String {
+fn card(repo: &str, title: &str, body: &str, extra: &str) -> String {
     format!(
-        "---\nlicense: apache-2.0\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- weir-demo\n---\n\n# {title}\n\n{body}\n\nDemo model seeded by `weir serve --demo`: random weights with a real architecture, for trying\nthe registry. Download it with `weir pull {repo}` or `huggingface_hub.snapshot_download(\"{repo}\")`.\n"
+        "---\nlicense: apache-2.0\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- weir-demo\n{extra}---\n\n# {title}\n\n{body}\n\nDemo model seeded by `weir serve --demo`: random weights with a real architecture, for trying\nthe registry. Download it with `weir pull {repo}` or `huggingface_hub.snapshot_download(\"{repo}\")`.\n"
     )
 }
 
@@ -98,6 +99,8 @@ struct DemoModel {
     inter: usize,
     layers: usize,
     private: bool,
+    /// Extra model-card front matter (weir's classification fields).
+    card: &'static str,
 }
 
 const MODELS: &[DemoModel] = &[
@@ -111,6 +114,7 @@ const MODELS: &[DemoModel] = &[
         inter: 344,
         layers: 2,
         private: false,
+        card: "",
     },
     DemoModel {
         repo: "acme/tiny-llama-instruct",
@@ -122,6 +126,7 @@ const MODELS: &[DemoModel] = &[
         inter: 344,
         layers: 2,
         private: false,
+        card: "base_model: acme/tiny-llama\n",
     },
     DemoModel {
         repo: "openlab/mini-decoder",
@@ -133,6 +138,7 @@ const MODELS: &[DemoModel] = &[
         inter: 256,
         layers: 4,
         private: false,
+        card: "",
     },
     DemoModel {
         repo: "acme/vetted-model",
@@ -144,6 +150,7 @@ const MODELS: &[DemoModel] = &[
         inter: 128,
         layers: 1,
         private: false,
+        card: "",
     },
     DemoModel {
         repo: "acme/restricted-model",
@@ -155,6 +162,7 @@ const MODELS: &[DemoModel] = &[
         inter: 128,
         layers: 1,
         private: false,
+        card: "",
     },
     DemoModel {
         repo: "acme/sealed-model",
@@ -166,6 +174,7 @@ const MODELS: &[DemoModel] = &[
         inter: 128,
         layers: 1,
         private: false,
+        card: "",
     },
     DemoModel {
         repo: "openlab/internal-draft",
@@ -177,6 +186,19 @@ const MODELS: &[DemoModel] = &[
         inter: 128,
         layers: 1,
         private: true,
+        card: "",
+    },
+    DemoModel {
+        repo: "openlab/frontier-demo",
+        tier: Tier::T0,
+        title: "Frontier demo",
+        about: "Its card declares 3.1e25 FLOP of training compute, so the EU AI Act presumption applies (at least T2, 14-day notification clock). Signed WMDP results by the accredited evaluator evallab rule bio out and leave chem ambiguous (far above chance); evidence confirmed by an operator rules cyber in (high). The policy raised it to T3 by itself: see `weir classify openlab/frontier-demo`.",
+        seed: 21,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+        card: "training_compute_flop: 3.1e25\nparameters: 7.3e10\nhazard_domains: [bio, chem, cyber]\ncontact: safety@openlab.example\narchitecture: decoder-only transformer (Llama-style)\n",
     },
 ];
 
@@ -279,8 +301,10 @@ const USERS: &[DemoUser] = &[
 
 pub async fn seed(
     store: &Store,
+    data: &Path,
     public_url: &str,
     release_key: &weir_signing::model_signing::ReleaseKey,
+    log_signer: &weir_tlog::note::Signer,
 ) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
@@ -310,6 +334,7 @@ pub async fn seed(
             seed_model(store, m).await?;
         }
         seed_requests(store).await?;
+        seed_evaluations(store, data, log_signer).await?;
         // Sign and log a release of every public model, so `weir verify` and the log can be tried.
         for m in MODELS.iter().filter(|m| !m.private) {
             let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
@@ -345,11 +370,13 @@ pub async fn seed(
     );
     println!("  models:");
     for m in MODELS {
+        let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
+        let tier = store.db.repo(&id).await?.map(|r| r.tier).unwrap_or(m.tier);
         println!(
             "    {:<28} {} {}{}",
             m.repo,
-            m.tier.as_str(),
-            m.tier.name(),
+            tier.as_str(),
+            tier.name(),
             if m.private { ", private" } else { "" }
         );
     }
@@ -367,6 +394,19 @@ pub async fn seed(
         "    weir pull acme/tiny-llama --server {public_url} && weir verify tiny-llama --server {public_url}"
     );
     println!("    weir log verify --server {public_url}; weir log audit --server {public_url}");
+    println!(
+        "  classification: the default policy is in force (weir admin policy show); evaluator evallab is accredited"
+    );
+    println!(
+        "    its secret key is {} (weir eval submit ID --evaluator evallab --key ...)",
+        data.join("secrets").join("demo-evallab.key").display()
+    );
+    println!(
+        "    weir classify openlab/frontier-demo --server {public_url}   # ruled out, ambiguous and ruled in, rule by rule"
+    );
+    println!(
+        "    weir doc openlab/frontier-demo --server {public_url}        # EU GPAI Model Documentation Form fields"
+    );
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(
@@ -439,7 +479,10 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     let repo = store.create_repo(&id, m.private, sig()).await?;
     store.db.set_tier(&repo, m.tier).await?;
     let files: Vec<(&str, Vec<u8>)> = vec![
-        ("README.md", card(m.repo, m.title, m.about).into_bytes()),
+        (
+            "README.md",
+            card(m.repo, m.title, m.about, m.card).into_bytes(),
+        ),
         (
             "config.json",
             config(m.hidden, m.inter, m.layers, VOCAB).into_bytes(),
@@ -508,6 +551,184 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
             .await?
             .is_some()
     );
+    Ok(())
+}
+
+/// An lm-evaluation-harness results file (the shape lm-eval 0.4 writes) for the demo's results.
+fn lm_eval_results(task: &str, acc: f64, n: i64, limit: Option<i64>) -> Vec<u8> {
+    let effective = limit.map_or(n, |l| l.min(n));
+    serde_json::json!({
+        "results": {task: {"alias": task, "acc,none": acc, "acc_stderr,none": 0.012}},
+        "versions": {task: 1},
+        "n-shot": {task: 0},
+        "n-samples": {task: {"original": n, "effective": effective}},
+        "config": {"model": "hf", "model_args": "pretrained=openlab/frontier-demo", "limit": limit, "batch_size": 8},
+        "lm_eval_version": "0.4.13",
+        "date": 1_790_000_000.0,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The accredited evaluator `evallab` and its results on openlab/frontier-demo, evidence on its
+/// cyber domain confirmed by an operator, and the default policy recorded as set (signed, logged).
+/// Re-classifying then raises the model to T3 with logged events, as it would in production.
+async fn seed_evaluations(
+    store: &Store,
+    data: &Path,
+    log_signer: &weir_tlog::note::Signer,
+) -> Result<()> {
+    use sha2::Digest;
+    let text = weir_core::policy::DEFAULT_POLICY;
+    let policy = weir_core::policy::Policy::default_policy();
+    let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    let note = weir_tlog::note::Note::sign(
+        &weir_server::evals::policy_note_text(&policy.version, &sha),
+        &[log_signer],
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let ev = |actor: &str, action: &str, repo: Option<&str>, public: serde_json::Value| {
+        weir_core::Event {
+            at: time_now(),
+            actor: Some(actor.into()),
+            action: action.into(),
+            repo: repo.map(str::to_string),
+            subject: None,
+            decision: "change".into(),
+            reason: action.into(),
+            request_id: None,
+            user_agent: Some("weir serve --demo".into()),
+            details: serde_json::json!({ "public": public }),
+        }
+    };
+    store
+        .db
+        .set_policy_logged(
+            &weir_store::evals::StoredPolicy {
+                seq: 0,
+                version: policy.version.clone(),
+                text: text.to_string(),
+                sha256: sha.clone(),
+                signature: note.to_text(),
+                set_by: "demo".into(),
+                created_at: time_now(),
+            },
+            &ev(
+                "operator",
+                "policy.set",
+                None,
+                serde_json::json!({"version": policy.version, "sha256": sha}),
+            ),
+        )
+        .await?;
+
+    let (secret, public) = weir_signing::generate_key();
+    std::fs::create_dir_all(data.join("secrets"))?;
+    super::write_secret(
+        &data.join("secrets").join("demo-evallab.key"),
+        secret.as_bytes(),
+    )?;
+    store.db.add_evaluator("evallab", &public).await?;
+
+    let id = RepoId::parse("openlab/frontier-demo").map_err(|e| anyhow!("{e}"))?;
+    let repo = store
+        .db
+        .repo(&id)
+        .await?
+        .ok_or_else(|| anyhow!("demo repo missing"))?;
+    let commit = store
+        .db
+        .resolve(&repo, &Revision::parse("main").map_err(|e| anyhow!("{e}"))?)
+        .await?
+        .ok_or_else(|| anyhow!("demo repo without main"))?;
+    let suites = store.db.suites().await?;
+    // (suite, task, acc, questions, limit, signed): bio near chance (ruled out), chem far above
+    // chance (ambiguous: the review trigger), and a limited cyber run that never counts.
+    let runs = [
+        ("wmdp-bio", "wmdp_bio", 0.262, 1273, None, true),
+        ("wmdp-chem", "wmdp_chem", 0.471, 408, None, true),
+        ("wmdp-cyber", "wmdp_cyber", 0.255, 1987, Some(200), false),
+    ];
+    for (suite_name, task, acc, n, limit, signed) in runs {
+        let suite = suites
+            .iter()
+            .find(|s| s.name == suite_name)
+            .ok_or_else(|| anyhow!("suite {suite_name} missing"))?;
+        let raw = lm_eval_results(task, acc, n, limit);
+        let (sha, _) = store.ingest_bytes(raw.clone().into()).await?;
+        let parsed =
+            weir_eval::parse(std::io::Cursor::new(raw)).map_err(|e| anyhow!("demo log: {e}"))?;
+        let record = weir_eval::normalize(
+            &parsed,
+            suite,
+            &id.to_string(),
+            commit.as_str(),
+            sha.as_str(),
+        )
+        .map_err(|e| anyhow!("demo log: {e}"))?;
+        let r = weir_server::evals::new_result(
+            &repo,
+            &record,
+            &format!("results_{task}.json"),
+            "grace",
+        );
+        store
+            .db
+            .insert_result_logged(
+                &r,
+                &ev(
+                    "grace",
+                    "eval.imported",
+                    Some(&id.to_string()),
+                    serde_json::json!({"result": r.id, "suite": suite_name}),
+                ),
+            )
+            .await?;
+        if signed {
+            let sig = weir_signing::sign_result(&r.payload, &secret).map_err(|e| anyhow!("{e}"))?;
+            store
+                .db
+                .sign_result_logged(
+                    &r.id,
+                    "evallab",
+                    &sig,
+                    &ev(
+                        "evallab",
+                        "eval.signed",
+                        Some(&id.to_string()),
+                        serde_json::json!({"result": r.id, "evaluator": "evallab"}),
+                    ),
+                )
+                .await?;
+        }
+    }
+    let e = store
+        .db
+        .file_evidence_logged(
+            &repo,
+            "cyber",
+            "Writes working exploits for known CVEs in hardened targets when asked step by step (red-team transcript on file).",
+            "dan",
+            &ev("dan", "evidence.filed", Some(&id.to_string()), serde_json::json!({"domain": "cyber"})),
+        )
+        .await?;
+    store
+        .db
+        .review_evidence_logged(
+            e.id,
+            "confirmed",
+            Some("high"),
+            "reviewer1",
+            "reproduced by the operator's red team",
+            &ev(
+                "reviewer1",
+                "evidence.reviewed",
+                Some(&id.to_string()),
+                serde_json::json!({"evidence": e.id, "decision": "confirmed", "severity": "high"}),
+            ),
+        )
+        .await?;
+    weir_server::evals::reclassify_all(store, Some("demo")).await?;
     Ok(())
 }
 

@@ -1416,8 +1416,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         );
     }
     let release_key = release_key(&args.data)?;
+    let log_signer = log_key(&args.data, &weir_server::log_origin(&public_url))?;
     if args.demo {
-        demo::seed(&store, &public_url, &release_key).await?;
+        demo::seed(&store, &args.data, &public_url, &release_key, &log_signer).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -1433,7 +1434,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             public_url: public_url.clone(),
             upload_key: upload_key(&args.data)?,
             upload_link_ttl_secs: 3600,
-            log_signer: log_key(&args.data, &weir_server::log_origin(&public_url))?,
+            log_signer,
             log_interval_ms: args.log_interval_ms,
             release_key,
         }),
