@@ -215,6 +215,8 @@ pub async fn classify_at(
         .classification(repo)
         .await?
         .and_then(|c| c.assessed_compute);
+    // Compute at other evaluated revisions, read once per revision.
+    let mut compute_at: std::collections::HashMap<String, Option<f64>> = Default::default();
     for r in store.db.eval_results(repo).await? {
         let Ok(record) = serde_json::from_str::<ResultRecord>(&r.payload) else {
             tracing::error!(result = %r.id, "unreadable stored result payload");
@@ -233,11 +235,15 @@ pub async fn classify_at(
         if r.evaluator.is_some() && accredited && r.commit != commit.as_str() {
             // An accredited assessment of another revision: the compute it was made at is
             // what the 2x re-assessment rule compares against.
-            if let Ok(c) = CommitId::parse(&r.commit)
-                && let Ok(old) = Box::pin(card_facts(store, repo, &c)).await
-                && let Some(x) = old.training_compute_flop
-            {
-                last_assessed = Some(last_assessed.map_or(x, |l: f64| l.max(x)));
+            if !compute_at.contains_key(&r.commit) {
+                let x = match CommitId::parse(&r.commit) {
+                    Ok(c) => card_facts(store, repo, &c).await?.training_compute_flop,
+                    Err(_) => None,
+                };
+                compute_at.insert(r.commit.clone(), x);
+            }
+            if let Some(Some(x)) = compute_at.get(&r.commit) {
+                last_assessed = Some(last_assessed.map_or(*x, |l: f64| l.max(*x)));
             }
         }
         results.push(ResultInput {

@@ -321,6 +321,7 @@ async fn hub_json_shapes() {
     let info = app.json("/api/models/alice/m?blobs=true", None).await;
     insta::assert_json_snapshot!("model_info", info, {
         ".sha" => "[commit]", ".lastModified" => "[time]", ".createdAt" => "[time]",
+        ".weir.classification.commit" => "[commit]",
     });
     let tree = app
         .json(
