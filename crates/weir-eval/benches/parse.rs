@@ -66,9 +66,13 @@ fn main() {
             format!("task_{i}"),
             serde_json::json!({"alias": format!("task_{i}"), "acc,none": 0.3, "acc_stderr,none": "N/A", "acc_norm,none": 0.31}),
         );
-        n.insert(format!("task_{i}"), serde_json::json!({"original": 100, "effective": 100}));
+        n.insert(
+            format!("task_{i}"),
+            serde_json::json!({"original": 100, "effective": 100}),
+        );
     }
-    let text = serde_json::json!({"results": results, "n-samples": n, "lm_eval_version": "0.4.13"}).to_string();
+    let text = serde_json::json!({"results": results, "n-samples": n, "lm_eval_version": "0.4.13"})
+        .to_string();
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = Instant::now();
