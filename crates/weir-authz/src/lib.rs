@@ -77,6 +77,8 @@ pub struct RepoFacts {
     pub min_level: IdentityLevel,
     /// Countries (ISO alpha-2) whose users may not download (HTTP 451).
     pub blocked_countries: Vec<String>,
+    /// The revision asked for is under an incident delivery hold.
+    pub held: bool,
 }
 
 /// The caller's standing on one gated repo.
@@ -132,6 +134,13 @@ pub enum Action<'a> {
         repo: &'a RepoFacts,
         filed_by: &'a str,
     },
+    /// Report an incident about a repo: anyone who can see it, signed in or not.
+    ReportIncident(&'a RepoFacts),
+    /// Handle incidents about a repo (triage, confirm, reject, mitigate, disclose, updates):
+    /// operators, and the owners of the publishing namespace.
+    HandleIncident(&'a RepoFacts),
+    /// Sign off a release of a publisher on probation: operators only.
+    SignOffRelease(&'a RepoFacts),
     /// Operator tasks.
     Administer,
 }
@@ -171,6 +180,7 @@ pub enum Reason {
     AlreadyApproved,
     SignedIn,
     OwnEvidence,
+    IncidentHold,
 }
 
 impl Reason {
@@ -205,6 +215,7 @@ impl Reason {
             Reason::AlreadyApproved => "already_approved",
             Reason::SignedIn => "signed_in",
             Reason::OwnEvidence => "own_evidence",
+            Reason::IncidentHold => "incident_hold",
         }
     }
 }
@@ -254,6 +265,10 @@ fn write_rule(subject: &Subject, namespace: &Name) -> Decision {
 }
 
 fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision {
+    // A confirmed incident holds new deliveries of the affected revisions, for everyone.
+    if repo.held {
+        return Decision::deny(Reason::IncidentHold);
+    }
     // Restricted and sealed weights leave through the secure environment or dual-control export
     // only, for everyone: publishers hold their own copy.
     if repo.tier >= Tier::T3 {
@@ -415,6 +430,32 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
                 Some(u) if u.name.as_str() == *filed_by => Decision::deny(Reason::OwnEvidence),
                 Some(_) => Decision::allow(Reason::AdminToken),
+            }
+        }
+        Action::ReportIncident(repo) => match visible(subject, repo) {
+            None => Decision::deny(Reason::NotVisible),
+            Some(_) => Decision::allow(Reason::PublicRepo),
+        },
+        Action::HandleIncident(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.scope() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
+                Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+                Some(_) if subject.is_owner_of(&repo.namespace) => Decision::allow(Reason::Owner),
+                Some(_) => Decision::deny(Reason::NotReviewer),
+            }
+        }
+        Action::SignOffRelease(repo) => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.scope() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
+                Some(_) => Decision::deny(Reason::NotReviewer),
             }
         }
         Action::Administer => match subject.scope() {

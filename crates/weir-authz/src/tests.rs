@@ -35,6 +35,7 @@ fn repo(private: bool, tier: Tier) -> RepoFacts {
         tier,
         min_level: IdentityLevel::Identified,
         blocked_countries: vec!["XX".into()],
+        held: false,
     }
 }
 
@@ -229,6 +230,52 @@ fn evidence_is_judged_by_operators_never_by_its_filer_or_the_publisher() {
 }
 
 #[test]
+fn an_incident_hold_stops_every_download_of_the_revision() {
+    let mut r = repo(false, Tier::T0);
+    r.held = true;
+    let op = user("op", &[], Scope::Admin, IdentityLevel::Accredited);
+    for s in [Subject::Anonymous, op, owner("alice", "acme")] {
+        let d = authorize(
+            &s,
+            &Action::Download(&r, standing(GrantState::Approved, true)),
+        );
+        assert_eq!((d.allow, d.reason), (false, Reason::IncidentHold));
+        assert!(
+            authorize(&s, &Action::ReadMetadata(&r)).allow,
+            "metadata stays readable"
+        );
+    }
+}
+
+#[test]
+fn incidents_are_reported_by_anyone_and_handled_by_operators_and_the_publisher() {
+    let r = repo(false, Tier::T2);
+    assert!(authorize(&Subject::Anonymous, &Action::ReportIncident(&r)).allow);
+    let hidden = repo(true, Tier::T0);
+    assert_eq!(
+        authorize(&Subject::Anonymous, &Action::ReportIncident(&hidden)).reason,
+        Reason::NotVisible
+    );
+    let op = user("op", &[], Scope::Admin, IdentityLevel::Identified);
+    let publisher = owner("alice", "acme");
+    let outsider = user("carol", &[], Scope::Write, IdentityLevel::Identified);
+    assert_eq!(
+        authorize(&op, &Action::HandleIncident(&r)).reason,
+        Reason::AdminToken
+    );
+    assert_eq!(
+        authorize(&publisher, &Action::HandleIncident(&r)).reason,
+        Reason::Owner
+    );
+    assert_eq!(
+        authorize(&outsider, &Action::HandleIncident(&r)).reason,
+        Reason::NotReviewer
+    );
+    assert!(authorize(&op, &Action::SignOffRelease(&r)).allow);
+    assert!(!authorize(&publisher, &Action::SignOffRelease(&r)).allow);
+}
+
+#[test]
 fn decision_matrix() {
     let mut out = String::from("level       tier action   grant    -> decision\n");
     for level in IdentityLevel::ALL {
@@ -241,7 +288,7 @@ fn decision_matrix() {
             let r = repo(false, tier);
             for grant in GrantState::ALL {
                 let st = standing(grant, grant == GrantState::Approved);
-                let actions: [(&str, Action<'_>); 7] = [
+                let actions: [(&str, Action<'_>); 9] = [
                     ("metadata", Action::ReadMetadata(&r)),
                     ("download", Action::Download(&r, st)),
                     ("push", Action::Write(&r)),
@@ -255,6 +302,8 @@ fn decision_matrix() {
                             filed_by: "dan",
                         },
                     ),
+                    ("report", Action::ReportIncident(&r)),
+                    ("handle", Action::HandleIncident(&r)),
                 ];
                 for (label, action) in actions {
                     let d = authorize(&subject, &action);

@@ -6,6 +6,7 @@
 
 mod access;
 mod eval;
+mod incident;
 mod log;
 mod pull;
 mod push;

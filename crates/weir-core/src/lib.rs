@@ -10,9 +10,11 @@ pub mod event;
 pub mod git;
 pub mod identity;
 pub mod ids;
+pub mod incident;
 pub mod path;
 pub mod policy;
 pub mod scope;
+pub mod standing;
 pub mod tier;
 
 pub use access::{GrantState, RequestState, ReviewAction};

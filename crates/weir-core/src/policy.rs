@@ -32,6 +32,9 @@ pub struct Policy {
     pub derivatives: Derivatives,
     pub reassessment: Reassessment,
     pub export_control: ExportControl,
+    /// Publisher standing rules (DESIGN.md §5).
+    #[serde(default)]
+    pub standing: crate::standing::StandingRules,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +160,12 @@ impl Policy {
         }
         if !positive(self.export_control.threshold_ops) {
             return invalid("export_control", "threshold_ops must be positive");
+        }
+        if let Err(problem) = self.standing.validate() {
+            return Err(PolicyError::Invalid {
+                rule: "standing",
+                problem,
+            });
         }
         if self.ruled_in.critical < self.ruled_in.high {
             return invalid("ruled_in", "critical must be at least as strict as high");

@@ -207,6 +207,13 @@ impl ApiError {
                 reason.code(),
                 "Dual control: you already approved this; a second, different reviewer must approve.",
             ),
+            Reason::IncidentHold => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                format!("Deliveries of this revision of {repo} are on hold because of a confirmed incident: reason incident_hold."),
+            )
+            .hub("GatedRepo")
+            .next(format!("see the incident: weir incident list --repo {repo}; a fixed revision may be available")),
             Reason::OwnEvidence => ApiError::new(
                 StatusCode::FORBIDDEN,
                 reason.code(),

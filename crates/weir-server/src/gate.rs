@@ -18,6 +18,7 @@ pub fn facts(repo: &Repo) -> RepoFacts {
         tier: repo.tier,
         min_level: repo.gating.min_level,
         blocked_countries: repo.gating.blocked_countries.clone(),
+        held: false,
     }
 }
 
@@ -58,8 +59,22 @@ pub struct Gate {
 
 /// Decides whether the caller may download from the repo now.
 pub async fn check(state: &AppState, caller: &Caller, repo: &Repo) -> Result<Gate, ApiError> {
+    check_at(state, caller, repo, None).await
+}
+
+/// Decides whether the caller may download this revision of the repo now (a revision under an
+/// incident delivery hold is refused to everyone).
+pub async fn check_at(
+    state: &AppState,
+    caller: &Caller,
+    repo: &Repo,
+    commit: Option<&weir_core::CommitId>,
+) -> Result<Gate, ApiError> {
     let at = now();
-    let f = facts(repo);
+    let mut f = facts(repo);
+    if let Some(c) = commit {
+        f.held = state.store.db.is_held(repo.id, c.as_str()).await?;
+    }
     let (st, request) = standing(state, caller, repo, at).await?;
     let decision = caller.authorize(&Action::Download(&f, st));
     let error =

@@ -13,9 +13,11 @@ mod exports;
 pub mod extract;
 mod gate;
 mod hub;
+pub mod incidents;
 mod lfs;
 pub mod log;
 mod native;
+pub mod publishers;
 pub mod releases;
 
 use std::sync::Arc;
@@ -46,6 +48,17 @@ pub struct ServerConfig {
     pub log_interval_ms: u64,
     /// The P-256 key that signs releases (OpenSSF model-signing bundles).
     pub release_key: weir_signing::model_signing::ReleaseKey,
+    /// Prefix of OSV ids (`x_WEIR` → `x_WEIR-2026-0001`); `x_` marks a local database.
+    pub osv_prefix: String,
+}
+
+/// Checks an OSV id prefix: `x_` followed by letters, digits and underscores.
+pub fn valid_osv_prefix(p: &str) -> bool {
+    p.strip_prefix("x_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 32
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// The log origin for a public URL: its schemeless form plus `/log`.
@@ -70,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .merge(log::routes())
         .merge(releases::routes())
         .merge(evals::routes())
+        .merge(incidents::routes())
+        .merge(publishers::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())

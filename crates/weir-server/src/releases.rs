@@ -73,6 +73,9 @@ async fn release(
     if repo.tier < c.minimum_tier {
         return Err(crate::evals::below_minimum(&repo, &commit, "released", &c));
     }
+    // Publisher standing: suspended never releases; probation and T2+ need evaluations.
+    crate::publishers::release_allowed(&state, &repo, &commit, caller.name().map(|n| n.as_str()))
+        .await?;
     let e = gate::event(
         &caller,
         &headers,

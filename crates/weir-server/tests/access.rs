@@ -987,6 +987,7 @@ fn no_weight_byte_without_an_allow_decision() {
                         tier,
                         min_level: IdentityLevel::Identified,
                         blocked_countries: vec![],
+                        held: false,
                     };
                     let grant = if anonymous {
                         GrantState::None

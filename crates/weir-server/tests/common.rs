@@ -49,6 +49,7 @@ impl TestApp {
                 .expect("log key"),
                 log_interval_ms: 50,
                 release_key: weir_signing::model_signing::ReleaseKey::generate(),
+                osv_prefix: "x_WEIR".into(),
             }),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

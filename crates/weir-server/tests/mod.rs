@@ -6,6 +6,7 @@ mod common;
 mod download;
 mod errors;
 mod evals;
+mod incidents;
 mod log;
 mod releases;
 mod upload;

@@ -41,6 +41,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "evaluations",
         include_str!("../migrations/sqlite/0007_evaluations.sql"),
     ),
+    (
+        8,
+        "incidents",
+        include_str!("../migrations/sqlite/0008_incidents.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -16,6 +16,7 @@ pub mod evals;
 pub mod events;
 pub mod exports;
 pub mod identity;
+pub mod incidents;
 pub mod releases;
 pub mod repos;
 pub mod tlog;

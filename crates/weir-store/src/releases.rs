@@ -12,10 +12,13 @@ pub struct Release {
     pub bundle: String,
     pub event_id: i64,
     pub created_at: i64,
+    /// The repo's tier when it was released (unknown for releases made before it was recorded).
+    pub tier: Option<weir_core::Tier>,
 }
 
 impl Db {
-    /// Records the release event and the bundle together. A commit is released once.
+    /// Records the release event and the bundle together, in one transaction. A commit is
+    /// released once.
     pub async fn create_release(
         &self,
         repo: &Repo,
@@ -29,26 +32,30 @@ impl Db {
                 repo.repo_id
             )));
         }
-        let event_id = self.record_event(event).await?;
+        let mut tx = self.begin_write().await?;
+        let event_id = crate::events::record_event_in(&mut tx, event).await?;
         let t = now();
-        sqlx::query("INSERT INTO releases (repo_id, commit_id, bundle, event_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO releases (repo_id, commit_id, bundle, event_id, created_at, tier) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(repo.id)
             .bind(commit.as_str())
             .bind(bundle)
             .bind(event_id)
             .bind(t)
-            .execute(&self.pool)
+            .bind(repo.tier.as_str())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(Release {
             commit: commit.clone(),
             bundle: bundle.to_string(),
             event_id,
             created_at: t,
+            tier: Some(repo.tier),
         })
     }
 
     pub async fn release(&self, repo: &Repo, commit: &CommitId) -> Result<Option<Release>> {
-        let r = sqlx::query("SELECT bundle, event_id, created_at FROM releases WHERE repo_id = $1 AND commit_id = $2")
+        let r = sqlx::query("SELECT bundle, event_id, created_at, tier FROM releases WHERE repo_id = $1 AND commit_id = $2")
             .bind(repo.id)
             .bind(commit.as_str())
             .fetch_optional(&self.pool)
@@ -59,6 +66,7 @@ impl Db {
                 bundle: r.try_get("bundle")?,
                 event_id: r.try_get("event_id")?,
                 created_at: r.try_get("created_at")?,
+                tier: tier_of(&r)?,
             })
         })
         .transpose()
@@ -67,7 +75,7 @@ impl Db {
     /// A repo's releases, newest first.
     pub async fn releases_of(&self, repo: &Repo) -> Result<Vec<Release>> {
         let rows = sqlx::query(
-            "SELECT commit_id, bundle, event_id, created_at FROM releases WHERE repo_id = $1 ORDER BY created_at DESC, event_id DESC",
+            "SELECT commit_id, bundle, event_id, created_at, tier FROM releases WHERE repo_id = $1 ORDER BY created_at DESC, event_id DESC",
         )
         .bind(repo.id)
         .fetch_all(&self.pool)
@@ -80,6 +88,7 @@ impl Db {
                     bundle: r.try_get("bundle")?,
                     event_id: r.try_get("event_id")?,
                     created_at: r.try_get("created_at")?,
+                    tier: tier_of(r)?,
                 })
             })
             .collect()
@@ -154,4 +163,9 @@ impl Db {
     pub async fn log_entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
         Ok(self.log_entries(index, 1).await?.into_iter().next())
     }
+}
+
+fn tier_of(r: &sqlx::any::AnyRow) -> Result<Option<weir_core::Tier>> {
+    let t: Option<String> = r.try_get("tier")?;
+    Ok(t.as_deref().and_then(weir_core::Tier::parse))
 }

@@ -3,6 +3,7 @@
 
 mod demo;
 mod evals;
+mod incidents;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -167,6 +168,36 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Incidents: report (anyone), triage, confirm, mitigate, disclose; the OSV export.
+    Incident {
+        #[command(subcommand)]
+        command: incidents::IncidentCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Publishers' public accountability records.
+    Publisher {
+        #[command(subcommand)]
+        command: incidents::PublisherCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Your notifications (e.g. an incident on a revision you downloaded) and your webhook.
+    Notifications {
+        #[command(subcommand)]
+        command: incidents::NotificationsCommand,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// (operator) Sign off releasing NS/NAME@REV for a publisher on probation.
+    Signoff {
+        /// NS/NAME[@REV]
+        repo: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Download a revision into a directory, verifying every byte.
     Pull {
         /// NS/NAME[@REVISION]
@@ -196,6 +227,9 @@ struct ServeArgs {
     /// How often the transparency log integrates events and signs a checkpoint (milliseconds).
     #[arg(long, env = "WEIR_LOG_INTERVAL_MS", default_value_t = 1000)]
     log_interval_ms: u64,
+    /// Prefix of OSV ids in the incident feed (`x_` marks a local database).
+    #[arg(long, env = "WEIR_OSV_PREFIX", default_value = "x_WEIR")]
+    osv_prefix: String,
 }
 
 #[derive(Args)]
@@ -586,6 +620,16 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Identity { command, remote } => identity(command, &remote).await,
         Command::Eval { command, remote } => evals::eval(command, &remote).await,
+        Command::Incident { command, remote } => incidents::incident(command, &remote).await,
+        Command::Publisher { command, remote } => incidents::publisher(command, &remote).await,
+        Command::Notifications { command, remote } => {
+            incidents::notifications(command, &remote).await
+        }
+        Command::Signoff {
+            repo,
+            reason,
+            remote,
+        } => incidents::signoff(&repo, &reason, &remote).await,
         Command::Classify { repo, json, remote } => evals::classify(&repo, json, &remote).await,
         Command::Evidence { command, remote } => evals::evidence(command, &remote).await,
         Command::Doc {
@@ -1415,6 +1459,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
         );
     }
+    if !weir_server::valid_osv_prefix(&args.osv_prefix) {
+        bail!(
+            "--osv-prefix {:?} is not a local OSV prefix; use x_ followed by letters, digits or underscores (e.g. x_WEIR)",
+            args.osv_prefix
+        );
+    }
     let release_key = release_key(&args.data)?;
     let log_signer = log_key(&args.data, &weir_server::log_origin(&public_url))?;
     if args.demo {
@@ -1437,6 +1487,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             log_signer,
             log_interval_ms: args.log_interval_ms,
             release_key,
+            osv_prefix: args.osv_prefix.clone(),
         }),
     };
     println!(

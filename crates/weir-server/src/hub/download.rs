@@ -310,10 +310,12 @@ pub async fn resolve(
         .ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
     // Every decision on gated content is an audit event; a delivery that cannot be recorded
     // does not happen.
-    let gate = crate::gate::check(&state, &caller, &repo).await?;
+    let gate = crate::gate::check_at(&state, &caller, &repo, Some(&commit)).await?;
     let is_get = req.method() == axum::http::Method::GET;
-    if repo.tier > weir_core::Tier::T0 {
-        let e = crate::gate::event(
+    let logged =
+        repo.tier > weir_core::Tier::T0 || gate.decision.reason == weir_authz::Reason::IncidentHold;
+    let event = logged.then(|| {
+        crate::gate::event(
             &caller,
             req.headers(),
             if is_get { "download" } else { "download.head" },
@@ -321,8 +323,26 @@ pub async fn resolve(
             if gate.decision.allow { "allow" } else { "deny" },
             gate.decision.reason.code(),
             json!({"path": path.as_str(), "commit": commit.as_str(), "tier": repo.tier.as_str(), "range": req.headers().get("range").and_then(|v| v.to_str().ok())}),
-        );
-        crate::gate::record(&state, &e).await?;
+        )
+    });
+    // Who received which revision: incident notifications reach exactly these accounts.
+    let delivery = match caller.name() {
+        Some(n) if is_get && gate.decision.allow => Some(n.as_str()),
+        _ => None,
+    };
+    if event.is_some() || delivery.is_some() {
+        state
+            .store
+            .db
+            .record_download(
+                event.as_ref(),
+                delivery.map(|n| (&repo, commit.as_str(), n)),
+            )
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "could not record a delivery");
+                ApiError::internal()
+            })?;
     }
     if let Some(mut e) = gate.error {
         e.repo_commit = Some(commit.to_string());

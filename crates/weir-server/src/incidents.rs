@@ -1,0 +1,1313 @@
+//! Incident reporting, coordinated disclosure and their consequences (DESIGN.md §5,
+//! governance-anchors §1.7, §4): reports from anyone (anonymous reporters get a follow-up
+//! token, stored hashed), the lifecycle with who/when/why on every transition, regulatory and
+//! disclosure clocks, delivery holds, re-classification, notifications to every account that
+//! received an affected revision (in-app and a signed webhook), attachments kept as blobs and
+//! only ever served as downloads.
+//!
+//! Every transition is a transparency-log event with summary-level public details; embargoed
+//! details stay in the database until disclosure. Roles come from `weir_authz`
+//! (`HandleIncident`); what each role may do comes from `weir_core::incident::transition`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use weir_authz::Action;
+use weir_core::eval::Domain;
+use weir_core::incident::{self, Class, Kind, Role, Severity, State as IState, Times};
+use weir_core::{Event, RepoId, Tier};
+use weir_store::Repo;
+use weir_store::blobs::Expect;
+use weir_store::incidents::{Attachment, Incident, LogLine, NewNotification};
+
+use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, Path, Query};
+use crate::hub::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, gate, iso8601, now};
+
+/// The Code of Practice report fields (draft 3 Measure II.12.2) accepted in `details`.
+pub const DETAIL_FIELDS: &[&str] = &[
+    "start_date",
+    "end_date",
+    "harm",
+    "affected_group",
+    "chain_of_events",
+    "model_version",
+    "evidence",
+    "response",
+    "recommendations",
+    "root_cause",
+    "near_misses",
+    "description",
+];
+const MAX_SUMMARY: usize = 300;
+const MAX_FIELD: usize = 64 * 1024;
+const MAX_REASON: usize = 4096;
+const MAX_ATTACHMENT: u64 = 256 << 20;
+const MAX_REVISIONS: usize = 100;
+const FOLLOWUP_HEADER: &str = "x-weir-followup";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/incidents", get(list).post(report))
+        .route("/api/v1/incidents/{id}", get(show))
+        .route("/api/v1/incidents/{id}/transition", post(transition))
+        .route("/api/v1/incidents/{id}/updates", post(add_update))
+        .route("/api/v1/incidents/{id}/attachments", post(attach))
+        .route("/api/v1/incidents/{id}/attachments/{sha}", get(attachment))
+        .route("/osv/all.json", get(osv_all))
+        .route("/osv/{file}", get(osv_one))
+        .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/notifications/{id}/read", post(mark_read))
+        .route(
+            "/api/v1/notifications/webhook",
+            get(get_webhook).put(put_webhook).delete(delete_webhook),
+        )
+}
+
+fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, msg)
+}
+
+fn check_text(field: &str, s: &str, max: usize) -> Result<(), ApiError> {
+    if s.len() > max {
+        return Err(bad(
+            "field_too_long",
+            format!("{field} is {} bytes; at most {max}", s.len()),
+        )
+        .next("shorten it, and attach long material as a file"));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(bad(
+            "invalid_text",
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` or RFC 3339.
+fn check_date(field: &str, s: &str) -> Result<(), ApiError> {
+    let ok = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .is_ok()
+        || time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid_date",
+            format!("{field} {s:?} is not a date (YYYY-MM-DD or RFC 3339)"),
+        ))
+    }
+}
+
+fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| {
+            bad(
+                "invalid_date",
+                format!("{field} {s:?} is not a date (YYYY-MM-DD or RFC 3339)"),
+            )
+        })
+}
+
+fn times(i: &Incident) -> Times {
+    Times {
+        aware_at: i.aware_at,
+        triaged_at: i.triaged_at,
+        resolved_at: i.resolved_at,
+        last_update_at: i.last_update_at,
+        final_report_at: i.final_report_at,
+        disclosed_at: i.disclosed_at,
+        in_the_wild: i.in_the_wild,
+        embargo_until: i.embargo_until,
+    }
+}
+
+fn class_of(i: &Incident) -> Class {
+    Class::parse(&i.class).unwrap_or(Class::OtherSerious)
+}
+
+fn state_of(i: &Incident) -> IState {
+    IState::parse(&i.state).unwrap_or(IState::Received)
+}
+
+/// Whether the record is public: disclosed (and so past its embargo).
+pub fn is_public(i: &Incident) -> bool {
+    i.disclosed_at.is_some()
+}
+
+pub fn clocks_json(i: &Incident, at: i64) -> Value {
+    let c = incident::clocks(class_of(i), state_of(i), &times(i), at);
+    json!({
+        "clocks": c.iter().map(|c| json!({"name": c.name, "due": iso8601(c.due), "met_at": c.met_at.map(iso8601), "overdue": c.overdue})).collect::<Vec<_>>(),
+        "overdue": c.iter().any(|c| c.overdue),
+        "disclosure_due": iso8601(incident::disclosure_due(&times(i))),
+    })
+}
+
+async fn repo_by_id(state: &AppState, id: i64) -> Result<Option<Repo>, ApiError> {
+    Ok(state
+        .store
+        .db
+        .list_repos()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id))
+}
+
+fn followup_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+/// The caller's role on an incident, if any: reviewer (operator), publisher (namespace owner),
+/// or reporter (the account that reported it, or the holder of its follow-up token).
+fn role(caller: &Caller, headers: &HeaderMap, repo: &Repo, i: &Incident) -> Option<Role> {
+    let f = gate::facts(repo);
+    let d = caller.authorize(&Action::HandleIncident(&f));
+    if d.allow {
+        return Some(if d.reason == weir_authz::Reason::AdminToken {
+            Role::Reviewer
+        } else {
+            Role::Publisher
+        });
+    }
+    if let (Some(me), Some(r)) = (caller.name(), i.reporter.as_deref())
+        && me.as_str() == r
+    {
+        return Some(Role::Reporter);
+    }
+    let presented = headers
+        .get(FOLLOWUP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(followup_hash);
+    match (presented, i.followup_hash.as_deref()) {
+        (Some(p), Some(h)) if constant_eq(p.as_bytes(), h.as_bytes()) => Some(Role::Reporter),
+        _ => None,
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Loads an incident the caller may see (its role, or public), answering 404 otherwise.
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Incident, Repo, Option<Role>), ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "incident_not_found",
+            format!("no incident {id} that you can see"),
+        )
+        .next("anonymous reporters pass their follow-up token in the X-Weir-Followup header")
+    };
+    if id.len() > 64 {
+        return Err(not_found());
+    }
+    let i = state
+        .store
+        .db
+        .incident_by_osv(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let repo = repo_by_id(state, i.repo_id).await?.ok_or_else(not_found)?;
+    if !caller
+        .authorize(&Action::ReadMetadata(&gate::facts(&repo)))
+        .allow
+    {
+        return Err(not_found());
+    }
+    let r = role(caller, headers, &repo, &i);
+    if r.is_none() && !is_public(&i) {
+        return Err(not_found());
+    }
+    Ok((i, repo, r))
+}
+
+fn incident_json(i: &Incident, repo: &Repo, full: bool, at: i64) -> Value {
+    let details: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
+    let mut v = json!({
+        "id": i.osv_id,
+        "repo": repo.repo_id.to_string(),
+        "kind": i.kind,
+        "class": i.class,
+        "state": i.state,
+        "severity": i.severity,
+        "domain": i.domain,
+        "summary": i.summary,
+        "revisions": i.revisions,
+        "fixed_revision": i.fixed_revision,
+        "aliases": i.aliases,
+        "in_the_wild": i.in_the_wild,
+        "hold": i.hold,
+        "reported_at": iso8601(i.aware_at),
+        "triaged_at": i.triaged_at.map(iso8601),
+        "confirmed_at": i.confirmed_at.map(iso8601),
+        "resolved_at": i.resolved_at.map(iso8601),
+        "disclosed_at": i.disclosed_at.map(iso8601),
+        "withdrawn_at": i.withdrawn_at.map(iso8601),
+        "embargo_until": i.embargo_until.map(iso8601),
+        "updated_at": iso8601(i.updated_at),
+    });
+    if full || is_public(i) {
+        v["details"] = details;
+        v["reporter"] = json!(i.reporter.as_deref().unwrap_or("anonymous"));
+    }
+    if let (Value::Object(m), Value::Object(c)) = (&mut v, clocks_json(i, at)) {
+        m.extend(c);
+    }
+    v
+}
+
+// ---- reporting -------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    repo: String,
+    #[serde(default)]
+    revisions: Vec<String>,
+    kind: String,
+    class: String,
+    summary: String,
+    #[serde(default)]
+    details: Map<String, Value>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    in_the_wild: bool,
+}
+
+/// `POST /api/v1/incidents`: anyone, signed in or not. Anonymous reporters get a follow-up
+/// token (shown once, stored hashed) to read their report, attach files and withdraw it.
+async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ReportBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = RepoId::parse(&body.repo).map_err(|e| bad("invalid_repo_id", e.to_string()))?;
+    let (repo, f) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
+    caller.require(&Action::ReportIncident(&f), &repo.repo_id.to_string())?;
+    let kind = Kind::parse(&body.kind).ok_or_else(|| {
+        bad("invalid_kind", format!("unknown kind {:?}", body.kind))
+            .next("use incident, hazard or vulnerability")
+    })?;
+    let class = Class::parse(&body.class).ok_or_else(|| {
+        bad("invalid_class", format!("unknown class {:?}", body.class))
+            .next(format!("use one of: {}", Class::names()))
+    })?;
+    let summary = body.summary.trim();
+    if summary.is_empty() {
+        return Err(bad("missing_summary", "a report needs a one-line summary"));
+    }
+    check_text("summary", summary, MAX_SUMMARY)?;
+    if summary.contains('\n') {
+        return Err(bad("invalid_text", "the summary is one line"));
+    }
+    for (k, v) in &body.details {
+        if !DETAIL_FIELDS.contains(&k.as_str()) {
+            return Err(bad("unknown_field", format!("unknown details field {k:?}"))
+                .next(format!("use: {}", DETAIL_FIELDS.join(", "))));
+        }
+        let s = v
+            .as_str()
+            .ok_or_else(|| bad("invalid_field", format!("details.{k} must be a string")))?;
+        check_text(&format!("details.{k}"), s, MAX_FIELD)?;
+        if k.ends_with("_date") {
+            check_date(&format!("details.{k}"), s)?;
+        }
+    }
+    let domain = match body.domain.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(
+            Domain::parse(d)
+                .ok_or_else(|| {
+                    bad("invalid_domain", format!("unknown hazard domain {d:?}"))
+                        .next("use bio, chem, cyber, autonomy or manipulation")
+                })?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    for a in &body.aliases {
+        if !incident::valid_alias(a) {
+            return Err(bad(
+                "invalid_alias",
+                format!("{a:?} is not an AVID, AIID or CVE id"),
+            )
+            .next("use AVID-YYYY-RNNNN, AIID-N or CVE-YYYY-NNNN"));
+        }
+    }
+    if body.revisions.len() > MAX_REVISIONS {
+        return Err(bad(
+            "too_many_revisions",
+            format!("at most {MAX_REVISIONS} revisions"),
+        ));
+    }
+    let mut revisions = Vec::new();
+    let asked = if body.revisions.is_empty() {
+        vec!["main".to_string()]
+    } else {
+        body.revisions.clone()
+    };
+    for r in &asked {
+        let c = resolve_revision(&state, &repo, r).await?;
+        if !revisions.contains(&c.to_string()) {
+            revisions.push(c.to_string());
+        }
+    }
+    let reporter = caller.name().map(|n| n.to_string());
+    let token = reporter.is_none().then(|| {
+        let mut b = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+        format!("weirf_{}", hex::encode(b))
+    });
+    let at = now();
+    let new = Incident {
+        id: 0,
+        osv_id: String::new(),
+        repo_id: repo.id,
+        kind: kind.as_str().into(),
+        class: class.as_str().into(),
+        state: "received".into(),
+        severity: None,
+        domain,
+        summary: summary.into(),
+        details: Value::Object(body.details).to_string(),
+        revisions,
+        fixed_revision: None,
+        aliases: body.aliases,
+        in_the_wild: body.in_the_wild,
+        hold: false,
+        reporter: reporter.clone(),
+        followup_hash: token.as_deref().map(followup_hash),
+        aware_at: at,
+        triaged_at: None,
+        confirmed_at: None,
+        resolved_at: None,
+        disclosed_at: None,
+        withdrawn_at: None,
+        last_update_at: None,
+        final_report_at: None,
+        embargo_until: None,
+        updated_at: at,
+    };
+    let year = time::OffsetDateTime::from_unix_timestamp(at)
+        .map(|t| t.year())
+        .unwrap_or(2026);
+    let e = gate::event(
+        &caller,
+        &headers,
+        "incident.reported",
+        Some(&repo),
+        "change",
+        "received",
+        json!({"public": {"repo": repo.repo_id.to_string(), "kind": kind.as_str(), "class": class.as_str(), "state": "received"}}),
+    );
+    let prefix = state.config.osv_prefix.clone();
+    let i = state
+        .store
+        .db
+        .create_incident_logged(
+            &new,
+            i64::from(year),
+            |seq| incident::osv_id(&prefix, year, seq),
+            &e,
+        )
+        .await?;
+    update_standing(&state, repo.repo_id.namespace.as_str(), reporter.as_deref()).await?;
+    let mut v = incident_json(&i, &repo, true, at);
+    if let Some(t) = token {
+        v["followup_token"] = json!(t);
+        v["followup"] = json!(
+            "keep this token: it is shown once; send it as X-Weir-Followup to read, attach to or withdraw this report"
+        );
+    }
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    repo: Option<String>,
+    overdue: Option<bool>,
+    state: Option<String>,
+}
+
+/// Incidents the caller may see: all for operators, their namespaces' for publishers, their own
+/// reports, and every disclosed record.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let at = now();
+    let filter_repo = match q.repo.as_deref() {
+        Some(r) => {
+            let id = RepoId::parse(r).map_err(|e| bad("invalid_repo_id", e.to_string()))?;
+            let (repo, _) =
+                visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
+            Some(repo.id)
+        }
+        None => None,
+    };
+    if let Some(s) = q.state.as_deref()
+        && IState::parse(s).is_none()
+    {
+        return Err(bad("invalid_state", format!("unknown state {s:?}")));
+    }
+    let repos = state.store.db.list_repos().await?;
+    let mut out = Vec::new();
+    for i in state.store.db.incidents(filter_repo).await? {
+        let Some(repo) = repos.iter().find(|r| r.id == i.repo_id) else {
+            continue;
+        };
+        if !caller
+            .authorize(&Action::ReadMetadata(&gate::facts(repo)))
+            .allow
+        {
+            continue;
+        }
+        let r = role(&caller, &headers, repo, &i);
+        if r.is_none() && !is_public(&i) {
+            continue;
+        }
+        if q.state.as_deref().is_some_and(|s| s != i.state) {
+            continue;
+        }
+        if q.overdue == Some(true) && !incident::overdue(class_of(&i), state_of(&i), &times(&i), at)
+        {
+            continue;
+        }
+        out.push(incident_json(&i, repo, r.is_some(), at));
+    }
+    Ok(Json(json!({"incidents": out})))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (i, repo, r) = load(&state, &caller, &headers, &id).await?;
+    let mut v = incident_json(&i, &repo, r.is_some(), now());
+    if r.is_some() {
+        let history: Vec<Value> = state
+            .store
+            .db
+            .incident_log(i.id)
+            .await?
+            .iter()
+            .map(|l| json!({"kind": l.kind, "from": l.from_state, "to": l.to_state, "by": l.actor, "note": l.note, "at": iso8601(l.at)}))
+            .collect();
+        v["history"] = json!(history);
+        let atts: Vec<Value> = state
+            .store
+            .db
+            .attachments(i.id)
+            .await?
+            .iter()
+            .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size, "added_by": a.added_by, "at": iso8601(a.at)}))
+            .collect();
+        v["attachments"] = json!(atts);
+        v["your_role"] = json!(match r {
+            Some(Role::Reviewer) => "reviewer",
+            Some(Role::Publisher) => "publisher",
+            Some(Role::Reporter) => "reporter",
+            None => "public",
+        });
+    }
+    Ok(Json(v))
+}
+
+// ---- transitions -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionBody {
+    to: String,
+    reason: String,
+    #[serde(default)]
+    severity: Option<String>,
+    /// On confirm: hold new deliveries of the affected revisions.
+    #[serde(default)]
+    hold: bool,
+    /// On confirm: raise this hazard domain to `ambiguous` (re-classifies through the policy).
+    #[serde(default)]
+    raise_domain: Option<String>,
+    /// On mitigate: the revision that fixes it.
+    #[serde(default)]
+    fixed_revision: Option<String>,
+    /// Any time before disclosure (reviewers): a per-record embargo date.
+    #[serde(default)]
+    embargo_until: Option<String>,
+    #[serde(default)]
+    in_the_wild: Option<bool>,
+}
+
+async fn transition(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TransitionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    let role = role.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_reviewer",
+            "Only operators, the publisher and the reporter act on an incident.",
+        )
+    })?;
+    let to = IState::parse(&body.to).ok_or_else(|| {
+        bad("invalid_state", format!("unknown state {:?}", body.to))
+            .next("use triaged, confirmed, rejected, mitigated, disclosed or withdrawn")
+    })?;
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(bad("missing_reason", "every transition needs a reason"));
+    }
+    check_text("reason", reason, MAX_REASON)?;
+    let at = now();
+    let from = state_of(&i);
+    let mut next = i.clone();
+    if let Some(e) = body.embargo_until.as_deref() {
+        if role != Role::Reviewer {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_reviewer",
+                "Only operators set an embargo.",
+            ));
+        }
+        next.embargo_until = Some(parse_time("embargo_until", e)?);
+    }
+    if let Some(w) = body.in_the_wild {
+        next.in_the_wild = w;
+    }
+    incident::transition(from, to, role, incident::disclosure_due(&times(&next)), at).map_err(
+        |e| match e {
+            incident::TransitionError::Embargoed { until } => ApiError::new(
+                StatusCode::CONFLICT,
+                "embargoed",
+                format!("{id} is embargoed until {}", iso8601(until)),
+            )
+            .next("disclose on or after that date (an operator may set another embargo_until)"),
+            incident::TransitionError::Role { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "not_allowed", e.to_string())
+            }
+            incident::TransitionError::NotAllowed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
+            }
+        },
+    )?;
+    next.state = to.as_str().into();
+    next.updated_at = at;
+    let mut raise_domain = None;
+    match to {
+        IState::Triaged => {
+            let s = body.severity.as_deref().ok_or_else(|| {
+                bad("missing_severity", "triage sets a severity")
+                    .next("use low, medium, high or critical")
+            })?;
+            let s = Severity::parse(s).ok_or_else(|| {
+                bad("invalid_severity", format!("unknown severity {s:?}"))
+                    .next("use low, medium, high or critical")
+            })?;
+            next.severity = Some(s.as_str().into());
+            next.triaged_at = Some(at);
+        }
+        IState::Confirmed => {
+            if let Some(s) = body.severity.as_deref() {
+                let s = Severity::parse(s)
+                    .ok_or_else(|| bad("invalid_severity", format!("unknown severity {s:?}")))?;
+                next.severity = Some(s.as_str().into());
+            }
+            next.confirmed_at = Some(at);
+            next.hold = body.hold;
+            if let Some(d) = body.raise_domain.as_deref() {
+                let d = Domain::parse(d)
+                    .ok_or_else(|| bad("invalid_domain", format!("unknown hazard domain {d:?}")))?;
+                next.domain = Some(d.as_str().into());
+                raise_domain = Some(d);
+            }
+        }
+        IState::Mitigated => {
+            let fixed = body.fixed_revision.as_deref().ok_or_else(|| {
+                bad(
+                    "missing_fixed_revision",
+                    "mitigation names the revision that fixes it",
+                )
+            })?;
+            let c = resolve_revision(&state, &repo, fixed).await?;
+            if next.revisions.contains(&c.to_string()) {
+                return Err(bad(
+                    "fix_is_affected",
+                    format!("{c} is one of the affected revisions"),
+                ));
+            }
+            next.fixed_revision = Some(c.to_string());
+            next.resolved_at = Some(at);
+        }
+        IState::Disclosed => next.disclosed_at = Some(at),
+        IState::Withdrawn => next.withdrawn_at = Some(at),
+        IState::Rejected | IState::Received => {}
+    }
+    let actor = match role {
+        Role::Reporter if caller.anonymous() => "reporter (follow-up token)".to_string(),
+        _ => caller
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "anonymous".into()),
+    };
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "incident.transition",
+        Some(&repo),
+        "change",
+        to.as_str(),
+        json!({
+            "public": {"id": i.osv_id, "repo": repo.repo_id.to_string(), "kind": i.kind, "class": i.class,
+                       "from": from.as_str(), "to": to.as_str(), "severity": next.severity, "hold": next.hold},
+            "reason": reason,
+        }),
+    );
+    e.subject = Some(i.osv_id.clone());
+    let mut notify = Vec::new();
+    if to == IState::Confirmed {
+        let message = format!(
+            "Incident {} on {} was confirmed{}: {} Affected revisions: {}.",
+            i.osv_id,
+            repo.repo_id,
+            if next.hold {
+                "; new deliveries of the affected revisions are held"
+            } else {
+                ""
+            },
+            i.summary,
+            i.revisions.join(", ")
+        );
+        for account in state.store.db.recipients(repo.id, &i.revisions).await? {
+            notify.push(NewNotification {
+                account,
+                kind: "incident.confirmed".into(),
+                message: message.clone(),
+            });
+        }
+    }
+    state
+        .store
+        .db
+        .update_incident_logged(
+            &next,
+            from.as_str(),
+            &LogLine {
+                kind: "transition".into(),
+                from_state: Some(from.as_str().into()),
+                to_state: Some(to.as_str().into()),
+                actor: actor.clone(),
+                note: reason.into(),
+                at,
+            },
+            &[e],
+            &notify,
+        )
+        .await
+        .map_err(|err| match err {
+            weir_store::StoreError::Conflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "state_changed",
+                format!("{id} changed meanwhile; reload it"),
+            ),
+            other => other.into(),
+        })?;
+    if let Some(d) = raise_domain {
+        let ev = gate::event(
+            &caller,
+            &headers,
+            "evidence.filed",
+            Some(&repo),
+            "change",
+            d.as_str(),
+            json!({"public": {"repo": repo.repo_id.to_string(), "domain": d.as_str(), "incident": i.osv_id}}),
+        );
+        state
+            .store
+            .db
+            .file_evidence_logged(
+                &repo,
+                d.as_str(),
+                &format!("confirmed incident {}: {}", i.osv_id, i.summary),
+                &actor,
+                &ev,
+            )
+            .await?;
+        crate::evals::reclassify(&state.store, &repo.repo_id, Some(&actor)).await?;
+    }
+    if !notify.is_empty() {
+        let accounts: Vec<String> = notify.iter().map(|n| n.account.clone()).collect();
+        spawn_webhooks(
+            &state,
+            accounts,
+            json!({
+                "type": "incident.confirmed",
+                "incident": i.osv_id,
+                "repo": repo.repo_id.to_string(),
+                "revisions": i.revisions,
+                "hold": next.hold,
+                "summary": i.summary,
+                "at": iso8601(at),
+                "url": format!("{}/api/v1/incidents/{}", state.config.public_url, i.osv_id),
+            }),
+        );
+    }
+    update_standing(&state, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    let i = state
+        .store
+        .db
+        .incident_by_osv(&id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let mut v = incident_json(&i, &repo, true, now());
+    v["notified"] = json!(notify.len());
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    note: String,
+    #[serde(default)]
+    r#final: bool,
+}
+
+/// An intermediate report (every 4 weeks until resolved) or, with `final`, the final report
+/// (within 60 days of resolution).
+async fn add_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    if !matches!(role, Some(Role::Reviewer | Role::Publisher)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_reviewer",
+            "Only operators and the publisher file incident reports.",
+        ));
+    }
+    let note = body.note.trim();
+    if note.is_empty() {
+        return Err(bad("missing_note", "an update needs its text"));
+    }
+    check_text("note", note, MAX_FIELD)?;
+    let at = now();
+    let mut next = i.clone();
+    if body.r#final {
+        if i.resolved_at.is_none() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_resolved",
+                "the final report follows the resolution (mitigated)",
+            ));
+        }
+        next.final_report_at = Some(at);
+    } else {
+        next.last_update_at = Some(at);
+    }
+    next.updated_at = at;
+    let kind = if body.r#final {
+        "final_report"
+    } else {
+        "update"
+    };
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        &format!("incident.{kind}"),
+        Some(&repo),
+        "change",
+        kind,
+        json!({"public": {"id": i.osv_id, "repo": repo.repo_id.to_string(), "report": kind}, "note": note}),
+    );
+    e.subject = Some(i.osv_id.clone());
+    let actor = caller.name().map(|n| n.to_string()).unwrap_or_default();
+    state
+        .store
+        .db
+        .update_incident_logged(
+            &next,
+            &i.state,
+            &LogLine {
+                kind: kind.into(),
+                from_state: None,
+                to_state: None,
+                actor: actor.clone(),
+                note: note.into(),
+                at,
+            },
+            &[e],
+            &[],
+        )
+        .await?;
+    update_standing(&state, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    let i = state
+        .store
+        .db
+        .incident_by_osv(&id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(incident_json(&i, &repo, true, at)))
+}
+
+// ---- attachments -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct AttachQuery {
+    name: String,
+}
+
+async fn attach(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<AttachQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    if role.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            "Only the reporter, the publisher and operators attach files.",
+        ));
+    }
+    let name: String = q.name.trim().to_string();
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) {
+        return Err(bad(
+            "invalid_name",
+            "an attachment name is 1–200 characters without slashes",
+        ));
+    }
+    check_text("name", &name, 200)?;
+    let (sha, size) = state
+        .store
+        .ingest(
+            body.into_data_stream(),
+            Expect {
+                max_size: Some(MAX_ATTACHMENT),
+                ..Expect::default()
+            },
+        )
+        .await?;
+    let added_by = caller
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "reporter (follow-up token)".into());
+    let a = Attachment {
+        name,
+        sha256: sha.to_string(),
+        size: size as i64,
+        added_by,
+        at: now(),
+    };
+    let mut e = gate::event(
+        &caller,
+        &headers,
+        "incident.attachment",
+        Some(&repo),
+        "change",
+        "attached",
+        json!({"public": {"id": i.osv_id}, "sha256": a.sha256, "name": a.name}),
+    );
+    e.subject = Some(i.osv_id.clone());
+    state.store.db.add_attachment_logged(i.id, &a, &e).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": a.name, "sha256": a.sha256, "size": a.size})),
+    ))
+}
+
+/// Attachments are only ever downloaded: `application/octet-stream`, `attachment`, `nosniff`,
+/// and a sandboxing CSP, so a browser never renders or runs them.
+async fn attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (i, _, role) = load(&state, &caller, &headers, &id).await?;
+    if role.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+            "Attachments are for the reporter, the publisher and operators.",
+        ));
+    }
+    let a = state
+        .store
+        .db
+        .attachments(i.id)
+        .await?
+        .into_iter()
+        .find(|a| a.sha256 == sha)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such attachment"))?;
+    let sha = weir_core::Sha256Hex::parse(&a.sha256).map_err(|_| ApiError::internal())?;
+    let file = tokio::fs::File::open(state.store.blobs.path_of(&sha))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"attachment.bin\""),
+    );
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    Ok(r)
+}
+
+// ---- OSV -------------------------------------------------------------------------------------
+
+/// An OSV 1.7 record for a disclosed incident (governance-anchors §4.4, §4.6).
+pub fn osv_record(i: &Incident, repo: &Repo, public_url: &str, tier: Tier, at: i64) -> Value {
+    let repo_url = format!("{public_url}/{}", repo.repo_id);
+    let purl = |rev: &str| {
+        format!(
+            "pkg:huggingface/{}/{}@{rev}?repository_url={}",
+            repo.repo_id.namespace,
+            repo.repo_id.name,
+            percent_encoding::utf8_percent_encode(public_url, percent_encoding::NON_ALPHANUMERIC)
+        )
+    };
+    let mut events =
+        vec![json!({"introduced": i.revisions.first().cloned().unwrap_or_else(|| "0".into())})];
+    if let Some(f) = &i.fixed_revision {
+        events.push(json!({"fixed": f}));
+    }
+    let details: Map<String, Value> = serde_json::from_str(&i.details).unwrap_or_default();
+    let mut text = String::new();
+    for k in DETAIL_FIELDS {
+        if let Some(v) = details.get(*k).and_then(Value::as_str) {
+            text.push_str(&format!("**{}**: {}\n\n", k.replace('_', " "), v));
+        }
+    }
+    let clocks = clocks_json(i, at);
+    let mut record = json!({
+        "schema_version": "1.7.5",
+        "id": i.osv_id,
+        "modified": iso8601(i.updated_at),
+        "published": iso8601(i.disclosed_at.unwrap_or(i.updated_at)),
+        "aliases": i.aliases,
+        "summary": i.summary,
+        "details": text.trim_end(),
+        "affected": [{
+            "ranges": [{"type": "GIT", "repo": repo_url, "events": events}],
+            "versions": i.revisions,
+            "database_specific": {
+                "purl": purl(i.revisions.first().map(String::as_str).unwrap_or("")),
+                "purls": i.revisions.iter().map(|r| purl(r)).collect::<Vec<_>>(),
+            },
+        }],
+        "references": [
+            {"type": "REPORT", "url": format!("{public_url}/api/v1/incidents/{}", i.osv_id)},
+            {"type": "PACKAGE", "url": repo_url},
+        ],
+        "database_specific": {
+            "kind": i.kind,
+            "class": i.class,
+            "severity": i.severity,
+            "hazard_domain": i.domain,
+            "state": i.state,
+            "tier": tier.as_str(),
+            "in_the_wild": i.in_the_wild,
+            "delivery_hold": i.hold,
+            "reported_at": iso8601(i.aware_at),
+            "clocks": clocks["clocks"],
+            "disclosure": {
+                "policy": if i.in_the_wild { "7 days (exploited in the wild)" } else { "90 days, or 30 after a fix" },
+                "due": clocks["disclosure_due"],
+                "embargo_until": i.embargo_until.map(iso8601),
+            },
+        },
+    });
+    if let Some(w) = i.withdrawn_at {
+        record["withdrawn"] = json!(iso8601(w));
+    }
+    record
+}
+
+async fn public_records(state: &AppState) -> Result<Vec<(Incident, Value)>, ApiError> {
+    let at = now();
+    let repos = state.store.db.list_repos().await?;
+    let mut out = Vec::new();
+    for i in state.store.db.incidents(None).await? {
+        if !is_public(&i) {
+            continue;
+        }
+        let Some(repo) = repos.iter().find(|r| r.id == i.repo_id) else {
+            continue;
+        };
+        // Private repos never appear in the public feed.
+        if repo.private {
+            continue;
+        }
+        let v = osv_record(&i, repo, &state.config.public_url, repo.tier, at);
+        out.push((i, v));
+    }
+    Ok(out)
+}
+
+/// `GET /osv/all.json`: every disclosed record (a JSON array of OSV records).
+async fn osv_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let v: Vec<Value> = public_records(&state)
+        .await?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    Ok(Json(Value::Array(v)))
+}
+
+async fn osv_one(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = file.strip_suffix(".json").unwrap_or(&file);
+    public_records(&state)
+        .await?
+        .into_iter()
+        .find(|(i, _)| i.osv_id == id)
+        .map(|(_, v)| Json(v))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no disclosed record {id}"),
+            )
+            .next("only disclosed records are public; see /osv/all.json")
+        })
+}
+
+// ---- notifications and webhooks ------------------------------------------------------------
+
+async fn notifications(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller.require_user()?.to_string();
+    let list: Vec<Value> = state
+        .store
+        .db
+        .notifications(&me)
+        .await?
+        .iter()
+        .map(|n| json!({"id": n.id, "kind": n.kind, "message": n.message, "created_at": iso8601(n.created_at), "read": n.read_at.is_some()}))
+        .collect();
+    Ok(Json(json!({"notifications": list})))
+}
+
+async fn mark_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller.require_user()?.to_string();
+    let changed = state.store.db.mark_read(&me, id).await?;
+    Ok(Json(json!({"id": id, "read": true, "changed": changed})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookBody {
+    url: String,
+}
+
+/// Registers the caller's webhook; the HMAC secret is shown once. Deliveries carry
+/// `X-Weir-Signature-256: sha256=HEX` = HMAC-SHA256(secret, body).
+async fn put_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<WebhookBody>,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller.require_user()?.to_string();
+    let url = body.url.trim();
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2000
+        && reqwest::Url::parse(url).is_ok();
+    if !ok {
+        return Err(bad("invalid_url", format!("{url:?} is not an http(s) URL")));
+    }
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    let secret = hex::encode(b);
+    state.store.db.set_webhook(&me, url, &secret).await?;
+    Ok(Json(json!({
+        "url": url,
+        "secret": secret,
+        "signature": "X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body) in hex; the secret is shown once",
+    })))
+}
+
+async fn get_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let me = caller.require_user()?.to_string();
+    Ok(Json(match state.store.db.webhook(&me).await? {
+        Some(w) => {
+            json!({"url": w.url, "created_at": iso8601(w.created_at), "last_status": w.last_status})
+        }
+        None => Value::Null,
+    }))
+}
+
+async fn delete_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    let me = caller.require_user()?.to_string();
+    state.store.db.delete_webhook(&me).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(body);
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// Sends the payload to each account's webhook in the background: up to three attempts, the
+/// outcome kept as the webhook's `last_status`. The in-app notification is already committed.
+fn spawn_webhooks(state: &AppState, accounts: Vec<String>, payload: Value) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let Ok(client) = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        else {
+            return;
+        };
+        let body = payload.to_string();
+        for account in accounts {
+            let Ok(Some(w)) = store.db.webhook(&account).await else {
+                continue;
+            };
+            let sig = webhook_signature(&w.secret, body.as_bytes());
+            let mut status = String::from("failed");
+            for attempt in 0..3u64 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+                }
+                match client
+                    .post(&w.url)
+                    .header("content-type", "application/json")
+                    .header("x-weir-event", "incident.confirmed")
+                    .header("x-weir-signature-256", &sig)
+                    .body(body.clone())
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        status = format!("delivered {}", r.status().as_u16());
+                        break;
+                    }
+                    Ok(r) => status = format!("HTTP {}", r.status().as_u16()),
+                    Err(e) => status = format!("error: {}", e.without_url()),
+                }
+            }
+            tracing::info!(account = %account, status = %status, "webhook");
+            let _ = store.db.set_webhook_status(&account, &status).await;
+        }
+    });
+}
+
+// ---- standing ------------------------------------------------------------------------------
+
+/// Recomputes a publisher's standing; a change is stored and logged with the rule that caused it.
+pub async fn update_standing(
+    state: &AppState,
+    namespace: &str,
+    actor: Option<&str>,
+) -> Result<crate::publishers::Record, ApiError> {
+    let rec = crate::publishers::record(state, namespace).await?;
+    let stored = state.store.db.standing(namespace).await?;
+    let changed = stored
+        .as_ref()
+        .map(|s| (s.standing.as_str(), s.rule.as_str()))
+        != Some((rec.decision.standing.as_str(), rec.decision.rule));
+    // A publisher with nothing on record starts in good standing without an event.
+    if changed && (stored.is_some() || rec.decision.standing != weir_core::standing::Standing::Good)
+    {
+        let e = Event {
+            at: now(),
+            actor: actor.map(str::to_string),
+            action: "standing.changed".into(),
+            repo: None,
+            subject: Some(namespace.to_string()),
+            decision: "change".into(),
+            reason: rec.decision.rule.into(),
+            request_id: None,
+            user_agent: None,
+            details: json!({"public": {
+                "publisher": namespace,
+                "from": stored.as_ref().map(|s| s.standing.clone()),
+                "to": rec.decision.standing.as_str(),
+                "rule": rec.decision.rule,
+                "detail": rec.decision.detail,
+            }}),
+        };
+        state
+            .store
+            .db
+            .put_standing_logged(
+                &weir_store::incidents::StandingRecord {
+                    namespace: namespace.to_string(),
+                    standing: rec.decision.standing.as_str().into(),
+                    rule: rec.decision.rule.into(),
+                    detail: rec.decision.detail.clone(),
+                    since: now(),
+                },
+                &e,
+            )
+            .await?;
+    }
+    Ok(rec)
+}

@@ -1,0 +1,379 @@
+//! The public accountability record of a publisher and the standing it leads to (DESIGN.md §5):
+//! releases and the share made with complete accepted pre-release evaluations, incidents by
+//! kind and severity, median time to triage, overdue reports, releases later re-classified
+//! upwards. Standing follows by the policy's `[standing]` rules; the release gate applies it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weir_authz::Action;
+use weir_core::eval::{Domain, ResultRecord};
+use weir_core::incident::{self, Class, State as IState, Times};
+use weir_core::standing::{Decision, PublisherFacts, Standing, decide};
+use weir_core::{CommitId, Tier};
+use weir_store::Repo;
+
+use crate::auth::Caller;
+use crate::extract::{Json as JsonBody, Path};
+use crate::hub::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, gate, iso8601, now};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/publishers/{name}/record", get(get_record))
+        .route(
+            "/api/v1/repos/{ns}/{name}/releases/{rev}/signoff",
+            post(signoff),
+        )
+}
+
+pub struct Record {
+    pub facts: PublisherFacts,
+    pub decision: Decision,
+    pub json: Value,
+}
+
+/// Whether `commit` has complete accepted evaluations of every evaluable domain, signed no later
+/// than `before`.
+pub async fn evaluated(
+    state: &AppState,
+    repo: &Repo,
+    commit: &CommitId,
+    before: i64,
+) -> Result<(bool, Vec<Domain>), ApiError> {
+    let suites = state.store.db.suites().await?;
+    let evaluable: BTreeSet<Domain> = suites.iter().map(|s| s.domain).collect();
+    let accredited: BTreeSet<String> = state
+        .store
+        .db
+        .evaluators()
+        .await?
+        .into_iter()
+        .filter(|e| e.revoked_at.is_none())
+        .map(|e| e.name)
+        .collect();
+    let mut covered = BTreeSet::new();
+    for r in state.store.db.eval_results(repo).await? {
+        let Ok(rec) = serde_json::from_str::<ResultRecord>(&r.payload) else {
+            continue;
+        };
+        let ok = rec
+            .counts(
+                commit.as_str(),
+                r.evaluator.is_some(),
+                r.evaluator.as_ref().is_some_and(|e| accredited.contains(e)),
+            )
+            .is_ok()
+            && r.signed_at.is_some_and(|t| t <= before);
+        if ok {
+            covered.insert(rec.domain);
+        }
+    }
+    let missing: Vec<Domain> = evaluable.difference(&covered).copied().collect();
+    Ok((missing.is_empty(), missing))
+}
+
+fn median(mut v: Vec<i64>) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    })
+}
+
+/// The record of `namespace` now, and the standing it leads to.
+pub async fn record(state: &AppState, namespace: &str) -> Result<Record, ApiError> {
+    let at = now();
+    let policy = crate::evals::policy_in_force(&state.store).await?.policy;
+    let rules = policy.standing.clone();
+    let repos: Vec<Repo> = state
+        .store
+        .db
+        .list_repos()
+        .await?
+        .into_iter()
+        .filter(|r| r.repo_id.namespace.as_str() == namespace && !r.private)
+        .collect();
+    let releases = state.store.db.releases_of_namespace(namespace).await?;
+    let mut evaluated_count = 0;
+    let mut under = Vec::new();
+    let mut release_list = Vec::new();
+    for (id, rel) in &releases {
+        let Some(repo) = repos.iter().find(|r| &r.repo_id == id) else {
+            continue;
+        };
+        let (ok, _) = evaluated(state, repo, &rel.commit, rel.created_at).await?;
+        if ok {
+            evaluated_count += 1;
+        }
+        let later_higher = rel.tier.is_some_and(|t| repo.tier > t);
+        if later_higher {
+            under.push(json!({"repo": id.to_string(), "commit": rel.commit.as_str(), "released_at_tier": rel.tier.map(Tier::as_str), "tier_now": repo.tier.as_str()}));
+        }
+        release_list.push(json!({
+            "repo": id.to_string(),
+            "commit": rel.commit.as_str(),
+            "released_at": iso8601(rel.created_at),
+            "tier_at_release": rel.tier.map(Tier::as_str),
+            "pre_release_evaluations": ok,
+        }));
+    }
+    let window = rules.window_days * incident::DAY;
+    let mut by_kind: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let mut triage_times = Vec::new();
+    let (mut recent_high, mut recent_critical, mut overdue_reports) = (0, 0, 0);
+    for i in state.store.db.incidents(None).await? {
+        if !repos.iter().any(|r| r.id == i.repo_id) {
+            continue;
+        }
+        *by_state.entry(i.state.clone()).or_default() += 1;
+        let st = IState::parse(&i.state).unwrap_or(IState::Received);
+        let confirmed = matches!(
+            st,
+            IState::Confirmed | IState::Mitigated | IState::Disclosed
+        );
+        if confirmed {
+            *by_kind
+                .entry(i.kind.clone())
+                .or_default()
+                .entry(i.severity.clone().unwrap_or_else(|| "unrated".into()))
+                .or_default() += 1;
+            if i.confirmed_at.is_some_and(|c| at - c <= window) {
+                match i.severity.as_deref() {
+                    Some("critical") => recent_critical += 1,
+                    Some("high") => recent_high += 1,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(t) = i.triaged_at {
+            triage_times.push(t - i.aware_at);
+        }
+        let times = Times {
+            aware_at: i.aware_at,
+            triaged_at: i.triaged_at,
+            resolved_at: i.resolved_at,
+            last_update_at: i.last_update_at,
+            final_report_at: i.final_report_at,
+            disclosed_at: i.disclosed_at,
+            in_the_wild: i.in_the_wild,
+            embargo_until: i.embargo_until,
+        };
+        let class = Class::parse(&i.class).unwrap_or(Class::OtherSerious);
+        // Regulatory reports (initial, updates, final) — disclosure is the coordinator's clock.
+        if incident::clocks(class, st, &times, at)
+            .iter()
+            .any(|c| c.overdue && c.name != "disclosure")
+        {
+            overdue_reports += 1;
+        }
+    }
+    let facts = PublisherFacts {
+        releases: release_list.len(),
+        evaluated_releases: evaluated_count,
+        recent_high,
+        recent_critical,
+        overdue_reports,
+        under_classified: under.len(),
+    };
+    let decision = decide(&rules, &facts);
+    let json = json!({
+        "publisher": namespace,
+        "standing": decision.standing.as_str(),
+        "rule": decision.rule,
+        "detail": decision.detail,
+        "rules_source": rules.source,
+        "policy_version": policy.version,
+        "releases": {
+            "count": facts.releases,
+            "with_pre_release_evaluations": facts.evaluated_releases,
+            "share_evaluated": if facts.releases == 0 { Value::Null } else { json!(facts.evaluated_releases as f64 / facts.releases as f64) },
+            "list": release_list,
+        },
+        "incidents": {
+            "confirmed_by_kind_and_severity": by_kind,
+            "by_state": by_state,
+            "median_hours_to_triage": median(triage_times).map(|s| (s as f64 / 3600.0 * 10.0).round() / 10.0),
+            "overdue_reports": facts.overdue_reports,
+            "recent_high": facts.recent_high,
+            "recent_critical": facts.recent_critical,
+        },
+        "under_classified": under,
+        "computed_at": iso8601(at),
+    });
+    Ok(Record {
+        facts,
+        decision,
+        json,
+    })
+}
+
+async fn get_record(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if state.store.db.account(&name).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "publisher_not_found",
+            format!("no publisher {name:?}"),
+        ));
+    }
+    let rec = crate::incidents::update_standing(&state, &name, None).await?;
+    let mut v = rec.json;
+    if let Some(s) = state.store.db.standing(&name).await? {
+        v["standing_since"] = json!(iso8601(s.since));
+    }
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignoffBody {
+    reason: String,
+}
+
+/// `POST /api/v1/repos/{ns}/{name}/releases/{rev}/signoff`: an operator signs off releasing a
+/// revision (required while the publisher is on probation).
+async fn signoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<SignoffBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::SignOffRelease(&f), &repo.repo_id.to_string())?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > 4096 {
+        return Err(ApiError::bad_request(
+            "missing_reason",
+            "a sign-off needs a reason (at most 4096 bytes)",
+        ));
+    }
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let reviewer = caller.require_user()?.to_string();
+    let e = gate::event(
+        &caller,
+        &headers,
+        "release.signoff",
+        Some(&repo),
+        "change",
+        "signed_off",
+        json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str()}, "reason": reason}),
+    );
+    state
+        .store
+        .db
+        .put_signoff_logged(&repo, commit.as_str(), &reviewer, reason, &e)
+        .await?;
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "signed_off_by": reviewer}),
+    ))
+}
+
+/// The release gate's standing rules: suspended never releases; probation needs accredited
+/// evaluations of every evaluable domain on the revision and an operator's sign-off; good
+/// standing self-classifies T0/T1 and needs the evaluations for T2 and above.
+pub async fn release_allowed(
+    state: &AppState,
+    repo: &Repo,
+    commit: &CommitId,
+    actor: Option<&str>,
+) -> Result<(), ApiError> {
+    let ns = repo.repo_id.namespace.as_str();
+    let rec = crate::incidents::update_standing(state, ns, actor).await?;
+    let d = &rec.decision;
+    let id = repo.repo_id.to_string();
+    let short = &commit.as_str()[..12];
+    match d.standing {
+        Standing::Suspended => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "publisher_suspended",
+                format!(
+                    "{ns} is suspended (rule {}: {}) and cannot release",
+                    d.rule, d.detail
+                ),
+            )
+            .next(format!("see the record: weir publisher record {ns}")));
+        }
+        Standing::Probation => {
+            let (ok, missing) = evaluated(state, repo, commit, now()).await?;
+            if !ok {
+                return Err(evaluations_required(
+                    &id,
+                    short,
+                    &missing,
+                    &format!("{ns} is on probation (rule {}: {})", d.rule, d.detail),
+                ));
+            }
+            if state
+                .store
+                .db
+                .signoff(repo, commit.as_str())
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "signoff_required",
+                    format!(
+                        "{ns} is on probation (rule {}: {}): releasing {id}@{short} needs an operator's sign-off",
+                        d.rule, d.detail
+                    ),
+                )
+                .next(format!(
+                    "an operator runs: weir signoff {id}@{} --reason TEXT",
+                    commit.as_str()
+                )));
+            }
+        }
+        Standing::Good => {
+            if repo.tier >= Tier::T2 {
+                let (ok, missing) = evaluated(state, repo, commit, now()).await?;
+                if !ok {
+                    return Err(evaluations_required(
+                        &id,
+                        short,
+                        &missing,
+                        &format!(
+                            "{ns} is in good standing, which self-classifies T0/T1 releases only; {id} is {}",
+                            repo.tier.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn evaluations_required(id: &str, short: &str, missing: &[Domain], why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "evaluations_required",
+        format!(
+            "{why}: releasing {id}@{short} needs complete evaluations signed by an accredited evaluator for {}",
+            missing
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .next(format!(
+        "import and sign them: weir eval import FILE {id}@{short} --suite SUITE --evaluator NAME --key FILE"
+    ))
+}

@@ -1,0 +1,477 @@
+//! CLI wiring for incidents, the OSV export, publisher records, notifications and release
+//! sign-offs. Formatting only; the rules are the server's.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde_json::{Map, Value, json};
+
+use super::{Remote, client, repo_id, split_rev};
+
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// Report an incident, hazard or vulnerability about NS/NAME[@REV] (signed in or not;
+    /// anonymous reporters get a follow-up token).
+    Report {
+        /// NS/NAME[@REV] (default revision: main)
+        repo: String,
+        /// incident, hazard or vulnerability
+        #[arg(long)]
+        kind: String,
+        /// critical_infrastructure, weights_exfiltration, cyber, death, other_serious or minor
+        #[arg(long)]
+        class: String,
+        #[arg(long)]
+        summary: String,
+        /// A JSON object with the report's fields (start_date, end_date, harm, affected_group,
+        /// chain_of_events, model_version, evidence, response, recommendations, root_cause,
+        /// near_misses), or plain text (kept as the description).
+        #[arg(long)]
+        details: Option<PathBuf>,
+        /// Hazard domain concerned (bio, chem, cyber, autonomy, manipulation).
+        #[arg(long)]
+        domain: Option<String>,
+        /// AVID, AIID or CVE id of the same event (repeatable).
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        /// Exploited in the wild (7-day disclosure).
+        #[arg(long)]
+        in_the_wild: bool,
+        /// Files to attach (repeatable): stored as blobs, only ever served as downloads.
+        #[arg(long = "attach")]
+        attach: Vec<PathBuf>,
+        /// Report without an account even if a token is configured.
+        #[arg(long)]
+        anonymous: bool,
+    },
+    /// Incidents you can see (operators: all; publishers: theirs; everyone: disclosed ones).
+    List {
+        #[arg(long)]
+        repo: Option<String>,
+        /// Only those with an overdue report or disclosure.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        state: Option<String>,
+    },
+    Show {
+        id: String,
+        #[arg(long, env = "WEIR_FOLLOWUP", hide_env_values = true)]
+        followup: Option<String>,
+    },
+    /// received → triaged, with a severity (low, medium, high, critical).
+    Triage {
+        id: String,
+        #[arg(long)]
+        severity: String,
+        #[arg(long)]
+        reason: String,
+        /// (operators) Embargo disclosure until this date.
+        #[arg(long)]
+        embargo_until: Option<String>,
+    },
+    /// triaged → confirmed; optionally hold deliveries and raise a hazard domain.
+    Confirm {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        severity: Option<String>,
+        /// Refuse new downloads of the affected revisions (reason incident_hold).
+        #[arg(long)]
+        hold: bool,
+        /// Raise this hazard domain to ambiguous (re-classifies through the policy).
+        #[arg(long)]
+        raise_domain: Option<String>,
+        #[arg(long)]
+        embargo_until: Option<String>,
+    },
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// confirmed → mitigated, naming the fixed revision.
+    Mitigate {
+        id: String,
+        #[arg(long)]
+        fixed: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Disclose {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "WEIR_FOLLOWUP", hide_env_values = true)]
+        followup: Option<String>,
+    },
+    /// File an intermediate report (every 4 weeks) or, with --final, the final report.
+    Update {
+        id: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long = "final")]
+        final_report: bool,
+    },
+    Attach {
+        id: String,
+        file: PathBuf,
+        #[arg(long, env = "WEIR_FOLLOWUP", hide_env_values = true)]
+        followup: Option<String>,
+    },
+    /// Write every disclosed record as OSV JSON (ID.json) into DIR.
+    Export {
+        #[arg(long, default_value = "osv")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PublisherCommand {
+    /// A publisher's public accountability record and standing.
+    Record {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NotificationsCommand {
+    /// Your notifications, newest first.
+    List,
+    Read {
+        id: i64,
+    },
+    /// Register a webhook (HMAC-signed deliveries; the secret is printed once).
+    WebhookSet {
+        url: String,
+    },
+    WebhookRemove,
+}
+
+fn print_incident(v: &Value) {
+    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+    println!(
+        "{} {} [{}] {} {}/{}{} — {}",
+        s("id"),
+        s("repo"),
+        s("state"),
+        s("kind"),
+        s("class"),
+        v["severity"].as_str().unwrap_or("unrated"),
+        if v["hold"].as_bool() == Some(true) {
+            " HOLD"
+        } else {
+            ""
+        },
+        s("summary").escape_debug()
+    );
+    for c in v["clocks"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<15} due {}{}{}",
+            c["name"].as_str().unwrap_or("?"),
+            c["due"].as_str().unwrap_or("?"),
+            c["met_at"]
+                .as_str()
+                .map(|m| format!(", met {m}"))
+                .unwrap_or_default(),
+            if c["overdue"].as_bool() == Some(true) {
+                "  OVERDUE"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+fn details_from(path: &Path) -> Result<Map<String, Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => bail!(
+            "{}: expected a JSON object of report fields (or plain text)",
+            path.display()
+        ),
+        Err(_) => {
+            let mut m = Map::new();
+            m.insert("description".into(), Value::String(text));
+            Ok(m)
+        }
+    }
+}
+
+pub async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
+    let mut c = client(remote)?;
+    let transition = |to: &str, reason: &str| json!({"to": to, "reason": reason});
+    match command {
+        IncidentCommand::Report {
+            repo,
+            kind,
+            class,
+            summary,
+            details,
+            domain,
+            aliases,
+            in_the_wild,
+            attach,
+            anonymous,
+        } => {
+            let (r, rev) = split_rev(&repo);
+            let id = repo_id(r)?;
+            let details = match details {
+                Some(p) => details_from(&p)?,
+                None => Map::new(),
+            };
+            if anonymous {
+                c = weir_client::Client::new(c.server(), None)?;
+            }
+            let v = c
+                .report_incident(&json!({
+                    "repo": id.to_string(),
+                    "revisions": [rev],
+                    "kind": kind,
+                    "class": class,
+                    "summary": summary,
+                    "details": details,
+                    "domain": domain,
+                    "aliases": aliases,
+                    "in_the_wild": in_the_wild,
+                }))
+                .await?;
+            let iid = v["id"].as_str().unwrap_or("?").to_string();
+            let token = v["followup_token"].as_str().map(str::to_string);
+            for f in &attach {
+                let a = c.incident_attach(&iid, f, token.as_deref()).await?;
+                println!(
+                    "attached {} (sha256 {})",
+                    f.display(),
+                    a["sha256"].as_str().unwrap_or("?")
+                );
+            }
+            println!("reported {iid} on {id}");
+            print_incident(&v);
+            if let Some(t) = token {
+                println!(
+                    "follow-up token (shown once; keep it to read, attach to or withdraw this report): {t}"
+                );
+            }
+        }
+        IncidentCommand::List {
+            repo,
+            overdue,
+            state,
+        } => {
+            let mut q = Vec::new();
+            if let Some(r) = repo {
+                q.push(("repo", repo_id(&r)?.to_string()));
+            }
+            if overdue {
+                q.push(("overdue", "true".into()));
+            }
+            if let Some(s) = state {
+                q.push(("state", s));
+            }
+            let v = c.incidents(&q).await?;
+            let list = v["incidents"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no incidents");
+            }
+            for i in list {
+                print_incident(&i);
+            }
+        }
+        IncidentCommand::Show { id, followup } => {
+            let v = c.incident(&id, followup.as_deref()).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        IncidentCommand::Triage {
+            id,
+            severity,
+            reason,
+            embargo_until,
+        } => {
+            let mut b = transition("triaged", &reason);
+            b["severity"] = json!(severity);
+            b["embargo_until"] = json!(embargo_until);
+            print_incident(&c.incident_transition(&id, &b, None).await?);
+        }
+        IncidentCommand::Confirm {
+            id,
+            reason,
+            severity,
+            hold,
+            raise_domain,
+            embargo_until,
+        } => {
+            let mut b = transition("confirmed", &reason);
+            b["severity"] = json!(severity);
+            b["hold"] = json!(hold);
+            b["raise_domain"] = json!(raise_domain);
+            b["embargo_until"] = json!(embargo_until);
+            let v = c.incident_transition(&id, &b, None).await?;
+            print_incident(&v);
+            println!(
+                "notified {} account(s) that received an affected revision",
+                v["notified"]
+            );
+        }
+        IncidentCommand::Reject { id, reason } => {
+            print_incident(
+                &c.incident_transition(&id, &transition("rejected", &reason), None)
+                    .await?,
+            );
+        }
+        IncidentCommand::Mitigate { id, fixed, reason } => {
+            let mut b = transition("mitigated", &reason);
+            b["fixed_revision"] = json!(fixed);
+            print_incident(&c.incident_transition(&id, &b, None).await?);
+        }
+        IncidentCommand::Disclose { id, reason } => {
+            print_incident(
+                &c.incident_transition(&id, &transition("disclosed", &reason), None)
+                    .await?,
+            );
+        }
+        IncidentCommand::Withdraw {
+            id,
+            reason,
+            followup,
+        } => {
+            print_incident(
+                &c.incident_transition(&id, &transition("withdrawn", &reason), followup.as_deref())
+                    .await?,
+            );
+        }
+        IncidentCommand::Update {
+            id,
+            note,
+            final_report,
+        } => {
+            print_incident(&c.incident_update(&id, &note, final_report).await?);
+        }
+        IncidentCommand::Attach { id, file, followup } => {
+            let a = c.incident_attach(&id, &file, followup.as_deref()).await?;
+            println!(
+                "attached {} to {id} (sha256 {}, {} bytes)",
+                file.display(),
+                a["sha256"].as_str().unwrap_or("?"),
+                a["size"]
+            );
+        }
+        IncidentCommand::Export { out } => {
+            let v = c.osv_all().await?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let mut n = 0;
+            for r in v.as_array().into_iter().flatten() {
+                let id = r["id"].as_str().unwrap_or_default();
+                if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+                    bail!("the server sent a record with an unusable id {id:?}");
+                }
+                let p = out.join(format!("{id}.json"));
+                std::fs::write(&p, serde_json::to_string_pretty(r)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
+                n += 1;
+            }
+            println!("wrote {n} OSV record(s) to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+pub async fn publisher(command: PublisherCommand, remote: &Remote) -> Result<()> {
+    match command {
+        PublisherCommand::Record { name, json } => {
+            let v = client(remote)?.publisher_record(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            println!(
+                "{name}: standing {} (rule {}: {})",
+                v["standing"].as_str().unwrap_or("?"),
+                v["rule"].as_str().unwrap_or("?"),
+                v["detail"].as_str().unwrap_or("?")
+            );
+            println!(
+                "  releases {}, with complete accepted pre-release evaluations {}",
+                v["releases"]["count"], v["releases"]["with_pre_release_evaluations"]
+            );
+            println!(
+                "  incidents confirmed by kind and severity {}; by state {}",
+                v["incidents"]["confirmed_by_kind_and_severity"], v["incidents"]["by_state"]
+            );
+            println!(
+                "  median hours to triage {}; overdue reports {}; releases later re-classified upwards {}",
+                v["incidents"]["median_hours_to_triage"],
+                v["incidents"]["overdue_reports"],
+                v["under_classified"].as_array().map(Vec::len).unwrap_or(0)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn notifications(command: NotificationsCommand, remote: &Remote) -> Result<()> {
+    let c = client(remote)?;
+    match command {
+        NotificationsCommand::List => {
+            let v = c.notifications().await?;
+            let list = v["notifications"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no notifications");
+            }
+            for n in list {
+                println!(
+                    "#{} {} {}{}: {}",
+                    n["id"],
+                    n["created_at"].as_str().unwrap_or("?"),
+                    n["kind"].as_str().unwrap_or("?"),
+                    if n["read"].as_bool() == Some(true) {
+                        ""
+                    } else {
+                        " (new)"
+                    },
+                    n["message"].as_str().unwrap_or("").escape_debug()
+                );
+            }
+        }
+        NotificationsCommand::Read { id } => {
+            c.mark_notification_read(id).await?;
+            println!("marked #{id} read");
+        }
+        NotificationsCommand::WebhookSet { url } => {
+            let v = c.set_webhook(&url).await?;
+            println!(
+                "webhook {} registered; secret (shown once): {}\n  deliveries carry X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body)",
+                v["url"].as_str().unwrap_or("?"),
+                v["secret"].as_str().unwrap_or("?")
+            );
+        }
+        NotificationsCommand::WebhookRemove => {
+            c.remove_webhook().await?;
+            println!("webhook removed");
+        }
+    }
+    Ok(())
+}
+
+pub async fn signoff(repo: &str, reason: &str, remote: &Remote) -> Result<()> {
+    let (r, rev) = split_rev(repo);
+    let id = repo_id(r)?;
+    let v = client(remote)?.signoff(&id, rev, reason).await?;
+    println!(
+        "signed off releasing {id}@{} ({})",
+        v["commit"].as_str().unwrap_or("?"),
+        v["signed_off_by"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
