@@ -435,7 +435,12 @@ async fn report(
             &e,
         )
         .await?;
-    update_standing(&state, repo.repo_id.namespace.as_str(), reporter.as_deref()).await?;
+    update_standing(
+        &state.store,
+        repo.repo_id.namespace.as_str(),
+        reporter.as_deref(),
+    )
+    .await?;
     let mut v = incident_json(&i, &repo, true, at);
     if let Some(t) = token {
         v["followup_token"] = json!(t);
@@ -783,7 +788,7 @@ async fn transition(
             }),
         );
     }
-    update_standing(&state, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
     let i = state
         .store
         .db
@@ -874,7 +879,7 @@ async fn add_update(
             &[],
         )
         .await?;
-    update_standing(&state, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
     let i = state
         .store
         .db
@@ -1263,12 +1268,12 @@ fn spawn_webhooks(state: &AppState, accounts: Vec<String>, payload: Value) {
 
 /// Recomputes a publisher's standing; a change is stored and logged with the rule that caused it.
 pub async fn update_standing(
-    state: &AppState,
+    store: &weir_store::Store,
     namespace: &str,
     actor: Option<&str>,
 ) -> Result<crate::publishers::Record, ApiError> {
-    let rec = crate::publishers::record(state, namespace).await?;
-    let stored = state.store.db.standing(namespace).await?;
+    let rec = crate::publishers::record(store, namespace).await?;
+    let stored = store.db.standing(namespace).await?;
     let changed = stored
         .as_ref()
         .map(|s| (s.standing.as_str(), s.rule.as_str()))
@@ -1294,8 +1299,7 @@ pub async fn update_standing(
                 "detail": rec.decision.detail,
             }}),
         };
-        state
-            .store
+        store
             .db
             .put_standing_logged(
                 &weir_store::incidents::StandingRecord {

@@ -41,15 +41,14 @@ pub struct Record {
 /// Whether `commit` has complete accepted evaluations of every evaluable domain, signed no later
 /// than `before`.
 pub async fn evaluated(
-    state: &AppState,
+    store: &weir_store::Store,
     repo: &Repo,
     commit: &CommitId,
     before: i64,
 ) -> Result<(bool, Vec<Domain>), ApiError> {
-    let suites = state.store.db.suites().await?;
+    let suites = store.db.suites().await?;
     let evaluable: BTreeSet<Domain> = suites.iter().map(|s| s.domain).collect();
-    let accredited: BTreeSet<String> = state
-        .store
+    let accredited: BTreeSet<String> = store
         .db
         .evaluators()
         .await?
@@ -58,7 +57,7 @@ pub async fn evaluated(
         .map(|e| e.name)
         .collect();
     let mut covered = BTreeSet::new();
-    for r in state.store.db.eval_results(repo).await? {
+    for r in store.db.eval_results(repo).await? {
         let Ok(rec) = serde_json::from_str::<ResultRecord>(&r.payload) else {
             continue;
         };
@@ -92,19 +91,18 @@ fn median(mut v: Vec<i64>) -> Option<i64> {
 }
 
 /// The record of `namespace` now, and the standing it leads to.
-pub async fn record(state: &AppState, namespace: &str) -> Result<Record, ApiError> {
+pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record, ApiError> {
     let at = now();
-    let policy = crate::evals::policy_in_force(&state.store).await?.policy;
+    let policy = crate::evals::policy_in_force(store).await?.policy;
     let rules = policy.standing.clone();
-    let repos: Vec<Repo> = state
-        .store
+    let repos: Vec<Repo> = store
         .db
         .list_repos()
         .await?
         .into_iter()
         .filter(|r| r.repo_id.namespace.as_str() == namespace && !r.private)
         .collect();
-    let releases = state.store.db.releases_of_namespace(namespace).await?;
+    let releases = store.db.releases_of_namespace(namespace).await?;
     let mut evaluated_count = 0;
     let mut under = Vec::new();
     let mut release_list = Vec::new();
@@ -112,7 +110,7 @@ pub async fn record(state: &AppState, namespace: &str) -> Result<Record, ApiErro
         let Some(repo) = repos.iter().find(|r| &r.repo_id == id) else {
             continue;
         };
-        let (ok, _) = evaluated(state, repo, &rel.commit, rel.created_at).await?;
+        let (ok, _) = evaluated(store, repo, &rel.commit, rel.created_at).await?;
         if ok {
             evaluated_count += 1;
         }
@@ -133,7 +131,7 @@ pub async fn record(state: &AppState, namespace: &str) -> Result<Record, ApiErro
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     let mut triage_times = Vec::new();
     let (mut recent_high, mut recent_critical, mut overdue_reports) = (0, 0, 0);
-    for i in state.store.db.incidents(None).await? {
+    for i in store.db.incidents(None).await? {
         if !repos.iter().any(|r| r.id == i.repo_id) {
             continue;
         }
@@ -230,7 +228,7 @@ async fn get_record(
             format!("no publisher {name:?}"),
         ));
     }
-    let rec = crate::incidents::update_standing(&state, &name, None).await?;
+    let rec = crate::incidents::update_standing(&state.store, &name, None).await?;
     let mut v = rec.json;
     if let Some(s) = state.store.db.standing(&name).await? {
         v["standing_since"] = json!(iso8601(s.since));
@@ -293,7 +291,7 @@ pub async fn release_allowed(
     actor: Option<&str>,
 ) -> Result<(), ApiError> {
     let ns = repo.repo_id.namespace.as_str();
-    let rec = crate::incidents::update_standing(state, ns, actor).await?;
+    let rec = crate::incidents::update_standing(&state.store, ns, actor).await?;
     let d = &rec.decision;
     let id = repo.repo_id.to_string();
     let short = &commit.as_str()[..12];
@@ -310,7 +308,7 @@ pub async fn release_allowed(
             .next(format!("see the record: weir publisher record {ns}")));
         }
         Standing::Probation => {
-            let (ok, missing) = evaluated(state, repo, commit, now()).await?;
+            let (ok, missing) = evaluated(&state.store, repo, commit, now()).await?;
             if !ok {
                 return Err(evaluations_required(
                     &id,
@@ -342,7 +340,7 @@ pub async fn release_allowed(
         }
         Standing::Good => {
             if repo.tier >= Tier::T2 {
-                let (ok, missing) = evaluated(state, repo, commit, now()).await?;
+                let (ok, missing) = evaluated(&state.store, repo, commit, now()).await?;
                 if !ok {
                     return Err(evaluations_required(
                         &id,

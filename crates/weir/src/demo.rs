@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use safetensors::tensor::{Dtype, TensorView};
 use weir_core::git::CommitSignature;
 use weir_core::{IdentityLevel, Name, RefName, RepoId, RepoPath, Revision, Scope, Tier};
-use weir_store::{CommitOp, NewCommit, RefKind, Store};
+use weir_store::{CommitOp, NewCommit, RefKind, Repo, Store};
 
 /// Deterministic pseudo-random f32 weights (xorshift), so demo files are reproducible.
 fn weights(seed: u64, n: usize) -> Vec<u8> {
@@ -200,6 +200,30 @@ const MODELS: &[DemoModel] = &[
         private: false,
         card: "training_compute_flop: 3.1e25\nparameters: 7.3e10\nhazard_domains: [bio, chem, cyber]\ncontact: safety@openlab.example\narchitecture: decoder-only transformer (Llama-style)\n",
     },
+    DemoModel {
+        repo: "safetylab/leaky-model",
+        tier: Tier::T2,
+        title: "Leaky model",
+        about: "Tier T2. Its weights were exfiltrated (a confirmed critical incident): deliveries of this revision are held and safetylab is suspended.",
+        seed: 31,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+        card: "",
+    },
+    DemoModel {
+        repo: "fastlab/chatty-7b",
+        tier: Tier::T0,
+        title: "Chatty 7B",
+        about: "Released at T0; a later card declares 2e25 FLOP, so the policy re-classified it to T2 (an under-classified release). fastlab is on probation.",
+        seed: 41,
+        hidden: 64,
+        inter: 128,
+        layers: 1,
+        private: false,
+        card: "",
+    },
 ];
 
 const VOCAB: usize = 2048;
@@ -305,11 +329,12 @@ pub async fn seed(
     public_url: &str,
     release_key: &weir_signing::model_signing::ReleaseKey,
     log_signer: &weir_tlog::note::Signer,
+    osv_prefix: &str,
 ) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
     if fresh {
-        for org in ["acme", "openlab", "safetylab"] {
+        for org in ["acme", "openlab", "safetylab", "fastlab"] {
             store.db.create_org(&name(org)?).await?;
         }
         for (user, email, level, country, orgs, scope, _) in USERS {
@@ -330,6 +355,10 @@ pub async fn seed(
                 store.db.add_member(&name(org)?, &name(user)?, role).await?;
             }
         }
+        store
+            .db
+            .add_member(&name("fastlab")?, &name("bob")?, "owner")
+            .await?;
         for m in MODELS {
             seed_model(store, m).await?;
         }
@@ -363,6 +392,7 @@ pub async fn seed(
             weir_server::releases::release_commit(store, release_key, &repo, &commit, event)
                 .await?;
         }
+        seed_incidents(store, osv_prefix).await?;
     }
     println!(
         "demo data {}:",
@@ -407,6 +437,23 @@ pub async fn seed(
     println!(
         "    weir doc openlab/frontier-demo --server {public_url}        # EU GPAI Model Documentation Form fields"
     );
+    println!("  incidents and accountability:");
+    println!(
+        "    weir incident list --server {public_url}                 # disclosed ones; operators see all (try --overdue)"
+    );
+    println!(
+        "    curl {public_url}/osv/all.json                          # the OSV feed (disclosed records only)"
+    );
+    for ns in ["acme", "openlab", "safetylab", "fastlab"] {
+        match store.db.standing(ns).await? {
+            Some(st) => println!(
+                "    publisher {ns:<10} {:<9} (rule {}: {})",
+                st.standing, st.rule, st.detail
+            ),
+            None => println!("    publisher {ns:<10} good      (no standing rule applies)"),
+        }
+    }
+    println!("    weir publisher record safetylab --server {public_url}");
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(
@@ -466,10 +513,10 @@ async fn seed_requests(store: &Store) -> Result<()> {
 
 async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
-    let owner = if id.namespace.as_str() == "acme" {
-        "alice"
-    } else {
-        "bob"
+    let owner = match id.namespace.as_str() {
+        "acme" => "alice",
+        "safetylab" => "grace",
+        _ => "bob",
     };
     let sig = || CommitSignature {
         name: owner.to_string(),
@@ -729,6 +776,362 @@ async fn seed_evaluations(
         )
         .await?;
     weir_server::evals::reclassify_all(store, Some("demo")).await?;
+    Ok(())
+}
+
+/// Incidents in several states: disclosed (openlab, so the OSV feed has a record), confirmed
+/// with a delivery hold (safetylab: critical → suspended; erin and frank, who downloaded it, are
+/// notified), received and overdue (fastlab: probation, also for an under-classified release),
+/// received today (acme, still good standing) and rejected.
+async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
+    use weir_store::incidents::{Incident, LogLine, NewNotification};
+    const DAY: i64 = 86_400;
+    let now = time_now();
+    let head = |repo: &str, rev: &str| {
+        let repo = repo.to_string();
+        let rev = rev.to_string();
+        async move {
+            let id = RepoId::parse(&repo).map_err(|e| anyhow!("{e}"))?;
+            let r = store
+                .db
+                .repo(&id)
+                .await?
+                .ok_or_else(|| anyhow!("demo repo {repo} missing"))?;
+            let c = store
+                .db
+                .resolve(&r, &Revision::parse(&rev).map_err(|e| anyhow!("{e}"))?)
+                .await?
+                .ok_or_else(|| anyhow!("{repo}@{rev} missing"))?;
+            Ok::<_, anyhow::Error>((r, c.to_string()))
+        }
+    };
+    let ev = |actor: &str, action: &str, repo: &Repo, public: serde_json::Value| weir_core::Event {
+        at: time_now(),
+        actor: Some(actor.into()),
+        action: action.into(),
+        repo: Some(repo.repo_id.to_string()),
+        subject: None,
+        decision: "change".into(),
+        reason: action.into(),
+        request_id: None,
+        user_agent: Some("weir serve --demo".into()),
+        details: serde_json::json!({ "public": public }),
+    };
+    #[allow(clippy::too_many_arguments)]
+    async fn file(
+        store: &Store,
+        prefix: &str,
+        repo: &Repo,
+        rev: &str,
+        kind: &str,
+        class: &str,
+        summary: &str,
+        details: serde_json::Value,
+        reporter: Option<&str>,
+        aware_at: i64,
+    ) -> Result<Incident> {
+        let new = Incident {
+            id: 0,
+            osv_id: String::new(),
+            repo_id: repo.id,
+            kind: kind.into(),
+            class: class.into(),
+            state: "received".into(),
+            severity: None,
+            domain: None,
+            summary: summary.into(),
+            details: details.to_string(),
+            revisions: vec![rev.to_string()],
+            fixed_revision: None,
+            aliases: vec![],
+            in_the_wild: false,
+            hold: false,
+            reporter: reporter.map(str::to_string),
+            followup_hash: None,
+            aware_at,
+            triaged_at: None,
+            confirmed_at: None,
+            resolved_at: None,
+            disclosed_at: None,
+            withdrawn_at: None,
+            last_update_at: None,
+            final_report_at: None,
+            embargo_until: None,
+            updated_at: aware_at,
+        };
+        let year = time::OffsetDateTime::from_unix_timestamp(aware_at)
+            .map(|t| t.year())
+            .unwrap_or(2026);
+        let e = weir_core::Event {
+            at: aware_at,
+            actor: reporter.map(str::to_string),
+            action: "incident.reported".into(),
+            repo: Some(repo.repo_id.to_string()),
+            subject: None,
+            decision: "change".into(),
+            reason: "received".into(),
+            request_id: None,
+            user_agent: Some("weir serve --demo".into()),
+            details: serde_json::json!({"public": {"repo": repo.repo_id.to_string(), "kind": kind, "class": class, "state": "received"}}),
+        };
+        Ok(store
+            .db
+            .create_incident_logged(
+                &new,
+                i64::from(year),
+                |seq| weir_core::incident::osv_id(prefix, year, seq),
+                &e,
+            )
+            .await?)
+    }
+    let step = |i: &Incident, to: &str, actor: &str, note: &str, at: i64| LogLine {
+        kind: "transition".into(),
+        from_state: Some(i.state.clone()),
+        to_state: Some(to.into()),
+        actor: actor.into(),
+        note: note.into(),
+        at,
+    };
+    let public = |i: &Incident, repo: &Repo, from: &str, to: &str| serde_json::json!({"id": i.osv_id, "repo": repo.repo_id.to_string(), "kind": i.kind, "class": i.class, "from": from, "to": to, "severity": i.severity, "hold": i.hold});
+
+    // 1. openlab/mini-decoder: a vulnerability, fixed and disclosed (the OSV feed's record).
+    let (repo, v1) = head("openlab/mini-decoder", "v1.0").await?;
+    let (_, fix) = head("openlab/mini-decoder", "experiment/wide").await?;
+    let mut i = file(
+        store,
+        osv_prefix,
+        &repo,
+        &v1,
+        "vulnerability",
+        "minor",
+        "Safety fine-tune of openlab/mini-decoder removable with 200 LoRA steps",
+        serde_json::json!({"start_date": "2026-10-01", "harm": "refusals removed with a small LoRA", "chain_of_events": "a public LoRA recipe undoes the refusal training", "model_version": v1, "response": "retrained with a tamper-resistant method", "near_misses": "none known"}),
+        Some("carol"),
+        now - 40 * DAY,
+    )
+    .await?;
+    for (to, actor, note, at) in [
+        ("triaged", "bob", "reproduced in our lab", now - 39 * DAY),
+        (
+            "confirmed",
+            "reviewer1",
+            "confirmed by the operator",
+            now - 38 * DAY,
+        ),
+        (
+            "mitigated",
+            "bob",
+            "fixed on experiment/wide",
+            now - 35 * DAY,
+        ),
+        ("disclosed", "reviewer1", "30 days after the fix", now - DAY),
+    ] {
+        let from = i.state.clone();
+        let line = step(&i, to, actor, note, at);
+        let mut next = i.clone();
+        next.state = to.into();
+        next.updated_at = at;
+        match to {
+            "triaged" => {
+                next.severity = Some("medium".into());
+                next.triaged_at = Some(at);
+                next.aliases = vec!["AVID-2026-R0123".into()];
+            }
+            "confirmed" => next.confirmed_at = Some(at),
+            "mitigated" => {
+                next.fixed_revision = Some(fix.clone());
+                next.resolved_at = Some(at);
+            }
+            _ => next.disclosed_at = Some(at),
+        }
+        let e = ev(
+            actor,
+            "incident.transition",
+            &repo,
+            public(&next, &repo, &from, to),
+        );
+        store
+            .db
+            .update_incident_logged(&next, &from, &line, &[e], &[])
+            .await?;
+        i = next;
+    }
+
+    // 2. safetylab/leaky-model: weights exfiltrated; confirmed critical, deliveries held.
+    let (repo, rev) = head("safetylab/leaky-model", "main").await?;
+    for who in ["erin", "frank"] {
+        store
+            .db
+            .record_download(None, Some((&repo, &rev, who)))
+            .await?;
+    }
+    let mut i = file(
+        store,
+        osv_prefix,
+        &repo,
+        &rev,
+        "incident",
+        "weights_exfiltration",
+        "Weights of safetylab/leaky-model found on a public file-sharing site",
+        serde_json::json!({"start_date": "2026-11-20", "harm": "T2 weights available without vetting", "evidence": "matching SHA-256 of model.safetensors"}),
+        None,
+        now - 3 * DAY,
+    )
+    .await?;
+    for (to, note, at) in [
+        ("triaged", "hash matches the release", now - 2 * DAY),
+        ("confirmed", "leak confirmed; deliveries held", now - DAY),
+    ] {
+        let from = i.state.clone();
+        let mut next = i.clone();
+        next.state = to.into();
+        next.updated_at = at;
+        let mut notify = Vec::new();
+        if to == "triaged" {
+            next.severity = Some("critical".into());
+            next.triaged_at = Some(at);
+        } else {
+            next.confirmed_at = Some(at);
+            next.hold = true;
+            for who in store.db.recipients(repo.id, &next.revisions).await? {
+                notify.push(NewNotification {
+                    account: who,
+                    kind: "incident.confirmed".into(),
+                    message: format!(
+                        "Incident {} on {} was confirmed; new deliveries of the affected revisions are held: {}",
+                        i.osv_id, repo.repo_id, i.summary
+                    ),
+                });
+            }
+        }
+        let e = ev(
+            "reviewer1",
+            "incident.transition",
+            &repo,
+            public(&next, &repo, &from, to),
+        );
+        store
+            .db
+            .update_incident_logged(
+                &next,
+                &from,
+                &step(&i, to, "reviewer1", note, at),
+                &[e],
+                &notify,
+            )
+            .await?;
+        i = next;
+    }
+
+    // 3. fastlab/chatty-7b: its card now declares 2e25 FLOP (re-classified upwards after its
+    // release), and an incident reported 20 days ago was never triaged (overdue).
+    let (repo, rev) = head("fastlab/chatty-7b", "main").await?;
+    let (sha256, size) = store
+        .ingest_bytes(
+            b"---
+license: apache-2.0
+training_compute_flop: 2e25
+---
+# Chatty 7B
+
+The training compute was under-reported at release.
+"
+            .to_vec()
+            .into(),
+        )
+        .await?;
+    let author = CommitSignature {
+        name: "bob".into(),
+        email: "bob@fastlab.example".into(),
+        time: now,
+    };
+    store
+        .commit(
+            &repo,
+            &NewCommit {
+                branch: RefName::main(),
+                expected_parent: None,
+                create_branch: false,
+                ops: vec![CommitOp::Add {
+                    path: RepoPath::parse("README.md").map_err(|e| anyhow!("{e}"))?,
+                    sha256,
+                    size,
+                }],
+                author,
+                summary: "Declare the training compute".into(),
+                description: String::new(),
+            },
+        )
+        .await?;
+    weir_server::evals::reclassify(store, &repo.repo_id, Some("demo")).await?;
+    file(
+        store,
+        osv_prefix,
+        &repo,
+        &rev,
+        "incident",
+        "other_serious",
+        "Chatty 7B gave dangerous medical dosing advice to a patient",
+        serde_json::json!({"harm": "hospitalisation", "affected_group": "patients using a third-party app"}),
+        Some("dan"),
+        now - 20 * DAY,
+    )
+    .await?;
+
+    // 4. acme/tiny-llama: a hazard reported today, anonymously. 5. A rejected report.
+    let (repo, rev) = head("acme/tiny-llama", "main").await?;
+    file(
+        store,
+        osv_prefix,
+        &repo,
+        &rev,
+        "hazard",
+        "minor",
+        "Tiny Llama repeats training data verbatim for some prompts",
+        serde_json::json!({"near_misses": "no personal data seen so far"}),
+        None,
+        now,
+    )
+    .await?;
+    let (repo, rev) = head("openlab/mini-decoder", "main").await?;
+    let i = file(
+        store,
+        osv_prefix,
+        &repo,
+        &rev,
+        "incident",
+        "minor",
+        "The model is bad at chess",
+        serde_json::json!({}),
+        Some("frank"),
+        now - 5 * DAY,
+    )
+    .await?;
+    let mut next = i.clone();
+    next.state = "rejected".into();
+    next.updated_at = now - 4 * DAY;
+    let e = ev(
+        "bob",
+        "incident.transition",
+        &repo,
+        public(&next, &repo, "received", "rejected"),
+    );
+    store
+        .db
+        .update_incident_logged(
+            &next,
+            "received",
+            &step(&i, "rejected", "bob", "not an incident", now - 4 * DAY),
+            &[e],
+            &[],
+        )
+        .await?;
+
+    for ns in ["acme", "openlab", "safetylab", "fastlab"] {
+        weir_server::incidents::update_standing(store, ns, Some("demo"))
+            .await
+            .map_err(|e| anyhow!("standing of {ns}: {}", e.message))?;
+    }
     Ok(())
 }
 

@@ -1468,7 +1468,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let release_key = release_key(&args.data)?;
     let log_signer = log_key(&args.data, &weir_server::log_origin(&public_url))?;
     if args.demo {
-        demo::seed(&store, &args.data, &public_url, &release_key, &log_signer).await?;
+        demo::seed(
+            &store,
+            &args.data,
+            &public_url,
+            &release_key,
+            &log_signer,
+            &args.osv_prefix,
+        )
+        .await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
