@@ -817,7 +817,10 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
         user_agent: Some("weir serve --demo".into()),
         details: serde_json::json!({ "public": public }),
     };
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one demo record per call, every field named"
+    )]
     async fn file(
         store: &Store,
         prefix: &str,
