@@ -1017,10 +1017,8 @@ async fn review_evidence(
     let repo = state
         .store
         .db
-        .list_repos()
+        .repo_by_id(ev.repo_id)
         .await?
-        .into_iter()
-        .find(|r| r.id == ev.repo_id)
         .ok_or_else(not_found)?;
     let f = gate::facts(&repo);
     if !caller.authorize(&Action::ReadMetadata(&f)).allow {

@@ -123,7 +123,7 @@ fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         })
 }
 
-fn times(i: &Incident) -> Times {
+pub(crate) fn times(i: &Incident) -> Times {
     Times {
         aware_at: i.aware_at,
         triaged_at: i.triaged_at,
@@ -136,11 +136,11 @@ fn times(i: &Incident) -> Times {
     }
 }
 
-fn class_of(i: &Incident) -> Class {
+pub(crate) fn class_of(i: &Incident) -> Class {
     Class::parse(&i.class).unwrap_or(Class::OtherSerious)
 }
 
-fn state_of(i: &Incident) -> IState {
+pub(crate) fn state_of(i: &Incident) -> IState {
     IState::parse(&i.state).unwrap_or(IState::Received)
 }
 
@@ -156,16 +156,6 @@ pub fn clocks_json(i: &Incident, at: i64) -> Value {
         "overdue": c.iter().any(|c| c.overdue),
         "disclosure_due": iso8601(incident::disclosure_due(&times(i))),
     })
-}
-
-async fn repo_by_id(state: &AppState, id: i64) -> Result<Option<Repo>, ApiError> {
-    Ok(state
-        .store
-        .db
-        .list_repos()
-        .await?
-        .into_iter()
-        .find(|r| r.id == id))
 }
 
 fn followup_hash(token: &str) -> String {
@@ -227,7 +217,12 @@ async fn load(
         .incident_by_osv(id)
         .await?
         .ok_or_else(not_found)?;
-    let repo = repo_by_id(state, i.repo_id).await?.ok_or_else(not_found)?;
+    let repo = state
+        .store
+        .db
+        .repo_by_id(i.repo_id)
+        .await?
+        .ok_or_else(not_found)?;
     if !caller
         .authorize(&Action::ReadMetadata(&gate::facts(&repo)))
         .allow
@@ -383,35 +378,20 @@ async fn report(
         format!("weirf_{}", hex::encode(b))
     });
     let at = now();
-    let new = Incident {
-        id: 0,
-        osv_id: String::new(),
-        repo_id: repo.id,
-        kind: kind.as_str().into(),
-        class: class.as_str().into(),
-        state: "received".into(),
-        severity: None,
-        domain,
-        summary: summary.into(),
-        details: Value::Object(body.details).to_string(),
+    let mut new = Incident::received(
+        repo.id,
+        kind.as_str(),
+        class.as_str(),
+        summary,
+        Value::Object(body.details).to_string(),
         revisions,
-        fixed_revision: None,
-        aliases: body.aliases,
-        in_the_wild: body.in_the_wild,
-        hold: false,
-        reporter: reporter.clone(),
-        followup_hash: token.as_deref().map(followup_hash),
-        aware_at: at,
-        triaged_at: None,
-        confirmed_at: None,
-        resolved_at: None,
-        disclosed_at: None,
-        withdrawn_at: None,
-        last_update_at: None,
-        final_report_at: None,
-        embargo_until: None,
-        updated_at: at,
-    };
+        reporter.clone(),
+        at,
+    );
+    new.domain = domain;
+    new.aliases = body.aliases;
+    new.in_the_wild = body.in_the_wild;
+    new.followup_hash = token.as_deref().map(followup_hash);
     let year = time::OffsetDateTime::from_unix_timestamp(at)
         .map(|t| t.year())
         .unwrap_or(2026);

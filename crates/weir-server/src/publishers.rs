@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use weir_authz::Action;
 use weir_core::eval::{Domain, ResultRecord};
-use weir_core::incident::{self, Class, State as IState, Times};
+use weir_core::incident::{self, State as IState};
 use weir_core::standing::{Decision, PublisherFacts, Standing, decide};
 use weir_core::{CommitId, Tier};
 use weir_store::Repo;
@@ -136,7 +136,7 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
             continue;
         }
         *by_state.entry(i.state.clone()).or_default() += 1;
-        let st = IState::parse(&i.state).unwrap_or(IState::Received);
+        let st = crate::incidents::state_of(&i);
         let confirmed = matches!(
             st,
             IState::Confirmed | IState::Mitigated | IState::Disclosed
@@ -158,17 +158,8 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
         if let Some(t) = i.triaged_at {
             triage_times.push(t - i.aware_at);
         }
-        let times = Times {
-            aware_at: i.aware_at,
-            triaged_at: i.triaged_at,
-            resolved_at: i.resolved_at,
-            last_update_at: i.last_update_at,
-            final_report_at: i.final_report_at,
-            disclosed_at: i.disclosed_at,
-            in_the_wild: i.in_the_wild,
-            embargo_until: i.embargo_until,
-        };
-        let class = Class::parse(&i.class).unwrap_or(Class::OtherSerious);
+        let times = crate::incidents::times(&i);
+        let class = crate::incidents::class_of(&i);
         // Regulatory reports (initial, updates, final) — disclosure is the coordinator's clock.
         if incident::clocks(class, st, &times, at)
             .iter()

@@ -45,6 +45,54 @@ pub struct Incident {
     pub updated_at: i64,
 }
 
+impl Incident {
+    /// A new report, as received: no id yet (the store assigns it), every later instant unset.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields every report has, named"
+    )]
+    pub fn received(
+        repo_id: i64,
+        kind: &str,
+        class: &str,
+        summary: &str,
+        details: String,
+        revisions: Vec<String>,
+        reporter: Option<String>,
+        aware_at: i64,
+    ) -> Incident {
+        Incident {
+            id: 0,
+            osv_id: String::new(),
+            repo_id,
+            kind: kind.into(),
+            class: class.into(),
+            state: "received".into(),
+            severity: None,
+            domain: None,
+            summary: summary.into(),
+            details,
+            revisions,
+            fixed_revision: None,
+            aliases: Vec::new(),
+            in_the_wild: false,
+            hold: false,
+            reporter,
+            followup_hash: None,
+            aware_at,
+            triaged_at: None,
+            confirmed_at: None,
+            resolved_at: None,
+            disclosed_at: None,
+            withdrawn_at: None,
+            last_update_at: None,
+            final_report_at: None,
+            embargo_until: None,
+            updated_at: aware_at,
+        }
+    }
+}
+
 macro_rules! incident_columns {
     () => {
         "id, osv_id, repo_id, kind, class, state, severity, domain, summary, details, revisions, fixed_revision, aliases, in_the_wild, hold, reporter, followup_hash, aware_at, triaged_at, confirmed_at, resolved_at, disclosed_at, withdrawn_at, last_update_at, final_report_at, embargo_until, updated_at"

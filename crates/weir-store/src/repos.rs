@@ -263,6 +263,19 @@ impl Db {
         row.as_ref().map(repo_from_row).transpose()
     }
 
+    /// A repo by its row id (records such as incidents and evidence point at repos this way).
+    pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
+        let row = sqlx::query(
+            "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
+                    auto_approve_level, blocked_countries, required_fields, terms
+             FROM repos WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(repo_from_row).transpose()
+    }
+
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,

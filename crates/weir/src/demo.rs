@@ -366,17 +366,8 @@ pub async fn seed(
         seed_evaluations(store, data, log_signer).await?;
         // Sign and log a release of every public model, so `weir verify` and the log can be tried.
         for m in MODELS.iter().filter(|m| !m.private) {
-            let id = RepoId::parse(m.repo).map_err(|e| anyhow!("{e}"))?;
-            let repo = store
-                .db
-                .repo(&id)
-                .await?
-                .ok_or_else(|| anyhow!("demo repo missing"))?;
-            let commit = store
-                .db
-                .resolve(&repo, &Revision::parse("main").map_err(|e| anyhow!("{e}"))?)
-                .await?
-                .ok_or_else(|| anyhow!("demo repo without main"))?;
+            let (repo, commit) = repo_at(store, m.repo, "main").await?;
+            let id = repo.repo_id.clone();
             let event = weir_core::Event {
                 at: time_now(),
                 actor: Some(id.namespace.to_string()),
@@ -677,17 +668,8 @@ async fn seed_evaluations(
     )?;
     store.db.add_evaluator("evallab", &public).await?;
 
-    let id = RepoId::parse("openlab/frontier-demo").map_err(|e| anyhow!("{e}"))?;
-    let repo = store
-        .db
-        .repo(&id)
-        .await?
-        .ok_or_else(|| anyhow!("demo repo missing"))?;
-    let commit = store
-        .db
-        .resolve(&repo, &Revision::parse("main").map_err(|e| anyhow!("{e}"))?)
-        .await?
-        .ok_or_else(|| anyhow!("demo repo without main"))?;
+    let (repo, commit) = repo_at(store, "openlab/frontier-demo", "main").await?;
+    let id = repo.repo_id.clone();
     let suites = store.db.suites().await?;
     // (suite, task, acc, questions, limit, signed): bio near chance (ruled out), chem far above
     // chance (ambiguous: the review trigger), and a limited cyber run that never counts.
@@ -787,23 +769,9 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
     use weir_store::incidents::{Incident, LogLine, NewNotification};
     const DAY: i64 = 86_400;
     let now = time_now();
-    let head = |repo: &str, rev: &str| {
-        let repo = repo.to_string();
-        let rev = rev.to_string();
-        async move {
-            let id = RepoId::parse(&repo).map_err(|e| anyhow!("{e}"))?;
-            let r = store
-                .db
-                .repo(&id)
-                .await?
-                .ok_or_else(|| anyhow!("demo repo {repo} missing"))?;
-            let c = store
-                .db
-                .resolve(&r, &Revision::parse(&rev).map_err(|e| anyhow!("{e}"))?)
-                .await?
-                .ok_or_else(|| anyhow!("{repo}@{rev} missing"))?;
-            Ok::<_, anyhow::Error>((r, c.to_string()))
-        }
+    let head = |repo: &'static str, rev: &'static str| async move {
+        let (r, c) = repo_at(store, repo, rev).await?;
+        Ok::<_, anyhow::Error>((r, c.to_string()))
     };
     let ev = |actor: &str, action: &str, repo: &Repo, public: serde_json::Value| weir_core::Event {
         at: time_now(),
@@ -833,35 +801,16 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
         reporter: Option<&str>,
         aware_at: i64,
     ) -> Result<Incident> {
-        let new = Incident {
-            id: 0,
-            osv_id: String::new(),
-            repo_id: repo.id,
-            kind: kind.into(),
-            class: class.into(),
-            state: "received".into(),
-            severity: None,
-            domain: None,
-            summary: summary.into(),
-            details: details.to_string(),
-            revisions: vec![rev.to_string()],
-            fixed_revision: None,
-            aliases: vec![],
-            in_the_wild: false,
-            hold: false,
-            reporter: reporter.map(str::to_string),
-            followup_hash: None,
+        let new = Incident::received(
+            repo.id,
+            kind,
+            class,
+            summary,
+            details.to_string(),
+            vec![rev.to_string()],
+            reporter.map(str::to_string),
             aware_at,
-            triaged_at: None,
-            confirmed_at: None,
-            resolved_at: None,
-            disclosed_at: None,
-            withdrawn_at: None,
-            last_update_at: None,
-            final_report_at: None,
-            embargo_until: None,
-            updated_at: aware_at,
-        };
+        );
         let year = time::OffsetDateTime::from_unix_timestamp(aware_at)
             .map(|t| t.year())
             .unwrap_or(2026);
@@ -1136,6 +1085,22 @@ The training compute was under-reported at release.
             .map_err(|e| anyhow!("standing of {ns}: {}", e.message))?;
     }
     Ok(())
+}
+
+/// A demo repo and the commit a revision of it resolves to.
+async fn repo_at(store: &Store, repo: &str, rev: &str) -> Result<(Repo, weir_core::CommitId)> {
+    let id = RepoId::parse(repo).map_err(|e| anyhow!("{e}"))?;
+    let r = store
+        .db
+        .repo(&id)
+        .await?
+        .ok_or_else(|| anyhow!("demo repo {repo} missing"))?;
+    let c = store
+        .db
+        .resolve(&r, &Revision::parse(rev).map_err(|e| anyhow!("{e}"))?)
+        .await?
+        .ok_or_else(|| anyhow!("demo revision {repo}@{rev} missing"))?;
+    Ok((r, c))
 }
 
 fn time_now() -> i64 {
