@@ -302,6 +302,25 @@ async fn download(
         token: None,
         orgs: vec![],
     };
+    // An incident hold stops custodial copies of the revision too (the link is spent).
+    if state.store.db.is_held(repo.id, e.commit.as_str()).await? {
+        let mut ev = gate::event(
+            &anon,
+            &headers,
+            "export.download",
+            Some(&repo),
+            "deny",
+            "incident_hold",
+            json!({"export": e.id, "commit": e.commit.as_str()}),
+        );
+        ev.actor = Some(e.requester.clone());
+        gate::record(&state, &ev).await?;
+        return Err(ApiError::denied(
+            weir_authz::Reason::IncidentHold,
+            &repo.repo_id.to_string(),
+            false,
+        ));
+    }
     let mut ev = gate::event(
         &anon,
         &headers,

@@ -852,6 +852,98 @@ async fn dual_control_export() {
         .await
         .expect("x");
     assert_eq!(reason(r).await.2, "link_expired");
+    // A confirmed incident holding the revision stops custodial copies too.
+    let e3 = {
+        let r = post(
+            &app,
+            "/api/v1/repos/acme/gated/exports",
+            &carol,
+            json!({"org": "lab", "purpose": "third"}),
+        )
+        .await;
+        r.json::<Value>().await.expect("json")["id"]
+            .as_i64()
+            .expect("id")
+    };
+    app.store.db.approve_export(e3, "rev1").await.expect("a1");
+    app.store.db.approve_export(e3, "rev2").await.expect("a2");
+    let token3 = "e".repeat(64);
+    app.store
+        .db
+        .set_export_link(
+            e3,
+            &hex::encode(sha2::Sha256::digest(token3.as_bytes())),
+            i64::MAX / 2,
+        )
+        .await
+        .expect("link");
+    let head = app.head_of("acme/gated", "main").await;
+    let gated = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("acme/gated").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo");
+    let held = app
+        .store
+        .db
+        .create_incident_logged(
+            &weir_store::incidents::Incident::received(
+                gated.id,
+                "incident",
+                "weights_exfiltration",
+                "leak",
+                "{}".into(),
+                vec![head],
+                None,
+                1,
+            ),
+            2026,
+            |n| format!("x_T-2026-{n:04}"),
+            &weir_core::Event {
+                at: 1,
+                actor: None,
+                action: "incident.reported".into(),
+                repo: None,
+                subject: None,
+                decision: "change".into(),
+                reason: "t".into(),
+                request_id: None,
+                user_agent: None,
+                details: json!({}),
+            },
+        )
+        .await
+        .expect("incident");
+    let mut confirmed = held.clone();
+    confirmed.state = "confirmed".into();
+    confirmed.hold = true;
+    app.store
+        .db
+        .update_incident_logged(
+            &confirmed,
+            "received",
+            &weir_store::incidents::LogLine {
+                kind: "transition".into(),
+                from_state: None,
+                to_state: None,
+                actor: "op".into(),
+                note: "hold".into(),
+                at: 2,
+            },
+            &[],
+            &[],
+        )
+        .await
+        .expect("hold");
+    let r = app
+        .http
+        .get(format!("{}/api/v1/exports/download/{token3}", app.url))
+        .send()
+        .await
+        .expect("x");
+    assert_eq!(reason(r).await.2, "incident_hold");
     let events = app
         .store
         .db
