@@ -823,60 +823,42 @@ async fn dual_control_export() {
         .await
         .expect("send");
     assert_eq!(reason(r).await.2, "own_request");
-    // an expired link is refused
-    let e2 = {
-        let r = post(
-            &app,
-            "/api/v1/repos/acme/gated/exports",
-            &carol,
-            json!({"org": "lab", "purpose": "second"}),
-        )
-        .await;
-        r.json::<Value>().await.expect("json")["id"]
-            .as_i64()
-            .expect("id")
+    // An approved export with a link (token, expiry) set directly: the HTTP path is above.
+    let approved_link = |purpose: &'static str, token: String, expires_at: i64| {
+        let app = &app;
+        let carol = carol.clone();
+        async move {
+            use sha2::Digest;
+            let r = post(
+                app,
+                "/api/v1/repos/acme/gated/exports",
+                &carol,
+                json!({"org": "lab", "purpose": purpose}),
+            )
+            .await;
+            let id = r.json::<Value>().await.expect("json")["id"]
+                .as_i64()
+                .expect("id");
+            app.store.db.approve_export(id, "rev1").await.expect("a1");
+            app.store.db.approve_export(id, "rev2").await.expect("a2");
+            app.store
+                .db
+                .set_export_link(
+                    id,
+                    &hex::encode(sha2::Sha256::digest(token.as_bytes())),
+                    expires_at,
+                )
+                .await
+                .expect("link");
+            format!("{}/api/v1/exports/download/{token}", app.url)
+        }
     };
-    app.store.db.approve_export(e2, "rev1").await.expect("a1");
-    app.store.db.approve_export(e2, "rev2").await.expect("a2");
-    use sha2::Digest;
-    let token = "f".repeat(64);
-    app.store
-        .db
-        .set_export_link(e2, &hex::encode(sha2::Sha256::digest(token.as_bytes())), 1)
-        .await
-        .expect("link");
-    let r = app
-        .http
-        .get(format!("{}/api/v1/exports/download/{token}", app.url))
-        .send()
-        .await
-        .expect("x");
+    // an expired link is refused
+    let url = approved_link("second", "f".repeat(64), 1).await;
+    let r = app.http.get(&url).send().await.expect("x");
     assert_eq!(reason(r).await.2, "link_expired");
     // A confirmed incident holding the revision stops custodial copies too.
-    let e3 = {
-        let r = post(
-            &app,
-            "/api/v1/repos/acme/gated/exports",
-            &carol,
-            json!({"org": "lab", "purpose": "third"}),
-        )
-        .await;
-        r.json::<Value>().await.expect("json")["id"]
-            .as_i64()
-            .expect("id")
-    };
-    app.store.db.approve_export(e3, "rev1").await.expect("a1");
-    app.store.db.approve_export(e3, "rev2").await.expect("a2");
-    let token3 = "e".repeat(64);
-    app.store
-        .db
-        .set_export_link(
-            e3,
-            &hex::encode(sha2::Sha256::digest(token3.as_bytes())),
-            i64::MAX / 2,
-        )
-        .await
-        .expect("link");
+    let url3 = approved_link("third", "e".repeat(64), i64::MAX / 2).await;
     let head = app.head_of("acme/gated", "main").await;
     let gated = app
         .store
@@ -937,12 +919,7 @@ async fn dual_control_export() {
         )
         .await
         .expect("hold");
-    let r = app
-        .http
-        .get(format!("{}/api/v1/exports/download/{token3}", app.url))
-        .send()
-        .await
-        .expect("x");
+    let r = app.http.get(&url3).send().await.expect("x");
     assert_eq!(reason(r).await.2, "incident_hold");
     let events = app
         .store
