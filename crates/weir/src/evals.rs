@@ -13,7 +13,7 @@ use weir_core::policy::Policy;
 use weir_store::Store;
 use weir_store::evals::StoredPolicy;
 
-use super::{Remote, client, record_admin, repo_id, split_rev, write_secret};
+use super::{Remote, client, record_admin, repo_id, split_rev};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -137,19 +137,7 @@ fn load_secret(path: &Path) -> Result<String> {
 
 pub async fn eval(command: EvalCommand, remote: &Remote) -> Result<()> {
     match command {
-        EvalCommand::Keygen { out } => {
-            let (secret, public) = weir_signing::generate_key();
-            write_secret(&out, secret.as_bytes())?;
-            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
-            std::fs::write(&pub_path, format!("{public}\n"))
-                .with_context(|| format!("writing {}", pub_path.display()))?;
-            println!(
-                "secret key: {} (keep it safe)\npublic key: {} (the operator accredits it: weir admin evaluator add NAME --key {})",
-                out.display(),
-                pub_path.display(),
-                pub_path.display()
-            );
-        }
+        EvalCommand::Keygen { out } => super::ed25519_keygen(&out, "evaluator")?,
         EvalCommand::Import {
             file,
             repo,

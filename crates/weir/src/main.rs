@@ -929,19 +929,7 @@ async fn export(command: ExportCommand, client: &Client) -> Result<()> {
 
 async fn identity(command: IdentityCommand, remote: &Remote) -> Result<()> {
     match command {
-        IdentityCommand::Keygen { out } => {
-            let (secret, public) = weir_signing::generate_key();
-            write_secret(&out, secret.as_bytes())?;
-            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
-            std::fs::write(&pub_path, format!("{public}\n"))
-                .with_context(|| format!("writing {}", pub_path.display()))?;
-            println!(
-                "secret key: {} (keep it safe)\npublic key: {} (give it to the operator: weir admin verifier add NAME --key {})",
-                out.display(),
-                pub_path.display(),
-                pub_path.display()
-            );
-        }
+        IdentityCommand::Keygen { out } => ed25519_keygen(&out, "verifier")?,
         IdentityCommand::Sign {
             key,
             verifier,
@@ -1339,6 +1327,23 @@ async fn login(token: Option<String>, server: &str) -> Result<()> {
 }
 
 /// Writes a secret file with 0600 permissions.
+/// Writes a new Ed25519 key pair: OUT (secret hex, 0600) and OUT.pub (public hex), and says
+/// which operator command registers the public half.
+fn ed25519_keygen(out: &Path, role: &str) -> Result<()> {
+    let (secret, public) = weir_signing::generate_key();
+    write_secret(out, secret.as_bytes())?;
+    let pub_path = PathBuf::from(format!("{}.pub", out.display()));
+    std::fs::write(&pub_path, format!("{public}\n"))
+        .with_context(|| format!("writing {}", pub_path.display()))?;
+    println!(
+        "secret key: {} (keep it safe)\npublic key: {} (give it to the operator: weir admin {role} add NAME --key {})",
+        out.display(),
+        pub_path.display(),
+        pub_path.display()
+    );
+    Ok(())
+}
+
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]
