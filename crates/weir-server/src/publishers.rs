@@ -17,6 +17,7 @@ use weir_core::incident::{self, State as IState};
 use weir_core::standing::{Decision, PublisherFacts, Standing, decide};
 use weir_core::{CommitId, Tier};
 use weir_store::Repo;
+use weir_store::evals::StoredResult;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
@@ -38,42 +39,61 @@ pub struct Record {
     pub json: Value,
 }
 
+/// What deciding "evaluated before release" needs, loaded once per record.
+struct EvalContext {
+    evaluable: BTreeSet<Domain>,
+    accredited: BTreeSet<String>,
+}
+
+impl EvalContext {
+    async fn load(store: &weir_store::Store) -> Result<EvalContext, ApiError> {
+        Ok(EvalContext {
+            evaluable: store.db.suites().await?.iter().map(|s| s.domain).collect(),
+            accredited: store
+                .db
+                .evaluators()
+                .await?
+                .into_iter()
+                .filter(|e| e.revoked_at.is_none())
+                .map(|e| e.name)
+                .collect(),
+        })
+    }
+
+    /// The evaluable domains that `results` leave without a complete accepted evaluation of
+    /// `commit` signed no later than `before`.
+    fn missing(&self, results: &[StoredResult], commit: &CommitId, before: i64) -> Vec<Domain> {
+        let mut covered = BTreeSet::new();
+        for r in results {
+            let Ok(rec) = serde_json::from_str::<ResultRecord>(&r.payload) else {
+                continue;
+            };
+            let accredited = r
+                .evaluator
+                .as_ref()
+                .is_some_and(|e| self.accredited.contains(e));
+            if rec
+                .counts(commit.as_str(), r.evaluator.is_some(), accredited)
+                .is_ok()
+                && r.signed_at.is_some_and(|t| t <= before)
+            {
+                covered.insert(rec.domain);
+            }
+        }
+        self.evaluable.difference(&covered).copied().collect()
+    }
+}
+
 /// Whether `commit` has complete accepted evaluations of every evaluable domain, signed no later
-/// than `before`.
+/// than `before`; and which domains lack one.
 pub async fn evaluated(
     store: &weir_store::Store,
     repo: &Repo,
     commit: &CommitId,
     before: i64,
 ) -> Result<(bool, Vec<Domain>), ApiError> {
-    let suites = store.db.suites().await?;
-    let evaluable: BTreeSet<Domain> = suites.iter().map(|s| s.domain).collect();
-    let accredited: BTreeSet<String> = store
-        .db
-        .evaluators()
-        .await?
-        .into_iter()
-        .filter(|e| e.revoked_at.is_none())
-        .map(|e| e.name)
-        .collect();
-    let mut covered = BTreeSet::new();
-    for r in store.db.eval_results(repo).await? {
-        let Ok(rec) = serde_json::from_str::<ResultRecord>(&r.payload) else {
-            continue;
-        };
-        let ok = rec
-            .counts(
-                commit.as_str(),
-                r.evaluator.is_some(),
-                r.evaluator.as_ref().is_some_and(|e| accredited.contains(e)),
-            )
-            .is_ok()
-            && r.signed_at.is_some_and(|t| t <= before);
-        if ok {
-            covered.insert(rec.domain);
-        }
-    }
-    let missing: Vec<Domain> = evaluable.difference(&covered).copied().collect();
+    let ctx = EvalContext::load(store).await?;
+    let missing = ctx.missing(&store.db.eval_results(repo).await?, commit, before);
     Ok((missing.is_empty(), missing))
 }
 
@@ -106,11 +126,18 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
     let mut evaluated_count = 0;
     let mut under = Vec::new();
     let mut release_list = Vec::new();
+    let ctx = EvalContext::load(store).await?;
+    let mut results: std::collections::HashMap<i64, Vec<StoredResult>> = Default::default();
     for (id, rel) in &releases {
         let Some(repo) = repos.iter().find(|r| &r.repo_id == id) else {
             continue;
         };
-        let (ok, _) = evaluated(store, repo, &rel.commit, rel.created_at).await?;
+        if !results.contains_key(&repo.id) {
+            results.insert(repo.id, store.db.eval_results(repo).await?);
+        }
+        let ok = results
+            .get(&repo.id)
+            .is_some_and(|rs| ctx.missing(rs, &rel.commit, rel.created_at).is_empty());
         if ok {
             evaluated_count += 1;
         }
