@@ -132,8 +132,8 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
         let Some(repo) = repos.iter().find(|r| &r.repo_id == id) else {
             continue;
         };
-        if !results.contains_key(&repo.id) {
-            results.insert(repo.id, store.db.eval_results(repo).await?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = results.entry(repo.id) {
+            slot.insert(store.db.eval_results(repo).await?);
         }
         let ok = results
             .get(&repo.id)
