@@ -1136,6 +1136,33 @@ async fn mark_read(
     Ok(Json(json!({"id": id, "read": true, "changed": changed})))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::private_ip;
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(private_ip(a.parse().expect("ip")), "{a}");
+        }
+        for a in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!private_ip(a.parse().expect("ip")), "{a}");
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
@@ -1156,6 +1183,12 @@ async fn put_webhook(
         && reqwest::Url::parse(url).is_ok();
     if !ok {
         return Err(bad("invalid_url", format!("{url:?} is not an http(s) URL")));
+    }
+    if !state.config.allow_private_webhooks {
+        check_public_target(url).await.map_err(|why| {
+            bad("webhook_private_address", format!("{url}: {why}"))
+                .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
+        })?;
     }
     let mut b = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
@@ -1190,6 +1223,53 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Whether an address is one a webhook must not reach: loopback, private, link-local,
+/// unspecified, CGNAT, unique-local or multicast.
+fn private_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v) => {
+            v.is_loopback()
+                || v.is_private()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.is_multicast()
+                || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(v) => {
+            v.is_loopback()
+                || v.is_unspecified()
+                || v.is_multicast()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some_and(|m| private_ip(m.into()))
+        }
+    }
+}
+
+/// Resolves a webhook URL's host and refuses private targets (checked again before each
+/// delivery, so a name that later resolves inward is refused then too).
+async fn check_public_target(url: &str) -> Result<(), String> {
+    let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = u.host_str().ok_or("no host")?.to_string();
+    let port = u.port_or_known_default().unwrap_or(443);
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} resolves to nothing"));
+    }
+    if let Some(a) = addrs.iter().find(|a| private_ip(a.ip())) {
+        return Err(format!("{host} resolves to the private address {}", a.ip()));
+    }
+    Ok(())
+}
+
 pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
     use hmac::{KeyInit, Mac};
     let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
@@ -1202,6 +1282,7 @@ pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
 /// outcome kept as the webhook's `last_status`. The in-app notification is already committed.
 fn spawn_webhooks(state: &AppState, accounts: Vec<String>, payload: Value) {
     let store = state.store.clone();
+    let allow_private = state.config.allow_private_webhooks;
     tokio::spawn(async move {
         let Ok(client) = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
@@ -1215,6 +1296,13 @@ fn spawn_webhooks(state: &AppState, accounts: Vec<String>, payload: Value) {
             let Ok(Some(w)) = store.db.webhook(&account).await else {
                 continue;
             };
+            if !allow_private && let Err(why) = check_public_target(&w.url).await {
+                let _ = store
+                    .db
+                    .set_webhook_status(&account, &format!("refused: {why}"))
+                    .await;
+                continue;
+            }
             let sig = webhook_signature(&w.secret, body.as_bytes());
             let mut status = String::from("failed");
             for attempt in 0..3u64 {

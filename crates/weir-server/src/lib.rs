@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub release_key: weir_signing::model_signing::ReleaseKey,
     /// Prefix of OSV ids (`x_WEIR` → `x_WEIR-2026-0001`); `x_` marks a local database.
     pub osv_prefix: String,
+    /// Whether webhooks may point at loopback, private or link-local addresses (off: a webhook
+    /// must not turn the registry into a probe of its own network).
+    pub allow_private_webhooks: bool,
 }
 
 /// Checks an OSV id prefix: `x_` followed by letters, digits and underscores.

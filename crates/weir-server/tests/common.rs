@@ -30,27 +30,33 @@ pub fn sha256_hex(b: &[u8]) -> String {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with(|_| {}).await
+    }
+
+    /// A test app whose server configuration `adjust` changes first.
+    pub async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_data_dir(dir.path()).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = ServerConfig {
+            public_url: url.clone(),
+            upload_key: vec![7; 32],
+            upload_link_ttl_secs: 600,
+            log_signer: weir_tlog::note::Signer::from_seed(&weir_server::log_origin(&url), [7; 32])
+                .expect("log key"),
+            log_interval_ms: 50,
+            release_key: weir_signing::model_signing::ReleaseKey::generate(),
+            osv_prefix: "x_WEIR".into(),
+            // The tests' webhook receivers listen on loopback.
+            allow_private_webhooks: true,
+        };
+        adjust(&mut config);
         let state = AppState {
             store: store.clone(),
-            config: Arc::new(ServerConfig {
-                public_url: url.clone(),
-                upload_key: vec![7; 32],
-                upload_link_ttl_secs: 600,
-                log_signer: weir_tlog::note::Signer::from_seed(
-                    &weir_server::log_origin(&url),
-                    [7; 32],
-                )
-                .expect("log key"),
-                log_interval_ms: 50,
-                release_key: weir_signing::model_signing::ReleaseKey::generate(),
-                osv_prefix: "x_WEIR".into(),
-            }),
+            config: Arc::new(config),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(weir_server::serve(listener, state, async {

@@ -628,3 +628,36 @@ async fn standing_gates_releases_probation_needs_evaluations_and_a_signoff_suspe
         json!({"critical": 1, "high": 1})
     );
 }
+
+#[tokio::test]
+async fn webhooks_may_not_point_inside_the_registry_network_unless_allowed() {
+    let app = TestApp::with(|c| c.allow_private_webhooks = false).await;
+    let bob = app.user("bob", Scope::Read).await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/",
+        "http://localhost:8080/x",
+    ] {
+        let r = app
+            .req(Method::PUT, "/api/v1/notifications/webhook", Some(&bob))
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{url}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["error"], "webhook_private_address", "{url}: {v}");
+    }
+    let r = app
+        .req(Method::PUT, "/api/v1/notifications/webhook", Some(&bob))
+        .json(&json!({ "url": "ftp://example.org/" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.json("/api/v1/notifications/webhook", Some(&bob)).await,
+        Value::Null
+    );
+}

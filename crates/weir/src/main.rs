@@ -230,6 +230,9 @@ struct ServeArgs {
     /// Prefix of OSV ids in the incident feed (`x_` marks a local database).
     #[arg(long, env = "WEIR_OSV_PREFIX", default_value = "x_WEIR")]
     osv_prefix: String,
+    /// Let webhooks point at loopback, private and link-local addresses (off by default).
+    #[arg(long, env = "WEIR_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
 }
 
 #[derive(Args)]
@@ -1501,6 +1504,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             log_interval_ms: args.log_interval_ms,
             release_key,
             osv_prefix: args.osv_prefix.clone(),
+            allow_private_webhooks: args.allow_private_webhooks,
         }),
     };
     println!(
