@@ -141,6 +141,9 @@ pub enum Action<'a> {
     HandleIncident(&'a RepoFacts),
     /// Sign off a release of a publisher on probation: operators only.
     SignOffRelease(&'a RepoFacts),
+    /// Record that a regulatory notification about a repo was made (the compute presumption's
+    /// notice): the namespace's owners and operators.
+    RecordNotification(&'a RepoFacts),
     /// Operator tasks.
     Administer,
 }
@@ -436,7 +439,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             None => Decision::deny(Reason::NotVisible),
             Some(_) => Decision::allow(Reason::PublicRepo),
         },
-        Action::HandleIncident(repo) => {
+        Action::HandleIncident(repo) | Action::RecordNotification(repo) => {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }

@@ -152,6 +152,16 @@ impl Client {
         .await
     }
 
+    pub async fn record_notification(&self, repo: &RepoId, reference: &str) -> Result<Value> {
+        let rb = self
+            .request(
+                reqwest::Method::POST,
+                &self.url(&format!("/api/v1/models/{repo}/classification/notified")),
+            )
+            .json(&json!({ "reference": reference }));
+        Ok(self.send(rb).await?.json().await?)
+    }
+
     pub async fn file_evidence(&self, repo: &RepoId, domain: &str, summary: &str) -> Result<Value> {
         let rb = self
             .request(

@@ -56,6 +56,10 @@ pub fn routes() -> Router<AppState> {
             get(get_classification),
         )
         .route(
+            "/api/v1/models/{ns}/{name}/classification/notified",
+            post(record_notification),
+        )
+        .route(
             "/api/v1/models/{ns}/{name}/evaluations",
             get(list_results).post(import_result),
         )
@@ -396,6 +400,8 @@ pub async fn reclassify(
             assessed_compute,
             bases: card.base_models.clone(),
             updated_at: at,
+            // Kept by the store while the clock runs; never written from here.
+            notified: stored.as_ref().and_then(|s| s.notified.clone()),
         };
         let unchanged = stored.as_ref().is_some_and(|s| {
             s.tier == record.tier
@@ -447,8 +453,14 @@ pub async fn reclassify_logged(store: &Store, repo_id: &RepoId, actor: Option<&s
     }
 }
 
-/// The notification clock of the compute presumption, when it runs.
-pub fn notification(since: Option<i64>, policy: &Policy, at: i64) -> Value {
+/// The notification clock of the compute presumption, when it runs: due `notify_days` after the
+/// presumption started, met when the notification is recorded.
+pub fn notification(
+    since: Option<i64>,
+    notified: Option<&(i64, String)>,
+    policy: &Policy,
+    at: i64,
+) -> Value {
     match since {
         None => Value::Null,
         Some(s) => {
@@ -458,7 +470,9 @@ pub fn notification(since: Option<i64>, policy: &Policy, at: i64) -> Value {
                 "started_at": iso8601(s),
                 "due": iso8601(due),
                 "days_left": (due - at + 86_399).div_euclid(86_400),
-                "overdue": at > due,
+                "notified_at": notified.map(|(t, _)| iso8601(*t)),
+                "reference": notified.map(|(_, r)| r),
+                "overdue": notified.is_none() && at > due,
             })
         }
     }
@@ -500,6 +514,7 @@ async fn get_classification(
     } else {
         None
     };
+    let notified = stored.as_ref().and_then(|s| s.notified.as_ref());
     let mut v = serde_json::to_value(&c).map_err(|_| ApiError::internal())?;
     if let Value::Object(m) = &mut v {
         m.insert("repo".into(), json!(repo.repo_id.to_string()));
@@ -512,11 +527,73 @@ async fn get_classification(
         );
         m.insert(
             "notification".into(),
-            notification(since, &policy.policy, now()),
+            notification(since, notified, &policy.policy, now()),
         );
         m.insert("card".into(), card_json(&card));
     }
     Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifiedBody {
+    reference: String,
+}
+
+/// `POST /api/v1/models/{ns}/{name}/classification/notified`: the publisher (or an operator)
+/// records that the notification the compute presumption asks for was made, with its reference;
+/// the clock is met.
+async fn record_notification(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<NotifiedBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    caller.require(&Action::RecordNotification(&f), &repo.repo_id.to_string())?;
+    let reference = body.reference.trim();
+    if reference.is_empty() || reference.len() > 500 || reference.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_reference",
+            "the notification's reference is 1–500 characters on one line",
+        ));
+    }
+    let at = now();
+    let e = gate::event(
+        &caller,
+        &headers,
+        "presumption.notified",
+        Some(&repo),
+        "change",
+        "notified",
+        json!({"public": {"repo": repo.repo_id.to_string()}, "reference": reference}),
+    );
+    state
+        .store
+        .db
+        .set_presumption_notified_logged(&repo, at, reference, &e)
+        .await
+        .map_err(|err| match err {
+            weir_store::StoreError::NotFound(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "no_notification_clock",
+                format!("{} has no running notification clock", repo.repo_id),
+            )
+            .next("the clock starts when the policy's compute presumption applies"),
+            other => other.into(),
+        })?;
+    let stored = state.store.db.classification(&repo).await?;
+    let policy = policy_in_force(&state.store).await?;
+    Ok(Json(json!({
+        "repo": repo.repo_id.to_string(),
+        "notification": notification(
+            stored.as_ref().and_then(|s| s.presumption_since),
+            stored.as_ref().and_then(|s| s.notified.as_ref()),
+            &policy.policy,
+            at,
+        ),
+    })))
 }
 
 /// The minimum tier the policy computes for a revision, with the rule that sets it.
@@ -1230,7 +1307,7 @@ async fn documentation(
             json!({
                 "presumed": c.presumption,
                 "rule": "EU AI Act art. 51(2) (policy: compute_presumption)",
-                "notification": notification(stored.as_ref().and_then(|s| s.presumption_since).filter(|_| c.presumption), &policy.policy, now()),
+                "notification": notification(stored.as_ref().and_then(|s| s.presumption_since).filter(|_| c.presumption), stored.as_ref().and_then(|s| s.notified.as_ref()), &policy.policy, now()),
                 "minimum_tier": c.minimum_tier.as_str(),
                 "deciding_rule": c.deciding_rule,
                 "counted_evaluations": c.counted_results,

@@ -115,6 +115,41 @@ async fn the_compute_presumption_raises_the_tier_at_once_and_starts_the_clock() 
         1
     );
 
+    // The publisher records the notification: the clock is met (and logged).
+    let notified = |token: String, repo: &'static str| {
+        let app = &app;
+        async move {
+            app.req(
+                Method::POST,
+                &format!("/api/v1/models/{repo}/classification/notified"),
+                Some(&token),
+            )
+            .json(&json!({"reference": "AI Office ref. 2026/123"}))
+            .send()
+            .await
+            .expect("send")
+        }
+    };
+    let carol = app.user("carol", Scope::Write).await;
+    assert_eq!(
+        notified(carol, "alice/big").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = notified(alice.clone(), "alice/big").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c = app
+        .json("/api/v1/models/alice/big/classification", None)
+        .await;
+    assert_eq!(c["notification"]["reference"], "AI Office ref. 2026/123");
+    assert!(c["notification"]["notified_at"].is_string());
+    assert_eq!(c["notification"]["overdue"], false);
+    assert_eq!(
+        events(&app, "alice/big", "presumption.notified")
+            .await
+            .len(),
+        1
+    );
+
     // Below the presumption: T0, nothing raised.
     app.repo("alice/small", false).await;
     app.commit(
@@ -130,6 +165,12 @@ async fn the_compute_presumption_raises_the_tier_at_once_and_starts_the_clock() 
         .await;
     assert_eq!(c["minimum_tier"], "T0");
     assert_eq!(c["notification"], Value::Null);
+    let r = notified(alice.clone(), "alice/small").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "no clock runs below the presumption"
+    );
 
     // An owner cannot set a tier under the floor; the error names the rule.
     let admin = app.user("op", Scope::Admin).await;

@@ -46,6 +46,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "incidents",
         include_str!("../migrations/sqlite/0008_incidents.sql"),
     ),
+    (
+        9,
+        "presumption_notice",
+        include_str!("../migrations/sqlite/0009_presumption_notice.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -76,6 +76,8 @@ pub struct StoredClassification {
     /// The base models the card named (`ns/name`), so a change of a base reaches its derivatives.
     pub bases: Vec<String>,
     pub updated_at: i64,
+    /// When the notification the presumption clock asks for was recorded, and its reference.
+    pub notified: Option<(i64, String)>,
 }
 
 macro_rules! result_columns {
@@ -455,7 +457,8 @@ impl Db {
 
     pub async fn classification(&self, repo: &Repo) -> Result<Option<StoredClassification>> {
         let r = sqlx::query(
-            "SELECT commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at
+            "SELECT commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at,
+                    notified_at, notified_ref
              FROM classifications WHERE repo_id = $1",
         )
         .bind(repo.id)
@@ -473,6 +476,13 @@ impl Db {
                 presumption_since: r.try_get("presumption_since")?,
                 assessed_compute: r.try_get("assessed_compute")?,
                 updated_at: r.try_get("updated_at")?,
+                notified: match (
+                    r.try_get::<Option<i64>, _>("notified_at")?,
+                    r.try_get::<Option<String>, _>("notified_ref")?,
+                ) {
+                    (Some(at), Some(reference)) => Some((at, reference)),
+                    _ => None,
+                },
             })
         })
         .transpose()
@@ -495,7 +505,9 @@ impl Db {
              ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, tier = excluded.tier,
                rule = excluded.rule, policy_sha256 = excluded.policy_sha256,
                presumption_since = excluded.presumption_since, assessed_compute = excluded.assessed_compute,
-               bases = excluded.bases, updated_at = excluded.updated_at",
+               bases = excluded.bases, updated_at = excluded.updated_at,
+               notified_at = CASE WHEN excluded.presumption_since IS NULL THEN NULL ELSE classifications.notified_at END,
+               notified_ref = CASE WHEN excluded.presumption_since IS NULL THEN NULL ELSE classifications.notified_ref END",
         )
         .bind(repo.id)
         .bind(&c.commit)
@@ -548,5 +560,34 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// Records that the notification the presumption clock asks for was made, with its event.
+    pub async fn set_presumption_notified_logged(
+        &self,
+        repo: &Repo,
+        at: i64,
+        reference: &str,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE classifications SET notified_at = $1, notified_ref = $2
+             WHERE repo_id = $3 AND presumption_since IS NOT NULL",
+        )
+        .bind(at)
+        .bind(reference)
+        .bind(repo.id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "a running notification clock on {}",
+                repo.repo_id
+            )));
+        }
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

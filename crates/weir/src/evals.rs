@@ -249,9 +249,23 @@ fn print_result(v: &Value) {
 }
 
 /// `weir classify NS/NAME[@REV]`: the decision rule by rule, with the evidence used.
-pub async fn classify(repo: &str, as_json: bool, remote: &Remote) -> Result<()> {
+pub async fn classify(
+    repo: &str,
+    as_json: bool,
+    notified: Option<&str>,
+    remote: &Remote,
+) -> Result<()> {
     let (r, rev) = split_rev(repo);
     let id = repo_id(r)?;
+    if let Some(reference) = notified {
+        let v = client(remote)?.record_notification(&id, reference).await?;
+        println!(
+            "{id}: notification recorded ({}), clock due {} is met",
+            reference,
+            v["notification"]["due"].as_str().unwrap_or("?")
+        );
+        return Ok(());
+    }
     let v = client(remote)?.classification(&id, rev).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -306,7 +320,12 @@ pub async fn classify(repo: &str, as_json: bool, remote: &Remote) -> Result<()> 
             n.get("rule").and_then(Value::as_str).unwrap_or("-"),
             n.get("started_at").and_then(Value::as_str).unwrap_or("-"),
             n.get("due").and_then(Value::as_str).unwrap_or("-"),
-            if n.get("overdue").and_then(Value::as_bool) == Some(true) {
+            if let Some(at) = n.get("notified_at").and_then(Value::as_str) {
+                format!(
+                    " — notified {at} ({})",
+                    n.get("reference").and_then(Value::as_str).unwrap_or("-")
+                )
+            } else if n.get("overdue").and_then(Value::as_bool) == Some(true) {
                 " — OVERDUE".to_string()
             } else {
                 format!(

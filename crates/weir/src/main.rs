@@ -146,6 +146,10 @@ enum Command {
         /// Print the JSON the API returns.
         #[arg(long)]
         json: bool,
+        /// (publisher) Record that the notification the compute presumption asks for was made,
+        /// with its reference; this meets the notification clock.
+        #[arg(long, value_name = "REFERENCE")]
+        notified: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -633,7 +637,12 @@ async fn run(cli: Cli) -> Result<()> {
             reason,
             remote,
         } => incidents::signoff(&repo, &reason, &remote).await,
-        Command::Classify { repo, json, remote } => evals::classify(&repo, json, &remote).await,
+        Command::Classify {
+            repo,
+            json,
+            notified,
+            remote,
+        } => evals::classify(&repo, json, notified.as_deref(), &remote).await,
         Command::Evidence { command, remote } => evals::evidence(command, &remote).await,
         Command::Doc {
             repo,

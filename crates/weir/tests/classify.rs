@@ -104,6 +104,18 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
         (Some("T2"), Some("T2"))
     );
     assert_eq!(c["policy"]["version"], "strict-1");
+    // The presumption's notification clock runs until the publisher records the notification.
+    assert_eq!(c["notification"]["overdue"], false);
+    let out = ok(&weir(
+        &["classify", "alice/m", "--notified", "AI Office 2026/7"],
+        &env,
+    ));
+    assert!(out.contains("notification recorded"), "{out}");
+    let human = ok(&weir(&["classify", "alice/m"], &env));
+    assert!(
+        human.contains("notified") && human.contains("AI Office 2026/7"),
+        "{human}"
+    );
 
     // Evaluators: keys, accreditation, and signing only what the raw log backs.
     let key = dir.path().join("lab.key");

@@ -116,7 +116,7 @@ async fn info(
             "minimumTier": c.tier.as_str(),
             "rule": c.rule,
             "commit": c.commit,
-            "notification": crate::evals::notification(c.presumption_since, &policy.policy, crate::now()),
+            "notification": crate::evals::notification(c.presumption_since, c.notified.as_ref(), &policy.policy, crate::now()),
         }),
         None => Value::Null,
     };
