@@ -1009,7 +1009,12 @@ pub fn osv_record(i: &Incident, repo: &Repo, public_url: &str, tier: Tier, at: i
     let mut text = String::new();
     for k in DETAIL_FIELDS {
         if let Some(v) = details.get(*k).and_then(Value::as_str) {
-            text.push_str(&format!("**{}**: {}\n\n", k.replace('_', " "), v));
+            // OSV `details` is CommonMark: reporters' text must not become live HTML there.
+            let inert = v
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            text.push_str(&format!("**{}**: {}\n\n", k.replace('_', " "), inert));
         }
     }
     let clocks = clocks_json(i, at);

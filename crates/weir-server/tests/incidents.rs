@@ -394,6 +394,28 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
     );
     assert_eq!(rec["aliases"], json!(["AVID-2026-R0001"]));
     assert_eq!(app.json(&format!("/osv/{id}.json"), None).await, *rec);
+    let details = rec["details"].as_str().expect("details");
+    assert!(details.contains("&lt;img src=x onerror=alert(1)&gt;") && !details.contains("<img"));
+    // The record's exact shape is the contract (ids, commits, times and URLs redacted).
+    insta::assert_json_snapshot!("osv_record", rec, {
+        ".id" => "[id]",
+        ".modified" => "[time]",
+        ".published" => "[time]",
+        ".affected[].versions[]" => "[commit]",
+        ".affected[].ranges[].repo" => "[url]",
+        ".affected[].ranges[].events[].introduced" => "[commit]",
+        ".affected[].ranges[].events[].fixed" => "[commit]",
+        ".affected[].database_specific.purl" => "[purl]",
+        ".affected[].database_specific.purls[]" => "[purl]",
+        ".references[].url" => "[url]",
+        ".database_specific.reported_at" => "[time]",
+        ".database_specific.clocks[].due" => "[time]",
+        ".database_specific.clocks[].met_at" => insta::dynamic_redaction(|v, _| {
+            if v.is_nil() { v } else { "[time]".into() }
+        }),
+        ".database_specific.disclosure.due" => "[time]",
+        ".database_specific.disclosure.embargo_until" => "[time]",
+    });
     // Every transition is on the log, summary-level.
     let on_log: Vec<String> = events_now(&app)
         .await
