@@ -139,7 +139,10 @@ async fn main() {
         }),
     };
     let (ms, len) = time_get(&state, "/osv/all.json").await;
-    println!("GET /osv/all.json ({n} records, {} KiB): best of 5 = {ms:.1} ms", len / 1024);
+    println!(
+        "GET /osv/all.json ({n} records, {} KiB): best of 5 = {ms:.1} ms",
+        len / 1024
+    );
     let (ms, _) = time_get(&state, "/api/v1/publishers/acme/record").await;
     println!("GET /api/v1/publishers/acme/record ({n} incidents): best of 5 = {ms:.1} ms");
     let (ms, _) = time_get(&state, "/api/v1/models/acme/m/classification").await;
