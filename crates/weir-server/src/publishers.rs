@@ -158,7 +158,7 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     let mut triage_times = Vec::new();
     let (mut recent_high, mut recent_critical, mut overdue_reports) = (0, 0, 0);
-    for i in store.db.incidents(None).await? {
+    for i in store.db.incidents_of_namespace(namespace).await? {
         if !repos.iter().any(|r| r.id == i.repo_id) {
             continue;
         }

@@ -400,6 +400,34 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(v["next"].as_str().expect("next").contains("wmdp-bio"));
 
+    // The raw log comes back byte for byte, to those who may download the model's files: the
+    // derivative is T3 (inherited), so not even its publisher downloads it.
+    let raw = format!(
+        "/api/v1/evaluations/{}/raw",
+        limited["id"].as_str().expect("id")
+    );
+    let r = app.get(&raw, Some(&carol)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.expect("body").contains("tier_no_egress"));
+    app.repo("alice/open", false).await;
+    app.commit("alice/open", "main", &alice, &[("config.json", b"{}")])
+        .await;
+    let bytes = lm_eval_log("wmdp_bio", 0.26, 1273, "null");
+    let (s, v) = import(&app, &carol, "alice/open", "wmdp-bio", bytes.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let r = app
+        .get(
+            &format!("/api/v1/evaluations/{}/raw", v["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("bytes").to_vec(), bytes);
+    let r = app
+        .get(&format!("/api/v1/evaluations/{}/raw", "0".repeat(64)), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
     let mut ids = Vec::new();
     for (suite, task, acc, n) in [
         ("wmdp-bio", "wmdp_bio", 0.26, 1273),

@@ -305,6 +305,19 @@ impl Db {
         rows.iter().map(incident_from_row).collect()
     }
 
+    /// The incidents about a namespace's repos, oldest first.
+    pub async fn incidents_of_namespace(&self, namespace: &str) -> Result<Vec<Incident>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents WHERE repo_id IN (SELECT id FROM repos WHERE namespace = $1) ORDER BY id"
+        ))
+        .bind(namespace)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
     /// Writes an incident's mutable fields, a history line, the events and the notifications it
     /// causes, in one transaction. `expected_state` guards against a concurrent transition.
     pub async fn update_incident_logged(

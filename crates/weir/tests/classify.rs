@@ -104,6 +104,27 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
         (Some("T2"), Some("T2"))
     );
     assert_eq!(c["policy"]["version"], "strict-1");
+    // The policy in force is served with the operator's signed note, verifiable with the log key.
+    let served: Value = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            reqwest::get(format!("{}/api/v1/policy", server.url))
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json")
+        });
+    assert_eq!(
+        (served["default"].as_bool(), served["version"].as_str()),
+        (Some(false), Some("strict-1"))
+    );
+    let vkey = weir_tlog::note::Verifier::parse(served["verification_key"].as_str().expect("vkey"))
+        .expect("vkey");
+    let note = weir_tlog::note::Note::open(served["signature"].as_str().expect("sig"), &[vkey])
+        .expect("the stored policy signature verifies");
+    assert!(note.text.contains(served["sha256"].as_str().expect("sha")));
+    assert!(!ok(&server.admin(&["policy", "show"])).contains("(shipped default)"));
     // The presumption's notification clock runs until the publisher records the notification.
     assert_eq!(c["notification"]["overdue"], false);
     let out = ok(&weir(
@@ -122,6 +143,11 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
     ok(&weir(&["eval", "keygen", key.to_str().expect("utf8")], &[]));
     let pubkey = format!("{}.pub", key.display());
     ok(&server.admin(&["evaluator", "add", "lab", "--key", &pubkey]));
+    let suites = ok(&weir(&["eval", "suites"], &env));
+    assert!(
+        suites.contains("wmdp-bio v1") && suites.contains("(or 1520)"),
+        "{suites}"
+    );
     assert!(ok(&server.admin(&["evaluator", "list"])).contains("lab accredited"));
     let log = dir.path().join("results.json");
     write(&log, lm_eval("wmdp_bio", 0.26, 1273).as_bytes());
@@ -193,6 +219,8 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
         &env,
     ));
     assert_eq!(classify()["counted_results"], 2);
+    let listed = ok(&weir(&["eval", "list", "alice/m"], &env));
+    assert_eq!(listed.matches("result ").count(), 2, "{listed}");
     // An unreadable log fails before upload, in one line.
     let junk = dir.path().join("junk.eval");
     write(&junk, b"PK\x03\x04 not really a zip");
