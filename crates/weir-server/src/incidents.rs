@@ -263,6 +263,9 @@ fn incident_json(i: &Incident, repo: &Repo, full: bool, at: i64) -> Value {
     });
     if full || is_public(i) {
         v["details"] = details;
+    }
+    // Who reported stays with the people handling it, also after disclosure.
+    if full {
         v["reporter"] = json!(i.reporter.as_deref().unwrap_or("anonymous"));
     }
     if let (Value::Object(m), Value::Object(c)) = (&mut v, clocks_json(i, at)) {
@@ -589,6 +592,13 @@ async fn transition(
         next.embargo_until = Some(parse_time("embargo_until", e)?);
     }
     if let Some(w) = body.in_the_wild {
+        if role == Role::Reporter {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_reviewer",
+                "Only operators and the publisher change whether it is exploited in the wild.",
+            ));
+        }
         next.in_the_wild = w;
     }
     incident::transition(from, to, role, incident::disclosure_due(&times(&next)), at).map_err(

@@ -394,6 +394,13 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
     );
     assert_eq!(rec["aliases"], json!(["AVID-2026-R0001"]));
     assert_eq!(app.json(&format!("/osv/{id}.json"), None).await, *rec);
+    // Once disclosed, anyone reads the record, but not who reported it.
+    let public = app.json(&format!("/api/v1/incidents/{id}"), None).await;
+    assert_eq!(public["state"], "disclosed");
+    assert!(
+        public.get("reporter").is_none() && public.get("history").is_none(),
+        "{public}"
+    );
     let details = rec["details"].as_str().expect("details");
     assert!(details.contains("&lt;img src=x onerror=alert(1)&gt;") && !details.contains("<img"));
     // The record's exact shape is the contract (ids, commits, times and URLs redacted).
