@@ -267,6 +267,18 @@ fn write_rule(subject: &Subject, namespace: &Name) -> Decision {
     }
 }
 
+/// Operators, and owners of the repo's namespace holding a write token: who reviews access
+/// requests, handles incidents and records regulatory notifications.
+fn owners_or_operators(subject: &Subject, repo: &RepoFacts) -> Decision {
+    match subject.scope() {
+        None => Decision::deny(Reason::NotSignedIn),
+        Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
+        Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+        Some(_) if subject.is_owner_of(&repo.namespace) => Decision::allow(Reason::Owner),
+        Some(_) => Decision::deny(Reason::NotReviewer),
+    }
+}
+
 fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision {
     // A confirmed incident holds new deliveries of the affected revisions, for everyone.
     if repo.held {
@@ -355,13 +367,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }
-            match subject.scope() {
-                None => Decision::deny(Reason::NotSignedIn),
-                Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
-                Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
-                Some(_) if subject.is_owner_of(&repo.namespace) => Decision::allow(Reason::Owner),
-                Some(_) => Decision::deny(Reason::NotReviewer),
-            }
+            owners_or_operators(subject, repo)
         }
         Action::SetTier {
             repo,
@@ -443,13 +449,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }
-            match subject.scope() {
-                None => Decision::deny(Reason::NotSignedIn),
-                Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
-                Some(s) if !s.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
-                Some(_) if subject.is_owner_of(&repo.namespace) => Decision::allow(Reason::Owner),
-                Some(_) => Decision::deny(Reason::NotReviewer),
-            }
+            owners_or_operators(subject, repo)
         }
         Action::SignOffRelease(repo) => {
             if visible(subject, repo).is_none() {
