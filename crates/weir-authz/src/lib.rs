@@ -123,6 +123,10 @@ pub enum Action<'a> {
         requester: &'a Name,
         already_approved: bool,
     },
+    /// Receive the custodial copy of an approved export (issue the link, download it), asked
+    /// with the facts of that moment: the requester's current level and org membership, the
+    /// repo's current tier and holds. T4 never leaves.
+    ReceiveExport { repo: &'a RepoFacts, org: &'a Name },
     /// Contribute to a model's assessment: import an evaluation log, file evidence that a hazard
     /// domain cannot be ruled out. Anyone signed in who can see the repo; what it changes is
     /// only ever stricter (ambiguity escalates) or inert until signed.
@@ -301,10 +305,13 @@ fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision
     if subject.is_member_of(&repo.namespace) {
         return Decision::allow(Reason::Member);
     }
-    if user
-        .country
-        .as_ref()
-        .is_some_and(|c| repo.blocked_countries.contains(c))
+    // A region-blocked repo denies users whose country is unknown too: no attested country is
+    // no evidence of being outside the blocked regions.
+    if !repo.blocked_countries.is_empty()
+        && user
+            .country
+            .as_ref()
+            .is_none_or(|c| repo.blocked_countries.contains(c))
     {
         return Decision::deny(Reason::Region);
     }
@@ -418,7 +425,24 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
                 Some(u) if &u.name == *requester => Decision::deny(Reason::OwnRequest),
                 Some(_) if *already_approved => Decision::deny(Reason::AlreadyApproved),
+                Some(_) if repo.held => Decision::deny(Reason::IncidentHold),
+                Some(_) if repo.tier != Tier::T3 => Decision::deny(Reason::NotExportable),
                 Some(_) => Decision::allow(Reason::AdminToken),
+            }
+        }
+        Action::ReceiveExport { repo, org } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(_) if repo.held => Decision::deny(Reason::IncidentHold),
+                Some(_) if repo.tier != Tier::T3 => Decision::deny(Reason::NotExportable),
+                Some(u) if u.level < IdentityLevel::Accredited => {
+                    Decision::deny(Reason::IdentityLevel)
+                }
+                Some(u) if !u.orgs.contains(org) => Decision::deny(Reason::NotMember),
+                Some(_) => Decision::allow(Reason::Accredited),
             }
         }
         Action::Contribute(repo) => {

@@ -13,7 +13,8 @@ fn user(n: &str, orgs: &[&str], scope: Scope, level: IdentityLevel) -> Subject {
         owner_of: vec![],
         scope,
         level,
-        country: None,
+        // Attested outside the blocked region (XX) of `repo()`.
+        country: Some("DE".into()),
     })
 }
 
@@ -124,8 +125,28 @@ fn region_blocks_apply_to_gated_tiers() {
     u.country = Some("DE".into());
     assert!(
         authorize(
-            &Subject::User(u),
+            &Subject::User(u.clone()),
             &Action::Download(&r, standing(GrantState::None, true))
+        )
+        .allow
+    );
+    // No attested country is no evidence of being outside the blocked regions (F10).
+    u.country = None;
+    assert_eq!(
+        authorize(
+            &Subject::User(u.clone()),
+            &Action::Download(&r, standing(GrantState::None, true))
+        ),
+        Decision::deny(Reason::Region)
+    );
+    // ...while a repo that blocks no region does not ask.
+    let open = repo(false, Tier::T1);
+    let mut open = open;
+    open.blocked_countries.clear();
+    assert!(
+        authorize(
+            &Subject::User(u),
+            &Action::Download(&open, standing(GrantState::None, true))
         )
         .allow
     );
@@ -202,6 +223,51 @@ fn dual_control_rules() {
     assert_eq!(
         authorize(&accredited, &Action::RequestExport(&t2)),
         Decision::deny(Reason::NotExportable)
+    );
+
+    // Every later step asks again with the facts of that moment (F2, F3).
+    let lab = name("lab");
+    let receive =
+        |s: &Subject, r: &RepoFacts| authorize(s, &Action::ReceiveExport { repo: r, org: &lab });
+    assert!(receive(&accredited, &r).allow);
+    let t4 = repo(false, Tier::T4);
+    let approve_t4 = authorize(
+        &op("rev1"),
+        &Action::ApproveExport {
+            repo: &t4,
+            requester: &requester,
+            already_approved: false,
+        },
+    );
+    assert_eq!(approve_t4, Decision::deny(Reason::NotExportable));
+    assert_eq!(
+        receive(&accredited, &t4),
+        Decision::deny(Reason::NotExportable)
+    );
+    let mut held = r.clone();
+    held.held = true;
+    assert_eq!(
+        receive(&accredited, &held),
+        Decision::deny(Reason::IncidentHold)
+    );
+    assert_eq!(
+        authorize(
+            &op("rev1"),
+            &Action::ApproveExport {
+                repo: &held,
+                requester: &requester,
+                already_approved: false,
+            },
+        ),
+        Decision::deny(Reason::IncidentHold)
+    );
+    let demoted = user("eve", &["lab"], Scope::Read, IdentityLevel::Identified);
+    assert_eq!(receive(&demoted, &r), Decision::deny(Reason::IdentityLevel));
+    let left = user("eve", &["other"], Scope::Read, IdentityLevel::Accredited);
+    assert_eq!(receive(&left, &r), Decision::deny(Reason::NotMember));
+    assert_eq!(
+        receive(&Subject::Anonymous, &r),
+        Decision::deny(Reason::NotSignedIn)
     );
 }
 
@@ -288,12 +354,20 @@ fn decision_matrix() {
             let r = repo(false, tier);
             for grant in GrantState::ALL {
                 let st = standing(grant, grant == GrantState::Approved);
-                let actions: [(&str, Action<'_>); 9] = [
+                let elsewhere = name("elsewhere");
+                let actions: [(&str, Action<'_>); 10] = [
                     ("metadata", Action::ReadMetadata(&r)),
                     ("download", Action::Download(&r, st)),
                     ("push", Action::Write(&r)),
                     ("review", Action::Review(&r)),
                     ("export", Action::RequestExport(&r)),
+                    (
+                        "receive",
+                        Action::ReceiveExport {
+                            repo: &r,
+                            org: &elsewhere,
+                        },
+                    ),
                     ("contrib", Action::Contribute(&r)),
                     (
                         "evidence",

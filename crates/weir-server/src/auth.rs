@@ -99,28 +99,41 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(token)
             .await?
             .ok_or_else(ApiError::invalid_token)?;
-        let orgs = state.store.db.orgs_of(info.account.as_str()).await?;
-        let identity = state
-            .store
-            .db
-            .identity(info.account.as_str(), crate::now())
-            .await?;
-        let subject = Subject::User(UserFacts {
-            name: info.account.clone(),
-            orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
-            owner_of: orgs
-                .iter()
-                .filter(|(_, r)| r == "owner")
-                .map(|(o, _)| o.clone())
-                .collect(),
-            scope: info.scope,
-            level: identity.level,
-            country: identity.country,
-        });
+        let (subject, orgs) = account_subject(state, &info.account, info.scope).await?;
         Ok(Caller {
             subject,
             token: Some(info),
             orgs,
         })
     }
+}
+
+/// The authorization facts of an account as they are now: its orgs and roles, its effective
+/// identity level and country (expired or revoked attestations already discounted). Used for
+/// the caller of a request, and for the other party of a multi-step flow (the requester of an
+/// export) when a later step re-asks `weir_authz` with the facts of that moment.
+pub async fn account_subject(
+    state: &AppState,
+    account: &Name,
+    scope: Scope,
+) -> Result<(Subject, Vec<(Name, String)>), ApiError> {
+    let orgs = state.store.db.orgs_of(account.as_str()).await?;
+    let identity = state
+        .store
+        .db
+        .identity(account.as_str(), crate::now())
+        .await?;
+    let subject = Subject::User(UserFacts {
+        name: account.clone(),
+        orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
+        owner_of: orgs
+            .iter()
+            .filter(|(_, r)| r == "owner")
+            .map(|(o, _)| o.clone())
+            .collect(),
+        scope,
+        level: identity.level,
+        country: identity.country,
+    });
+    Ok((subject, orgs))
 }

@@ -323,6 +323,12 @@ impl From<StoreError> for ApiError {
             )
             .next("fetch the new head and rebase your commit on it"),
             StoreError::InvalidCommit(msg) => ApiError::bad_request("invalid_commit", msg),
+            StoreError::NotUploaded { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_uploaded",
+                e.to_string(),
+            )
+            .next("upload the file's bytes through the LFS batch API for this repo, then commit"),
             StoreError::Blob(b) => b.into(),
             other => {
                 tracing::error!(error = %other, "storage failure");

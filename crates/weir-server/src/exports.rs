@@ -13,9 +13,9 @@ use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use weir_authz::Action;
+use weir_authz::{Action, RepoFacts};
 use weir_core::Name;
-use weir_store::Export;
+use weir_store::{Export, Repo};
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
@@ -116,6 +116,38 @@ async fn request_export(
     Ok((StatusCode::CREATED, Json(export_json(&e))))
 }
 
+/// The export's repo as it is now: its current tier, and whether the exported revision is under
+/// an incident hold. Every step asks `weir_authz` with these facts, never with those of the
+/// request.
+async fn current_facts(state: &AppState, e: &Export) -> Result<(Repo, RepoFacts), ApiError> {
+    let repo = state
+        .store
+        .db
+        .repo(&e.repo)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let mut f = gate::facts(&repo);
+    f.held = state.store.db.is_held(repo.id, e.commit.as_str()).await?;
+    Ok((repo, f))
+}
+
+/// Whether the requester, as they are now (level, attestations, org membership), may receive
+/// the copy of the repo as it is now (tier, holds).
+async fn requester_may_receive(
+    state: &AppState,
+    e: &Export,
+    f: &RepoFacts,
+) -> Result<weir_authz::Decision, ApiError> {
+    let requester = Name::parse(&e.requester).map_err(|_| ApiError::internal())?;
+    let org = Name::parse(&e.org).map_err(|_| ApiError::internal())?;
+    let (subject, _) =
+        crate::auth::account_subject(state, &requester, weir_core::Scope::Read).await?;
+    Ok(weir_authz::authorize(
+        &subject,
+        &Action::ReceiveExport { repo: f, org: &org },
+    ))
+}
+
 async fn load(state: &AppState, id: i64) -> Result<Export, ApiError> {
     state.store.db.export(id).await?.ok_or_else(|| {
         ApiError::new(
@@ -150,13 +182,14 @@ async fn approve(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let e = load(&state, id).await?;
-    let (repo, f) = visible_repo(
+    let (repo, _) = visible_repo(
         &state,
         &caller,
         e.repo.namespace.as_str(),
         e.repo.name.as_str(),
     )
     .await?;
+    let (_, f) = current_facts(&state, &e).await?;
     let requester = Name::parse(&e.requester).map_err(|_| ApiError::internal())?;
     let me = caller.require_user()?.to_string();
     let already = e.approvals.contains(&me);
@@ -174,6 +207,11 @@ async fn approve(
             "export_not_pending",
             format!("export {id} is {}", e.state),
         ));
+    }
+    // The requester must still qualify now, not only when they asked.
+    let d = requester_may_receive(&state, &e, &f).await?;
+    if !d.allow {
+        return Err(requester_no_longer_qualifies(id, d.reason));
     }
     let after = state.store.db.approve_export(id, &me).await?;
     gate::record(
@@ -208,6 +246,15 @@ async fn link(
             "only the requester receives the download link",
         ));
     }
+    // Asked again with the caller's facts now and the repo's tier and holds now.
+    let (repo, f) = current_facts(&state, &e).await?;
+    caller.require(
+        &Action::ReceiveExport {
+            repo: &f,
+            org: &Name::parse(&e.org).map_err(|_| ApiError::internal())?,
+        },
+        &repo.repo_id.to_string(),
+    )?;
     if e.link_issued {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -245,12 +292,6 @@ async fn link(
                 "the download link was already issued; it is shown only once",
             )
         })?;
-    let repo = state
-        .store
-        .db
-        .repo(&e.repo)
-        .await?
-        .ok_or_else(ApiError::internal)?;
     gate::record(
         &state,
         &gate::event(
@@ -290,36 +331,30 @@ async fn download(
             return Err(ApiError::new(StatusCode::GONE, code, msg).next("ask for a new export"));
         }
     };
-    let repo = state
-        .store
-        .db
-        .repo(&e.repo)
-        .await?
-        .ok_or_else(ApiError::internal)?;
+    let (repo, f) = current_facts(&state, &e).await?;
     let files = state.store.db.files(&repo, &e.commit).await?;
     let anon = Caller {
         subject: weir_authz::Subject::Anonymous,
         token: None,
         orgs: vec![],
     };
-    // An incident hold stops custodial copies of the revision too (the link is spent).
-    if state.store.db.is_held(repo.id, e.commit.as_str()).await? {
+    // The last step asks again: the repo raised to T4, an incident hold, a requester demoted
+    // (level lowered, attestation revoked or expired, left the org) all stop the copy, and the
+    // spent link does not come back.
+    let d = requester_may_receive(&state, &e, &f).await?;
+    if !d.allow {
         let mut ev = gate::event(
             &anon,
             &headers,
             "export.download",
             Some(&repo),
             "deny",
-            "incident_hold",
+            d.reason.code(),
             json!({"export": e.id, "commit": e.commit.as_str()}),
         );
         ev.actor = Some(e.requester.clone());
         gate::record(&state, &ev).await?;
-        return Err(ApiError::denied(
-            weir_authz::Reason::IncidentHold,
-            &repo.repo_id.to_string(),
-            false,
-        ));
+        return Err(ApiError::denied(d.reason, &repo.repo_id.to_string(), false));
     }
     let mut ev = gate::event(
         &anon,
@@ -362,6 +397,19 @@ async fn download(
         HeaderValue::from_static("application/x-tar"),
     );
     Ok(resp)
+}
+
+fn requester_no_longer_qualifies(id: i64, reason: weir_authz::Reason) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "requester_not_eligible",
+        format!(
+            "export {id} cannot be approved now: the requester or the repo no longer qualifies ({})",
+            reason.code()
+        ),
+    )
+    .with("reason", json!(reason.code()))
+    .next("the requester must be accredited and a member of the organization, and the repo T3 with no hold")
 }
 
 const CHUNK: usize = 1 << 20;

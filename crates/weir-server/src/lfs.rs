@@ -93,7 +93,12 @@ async fn batch(
             objects.push(json!({"oid": o.oid, "size": o.size, "error": {"code": 422, "message": "size must not be negative"}}));
             continue;
         };
-        if state.store.has_blob(&sha, size).await? {
+        // "Already present" only for bytes this repo possesses (possession before reference);
+        // for any other object the client uploads and the server hashes the bytes, so the
+        // answer never tells whether an unrelated hash is stored.
+        if state.store.db.possessed(&repo, &sha).await? == Some(size)
+            && state.store.blobs.size(&sha).await == Some(size)
+        {
             objects.push(json!({"oid": o.oid, "size": size}));
             continue;
         }
@@ -174,7 +179,14 @@ async fn upload(
         size: Some(q.size),
         max_size: Some(q.size),
     };
-    let (stored, size) = state.store.ingest(body.into_data_stream(), expect).await?;
+    // The link was signed for this repo by the batch endpoint after a write check; the bytes
+    // hashed here become the repo's to reference.
+    let repo_id = weir_core::RepoId::parse(&q.repo).map_err(|_| denied())?;
+    let repo = state.store.db.repo(&repo_id).await?.ok_or_else(denied)?;
+    let (stored, size) = state
+        .store
+        .ingest_for(&repo, body.into_data_stream(), expect)
+        .await?;
     tracing::info!(repo = %q.repo, sha256 = %stored, size, "lfs object stored");
     Ok(Json(json!({"oid": stored.as_str(), "size": size})))
 }
@@ -191,14 +203,19 @@ async fn verify(
     Path((ns, name)): Path<(String, String)>,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
-    writable_repo(&state, &caller, &ns, &name).await?;
+    let repo = writable_repo(&state, &caller, &ns, &name).await?;
     let sha = Sha256Hex::parse(&req.oid)
         .map_err(|e| ApiError::bad_request("invalid_oid", e.to_string()))?;
-    if !state.store.has_blob(&sha, req.size).await? {
+    if state.store.db.possessed(&repo, &sha).await? != Some(req.size)
+        || !state.store.has_blob(&sha, req.size).await?
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "object_missing",
-            format!("object {sha} of {} bytes is not stored", req.size),
+            format!(
+                "object {sha} of {} bytes was not uploaded to this repo",
+                req.size
+            ),
         )
         .next("upload it again through the link from the batch endpoint"));
     }

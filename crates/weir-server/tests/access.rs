@@ -28,7 +28,7 @@ pub async fn set_level(app: &TestApp, user: &str, level: IdentityLevel, country:
 }
 
 /// acme/gated (owned by org acme, owner alice) with a weights file; carol is an outsider.
-async fn setup(tier: Tier) -> (TestApp, String, String) {
+pub async fn setup(tier: Tier) -> (TestApp, String, String) {
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
@@ -57,7 +57,7 @@ async fn dl(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     app.get("/acme/gated/resolve/main/w.txt", token).await
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
     app.req(Method::POST, path, Some(token))
         .json(&body)
         .send()
@@ -65,7 +65,7 @@ async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::R
         .expect("send")
 }
 
-async fn reason(r: reqwest::Response) -> (StatusCode, String, String) {
+pub async fn reason(r: reqwest::Response) -> (StatusCode, String, String) {
     let status = r.status();
     let code = r
         .headers()

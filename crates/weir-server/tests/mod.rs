@@ -9,4 +9,5 @@ mod evals;
 mod incidents;
 mod log;
 mod releases;
+mod security;
 mod upload;

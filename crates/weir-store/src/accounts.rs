@@ -116,6 +116,17 @@ impl Db {
         Ok(())
     }
 
+    /// Removes `user` from `org`. Returns whether they were a member.
+    pub async fn remove_member(&self, org: &Name, user: &Name) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM org_members WHERE org = $1 AND member = $2")
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
     /// Orgs `user` belongs to, with the role: `(org, role)`.
     pub async fn orgs_of(&self, user: &str) -> Result<Vec<(Name, String)>> {
         let rows = sqlx::query("SELECT org, role FROM org_members WHERE member = $1 ORDER BY org")

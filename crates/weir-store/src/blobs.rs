@@ -246,6 +246,34 @@ impl Store {
         Ok((sha, size))
     }
 
+    /// Ingests bytes received for `repo` and records that the repo possesses them, so that a
+    /// commit of this repo may reference them. The only way, besides being in one of the repo's
+    /// commits, that a repo comes to possess a blob.
+    pub async fn ingest_for<S, E>(
+        &self,
+        repo: &crate::Repo,
+        body: S,
+        expect: Expect,
+    ) -> Result<(Sha256Hex, u64)>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Display,
+    {
+        let (sha, size) = self.ingest(body, expect).await?;
+        self.db.record_upload(repo, &sha, size).await?;
+        Ok((sha, size))
+    }
+
+    /// [`Store::ingest_for`] of bytes in memory (small regular files).
+    pub async fn ingest_bytes_for(
+        &self,
+        repo: &crate::Repo,
+        bytes: Bytes,
+    ) -> Result<(Sha256Hex, u64)> {
+        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+        self.ingest_for(repo, stream, Expect::default()).await
+    }
+
     pub async fn ingest_bytes(&self, bytes: Bytes) -> Result<(Sha256Hex, u64)> {
         let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
         self.ingest(stream, Expect::default()).await

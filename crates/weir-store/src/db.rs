@@ -51,6 +51,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "presumption_notice",
         include_str!("../migrations/sqlite/0009_presumption_notice.sql"),
     ),
+    (
+        10,
+        "possession",
+        include_str!("../migrations/sqlite/0010_possession.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -56,6 +56,14 @@ pub enum StoreError {
     },
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
+    /// A commit names bytes this repo never received (possession before reference). The same
+    /// answer whether or not the bytes are stored for another repo.
+    #[error("{path}: the object sha256:{sha256} ({size} bytes) was not uploaded to this repo")]
+    NotUploaded {
+        path: String,
+        sha256: String,
+        size: u64,
+    },
     #[error("corrupt row: {0}")]
     Corrupt(String),
     #[error("I/O error on {path}: {source}")]

@@ -230,7 +230,48 @@ pub fn apply_ops(
     Ok(files)
 }
 
+/// The size of a blob this repo possesses: uploaded for it, or in one of its commits.
+async fn possessed_size<'e, E>(exec: E, repo_id: i64, sha: &Sha256Hex) -> Result<Option<u64>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "SELECT size FROM repo_uploads WHERE repo_id = $1 AND sha256 = $2
+         UNION ALL
+         SELECT size FROM commit_files WHERE repo_id = $1 AND sha256 = $2
+         LIMIT 1",
+    )
+    .bind(repo_id)
+    .bind(sha.as_str())
+    .fetch_optional(exec)
+    .await?;
+    row.map(|r| u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt))
+        .transpose()
+}
+
 impl Db {
+    /// Records that the bytes of `sha` were received for `repo` (hashed by the server on the way
+    /// in). Only this, or the blob being in one of the repo's commits, lets a commit reference it.
+    pub async fn record_upload(&self, repo: &Repo, sha: &Sha256Hex, size: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO repo_uploads (repo_id, sha256, size, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repo_id, sha256) DO NOTHING",
+        )
+        .bind(repo.id)
+        .bind(sha.as_str())
+        .bind(size_i64(size)?)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The size of `sha` if this repo possesses it (possession before reference), else `None`,
+    /// whether or not the blob is stored for some other repo.
+    pub async fn possessed(&self, repo: &Repo, sha: &Sha256Hex) -> Result<Option<u64>> {
+        possessed_size(&self.pool, repo.id, sha).await
+    }
+
     pub async fn record_blob(&self, sha: &Sha256Hex, size: u64) -> Result<()> {
         sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
             .bind(sha.as_str())
@@ -530,6 +571,13 @@ impl Db {
                 files.insert(f.path.clone(), f);
             }
         }
+        for op in &c.ops {
+            if let CommitOp::Add { path, sha256, size } = op
+                && possessed_size(&mut *tx, repo.id, sha256).await? != Some(*size)
+            {
+                return Err(not_uploaded(path, sha256, *size));
+            }
+        }
         let files = apply_ops(files, &c.ops, git_oids)?;
         let new = write_commit(&mut tx, repo, base.as_ref(), &files, c).await?;
         let t = now();
@@ -572,6 +620,14 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(new)
+    }
+}
+
+fn not_uploaded(path: &RepoPath, sha256: &Sha256Hex, size: u64) -> StoreError {
+    StoreError::NotUploaded {
+        path: path.to_string(),
+        sha256: sha256.to_string(),
+        size,
     }
 }
 
@@ -630,14 +686,23 @@ async fn write_commit(
 
 impl Store {
     /// Git blob ids of the small (non-LFS) files a commit adds, hashed from the stored blobs.
-    async fn git_oids(&self, ops: &[CommitOp]) -> Result<BTreeMap<RepoPath, String>> {
+    async fn git_oids(
+        &self,
+        repo: Option<&Repo>,
+        ops: &[CommitOp],
+    ) -> Result<BTreeMap<RepoPath, String>> {
         let mut out = BTreeMap::new();
         for op in ops {
             if let CommitOp::Add { path, sha256, size } = op {
+                // Possession before reference: the same answer whether or not the bytes are
+                // stored for another repo. (Checked again inside the commit transaction.)
+                if let Some(repo) = repo
+                    && self.db.possessed(repo, sha256).await? != Some(*size)
+                {
+                    return Err(not_uploaded(path, sha256, *size));
+                }
                 if !self.has_blob(sha256, *size).await? {
-                    return Err(StoreError::InvalidCommit(format!(
-                        "{path}: blob sha256:{sha256} of {size} bytes was never uploaded"
-                    )));
+                    return Err(not_uploaded(path, sha256, *size));
                 }
                 if weir_core::is_lfs(path, *size) {
                     continue;
@@ -687,13 +752,15 @@ impl Store {
             summary: "initial commit".into(),
             description: String::new(),
         };
-        let oids = self.git_oids(&first.ops).await?;
+        // The repo does not exist yet: its first commit holds only bytes made here.
+        let oids = self.git_oids(None, &first.ops).await?;
         self.db.insert_repo(id, private, &first, &oids).await
     }
 
-    /// Makes a commit on a branch. Every added blob must already be stored.
+    /// Makes a commit on a branch. Every added blob must be possessed by the repo: uploaded for
+    /// it ([`Store::ingest_for`]) or already in one of its commits.
     pub async fn commit(&self, repo: &Repo, c: &NewCommit) -> Result<CommitId> {
-        let oids = self.git_oids(&c.ops).await?;
+        let oids = self.git_oids(Some(repo), &c.ops).await?;
         self.db.apply_commit(repo, c, &oids).await
     }
 }
@@ -740,7 +807,10 @@ mod tests {
             .await
             .expect("resolve")
             .expect("main");
-        let (sha, size) = store.ingest_bytes("hello\n".into()).await.expect("blob");
+        let (sha, size) = store
+            .ingest_bytes_for(&repo, "hello\n".into())
+            .await
+            .expect("blob");
         let c = NewCommit {
             branch: RefName::main(),
             expected_parent: Some(main.clone()),
@@ -824,7 +894,47 @@ mod tests {
         };
         assert!(matches!(
             store.commit(&repo, &ghost).await,
-            Err(StoreError::InvalidCommit(_))
+            Err(StoreError::NotUploaded { .. })
+        ));
+        // Possession before reference: bytes stored for another repo are not this repo's.
+        let other = store
+            .create_repo(&RepoId::parse("alice/other").expect("id"), false, sig())
+            .await
+            .expect("create");
+        let (foreign, fsize) = store
+            .ingest_bytes_for(&other, "other's weights\n".into())
+            .await
+            .expect("blob");
+        let claim = NewCommit {
+            ops: vec![CommitOp::Add {
+                path: p("stolen"),
+                sha256: foreign.clone(),
+                size: fsize,
+            }],
+            expected_parent: None,
+            ..c.clone()
+        };
+        assert!(matches!(
+            store.commit(&repo, &claim).await,
+            Err(StoreError::NotUploaded { .. })
+        ));
+        // ...nor are bytes stored outside any repo (raw evaluation logs, attachments).
+        let (loose, lsize) = store
+            .ingest_bytes("a raw log\n".into())
+            .await
+            .expect("blob");
+        let claim = NewCommit {
+            ops: vec![CommitOp::Add {
+                path: p("log"),
+                sha256: loose,
+                size: lsize,
+            }],
+            expected_parent: None,
+            ..c.clone()
+        };
+        assert!(matches!(
+            store.commit(&repo, &claim).await,
+            Err(StoreError::NotUploaded { .. })
         ));
         // new branch from main
         let feat = NewCommit {

@@ -536,7 +536,7 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     ];
     let mut ops = Vec::new();
     for (path, bytes) in files {
-        let (sha256, size) = store.ingest_bytes(bytes.into()).await?;
+        let (sha256, size) = store.ingest_bytes_for(&repo, bytes.into()).await?;
         ops.push(CommitOp::Add {
             path: RepoPath::parse(path).map_err(|e| anyhow!("{e}"))?,
             sha256,
@@ -565,7 +565,7 @@ async fn seed_model(store: &Store, m: &DemoModel) -> Result<()> {
     if m.repo == "openlab/mini-decoder" {
         // A branch with a slash and a nested file, to show revisions and paths.
         let (sha256, size) = store
-            .ingest_bytes(b"Notes on the wide experiment.\n".to_vec().into())
+            .ingest_bytes_for(&repo, b"Notes on the wide experiment.\n".to_vec().into())
             .await?;
         let exp = NewCommit {
             branch: RefName::parse("experiment/wide").map_err(|e| anyhow!("{e}"))?,

@@ -295,7 +295,7 @@ pub async fn commit(
                         "regular files are limited to 10 MiB; upload it through LFS",
                     ));
                 }
-                let (sha256, size) = state.store.ingest_bytes(bytes.into()).await?;
+                let (sha256, size) = state.store.ingest_bytes_for(&repo, bytes.into()).await?;
                 CommitOp::Add { path, sha256, size }
             }
             "lfsFile" => {
@@ -306,7 +306,9 @@ pub async fn commit(
                     return Err(invalid_line(n, "only sha256 LFS objects are supported"));
                 }
                 let sha256 = Sha256Hex::parse(&f.oid).map_err(|e| invalid_line(n, e))?;
-                let stored = state.store.db.blob_size(&sha256).await?;
+                // Possession before reference: only bytes uploaded for this repo or already in
+                // its commits; a blob stored for another repo answers exactly like a missing one.
+                let stored = state.store.db.possessed(&repo, &sha256).await?;
                 let size = match (f.size, stored) {
                     (Some(s), Some(st)) if s == st => s,
                     (None, Some(st)) => st,
@@ -318,12 +320,13 @@ pub async fn commit(
                             ),
                         ));
                     }
-                    (_, None) => {
-                        return Err(invalid_line(
-                            n,
-                            format!("{path}: LFS object {sha256} was never uploaded"),
-                        )
-                        .next("upload it through the LFS batch API first"));
+                    (size, None) => {
+                        return Err(StoreError::NotUploaded {
+                            path: path.to_string(),
+                            sha256: sha256.to_string(),
+                            size: size.unwrap_or(0),
+                        }
+                        .into());
                     }
                 };
                 CommitOp::Add { path, sha256, size }
