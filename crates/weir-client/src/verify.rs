@@ -31,6 +31,39 @@ pub fn signature_paths(dir: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// `DIR.sig.tlog-opening`: for a private repo's release, whose log entry is sealed, the salt and
+/// the public facts that open it (written only when the entry is sealed).
+pub fn opening_path(dir: &Path) -> PathBuf {
+    let (sig, _) = signature_paths(dir);
+    PathBuf::from(format!("{}.tlog-opening", sig.display()))
+}
+
+/// A released revision's signature files, as served.
+#[derive(Debug, Clone)]
+pub struct ReleaseFiles {
+    pub bundle: String,
+    pub proof: String,
+    /// The opening of the sealed log entry of a private repo's release.
+    pub opening: Option<String>,
+}
+
+impl ReleaseFiles {
+    /// Writes `DIR.sig`, `DIR.sig.tlog-proof` and, for a sealed entry, `DIR.sig.tlog-opening`.
+    pub fn write_beside(&self, dir: &Path) -> Result<PathBuf> {
+        let (sig, prf) = signature_paths(dir);
+        std::fs::write(&sig, &self.bundle).map_err(io_err(sig.display()))?;
+        std::fs::write(&prf, &self.proof).map_err(io_err(prf.display()))?;
+        let open = opening_path(dir);
+        match &self.opening {
+            Some(o) => std::fs::write(&open, o).map_err(io_err(open.display()))?,
+            None => {
+                let _ = std::fs::remove_file(&open);
+            }
+        }
+        Ok(sig)
+    }
+}
+
 /// What `verify_dir` established.
 #[derive(Debug)]
 pub struct VerifyReport {
@@ -90,6 +123,7 @@ pub async fn verify_dir(
     bundle: &str,
     release_pem: &str,
     proof: Option<(&str, &str)>,
+    opening: Option<&str>,
     repo: Option<&RepoId>,
 ) -> Result<VerifyReport> {
     let v = verify_bundle(bundle, release_pem).map_err(invalid)?;
@@ -107,17 +141,31 @@ pub async fn verify_dir(
             .verify(&entry, &log)
             .map_err(|e| invalid(format!("the release is not proven in the log: {e}")))?;
         let e: Value = serde_json::from_slice(&entry).map_err(invalid)?;
+        // A private repo's entry is sealed: its public facts are a salted commitment that the
+        // opening (served to those who may see the repo) must open.
+        let public = if e["private"] == true {
+            let text = opening.ok_or_else(|| {
+                invalid("the log entry is sealed (a private repo) and the opening file DIR.sig.tlog-opening is missing; pull again or pass --repo")
+            })?;
+            let o: weir_core::event::Opening = serde_json::from_str(text)
+                .map_err(|err| invalid(format!("the opening file is not valid: {err}")))?;
+            if !o.opens(&e) {
+                return Err(invalid("the opening does not open the sealed log entry"));
+            }
+            o.public
+        } else {
+            e["public"].clone()
+        };
         let want = hex::encode(Sha256::digest(bundle.as_bytes()));
-        if e["action"] != "release" || e["public"]["bundle_sha256"].as_str() != Some(want.as_str())
-        {
+        if e["action"] != "release" || public["bundle_sha256"].as_str() != Some(want.as_str()) {
             return Err(invalid("the log entry announces a different bundle"));
         }
         if let Some(r) = repo
-            && e["public"]["repo"].as_str() != Some(r.to_string().as_str())
+            && public["repo"].as_str() != Some(r.to_string().as_str())
         {
             return Err(invalid(format!(
                 "the log entry is for {}, not {r}",
-                e["public"]["repo"]
+                public["repo"]
             )));
         }
         logged = Some((c.size, p.index));
@@ -169,11 +217,7 @@ impl Client {
     }
 
     /// The bundle and proof of a released revision, if it is released (`None` otherwise).
-    pub async fn release_files(
-        &self,
-        repo: &RepoId,
-        rev: &str,
-    ) -> Result<Option<(String, String)>> {
+    pub async fn release_files(&self, repo: &RepoId, rev: &str) -> Result<Option<ReleaseFiles>> {
         let base = format!("/api/v1/models/{repo}/releases/{}", encode_segment(rev));
         let bundle = match self
             .send(self.request(
@@ -207,6 +251,29 @@ impl Client {
                 Err(e) => return Err(e),
             }
         };
-        Ok(Some((bundle, proof)))
+        // A sealed entry (a private repo) comes with its opening.
+        let sealed = ProofFile::parse(&proof)
+            .ok()
+            .and_then(|p| p.extra)
+            .and_then(|e| serde_json::from_slice::<Value>(&e).ok())
+            .is_some_and(|e| e["private"] == true);
+        let opening = if sealed {
+            Some(
+                self.send(self.request(
+                    reqwest::Method::GET,
+                    &self.url(&format!("{base}/model.sig.tlog-opening")),
+                ))
+                .await?
+                .text()
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Some(ReleaseFiles {
+            bundle,
+            proof,
+            opening,
+        }))
     }
 }

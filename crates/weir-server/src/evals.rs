@@ -274,8 +274,15 @@ pub async fn classify_at(
         .collect();
     let mut bases = Vec::new();
     for b in &card.base_models {
+        // A private base counts only for derivatives in its own namespace: to anyone else it is
+        // exactly like a missing one, or the derivative's tier would be an oracle for it.
         let tier = match RepoId::parse(b) {
-            Ok(id) if id != repo.repo_id => store.db.repo(&id).await?.map(|r| r.tier),
+            Ok(id) if id != repo.repo_id => store
+                .db
+                .repo(&id)
+                .await?
+                .filter(|b| !b.private || b.repo_id.namespace == repo.repo_id.namespace)
+                .map(|r| r.tier),
             _ => None,
         };
         bases.push(BaseInput {
@@ -1227,8 +1234,12 @@ async fn documentation(
     let mut deps = Vec::new();
     for b in &card.base_models {
         let mut d = json!({"model": b, "in_registry": false});
+        // A base the caller cannot see is documented exactly like one not in the registry.
         if let Ok(id) = RepoId::parse(b)
             && let Some(base) = state.store.db.repo(&id).await?
+            && caller
+                .authorize(&Action::ReadMetadata(&crate::gate::facts(&base)))
+                .allow
         {
             d["in_registry"] = json!(true);
             d["tier"] = json!(base.tier.as_str());

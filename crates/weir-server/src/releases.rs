@@ -32,6 +32,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig.tlog-proof",
             get(proof),
         )
+        .route(
+            "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig.tlog-opening",
+            get(opening),
+        )
         .route("/api/v1/keys/release.pub.pem", get(public_key))
         .route(
             "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig",
@@ -242,6 +246,45 @@ async fn proof(
         }
         .to_text(),
         "text/plain; charset=utf-8",
+    ))
+}
+
+/// The opening of a private repo's sealed release entry (its salt and public facts), for those
+/// who may see the repo: with it, `weir verify` checks that the sealed entry announces this
+/// bundle. A public repo's entry is in clear and has none.
+async fn opening(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name, rev)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, r) = load(&state, &caller, &ns, &name, &rev).await?;
+    // Sealed when it was logged (the repo was private then), whatever the repo is now.
+    let sealed = match state.store.db.log_index_of_event(r.event_id).await? {
+        Some(i) => state
+            .store
+            .db
+            .log_entry(i)
+            .await?
+            .and_then(|e| serde_json::from_slice::<Value>(&e).ok())
+            .is_some_and(|e| e["private"] == true),
+        None => false,
+    };
+    if !sealed {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_sealed",
+            "the release's log entry is in clear (or not in the log yet); it needs no opening",
+        ));
+    }
+    let o = state
+        .store
+        .db
+        .event_opening(r.event_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(plain(
+        serde_json::to_string(&o).map_err(|_| ApiError::internal())?,
+        "application/json",
     ))
 }
 

@@ -398,3 +398,224 @@ async fn custodial_export_follows_the_requester_as_they_are_now() {
     let r = app.http.get(&url).send().await.expect("download");
     assert_eq!(error_code(r).await.1, "not_member");
 }
+
+/// Every sequenced entry of the transparency log, as text (the proof routes sequence first).
+async fn log_text(app: &TestApp) -> Vec<String> {
+    let size = app.store.db.log_state().await.expect("state").size;
+    app.store
+        .db
+        .log_entries(0, size)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| String::from_utf8(e).expect("utf8"))
+        .collect()
+}
+
+/// F4a: a private repo never appears in the transparency log by name, whatever happens to it
+/// (tier set, release, classification); its release entry is sealed and opens for those who
+/// may see it, and for no one else.
+#[tokio::test]
+async fn private_repos_never_reach_the_log_by_name() {
+    let app = TestApp::new().await;
+    let bob = app.user("bob", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    app.repo("bob/hidden-thing", true).await;
+    app.repo("bob/open-thing", false).await;
+    for repo in ["bob/hidden-thing", "bob/open-thing"] {
+        assert_eq!(
+            app.commit(repo, "main", &bob, &[("config.json", b"{}")])
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        let r = app
+            .req(
+                Method::PUT,
+                &format!("/api/v1/repos/{repo}/tier"),
+                Some(&bob),
+            )
+            .json(&json!({"tier": "T1"}))
+            .send()
+            .await
+            .expect("tier");
+        assert_eq!(r.status(), StatusCode::OK, "{repo}");
+        let r = app
+            .req(
+                Method::POST,
+                &format!("/api/v1/repos/{repo}/releases"),
+                Some(&bob),
+            )
+            .json(&json!({"revision": "main"}))
+            .send()
+            .await
+            .expect("release");
+        assert_eq!(r.status(), StatusCode::CREATED, "{repo}");
+    }
+    // The proofs sequence the log.
+    for repo in ["bob/hidden-thing", "bob/open-thing"] {
+        let r = app
+            .get(
+                &format!("/api/v1/models/{repo}/releases/main/model.sig.tlog-proof"),
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{repo}");
+    }
+    let entries = log_text(&app).await;
+    assert!(entries.iter().any(|e| e.contains("bob/open-thing")));
+    for e in &entries {
+        assert!(
+            !e.contains("hidden-thing"),
+            "a private repo is named in the log: {e}"
+        );
+    }
+    // The sealed release entry opens with the opening bob may fetch...
+    let proof = app
+        .get(
+            "/api/v1/models/bob/hidden-thing/releases/main/model.sig.tlog-proof",
+            Some(&bob),
+        )
+        .await
+        .text()
+        .await
+        .expect("proof");
+    let entry = weir_tlog::proof::ProofFile::parse(&proof)
+        .expect("proof")
+        .extra
+        .expect("extra");
+    let entry: Value = serde_json::from_slice(&entry).expect("entry");
+    assert_eq!(entry["private"], true);
+    let r = app
+        .get(
+            "/api/v1/models/bob/hidden-thing/releases/main/model.sig.tlog-opening",
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let opening: weir_core::event::Opening = r.json().await.expect("opening");
+    assert!(opening.opens(&entry));
+    assert_eq!(opening.public["repo"], "bob/hidden-thing");
+    // ...and is missing for an outsider, exactly like a missing repo.
+    let hidden = app
+        .get(
+            "/api/v1/models/bob/hidden-thing/releases/main/model.sig.tlog-opening",
+            Some(&carol),
+        )
+        .await;
+    let missing = app
+        .get(
+            "/api/v1/models/bob/no-such-thing/releases/main/model.sig.tlog-opening",
+            Some(&carol),
+        )
+        .await;
+    assert_eq!(hidden.status(), missing.status());
+    let (h, m): (Value, Value) = (
+        hidden.json().await.expect("json"),
+        missing.json().await.expect("json"),
+    );
+    assert_eq!(
+        h["error"], m["error"],
+        "private and missing answer alike: {h} vs {m}"
+    );
+    // A public repo's entry needs no opening.
+    let r = app
+        .get(
+            "/api/v1/models/bob/open-thing/releases/main/model.sig.tlog-opening",
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// F4b: a derivative's card naming a private base model neither inherits its tier (an oracle
+/// for its existence and tier) nor documents it: it answers exactly like a missing base.
+#[tokio::test]
+async fn private_base_models_are_missing_to_outsiders() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("bob/secret-base", true).await;
+    set_tier(&app, "bob/secret-base", Tier::T3).await;
+    let card = |base: &str| {
+        format!("---\nlicense: apache-2.0\nbase_model: {base}\n---\n# Derivative\n").into_bytes()
+    };
+    app.repo("alice/from-private", false).await;
+    app.repo("alice/from-missing", false).await;
+    for (repo, base) in [
+        ("alice/from-private", "bob/secret-base"),
+        ("alice/from-missing", "bob/never-existed"),
+    ] {
+        assert_eq!(
+            app.commit(repo, "main", &alice, &[("README.md", &card(base))])
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let tier = |repo: &'static str| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            app.json(
+                &format!("/api/v1/models/{repo}/classification"),
+                Some(&alice),
+            )
+            .await["minimum_tier"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        tier("alice/from-private").await,
+        tier("alice/from-missing").await
+    );
+    let t = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("alice/from-private").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo")
+        .tier;
+    assert_eq!(
+        t,
+        Tier::T0,
+        "the private parent's tier leaked into the derivative"
+    );
+    let doc = |repo: &'static str| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            app.json(
+                &format!("/api/v1/models/{repo}/documentation"),
+                Some(&alice),
+            )
+            .await
+            .to_string()
+        }
+    };
+    let private_doc = doc("alice/from-private").await;
+    assert!(
+        !private_doc.contains("\"in_registry\":true"),
+        "{private_doc}"
+    );
+    assert!(!private_doc.contains("T3"), "{private_doc}");
+    // bob, who can see his own base, may derive from it in his own namespace and inherits.
+    app.repo("bob/own-derivative", false).await;
+    app.commit(
+        "bob/own-derivative",
+        "main",
+        &bob,
+        &[("README.md", &card("bob/secret-base"))],
+    )
+    .await;
+    let t = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("bob/own-derivative").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo")
+        .tier;
+    assert_eq!(t, Tier::T3);
+}

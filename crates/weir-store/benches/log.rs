@@ -59,7 +59,7 @@ async fn main() {
     let mut i = events;
     while i < n {
         let batch: Vec<Vec<u8>> = (i..(i + 50_000).min(n))
-            .map(|k| event(k).log_entry(b"salt"))
+            .map(|k| event(k).log_entry(b"salt", false))
             .collect();
         store.db.enqueue_log_entries(&batch).await.expect("enqueue");
         let t = Instant::now();

@@ -15,6 +15,26 @@ impl Db {
         Ok(id)
     }
 
+    /// The opening of an event's log entry: its salt and its `public` facts. Callers give it
+    /// only to those who may see the event's repo.
+    pub async fn event_opening(&self, id: i64) -> Result<Option<weir_core::event::Opening>> {
+        let row = sqlx::query("SELECT salt, details FROM events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let salt: Vec<u8> = r.try_get("salt")?;
+            let details: String = r.try_get("details")?;
+            let details: serde_json::Value = serde_json::from_str(&details)
+                .map_err(|e| StoreError::Corrupt(format!("event {id} details: {e}")))?;
+            Ok(weir_core::event::Opening {
+                salt: hex::encode(salt),
+                public: details.get("public").cloned().unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
     /// Events about one repo (or all when `None`), newest first.
     pub async fn events(&self, repo: Option<&str>, limit: i64) -> Result<Vec<(i64, Event)>> {
         let rows = sqlx::query(
@@ -75,10 +95,32 @@ pub(crate) async fn record_event_in(
     .fetch_one(&mut **tx)
     .await?;
     let id: i64 = row.try_get("id")?;
+    let sealed = is_hidden(tx, e).await?;
     sqlx::query("INSERT INTO log_pending (event_id, data) VALUES ($1, $2)")
         .bind(id)
-        .bind(e.log_entry(&salt))
+        .bind(e.log_entry(&salt, sealed))
         .execute(&mut **tx)
         .await?;
     Ok(id)
+}
+
+/// Whether an event concerns a repo that is private now, or that does not exist (fail closed:
+/// a name that is not a public repo never reaches the log in clear). Decided inside the event's
+/// transaction, so a repo made private in the same transaction is already sealed.
+async fn is_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Event) -> Result<bool> {
+    for name in e.repos() {
+        let Some((ns, n)) = name.split_once('/') else {
+            return Ok(true);
+        };
+        let row = sqlx::query("SELECT private FROM repos WHERE namespace = $1 AND name = $2")
+            .bind(ns)
+            .bind(n)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match row {
+            Some(r) if r.try_get::<i64, _>("private")? == 0 => {}
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
 }

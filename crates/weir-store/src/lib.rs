@@ -86,11 +86,29 @@ impl Store {
     /// Opens (creating if needed) the embedded default under `data_dir`: `weir.db` (SQLite, WAL)
     /// and `blobs/`. Migrations run; temp files left by a crash are removed.
     pub async fn open_data_dir(data_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let db = Db::open_sqlite(&data_dir.join("weir.db")).await?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+        // The database holds personal data and token hashes: only the server's user reads it.
+        // SQLite gives the -wal and -shm files the database file's mode.
+        let db_path = data_dir.join("weir.db");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(data_dir))?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&db_path)
+                .map_err(io(&db_path))?;
+            std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&db_path))?;
+        }
+        let db = Db::open_sqlite(&db_path).await?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         Ok(Store { db, blobs })
     }
@@ -98,4 +116,31 @@ impl Store {
 
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn the_data_dir_and_database_are_private_to_the_server() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let store = super::Store::open_data_dir(&data).await.expect("open");
+        store
+            .db
+            .create_user(&weir_core::Name::parse("alice").expect("n"), None, false)
+            .await
+            .expect("write");
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("weir.db")), 0o600);
+        for side in ["weir.db-wal", "weir.db-shm"] {
+            let p = data.join(side);
+            if p.exists() {
+                assert_eq!(mode(&p) & 0o077, 0, "{side}");
+            }
+        }
+    }
 }

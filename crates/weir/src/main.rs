@@ -723,12 +723,8 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let out = client.pull(&id, &dir, &opts).await?;
             let signed = match client.release_files(&id, &out.commit).await {
-                Ok(Some((bundle, proof))) => {
-                    let (sig, prf) = weir_client::verify::signature_paths(&dir);
-                    std::fs::write(&sig, bundle)
-                        .with_context(|| format!("writing {}", sig.display()))?;
-                    std::fs::write(&prf, proof)
-                        .with_context(|| format!("writing {}", prf.display()))?;
+                Ok(Some(files)) => {
+                    let sig = files.write_beside(&dir)?;
                     format!(
                         "; signed release saved as {} (check with: weir verify {})",
                         sig.display(),
@@ -1099,12 +1095,11 @@ async fn verify(
                 sig_path.display()
             );
         };
-        let (bundle, proof) = client
+        client
             .release_files(id, rev)
             .await?
-            .ok_or_else(|| anyhow!("{id}@{rev} has no signed release"))?;
-        std::fs::write(&sig_path, bundle)?;
-        std::fs::write(&proof_path, proof)?;
+            .ok_or_else(|| anyhow!("{id}@{rev} has no signed release"))?
+            .write_beside(&dir)?;
     }
     let bundle = std::fs::read_to_string(&sig_path)
         .with_context(|| format!("reading {}", sig_path.display()))?;
@@ -1129,11 +1124,13 @@ async fn verify(
         ),
         None => None,
     };
+    let opening = std::fs::read_to_string(weir_client::verify::opening_path(&dir)).ok();
     let report = weir_client::verify::verify_dir(
         &dir,
         &bundle,
         &pem,
         proof_text.as_deref().zip(vkey.as_deref().map(str::trim)),
+        opening.as_deref(),
         target.as_ref().map(|(i, _)| i),
     )
     .await?;
