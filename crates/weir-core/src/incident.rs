@@ -192,8 +192,13 @@ pub enum TransitionError {
 }
 
 /// The lifecycle: `received → triaged → confirmed | rejected → mitigated → disclosed`, a
-/// confirmed incident may be disclosed without a fix once its disclosure date comes, and any
-/// open one may be withdrawn; a disclosed one may be withdrawn (a false alarm) by a reviewer.
+/// confirmed incident may be disclosed without a fix once its disclosure date comes.
+///
+/// Roles: the publisher triages, confirms, mitigates and discloses; rejecting a report is an
+/// operator's decision (also after confirmation, which lifts its hold: a logged reason is
+/// required); the reporter may withdraw a report only before it is confirmed, since a
+/// confirmed incident holds deliveries and counts on the publisher's record; a disclosed record
+/// may be withdrawn (a false alarm) by an operator.
 pub fn transition(
     from: State,
     to: State,
@@ -202,14 +207,22 @@ pub fn transition(
     now: i64,
 ) -> Result<(), TransitionError> {
     use State::*;
+    // Closing a confirmed incident is an operator's decision (as rejected): say who, rather
+    // than that the transition does not exist.
+    if to == Withdrawn && matches!(from, Confirmed | Mitigated) && role != Role::Reviewer {
+        return Err(TransitionError::Role {
+            to: to.as_str(),
+            who: "operators (a confirmed incident is closed as rejected, with a reason)",
+        });
+    }
     let allowed = matches!(
         (from, to),
         (Received, Triaged)
-            | (Received | Triaged, Rejected)
+            | (Received | Triaged | Confirmed | Mitigated, Rejected)
             | (Triaged, Confirmed)
             | (Confirmed, Mitigated)
             | (Confirmed | Mitigated, Disclosed)
-            | (Received | Triaged | Confirmed | Mitigated, Withdrawn)
+            | (Received | Triaged, Withdrawn)
             | (Disclosed, Withdrawn)
     );
     if !allowed {
@@ -220,17 +233,18 @@ pub fn transition(
     }
     let ok = match (to, role) {
         (_, Role::Reviewer) => true,
-        (Withdrawn, Role::Reporter) => from != Disclosed,
-        (Withdrawn, Role::Publisher) => false,
+        (Withdrawn, Role::Reporter) => matches!(from, Received | Triaged),
+        (Withdrawn | Rejected, Role::Publisher) => false,
         (_, Role::Publisher) => true,
         (_, Role::Reporter) => false,
     };
     if !ok {
         return Err(TransitionError::Role {
             to: to.as_str(),
-            who: match to {
-                Withdrawn => "the reporter or a reviewer",
-                _ => "reviewers and the publisher",
+            who: match (to, from) {
+                (Withdrawn, Received | Triaged) => "the reporter or an operator",
+                (Withdrawn | Rejected, _) => "operators",
+                _ => "operators and the publisher",
             },
         });
     }

@@ -236,7 +236,27 @@ async fn load(
     Ok((i, repo, r))
 }
 
-fn incident_json(i: &Incident, repo: &Repo, full: bool, at: i64) -> Value {
+/// Whether `role` may learn who reported `i`: operators and the reporter always, the publisher
+/// only if the reporter agreed.
+fn sees_reporter(i: &Incident, role: Option<Role>) -> bool {
+    match role {
+        Some(Role::Reviewer | Role::Reporter) => true,
+        Some(Role::Publisher) => i.reporter_shared,
+        None => false,
+    }
+}
+
+/// The reporter's name replaced by `reporter` where `role` may not learn it (history lines,
+/// attachments).
+fn actor_for(i: &Incident, role: Option<Role>, actor: &str) -> String {
+    match i.reporter.as_deref() {
+        Some(r) if r == actor && !sees_reporter(i, role) => "reporter".into(),
+        _ => actor.to_string(),
+    }
+}
+
+fn incident_json(i: &Incident, repo: &Repo, role: Option<Role>, at: i64) -> Value {
+    let full = role.is_some();
     let details: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
     let mut v = json!({
         "id": i.osv_id,
@@ -266,7 +286,12 @@ fn incident_json(i: &Incident, repo: &Repo, full: bool, at: i64) -> Value {
     }
     // Who reported stays with the people handling it, also after disclosure.
     if full {
-        v["reporter"] = json!(i.reporter.as_deref().unwrap_or("anonymous"));
+        v["reporter"] = if sees_reporter(i, role) {
+            json!(i.reporter.as_deref().unwrap_or("anonymous"))
+        } else {
+            json!("withheld")
+        };
+        v["reporter_shared"] = json!(i.reporter_shared);
     }
     if let (Value::Object(m), Value::Object(c)) = (&mut v, clocks_json(i, at)) {
         m.extend(c);
@@ -291,8 +316,13 @@ pub struct ReportBody {
     domain: Option<String>,
     #[serde(default)]
     aliases: Vec<String>,
+    /// The reporter says it is exploited in the wild: recorded with the report; an operator
+    /// decides (it shortens disclosure).
     #[serde(default)]
     in_the_wild: bool,
+    /// The reporter agrees to show their identity to the publisher (operators always see it).
+    #[serde(default)]
+    share_identity: bool,
 }
 
 /// `POST /api/v1/incidents`: anyone, signed in or not. Anonymous reporters get a follow-up
@@ -381,19 +411,25 @@ async fn report(
         format!("weirf_{}", hex::encode(b))
     });
     let at = now();
+    let mut details = body.details;
+    if body.in_the_wild && caller.scope() != Some(weir_core::Scope::Admin) {
+        details.insert("reported_in_the_wild".into(), Value::Bool(true));
+    }
     let mut new = Incident::received(
         repo.id,
         kind.as_str(),
         class.as_str(),
         summary,
-        Value::Object(body.details).to_string(),
+        Value::Object(details).to_string(),
         revisions,
         reporter.clone(),
         at,
     );
     new.domain = domain;
     new.aliases = body.aliases;
-    new.in_the_wild = body.in_the_wild;
+    // Only an operator's own report sets it at once; anyone else's claim waits for an operator.
+    new.in_the_wild = body.in_the_wild && caller.scope() == Some(weir_core::Scope::Admin);
+    new.reporter_shared = body.share_identity && reporter.is_some();
     new.followup_hash = token.as_deref().map(followup_hash);
     let year = time::OffsetDateTime::from_unix_timestamp(at)
         .map(|t| t.year())
@@ -424,7 +460,7 @@ async fn report(
         reporter.as_deref(),
     )
     .await?;
-    let mut v = incident_json(&i, &repo, true, at);
+    let mut v = incident_json(&i, &repo, Some(Role::Reporter), at);
     if let Some(t) = token {
         v["followup_token"] = json!(t);
         v["followup"] = json!(
@@ -487,7 +523,7 @@ async fn list(
         {
             continue;
         }
-        out.push(incident_json(&i, repo, r.is_some(), at));
+        out.push(incident_json(&i, repo, r, at));
     }
     Ok(Json(json!({"incidents": out})))
 }
@@ -499,7 +535,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (i, repo, r) = load(&state, &caller, &headers, &id).await?;
-    let mut v = incident_json(&i, &repo, r.is_some(), now());
+    let mut v = incident_json(&i, &repo, r, now());
     if r.is_some() {
         let history: Vec<Value> = state
             .store
@@ -507,7 +543,7 @@ async fn show(
             .incident_log(i.id)
             .await?
             .iter()
-            .map(|l| json!({"kind": l.kind, "from": l.from_state, "to": l.to_state, "by": l.actor, "note": l.note, "at": iso8601(l.at)}))
+            .map(|l| json!({"kind": l.kind, "from": l.from_state, "to": l.to_state, "by": actor_for(&i, r, &l.actor), "note": l.note, "at": iso8601(l.at)}))
             .collect();
         v["history"] = json!(history);
         let atts: Vec<Value> = state
@@ -516,7 +552,7 @@ async fn show(
             .attachments(i.id)
             .await?
             .iter()
-            .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size, "added_by": a.added_by, "at": iso8601(a.at)}))
+            .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size, "added_by": actor_for(&i, r, &a.added_by), "at": iso8601(a.at)}))
             .collect();
         v["attachments"] = json!(atts);
         v["your_role"] = json!(match r {
@@ -592,12 +628,15 @@ async fn transition(
         next.embargo_until = Some(parse_time("embargo_until", e)?);
     }
     if let Some(w) = body.in_the_wild {
-        if role == Role::Reporter {
+        // Exploitation in the wild shortens disclosure to 7 days, and denying it lengthens it:
+        // a disclosure-relevant fact, decided by operators, never by the publisher or reporter.
+        if role != Role::Reviewer {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "not_reviewer",
-                "Only operators and the publisher change whether it is exploited in the wild.",
-            ));
+                "Only operators change whether it is exploited in the wild.",
+            )
+            .next("say so in an update; an operator decides"));
         }
         next.in_the_wild = w;
     }
@@ -610,7 +649,9 @@ async fn transition(
             )
             .next("disclose on or after that date (an operator may set another embargo_until)"),
             incident::TransitionError::Role { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "not_allowed", e.to_string())
+                ApiError::new(StatusCode::FORBIDDEN, "not_allowed", e.to_string()).next(format!(
+                    "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
+                ))
             }
             incident::TransitionError::NotAllowed { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
@@ -785,7 +826,7 @@ async fn transition(
         .incident_by_osv(&id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    let mut v = incident_json(&i, &repo, true, now());
+    let mut v = incident_json(&i, &repo, Some(role), now());
     v["notified"] = json!(notify.len());
     Ok(Json(v))
 }
@@ -808,13 +849,19 @@ async fn add_update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
-    if !matches!(role, Some(Role::Reviewer | Role::Publisher)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_reviewer",
-            "Only operators and the publisher file incident reports.",
-        ));
-    }
+    // The reporter may add notes (kept in the history; they are not regulatory reports and move
+    // no clock); operators and the publisher file the reports.
+    let reporter_note = match role {
+        Some(Role::Reviewer | Role::Publisher) => false,
+        Some(Role::Reporter) if !body.r#final => true,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_reviewer",
+                "Only operators and the publisher file incident reports; the reporter may add notes.",
+            ));
+        }
+    };
     let note = body.note.trim();
     if note.is_empty() {
         return Err(bad("missing_note", "an update needs its text"));
@@ -822,7 +869,9 @@ async fn add_update(
     check_text("note", note, MAX_FIELD)?;
     let at = now();
     let mut next = i.clone();
-    if body.r#final {
+    if reporter_note {
+        // no clock moves
+    } else if body.r#final {
         if i.resolved_at.is_none() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -835,7 +884,9 @@ async fn add_update(
         next.last_update_at = Some(at);
     }
     next.updated_at = at;
-    let kind = if body.r#final {
+    let kind = if reporter_note {
+        "reporter_note"
+    } else if body.r#final {
         "final_report"
     } else {
         "update"
@@ -850,7 +901,11 @@ async fn add_update(
         json!({"public": {"id": i.osv_id, "repo": repo.repo_id.to_string(), "report": kind}, "note": note}),
     );
     e.subject = Some(i.osv_id.clone());
-    let actor = caller.name().map(|n| n.to_string()).unwrap_or_default();
+    let actor = match (role, caller.name()) {
+        (_, Some(n)) => n.to_string(),
+        (Some(Role::Reporter), None) => "reporter (follow-up token)".to_string(),
+        _ => String::new(),
+    };
     state
         .store
         .db
@@ -876,7 +931,7 @@ async fn add_update(
         .incident_by_osv(&id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    Ok(Json(incident_json(&i, &repo, true, at)))
+    Ok(Json(incident_json(&i, &repo, role, at)))
 }
 
 // ---- attachments -----------------------------------------------------------------------------

@@ -125,15 +125,30 @@ async fn add_cosignature(
     crate::extract::Json(body): crate::extract::Json<CosignatureBody>,
 ) -> Result<Response, ApiError> {
     let (size, note) = signed_head(&state).await?;
-    let line = format!("{}\n", body.line.trim_end());
     let bad = |code: &str, msg: String| ApiError::bad_request(code, msg);
-    let parsed = weir_tlog::note::Note::parse(&format!("{note}{line}"))
+    // Exactly one signature line: anything else (more lines, a forged line under the log's own
+    // name) would be stored and served with the checkpoint, and break every verifier.
+    let one = body.line.strip_suffix('\n').unwrap_or(&body.line);
+    if one.is_empty() || one.len() > 1024 || one.contains(['\n', '\r']) {
+        return Err(bad(
+            "invalid_cosignature",
+            "send exactly one signature line, '— <witness> <base64>'".into(),
+        ));
+    }
+    let parsed = weir_tlog::note::Note::parse(&format!("{note}{one}\n"))
         .map_err(|e| bad("invalid_cosignature", e.to_string()))?;
     let sig = parsed
         .signatures
         .last()
         .ok_or_else(|| bad("invalid_cosignature", "no signature line".into()))?
         .clone();
+    if sig.name == state.config.log_signer.name() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "unknown_witness",
+            "a cosignature cannot be made under the log's own key name",
+        ));
+    }
     let witnesses = state.store.db.witnesses().await?;
     let (_, vkey) = witnesses
         .iter()
@@ -167,10 +182,11 @@ async fn add_cosignature(
             "the cosignature's timestamp is in the future".into(),
         ));
     }
+    // Stored re-serialized from the verified signature, never as submitted.
     state
         .store
         .db
-        .add_cosignature(size, &sig.name, &line)
+        .add_cosignature(size, &sig.name, &sig.line())
         .await?;
     Ok(text(
         format!("cosigned size {size} by {}\n", sig.name),

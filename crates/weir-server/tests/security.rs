@@ -619,3 +619,301 @@ async fn private_base_models_are_missing_to_outsiders() {
         .tier;
     assert_eq!(t, Tier::T3);
 }
+
+/// F5: the unauthenticated cosignature route stores exactly one verified line from a registered
+/// witness, re-serialized; extra lines and lines under the log's own name never reach the
+/// checkpoint, which keeps opening under the log's key.
+#[tokio::test]
+async fn cosignatures_cannot_break_log_verification() {
+    let app = TestApp::new().await;
+    let witness = weir_tlog::note::Signer::from_seed("witness.example", [9; 32]).expect("key");
+    let cosigner =
+        weir_tlog::checkpoint::Cosigner::new("witness.example", witness.verifier_public())
+            .expect("cosigner");
+    app.store
+        .db
+        .add_witness("witness.example", &cosigner.vkey())
+        .await
+        .expect("witness");
+    // Something to log, so there is a signed checkpoint.
+    app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let checkpoint = app
+        .get("/log/checkpoint", None)
+        .await
+        .text()
+        .await
+        .expect("cp");
+    let body = checkpoint
+        .split_once("\n\n")
+        .map(|(b, _)| format!("{b}\n"))
+        .unwrap_or_else(|| panic!("no checkpoint: {checkpoint}"));
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let good = weir_tlog::checkpoint::cosign(&body, &witness, ts).line();
+    let log_origin = weir_server::log_origin(&app.url);
+    let forged = format!(
+        "— {log_origin} AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    );
+    let post = |line: String| {
+        let app = &app;
+        async move {
+            app.req(Method::POST, "/api/v1/log/cosignatures", None)
+                .json(&json!({"line": line}))
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    // A forged line under the log's name in front of a valid one: refused whole.
+    let r = post(format!("{forged}{good}")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A line under the log's own name alone: refused.
+    let r = post(forged.clone()).await;
+    assert!(r.status().is_client_error());
+    // The valid line: accepted, and served exactly as the verified signature re-serializes.
+    let r = post(good.clone()).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let served = app
+        .get("/log/checkpoint", None)
+        .await
+        .text()
+        .await
+        .expect("cp");
+    assert!(served.ends_with(&good), "{served}");
+    assert!(!served.contains("AAAAAAAA"));
+    let log = weir_tlog::note::Verifier::parse(
+        app.get("/log/vkey", None)
+            .await
+            .text()
+            .await
+            .expect("vkey")
+            .trim(),
+    )
+    .expect("vkey");
+    weir_tlog::checkpoint::Checkpoint::open(&served, &log).expect("the checkpoint still opens");
+    let parsed = weir_tlog::note::Note::parse(&served).expect("note");
+    assert_eq!(parsed.signatures.len(), 2);
+}
+
+async fn incident_post(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    followup: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut rb = app.req(Method::POST, path, token).json(&body);
+    if let Some(f) = followup {
+        rb = rb.header("x-weir-followup", f);
+    }
+    let r = rb.send().await.expect("send");
+    let s = r.status();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+fn a_report(extra: Value) -> Value {
+    let mut v = json!({
+        "repo": "alice/m", "kind": "incident", "class": "cyber",
+        "summary": "writes exploit chains", "domain": "cyber",
+    });
+    if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
+        m.extend(e);
+    }
+    v
+}
+
+/// F6: once an operator confirmed an incident (and held deliveries), the reporter's follow-up
+/// token cannot withdraw it; only an operator closes it, as rejected with a reason. The reporter
+/// may still add notes.
+#[tokio::test]
+async fn a_reporter_cannot_lift_an_operators_hold() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
+        .await;
+    let v1 = app.head_of("alice/m", "main").await;
+    let (s, v) = incident_post(&app, "/api/v1/incidents", None, None, a_report(json!({}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let token = v["followup_token"].as_str().expect("token").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "reproduced"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "confirmed", "hold": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let held = app.get(&format!("/alice/m/resolve/{v1}/w.bin"), None).await;
+    assert_eq!(held.status(), StatusCode::FORBIDDEN);
+
+    // The follow-up token alone cannot withdraw it.
+    let (s, v) = incident_post(
+        &app,
+        &path,
+        None,
+        Some(&token),
+        json!({"to": "withdrawn", "reason": "never mind"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let still = app.get(&format!("/alice/m/resolve/{v1}/w.bin"), None).await;
+    assert_eq!(still.status(), StatusCode::FORBIDDEN, "the hold must stay");
+    // Nor can the publisher reject it or close it.
+    for to in ["rejected", "withdrawn"] {
+        let (s, _) = incident_post(
+            &app,
+            &path,
+            Some(&alice),
+            None,
+            json!({"to": to, "reason": "not a bug"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "publisher → {to}");
+    }
+    // The reporter may add a note.
+    let (s, v) = incident_post(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        None,
+        Some(&token),
+        json!({"note": "more details: it also works on v2"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // An operator closes it, as rejected with a reason: the hold lifts.
+    let (s, v) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "rejected", "reason": "could not reproduce on re-test"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let open = app.get(&format!("/alice/m/resolve/{v1}/w.bin"), None).await;
+    assert_eq!(open.status(), StatusCode::OK);
+}
+
+/// F9: the publisher handles reports about its own models but does not decide disclosure facts
+/// (in the wild, embargo) nor learn who reported unless the reporter agreed.
+#[tokio::test]
+async fn publishers_do_not_judge_their_own_incidents() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let dave = app.user("dave", Scope::Read).await;
+    let erin = app.user("erin", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
+        .await;
+    // A signed-in reporter claiming exploitation in the wild: recorded, not decided.
+    let (s, v) = incident_post(
+        &app,
+        "/api/v1/incidents",
+        Some(&dave),
+        None,
+        a_report(json!({"in_the_wild": true})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let show = |token: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.json(&format!("/api/v1/incidents/{id}"), Some(&token))
+                .await
+        }
+    };
+    let as_publisher = show(alice.clone()).await;
+    assert_eq!(as_publisher["in_the_wild"], false);
+    assert_eq!(as_publisher["details"]["reported_in_the_wild"], true);
+    // The reporter's identity is withheld from the publisher, everywhere in the record.
+    assert_eq!(as_publisher["reporter"], "withheld");
+    assert!(!as_publisher.to_string().contains("dave"), "{as_publisher}");
+    assert_eq!(show(op.clone()).await["reporter"], "dave");
+    // Disclosure facts are the operators'.
+    let path = format!("/api/v1/incidents/{id}/transition");
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&alice),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "looking", "in_the_wild": false}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = incident_post(&app, &path, Some(&alice), None,
+        json!({"to": "triaged", "severity": "high", "reason": "looking", "embargo_until": "2030-01-01"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&alice),
+        None,
+        json!({"to": "rejected", "reason": "not ours"}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "publishers do not reject reports about their models"
+    );
+    let (s, v) = incident_post(
+        &app,
+        &path,
+        Some(&alice),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "looking"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "the publisher triages: {v}");
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "real", "in_the_wild": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(show(alice.clone()).await["in_the_wild"], true);
+    assert!(!show(alice.clone()).await.to_string().contains("dave"));
+
+    // A reporter who agrees is named to the publisher.
+    let (_, v) = incident_post(
+        &app,
+        "/api/v1/incidents",
+        Some(&erin),
+        None,
+        a_report(json!({"share_identity": true})),
+    )
+    .await;
+    let id2 = v["id"].as_str().expect("id").to_string();
+    let v = app
+        .json(&format!("/api/v1/incidents/{id2}"), Some(&alice))
+        .await;
+    assert_eq!(v["reporter"], "erin");
+}

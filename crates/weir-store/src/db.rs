@@ -56,6 +56,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "possession",
         include_str!("../migrations/sqlite/0010_possession.sql"),
     ),
+    (
+        11,
+        "reporter_shared",
+        include_str!("../migrations/sqlite/0011_reporter_shared.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -32,6 +32,8 @@ pub struct Incident {
     pub in_the_wild: bool,
     pub hold: bool,
     pub reporter: Option<String>,
+    /// The reporter agreed to show their identity to the publisher (operators always see it).
+    pub reporter_shared: bool,
     pub followup_hash: Option<String>,
     pub aware_at: i64,
     pub triaged_at: Option<i64>,
@@ -76,6 +78,7 @@ impl Incident {
             fixed_revision: None,
             aliases: Vec::new(),
             in_the_wild: false,
+            reporter_shared: false,
             hold: false,
             reporter,
             followup_hash: None,
@@ -95,7 +98,7 @@ impl Incident {
 
 macro_rules! incident_columns {
     () => {
-        "id, osv_id, repo_id, kind, class, state, severity, domain, summary, details, revisions, fixed_revision, aliases, in_the_wild, hold, reporter, followup_hash, aware_at, triaged_at, confirmed_at, resolved_at, disclosed_at, withdrawn_at, last_update_at, final_report_at, embargo_until, updated_at"
+        "id, osv_id, repo_id, kind, class, state, severity, domain, summary, details, revisions, fixed_revision, aliases, in_the_wild, hold, reporter, reporter_shared, followup_hash, aware_at, triaged_at, confirmed_at, resolved_at, disclosed_at, withdrawn_at, last_update_at, final_report_at, embargo_until, updated_at"
     };
 }
 
@@ -121,6 +124,7 @@ fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<Incident> {
         in_the_wild: r.try_get::<i64, _>("in_the_wild")? != 0,
         hold: r.try_get::<i64, _>("hold")? != 0,
         reporter: r.try_get("reporter")?,
+        reporter_shared: r.try_get::<i64, _>("reporter_shared")? != 0,
         followup_hash: r.try_get("followup_hash")?,
         aware_at: r.try_get("aware_at")?,
         triaged_at: r.try_get("triaged_at")?,
@@ -234,8 +238,8 @@ impl Db {
         let json = |v: &Vec<String>| serde_json::to_string(v).map_err(corrupt);
         let row = sqlx::query(
             "INSERT INTO incidents (osv_id, year, seq, repo_id, kind, class, state, domain, summary, details,
-               revisions, aliases, in_the_wild, reporter, followup_hash, aware_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+               revisions, aliases, in_the_wild, reporter, followup_hash, aware_at, updated_at, reporter_shared)
+             VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
              RETURNING id",
         )
         .bind(&id_text)
@@ -253,6 +257,7 @@ impl Db {
         .bind(new.reporter.as_deref())
         .bind(new.followup_hash.as_deref())
         .bind(new.aware_at)
+        .bind(i64::from(new.reporter_shared))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;

@@ -154,8 +154,11 @@ impl Db {
 
     /// Stores a checkpoint signed over (size, root), only if that is still the current state.
     pub async fn store_checkpoint(&self, size: u64, root: &Hash, note: &str) -> Result<bool> {
+        // The empty log has no state row yet: its checkpoint (size 0) creates it.
         let res = sqlx::query(
-            "UPDATE log_state SET checkpoint = $1 WHERE id = 1 AND size = $2 AND root = $3",
+            "INSERT INTO log_state (id, size, root, checkpoint) VALUES (1, $2, $3, $1)
+             ON CONFLICT (id) DO UPDATE SET checkpoint = excluded.checkpoint
+             WHERE log_state.size = excluded.size AND log_state.root = excluded.root",
         )
         .bind(note)
         .bind(size as i64)

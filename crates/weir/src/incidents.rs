@@ -35,9 +35,13 @@ pub enum IncidentCommand {
         /// AVID, AIID or CVE id of the same event (repeatable).
         #[arg(long = "alias")]
         aliases: Vec<String>,
-        /// Exploited in the wild (7-day disclosure).
+        /// You believe it is exploited in the wild: recorded with the report; an operator
+        /// decides (it shortens disclosure to 7 days).
         #[arg(long)]
         in_the_wild: bool,
+        /// Show your account name to the publisher (operators always see it).
+        #[arg(long)]
+        share_identity: bool,
         /// Files to attach (repeatable): stored as blobs, only ever served as downloads.
         #[arg(long = "attach")]
         attach: Vec<PathBuf>,
@@ -222,6 +226,7 @@ pub async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
             domain,
             aliases,
             in_the_wild,
+            share_identity,
             attach,
             anonymous,
         } => {
@@ -245,6 +250,7 @@ pub async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
                     "domain": domain,
                     "aliases": aliases,
                     "in_the_wild": in_the_wild,
+                    "share_identity": share_identity,
                 }))
                 .await?;
             let iid = v["id"].as_str().unwrap_or("?").to_string();

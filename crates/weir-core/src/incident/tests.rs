@@ -121,6 +121,34 @@ fn lifecycle_roles_and_embargo() {
     assert!(transition(Rejected, Triaged, Role::Reviewer, due, T0).is_err());
 }
 
+/// F6, F9: the reporter cannot lift an operator's hold by withdrawing a confirmed report; the
+/// publisher cannot reject reports about its own models; operators close confirmed ones.
+#[test]
+fn who_closes_an_incident() {
+    use State::*;
+    let due = T0 + 90 * DAY;
+    for from in [Received, Triaged] {
+        assert!(transition(from, Withdrawn, Role::Reporter, due, T0).is_ok());
+        assert!(transition(from, Rejected, Role::Reviewer, due, T0).is_ok());
+        assert!(matches!(
+            transition(from, Rejected, Role::Publisher, due, T0),
+            Err(TransitionError::Role { .. })
+        ));
+    }
+    for from in [Confirmed, Mitigated] {
+        assert!(
+            transition(from, Withdrawn, Role::Reporter, due, T0).is_err(),
+            "{from:?}: a reporter must not lift a hold"
+        );
+        assert!(transition(from, Withdrawn, Role::Reviewer, due, T0).is_err());
+        assert!(transition(from, Rejected, Role::Reviewer, due, T0).is_ok());
+        assert!(transition(from, Rejected, Role::Publisher, due, T0).is_err());
+        assert!(transition(from, Rejected, Role::Reporter, due, T0).is_err());
+    }
+    assert!(transition(Triaged, Confirmed, Role::Publisher, due, T0).is_ok());
+    assert!(transition(Confirmed, Mitigated, Role::Publisher, due, T0).is_ok());
+}
+
 #[test]
 fn ids_and_aliases() {
     assert_eq!(osv_id("x_WEIR", 2026, 7), "x_WEIR-2026-0007");
