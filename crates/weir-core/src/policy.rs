@@ -233,7 +233,11 @@ pub struct ResultInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceState {
+    /// Filed by an accredited account: the domain is `ambiguous` at once, until reviewed.
     Open,
+    /// Filed by anyone else: waits for an operator's triage and changes nothing until then, so
+    /// one account cannot freeze a model.
+    PendingTriage,
     Confirmed,
     Dismissed,
 }
@@ -242,6 +246,7 @@ impl EvidenceState {
     pub fn as_str(self) -> &'static str {
         match self {
             EvidenceState::Open => "open",
+            EvidenceState::PendingTriage => "pending_triage",
             EvidenceState::Confirmed => "confirmed",
             EvidenceState::Dismissed => "dismissed",
         }
@@ -250,6 +255,7 @@ impl EvidenceState {
     pub fn parse(s: &str) -> Option<EvidenceState> {
         match s {
             "open" => Some(EvidenceState::Open),
+            "pending_triage" => Some(EvidenceState::PendingTriage),
             "confirmed" => Some(EvidenceState::Confirmed),
             "dismissed" => Some(EvidenceState::Dismissed),
             _ => None,
@@ -408,7 +414,7 @@ pub fn classify(policy: &Policy, input: &Inputs) -> Classification {
     }
     for e in &input.evidence {
         match (e.state, e.severity) {
-            (EvidenceState::Dismissed, _) => {}
+            (EvidenceState::Dismissed | EvidenceState::PendingTriage, _) => {}
             (EvidenceState::Open, _) => raise(
                 &mut domains,
                 e.domain,

@@ -345,7 +345,12 @@ pub async fn reclassify(
         } else {
             stored.as_ref().and_then(|s| s.assessed_compute)
         };
-        let raise = (c.minimum_tier > repo.tier).then_some(c.minimum_tier);
+        // The effective tier: the stricter of the publisher's choice and the policy's minimum.
+        // It rises at once when the minimum rises, and falls back towards the choice when the
+        // minimum falls (evidence dismissed, a domain ruled out by counting results).
+        let effective = repo.chosen_tier.max(c.minimum_tier);
+        let raise = (effective > repo.tier).then_some(effective);
+        let lower = (effective < repo.tier).then_some(effective);
         let mut events = Vec::new();
         let old = stored
             .as_ref()
@@ -367,7 +372,7 @@ pub async fn reclassify(
             user_agent: None,
             details: json!({ "public": public }),
         };
-        if old.as_ref() != Some(&new) || raise.is_some() {
+        if old.as_ref() != Some(&new) || raise.is_some() || lower.is_some() {
             events.push(ev(
                 "classification.changed",
                 c.minimum_tier.as_str(),
@@ -380,6 +385,8 @@ pub async fn reclassify(
                     "policy_version": policy.policy.version,
                     "policy_sha256": policy.sha256,
                     "tier_raised_from": raise.map(|_| repo.tier.as_str()),
+                    "tier_lowered_from": lower.map(|_| repo.tier.as_str()),
+                    "chosen_tier": repo.chosen_tier.as_str(),
                 }),
             ));
         }
@@ -419,13 +426,13 @@ pub async fn reclassify(
                 && s.bases == record.bases
                 && s.commit == record.commit
         });
-        if !unchanged || raise.is_some() || !events.is_empty() {
+        if !unchanged || raise.is_some() || lower.is_some() || !events.is_empty() {
             store
                 .db
-                .put_classification_logged(&repo, &record, raise, &events)
+                .put_classification_logged(&repo, &record, Some(c.minimum_tier), &events)
                 .await?;
         }
-        if raise.is_some() && depth < MAX_CASCADE {
+        if (raise.is_some() || lower.is_some()) && depth < MAX_CASCADE {
             for d in store.db.derivatives_of(&id.to_string()).await? {
                 queue.push((d, depth + 1));
             }
@@ -978,6 +985,8 @@ fn evidence_json(e: &weir_store::evals::Evidence, show_summary: bool) -> Value {
         "reviewer": e.reviewer,
         "review_reason": e.review_reason,
         "reviewed_at": e.reviewed_at.map(iso8601),
+        "triage_due": e.triage_due.map(iso8601),
+        "triage_overdue": e.state == "pending_triage" && e.triage_due.is_some_and(|d| now() > d),
     })
 }
 
@@ -1010,9 +1019,16 @@ pub struct EvidenceBody {
     summary: String,
 }
 
-/// `POST /api/v1/models/{ns}/{name}/evidence`: anyone signed in raises a hazard domain to
-/// `ambiguous`; the classification (and the tier, if the policy now asks for more) follows at
-/// once. Operators confirm or dismiss it.
+/// How many pieces of evidence one account may file per day.
+pub const EVIDENCE_PER_DAY: i64 = 10;
+/// Working days an operator has to triage evidence from an account that is not accredited.
+pub const TRIAGE_WORKING_DAYS: u32 = 2;
+
+/// `POST /api/v1/models/{ns}/{name}/evidence`: evidence that a hazard domain cannot be ruled
+/// out. From an `accredited` account it makes the domain `ambiguous` at once (the tier follows
+/// if the policy now asks for more); from anyone else it waits in `pending_triage` (operators
+/// and the publisher are notified; triage is due in 2 working days) and changes nothing until
+/// an operator confirms it, so one account cannot freeze a model. Rate-limited per account.
 async fn file_evidence(
     State(state): State<AppState>,
     caller: Caller,
@@ -1047,6 +1063,62 @@ async fn file_evidence(
         )
         .next("summarize, and attach details through an incident report"));
     }
+    let at = now();
+    let filed = state
+        .store
+        .db
+        .evidence_filed_since(&user, at - 86_400)
+        .await?;
+    if filed >= EVIDENCE_PER_DAY {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("you filed {filed} pieces of evidence in the last 24 hours; at most {EVIDENCE_PER_DAY}"),
+        )
+        .next("wait, or report an incident with the details"));
+    }
+    let accredited = caller.level() >= weir_core::IdentityLevel::Accredited;
+    let (ev_state, triage_due) = if accredited {
+        ("open", None)
+    } else {
+        (
+            "pending_triage",
+            Some(weir_core::access::add_working_days(at, TRIAGE_WORKING_DAYS)),
+        )
+    };
+    // Operators triage it; the publisher (the namespace's owners) hears of it at once.
+    let mut notify: Vec<(String, String)> = Vec::new();
+    let message = format!(
+        "{} filed on {} ({}): {}",
+        if accredited {
+            "evidence"
+        } else {
+            "evidence awaiting triage"
+        },
+        repo.repo_id,
+        domain.as_str(),
+        if accredited {
+            "the domain is ambiguous until reviewed".to_string()
+        } else {
+            format!(
+                "triage due {}; review with: weir evidence review ID confirm|dismiss --reason TEXT",
+                triage_due.map(iso8601).unwrap_or_default()
+            )
+        }
+    );
+    for op in state.store.db.operators().await? {
+        notify.push((op, message.clone()));
+    }
+    for owner in state
+        .store
+        .db
+        .owners_of(repo.repo_id.namespace.as_str())
+        .await?
+    {
+        if !notify.iter().any(|(a, _)| *a == owner) {
+            notify.push((owner, message.clone()));
+        }
+    }
     let before = repo.tier;
     let e = gate::event(
         &caller,
@@ -1060,7 +1132,16 @@ async fn file_evidence(
     let ev = state
         .store
         .db
-        .file_evidence_logged(&repo, domain.as_str(), summary, &user, &e)
+        .file_evidence_logged(
+            &repo,
+            domain.as_str(),
+            summary,
+            &user,
+            ev_state,
+            triage_due,
+            &e,
+            &notify,
+        )
         .await?;
     reclassify(&state.store, &repo.repo_id, Some(&user)).await?;
     let after = state
@@ -1119,7 +1200,7 @@ async fn review_evidence(
                 "not_reviewer",
                 "Only operators review hazard evidence; a publisher does not judge evidence about its own model.",
             )
-            .next("an operator reviews it with: weir classify review ID confirm|dismiss --reason TEXT (admin token)"),
+            .next(format!("an operator reviews it with: weir evidence review {id} confirm|dismiss --reason TEXT (admin token)")),
             r => ApiError::denied(r, &repo.repo_id.to_string(), caller.anonymous()),
         });
     }
@@ -1150,7 +1231,7 @@ async fn review_evidence(
             .next("use confirm or dismiss"));
         }
     };
-    if ev.state != "open" {
+    if ev.state != "open" && ev.state != "pending_triage" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_reviewed",

@@ -797,7 +797,11 @@ async fn transition(
                 d.as_str(),
                 &format!("confirmed incident {}: {}", i.osv_id, i.summary),
                 &actor,
+                // Confirmed by an operator or the publisher itself: it counts at once.
+                "open",
+                None,
                 &ev,
+                &[],
             )
             .await?;
         crate::evals::reclassify(&state.store, &repo.repo_id, Some(&actor)).await?;

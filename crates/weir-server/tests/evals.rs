@@ -246,10 +246,14 @@ async fn evidence_raises_the_tier_is_logged_and_only_operators_review_it() {
         "rejected input changes nothing"
     );
 
+    // From an accredited account, evidence counts at once (others wait for triage: see
+    // security::evidence_from_an_ordinary_account_waits_for_triage).
+    crate::access::set_level(&app, "carol", weir_core::IdentityLevel::Accredited, None).await;
     let r = file(Some(carol.clone()), ok).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["tier"], json!({"before": "T0", "after": "T3"}));
+    assert_eq!(v["state"], "open");
     assert_eq!(tier(&app, "alice/m").await, Tier::T3);
     let id = v["id"].as_i64().expect("id");
     let c = app

@@ -917,3 +917,233 @@ async fn publishers_do_not_judge_their_own_incidents() {
         .await;
     assert_eq!(v["reporter"], "erin");
 }
+
+async fn repo_tier(app: &TestApp, repo: &str) -> Tier {
+    app.store
+        .db
+        .repo(&weir_core::RepoId::parse(repo).expect("id"))
+        .await
+        .expect("db")
+        .expect("repo")
+        .tier
+}
+
+/// F8: a read token cannot freeze a public model. Evidence from an ordinary account waits for
+/// an operator's triage (operators and the publisher are notified, a deadline is shown) and
+/// changes nothing; confirmed, it raises the tier; dismissed, the tier falls back to the
+/// publisher's choice. Filing is rate-limited per account.
+#[tokio::test]
+async fn evidence_from_an_ordinary_account_waits_for_triage() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.store
+        .db
+        .create_user(&weir_core::Name::parse("op2").expect("n"), None, true)
+        .await
+        .expect("op2");
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("config.json", b"{}")])
+        .await;
+    let file = |token: String, domain: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .req(
+                    Method::POST,
+                    "/api/v1/models/alice/m/evidence",
+                    Some(&token),
+                )
+                .json(&json!({"domain": domain, "summary": "it answers uplift questions"}))
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = file(carol.clone(), "bio").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["state"], "pending_triage");
+    assert!(v["triage_due"].is_string());
+    assert_eq!(v["triage_overdue"], false);
+    assert_eq!(v["tier"], json!({"before": "T0", "after": "T0"}));
+    assert_eq!(
+        repo_tier(&app, "alice/m").await,
+        Tier::T0,
+        "one read token froze the model"
+    );
+    let c = app
+        .json("/api/v1/models/alice/m/classification", None)
+        .await;
+    assert_eq!(c["minimum_tier"], "T0");
+    // Operators and the publisher were notified.
+    for who in ["op", "op2", "alice"] {
+        let n = app
+            .store
+            .db
+            .notifications(who)
+            .await
+            .expect("notifications");
+        assert!(
+            n.iter().any(|n| n.message.contains("awaiting triage")),
+            "{who} was not notified"
+        );
+    }
+    assert!(
+        app.store
+            .db
+            .notifications("carol")
+            .await
+            .expect("n")
+            .is_empty()
+    );
+    let id = v["id"].as_i64().expect("id");
+
+    // The publisher cannot triage it, and is pointed at the real command.
+    let review = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .req(
+                    Method::POST,
+                    &format!("/api/v1/evidence/{id}/review"),
+                    Some(&token),
+                )
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = review(
+        alice.clone(),
+        json!({"decision": "dismiss", "reason": "fine"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        v["next"]
+            .as_str()
+            .is_some_and(|n| n.contains("weir evidence review")),
+        "{v}"
+    );
+    // An operator confirms: the tier rises.
+    let (s, v) = review(
+        op.clone(),
+        json!({"decision": "confirm", "reason": "reproduced"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(repo_tier(&app, "alice/m").await, Tier::T3);
+    // On another repo: an accredited account's evidence counts at once, and when an operator
+    // dismisses it the tier falls back to the publisher's choice, logged with the rule.
+    app.repo("alice/n", false).await;
+    app.commit("alice/n", "main", &alice, &[("config.json", b"{}")])
+        .await;
+    crate::access::set_level(&app, "carol", weir_core::IdentityLevel::Accredited, None).await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/v1/models/alice/n/evidence",
+            Some(&carol),
+        )
+        .json(&json!({"domain": "chem", "summary": "accredited red team"}))
+        .send()
+        .await
+        .expect("send");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(
+        v["state"], "open",
+        "an accredited account's evidence counts at once"
+    );
+    assert_eq!(repo_tier(&app, "alice/n").await, Tier::T3);
+    let id2 = v["id"].as_i64().expect("id");
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/evidence/{id2}/review"),
+            Some(&op),
+        )
+        .json(&json!({"decision": "dismiss", "reason": "not reproducible"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        repo_tier(&app, "alice/n").await,
+        Tier::T0,
+        "dismissed evidence: the tier falls back to the publisher's choice"
+    );
+    let events = app
+        .store
+        .db
+        .events(Some("alice/n"), 100)
+        .await
+        .expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| e.action == "classification.changed"
+                && e.details["public"]["tier_lowered_from"] == "T3")
+    );
+
+    // Rate limit per account.
+    let dave = app.user("dave", Scope::Read).await;
+    for _ in 0..weir_server::evals::EVIDENCE_PER_DAY {
+        let (s, _) = file(dave.clone(), "cyber").await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (s, v) = file(dave.clone(), "cyber").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["error"], "rate_limited");
+}
+
+/// The effective tier is the stricter of the chosen tier and the computed minimum: a publisher
+/// who chose T2 falls back to T2, not T0.
+#[tokio::test]
+async fn the_tier_falls_back_to_the_chosen_one_not_below() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("config.json", b"{}")])
+        .await;
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/alice/m/tier", Some(&alice))
+        .json(&json!({"tier": "T2"}))
+        .send()
+        .await
+        .expect("tier");
+    assert_eq!(r.status(), StatusCode::OK);
+    crate::access::set_level(&app, "carol", weir_core::IdentityLevel::Accredited, None).await;
+    let v: Value = app
+        .req(
+            Method::POST,
+            "/api/v1/models/alice/m/evidence",
+            Some(&carol),
+        )
+        .json(&json!({"domain": "bio", "summary": "x"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(repo_tier(&app, "alice/m").await, Tier::T3);
+    let id = v["id"].as_i64().expect("id");
+    app.req(
+        Method::POST,
+        &format!("/api/v1/evidence/{id}/review"),
+        Some(&op),
+    )
+    .json(&json!({"decision": "dismiss", "reason": "no"}))
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(repo_tier(&app, "alice/m").await, Tier::T2);
+}

@@ -249,7 +249,9 @@ async fn set_tier_in(
     repo: &Repo,
     tier: Tier,
 ) -> Result<()> {
-    sqlx::query("UPDATE repos SET tier = $1, updated_at = $2 WHERE id = $3")
+    // Setting a tier is a choice; the effective tier follows it (the caller checked it is not
+    // below the policy's minimum).
+    sqlx::query("UPDATE repos SET tier = $1, chosen_tier = $1, updated_at = $2 WHERE id = $3")
         .bind(tier.as_str())
         .bind(now())
         .bind(repo.id)

@@ -116,6 +116,23 @@ impl Db {
         Ok(())
     }
 
+    /// Who answers for a namespace: the user itself, or an org's owners.
+    pub async fn owners_of(&self, namespace: &str) -> Result<Vec<String>> {
+        match self.account(namespace).await? {
+            Some(a) if a.kind == AccountKind::User => Ok(vec![namespace.to_string()]),
+            Some(_) => {
+                let rows = sqlx::query(
+                    "SELECT member FROM org_members WHERE org = $1 AND role = 'owner' ORDER BY member",
+                )
+                .bind(namespace)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get("member")?)).collect()
+            }
+            None => Ok(vec![]),
+        }
+    }
+
     /// Removes `user` from `org`. Returns whether they were a member.
     pub async fn remove_member(&self, org: &Name, user: &Name) -> Result<bool> {
         let n = sqlx::query("DELETE FROM org_members WHERE org = $1 AND member = $2")

@@ -61,6 +61,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "reporter_shared",
         include_str!("../migrations/sqlite/0011_reporter_shared.sql"),
     ),
+    (
+        12,
+        "chosen_tier",
+        include_str!("../migrations/sqlite/0012_chosen_tier.sql"),
+    ),
 ];
 
 #[derive(Clone)]

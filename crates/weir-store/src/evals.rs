@@ -52,6 +52,8 @@ pub struct Evidence {
     pub review_reason: Option<String>,
     pub created_at: i64,
     pub reviewed_at: Option<i64>,
+    /// For evidence awaiting triage: when an operator's triage is due.
+    pub triage_due: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +107,7 @@ fn result_from_row(r: &sqlx::any::AnyRow) -> Result<StoredResult> {
 
 macro_rules! evidence_columns {
     () => {
-        "id, repo_id, domain, summary, filed_by, state, severity, reviewer, review_reason, created_at, reviewed_at"
+        "id, repo_id, domain, summary, filed_by, state, severity, reviewer, review_reason, created_at, reviewed_at, triage_due"
     };
 }
 
@@ -122,6 +124,7 @@ fn evidence_from_row(r: &sqlx::any::AnyRow) -> Result<Evidence> {
         review_reason: r.try_get("review_reason")?,
         created_at: r.try_get("created_at")?,
         reviewed_at: r.try_get("reviewed_at")?,
+        triage_due: r.try_get("triage_due")?,
     })
 }
 
@@ -313,25 +316,33 @@ impl Db {
 
     // ---- evidence ------------------------------------------------------------------------------
 
+    /// Files evidence in `state` (`open` or `pending_triage`, with its triage deadline) with its
+    /// event and the notifications that announce it, in one transaction.
+    #[expect(clippy::too_many_arguments, reason = "the facts of one filing, named")]
     pub async fn file_evidence_logged(
         &self,
         repo: &Repo,
         domain: &str,
         summary: &str,
         filed_by: &str,
+        state: &str,
+        triage_due: Option<i64>,
         event: &Event,
+        notify: &[(String, String)],
     ) -> Result<Evidence> {
         let mut tx = self.begin_write().await?;
         let t = now();
         let row = sqlx::query(
-            "INSERT INTO hazard_evidence (repo_id, domain, summary, filed_by, state, created_at)
-             VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+            "INSERT INTO hazard_evidence (repo_id, domain, summary, filed_by, state, created_at, triage_due)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(repo.id)
         .bind(domain)
         .bind(summary)
         .bind(filed_by)
+        .bind(state)
         .bind(t)
+        .bind(triage_due)
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -340,6 +351,17 @@ impl Db {
             obj.insert("evidence".into(), id.into());
         }
         record_event_in(&mut tx, &e).await?;
+        for (account, message) in notify {
+            sqlx::query(
+                "INSERT INTO notifications (account, kind, incident_id, message, created_at)
+                 VALUES ($1, 'evidence.filed', NULL, $2, $3)",
+            )
+            .bind(account)
+            .bind(format!("evidence #{id}: {message}"))
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Evidence {
             id,
@@ -347,13 +369,39 @@ impl Db {
             domain: domain.into(),
             summary: summary.into(),
             filed_by: filed_by.into(),
-            state: "open".into(),
+            state: state.into(),
             severity: None,
             reviewer: None,
             review_reason: None,
             created_at: t,
+            triage_due,
             reviewed_at: None,
         })
+    }
+
+    /// How many pieces of evidence `account` filed since `since` (the per-account rate limit).
+    pub async fn evidence_filed_since(&self, account: &str, since: i64) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM hazard_evidence WHERE filed_by = $1 AND created_at >= $2",
+        )
+        .bind(account)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Operator accounts: flagged as operators or holding an unrevoked admin token (they triage
+    /// evidence and are notified of it).
+    pub async fn operators(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT name FROM accounts WHERE is_admin = 1
+             UNION SELECT account AS name FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL
+             ORDER BY name",
+        )
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Evidence>> {
@@ -393,7 +441,7 @@ impl Db {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE hazard_evidence SET state = $1, severity = $2, reviewer = $3, review_reason = $4, reviewed_at = $5
-             WHERE id = $6 AND state = 'open'",
+             WHERE id = $6 AND state IN ('open', 'pending_triage')",
         )
         .bind(state)
         .bind(severity)
@@ -495,7 +543,7 @@ impl Db {
         &self,
         repo: &Repo,
         c: &StoredClassification,
-        raise_to: Option<Tier>,
+        minimum: Option<Tier>,
         events: &[Event],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
@@ -520,12 +568,16 @@ impl Db {
         .bind(c.updated_at)
         .execute(&mut *tx)
         .await?;
-        if let Some(t) = raise_to {
-            // Only ever upwards, decided inside the transaction against the current row.
+        if let Some(t) = minimum {
+            // The effective tier is the stricter of the chosen tier and the policy's minimum,
+            // decided inside the transaction against the current row (a concurrent choice wins
+            // its own rank, never a looser one).
             sqlx::query(
-                "UPDATE repos SET tier = $1, updated_at = $2 WHERE id = $3 AND
-                 (CASE tier WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END) <
-                 (CASE $1 WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END)",
+                "UPDATE repos SET tier = CASE
+                   WHEN (CASE chosen_tier WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END) >=
+                        (CASE $1 WHEN 'T0' THEN 0 WHEN 'T1' THEN 1 WHEN 'T2' THEN 2 WHEN 'T3' THEN 3 ELSE 4 END)
+                   THEN chosen_tier ELSE $1 END,
+                 updated_at = $2 WHERE id = $3",
             )
             .bind(t.as_str())
             .bind(now())

@@ -18,7 +18,10 @@ pub struct Repo {
     pub id: i64,
     pub repo_id: RepoId,
     pub private: bool,
+    /// The effective tier: the stricter of `chosen_tier` and the policy's computed minimum.
     pub tier: Tier,
+    /// The tier the publisher (or an operator, with a reason) chose.
+    pub chosen_tier: Tier,
     pub gating: Gating,
     pub created_at: i64,
     pub updated_at: i64,
@@ -123,6 +126,7 @@ fn repo_from_row(r: &AnyRow) -> Result<Repo> {
     let ns: String = r.try_get("namespace")?;
     let name: String = r.try_get("name")?;
     let tier: String = r.try_get("tier")?;
+    let chosen: String = r.try_get("chosen_tier")?;
     let auto: Option<String> = r.try_get("auto_approve_level")?;
     let blocked: String = r.try_get("blocked_countries")?;
     let fields: String = r.try_get("required_fields")?;
@@ -131,6 +135,7 @@ fn repo_from_row(r: &AnyRow) -> Result<Repo> {
         repo_id: RepoId::new(&ns, &name).map_err(corrupt)?,
         private: r.try_get::<i64, _>("private")? != 0,
         tier: Tier::parse(&tier).ok_or_else(|| corrupt(format!("tier {tier}")))?,
+        chosen_tier: Tier::parse(&chosen).ok_or_else(|| corrupt(format!("tier {chosen}")))?,
         gating: Gating {
             min_level: level(&r.try_get::<String, _>("min_level")?)?,
             auto_approve_level: auto.as_deref().map(level).transpose()?,
@@ -294,7 +299,7 @@ impl Db {
     pub async fn repo(&self, id: &RepoId) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
              FROM repos WHERE namespace = $1 AND name = $2",
         )
         .bind(id.namespace.as_str())
@@ -308,7 +313,7 @@ impl Db {
     pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
              FROM repos WHERE id = $1",
         )
         .bind(id)
@@ -320,7 +325,7 @@ impl Db {
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
              FROM repos ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)
@@ -503,6 +508,7 @@ impl Db {
             repo_id: id.clone(),
             private,
             tier: Tier::T0,
+            chosen_tier: Tier::T0,
             gating: Gating::default(),
             created_at: t,
             updated_at: t,

@@ -738,7 +738,10 @@ async fn seed_evaluations(
             "cyber",
             "Writes working exploits for known CVEs in hardened targets when asked step by step (red-team transcript on file).",
             "dan",
+            "pending_triage",
+            None,
             &ev("dan", "evidence.filed", Some(&id.to_string()), serde_json::json!({"domain": "cyber"})),
+            &[],
         )
         .await?;
     store

@@ -54,7 +54,8 @@ pub enum EvalCommand {
 
 #[derive(Subcommand)]
 pub enum EvidenceCommand {
-    /// File evidence that a hazard domain of NS/NAME cannot be ruled out (raises it to
+    /// File evidence that a hazard domain of NS/NAME cannot be ruled out (from an accredited
+    /// account it counts at once; from others it awaits an operator's triage) (raises it to
     /// ambiguous at once; operators confirm or dismiss it).
     File {
         repo: String,
@@ -357,13 +358,23 @@ pub async fn evidence(command: EvidenceCommand, remote: &Remote) -> Result<()> {
         } => {
             let id = repo_id(&repo)?;
             let v = c.file_evidence(&id, &domain, &summary).await?;
-            println!(
-                "filed evidence #{} ({} is ambiguous until reviewed); {id} tier {} -> {}",
-                v["id"],
-                v["domain"].as_str().unwrap_or("?"),
-                v["tier"]["before"].as_str().unwrap_or("?"),
-                v["tier"]["after"].as_str().unwrap_or("?")
-            );
+            if v["state"] == "pending_triage" {
+                println!(
+                    "filed evidence #{} ({} awaits an operator's triage, due {}; nothing changes until it is confirmed); {id} tier {}",
+                    v["id"],
+                    v["domain"].as_str().unwrap_or("?"),
+                    v["triage_due"].as_str().unwrap_or("?"),
+                    v["tier"]["after"].as_str().unwrap_or("?")
+                );
+            } else {
+                println!(
+                    "filed evidence #{} ({} is ambiguous until reviewed); {id} tier {} -> {}",
+                    v["id"],
+                    v["domain"].as_str().unwrap_or("?"),
+                    v["tier"]["before"].as_str().unwrap_or("?"),
+                    v["tier"]["after"].as_str().unwrap_or("?")
+                );
+            }
         }
         EvidenceCommand::List { repo } => {
             let id = repo_id(&repo)?;

@@ -241,7 +241,8 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
         "{out:?}"
     );
 
-    // Evidence raises the tier; the publisher cannot review it; an operator can.
+    // Evidence from an account that is not accredited awaits triage and changes nothing; the
+    // publisher cannot review it; an operator's confirmation raises the tier.
     let out = ok(&weir(
         &[
             "evidence",
@@ -254,7 +255,8 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
         ],
         &env,
     ));
-    assert!(out.contains("tier T2 -> T3"), "{out}");
+    assert!(out.contains("awaits an operator's triage"), "{out}");
+    assert!(out.contains("tier T2"), "{out}");
     let out = weir(
         &[
             "evidence",
@@ -277,13 +279,13 @@ fn policy_evaluators_evidence_and_documentation_from_the_cli() {
             "evidence",
             "review",
             "1",
-            "dismiss",
+            "confirm",
             "--reason",
-            "not reproducible",
+            "reproduced",
         ],
         &op_env,
     ));
-    assert!(out.contains("dismissed; minimum tier now T2"), "{out}");
+    assert!(out.contains("confirmed; minimum tier now T3"), "{out}");
 
     // The documentation export.
     let doc: Value =

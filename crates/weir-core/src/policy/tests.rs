@@ -173,6 +173,13 @@ fn ruled_in_high_is_t3_and_critical_is_t4_and_dismissed_evidence_is_ignored() {
     let dismissed = with(ev(EvidenceState::Dismissed, None));
     assert_eq!(outcome(&dismissed, Domain::Cyber), Outcome::RuledOut);
     assert_eq!(dismissed.minimum_tier, Tier::T0);
+    // Evidence awaiting triage (filed by an account that is not accredited) changes nothing
+    // until an operator confirms it (F8: one account cannot freeze a model).
+    let pending = with(ev(EvidenceState::PendingTriage, None));
+    assert_eq!(outcome(&pending, Domain::Cyber), Outcome::RuledOut);
+    assert_eq!(pending.minimum_tier, Tier::T0);
+    let open = with(ev(EvidenceState::Open, None));
+    assert_eq!(outcome(&open, Domain::Cyber), Outcome::Ambiguous);
 }
 
 #[test]
