@@ -180,6 +180,8 @@ pub enum Reason {
     Region,
     NotMember,
     NotReviewer,
+    /// An operator-only action (dual-control approval, evidence review, release sign-off).
+    NotOperator,
     TierLowering,
     NotGated,
     NotExportable,
@@ -215,6 +217,7 @@ impl Reason {
             Reason::Region => "region",
             Reason::NotMember => "not_member",
             Reason::NotReviewer => "not_reviewer",
+            Reason::NotOperator => "not_operator",
             Reason::TierLowering => "tier_lowering",
             Reason::NotGated => "not_gated",
             Reason::NotExportable => "not_exportable",
@@ -422,7 +425,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             }
             match subject.user() {
                 None => Decision::deny(Reason::NotSignedIn),
-                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
+                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
                 Some(u) if &u.name == *requester => Decision::deny(Reason::OwnRequest),
                 Some(_) if *already_approved => Decision::deny(Reason::AlreadyApproved),
                 Some(_) if repo.held => Decision::deny(Reason::IncidentHold),
@@ -460,7 +463,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             }
             match subject.user() {
                 None => Decision::deny(Reason::NotSignedIn),
-                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotReviewer),
+                Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
                 Some(u) if u.name.as_str() == *filed_by => Decision::deny(Reason::OwnEvidence),
                 Some(_) => Decision::allow(Reason::AdminToken),
             }
@@ -482,7 +485,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             match subject.scope() {
                 None => Decision::deny(Reason::NotSignedIn),
                 Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
-                Some(_) => Decision::deny(Reason::NotReviewer),
+                Some(_) => Decision::deny(Reason::NotOperator),
             }
         }
         Action::Administer => match subject.scope() {

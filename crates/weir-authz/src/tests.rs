@@ -210,7 +210,7 @@ fn dual_control_rules() {
     );
     assert_eq!(
         approve(&owner("alice", "acme"), false),
-        Decision::deny(Reason::NotReviewer)
+        Decision::deny(Reason::NotOperator)
     );
     let accredited = user("eve", &["lab"], Scope::Read, IdentityLevel::Accredited);
     assert!(authorize(&accredited, &Action::RequestExport(&r)).allow);
@@ -283,7 +283,7 @@ fn evidence_is_judged_by_operators_never_by_its_filer_or_the_publisher() {
     assert_eq!(review(&op, "dan").reason, Reason::AdminToken);
     assert_eq!(review(&op, "op").reason, Reason::OwnEvidence);
     let owner = owner("alice", "acme");
-    assert_eq!(review(&owner, "dan").reason, Reason::NotReviewer);
+    assert_eq!(review(&owner, "dan").reason, Reason::NotOperator);
     assert_eq!(
         review(&Subject::Anonymous, "dan").reason,
         Reason::NotSignedIn

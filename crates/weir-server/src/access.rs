@@ -76,7 +76,7 @@ async fn check(
     let rev = q.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let at = now();
-    let g = gate::check_at(&state, &caller, &repo, Some(&commit)).await?;
+    let g = gate::check_at(&state, &caller, &repo, &commit).await?;
     let request = match caller.name() {
         Some(n) => state.store.db.access_request(&repo, n.as_str()).await?,
         None => None,

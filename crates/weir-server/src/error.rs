@@ -185,6 +185,12 @@ impl ApiError {
                 format!("Only the owners of {repo}'s namespace and operators may do this."),
             )
             .next("ask an owner of the namespace"),
+            Reason::NotOperator => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason.code(),
+                "Only operators (the registry's reviewers, with an admin token) may do this.",
+            )
+            .next("ask an operator of the registry"),
             Reason::NotGated => ApiError::new(
                 StatusCode::CONFLICT,
                 reason.code(),
@@ -213,7 +219,7 @@ impl ApiError {
                 format!("Deliveries of this revision of {repo} are on hold because of a confirmed incident: reason incident_hold."),
             )
             .hub("GatedRepo")
-            .next(format!("see the incident: weir incident list --repo {repo}; a fixed revision may be available")),
+            .next(format!("see the public notice of the hold and any fixed revision: GET /api/v1/models/{repo}/holds (weir access check {repo} tells before downloading)")),
             Reason::OwnEvidence => ApiError::new(
                 StatusCode::FORBIDDEN,
                 reason.code(),

@@ -878,7 +878,9 @@ async fn raw_log(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (r, repo) = result_and_repo(&state, &caller, &id).await?;
-    let g = gate::check(&state, &caller, &repo).await?;
+    // Gated like the evaluated revision's weights, its incident holds included.
+    let commit = weir_core::CommitId::parse(&r.commit).map_err(|_| ApiError::internal())?;
+    let g = gate::check_at(&state, &caller, &repo, &commit).await?;
     if let Some(e) = g.error {
         return Err(e);
     }
@@ -1195,9 +1197,9 @@ async fn review_evidence(
     });
     if !d.allow {
         return Err(match d.reason {
-            weir_authz::Reason::NotReviewer => ApiError::new(
+            weir_authz::Reason::NotOperator => ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_reviewer",
+                "not_operator",
                 "Only operators review hazard evidence; a publisher does not judge evidence about its own model.",
             )
             .next(format!("an operator reviews it with: weir evidence review {id} confirm|dismiss --reason TEXT (admin token)")),

@@ -57,24 +57,18 @@ pub struct Gate {
     pub error: Option<ApiError>,
 }
 
-/// Decides whether the caller may download from the repo now.
-pub async fn check(state: &AppState, caller: &Caller, repo: &Repo) -> Result<Gate, ApiError> {
-    check_at(state, caller, repo, None).await
-}
-
 /// Decides whether the caller may download this revision of the repo now (a revision under an
-/// incident delivery hold is refused to everyone).
+/// incident delivery hold is refused to everyone). The one check every gated route uses: it
+/// always knows the revision, so no route can skip the hold.
 pub async fn check_at(
     state: &AppState,
     caller: &Caller,
     repo: &Repo,
-    commit: Option<&weir_core::CommitId>,
+    commit: &weir_core::CommitId,
 ) -> Result<Gate, ApiError> {
     let at = now();
     let mut f = facts(repo);
-    if let Some(c) = commit {
-        f.held = state.store.db.is_held(repo.id, c.as_str()).await?;
-    }
+    f.held = state.store.db.is_held(repo.id, commit.as_str()).await?;
     let (st, request) = standing(state, caller, repo, at).await?;
     let decision = caller.authorize(&Action::Download(&f, st));
     let error =

@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/incidents/{id}/updates", post(add_update))
         .route("/api/v1/incidents/{id}/attachments", post(attach))
         .route("/api/v1/incidents/{id}/attachments/{sha}", get(attachment))
+        .route("/api/v1/models/{ns}/{name}/holds", get(holds))
         .route("/osv/all.json", get(osv_all))
         .route("/osv/{file}", get(osv_one))
         .route("/api/v1/notifications", get(notifications))
@@ -297,6 +298,33 @@ fn incident_json(i: &Incident, repo: &Repo, role: Option<Role>, at: i64) -> Valu
         m.extend(c);
     }
     v
+}
+
+/// `GET /api/v1/models/{ns}/{name}/holds`: the public notice of a repo's delivery holds, for
+/// anyone who can see the repo (what a denied download points at): the held revisions, since
+/// when, the fixing revision once there is one, and the incident id once it is disclosed.
+async fn holds(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let mut out = Vec::new();
+    for i in state.store.db.incidents(Some(repo.id)).await? {
+        let active = i.hold && matches!(i.state.as_str(), "confirmed" | "mitigated" | "disclosed");
+        if !active {
+            continue;
+        }
+        out.push(json!({
+            "revisions": i.revisions,
+            "since": i.confirmed_at.map(iso8601),
+            "fixed_revision": i.fixed_revision,
+            "incident": is_public(&i).then_some(&i.osv_id),
+        }));
+    }
+    Ok(Json(
+        json!({"repo": repo.repo_id.to_string(), "holds": out}),
+    ))
 }
 
 // ---- reporting -------------------------------------------------------------------------------
@@ -621,7 +649,7 @@ async fn transition(
         if role != Role::Reviewer {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_reviewer",
+                "not_operator",
                 "Only operators set an embargo.",
             ));
         }
@@ -633,7 +661,7 @@ async fn transition(
         if role != Role::Reviewer {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_reviewer",
+                "not_operator",
                 "Only operators change whether it is exploited in the wild.",
             )
             .next("say so in an update; an operator decides"));

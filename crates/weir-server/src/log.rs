@@ -217,9 +217,11 @@ async fn tile(
         )
     };
     let start = index.checked_mul(TILE_WIDTH).ok_or_else(not_found)?;
+    // Checked: an index near u64::MAX must be a 404, never an overflow or an empty 200.
+    let end = start.checked_add(width).ok_or_else(not_found)?;
     let body = match level {
         None => {
-            if start + width > size {
+            if end > size {
                 return Err(not_found());
             }
             let entries = state.store.db.log_entries(start, width).await?;
@@ -228,7 +230,7 @@ async fn tile(
         Some(l) => {
             let shift = 8 * u32::from(l);
             let count = if shift >= 64 { 0 } else { size >> shift };
-            if start + width > count {
+            if end > count {
                 return Err(not_found());
             }
             let hashes = state

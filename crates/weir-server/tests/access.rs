@@ -726,7 +726,7 @@ async fn dual_control_export() {
         }
     };
     // the requester cannot approve (not an operator), and no link before two approvals
-    assert_eq!(reason(approve(carol.clone()).await).await.2, "not_reviewer");
+    assert_eq!(reason(approve(carol.clone()).await).await.2, "not_operator");
     assert_eq!(
         reason(link(carol.clone()).await).await.2,
         "export_not_approved"

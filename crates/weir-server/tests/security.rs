@@ -1147,3 +1147,146 @@ async fn the_tier_falls_back_to_the_chosen_one_not_below() {
     .expect("send");
     assert_eq!(repo_tier(&app, "alice/m").await, Tier::T2);
 }
+
+/// F14: every gated route meets the same revision-aware check: the hold of a confirmed
+/// incident stops auth-check and the raw evaluation log of the held revision too. F20: the
+/// denial points at a public notice the caller can read.
+#[tokio::test]
+async fn holds_apply_to_auth_check_and_raw_logs() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
+        .await;
+    let v1 = app.head_of("alice/m", "main").await;
+    let log = json!({
+        "results": {"wmdp_bio": {"alias": "wmdp_bio", "acc,none": 0.25, "acc_stderr,none": "N/A"}},
+        "n-samples": {"wmdp_bio": {"original": 1273, "effective": 1273}},
+        "config": {"model": "hf", "model_args": "pretrained=x", "limit": null},
+        "lm_eval_version": "0.4.13",
+    });
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/models/alice/m/evaluations?suite=wmdp-bio&filename=results.json&revision={v1}"),
+            Some(&carol),
+        )
+        .body(log.to_string())
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let result_id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let raw = format!("/api/v1/evaluations/{result_id}/raw");
+    assert_eq!(app.get(&raw, Some(&carol)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/models/alice/m/auth-check", Some(&carol))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A confirmed incident with a hold on v1.
+    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
+        json!({"repo": "alice/m", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [v1]})).await;
+    let id = v["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "r"}),
+    )
+    .await;
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "r", "hold": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    for route in [raw.as_str(), "/api/models/alice/m/auth-check"] {
+        let r = app.get(route, Some(&carol)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{route}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["error"], "incident_hold", "{route}: {v}");
+        assert!(
+            v["next"]
+                .as_str()
+                .is_some_and(|n| n.contains("/api/v1/models/alice/m/holds")),
+            "{v}"
+        );
+    }
+    // The notice is public and names no undisclosed incident.
+    let notice = app.json("/api/v1/models/alice/m/holds", None).await;
+    assert_eq!(notice["holds"][0]["revisions"][0], v1.as_str());
+    assert_eq!(notice["holds"][0]["incident"], Value::Null);
+}
+
+/// F17: a tile index near u64::MAX is a 404, never an overflow, a 500 or an empty 200.
+#[tokio::test]
+async fn huge_tile_indexes_are_not_found() {
+    let app = TestApp::new().await;
+    app.user("alice", Scope::Write).await;
+    for path in [
+        "/log/tile/0/x072/x057/x594/x037/x927/935",
+        "/log/tile/entries/x072/x057/x594/x037/x927/935",
+        "/log/tile/1/x072/x057/x594/x037/x927/935.p/7",
+    ] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            r.headers()
+                .get("cache-control")
+                .is_none_or(|v| !v.to_str().unwrap_or("").contains("immutable"))
+        );
+    }
+}
+
+/// F20: a branch cannot shadow a published tag (a bare revision resolves to a branch first),
+/// nor a tag a branch; operator-only actions say so.
+#[tokio::test]
+async fn ref_names_are_unique_across_branches_and_tags() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let r = app
+        .req(Method::POST, "/api/models/alice/m/tag/main", Some(&alice))
+        .json(&json!({"tag": "v1.0"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(r.status(), StatusCode::OK);
+    let tagged = app.head_of("alice/m", "v1.0").await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/branch/v1.0",
+            Some(&alice),
+        )
+        .send()
+        .await
+        .expect("branch");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Nor through a commit that would create the branch.
+    let r = app
+        .commit("alice/m", "v1.0", &alice, &[("evil.txt", b"x")])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(app.head_of("alice/m", "v1.0").await, tagged);
+    // And a tag cannot take a branch's name.
+    let r = app
+        .req(Method::POST, "/api/models/alice/m/tag/main", Some(&alice))
+        .json(&json!({"tag": "main"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}

@@ -84,7 +84,11 @@ impl Db {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // FULL: a committed transaction is on disk before its effect is visible.
+                    // With NORMAL, WAL commits can be lost on power loss, so a signed
+                    // checkpoint could be followed by another tree of the same size, and a
+                    // consumed single-use export link or an approval could come back.
+                    conn.execute("PRAGMA synchronous = FULL").await?;
                     // Reads of the log's hash table are random: keep pages cached and mapped.
                     conn.execute("PRAGMA cache_size = -16384").await?;
                     conn.execute("PRAGMA mmap_size = 268435456").await?;
@@ -124,6 +128,24 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::Row;
+
+    #[tokio::test]
+    async fn every_connection_commits_durably() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = super::Db::open_sqlite(&dir.path().join("weir.db"))
+            .await
+            .expect("open");
+        for _ in 0..3 {
+            let row = sqlx::query("PRAGMA synchronous")
+                .fetch_one(&db.pool)
+                .await
+                .expect("pragma");
+            // 2 = FULL
+            assert_eq!(row.try_get::<i64, _>(0).expect("int"), 2);
+        }
+    }
+
     #[test]
     fn every_migration_file_is_registered() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");

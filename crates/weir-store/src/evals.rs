@@ -399,8 +399,8 @@ impl Db {
              UNION SELECT account AS name FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL
              ORDER BY name",
         )
-            .fetch_all(&self.pool)
-            .await?;
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
     }
 

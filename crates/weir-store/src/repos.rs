@@ -453,20 +453,23 @@ impl Db {
         name: &RefName,
         commit: &CommitId,
     ) -> Result<()> {
-        let res = sqlx::query(
-            "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (repo_id, kind, name) DO NOTHING",
+        let mut tx = self.begin_write().await?;
+        // A bare revision resolves to a branch before a tag: a branch named like a published
+        // tag (`v1.0`) would shadow it. Names are unique across branches and tags.
+        if let Some(other) = ref_named(&mut tx, repo, name).await? {
+            return Err(StoreError::Exists(format!("{} {name}", other.as_str())));
+        }
+        sqlx::query(
+            "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(repo.id)
         .bind(kind.as_str())
         .bind(name.as_str())
         .bind(commit.as_str())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::Exists(format!("{} {name}", kind.as_str())));
-        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -545,6 +548,13 @@ impl Db {
         let base = match &head {
             Some(h) => Some(h.clone()),
             None if c.create_branch => {
+                if let Some(other) = ref_named(&mut tx, repo, &c.branch).await? {
+                    return Err(StoreError::Exists(format!(
+                        "{} {} (branch and tag names are unique)",
+                        other.as_str(),
+                        c.branch
+                    )));
+                }
                 let main = sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = 'main'")
                     .bind(repo.id)
                     .fetch_optional(&mut *tx)
@@ -627,6 +637,28 @@ impl Db {
         tx.commit().await?;
         Ok(new)
     }
+}
+
+/// The kind of the ref called `name` in `repo`, branch or tag, if there is one.
+async fn ref_named(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    name: &RefName,
+) -> Result<Option<RefKind>> {
+    let row = sqlx::query("SELECT kind FROM refs WHERE repo_id = $1 AND name = $2 LIMIT 1")
+        .bind(repo.id)
+        .bind(name.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| {
+        let k: String = r.try_get("kind")?;
+        Ok(if k == "tag" {
+            RefKind::Tag
+        } else {
+            RefKind::Branch
+        })
+    })
+    .transpose()
 }
 
 fn not_uploaded(path: &RepoPath, sha256: &Sha256Hex, size: u64) -> StoreError {

@@ -982,7 +982,8 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
     // release), and an incident reported 20 days ago was never triaged (overdue).
     let (repo, rev) = head("fastlab/chatty-7b", "main").await?;
     let (sha256, size) = store
-        .ingest_bytes(
+        .ingest_bytes_for(
+            &repo,
             b"---
 license: apache-2.0
 training_compute_flop: 2e25

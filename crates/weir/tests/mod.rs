@@ -4,5 +4,6 @@
 mod classify;
 mod cli;
 mod crash;
+mod demo;
 mod harness;
 mod log;

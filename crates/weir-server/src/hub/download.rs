@@ -276,7 +276,12 @@ pub async fn auth_check(
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
-    match crate::gate::check(&state, &caller, &repo).await?.error {
+    // What a download of the default revision would meet, its incident holds included.
+    let head = super::resolve_revision(&state, &repo, "main").await?;
+    match crate::gate::check_at(&state, &caller, &repo, &head)
+        .await?
+        .error
+    {
         Some(e) => Err(e),
         None => Ok(Json(json!({}))),
     }
@@ -310,7 +315,7 @@ pub async fn resolve(
         .ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
     // Every decision on gated content is an audit event; a delivery that cannot be recorded
     // does not happen.
-    let gate = crate::gate::check_at(&state, &caller, &repo, Some(&commit)).await?;
+    let gate = crate::gate::check_at(&state, &caller, &repo, &commit).await?;
     let is_get = req.method() == axum::http::Method::GET;
     let logged =
         repo.tier > weir_core::Tier::T0 || gate.decision.reason == weir_authz::Reason::IncidentHold;
