@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use serde::Deserialize;
-use serde_json::Value;
 use weir_core::eval::{Harness, RESULT_TYPE, ResultRecord, Suite};
 
 /// Largest ZIP member (decompressed) we read: Inspect headers are kilobytes.
@@ -96,19 +95,212 @@ fn revision_named(s: &str) -> Option<String> {
     Some(s.to_ascii_lowercase())
 }
 
-fn revision_in_args(args: &Value) -> Option<String> {
-    match args {
-        Value::Object(m) => m
-            .get("revision")
-            .and_then(Value::as_str)
-            .and_then(revision_named),
-        // lm-eval's `--model_args pretrained=x,revision=y`.
-        Value::String(s) => s
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| k.trim() == "revision")
-            .and_then(|(_, v)| revision_named(v)),
-        _ => None,
+/// Largest JSON log (lm-eval results, Inspect `.json`) read: it is parsed while streaming, with
+/// unknown members (an Inspect log's samples) skipped, so memory stays bounded whatever its size;
+/// this caps the CPU spent.
+pub const MAX_JSON_LOG: u64 = 256 * 1024 * 1024;
+
+/// Longest string kept from a log (a metric alias, a limit, model arguments); longer ones are
+/// skipped while streaming.
+const MAX_STRING: usize = 8192;
+
+/// A JSON value read without building a tree: numbers, booleans and short strings are kept;
+/// objects, arrays and long strings are skipped as they stream by (never materialized, unlike
+/// `serde_json::Value`, whose tree costs many times the input).
+#[derive(Debug, Clone, PartialEq, Default)]
+enum Scalar {
+    #[default]
+    Null,
+    Num(f64),
+    Bool(bool),
+    Str(String),
+    /// An object, an array or a long string.
+    Other,
+}
+
+impl Scalar {
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        *self == Scalar::Null
+    }
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Null => f.write_str("null"),
+            Scalar::Num(x) => write!(f, "{x}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Str(s) => write!(f, "{s:?}"),
+            Scalar::Other => f.write_str("an object or array"),
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+        Ok(if v.len() <= MAX_STRING {
+            Scalar::Str(v.to_string())
+        } else {
+            Scalar::Other
+        })
+    }
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+        while a
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Scalar::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// The model arguments of a run, kept only for the revision they name: lm-eval's
+/// `pretrained=x,revision=y` string or a `{"revision": …}` object; everything else is skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ModelArgs {
+    revision: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ModelArgs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ModelArgs, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ModelArgs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("model arguments")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<ModelArgs, E> {
+                Ok(ModelArgs {
+                    revision: s
+                        .split(',')
+                        .filter_map(|kv| kv.split_once('='))
+                        .find(|(k, _)| k.trim() == "revision")
+                        .and_then(|(_, v)| revision_named(v)),
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<ModelArgs, A::Error> {
+                let mut out = ModelArgs::default();
+                while let Some(k) = a.next_key::<Scalar>()? {
+                    let v: Scalar = a.next_value()?;
+                    if let (Scalar::Str(k), Scalar::Str(v)) = (k, v)
+                        && k == "revision"
+                    {
+                        out.revision = revision_named(&v);
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_unit<E>(self) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+            fn visit_none<E>(self) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<ModelArgs, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<ModelArgs, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ModelArgs::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ModelArgs, E> {
+                Ok(ModelArgs::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Inspect's `packages`, kept only for the `inspect_ai` version.
+#[derive(Debug, Clone, Default)]
+struct Packages {
+    inspect_ai: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Packages {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Packages, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Packages;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of package versions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Packages, A::Error> {
+                let mut out = Packages::default();
+                while let Some(k) = a.next_key::<Scalar>()? {
+                    let v: Scalar = a.next_value()?;
+                    if let (Scalar::Str(k), Scalar::Str(v)) = (k, v)
+                        && k == "inspect_ai"
+                    {
+                        out.inspect_ai = Some(v);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -116,7 +308,7 @@ fn revision_in_args(args: &Value) -> Option<String> {
 
 #[derive(Deserialize)]
 struct LmEvalFile {
-    results: Option<BTreeMap<String, BTreeMap<String, Value>>>,
+    results: Option<BTreeMap<String, BTreeMap<String, Scalar>>>,
     #[serde(rename = "n-samples", default)]
     n_samples: BTreeMap<String, NSamples>,
     #[serde(default)]
@@ -134,18 +326,17 @@ struct NSamples {
 #[derive(Deserialize)]
 struct LmConfig {
     #[serde(default)]
-    limit: Value,
+    limit: Scalar,
     #[serde(default)]
     model_revision: Option<String>,
     #[serde(default)]
     model_sha: Option<String>,
     #[serde(default)]
-    model_args: Value,
+    model_args: ModelArgs,
 }
 
-fn parse_lm_eval(v: Value) -> Result<ParsedLog, EvalError> {
+fn parse_lm_eval(f: LmEvalFile) -> Result<ParsedLog, EvalError> {
     let h = Harness::LmEval;
-    let f: LmEvalFile = serde_json::from_value(v).map_err(|e| invalid(h, e.to_string()))?;
     let results = f
         .results
         .ok_or_else(|| invalid(h, "missing the `results` object"))?;
@@ -160,7 +351,7 @@ fn parse_lm_eval(v: Value) -> Result<ParsedLog, EvalError> {
             .as_deref()
             .and_then(revision_named)
             .or_else(|| c.model_revision.as_deref().and_then(revision_named))
-            .or_else(|| revision_in_args(&c.model_args));
+            .or_else(|| c.model_args.revision.clone());
     }
     let mut tasks = Vec::new();
     for (task, m) in results {
@@ -177,11 +368,8 @@ fn parse_lm_eval(v: Value) -> Result<ParsedLog, EvalError> {
             };
             if let Some(base) = name.strip_suffix("_stderr") {
                 let e = match value {
-                    Value::Number(n) => n
-                        .as_f64()
-                        .map(|x| check_value(h, &format!("{task} {key}"), x))
-                        .transpose()?,
-                    Value::String(s) if s == "N/A" => None,
+                    Scalar::Num(x) => Some(check_value(h, &format!("{task} {key}"), *x)?),
+                    Scalar::Str(s) if s == "N/A" => None,
                     other => {
                         return Err(invalid(
                             h,
@@ -211,7 +399,11 @@ fn parse_lm_eval(v: Value) -> Result<ParsedLog, EvalError> {
                 }
                 Some(ns.effective)
             }
-            None => m.get("sample_len").and_then(Value::as_i64),
+            None => m
+                .get("sample_len")
+                .and_then(Scalar::as_f64)
+                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
+                .map(|x| x as i64),
         };
         tasks.push(TaskResult {
             task,
@@ -246,9 +438,9 @@ struct InspectLog {
 struct InspectSpec {
     task: String,
     #[serde(default)]
-    model_args: Value,
+    model_args: ModelArgs,
     #[serde(default)]
-    packages: BTreeMap<String, String>,
+    packages: Packages,
     #[serde(default)]
     config: Option<InspectConfig>,
 }
@@ -256,7 +448,7 @@ struct InspectSpec {
 #[derive(Deserialize)]
 struct InspectConfig {
     #[serde(default)]
-    limit: Value,
+    limit: Scalar,
 }
 
 #[derive(Deserialize)]
@@ -279,7 +471,7 @@ struct InspectScore {
 
 #[derive(Deserialize)]
 struct InspectMetric {
-    value: Value,
+    value: Scalar,
 }
 
 fn parse_inspect(log: InspectLog) -> Result<ParsedLog, EvalError> {
@@ -344,8 +536,8 @@ fn parse_inspect(log: InspectLog) -> Result<ParsedLog, EvalError> {
         harness: h,
         harness_version: spec
             .packages
-            .get("inspect_ai")
-            .cloned()
+            .inspect_ai
+            .clone()
             .unwrap_or_else(|| "unknown".into()),
         tasks: vec![TaskResult {
             task: spec.task,
@@ -354,7 +546,7 @@ fn parse_inspect(log: InspectLog) -> Result<ParsedLog, EvalError> {
             n,
             partial,
         }],
-        logged_revision: revision_in_args(&spec.model_args),
+        logged_revision: spec.model_args.revision.clone(),
     })
 }
 
@@ -399,22 +591,74 @@ pub fn parse<R: Read + Seek>(mut r: R) -> Result<ParsedLog, EvalError> {
     if got >= 2 && &magic[..2] == b"PK" {
         return Err(EvalError::Zip("truncated or damaged ZIP archive".into()));
     }
-    let v: Value = serde_json::from_reader(BufReader::new(r))
-        .map_err(|e| EvalError::Unrecognised(format!("not JSON either: {e}")))?;
-    let Value::Object(m) = &v else {
-        return Err(EvalError::Unrecognised("the JSON is not an object".into()));
-    };
-    if m.contains_key("eval") && (m.contains_key("status") || m.contains_key("version")) {
-        let log: InspectLog =
-            serde_json::from_value(v).map_err(|e| invalid(Harness::Inspect, e.to_string()))?;
+    // JSON: bounded in size, then read while streaming, twice: which harness wrote it (only the
+    // top-level keys are looked at), then that harness's typed fields (everything else skipped).
+    let len = r
+        .seek(SeekFrom::End(0))
+        .map_err(|e| EvalError::Io(e.to_string()))?;
+    if len > MAX_JSON_LOG {
+        return Err(EvalError::Unrecognised(format!(
+            "a JSON log of {len} bytes is larger than the {MAX_JSON_LOG} read; Inspect logs of that size belong in the .eval format"
+        )));
+    }
+    r.seek(SeekFrom::Start(0))
+        .map_err(|e| EvalError::Io(e.to_string()))?;
+    // Only an object (serde would take a sequence for a struct, too).
+    let mut first = [0u8; 1];
+    loop {
+        if read_up_to(&mut r, &mut first)? == 0 {
+            return Err(EvalError::Unrecognised(
+                "not JSON either: the file is empty".into(),
+            ));
+        }
+        if !first[0].is_ascii_whitespace() {
+            break;
+        }
+    }
+    if first[0] != b'{' {
+        return Err(EvalError::Unrecognised(
+            "the JSON is not an object (not JSON either, if it is not JSON at all)".into(),
+        ));
+    }
+    r.seek(SeekFrom::Start(0))
+        .map_err(|e| EvalError::Io(e.to_string()))?;
+    let probe: Probe = serde_json::from_reader(BufReader::new(&mut r)).map_err(|e| {
+        EvalError::Unrecognised(if e.is_data() {
+            format!("the JSON is not an object: {e}")
+        } else {
+            format!("not JSON either: {e}")
+        })
+    })?;
+    r.seek(SeekFrom::Start(0))
+        .map_err(|e| EvalError::Io(e.to_string()))?;
+    if probe.eval.is_some() && (probe.status.is_some() || probe.version.is_some()) {
+        let log: InspectLog = serde_json::from_reader(BufReader::new(r))
+            .map_err(|e| invalid(Harness::Inspect, e.to_string()))?;
         return parse_inspect(log);
     }
-    if m.contains_key("results") || m.contains_key("lm_eval_version") {
-        return parse_lm_eval(v);
+    if probe.results.is_some() || probe.lm_eval_version.is_some() {
+        let f: LmEvalFile = serde_json::from_reader(BufReader::new(r))
+            .map_err(|e| invalid(Harness::LmEval, e.to_string()))?;
+        return parse_lm_eval(f);
     }
     Err(EvalError::Unrecognised(
         "no `results` (lm-evaluation-harness) or `eval` (Inspect) object".into(),
     ))
+}
+
+/// Which top-level members a JSON log has (their contents skipped while streaming).
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    eval: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    status: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    version: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    results: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    lm_eval_version: Option<serde::de::IgnoredAny>,
 }
 
 fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, EvalError> {

@@ -45,7 +45,10 @@ fn missing_keys_huge_numbers_and_wrong_types_are_clear_errors() {
             b"{\"lm_eval_version\": \"1\"}",
             "missing the `results` object",
         ),
-        (b"{\"results\": {\"t\": {\"acc,none\": 1e400}}}", "not JSON"),
+        (
+            b"{\"results\": {\"t\": {\"acc,none\": 1e400}}}",
+            "number out of range",
+        ),
         (
             b"{\"results\": {\"t\": {\"acc,none\": 1e300}}}",
             "out of range",

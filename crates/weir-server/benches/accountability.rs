@@ -136,6 +136,7 @@ async fn main() {
             release_key: weir_signing::model_signing::ReleaseKey::generate(),
             osv_prefix: "x_B".into(),
             allow_private_webhooks: false,
+            limits: Default::default(),
         }),
     };
     let (ms, len) = time_get(&state, "/osv/all.json").await;

@@ -7,6 +7,7 @@
 
 mod access;
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod evals;
 mod exports;
@@ -17,6 +18,7 @@ pub mod incidents;
 mod lfs;
 pub mod log;
 mod native;
+pub mod ndjson;
 pub mod publishers;
 pub mod releases;
 
@@ -53,6 +55,8 @@ pub struct ServerConfig {
     /// Whether webhooks may point at loopback, private or link-local addresses (off: a webhook
     /// must not turn the registry into a probe of its own network).
     pub allow_private_webhooks: bool,
+    /// Connection bounds: cap, header-read and idle timeouts.
+    pub limits: conn::ServeLimits,
 }
 
 /// Checks an OSV id prefix: `x_` followed by letters, digits and underscores.
@@ -89,9 +93,84 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::routes())
         .merge(publishers::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The largest request head (request line and headers) answered; larger ones get a JSON 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Every error has the JSON envelope and the Hub headers: request heads over
+/// [`MAX_HEADER_BYTES`] get a 431 here, and the bodiless answers axum and tower-http make
+/// themselves (405, 413, 416, …) are rewritten into the envelope.
+async fn json_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let head: usize = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request's headers are {head} bytes; at most {MAX_HEADER_BYTES}"),
+        )
+        .next("send fewer or shorter headers")
+        .into_response();
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (code, message, next_step) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("{method} is not allowed on {path}"),
+            "see docs/API.md for the methods each route takes",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            format!("the request body is larger than {path} accepts"),
+            "see docs/API.md for the limits",
+        ),
+        StatusCode::RANGE_NOT_SATISFIABLE => (
+            "range_not_satisfiable",
+            "the requested range is outside the file".to_string(),
+            "ask for a range within the file's size (Content-Length of a HEAD request)",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request's Content-Type is not accepted here".to_string(),
+            "send application/json",
+        ),
+        _ => return resp,
+    };
+    let mut out = ApiError::new(status, code, message)
+        .next(next_step)
+        .into_response();
+    // Keep the headers that matter to clients (Allow on 405, Content-Range on 416).
+    for name in [header::ALLOW, header::CONTENT_RANGE] {
+        if let Some(v) = resp.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -116,9 +195,8 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
     }
     log::spawn_sequencer(state.clone());
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config.limits.clone();
+    conn::serve_router(listener, router(state), limits, shutdown).await
 }
 
 pub(crate) fn now() -> i64 {

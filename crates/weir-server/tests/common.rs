@@ -52,6 +52,7 @@ impl TestApp {
             osv_prefix: "x_WEIR".into(),
             // The tests' webhook receivers listen on loopback.
             allow_private_webhooks: true,
+            limits: Default::default(),
         };
         adjust(&mut config);
         let state = AppState {

@@ -612,7 +612,7 @@ async fn hostile_logs_get_clear_errors_and_change_nothing() {
         (b"PK\x03\x04truncated".to_vec(), "Zip"),
         (
             b"{\"results\": {\"wmdp_bio\": {\"acc,none\": 1e999}}}".to_vec(),
-            "not JSON",
+            "number out of range",
         ),
         (
             b"{\"results\": {\"wmdp_bio\": {\"acc,none\": 7}}}".to_vec(),

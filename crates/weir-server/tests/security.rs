@@ -1290,3 +1290,119 @@ async fn ref_names_are_unique_across_branches_and_tags() {
         .expect("tag");
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
+
+/// F12: half-open connections that never finish their headers are closed after the header-read
+/// timeout, and while they are open, well-behaved clients are still served.
+#[tokio::test]
+async fn slowloris_connections_are_closed_and_others_still_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::with(|c| {
+        c.limits.header_read_timeout = std::time::Duration::from_millis(500);
+        c.limits.idle_timeout = std::time::Duration::from_millis(800);
+        c.limits.max_connections = 64;
+    })
+    .await;
+    app.user("alice", Scope::Write).await;
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..48 {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /api/whoami-v2 HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .expect("write");
+        idle.push(s);
+    }
+    // Well-behaved clients are served meanwhile.
+    for _ in 0..10 {
+        let r = app.get("/log/checkpoint", None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // Each half-open connection is closed by the server (EOF), not left open.
+    for mut s in idle {
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut buf))
+            .await
+            .expect("the server must close a slow connection")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    // More connections than the cap: the extra ones wait, then are served once others close.
+    let mut hogs = Vec::new();
+    for _ in 0..64 {
+        hogs.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.get("/log/checkpoint", None),
+    )
+    .await
+    .expect("served after the hogs time out");
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(hogs);
+}
+
+/// F20: answers made below the handlers carry the JSON envelope and the Hub headers too.
+#[tokio::test]
+async fn every_error_has_the_json_envelope() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"hello")])
+        .await;
+    let check = |r: reqwest::Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(r.status(), status);
+        assert!(
+            r.headers().get("x-error-code").is_some()
+                || r.headers().get("x-error-message").is_some()
+        );
+        let v: Value = r.json().await.expect("JSON body");
+        assert_eq!(v["error"], code, "{v}");
+        assert!(v["message"].is_string());
+    };
+    // 405
+    let r = app
+        .req(Method::DELETE, "/api/whoami-v2", None)
+        .send()
+        .await
+        .expect("send");
+    check(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    // 413
+    let r = app
+        .req(Method::POST, "/api/repos/create", Some(&alice))
+        .header("content-type", "application/json")
+        .body(vec![b' '; weir_server::JSON_BODY_LIMIT + 10])
+        .send()
+        .await
+        .expect("send");
+    check(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    // 416
+    let r = app
+        .req(Method::GET, "/alice/m/resolve/main/a.txt", None)
+        .header("range", "bytes=100-200")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    let v: Value = r.json().await.expect("JSON body");
+    assert!(v["error"].is_string(), "{v}");
+    // 431
+    let r = app
+        .req(Method::GET, "/api/whoami-v2", None)
+        .header("x-big", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .expect("send");
+    check(
+        r,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    )
+    .await;
+}

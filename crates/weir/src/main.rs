@@ -237,6 +237,15 @@ struct ServeArgs {
     /// Let webhooks point at loopback, private and link-local addresses (off by default).
     #[arg(long, env = "WEIR_ALLOW_PRIVATE_WEBHOOKS")]
     allow_private_webhooks: bool,
+    /// Open connections at most; more wait in the listen backlog.
+    #[arg(long, env = "WEIR_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers, from when its connection opens.
+    #[arg(long, env = "WEIR_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "WEIR_IDLE_TIMEOUT", default_value_t = 60)]
+    idle_timeout: u64,
 }
 
 #[derive(Args)]
@@ -1511,6 +1520,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
             release_key,
             osv_prefix: args.osv_prefix.clone(),
             allow_private_webhooks: args.allow_private_webhooks,
+            limits: weir_server::conn::ServeLimits {
+                max_connections: args.max_connections.max(1),
+                header_read_timeout: std::time::Duration::from_secs(
+                    args.header_read_timeout.max(1),
+                ),
+                idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+                ..Default::default()
+            },
         }),
     };
     println!(

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
-use bytes::{Buf, BytesMut};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -229,26 +228,21 @@ pub async fn commit(
     let mut header: Option<Header> = None;
     let mut ops = Vec::new();
     let mut touched = BTreeSet::new();
-    let mut buf = BytesMut::new();
+    let mut lines = crate::ndjson::LineBuffer::new(MAX_LINE);
     let mut stream = body.into_data_stream();
     let mut n = 0usize;
     let mut done = false;
     while !done {
-        let line = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                let line = buf.split_to(i);
-                buf.advance(1);
-                line
-            }
+        let line = match lines.next_line() {
+            Some(line) => line,
             None => match stream.next().await {
                 Some(Ok(chunk)) => {
-                    buf.extend_from_slice(&chunk);
-                    if buf.len() > MAX_LINE && !buf.contains(&b'\n') {
-                        return Err(invalid_line(
+                    lines.push(&chunk).map_err(|_| {
+                        invalid_line(
                             n + 1,
                             "line too long (regular files are limited to 10 MiB; use LFS)",
-                        ));
-                    }
+                        )
+                    })?;
                     continue;
                 }
                 Some(Err(e)) => {
@@ -259,7 +253,7 @@ pub async fn commit(
                 }
                 None => {
                     done = true;
-                    buf.split()
+                    lines.finish()
                 }
             },
         };
