@@ -2,12 +2,13 @@
 model on a tiny local WMDP-shaped task) and the pinned inspect-ai (its mock model) to produce
 results files and .eval (zstd and deflate) / .json logs, then imports every one of them with
 `weir eval import`, signs them as an accredited evaluator, and checks what the classification
-makes of them. Also: evidence raising a model's tier is felt by the official huggingface_hub
-client at once."""
+makes of them. Also: evidence an operator confirms raises a model's tier, felt by the official
+huggingface_hub client at once."""
 
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -166,7 +167,15 @@ def test_evidence_raises_the_tier_and_the_hub_client_feels_it_at_once(registry, 
 
     out = weir("evidence", "file", "bob/soon-restricted", "--domain", "bio", "--summary",
                "walks through <b>enhancement</b> steps", env={**env, "WEIR_TOKEN": carol})
-    assert "tier T0 -> T3" in out, out
+    # carol is not accredited: her evidence waits for an operator's triage and changes nothing
+    # (one read token cannot freeze a model).
+    assert "awaits an operator's triage" in out and "tier T0" in out, out
+    hf.hf_hub_download("bob/soon-restricted", "config.json", cache_dir=tmp_path / "c1b")
+    evidence_id = re.search(r"#(\d+)", out).group(1)
+    op = registry.token("admin", "admin")
+    out = weir("evidence", "review", evidence_id, "confirm", "--reason", "reproduced by the red team",
+               env={**env, "WEIR_TOKEN": op})
+    assert "confirmed; minimum tier now T3" in out, out
     with pytest.raises(errors.GatedRepoError) as e:
         hf.hf_hub_download("bob/soon-restricted", "config.json", cache_dir=tmp_path / "c2")
     assert e.value.response.status_code in (401, 403)

@@ -3,7 +3,6 @@
 //! N results. In-process through the router (no network), a real SQLite data dir.
 //! `cargo bench -p weir-server --bench accountability [-- N]` (default 1000).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use tower::ServiceExt;
@@ -124,9 +123,9 @@ async fn main() {
         t.elapsed().as_secs_f64()
     );
     let url = "http://bench.example".to_string();
-    let state = AppState {
+    let state = AppState::new(
         store,
-        config: Arc::new(ServerConfig {
+        ServerConfig {
             public_url: url.clone(),
             upload_key: vec![7; 32],
             upload_link_ttl_secs: 600,
@@ -137,8 +136,8 @@ async fn main() {
             osv_prefix: "x_B".into(),
             allow_private_webhooks: false,
             limits: Default::default(),
-        }),
-    };
+        },
+    );
     let (ms, len) = time_get(&state, "/osv/all.json").await;
     println!(
         "GET /osv/all.json ({n} records, {} KiB): best of 5 = {ms:.1} ms",

@@ -171,6 +171,15 @@ async fn accept(
     Ok(())
 }
 
+/// Fields of an access request (a repo's `required_fields`): how many, how long.
+pub const MAX_REQUEST_FIELDS: usize = 32;
+pub const MAX_FIELD_NAME: usize = 64;
+pub const MAX_FIELD_VALUE: usize = 4096;
+/// A repo's own terms of use.
+pub const MAX_TERMS: usize = 64 * 1024;
+/// The longest grant a review may give.
+pub const MAX_EXPIRES_DAYS: u32 = 5 * 366;
+
 #[derive(Deserialize)]
 pub struct RequestBody {
     purpose: String,
@@ -198,6 +207,33 @@ async fn request_access(
         .next(format!(
             "weir access request {id} --purpose \"what you will do with the weights\""
         )));
+    }
+    // Bounded: only the fields the repo asks for, each short.
+    if body.fields.len() > MAX_REQUEST_FIELDS {
+        return Err(ApiError::bad_request(
+            "too_many_fields",
+            format!("at most {MAX_REQUEST_FIELDS} fields"),
+        ));
+    }
+    for (k, v) in &body.fields {
+        if k.len() > MAX_FIELD_NAME || v.len() > MAX_FIELD_VALUE {
+            return Err(ApiError::bad_request(
+                "field_too_long",
+                format!(
+                    "field names are at most {MAX_FIELD_NAME} bytes and values {MAX_FIELD_VALUE}"
+                ),
+            ));
+        }
+        if !repo.gating.required_fields.contains(k) {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!("{id} does not ask for the field {k:?}"),
+            )
+            .next(format!(
+                "send only the fields it asks for: {}",
+                repo.gating.required_fields.join(", ")
+            )));
+        }
     }
     for field in &repo.gating.required_fields {
         if body.fields.get(field).is_none_or(|v| v.trim().is_empty()) {
@@ -362,6 +398,12 @@ async fn apply_review(
     let f = facts(repo);
     require(caller, &Action::Review(&f), repo)?;
     let id = repo.repo_id.to_string();
+    if expires_days.is_some_and(|d| d > MAX_EXPIRES_DAYS) {
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            format!("expires_days is at most {MAX_EXPIRES_DAYS} (five years)"),
+        ));
+    }
     let reason = reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
@@ -579,6 +621,14 @@ async fn set_gating(
             Some(parse_level(l)?)
         };
     }
+    if let Some(c) = &body.blocked_countries
+        && c.len() > 300
+    {
+        return Err(ApiError::bad_request(
+            "invalid_country",
+            "at most 300 blocked countries",
+        ));
+    }
     if let Some(c) = body.blocked_countries {
         g.blocked_countries = c
             .iter()
@@ -593,13 +643,33 @@ async fn set_gating(
             .collect::<Result<_, _>>()?;
     }
     if let Some(fields) = body.required_fields {
+        if fields.len() > MAX_REQUEST_FIELDS
+            || fields
+                .iter()
+                .any(|f| f.len() > MAX_FIELD_NAME || f.chars().any(char::is_control))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_required_fields",
+                format!(
+                    "at most {MAX_REQUEST_FIELDS} required fields, each at most {MAX_FIELD_NAME} bytes without control characters"
+                ),
+            ));
+        }
         g.required_fields = fields
             .into_iter()
             .map(|f| f.trim().to_string())
             .filter(|f| !f.is_empty())
             .collect();
+        g.required_fields.dedup();
     }
     if let Some(t) = body.terms {
+        if t.len() > MAX_TERMS {
+            return Err(ApiError::bad_request(
+                "terms_too_long",
+                format!("the terms are {} bytes; at most {MAX_TERMS}", t.len()),
+            )
+            .next("link to the full licence from the model card"));
+        }
         g.terms = t;
     }
     let e = gate::event(

@@ -49,7 +49,14 @@ pub const DETAIL_FIELDS: &[&str] = &[
 const MAX_SUMMARY: usize = 300;
 const MAX_FIELD: usize = 64 * 1024;
 const MAX_REASON: usize = 4096;
-const MAX_ATTACHMENT: u64 = 256 << 20;
+/// One attachment from a signed-in account; from an anonymous reporter.
+pub const MAX_ATTACHMENT: u64 = 256 << 20;
+pub const MAX_ANON_ATTACHMENT: u64 = 32 << 20;
+/// Attachments of one report: how many, how many bytes in all.
+pub const MAX_ATTACHMENTS: usize = 20;
+pub const MAX_REPORT_ATTACHMENTS: u64 = 512 << 20;
+/// AVID/AIID/CVE aliases of one report.
+pub const MAX_ALIASES: usize = 16;
 const MAX_REVISIONS: usize = 100;
 const FOLLOWUP_HEADER: &str = "x-weir-followup";
 
@@ -355,10 +362,31 @@ pub struct ReportBody {
 
 /// `POST /api/v1/incidents`: anyone, signed in or not. Anonymous reporters get a follow-up
 /// token (shown once, stored hashed) to read their report, attach files and withdraw it.
+/// The client address a request came from (absent when the router is driven without a
+/// connection, as in tests that call it directly: counted as one address).
+fn client_key(addr: Option<&axum::Extension<crate::conn::ClientAddr>>) -> String {
+    addr.map(|a| a.0.0.ip().to_string())
+        .unwrap_or_else(|| "local".into())
+}
+
+fn rate_limited(what: &str, retry_after: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "too many {what}; try again in {} minutes",
+            ((retry_after + 59) / 60).max(1)
+        ),
+    )
+    .with("retry_after_secs", json!(retry_after))
+    .next("sign in with an account for higher limits, or wait")
+}
+
 async fn report(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     JsonBody(body): JsonBody<ReportBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = RepoId::parse(&body.repo).map_err(|e| bad("invalid_repo_id", e.to_string()))?;
@@ -405,6 +433,12 @@ async fn report(
                 .to_string(),
         ),
     };
+    if body.aliases.len() > MAX_ALIASES {
+        return Err(bad(
+            "too_many_aliases",
+            format!("at most {MAX_ALIASES} aliases"),
+        ));
+    }
     for a in &body.aliases {
         if !incident::valid_alias(a) {
             return Err(bad(
@@ -433,6 +467,21 @@ async fn report(
         }
     }
     let reporter = caller.name().map(|n| n.to_string());
+    // Counted only once the report is valid: per account, or per address for anonymous ones.
+    let (key, limit) = match &reporter {
+        Some(r) => (
+            format!("report:account:{r}"),
+            crate::limits::ACCOUNT_REPORTS,
+        ),
+        None => (
+            format!("report:addr:{}", client_key(addr.as_ref())),
+            crate::limits::ANON_REPORTS,
+        ),
+    };
+    state
+        .limiter
+        .take(&key, 1, limit, now())
+        .map_err(|retry| rate_limited("incident reports", retry))?;
     let token = reporter.is_none().then(|| {
         let mut b = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
@@ -836,7 +885,7 @@ async fn transition(
     }
     if !notify.is_empty() {
         let accounts: Vec<String> = notify.iter().map(|n| n.account.clone()).collect();
-        spawn_webhooks(
+        crate::webhook::spawn_webhooks(
             &state,
             accounts,
             json!({
@@ -977,6 +1026,7 @@ async fn attach(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     Path(id): Path<String>,
     Query(q): Query<AttachQuery>,
     body: Body,
@@ -997,16 +1047,67 @@ async fn attach(
         ));
     }
     check_text("name", &name, 200)?;
-    let (sha, size) = state
+    // Bounded per report (count and total) and per attachment; anonymous reporters also per
+    // address per day. The cap of the stream is what is left of all three.
+    let existing = state.store.db.attachments(i.id).await?;
+    if existing.len() >= MAX_ATTACHMENTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_attachments",
+            format!("a report has at most {MAX_ATTACHMENTS} attachments"),
+        )
+        .next("bundle the files into one archive"));
+    }
+    let used: u64 = existing.iter().map(|a| a.size.max(0) as u64).sum();
+    let left = MAX_REPORT_ATTACHMENTS.saturating_sub(used);
+    let per_file = if caller.anonymous() {
+        MAX_ANON_ATTACHMENT
+    } else {
+        MAX_ATTACHMENT
+    };
+    let mut cap = per_file.min(left);
+    let addr_key = caller
+        .anonymous()
+        .then(|| format!("attach:addr:{}", client_key(addr.as_ref())));
+    if let Some(k) = &addr_key {
+        // Reserve the whole cap for the address, give back what was not used.
+        let l = crate::limits::ANON_ATTACHMENT_BYTES;
+        let mut reserved = cap;
+        while reserved > 0 && state.limiter.take(k, reserved, l, now()).is_err() {
+            reserved /= 2;
+        }
+        if reserved == 0 {
+            return Err(rate_limited(
+                "attachment bytes from this address today",
+                l.window_secs,
+            ));
+        }
+        cap = reserved;
+    }
+    if cap == 0 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the report's attachments already total {used} bytes; at most {MAX_REPORT_ATTACHMENTS}"
+            ),
+        ));
+    }
+    let ingested = state
         .store
         .ingest(
             body.into_data_stream(),
             Expect {
-                max_size: Some(MAX_ATTACHMENT),
+                max_size: Some(cap),
                 ..Expect::default()
             },
         )
-        .await?;
+        .await;
+    if let Some(k) = &addr_key {
+        let kept = ingested.as_ref().map(|(_, n)| *n).unwrap_or(0);
+        state.limiter.give_back(k, cap - kept.min(cap));
+    }
+    let (sha, size) = ingested?;
     let added_by = caller
         .name()
         .map(|n| n.to_string())
@@ -1238,33 +1339,6 @@ async fn mark_read(
     Ok(Json(json!({"id": id, "read": true, "changed": changed})))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::private_ip;
-
-    #[test]
-    fn private_addresses_are_recognised() {
-        for a in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fc00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(private_ip(a.parse().expect("ip")), "{a}");
-        }
-        for a in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!private_ip(a.parse().expect("ip")), "{a}");
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
@@ -1287,7 +1361,7 @@ async fn put_webhook(
         return Err(bad("invalid_url", format!("{url:?} is not an http(s) URL")));
     }
     if !state.config.allow_private_webhooks {
-        check_public_target(url).await.map_err(|why| {
+        crate::webhook::check_public_target(url).await.map_err(|why| {
             bad("webhook_private_address", format!("{url}: {why}"))
                 .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
         })?;
@@ -1323,115 +1397,6 @@ async fn delete_webhook(
     let me = caller.require_user()?.to_string();
     state.store.db.delete_webhook(&me).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Whether an address is one a webhook must not reach: loopback, private, link-local,
-/// unspecified, CGNAT, unique-local or multicast.
-fn private_ip(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v) => {
-            v.is_loopback()
-                || v.is_private()
-                || v.is_link_local()
-                || v.is_unspecified()
-                || v.is_broadcast()
-                || v.is_multicast()
-                || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64)
-        }
-        std::net::IpAddr::V6(v) => {
-            v.is_loopback()
-                || v.is_unspecified()
-                || v.is_multicast()
-                || (v.segments()[0] & 0xfe00) == 0xfc00
-                || (v.segments()[0] & 0xffc0) == 0xfe80
-                || v.to_ipv4_mapped().is_some_and(|m| private_ip(m.into()))
-        }
-    }
-}
-
-/// Resolves a webhook URL's host and refuses private targets (checked again before each
-/// delivery, so a name that later resolves inward is refused then too).
-async fn check_public_target(url: &str) -> Result<(), String> {
-    let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
-    let host = u.host_str().ok_or("no host")?.to_string();
-    let port = u.port_or_known_default().unwrap_or(443);
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("{host} resolves to nothing"));
-    }
-    if let Some(a) = addrs.iter().find(|a| private_ip(a.ip())) {
-        return Err(format!("{host} resolves to the private address {}", a.ip()));
-    }
-    Ok(())
-}
-
-pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut m = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    m.update(body);
-    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
-}
-
-/// Sends the payload to each account's webhook in the background: up to three attempts, the
-/// outcome kept as the webhook's `last_status`. The in-app notification is already committed.
-fn spawn_webhooks(state: &AppState, accounts: Vec<String>, payload: Value) {
-    let store = state.store.clone();
-    let allow_private = state.config.allow_private_webhooks;
-    tokio::spawn(async move {
-        let Ok(client) = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        else {
-            return;
-        };
-        let body = payload.to_string();
-        for account in accounts {
-            let Ok(Some(w)) = store.db.webhook(&account).await else {
-                continue;
-            };
-            if !allow_private && let Err(why) = check_public_target(&w.url).await {
-                let _ = store
-                    .db
-                    .set_webhook_status(&account, &format!("refused: {why}"))
-                    .await;
-                continue;
-            }
-            let sig = webhook_signature(&w.secret, body.as_bytes());
-            let mut status = String::from("failed");
-            for attempt in 0..3u64 {
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
-                }
-                match client
-                    .post(&w.url)
-                    .header("content-type", "application/json")
-                    .header("x-weir-event", "incident.confirmed")
-                    .header("x-weir-signature-256", &sig)
-                    .body(body.clone())
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        status = format!("delivered {}", r.status().as_u16());
-                        break;
-                    }
-                    Ok(r) => status = format!("HTTP {}", r.status().as_u16()),
-                    Err(e) => status = format!("error: {}", e.without_url()),
-                }
-            }
-            tracing::info!(account = %account, status = %status, "webhook");
-            let _ = store.db.set_webhook_status(&account, &status).await;
-        }
-    });
 }
 
 // ---- standing ------------------------------------------------------------------------------

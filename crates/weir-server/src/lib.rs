@@ -16,11 +16,13 @@ mod gate;
 mod hub;
 pub mod incidents;
 mod lfs;
+pub mod limits;
 pub mod log;
 mod native;
 pub mod ndjson;
 pub mod publishers;
 pub mod releases;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -35,6 +37,18 @@ pub use error::ApiError;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
+    /// Per-address and per-account counters for anonymous and low-level callers.
+    pub limiter: Arc<limits::RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            limiter: Arc::new(limits::RateLimiter::default()),
+        }
+    }
 }
 
 pub struct ServerConfig {
@@ -203,12 +217,22 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// RFC 3339 text of a unix time. Times come from our own clock and bounded inputs; one that
+/// cannot be formatted is logged loudly and shown as `invalid-time`, never as 1970.
 pub(crate) fn iso8601(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
+    match time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+        }) {
+        Some(s) => s,
+        None => {
+            tracing::error!(
+                unix,
+                "a time outside the formattable range reached a response"
+            );
+            "invalid-time".to_string()
+        }
+    }
 }

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -55,10 +53,7 @@ impl TestApp {
             limits: Default::default(),
         };
         adjust(&mut config);
-        let state = AppState {
-            store: store.clone(),
-            config: Arc::new(config),
-        };
+        let state = AppState::new(store.clone(), config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(weir_server::serve(listener, state, async {
             let _ = rx.await;

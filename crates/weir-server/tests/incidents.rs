@@ -330,7 +330,7 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
         .expect("webhook delivered");
     assert_eq!(
         sig,
-        weir_server::incidents::webhook_signature(&secret, body.as_bytes())
+        weir_server::webhook::webhook_signature(&secret, body.as_bytes())
     );
     assert!(body.contains(&id));
 
@@ -667,6 +667,16 @@ async fn webhooks_may_not_point_inside_the_registry_network_unless_allowed() {
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]:8080/",
         "http://localhost:8080/x",
+        // F15: the gaps of the first filter, each a way back into the registry's network.
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[fec0::1]/hook",
+        "http://198.18.0.1/hook",
+        "http://0.0.0.0:8080/hook",
+        "http://0.1.2.3/hook",
+        "http://240.0.0.1/hook",
+        "http://192.0.0.170/hook",
     ] {
         let r = app
             .req(Method::PUT, "/api/v1/notifications/webhook", Some(&bob))

@@ -7,7 +7,6 @@ mod incidents;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
@@ -1509,9 +1508,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 args.listen
             )
         })?;
-    let state = AppState {
+    let state = AppState::new(
         store,
-        config: Arc::new(ServerConfig {
+        ServerConfig {
             public_url: public_url.clone(),
             upload_key: upload_key(&args.data)?,
             upload_link_ttl_secs: 3600,
@@ -1528,8 +1527,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
                 ..Default::default()
             },
-        }),
-    };
+        },
+    );
     println!(
         "weir is serving {} on {} (data: {})",
         public_url,

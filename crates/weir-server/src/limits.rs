@@ -1,0 +1,115 @@
+//! Per-address and per-account rate limits for what anyone may do without an accredited
+//! identity (anonymous reports and attachments, evidence): fixed windows counted in memory.
+//!
+//! The table is bounded: when it grows past [`MAX_KEYS`] entries, expired windows are dropped,
+//! and if it is still full the oldest windows go first. Each replica counts on its own (a
+//! scale-out deployment divides the limit across replicas at worst).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Most distinct keys (addresses, accounts) remembered at once.
+pub const MAX_KEYS: usize = 100_000;
+
+/// What one key may do in one window.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max: u64,
+    pub window_secs: i64,
+}
+
+/// Anonymous incident reports per client address per day.
+pub const ANON_REPORTS: Limit = Limit {
+    max: 10,
+    window_secs: 86_400,
+};
+/// Incident reports per signed-in account per day.
+pub const ACCOUNT_REPORTS: Limit = Limit {
+    max: 50,
+    window_secs: 86_400,
+};
+/// Attachment bytes per client address per day, for anonymous reporters.
+pub const ANON_ATTACHMENT_BYTES: Limit = Limit {
+    max: 512 << 20,
+    window_secs: 86_400,
+};
+
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, (i64, u64)>>,
+}
+
+impl RateLimiter {
+    /// Adds `amount` to `key`'s count in the current window at `now`, if that stays within the
+    /// limit. Returns the seconds until the window ends when it would not.
+    pub fn take(&self, key: &str, amount: u64, limit: Limit, now: i64) -> Result<(), i64> {
+        let mut map = match self.windows.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if map.len() >= MAX_KEYS && !map.contains_key(key) {
+            map.retain(|_, (start, _)| now - *start < limit.window_secs);
+            if map.len() >= MAX_KEYS {
+                // Still full: forget the oldest tenth.
+                let mut starts: Vec<i64> = map.values().map(|(s, _)| *s).collect();
+                starts.sort_unstable();
+                let cut = starts[starts.len() / 10];
+                map.retain(|_, (start, _)| *start > cut);
+            }
+        }
+        let e = map.entry(key.to_string()).or_insert((now, 0));
+        if now - e.0 >= limit.window_secs {
+            *e = (now, 0);
+        }
+        if e.1.saturating_add(amount) > limit.max {
+            return Err(limit.window_secs - (now - e.0));
+        }
+        e.1 += amount;
+        Ok(())
+    }
+
+    /// Gives back what a refused or failed action took (an upload that did not complete).
+    pub fn give_back(&self, key: &str, amount: u64) {
+        if let Ok(mut map) = self.windows.lock()
+            && let Some(e) = map.get_mut(key)
+        {
+            e.1 = e.1.saturating_sub(amount);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_and_reset() {
+        let r = RateLimiter::default();
+        let l = Limit {
+            max: 3,
+            window_secs: 10,
+        };
+        for _ in 0..3 {
+            assert!(r.take("a", 1, l, 100).is_ok());
+        }
+        assert_eq!(r.take("a", 1, l, 105), Err(5));
+        assert!(r.take("b", 1, l, 105).is_ok(), "keys are separate");
+        assert!(r.take("a", 1, l, 110).is_ok(), "a new window");
+        r.give_back("a", 1);
+        assert!(r.take("a", 3, l, 111).is_ok());
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let r = RateLimiter::default();
+        let l = Limit {
+            max: 1,
+            window_secs: 1_000_000,
+        };
+        for i in 0..(MAX_KEYS + 10) {
+            let _ = r.take(&format!("k{i}"), 1, l, i as i64);
+        }
+        let n = r.windows.lock().map(|m| m.len()).unwrap_or(0);
+        assert!(n <= MAX_KEYS, "{n}");
+    }
+}
