@@ -1552,3 +1552,52 @@ async fn access_fields_and_expiries_are_bounded() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"], "invalid_expiry");
 }
+
+/// F18: the bytes of a refused commit do not stay: the garbage collector removes them once the
+/// grace period has passed, and keeps every committed file.
+#[tokio::test]
+async fn refused_commits_leave_nothing_after_collection() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    assert_eq!(
+        app.commit("alice/m", "main", &alice, &[("kept.txt", b"kept")])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A file line whose bytes are stored as they arrive, then a bad line: the commit is refused.
+    let body = format!(
+        "{}\n{}\n{}",
+        json!({"key": "header", "value": {"summary": "bad"}}),
+        json!({"key": "file", "value": {"path": "refused.txt", "content": "cmVmdXNlZCBieXRlcw==", "encoding": "base64"}}),
+        json!({"key": "deletedFile", "value": {"path": "no-such-file"}}),
+    );
+    let r = app.raw_commit("alice/m", "main", &alice, body).await;
+    assert!(r.status().is_client_error());
+    let refused = weir_core::Sha256Hex::parse(&sha256_hex(b"refused bytes")).expect("sha");
+    let kept = weir_core::Sha256Hex::parse(&sha256_hex(b"kept")).expect("sha");
+    assert!(
+        app.store.blobs.path_of(&refused).exists(),
+        "stored while streaming"
+    );
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 3 * 86_400;
+    let r = app
+        .store
+        .collect_garbage(later, std::time::Duration::from_secs(24 * 3600), false)
+        .await
+        .expect("gc");
+    assert!(r.blobs_removed >= 1, "{r:?}");
+    assert!(!app.store.blobs.path_of(&refused).exists());
+    assert!(
+        app.store
+            .db
+            .blob_size(&refused)
+            .await
+            .expect("db")
+            .is_none()
+    );
+    assert!(app.store.blobs.path_of(&kept).exists());
+    let r = app.get("/alice/m/resolve/main/kept.txt", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -15,6 +15,7 @@ mod db;
 pub mod evals;
 pub mod events;
 pub mod exports;
+pub mod gc;
 pub mod identity;
 pub mod incidents;
 pub mod releases;

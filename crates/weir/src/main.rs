@@ -466,6 +466,16 @@ enum AdminCommand {
         #[command(subcommand)]
         command: evals::PolicyCommand,
     },
+    /// Remove blobs nothing refers to (refused commits, abandoned uploads, failed imports,
+    /// crash leftovers) that are older than the grace period. Safest with the server stopped.
+    Gc {
+        /// Keep anything younger than this many hours (uploads waiting for their commit).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+        /// Report what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1589,6 +1599,27 @@ async fn admin(data: &Path, command: AdminCommand) -> Result<()> {
     let store = open_store(data).await?;
     let parse_name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     match command {
+        AdminCommand::Gc {
+            grace_hours,
+            dry_run,
+        } => {
+            let r = store
+                .collect_garbage(
+                    time::OffsetDateTime::now_utc().unix_timestamp(),
+                    std::time::Duration::from_secs(grace_hours.saturating_mul(3600)),
+                    dry_run,
+                )
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "{}{} blobs and {} leftover files ({} bytes); {} uncommitted uploads forgotten",
+                if dry_run { "would remove " } else { "removed " },
+                r.blobs_removed,
+                r.orphan_files_removed,
+                r.bytes_freed,
+                r.uploads_forgotten
+            );
+        }
         AdminCommand::Evaluator { command } => evals::admin_evaluator(&store, command).await?,
         AdminCommand::Suite { command } => evals::admin_suite(&store, command).await?,
         AdminCommand::Policy { command } => evals::admin_policy(&store, data, command).await?,
