@@ -54,9 +54,8 @@ impl Store {
         dry_run: bool,
     ) -> Result<GcReport> {
         let cutoff = now - grace.as_secs() as i64;
-        let mut report = GcReport::default();
         // 1. Uploads never committed within the grace period: the repo no longer possesses them.
-        report.uploads_forgotten = if dry_run {
+        let uploads_forgotten = if dry_run {
             let r = sqlx::query(concat!("SELECT COUNT(*) AS n ", stale_uploads!()))
                 .bind(cutoff)
                 .fetch_one(&self.db.pool)
@@ -68,6 +67,10 @@ impl Store {
                 .execute(&self.db.pool)
                 .await?
                 .rows_affected()
+        };
+        let mut report = GcReport {
+            uploads_forgotten,
+            ..GcReport::default()
         };
         // 2. Blob rows nothing refers to.
         let rows = sqlx::query(concat!(
