@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weir_authz::Action;
@@ -23,36 +23,50 @@ use crate::gate::{self, facts};
 use crate::hub::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601, now};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/access/check", get(check))
-        .route("/api/v1/access/requests", get(my_requests))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add("/api/v1/access/check", &["GET"], get(check))
+        .add("/api/v1/access/requests", &["GET"], get(my_requests))
+        .add(
             "/api/v1/repos/{ns}/{name}/access/terms",
+            &["GET", "POST"],
             get(terms).post(accept_terms),
         )
-        .route(
+        .add(
             "/api/v1/repos/{ns}/{name}/access/requests",
+            &["GET", "POST"],
             get(list_requests).post(request_access),
         )
-        .route(
+        .add(
             "/api/v1/repos/{ns}/{name}/access/requests/{user}",
+            &["POST"],
             post(review_request),
         )
-        .route("/api/v1/repos/{ns}/{name}/tier", put(set_tier))
-        .route("/api/v1/repos/{ns}/{name}/gating", put(set_gating))
-        .route("/api/v1/identity", get(my_identity))
-        .route("/api/v1/identity/attestations", post(submit_attestation))
-        .route(
+        .add("/api/v1/repos/{ns}/{name}/tier", &["PUT"], put(set_tier))
+        .add(
+            "/api/v1/repos/{ns}/{name}/gating",
+            &["PUT"],
+            put(set_gating),
+        )
+        .add("/api/v1/identity", &["GET"], get(my_identity))
+        .add(
+            "/api/v1/identity/attestations",
+            &["POST"],
+            post(submit_attestation),
+        )
+        .add(
             "/api/models/{ns}/{name}/user-access-request/handle",
+            &["POST"],
             post(hf_handle),
         )
-        .route(
+        .add(
             "/api/models/{ns}/{name}/user-access-request/grant",
+            &["POST"],
             post(hf_grant),
         )
-        .route(
+        .add(
             "/api/models/{ns}/{name}/user-access-request/{status}",
+            &["GET"],
             get(hf_list),
         )
 }

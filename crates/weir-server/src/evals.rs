@@ -13,12 +13,12 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -46,33 +46,46 @@ const MAX_SUMMARY: usize = 20_000;
 /// How deep a tier change travels down base-model → derivative chains.
 const MAX_CASCADE: usize = 8;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/policy", get(get_policy))
-        .route("/api/v1/eval/suites", get(list_suites))
-        .route("/api/v1/evaluators", get(list_evaluators))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add("/api/v1/policy", &["GET"], get(get_policy))
+        .add("/api/v1/eval/suites", &["GET"], get(list_suites))
+        .add("/api/v1/evaluators", &["GET"], get(list_evaluators))
+        .add(
             "/api/v1/models/{ns}/{name}/classification",
+            &["GET"],
             get(get_classification),
         )
-        .route(
+        .add(
             "/api/v1/models/{ns}/{name}/classification/notified",
+            &["POST"],
             post(record_notification),
         )
-        .route(
+        .add(
             "/api/v1/models/{ns}/{name}/evaluations",
+            &["GET", "POST"],
             get(list_results).post(import_result),
         )
-        .route("/api/v1/evaluations/{id}", get(get_result))
-        .route("/api/v1/evaluations/{id}/raw", get(raw_log))
-        .route("/api/v1/evaluations/{id}/signature", post(sign_result))
-        .route(
+        .add("/api/v1/evaluations/{id}", &["GET"], get(get_result))
+        .add("/api/v1/evaluations/{id}/raw", &["GET"], get(raw_log))
+        .add(
+            "/api/v1/evaluations/{id}/signature",
+            &["POST"],
+            post(sign_result),
+        )
+        .add(
             "/api/v1/models/{ns}/{name}/evidence",
+            &["GET", "POST"],
             get(list_evidence).post(file_evidence),
         )
-        .route("/api/v1/evidence/{id}/review", post(review_evidence))
-        .route(
+        .add(
+            "/api/v1/evidence/{id}/review",
+            &["POST"],
+            post(review_evidence),
+        )
+        .add(
             "/api/v1/models/{ns}/{name}/documentation",
+            &["GET"],
             get(documentation),
         )
 }

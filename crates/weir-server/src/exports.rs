@@ -3,12 +3,12 @@
 //! the requester gets one single-use link that expires, and the download is a tar of the
 //! revision's files. Every step is an audit event.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,13 +23,17 @@ use crate::gate;
 use crate::hub::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601, now};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{ns}/{name}/exports", post(request_export))
-        .route("/api/v1/exports/{id}", get(show))
-        .route("/api/v1/exports/{id}/approve", post(approve))
-        .route("/api/v1/exports/{id}/link", post(link))
-        .route("/api/v1/exports/download/{token}", get(download))
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add(
+            "/api/v1/repos/{ns}/{name}/exports",
+            &["POST"],
+            post(request_export),
+        )
+        .add("/api/v1/exports/{id}", &["GET"], get(show))
+        .add("/api/v1/exports/{id}/approve", &["POST"], post(approve))
+        .add("/api/v1/exports/{id}/link", &["POST"], post(link))
+        .add("/api/v1/exports/download/{token}", &["GET"], get(download))
 }
 
 /// How long a download link stays valid.

@@ -9,12 +9,12 @@
 //! details stay in the database until disclosure. Roles come from `weir_authz`
 //! (`HandleIncident`); what each role may do comes from `weir_core::incident::transition`.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -60,21 +60,46 @@ pub const MAX_ALIASES: usize = 16;
 const MAX_REVISIONS: usize = 100;
 const FOLLOWUP_HEADER: &str = "x-weir-followup";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/incidents", get(list).post(report))
-        .route("/api/v1/incidents/{id}", get(show))
-        .route("/api/v1/incidents/{id}/transition", post(transition))
-        .route("/api/v1/incidents/{id}/updates", post(add_update))
-        .route("/api/v1/incidents/{id}/attachments", post(attach))
-        .route("/api/v1/incidents/{id}/attachments/{sha}", get(attachment))
-        .route("/api/v1/models/{ns}/{name}/holds", get(holds))
-        .route("/osv/all.json", get(osv_all))
-        .route("/osv/{file}", get(osv_one))
-        .route("/api/v1/notifications", get(notifications))
-        .route("/api/v1/notifications/{id}/read", post(mark_read))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add(
+            "/api/v1/incidents",
+            &["GET", "POST"],
+            get(list).post(report),
+        )
+        .add("/api/v1/incidents/{id}", &["GET"], get(show))
+        .add(
+            "/api/v1/incidents/{id}/transition",
+            &["POST"],
+            post(transition),
+        )
+        .add(
+            "/api/v1/incidents/{id}/updates",
+            &["POST"],
+            post(add_update),
+        )
+        .add(
+            "/api/v1/incidents/{id}/attachments",
+            &["POST"],
+            post(attach),
+        )
+        .add(
+            "/api/v1/incidents/{id}/attachments/{sha}",
+            &["GET"],
+            get(attachment),
+        )
+        .add("/api/v1/models/{ns}/{name}/holds", &["GET"], get(holds))
+        .add("/osv/all.json", &["GET"], get(osv_all))
+        .add("/osv/{file}", &["GET"], get(osv_one))
+        .add("/api/v1/notifications", &["GET"], get(notifications))
+        .add(
+            "/api/v1/notifications/{id}/read",
+            &["POST"],
+            post(mark_read),
+        )
+        .add(
             "/api/v1/notifications/webhook",
+            &["GET", "PUT", "DELETE"],
             get(get_webhook).put(put_webhook).delete(delete_webhook),
         )
 }

@@ -7,7 +7,6 @@
 
 use crate::extract::{Path, Query};
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
@@ -25,11 +24,15 @@ use crate::extract::Json as JsonBody;
 use crate::hub::writable_repo;
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/{ns}/{name}/info/lfs/objects/batch", post(batch))
-        .route("/api/lfs/objects/{oid}", put(upload))
-        .route("/api/lfs/verify/{ns}/{name}", post(verify))
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add(
+            "/{ns}/{name}/info/lfs/objects/batch",
+            &["POST"],
+            post(batch),
+        )
+        .add("/api/lfs/objects/{oid}", &["PUT"], put(upload))
+        .add("/api/lfs/verify/{ns}/{name}", &["POST"], post(verify))
 }
 
 const LFS_JSON: &str = "application/vnd.git-lfs+json";

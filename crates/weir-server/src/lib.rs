@@ -22,6 +22,7 @@ mod native;
 pub mod ndjson;
 pub mod publishers;
 pub mod releases;
+pub mod routes;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -94,8 +95,9 @@ pub fn log_origin(public_url: &str) -> String {
 /// JSON bodies are small; blob uploads stream and are bounded by their signed size instead.
 pub const JSON_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route, in one table (see [`routes::table`]).
+pub(crate) fn all_routes() -> routes::Routes {
+    routes::Routes::new()
         .merge(hub::routes())
         .merge(lfs::routes())
         .merge(native::routes())
@@ -106,6 +108,11 @@ pub fn router(state: AppState) -> Router {
         .merge(evals::routes())
         .merge(incidents::routes())
         .merge(publishers::routes())
+}
+
+pub fn router(state: AppState) -> Router {
+    all_routes()
+        .router
         .fallback(not_found)
         .layer(axum::middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,15 +20,16 @@ use weir_tlog::tiles::{TILE_WIDTH, entry_bundle, parse_path};
 use crate::extract::{Path, Query};
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/log/checkpoint", get(checkpoint))
-        .route("/log/vkey", get(vkey))
-        .route("/log/tile/{*path}", get(tile))
-        .route("/api/v1/log/proof/{index}", get(proof))
-        .route("/api/v1/log/consistency", get(consistency))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add("/log/checkpoint", &["GET"], get(checkpoint))
+        .add("/log/vkey", &["GET"], get(vkey))
+        .add("/log/tile/{*path}", &["GET"], get(tile))
+        .add("/api/v1/log/proof/{index}", &["GET"], get(proof))
+        .add("/api/v1/log/consistency", &["GET"], get(consistency))
+        .add(
             "/api/v1/log/cosignatures",
+            &["POST"],
             axum::routing::post(add_cosignature),
         )
 }

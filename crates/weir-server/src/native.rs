@@ -2,19 +2,23 @@
 //! surface, starting with a revision's manifest (every path with its size and SHA-256).
 
 use crate::extract::Path;
+use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::hub::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/repos/{ns}/{name}/manifest/{rev}", get(manifest))
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add("/api/v1/health", &["GET"], get(health))
+        .add(
+            "/api/v1/repos/{ns}/{name}/manifest/{rev}",
+            &["GET"],
+            get(manifest),
+        )
 }
 
 async fn health() -> Json<Value> {

@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weir_authz::Action;
@@ -24,11 +24,16 @@ use crate::extract::{Json as JsonBody, Path};
 use crate::hub::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/publishers/{name}/record", get(get_record))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add(
+            "/api/v1/publishers/{name}/record",
+            &["GET"],
+            get(get_record),
+        )
+        .add(
             "/api/v1/repos/{ns}/{name}/releases/{rev}/signoff",
+            &["POST"],
             post(signoff),
         )
 }

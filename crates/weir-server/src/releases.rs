@@ -2,11 +2,11 @@
 //! model-signing format with the registry's P-256 key and announces it on the transparency log.
 //! The bundle, its offline log proof and the public key are served at stable URLs.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -21,24 +21,32 @@ use crate::extract::{Json as JsonBody, Path};
 use crate::hub::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/repos/{ns}/{name}/releases", post(release))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add(
+            "/api/v1/repos/{ns}/{name}/releases",
+            &["POST"],
+            post(release),
+        )
+        .add(
             "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig",
+            &["GET"],
             get(bundle),
         )
-        .route(
+        .add(
             "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig.tlog-proof",
+            &["GET"],
             get(proof),
         )
-        .route(
+        .add(
             "/api/v1/models/{ns}/{name}/releases/{rev}/model.sig.tlog-opening",
+            &["GET"],
             get(opening),
         )
-        .route("/api/v1/keys/release.pub.pem", get(public_key))
-        .route(
+        .add("/api/v1/keys/release.pub.pem", &["GET"], get(public_key))
+        .add(
             "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig",
+            &["GET", "PUT"],
             get(publisher_bundle).put(put_publisher_bundle),
         )
 }

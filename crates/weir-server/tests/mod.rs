@@ -8,6 +8,7 @@ mod errors;
 mod evals;
 mod incidents;
 mod log;
+mod matrix;
 mod releases;
 mod security;
 mod upload;

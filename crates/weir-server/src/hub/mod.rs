@@ -5,7 +5,6 @@
 mod download;
 mod upload;
 
-use axum::Router;
 use axum::routing::{get, post};
 use weir_authz::{Action, RepoFacts};
 use weir_core::{CommitId, RepoId, Revision};
@@ -14,44 +13,68 @@ use weir_store::Repo;
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/whoami-v2", get(download::whoami))
-        .route("/api/agent-harnesses", get(download::agent_harnesses))
-        .route("/api/models/{ns}/{name}", get(download::model_info))
-        .route(
+pub fn routes() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .add("/api/whoami-v2", &["GET"], get(download::whoami))
+        .add(
+            "/api/agent-harnesses",
+            &["GET"],
+            get(download::agent_harnesses),
+        )
+        .add(
+            "/api/models/{ns}/{name}",
+            &["GET"],
+            get(download::model_info),
+        )
+        .add(
             "/api/models/{ns}/{name}/revision/{rev}",
+            &["GET"],
             get(download::model_info_at),
         )
-        .route(
+        .add(
             "/api/models/{ns}/{name}/tree/{rev}",
+            &["GET"],
             get(download::tree_root),
         )
-        .route(
+        .add(
             "/api/models/{ns}/{name}/tree/{rev}/{*path}",
+            &["GET"],
             get(download::tree_path),
         )
-        .route("/api/models/{ns}/{name}/refs", get(download::refs))
-        .route(
+        .add(
+            "/api/models/{ns}/{name}/refs",
+            &["GET"],
+            get(download::refs),
+        )
+        .add(
             "/api/models/{ns}/{name}/auth-check",
+            &["GET"],
             get(download::auth_check),
         )
-        .route(
+        .add(
             "/{ns}/{name}/resolve/{rev}/{*path}",
+            &["GET", "HEAD"],
             get(download::resolve).head(download::resolve),
         )
-        .route("/api/repos/create", post(upload::create_repo))
-        .route(
+        .add("/api/repos/create", &["POST"], post(upload::create_repo))
+        .add(
             "/api/models/{ns}/{name}/preupload/{rev}",
+            &["POST"],
             post(upload::preupload),
         )
-        .route("/api/models/{ns}/{name}/commit/{rev}", post(upload::commit))
-        .route(
+        .add(
+            "/api/models/{ns}/{name}/commit/{rev}",
+            &["POST"],
+            post(upload::commit),
+        )
+        .add(
             "/api/models/{ns}/{name}/branch/{branch}",
+            &["POST"],
             post(upload::create_branch),
         )
-        .route(
+        .add(
             "/api/models/{ns}/{name}/tag/{rev}",
+            &["POST"],
             post(upload::create_tag),
         )
 }

@@ -1,0 +1,149 @@
+//! The route × caller matrix: every route of the router (from its own table, so a new route is
+//! in here without anyone adding it) is called by an anonymous caller, an account with a read
+//! token, an outsider with a write token, a member and an owner of the publishing org, and an
+//! operator, against a private repo and against a repo that does not exist. Nobody gets a
+//! server error; whoever cannot see the private repo gets exactly the answer a missing repo
+//! gets (status, body, header names); nobody outside the org gets a success from it.
+
+use reqwest::{Method, StatusCode};
+use weir_core::{Name, Scope};
+
+use crate::common::TestApp;
+
+/// Fills a route template: `{ns}/{name}` with the repo, the other parameters with plausible
+/// values.
+fn fill(template: &str, repo: &str) -> String {
+    let mut p = template.replace("{ns}/{name}", repo);
+    for (param, value) in [
+        ("{rev}", "main"),
+        ("{*path}", "config.json"),
+        ("{branch}", "b1"),
+        ("{id}", "1"),
+        ("{oid}", &"0".repeat(64)),
+        ("{sha}", &"0".repeat(64)),
+        ("{token}", &"0".repeat(64)),
+        ("{file}", "x_WEIR-2026-0001.json"),
+        ("{user}", "carol"),
+        ("{name}", "acme"),
+    ] {
+        p = p.replace(param, value);
+    }
+    p
+}
+
+#[derive(Debug, PartialEq)]
+struct Answer {
+    status: StatusCode,
+    body: String,
+    headers: Vec<String>,
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> Answer {
+    let m = Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rb = app.req(m.clone(), path, token);
+    if m == Method::POST || m == Method::PUT {
+        rb = rb.header("content-type", "application/json").body("{}");
+    }
+    let r = rb.send().await.expect("send");
+    let status = r.status();
+    let mut headers: Vec<String> = r
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_string())
+        .filter(|k| k != "date")
+        .collect();
+    headers.sort();
+    let body = r.text().await.unwrap_or_default();
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_private_exactly_like_missing() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let mel = app.user("mel", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let outsider = app.user("oscar", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.org("acme", &[]).await;
+    let acme = Name::parse("acme").expect("n");
+    app.store
+        .db
+        .add_member(&acme, &Name::parse("alice").expect("n"), "owner")
+        .await
+        .expect("owner");
+    app.store
+        .db
+        .add_member(&acme, &Name::parse("mel").expect("n"), "member")
+        .await
+        .expect("member");
+    app.repo("acme/private", true).await;
+    assert!(
+        app.commit("acme/private", "main", &alice, &[("config.json", b"{}")])
+            .await
+            .status()
+            .is_success()
+    );
+    let callers: Vec<(&str, Option<String>, bool)> = vec![
+        ("anonymous", None, false),
+        ("account", Some(carol), false),
+        ("outsider", Some(outsider), false),
+        ("member", Some(mel), true),
+        ("owner", Some(alice), true),
+        ("operator", Some(op), true),
+    ];
+    let table = weir_server::routes::table();
+    let mut calls = 0;
+    for route in &table {
+        let repo_route = route.path.contains("{ns}/{name}");
+        for method in route.methods {
+            for (who, token, sees) in &callers {
+                let private = call(
+                    &app,
+                    method,
+                    &fill(route.path, "acme/private"),
+                    token.as_deref(),
+                )
+                .await;
+                calls += 1;
+                assert!(
+                    !private.status.is_server_error(),
+                    "{method} {} as {who}: {} {}",
+                    route.path,
+                    private.status,
+                    private.body
+                );
+                if !repo_route || *sees {
+                    continue;
+                }
+                let missing = call(
+                    &app,
+                    method,
+                    &fill(route.path, "acme/missing"),
+                    token.as_deref(),
+                )
+                .await;
+                calls += 1;
+                let normalized = Answer {
+                    body: private.body.replace("acme/private", "acme/missing"),
+                    ..private
+                };
+                assert_eq!(
+                    normalized, missing,
+                    "{method} {} as {who}: a private repo must answer exactly like a missing one",
+                    route.path
+                );
+                assert!(
+                    !normalized.status.is_success(),
+                    "{method} {} as {who} succeeded on a private repo it cannot see",
+                    route.path
+                );
+            }
+        }
+    }
+    assert!(calls > 300, "{calls} calls");
+}
