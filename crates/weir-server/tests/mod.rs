@@ -9,6 +9,7 @@ mod evals;
 mod incidents;
 mod log;
 mod matrix;
+mod possession;
 mod releases;
 mod security;
 mod upload;
