@@ -21,5 +21,8 @@ echo "== cargo test"
 cargo build --workspace --bins
 cargo test --workspace
 
+echo "== fuzz: a short run of every target (weir-fuzz; longer: target/debug/weir-fuzz all --seconds 600)"
+target/debug/weir-fuzz all --seconds "${WEIR_FUZZ_SECONDS:-3}"
+
 echo "== interop: huggingface_hub against weir serve"
 WEIR_BIN="$PWD/target/debug/weir" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider

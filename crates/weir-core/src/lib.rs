@@ -13,6 +13,7 @@ pub mod ids;
 pub mod incident;
 pub mod path;
 pub mod policy;
+pub mod safetensors;
 pub mod scope;
 pub mod standing;
 pub mod tier;
