@@ -943,37 +943,26 @@ mod tests {
             .ingest_bytes_for(&other, "other's weights\n".into())
             .await
             .expect("blob");
-        let claim = NewCommit {
-            ops: vec![CommitOp::Add {
-                path: p("stolen"),
-                sha256: foreign.clone(),
-                size: fsize,
-            }],
-            expected_parent: None,
-            ..c.clone()
-        };
-        assert!(matches!(
-            store.commit(&repo, &claim).await,
-            Err(StoreError::NotUploaded { .. })
-        ));
         // ...nor are bytes stored outside any repo (raw evaluation logs, attachments).
         let (loose, lsize) = store
             .ingest_bytes("a raw log\n".into())
             .await
             .expect("blob");
-        let claim = NewCommit {
-            ops: vec![CommitOp::Add {
-                path: p("log"),
-                sha256: loose,
-                size: lsize,
-            }],
-            expected_parent: None,
-            ..c.clone()
-        };
-        assert!(matches!(
-            store.commit(&repo, &claim).await,
-            Err(StoreError::NotUploaded { .. })
-        ));
+        for (path, sha256, size) in [("stolen", foreign, fsize), ("log", loose, lsize)] {
+            let claim = NewCommit {
+                ops: vec![CommitOp::Add {
+                    path: p(path),
+                    sha256,
+                    size,
+                }],
+                expected_parent: None,
+                ..c.clone()
+            };
+            assert!(matches!(
+                store.commit(&repo, &claim).await,
+                Err(StoreError::NotUploaded { .. })
+            ));
+        }
         // new branch from main
         let feat = NewCommit {
             branch: RefName::parse("feature/x").expect("ref"),
