@@ -88,6 +88,15 @@ async fn every_route_answers_private_exactly_like_missing() {
             .status()
             .is_success()
     );
+    // A public T3 repo: its bytes never leave by download, whoever asks.
+    app.repo("acme/restricted", false).await;
+    assert!(
+        app.commit("acme/restricted", "main", &alice, &[("config.json", b"{}")])
+            .await
+            .status()
+            .is_success()
+    );
+    crate::access::set_tier(&app, "acme/restricted", weir_core::Tier::T3).await;
     let callers: Vec<(&str, Option<String>, bool)> = vec![
         ("anonymous", None, false),
         ("account", Some(carol), false),
@@ -117,6 +126,20 @@ async fn every_route_answers_private_exactly_like_missing() {
                     private.status,
                     private.body
                 );
+                if route.path.contains("/resolve/") {
+                    let t3 = call(
+                        &app,
+                        method,
+                        &fill(route.path, "acme/restricted"),
+                        token.as_deref(),
+                    )
+                    .await;
+                    assert!(
+                        !t3.status.is_success(),
+                        "{method} {} as {who}: T3 bytes left by download",
+                        route.path
+                    );
+                }
                 if !repo_route || *sees {
                     continue;
                 }
