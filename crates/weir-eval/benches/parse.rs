@@ -85,4 +85,46 @@ fn main() {
         text.len() / 1024,
         best * 1e3
     );
+
+    // An Inspect `.json` log of 64 MiB (samples inline, as inspect writes `--log-format json`):
+    // read while streaming, the samples skipped, so the process's peak memory does not grow by
+    // the log's size (a `serde_json::Value` of it took about 1 GiB).
+    let path = dir.path().join("big.json");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        f.write_all(br#"{"version": 2, "status": "success", "eval": {"task": "wmdp_bio", "packages": {"inspect_ai": "0.3.285"}}, "results": {"total_samples": 10, "completed_samples": 10, "scores": [{"name": "choice", "metrics": {"accuracy": {"value": 0.27}}}]}, "samples": ["#)
+            .expect("write");
+        let sample = br#"{"id": 1, "input": "q", "messages": [{"role": "user", "content": "abcdefghij"}, {"role": "assistant", "content": [1, 2, 3, {"a": null}]}], "scores": {"choice": {"value": "C"}}},"#;
+        let mut written = 0;
+        while written < 64 << 20 {
+            f.write_all(sample).expect("write");
+            written += sample.len();
+        }
+        f.write_all(br#"{"id": 0}]}"#).expect("write");
+    }
+    let before = peak_rss_kib();
+    let t = Instant::now();
+    let p = weir_eval::parse(std::io::BufReader::new(
+        std::fs::File::open(&path).expect("open"),
+    ))
+    .expect("parse");
+    assert_eq!(p.tasks.len(), 1);
+    println!(
+        "Inspect .json of 64 MiB: {:.0} ms; peak RSS {} MiB before, {} MiB after",
+        t.elapsed().as_secs_f64() * 1e3,
+        before / 1024,
+        peak_rss_kib() / 1024
+    );
+}
+
+/// The process's peak resident set (VmHWM), in KiB (0 where /proc is absent).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
