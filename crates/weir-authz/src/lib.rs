@@ -445,6 +445,14 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                     Decision::deny(Reason::IdentityLevel)
                 }
                 Some(u) if !u.orgs.contains(org) => Decision::deny(Reason::NotMember),
+                Some(u)
+                    if !repo.blocked_countries.is_empty()
+                        && u.country
+                            .as_ref()
+                            .is_none_or(|c| repo.blocked_countries.contains(c)) =>
+                {
+                    Decision::deny(Reason::Region)
+                }
                 Some(_) => Decision::allow(Reason::Accredited),
             }
         }

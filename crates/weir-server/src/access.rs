@@ -52,7 +52,7 @@ pub fn routes() -> crate::routes::Routes {
         .add(
             "/api/v1/identity/attestations",
             &["POST"],
-            post(submit_attestation),
+            post(submit_attestation).layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .add(
             "/api/models/{ns}/{name}/user-access-request/handle",

@@ -36,7 +36,15 @@ pub struct ServeLimits {
     /// Largest request head hyper buffers (the JSON 431 answer for heads over
     /// [`crate::MAX_HEADER_BYTES`] comes from the router, below this).
     pub max_head_bytes: usize,
+    /// Open connections from one address at most (IPv6 counted per /64); more are closed at once.
+    pub max_connections_per_address: usize,
+    /// While a request is in flight, fewer than [`MIN_BYTES_PER_WINDOW`] bytes moving in this
+    /// window (a body trickled in, a response never read) closes the connection.
+    pub stall_timeout: Duration,
 }
+
+/// What a connection with a request in flight must move per [`ServeLimits::stall_timeout`].
+pub const MIN_BYTES_PER_WINDOW: u64 = 1024;
 
 impl Default for ServeLimits {
     fn default() -> ServeLimits {
@@ -45,6 +53,8 @@ impl Default for ServeLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_head_bytes: 256 * 1024,
+            max_connections_per_address: 256,
+            stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -58,12 +68,59 @@ pub struct ClientAddr(pub SocketAddr);
 struct Activity {
     last: AtomicU64,
     in_flight: AtomicUsize,
+    /// Bytes read and written so far.
+    moved: AtomicU64,
 }
 
 impl Activity {
-    fn touch(&self, epoch: Instant) {
+    fn touch(&self, epoch: Instant, bytes: usize) {
         self.last
             .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.moved.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// The key connections are counted under: the address, IPv6 by its /64 (one host's range).
+pub fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v) & (u128::MAX << 64)))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Open connections per address; a slot is given back when its connection ends.
+#[derive(Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+struct AddressSlot(Arc<PerAddress>, std::net::IpAddr);
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = address_key(ip);
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot(self.clone(), key))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut m = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
     }
 }
 
@@ -82,8 +139,9 @@ impl AsyncRead for Tracked {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch(self.epoch);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.activity.touch(self.epoch, n);
         }
         r
     }
@@ -96,8 +154,10 @@ impl AsyncWrite for Tracked {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch(self.epoch);
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
+            self.activity.touch(self.epoch, n);
         }
         r
     }
@@ -113,8 +173,10 @@ impl AsyncWrite for Tracked {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch(self.epoch);
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
+            self.activity.touch(self.epoch, n);
         }
         r
     }
@@ -141,6 +203,7 @@ pub async fn serve_router(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -163,15 +226,22 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
+        // One host cannot take every slot.
+        let Some(slot) = per_address.take(peer.ip(), limits.max_connections_per_address.max(1))
+        else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let limits = limits.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             let activity = Arc::new(Activity::default());
             let epoch = Instant::now();
-            activity.touch(epoch);
+            activity.touch(epoch, 0);
             let io = TokioIo::new(Tracked {
                 inner: stream,
                 activity: activity.clone(),
@@ -208,8 +278,11 @@ pub async fn serve_router(
                 .serve_connection(io, service);
             let mut conn = std::pin::pin!(conn);
             let idle_ms = limits.idle_timeout.as_millis() as u64;
-            let mut tick =
-                tokio::time::interval(Duration::from_millis((idle_ms / 4).clamp(50, 5000)));
+            let stall = limits.stall_timeout;
+            let tick_ms = (idle_ms.min(stall.as_millis() as u64) / 4).clamp(50, 5000);
+            let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
+            // Bytes moved when the current stall window began, and when it began.
+            let mut window = (0u64, Instant::now());
             loop {
                 tokio::select! {
                     r = conn.as_mut() => {
@@ -221,8 +294,20 @@ pub async fn serve_router(
                     _ = tick.tick() => {
                         let idle = epoch.elapsed().as_millis() as u64
                             - activity.last.load(Ordering::Relaxed).min(epoch.elapsed().as_millis() as u64);
-                        if activity.in_flight.load(Ordering::Relaxed) == 0 && idle > idle_ms {
-                            conn.as_mut().graceful_shutdown();
+                        let moved = activity.moved.load(Ordering::Relaxed);
+                        if activity.in_flight.load(Ordering::Relaxed) == 0 {
+                            window = (moved, Instant::now());
+                            if idle > idle_ms {
+                                conn.as_mut().graceful_shutdown();
+                            }
+                        } else if window.1.elapsed() >= stall {
+                            // A request in flight that moves almost nothing holds its slot for
+                            // nobody's benefit: a trickled body, a response never read.
+                            if moved - window.0 < MIN_BYTES_PER_WINDOW {
+                                tracing::debug!(%peer, "closing a stalled connection");
+                                break;
+                            }
+                            window = (moved, Instant::now());
                         }
                     }
                     r = stop.changed() => {

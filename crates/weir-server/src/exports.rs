@@ -85,10 +85,10 @@ async fn request_export(
         )
         .next("request the export on behalf of an organization you belong to"));
     }
-    if body.purpose.trim().is_empty() {
+    if body.purpose.trim().is_empty() || body.purpose.len() > 4000 {
         return Err(ApiError::bad_request(
             "invalid_purpose",
-            "state the purpose of the custodial copy",
+            "state the purpose of the custodial copy in 1 to 4000 characters",
         ));
     }
     let commit =
@@ -152,14 +152,29 @@ async fn requester_may_receive(
     ))
 }
 
-async fn load(state: &AppState, id: i64) -> Result<Export, ApiError> {
-    state.store.db.export(id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "export_not_found",
-            format!("no export {id}"),
-        )
-    })
+fn export_not_found(id: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "export_not_found",
+        format!("no export {id} that you can see"),
+    )
+}
+
+/// An export as its requester or an operator sees it; to anyone else every export, existing or
+/// not, is the same 404 (an export names a T3 repo, which may be private).
+async fn load(state: &AppState, caller: &Caller, id: i64) -> Result<Export, ApiError> {
+    let e = state
+        .store
+        .db
+        .export(id)
+        .await?
+        .ok_or_else(|| export_not_found(id))?;
+    let operator = caller.authorize(&Action::Administer).allow;
+    let requester = caller.name().is_some_and(|n| n.as_str() == e.requester);
+    if !operator && !requester {
+        return Err(export_not_found(id));
+    }
+    Ok(e)
 }
 
 async fn show(
@@ -167,15 +182,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let e = load(&state, id).await?;
-    let user = caller.require_user()?;
-    if user.as_str() != e.requester && caller.scope() != Some(weir_core::Scope::Admin) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "export_not_found",
-            format!("no export {id}"),
-        ));
-    }
+    let e = load(&state, &caller, id).await?;
     Ok(Json(export_json(&e)))
 }
 
@@ -185,7 +192,7 @@ async fn approve(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let e = load(&state, id).await?;
+    let e = load(&state, &caller, id).await?;
     let (repo, _) = visible_repo(
         &state,
         &caller,
@@ -241,7 +248,7 @@ async fn link(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let e = load(&state, id).await?;
+    let e = load(&state, &caller, id).await?;
     let me = caller.require_user()?;
     if me.as_str() != e.requester {
         return Err(ApiError::new(

@@ -55,6 +55,8 @@ pub const MAX_ANON_ATTACHMENT: u64 = 32 << 20;
 /// Attachments of one report: how many, how many bytes in all.
 pub const MAX_ATTACHMENTS: usize = 20;
 pub const MAX_REPORT_ATTACHMENTS: u64 = 512 << 20;
+/// A report's JSON body (its fields are bounded one by one below this).
+pub const MAX_REPORT_BODY: usize = 1 << 20;
 /// AVID/AIID/CVE aliases of one report.
 pub const MAX_ALIASES: usize = 16;
 const MAX_REVISIONS: usize = 100;
@@ -65,7 +67,11 @@ pub fn routes() -> crate::routes::Routes {
         .add(
             "/api/v1/incidents",
             &["GET", "POST"],
-            get(list).post(report),
+            // Anyone may report: the body is bounded well below the general JSON limit.
+            get(list).post(axum::handler::Handler::layer(
+                report,
+                axum::extract::DefaultBodyLimit::max(MAX_REPORT_BODY),
+            )),
         )
         .add("/api/v1/incidents/{id}", &["GET"], get(show))
         .add(

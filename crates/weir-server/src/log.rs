@@ -30,7 +30,8 @@ pub fn routes() -> crate::routes::Routes {
         .add(
             "/api/v1/log/cosignatures",
             &["POST"],
-            axum::routing::post(add_cosignature),
+            axum::routing::post(add_cosignature)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
         )
 }
 

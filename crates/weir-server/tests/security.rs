@@ -1644,3 +1644,85 @@ async fn region_blocks_deny_unknown_countries() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// Review follow-up: a request whose body trickles in (or stops) does not hold its connection
+/// slot forever, and one address cannot take every slot.
+#[tokio::test]
+async fn stalled_bodies_and_one_address_cannot_hold_every_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::with(|c| {
+        c.limits.stall_timeout = std::time::Duration::from_millis(600);
+        c.limits.max_connections_per_address = 6;
+    })
+    .await;
+    app.user("alice", Scope::Write).await;
+    let addr = app.url.trim_start_matches("http://").to_string();
+    // Complete headers, a promised body that never comes.
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(b"POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut buf))
+        .await
+        .expect("the server must close a stalled request")
+        .unwrap_or(0);
+    assert!(n == 0 || !String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 2"));
+    // Six connections from one address are served; a seventh is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        held.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let mut extra = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let _ = extra
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), extra.read(&mut buf))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf[..n]));
+    drop(held);
+}
+
+/// Review follow-up: export ids do not reveal which repos (often private, always T3) have
+/// exports: anyone but the requester and operators gets the same 404 for an existing id as for
+/// a missing one, on every export route.
+#[tokio::test]
+async fn export_ids_reveal_nothing_to_others() {
+    let (app, _carol, id, _rev1, _rev2) = approved_export().await;
+    let outsider = app.user("oscar", Scope::Write).await;
+    for step in ["approve", "link"] {
+        for token in [None, Some(outsider.as_str())] {
+            let real = app
+                .req(Method::POST, &format!("/api/v1/exports/{id}/{step}"), token)
+                .send()
+                .await
+                .expect("send");
+            let ghost = app
+                .req(
+                    Method::POST,
+                    &format!("/api/v1/exports/{}/{step}", id + 1000),
+                    token,
+                )
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(real.status(), ghost.status(), "{step}");
+            let (a, b): (Value, Value) = (
+                real.json().await.expect("json"),
+                ghost.json().await.expect("json"),
+            );
+            assert_eq!(a["error"], b["error"], "{step}: {a} vs {b}");
+            assert!(!a.to_string().contains("acme"), "{a}");
+        }
+    }
+}

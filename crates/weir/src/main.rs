@@ -245,6 +245,9 @@ struct ServeArgs {
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "WEIR_IDLE_TIMEOUT", default_value_t = 60)]
     idle_timeout: u64,
+    /// Open connections from one address at most (IPv6 per /64).
+    #[arg(long, env = "WEIR_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    max_connections_per_address: usize,
 }
 
 #[derive(Args)]
@@ -1535,6 +1538,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                     args.header_read_timeout.max(1),
                 ),
                 idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+                max_connections_per_address: args.max_connections_per_address.max(1),
                 ..Default::default()
             },
         },
