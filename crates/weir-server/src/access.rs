@@ -567,6 +567,10 @@ async fn set_tier(
             r => ApiError::denied(r, &id, caller.anonymous()),
         });
     }
+    // An operator lowering with a reason corrects the record: the minimum counts what the card
+    // declares now (a misdeclared compute, a base model named by mistake), and the card's
+    // earlier declarations are forgotten once the tier is set.
+    let correction = to < repo.tier && caller.authorize(&Action::Administer).allow;
     // The policy's minimum for the repo's main revision: no tier below it, whoever asks.
     if let Some(head) = state
         .store
@@ -577,7 +581,11 @@ async fn set_tier(
         )
         .await?
     {
-        let c = crate::evals::minimum_for(&state, &repo, &head).await?;
+        let c = if correction {
+            crate::evals::minimum_for_current_card(&state, &repo, &head).await?
+        } else {
+            crate::evals::minimum_for(&state, &repo, &head).await?
+        };
         if to < c.minimum_tier {
             let mut at = repo.clone();
             at.tier = to;
@@ -591,9 +599,12 @@ async fn set_tier(
         Some(&repo),
         "change",
         to.as_str(),
-        json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason}),
+        json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason, "declarations_reset": correction}),
     );
     state.store.db.set_tier_logged(&repo, to, &e).await?;
+    if correction {
+        state.store.db.reset_declarations(&repo).await?;
+    }
     Ok(Json(
         json!({"repo": repo.repo_id.to_string(), "tier": to.as_str(), "previous": repo.tier.as_str()}),
     ))

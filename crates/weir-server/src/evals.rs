@@ -222,16 +222,45 @@ pub async fn classify_at(
     repo: &Repo,
     commit: &CommitId,
 ) -> Result<(Classification, CardFacts, PolicyInForce), StoreError> {
+    classify_with(store, repo, commit, Declared::Kept).await
+}
+
+/// Whether a classification counts what the card has ever declared ([`Declared::Kept`], always,
+/// except for an operator's correction) or only what the card declares now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declared {
+    Kept,
+    CurrentCardOnly,
+}
+
+pub async fn classify_with(
+    store: &Store,
+    repo: &Repo,
+    commit: &CommitId,
+    declared: Declared,
+) -> Result<(Classification, CardFacts, PolicyInForce), StoreError> {
     let policy = policy_in_force(store).await?;
-    let card = card_facts(store, repo, commit).await?;
+    let stored = store.db.classification(repo).await?;
+    let mut card = card_facts(store, repo, commit).await?;
+    // The card is self-declared: what it has ever declared keeps counting (the highest compute,
+    // closed weights, every base model), so a publisher cannot lower the minimum by editing the
+    // card; only signed, complete evaluations and operators' decisions lower it.
+    if let Some(s) = stored.as_ref().filter(|_| declared == Declared::Kept) {
+        card.training_compute_flop = match (card.training_compute_flop, s.declared_compute) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        card.closed_weights |= s.declared_closed;
+        for b in &s.bases {
+            if !card.base_models.contains(b) {
+                card.base_models.push(b.clone());
+            }
+        }
+    }
     let suites = store.db.suites().await?;
     let evaluators = store.db.evaluators().await?;
     let mut results = Vec::new();
-    let mut last_assessed = store
-        .db
-        .classification(repo)
-        .await?
-        .and_then(|c| c.assessed_compute);
+    let mut last_assessed = stored.as_ref().and_then(|c| c.assessed_compute);
     // Compute at other evaluated revisions, read once per revision.
     let mut compute_at: std::collections::HashMap<String, Option<f64>> = Default::default();
     for r in store.db.eval_results(repo).await? {
@@ -319,15 +348,29 @@ pub async fn classify_at(
     Ok((c, card, policy))
 }
 
+/// Whether a re-classification may lower a repo's effective tier (towards its chosen tier).
+/// Only re-classifications that follow an operator's or an accredited evaluator's decision may
+/// (evidence reviewed, a result signed, the policy or the evaluators changed): what a publisher
+/// does (a push, a release) and start-up only ever raise, so no stale or self-serving
+/// computation lowers a tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lowering {
+    Never,
+    AfterReview,
+}
+
 /// Re-classifies a repo's `main` and stores the result. A changed classification is a logged
 /// event; when the policy now asks for a stricter tier than the repo has, the tier is raised in
-/// the same transaction. Tiers are never lowered here (operators lower them, with a reason).
-/// Derivatives of a repo whose tier rose are re-classified in turn.
+/// the same transaction. The effective tier is the stricter of the chosen tier and the minimum;
+/// it falls back towards the chosen tier only with [`Lowering::AfterReview`]. Derivatives of a
+/// repo whose tier changed are re-classified in turn.
 pub async fn reclassify(
     store: &Store,
     repo_id: &RepoId,
     actor: Option<&str>,
+    lowering: Lowering,
 ) -> Result<Option<Classification>, StoreError> {
+    let _serialized = store.classify_lock.lock().await;
     let mut queue = vec![(repo_id.clone(), 0usize)];
     let mut first = None;
     let mut seen = BTreeSet::new();
@@ -361,7 +404,11 @@ pub async fn reclassify(
         // The effective tier: the stricter of the publisher's choice and the policy's minimum.
         // It rises at once when the minimum rises, and falls back towards the choice when the
         // minimum falls (evidence dismissed, a domain ruled out by counting results).
-        let effective = repo.chosen_tier.max(c.minimum_tier);
+        let floor = match lowering {
+            Lowering::AfterReview => c.minimum_tier,
+            Lowering::Never => c.minimum_tier.max(repo.tier),
+        };
+        let effective = repo.chosen_tier.max(floor);
         let raise = (effective > repo.tier).then_some(effective);
         let lower = (effective < repo.tier).then_some(effective);
         let mut events = Vec::new();
@@ -425,7 +472,10 @@ pub async fn reclassify(
             policy_sha256: policy.sha256.clone(),
             presumption_since,
             assessed_compute,
+            // What the card has ever declared (merged by `classify_at`).
             bases: card.base_models.clone(),
+            declared_compute: card.training_compute_flop,
+            declared_closed: card.closed_weights,
             updated_at: at,
             // Kept by the store while the clock runs; never written from here.
             notified: stored.as_ref().and_then(|s| s.notified.clone()),
@@ -437,12 +487,14 @@ pub async fn reclassify(
                 && s.presumption_since == record.presumption_since
                 && s.assessed_compute == record.assessed_compute
                 && s.bases == record.bases
+                && s.declared_compute == record.declared_compute
+                && s.declared_closed == record.declared_closed
                 && s.commit == record.commit
         });
         if !unchanged || raise.is_some() || lower.is_some() || !events.is_empty() {
             store
                 .db
-                .put_classification_logged(&repo, &record, Some(c.minimum_tier), &events)
+                .put_classification_logged(&repo, &record, Some(floor), &events)
                 .await?;
         }
         if (raise.is_some() || lower.is_some()) && depth < MAX_CASCADE {
@@ -459,11 +511,15 @@ pub async fn reclassify(
 
 /// Re-classifies every repo (at start-up and after an operator changes the policy or the
 /// evaluators). Returns how many repos had their tier raised.
-pub async fn reclassify_all(store: &Store, actor: Option<&str>) -> Result<usize, StoreError> {
+pub async fn reclassify_all(
+    store: &Store,
+    actor: Option<&str>,
+    lowering: Lowering,
+) -> Result<usize, StoreError> {
     let mut raised = 0;
     for repo in store.db.list_repos().await? {
         let before = repo.tier;
-        reclassify(store, &repo.repo_id, actor).await?;
+        reclassify(store, &repo.repo_id, actor, lowering).await?;
         if let Some(after) = store.db.repo(&repo.repo_id).await?
             && after.tier > before
         {
@@ -474,8 +530,13 @@ pub async fn reclassify_all(store: &Store, actor: Option<&str>) -> Result<usize,
 }
 
 /// Best-effort re-classification after a change that already committed (a push, a signature).
-pub async fn reclassify_logged(store: &Store, repo_id: &RepoId, actor: Option<&str>) {
-    if let Err(e) = reclassify(store, repo_id, actor).await {
+pub async fn reclassify_logged(
+    store: &Store,
+    repo_id: &RepoId,
+    actor: Option<&str>,
+    lowering: Lowering,
+) {
+    if let Err(e) = reclassify(store, repo_id, actor, lowering).await {
         tracing::error!(repo = %repo_id, error = %e, "re-classification failed");
     }
 }
@@ -630,6 +691,20 @@ pub async fn minimum_for(
     commit: &CommitId,
 ) -> Result<Classification, ApiError> {
     Ok(classify_at(&state.store, repo, commit).await?.0)
+}
+
+/// The minimum counting only what the card declares now: for an operator who corrects a
+/// misdeclared card (lowering the tier with a reason), after which the declarations are reset.
+pub async fn minimum_for_current_card(
+    state: &AppState,
+    repo: &Repo,
+    commit: &CommitId,
+) -> Result<Classification, ApiError> {
+    Ok(
+        classify_with(&state.store, repo, commit, Declared::CurrentCardOnly)
+            .await?
+            .0,
+    )
 }
 
 /// The error for a tier below what the policy computes, naming the rule.
@@ -976,7 +1051,14 @@ async fn sign_result(
         .sign_result_logged(&id, &evaluator.name, body.signature.trim(), &e)
         .await?;
     let actor = caller.name().map(|n| n.to_string());
-    reclassify_logged(&state.store, &repo.repo_id, actor.as_deref()).await;
+    // An accredited evaluator's signature can rule a domain out.
+    reclassify_logged(
+        &state.store,
+        &repo.repo_id,
+        actor.as_deref(),
+        Lowering::AfterReview,
+    )
+    .await;
     let r = state
         .store
         .db
@@ -1158,7 +1240,7 @@ async fn file_evidence(
             &notify,
         )
         .await?;
-    reclassify(&state.store, &repo.repo_id, Some(&user)).await?;
+    reclassify(&state.store, &repo.repo_id, Some(&user), Lowering::Never).await?;
     let after = state
         .store
         .db
@@ -1272,7 +1354,13 @@ async fn review_evidence(
         .db
         .review_evidence_logged(id, state_str, sev_str, &reviewer, reason, &e)
         .await?;
-    let c = reclassify(&state.store, &repo.repo_id, Some(&reviewer)).await?;
+    let c = reclassify(
+        &state.store,
+        &repo.repo_id,
+        Some(&reviewer),
+        Lowering::AfterReview,
+    )
+    .await?;
     let ev = state.store.db.evidence(id).await?.ok_or_else(not_found)?;
     let mut v = evidence_json(&ev, true);
     v["minimum_tier"] = json!(c.map(|c| c.minimum_tier.as_str()));

@@ -62,10 +62,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                             StatusCode::PAYLOAD_TOO_LARGE,
                             "too_large",
                             format!(
-                                "request body is larger than {} bytes",
+                                "the request body is larger than this route accepts (at most {} bytes for JSON, less where docs/API.md says so)",
                                 crate::JSON_BODY_LIMIT
                             ),
                         )
+                        .next("see the Limits section of docs/API.md")
                     } else {
                         ApiError::bad_request("invalid_body", e.body_text())
                     }

@@ -912,7 +912,13 @@ async fn transition(
                 &[],
             )
             .await?;
-        crate::evals::reclassify(&state.store, &repo.repo_id, Some(&actor)).await?;
+        crate::evals::reclassify(
+            &state.store,
+            &repo.repo_id,
+            Some(&actor),
+            crate::evals::Lowering::Never,
+        )
+        .await?;
     }
     if !notify.is_empty() {
         let accounts: Vec<String> = notify.iter().map(|n| n.account.clone()).collect();

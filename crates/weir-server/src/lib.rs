@@ -210,7 +210,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The policy or the evaluators may have changed while the server was down.
-    match evals::reclassify_all(&state.store, None).await {
+    match evals::reclassify_all(&state.store, None, evals::Lowering::Never).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(raised = n, "re-classification raised tiers"),
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),

@@ -73,6 +73,7 @@ async fn release(
         &state.store,
         &repo.repo_id,
         caller.name().map(|n| n.as_str()),
+        crate::evals::Lowering::Never,
     )
     .await?;
     let repo = state

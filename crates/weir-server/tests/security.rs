@@ -1416,8 +1416,19 @@ async fn anonymous_reports_and_attachments_are_bounded() {
     app.repo("alice/m", false).await;
     app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
         .await;
-    // 300,000 aliases: refused.
+    // 300,000 aliases: the body alone is over the reports' 1 MiB bound.
     let aliases: Vec<String> = (0..300_000).map(|i| format!("AIID-{i}")).collect();
+    let (s, v) = incident_post(
+        &app,
+        "/api/v1/incidents",
+        None,
+        None,
+        a_report(json!({"aliases": aliases})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    // 17 aliases: over the count.
+    let aliases: Vec<String> = (0..17).map(|i| format!("AIID-{i}")).collect();
     let (s, v) = incident_post(
         &app,
         "/api/v1/incidents",
@@ -1725,4 +1736,63 @@ async fn export_ids_reveal_nothing_to_others() {
             assert!(!a.to_string().contains("acme"), "{a}");
         }
     }
+}
+
+/// Review follow-up: the card is self-declared, so a publisher cannot lower a tier the policy
+/// raised by editing the card (removing the declared compute, the closed weights or the base
+/// model); a push only ever raises.
+#[tokio::test]
+async fn editing_the_card_does_not_lower_a_raised_tier() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/big", false).await;
+    app.repo("alice/base", false).await;
+    set_tier(&app, "alice/base", Tier::T3).await;
+    app.repo("alice/child", false).await;
+    let card = |extra: &str| format!("---\nlicense: mit\n{extra}---\n# Model\n").into_bytes();
+    for (repo, extra) in [
+        ("alice/big", "training_compute_flop: 2e25\n"),
+        ("alice/child", "base_model: alice/base\n"),
+    ] {
+        let r = app
+            .commit(repo, "main", &alice, &[("README.md", &card(extra))])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(repo_tier(&app, "alice/big").await, Tier::T2);
+    assert_eq!(repo_tier(&app, "alice/child").await, Tier::T3);
+    // The publisher rewrites the cards without those declarations.
+    for repo in ["alice/big", "alice/child"] {
+        let r = app
+            .commit(repo, "main", &alice, &[("README.md", &card(""))])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        repo_tier(&app, "alice/big").await,
+        Tier::T2,
+        "compute removed from the card"
+    );
+    assert_eq!(
+        repo_tier(&app, "alice/child").await,
+        Tier::T3,
+        "base model removed from the card"
+    );
+    let c = app
+        .json("/api/v1/models/alice/child/classification", Some(&alice))
+        .await;
+    assert_eq!(c["minimum_tier"], "T3");
+    // Nor does a release (it re-classifies, only ever upwards).
+    let r = app
+        .req(
+            Method::POST,
+            "/api/v1/repos/alice/big/releases",
+            Some(&alice),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("release");
+    assert!(r.status().is_success() || r.status().is_client_error());
+    assert_eq!(repo_tier(&app, "alice/big").await, Tier::T2);
 }

@@ -66,6 +66,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "chosen_tier",
         include_str!("../migrations/sqlite/0012_chosen_tier.sql"),
     ),
+    (
+        13,
+        "declared_facts",
+        include_str!("../migrations/sqlite/0013_declared_facts.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -75,8 +75,13 @@ pub struct StoredClassification {
     pub policy_sha256: String,
     pub presumption_since: Option<i64>,
     pub assessed_compute: Option<f64>,
-    /// The base models the card named (`ns/name`), so a change of a base reaches its derivatives.
+    /// Every base model the card has named (`ns/name`), so a change of a base reaches its
+    /// derivatives, and a base once declared keeps counting.
     pub bases: Vec<String>,
+    /// The highest training compute the card has declared.
+    pub declared_compute: Option<f64>,
+    /// Whether the card has ever declared the weights closed.
+    pub declared_closed: bool,
     pub updated_at: i64,
     /// When the notification the presumption clock asks for was recorded, and its reference.
     pub notified: Option<(i64, String)>,
@@ -506,7 +511,7 @@ impl Db {
     pub async fn classification(&self, repo: &Repo) -> Result<Option<StoredClassification>> {
         let r = sqlx::query(
             "SELECT commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at,
-                    notified_at, notified_ref
+                    notified_at, notified_ref, declared_compute, declared_closed
              FROM classifications WHERE repo_id = $1",
         )
         .bind(repo.id)
@@ -523,6 +528,8 @@ impl Db {
                 policy_sha256: r.try_get("policy_sha256")?,
                 presumption_since: r.try_get("presumption_since")?,
                 assessed_compute: r.try_get("assessed_compute")?,
+                declared_compute: r.try_get("declared_compute")?,
+                declared_closed: r.try_get::<i64, _>("declared_closed")? != 0,
                 updated_at: r.try_get("updated_at")?,
                 notified: match (
                     r.try_get::<Option<i64>, _>("notified_at")?,
@@ -548,12 +555,13 @@ impl Db {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO classifications (repo_id, commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            "INSERT INTO classifications (repo_id, commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at, declared_compute, declared_closed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, tier = excluded.tier,
                rule = excluded.rule, policy_sha256 = excluded.policy_sha256,
                presumption_since = excluded.presumption_since, assessed_compute = excluded.assessed_compute,
                bases = excluded.bases, updated_at = excluded.updated_at,
+               declared_compute = excluded.declared_compute, declared_closed = excluded.declared_closed,
                notified_at = CASE WHEN excluded.presumption_since IS NULL THEN NULL ELSE classifications.notified_at END,
                notified_ref = CASE WHEN excluded.presumption_since IS NULL THEN NULL ELSE classifications.notified_ref END",
         )
@@ -566,6 +574,8 @@ impl Db {
         .bind(c.assessed_compute)
         .bind(serde_json::to_string(&c.bases).map_err(corrupt)?)
         .bind(c.updated_at)
+        .bind(c.declared_compute)
+        .bind(i64::from(c.declared_closed))
         .execute(&mut *tx)
         .await?;
         if let Some(t) = minimum {
@@ -589,6 +599,19 @@ impl Db {
             record_event_in(&mut tx, e).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets what a repo's card declared before (an operator's correction of a misdeclared
+    /// card); the next classification counts the card as it is.
+    pub async fn reset_declarations(&self, repo: &Repo) -> Result<()> {
+        sqlx::query(
+            "UPDATE classifications SET declared_compute = NULL, declared_closed = 0, bases = '[]'
+             WHERE repo_id = $1",
+        )
+        .bind(repo.id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -81,6 +81,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pub db: Db,
     pub blobs: BlobStore,
+    /// Serializes re-classifications in this process, so the last one to run sees the latest
+    /// evidence and results (each change that matters is followed by one).
+    pub classify_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -111,7 +114,11 @@ impl Store {
         }
         let db = Db::open_sqlite(&db_path).await?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
-        Ok(Store { db, blobs })
+        Ok(Store {
+            db,
+            blobs,
+            classify_lock: Default::default(),
+        })
     }
 }
 

@@ -760,7 +760,8 @@ async fn seed_evaluations(
             ),
         )
         .await?;
-    weir_server::evals::reclassify_all(store, Some("demo")).await?;
+    weir_server::evals::reclassify_all(store, Some("demo"), weir_server::evals::Lowering::Never)
+        .await?;
     Ok(())
 }
 
@@ -1019,7 +1020,13 @@ The training compute was under-reported at release.
             },
         )
         .await?;
-    weir_server::evals::reclassify(store, &repo.repo_id, Some("demo")).await?;
+    weir_server::evals::reclassify(
+        store,
+        &repo.repo_id,
+        Some("demo"),
+        weir_server::evals::Lowering::Never,
+    )
+    .await?;
     file(
         store,
         osv_prefix,

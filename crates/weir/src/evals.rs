@@ -456,7 +456,12 @@ pub async fn admin_evaluator(store: &Store, command: EvaluatorCommand) -> Result
             })?;
             store.db.add_evaluator(&name, hex_key.trim()).await?;
             record_admin(store, "evaluator.add", Some(&name), "accredited").await?;
-            let raised = weir_server::evals::reclassify_all(store, Some("operator")).await?;
+            let raised = weir_server::evals::reclassify_all(
+                store,
+                Some("operator"),
+                weir_server::evals::Lowering::AfterReview,
+            )
+            .await?;
             println!("accredited evaluator {name}{}", raised_note(raised));
         }
         EvaluatorCommand::Revoke { name } => {
@@ -466,7 +471,12 @@ pub async fn admin_evaluator(store: &Store, command: EvaluatorCommand) -> Result
                 .await
                 .map_err(|e| anyhow!("{e}; see: weir admin evaluator list"))?;
             record_admin(store, "evaluator.revoke", Some(&name), "revoked").await?;
-            let raised = weir_server::evals::reclassify_all(store, Some("operator")).await?;
+            let raised = weir_server::evals::reclassify_all(
+                store,
+                Some("operator"),
+                weir_server::evals::Lowering::AfterReview,
+            )
+            .await?;
             println!(
                 "revoked evaluator {name}: its results no longer count{}",
                 raised_note(raised)
@@ -544,7 +554,12 @@ pub async fn admin_suite(store: &Store, command: SuiteCommand) -> Result<()> {
                 &format!("v{}", s.version),
             )
             .await?;
-            weir_server::evals::reclassify_all(store, Some("operator")).await?;
+            weir_server::evals::reclassify_all(
+                store,
+                Some("operator"),
+                weir_server::evals::Lowering::AfterReview,
+            )
+            .await?;
             println!("suite {} v{} ({})", s.name, s.version, s.domain.as_str());
         }
         SuiteCommand::List => {
@@ -633,7 +648,12 @@ pub async fn admin_policy(store: &Store, data: &Path, command: PolicyCommand) ->
                     &event,
                 )
                 .await?;
-            let raised = weir_server::evals::reclassify_all(store, Some("operator")).await?;
+            let raised = weir_server::evals::reclassify_all(
+                store,
+                Some("operator"),
+                weir_server::evals::Lowering::AfterReview,
+            )
+            .await?;
             println!(
                 "policy {} in force (sha256 {sha}), signed and logged{}",
                 policy.version,
