@@ -59,41 +59,61 @@ impl Event {
     /// data (actor and subject as salted commitments, details as a salted digest).
     ///
     /// `sealed` (the event concerns a private repo, or one that does not exist): the repo becomes
-    /// a salted commitment and the `public` facts are replaced by a salted commitment to them
-    /// (`sealed`), so the entry is indistinguishable from one about any other hidden repo. Those
-    /// who may see the repo get the opening ([`Event::opening`]) and can check it.
+    /// a commitment, and the `public` facts and the `reason` (a tier, a domain) are replaced by
+    /// one commitment to both (`sealed`), so the entry is indistinguishable from one about any
+    /// other hidden repo. Those commitments use a salt derived from the entry's own
+    /// ([`seal_salt`]), so an [`Opening`] given to those who may see the repo opens them and not
+    /// the actor's or the subject's.
     pub fn log_entry(&self, salt: &[u8], sealed: bool) -> Vec<u8> {
         let details = serde_json::to_string(&self.details).unwrap_or_default();
-        let public = self.details.get("public").filter(|p| !p.is_null());
-        let (repo, public_clear, public_sealed) = if sealed {
-            (
-                self.repo.as_deref().map(|r| commitment(salt, r)),
-                None,
-                public.map(|p| commitment(salt, &canonical(p))),
-            )
-        } else {
-            (self.repo.clone(), public.cloned(), None)
-        };
+        let public = self
+            .details
+            .get("public")
+            .filter(|p| !p.is_null())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let seal = seal_salt(salt);
         let mut entry = serde_json::json!({
             "v": 1,
             "at": self.at,
             "action": self.action,
-            "repo": repo,
+            "repo": if sealed {
+                self.repo.as_deref().map(|r| commitment(&seal, r))
+            } else {
+                self.repo.clone()
+            },
             "decision": self.decision,
-            "reason": self.reason,
+            "reason": if sealed { None } else { Some(&self.reason) },
             "actor": self.actor.as_deref().map(|a| commitment(salt, a)),
             "subject": self.subject.as_deref().map(|s| commitment(salt, s)),
             "details": commitment(salt, &details),
             // Facts meant for the public (a release's commit and bundle digest) go in clear,
             // unless the repo is hidden.
-            "public": public_clear,
+            "public": if sealed { serde_json::Value::Null } else { public.clone() },
         });
-        if let (Some(c), Some(m)) = (public_sealed, entry.as_object_mut()) {
+        if sealed && let Some(m) = entry.as_object_mut() {
             m.insert("private".into(), serde_json::Value::Bool(true));
-            m.insert("sealed".into(), serde_json::Value::String(c));
+            m.insert(
+                "sealed".into(),
+                serde_json::Value::String(commitment(&seal, &sealed_text(&public, &self.reason))),
+            );
         }
         serde_json::to_vec(&entry).unwrap_or_default()
     }
+}
+
+/// The salt of a sealed entry's commitments (repo, public facts, reason), derived from the
+/// entry's salt so that revealing it reveals nothing else.
+pub fn seal_salt(salt: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"weir-seal-v1\n");
+    h.update(salt);
+    h.finalize().to_vec()
+}
+
+/// What a sealed commitment covers: the public facts and the reason, as canonical JSON.
+fn sealed_text(public: &serde_json::Value, reason: &str) -> String {
+    canonical(&serde_json::json!({"public": public, "reason": reason}))
 }
 
 /// The canonical text of a JSON value (sorted keys, no spaces): what a sealed commitment covers.
@@ -101,25 +121,28 @@ pub fn canonical(v: &serde_json::Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// What opens a sealed log entry: its salt and its `public` facts. Given only to those who may
-/// see the repo; checked with [`Opening::opens`].
+/// What opens a sealed log entry: its seal salt, its `public` facts and its reason. Given only
+/// to those who may see the repo; checked with [`Opening::opens`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Opening {
-    /// Hex of the entry's salt.
+    /// Hex of the entry's seal salt ([`seal_salt`]), not of its own salt.
     pub salt: String,
     /// The entry's `public` facts, in clear.
     pub public: serde_json::Value,
+    /// The entry's reason, in clear.
+    pub reason: String,
 }
 
 impl Opening {
     /// Whether this opening opens `entry` (a parsed log entry): its `sealed` commitment is the
-    /// commitment to `public` under `salt`, and its `repo` commitment is to `public.repo`.
+    /// commitment to the public facts and reason under the seal salt, and its `repo`
+    /// commitment is to `public.repo`.
     pub fn opens(&self, entry: &serde_json::Value) -> bool {
         let Ok(salt) = hex::decode(&self.salt) else {
             return false;
         };
-        let sealed_ok =
-            entry["sealed"].as_str() == Some(&commitment(&salt, &canonical(&self.public)));
+        let sealed_ok = entry["sealed"].as_str()
+            == Some(&commitment(&salt, &sealed_text(&self.public, &self.reason)));
         let repo_ok = match (entry["repo"].as_str(), self.public["repo"].as_str()) {
             (Some(c), Some(r)) => c == commitment(&salt, r),
             (None, _) => true,
@@ -186,16 +209,28 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&entry).expect("json");
         assert_eq!(v["public"], serde_json::Value::Null);
         assert_eq!(v["private"], true);
+        assert_eq!(
+            v["reason"],
+            serde_json::Value::Null,
+            "the reason is sealed too"
+        );
         let opening = Opening {
-            salt: hex::encode(b"salt"),
+            salt: hex::encode(seal_salt(b"salt")),
             public: e.details["public"].clone(),
+            reason: "T0".into(),
         };
         assert!(opening.opens(&v));
         let forged = Opening {
-            salt: hex::encode(b"salt"),
+            salt: hex::encode(seal_salt(b"salt")),
             public: serde_json::json!({"repo": "openlab/internal-draft", "bundle_sha256": "cd"}),
+            reason: "T0".into(),
         };
         assert!(!forged.opens(&v));
+        // The opening's salt does not open the actor's commitment.
+        assert_ne!(
+            v["actor"].as_str(),
+            Some(commitment(&seal_salt(b"salt"), "bob").as_str())
+        );
         // A public repo's entry is in clear.
         let clear = String::from_utf8(e.log_entry(b"salt", false)).expect("utf8");
         assert!(clear.contains("openlab/internal-draft"));

@@ -336,6 +336,10 @@ impl From<StoreError> for ApiError {
             )
             .next("upload the file's bytes through the LFS batch API for this repo, then commit"),
             StoreError::Blob(b) => b.into(),
+            StoreError::LimitReached(msg) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_attachments", msg)
+                    .next("bundle the files into one archive")
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal()

@@ -396,7 +396,8 @@ pub struct ReportBody {
 /// The client address a request came from (absent when the router is driven without a
 /// connection, as in tests that call it directly: counted as one address).
 fn client_key(addr: Option<&axum::Extension<crate::conn::ClientAddr>>) -> String {
-    addr.map(|a| a.0.0.ip().to_string())
+    // IPv6 by its /64: one host rotating through its own range is one address.
+    addr.map(|a| crate::conn::address_key(a.0.0.ip()).to_string())
         .unwrap_or_else(|| "local".into())
 }
 
@@ -1166,7 +1167,17 @@ async fn attach(
         json!({"public": {"id": i.osv_id}, "sha256": a.sha256, "name": a.name}),
     );
     e.subject = Some(i.osv_id.clone());
-    state.store.db.add_attachment_logged(i.id, &a, &e).await?;
+    state
+        .store
+        .db
+        .add_attachment_logged(
+            i.id,
+            &a,
+            &e,
+            MAX_ATTACHMENTS as i64,
+            MAX_REPORT_ATTACHMENTS as i64,
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": a.name, "sha256": a.sha256, "size": a.size})),

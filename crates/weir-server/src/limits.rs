@@ -50,11 +50,9 @@ impl RateLimiter {
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             map.retain(|_, (start, _)| now - *start < limit.window_secs);
             if map.len() >= MAX_KEYS {
-                // Still full: forget the oldest tenth.
-                let mut starts: Vec<i64> = map.values().map(|(s, _)| *s).collect();
-                starts.sort_unstable();
-                let cut = starts[starts.len() / 10];
-                map.retain(|_, (start, _)| *start > cut);
+                // Still full of live windows: a flood of new keys must not reset the counters
+                // of the others (that would fail open), so a new key waits.
+                return Err(limit.window_secs.min(60));
             }
         }
         let e = map.entry(key.to_string()).or_insert((now, 0));
@@ -100,16 +98,22 @@ mod tests {
     }
 
     #[test]
-    fn the_table_stays_bounded() {
+    fn the_table_stays_bounded_and_fails_closed() {
         let r = RateLimiter::default();
         let l = Limit {
             max: 1,
             window_secs: 1_000_000,
         };
+        assert!(r.take("victim-counter", 1, l, 0).is_ok());
         for i in 0..(MAX_KEYS + 10) {
-            let _ = r.take(&format!("k{i}"), 1, l, i as i64);
+            let _ = r.take(&format!("k{i}"), 1, l, 1);
         }
         let n = r.windows.lock().map(|m| m.len()).unwrap_or(0);
         assert!(n <= MAX_KEYS, "{n}");
+        // The flood reset no one's counter, and new keys wait.
+        assert!(r.take("victim-counter", 1, l, 2).is_err());
+        assert!(r.take("brand-new", 1, l, 2).is_err());
+        // Once windows expire, room is made.
+        assert!(r.take("brand-new", 1, l, 2_000_000).is_ok());
     }
 }

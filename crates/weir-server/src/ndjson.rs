@@ -52,14 +52,20 @@ impl LineBuffer {
     /// Appends a chunk. Call [`LineBuffer::next_line`] until it returns `None` before pushing
     /// more. Fails when the unfinished line is already longer than the limit.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), LineTooLong> {
-        // After `next_line` returned `None`, the buffer holds no newline: the unfinished line
-        // is all of it plus the chunk up to its first newline.
-        let unfinished = self.buf.len()
-            + chunk
-                .iter()
-                .position(|b| *b == b'\n')
-                .unwrap_or(chunk.len());
-        if unfinished > self.max_line {
+        // After `next_line` returned `None`, the buffer holds no newline: the first line runs
+        // on from it; every line the chunk completes or starts must fit.
+        let mut run = self.buf.len();
+        for b in chunk {
+            if *b == b'\n' {
+                if run > self.max_line {
+                    return Err(LineTooLong);
+                }
+                run = 0;
+            } else {
+                run += 1;
+            }
+        }
+        if run > self.max_line {
             return Err(LineTooLong);
         }
         self.buf.extend_from_slice(chunk);
@@ -105,6 +111,11 @@ mod tests {
             "a long line across chunks"
         );
         assert!(lines(&[b"0123456789abcdef\n0123456789abcdef"]).is_ok());
+        assert_eq!(
+            lines(&[b"ab\n0123456789abcdefXYZ\ncd"]),
+            Err(LineTooLong),
+            "a long line in the middle of a chunk"
+        );
     }
 
     #[test]

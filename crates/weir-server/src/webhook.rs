@@ -106,16 +106,16 @@ pub async fn resolve_public(url: &str) -> Result<Target, String> {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .map_err(|_| format!("cannot resolve {host}"))?
             .collect(),
     };
     if addrs.is_empty() {
         return Err(format!("{host} resolves to nothing"));
     }
-    if let Some(a) = addrs.iter().find(|a| special_purpose(a.ip())) {
+    if addrs.iter().any(|a| special_purpose(a.ip())) {
+        // Which address is not said: the answer must not turn into a resolver of internal names.
         return Err(format!(
-            "{host} resolves to the special-purpose address {}",
-            a.ip()
+            "{host} is not a public address (loopback, private, link-local or another special-purpose range)"
         ));
     }
     Ok(Target { host, addrs })

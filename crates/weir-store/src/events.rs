@@ -18,7 +18,7 @@ impl Db {
     /// The opening of an event's log entry: its salt and its `public` facts. Callers give it
     /// only to those who may see the event's repo.
     pub async fn event_opening(&self, id: i64) -> Result<Option<weir_core::event::Opening>> {
-        let row = sqlx::query("SELECT salt, details FROM events WHERE id = $1")
+        let row = sqlx::query("SELECT salt, details, reason FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -28,8 +28,13 @@ impl Db {
             let details: serde_json::Value = serde_json::from_str(&details)
                 .map_err(|e| StoreError::Corrupt(format!("event {id} details: {e}")))?;
             Ok(weir_core::event::Opening {
-                salt: hex::encode(salt),
-                public: details.get("public").cloned().unwrap_or_default(),
+                salt: hex::encode(weir_core::event::seal_salt(&salt)),
+                public: details
+                    .get("public")
+                    .filter(|p| !p.is_null())
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: r.try_get("reason")?,
             })
         })
         .transpose()

@@ -409,13 +409,31 @@ impl Db {
             .collect()
     }
 
+    /// Records an attachment with its history line and event, if the report stays within
+    /// `max_count` attachments and `max_bytes` in all: decided inside the write transaction, so
+    /// concurrent uploads cannot pass the bounds together (the refused bytes are collected).
     pub async fn add_attachment_logged(
         &self,
         incident_id: i64,
         a: &Attachment,
         event: &Event,
+        max_count: i64,
+        max_bytes: i64,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS total FROM incident_attachments
+             WHERE incident_id = $1",
+        )
+        .bind(incident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (n, total): (i64, i64) = (r.try_get("n")?, r.try_get("total")?);
+        if n >= max_count || total.saturating_add(a.size) > max_bytes {
+            return Err(StoreError::LimitReached(format!(
+                "a report has at most {max_count} attachments and {max_bytes} bytes in all"
+            )));
+        }
         sqlx::query(
             "INSERT INTO incident_attachments (incident_id, name, sha256, size, added_by, at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (incident_id, sha256) DO NOTHING",

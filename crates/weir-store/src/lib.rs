@@ -67,6 +67,9 @@ pub enum StoreError {
     },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A bound checked inside a transaction was reached.
+    #[error("{0}")]
+    LimitReached(String),
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,
