@@ -152,3 +152,50 @@ fn truncated_archives_missing_headers_and_zip_bombs_are_refused() {
     let e = parse(Cursor::new(z)).expect_err("bomb");
     assert!(e.to_string().contains("header.json"), "{e}");
 }
+
+/// F7: a JSON log over the cap is refused before it is read (a reader that claims 1 TiB and
+/// would produce bytes forever), and a large one is read with its unknown members skipped.
+#[test]
+fn json_logs_are_capped_and_streamed() {
+    use std::io::{Read, Seek, SeekFrom};
+    struct Huge(u64);
+    impl Read for Huge {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(b' ');
+            if let Some(b) = buf.first_mut()
+                && self.0 == 0
+            {
+                *b = b'{';
+            }
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+    impl Seek for Huge {
+        fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+            self.0 = match pos {
+                SeekFrom::End(_) => 1 << 40,
+                SeekFrom::Start(n) => n,
+                SeekFrom::Current(n) => self.0.saturating_add_signed(n),
+            };
+            Ok(self.0)
+        }
+    }
+    let e = parse(Huge(0)).expect_err("over the cap");
+    assert!(e.to_string().contains("larger than"), "{e}");
+    // Samples of every shape are skipped, never built into a tree.
+    let mut log = String::from(
+        r#"{"version": 2, "status": "success", "eval": {"task": "wmdp_bio", "model_args": {"revision": "abc123", "x": [1, {"y": null}]}, "packages": {"inspect_ai": "0.3.285", "other": "1"}}, "results": {"total_samples": 3, "completed_samples": 3, "scores": [{"name": "choice", "metrics": {"accuracy": {"value": 0.3}, "dict": {"value": {"a": 1}}}}]}, "samples": ["#,
+    );
+    for i in 0..2000 {
+        log.push_str(&format!(
+            r#"{{"id": {i}, "messages": [[[["deep"]]]], "x": "{}"}},"#,
+            "z".repeat(100)
+        ));
+    }
+    log.push_str("{}]}");
+    let p = parse(Cursor::new(log.into_bytes())).expect("parse");
+    assert_eq!(p.harness_version, "0.3.285");
+    assert_eq!(p.logged_revision.as_deref(), Some("abc123"));
+    assert_eq!(p.tasks[0].metrics.get("accuracy"), Some(&0.3));
+}
