@@ -3,6 +3,7 @@
 
 mod access;
 mod common;
+mod docs;
 mod download;
 mod errors;
 mod evals;
