@@ -8,10 +8,18 @@ use std::path::Path;
 /// String literals that are the code argument of `ApiError::new`, `ApiError::bad_request` or a
 /// module's `bad(…)` helper: the first snake_case literal after the call.
 fn codes_in(src: &str, out: &mut BTreeSet<String>) {
-    for call in ["ApiError::new(", "ApiError::bad_request(", " bad("] {
+    for call in ["ApiError::new(", "ApiError::bad_request(", "bad("] {
         let mut rest = src;
         while let Some(i) = rest.find(call) {
+            // `bad(` on its own, not the end of another name (`ApiError::bad_request(` has its own).
+            let own = rest[..i]
+                .bytes()
+                .last()
+                .is_none_or(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b':'));
             rest = &rest[i + call.len()..];
+            if call == "bad(" && !own {
+                continue;
+            }
             let window = &rest[..rest.len().min(300)];
             if let Some(q) = window.find('"') {
                 let lit = &window[q + 1..];
