@@ -1,11 +1,11 @@
 //! The `weir` binary: argument parsing and wiring only. `serve` starts the registry, `admin`
 //! works on a data dir directly, and the client verbs talk HTTP to a registry.
 
+mod config;
 mod demo;
 mod evals;
 mod incidents;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -30,6 +30,11 @@ struct Cli {
 enum Command {
     /// Run the registry.
     Serve(ServeArgs),
+    /// The effective configuration of `weir serve` (weir.toml < WEIR_* < flags), without secrets.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Operator tasks on a data dir (works while the server runs).
     Admin {
         /// The data dir of the registry.
@@ -214,40 +219,19 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML.
+    Show(config::ConfigArgs),
+}
+
 #[derive(Args)]
 struct ServeArgs {
-    /// Data dir: SQLite database, blobs and secrets.
-    #[arg(long, env = "WEIR_DATA", default_value = "./weir-data")]
-    data: PathBuf,
-    #[arg(long, env = "WEIR_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Base URL written into responses (default: http://LISTEN). Set HF_ENDPOINT to exactly this.
-    #[arg(long, env = "WEIR_PUBLIC_URL")]
-    public_url: Option<String>,
     /// Seed demo publishers, users and models.
     #[arg(long)]
     demo: bool,
-    /// How often the transparency log integrates events and signs a checkpoint (milliseconds).
-    #[arg(long, env = "WEIR_LOG_INTERVAL_MS", default_value_t = 1000)]
-    log_interval_ms: u64,
-    /// Prefix of OSV ids in the incident feed (`x_` marks a local database).
-    #[arg(long, env = "WEIR_OSV_PREFIX", default_value = "x_WEIR")]
-    osv_prefix: String,
-    /// Let webhooks point at loopback, private and link-local addresses (off by default).
-    #[arg(long, env = "WEIR_ALLOW_PRIVATE_WEBHOOKS")]
-    allow_private_webhooks: bool,
-    /// Open connections at most; more wait in the listen backlog.
-    #[arg(long, env = "WEIR_MAX_CONNECTIONS", default_value_t = 1024)]
-    max_connections: usize,
-    /// Seconds a client has to send a request's headers, from when its connection opens.
-    #[arg(long, env = "WEIR_HEADER_READ_TIMEOUT", default_value_t = 10)]
-    header_read_timeout: u64,
-    /// Seconds an idle keep-alive connection stays open.
-    #[arg(long, env = "WEIR_IDLE_TIMEOUT", default_value_t = 60)]
-    idle_timeout: u64,
-    /// Open connections from one address at most (IPv6 per /64).
-    #[arg(long, env = "WEIR_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
-    max_connections_per_address: usize,
+    #[command(flatten)]
+    config: config::ConfigArgs,
 }
 
 #[derive(Args)]
@@ -585,6 +569,12 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Config {
+            command: ConfigCommand::Show(args),
+        } => {
+            print!("{}", config::to_toml(&config::load(&args)?)?);
+            Ok(())
+        }
         Command::Admin { data, command } => admin(&data, command).await,
         Command::Login { token, server } => login(token, &server).await,
         Command::Release {
@@ -1466,7 +1456,8 @@ async fn open_store(data: &Path) -> Result<Store> {
         .with_context(|| format!("opening the data dir {}", data.display()))
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(serve_args: ServeArgs) -> Result<()> {
+    let args = config::load(&serve_args.config)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
@@ -1502,7 +1493,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let release_key = release_key(&args.data)?;
     let log_signer = log_key(&args.data, &weir_server::log_origin(&public_url))?;
-    if args.demo {
+    if serve_args.demo {
         demo::seed(
             &store,
             &args.data,
@@ -1526,19 +1517,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ServerConfig {
             public_url: public_url.clone(),
             upload_key: upload_key(&args.data)?,
-            upload_link_ttl_secs: 3600,
+            upload_link_ttl_secs: args.upload_link_ttl_secs,
             log_signer,
             log_interval_ms: args.log_interval_ms,
             release_key,
             osv_prefix: args.osv_prefix.clone(),
             allow_private_webhooks: args.allow_private_webhooks,
             limits: weir_server::conn::ServeLimits {
-                max_connections: args.max_connections.max(1),
-                header_read_timeout: std::time::Duration::from_secs(
-                    args.header_read_timeout.max(1),
-                ),
-                idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
-                max_connections_per_address: args.max_connections_per_address.max(1),
+                max_connections: args.max_connections,
+                header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
+                idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+                max_connections_per_address: args.max_connections_per_address,
+                stall_timeout: std::time::Duration::from_secs(args.stall_timeout),
                 ..Default::default()
             },
         },

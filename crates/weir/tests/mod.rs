@@ -3,6 +3,7 @@
 
 mod classify;
 mod cli;
+mod config;
 mod crash;
 mod demo;
 mod harness;

@@ -1,0 +1,187 @@
+//! The server's configuration: one struct merged from the defaults < `weir.toml` < `WEIR_*`
+//! environment variables < command-line flags (figment), then turned into the server's
+//! `ServerConfig`. `weir config show` prints the result. No secret is ever part of it: keys live
+//! in files under the data dir.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of `weir serve`, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Data dir: SQLite database, blobs and secrets.
+    pub data: PathBuf,
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Base URL written into responses (default: http://LISTEN).
+    pub public_url: Option<String>,
+    /// How often the transparency log integrates events and signs a checkpoint (ms).
+    pub log_interval_ms: u64,
+    /// Prefix of OSV ids (`x_` marks a local database).
+    pub osv_prefix: String,
+    /// Let webhooks point at loopback, private and other special-purpose addresses.
+    pub allow_private_webhooks: bool,
+    /// How long an LFS upload link stays valid (seconds).
+    pub upload_link_ttl_secs: i64,
+    /// Open connections at most; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Open connections from one address at most (IPv6 per /64).
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send a request's headers, from when its connection opens.
+    pub header_read_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub idle_timeout: u64,
+    /// Seconds in which a request in flight must move 1 KiB.
+    pub stall_timeout: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data: PathBuf::from("./weir-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            log_interval_ms: 1000,
+            osv_prefix: "x_WEIR".into(),
+            allow_private_webhooks: false,
+            upload_link_ttl_secs: 3600,
+            max_connections: 1024,
+            max_connections_per_address: 256,
+            header_read_timeout: 10,
+            idle_timeout: 60,
+            stall_timeout: 30,
+        }
+    }
+}
+
+/// The environment variables read (`WEIR_` + the field name in upper case).
+const ENV_KEYS: [&str; 12] = [
+    "data",
+    "listen",
+    "public_url",
+    "log_interval_ms",
+    "osv_prefix",
+    "allow_private_webhooks",
+    "upload_link_ttl_secs",
+    "max_connections",
+    "max_connections_per_address",
+    "header_read_timeout",
+    "idle_timeout",
+    "stall_timeout",
+];
+
+/// The flags of `weir serve` and `weir config show`: each overrides the file and the
+/// environment when given.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct ConfigArgs {
+    /// A weir.toml (default: ./weir.toml if it exists; also WEIR_CONFIG).
+    #[arg(long, env = "WEIR_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Data dir: SQLite database, blobs and secrets [default: ./weir-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// Address to bind [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Base URL written into responses (default: http://LISTEN). Set HF_ENDPOINT to exactly this.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// How often the transparency log signs a checkpoint, in milliseconds [default: 1000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_interval_ms: Option<u64>,
+    /// Prefix of OSV ids in the incident feed [default: x_WEIR].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub osv_prefix: Option<String>,
+    /// Let webhooks point at loopback, private and other special-purpose addresses.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_private_webhooks: Option<bool>,
+    /// How long an LFS upload link stays valid, in seconds [default: 3600].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_link_ttl_secs: Option<i64>,
+    /// Open connections at most; more wait in the listen backlog [default: 1024].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// Open connections from one address at most, IPv6 per /64 [default: 256].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds a client has to send its request headers [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open [default: 60].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+    /// Seconds in which a request in flight must move 1 KiB [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall_timeout: Option<u64>,
+}
+
+/// Merges defaults < the config file < `WEIR_*` < flags, and checks the result.
+pub fn load(args: &ConfigArgs) -> Result<Config> {
+    let file: Option<PathBuf> = match &args.config {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(anyhow!(
+                    "the config file {} does not exist; pass an existing weir.toml with --config",
+                    p.display()
+                ));
+            }
+            Some(p.clone())
+        }
+        None => Some(PathBuf::from("weir.toml")).filter(|p| p.is_file()),
+    };
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(f) = &file {
+        fig = fig.merge(Toml::file(f));
+    }
+    let c: Config = fig
+        .merge(Env::prefixed("WEIR_").only(&ENV_KEYS))
+        .merge(Serialized::defaults(args))
+        .extract()
+        .map_err(|e| {
+            let place = file
+                .as_deref()
+                .map(Path::display)
+                .map(|d| format!(" (file {d}, WEIR_* variables and flags)"))
+                .unwrap_or_default();
+            anyhow!("invalid configuration{place}: {e}")
+        })?;
+    if c.max_connections == 0 || c.max_connections_per_address == 0 {
+        return Err(anyhow!(
+            "max_connections and max_connections_per_address must be at least 1"
+        ));
+    }
+    if c.header_read_timeout == 0 || c.idle_timeout == 0 || c.stall_timeout == 0 {
+        return Err(anyhow!("timeouts are whole seconds, at least 1"));
+    }
+    if c.upload_link_ttl_secs < 60 {
+        return Err(anyhow!(
+            "upload_link_ttl_secs must be at least 60 (the client needs time to upload)"
+        ));
+    }
+    Ok(c)
+}
+
+/// The effective configuration as TOML (what `weir config show` prints).
+pub fn to_toml(c: &Config) -> Result<String> {
+    toml::to_string(c).map_err(|e| anyhow!("{e}"))
+}
