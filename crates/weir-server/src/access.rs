@@ -20,7 +20,7 @@ use weir_store::{AccessRequest, AttestationRecord, Repo};
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::gate::{self, facts};
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601, now};
 
 pub fn routes() -> crate::routes::Routes {

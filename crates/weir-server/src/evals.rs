@@ -36,7 +36,7 @@ use weir_store::{Repo, Store, StoreError};
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
 
 /// Largest raw evaluation log accepted (Inspect logs with samples can be large).

@@ -20,7 +20,7 @@ use weir_store::{Export, Repo};
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
 use crate::gate;
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601, now};
 
 pub fn routes() -> crate::routes::Routes {

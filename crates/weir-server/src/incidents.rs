@@ -20,15 +20,16 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use weir_authz::Action;
 use weir_core::eval::Domain;
-use weir_core::incident::{self, Class, Kind, Role, Severity, State as IState, Times};
-use weir_core::{Event, RepoId, Tier};
+use weir_core::incident::{self, Class, Kind, Role, Severity, State as IState};
+use weir_core::{RepoId, Tier};
 use weir_store::Repo;
 use weir_store::blobs::Expect;
 use weir_store::incidents::{Attachment, Incident, LogLine, NewNotification};
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
-use crate::hub::{resolve_revision, visible_repo};
+use crate::incident_rows::{class_of, state_of, times};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
 
 /// The Code of Practice report fields (draft 3 Measure II.12.2) accepted in `details`.
@@ -160,27 +161,6 @@ fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
                 format!("{field} {s:?} is not a date (YYYY-MM-DD or RFC 3339)"),
             )
         })
-}
-
-pub(crate) fn times(i: &Incident) -> Times {
-    Times {
-        aware_at: i.aware_at,
-        triaged_at: i.triaged_at,
-        resolved_at: i.resolved_at,
-        last_update_at: i.last_update_at,
-        final_report_at: i.final_report_at,
-        disclosed_at: i.disclosed_at,
-        in_the_wild: i.in_the_wild,
-        embargo_until: i.embargo_until,
-    }
-}
-
-pub(crate) fn class_of(i: &Incident) -> Class {
-    Class::parse(&i.class).unwrap_or(Class::OtherSerious)
-}
-
-pub(crate) fn state_of(i: &Incident) -> IState {
-    IState::parse(&i.state).unwrap_or(IState::Received)
 }
 
 /// Whether the record is public: disclosed (and so past its embargo).
@@ -563,7 +543,7 @@ async fn report(
             &e,
         )
         .await?;
-    update_standing(
+    crate::publishers::update_standing(
         &state.store,
         repo.repo_id.namespace.as_str(),
         reporter.as_deref(),
@@ -938,7 +918,8 @@ async fn transition(
             }),
         );
     }
-    update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    crate::publishers::update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor))
+        .await?;
     let i = state
         .store
         .db
@@ -1043,7 +1024,8 @@ async fn add_update(
             &[],
         )
         .await?;
-    update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor)).await?;
+    crate::publishers::update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor))
+        .await?;
     let i = state
         .store
         .db
@@ -1445,56 +1427,4 @@ async fn delete_webhook(
     let me = caller.require_user()?.to_string();
     state.store.db.delete_webhook(&me).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-// ---- standing ------------------------------------------------------------------------------
-
-/// Recomputes a publisher's standing; a change is stored and logged with the rule that caused it.
-pub async fn update_standing(
-    store: &weir_store::Store,
-    namespace: &str,
-    actor: Option<&str>,
-) -> Result<crate::publishers::Record, ApiError> {
-    let rec = crate::publishers::record(store, namespace).await?;
-    let stored = store.db.standing(namespace).await?;
-    let changed = stored
-        .as_ref()
-        .map(|s| (s.standing.as_str(), s.rule.as_str()))
-        != Some((rec.decision.standing.as_str(), rec.decision.rule));
-    // A publisher with nothing on record starts in good standing without an event.
-    if changed && (stored.is_some() || rec.decision.standing != weir_core::standing::Standing::Good)
-    {
-        let e = Event {
-            at: now(),
-            actor: actor.map(str::to_string),
-            action: "standing.changed".into(),
-            repo: None,
-            subject: Some(namespace.to_string()),
-            decision: "change".into(),
-            reason: rec.decision.rule.into(),
-            request_id: None,
-            user_agent: None,
-            details: json!({"public": {
-                "publisher": namespace,
-                "from": stored.as_ref().map(|s| s.standing.clone()),
-                "to": rec.decision.standing.as_str(),
-                "rule": rec.decision.rule,
-                "detail": rec.decision.detail,
-            }}),
-        };
-        store
-            .db
-            .put_standing_logged(
-                &weir_store::incidents::StandingRecord {
-                    namespace: namespace.to_string(),
-                    standing: rec.decision.standing.as_str().into(),
-                    rule: rec.decision.rule.into(),
-                    detail: rec.decision.detail.clone(),
-                    since: now(),
-                },
-                &e,
-            )
-            .await?;
-    }
-    Ok(rec)
 }

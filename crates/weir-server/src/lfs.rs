@@ -21,7 +21,7 @@ use weir_store::blobs::Expect;
 
 use crate::auth::Caller;
 use crate::extract::Json as JsonBody;
-use crate::hub::writable_repo;
+use crate::lookup::writable_repo;
 use crate::{ApiError, AppState};
 
 pub fn routes() -> crate::routes::Routes {

@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState};
 
 pub fn routes() -> crate::routes::Routes {

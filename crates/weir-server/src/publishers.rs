@@ -21,7 +21,7 @@ use weir_store::evals::StoredResult;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
 
 pub fn routes() -> crate::routes::Routes {
@@ -168,7 +168,7 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
             continue;
         }
         *by_state.entry(i.state.clone()).or_default() += 1;
-        let st = crate::incidents::state_of(&i);
+        let st = crate::incident_rows::state_of(&i);
         let confirmed = matches!(
             st,
             IState::Confirmed | IState::Mitigated | IState::Disclosed
@@ -190,8 +190,8 @@ pub async fn record(store: &weir_store::Store, namespace: &str) -> Result<Record
         if let Some(t) = i.triaged_at {
             triage_times.push(t - i.aware_at);
         }
-        let times = crate::incidents::times(&i);
-        let class = crate::incidents::class_of(&i);
+        let times = crate::incident_rows::times(&i);
+        let class = crate::incident_rows::class_of(&i);
         // Regulatory reports (initial, updates, final) — disclosure is the coordinator's clock.
         if incident::clocks(class, st, &times, at)
             .iter()
@@ -251,7 +251,7 @@ async fn get_record(
             format!("no publisher {name:?}"),
         ));
     }
-    let rec = crate::incidents::update_standing(&state.store, &name, None).await?;
+    let rec = update_standing(&state.store, &name, None).await?;
     let mut v = rec.json;
     if let Some(s) = state.store.db.standing(&name).await? {
         v["standing_since"] = json!(iso8601(s.since));
@@ -314,7 +314,7 @@ pub async fn release_allowed(
     actor: Option<&str>,
 ) -> Result<(), ApiError> {
     let ns = repo.repo_id.namespace.as_str();
-    let rec = crate::incidents::update_standing(&state.store, ns, actor).await?;
+    let rec = update_standing(&state.store, ns, actor).await?;
     let d = &rec.decision;
     let id = repo.repo_id.to_string();
     let short = &commit.as_str()[..12];
@@ -397,4 +397,54 @@ fn evaluations_required(id: &str, short: &str, missing: &[Domain], why: &str) ->
     .next(format!(
         "import and sign them: weir eval import FILE {id}@{short} --suite SUITE --evaluator NAME --key FILE"
     ))
+}
+
+/// Recomputes a publisher's standing; a change is stored and logged with the rule that caused it.
+pub async fn update_standing(
+    store: &weir_store::Store,
+    namespace: &str,
+    actor: Option<&str>,
+) -> Result<Record, ApiError> {
+    let rec = record(store, namespace).await?;
+    let stored = store.db.standing(namespace).await?;
+    let changed = stored
+        .as_ref()
+        .map(|s| (s.standing.as_str(), s.rule.as_str()))
+        != Some((rec.decision.standing.as_str(), rec.decision.rule));
+    // A publisher with nothing on record starts in good standing without an event.
+    if changed && (stored.is_some() || rec.decision.standing != weir_core::standing::Standing::Good)
+    {
+        let e = weir_core::Event {
+            at: now(),
+            actor: actor.map(str::to_string),
+            action: "standing.changed".into(),
+            repo: None,
+            subject: Some(namespace.to_string()),
+            decision: "change".into(),
+            reason: rec.decision.rule.into(),
+            request_id: None,
+            user_agent: None,
+            details: json!({"public": {
+                "publisher": namespace,
+                "from": stored.as_ref().map(|s| s.standing.clone()),
+                "to": rec.decision.standing.as_str(),
+                "rule": rec.decision.rule,
+                "detail": rec.decision.detail,
+            }}),
+        };
+        store
+            .db
+            .put_standing_logged(
+                &weir_store::incidents::StandingRecord {
+                    namespace: namespace.to_string(),
+                    standing: rec.decision.standing.as_str().into(),
+                    rule: rec.decision.rule.into(),
+                    detail: rec.decision.detail.clone(),
+                    since: now(),
+                },
+                &e,
+            )
+            .await?;
+    }
+    Ok(rec)
 }

@@ -18,7 +18,7 @@ use weir_tlog::sequencer::needed;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
-use crate::hub::{resolve_revision, visible_repo};
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate};
 
 pub fn routes() -> crate::routes::Routes {

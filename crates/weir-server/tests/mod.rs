@@ -10,6 +10,7 @@ mod evals;
 mod incidents;
 mod log;
 mod matrix;
+mod modules;
 mod possession;
 mod releases;
 mod security;

@@ -1091,7 +1091,7 @@ The training compute was under-reported at release.
         .await?;
 
     for ns in ["acme", "openlab", "safetylab", "fastlab"] {
-        weir_server::incidents::update_standing(store, ns, Some("demo"))
+        weir_server::publishers::update_standing(store, ns, Some("demo"))
             .await
             .map_err(|e| anyhow!("standing of {ns}: {}", e.message))?;
     }

@@ -15,8 +15,8 @@ use tower::ServiceExt;
 use weir_core::RepoPath;
 use weir_core::git::{FileEntry, TreeBuilder};
 
-use super::{resolve_revision, visible_repo};
 use crate::auth::Caller;
+use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601};
 
 pub async fn whoami(
@@ -277,7 +277,7 @@ pub async fn auth_check(
 ) -> Result<Json<Value>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     // What a download of the default revision would meet, its incident holds included.
-    let head = super::resolve_revision(&state, &repo, "main").await?;
+    let head = crate::lookup::resolve_revision(&state, &repo, "main").await?;
     match crate::gate::check_at(&state, &caller, &repo, &head)
         .await?
         .error

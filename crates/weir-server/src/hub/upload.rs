@@ -16,9 +16,9 @@ use weir_core::git::CommitSignature;
 use weir_core::{CommitId, Name, RefName, RepoId, RepoPath, Sha256Hex};
 use weir_store::{CommitOp, NewCommit, RefKind, StoreError};
 
-use super::{resolve_revision, writable_repo};
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, parse_json};
+use crate::lookup::{resolve_revision, writable_repo};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]

@@ -1,0 +1,94 @@
+//! The server's modules form no import cycle: every `crate::MODULE` a module names is read out of
+//! its source, and the graph must be acyclic (handlers depend on lookups, services and views,
+//! never back).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn refs(src: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn server_modules_have_no_import_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for e in std::fs::read_dir(&src).expect("src").flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().to_string();
+        let (module, files) = if p.is_dir() {
+            let files: Vec<_> = std::fs::read_dir(&p)
+                .expect("dir")
+                .flatten()
+                .map(|f| f.path())
+                .collect();
+            (name, files)
+        } else if let Some(m) = name.strip_suffix(".rs") {
+            (m.to_string(), vec![p])
+        } else {
+            continue;
+        };
+        if module == "lib" {
+            continue;
+        }
+        let entry = graph.entry(module.clone()).or_default();
+        for f in files {
+            for r in refs(&std::fs::read_to_string(&f).expect("read")) {
+                if r != module {
+                    entry.insert(r);
+                }
+            }
+        }
+    }
+    let modules: BTreeSet<String> = graph.keys().cloned().collect();
+    for deps in graph.values_mut() {
+        deps.retain(|d| modules.contains(d));
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        n: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for d in graph.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for n in graph.keys() {
+        if let Some(cycle) = visit(n, &graph, &mut Vec::new(), &mut done) {
+            panic!(
+                "import cycle among weir-server modules: {}",
+                cycle.join(" -> ")
+            );
+        }
+    }
+    assert!(graph.len() > 15, "{} modules", graph.len());
+}
