@@ -83,13 +83,13 @@ pub struct RepoFacts {
 
 /// The caller's standing on one gated repo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Standing {
+pub struct AccessStanding {
     pub terms_accepted: bool,
     pub grant: GrantState,
 }
 
-impl Standing {
-    pub const NONE: Standing = Standing {
+impl AccessStanding {
+    pub const NONE: AccessStanding = AccessStanding {
         terms_accepted: false,
         grant: GrantState::None,
     };
@@ -100,7 +100,7 @@ pub enum Action<'a> {
     /// Model info, tree, refs, card: readable by anyone who can see the repo, as on the Hub.
     ReadMetadata(&'a RepoFacts),
     /// File bytes (`/resolve`, native pull).
-    Download(&'a RepoFacts, Standing),
+    Download(&'a RepoFacts, AccessStanding),
     /// Commits, uploads, branches and tags.
     Write(&'a RepoFacts),
     /// Create a repo under a namespace.
@@ -286,7 +286,7 @@ fn owners_or_operators(subject: &Subject, repo: &RepoFacts) -> Decision {
     }
 }
 
-fn download(subject: &Subject, repo: &RepoFacts, standing: Standing) -> Decision {
+fn download(subject: &Subject, repo: &RepoFacts, standing: AccessStanding) -> Decision {
     // A confirmed incident holds new deliveries of the affected revisions, for everyone.
     if repo.held {
         return Decision::deny(Reason::IncidentHold);

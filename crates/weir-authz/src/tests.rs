@@ -40,8 +40,8 @@ fn repo(private: bool, tier: Tier) -> RepoFacts {
     }
 }
 
-fn standing(grant: GrantState, terms: bool) -> Standing {
-    Standing {
+fn standing(grant: GrantState, terms: bool) -> AccessStanding {
+    AccessStanding {
         terms_accepted: terms,
         grant,
     }
@@ -58,7 +58,7 @@ fn private_repos_are_invisible_to_outsiders() {
     ] {
         for a in [
             Action::ReadMetadata(&r),
-            Action::Download(&r, Standing::NONE),
+            Action::Download(&r, AccessStanding::NONE),
             Action::Write(&r),
             Action::Review(&r),
             Action::RequestAccess(&r),
@@ -71,7 +71,7 @@ fn private_repos_are_invisible_to_outsiders() {
         }
     }
     let alice = user("alice", &["acme"], Scope::Read, IdentityLevel::Account);
-    assert!(authorize(&alice, &Action::Download(&r, Standing::NONE)).allow);
+    assert!(authorize(&alice, &Action::Download(&r, AccessStanding::NONE)).allow);
     assert_eq!(
         authorize(&alice, &Action::Write(&r)),
         Decision::deny(Reason::TokenScope)

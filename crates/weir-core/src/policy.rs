@@ -176,16 +176,16 @@ impl Policy {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum HazardSeverity {
     High,
     Critical,
 }
 
-impl Severity {
-    pub fn parse(s: &str) -> Option<Severity> {
+impl HazardSeverity {
+    pub fn parse(s: &str) -> Option<HazardSeverity> {
         match s {
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
+            "high" => Some(HazardSeverity::High),
+            "critical" => Some(HazardSeverity::Critical),
             _ => None,
         }
     }
@@ -197,7 +197,7 @@ pub enum Outcome {
     NotAssessed,
     RuledOut,
     Ambiguous,
-    RuledIn(Severity),
+    RuledIn(HazardSeverity),
 }
 
 impl Outcome {
@@ -206,8 +206,8 @@ impl Outcome {
             Outcome::NotAssessed => "not_assessed",
             Outcome::RuledOut => "ruled_out",
             Outcome::Ambiguous => "ambiguous",
-            Outcome::RuledIn(Severity::High) => "ruled_in(high)",
-            Outcome::RuledIn(Severity::Critical) => "ruled_in(critical)",
+            Outcome::RuledIn(HazardSeverity::High) => "ruled_in(high)",
+            Outcome::RuledIn(HazardSeverity::Critical) => "ruled_in(critical)",
         }
     }
 }
@@ -270,7 +270,7 @@ pub struct EvidenceInput {
     pub domain: Domain,
     pub state: EvidenceState,
     /// Set when a reviewer confirmed the evidence as ruling the domain in.
-    pub severity: Option<Severity>,
+    pub severity: Option<HazardSeverity>,
 }
 
 /// A base model the card names, and its tier when it is a repo of this registry.
@@ -557,8 +557,8 @@ pub fn classify(policy: &Policy, input: &Inputs) -> Classification {
         source: policy.ruled_in.source.clone(),
         fired: worst_in.is_some(),
         tier: worst_in.map(|(s, _)| match s {
-            Severity::High => policy.ruled_in.high,
-            Severity::Critical => policy.ruled_in.critical,
+            HazardSeverity::High => policy.ruled_in.high,
+            HazardSeverity::Critical => policy.ruled_in.critical,
         }),
         detail: match worst_in {
             None => "no hazard domain is ruled in".into(),

@@ -26,8 +26,8 @@ use weir_authz::Action;
 use weir_core::card::{self, CardFacts};
 use weir_core::eval::{Domain, ResultRecord};
 use weir_core::policy::{
-    BaseInput, Classification, EvidenceInput, EvidenceState, Inputs, Policy, ResultInput, Severity,
-    classify,
+    BaseInput, Classification, EvidenceInput, EvidenceState, HazardSeverity, Inputs, Policy,
+    ResultInput, classify,
 };
 use weir_core::{CommitId, Event, RepoId, RepoPath, Revision};
 use weir_store::blobs::Expect;
@@ -310,7 +310,7 @@ pub async fn classify_with(
                 id: e.id,
                 domain: Domain::parse(&e.domain)?,
                 state: EvidenceState::parse(&e.state)?,
-                severity: e.severity.as_deref().and_then(Severity::parse),
+                severity: e.severity.as_deref().and_then(HazardSeverity::parse),
             })
         })
         .collect();
@@ -1312,7 +1312,7 @@ async fn review_evidence(
         "confirm" => {
             let sev = match body.severity.as_deref() {
                 None | Some("") | Some("ambiguous") => None,
-                Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+                Some(s) => Some(HazardSeverity::parse(s).ok_or_else(|| {
                     ApiError::bad_request("invalid_severity", format!("unknown severity {s:?}"))
                         .next("use high or critical (or leave it out to confirm as ambiguous)")
                 })?),
@@ -1336,8 +1336,8 @@ async fn review_evidence(
         ));
     }
     let sev_str = severity.map(|s| match s {
-        Severity::High => "high",
-        Severity::Critical => "critical",
+        HazardSeverity::High => "high",
+        HazardSeverity::Critical => "critical",
     });
     let e = gate::event(
         &caller,

@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
-use weir_authz::{Action, Decision, Reason, RepoFacts, Standing};
+use weir_authz::{AccessStanding, Action, Decision, Reason, RepoFacts};
 use weir_core::{Event, GrantState, Tier};
 use weir_store::{AccessRequest, Repo};
 
@@ -28,12 +28,12 @@ pub async fn standing(
     caller: &Caller,
     repo: &Repo,
     at: i64,
-) -> Result<(Standing, Option<AccessRequest>), ApiError> {
+) -> Result<(AccessStanding, Option<AccessRequest>), ApiError> {
     let Some(name) = caller.name() else {
-        return Ok((Standing::NONE, None));
+        return Ok((AccessStanding::NONE, None));
     };
     if repo.tier == Tier::T0 {
-        return Ok((Standing::NONE, None));
+        return Ok((AccessStanding::NONE, None));
     }
     let terms_accepted = state.store.db.terms_accepted(repo, name.as_str()).await?;
     let request = state.store.db.access_request(repo, name.as_str()).await?;
@@ -43,7 +43,7 @@ pub async fn standing(
         at,
     );
     Ok((
-        Standing {
+        AccessStanding {
             terms_accepted,
             grant,
         },

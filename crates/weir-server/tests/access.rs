@@ -943,7 +943,7 @@ async fn dual_control_export() {
 #[test]
 fn no_weight_byte_without_an_allow_decision() {
     use proptest::prelude::*;
-    use weir_authz::{Action, RepoFacts, Standing, Subject, UserFacts, authorize};
+    use weir_authz::{AccessStanding, Action, RepoFacts, Subject, UserFacts, authorize};
     use weir_core::{GrantState, RequestState};
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -1063,7 +1063,7 @@ fn no_weight_byte_without_an_allow_decision() {
                     } else {
                         GrantState::of(state.filter(|s| *s != RequestState::Reset), expires_at, at)
                     };
-                    let standing = Standing {
+                    let standing = AccessStanding {
                         terms_accepted: terms && !anonymous,
                         grant,
                     };

@@ -161,14 +161,14 @@ fn ruled_in_high_is_t3_and_critical_is_t4_and_dismissed_evidence_is_ignored() {
             },
         )
     };
-    let high = with(ev(EvidenceState::Confirmed, Some(Severity::High)));
+    let high = with(ev(EvidenceState::Confirmed, Some(HazardSeverity::High)));
     assert_eq!(
         outcome(&high, Domain::Cyber),
-        Outcome::RuledIn(Severity::High)
+        Outcome::RuledIn(HazardSeverity::High)
     );
     assert_eq!(high.minimum_tier, Tier::T3);
     assert_eq!(high.deciding_rule, Some("ruled_in"));
-    let critical = with(ev(EvidenceState::Confirmed, Some(Severity::Critical)));
+    let critical = with(ev(EvidenceState::Confirmed, Some(HazardSeverity::Critical)));
     assert_eq!(critical.minimum_tier, Tier::T4);
     let dismissed = with(ev(EvidenceState::Dismissed, None));
     assert_eq!(outcome(&dismissed, Domain::Cyber), Outcome::RuledOut);
