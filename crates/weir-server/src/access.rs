@@ -3,6 +3,7 @@
 //! Every decision goes through `weir_authz::authorize`; every state change is an event.
 
 use std::collections::BTreeMap;
+use weir_wire::ErrorCode;
 
 use axum::Json;
 use axum::extract::State;
@@ -85,7 +86,7 @@ async fn check(
     Query(q): Query<CheckQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let id = RepoId::parse(&q.repo)
-        .map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string()))?;
     let (repo, _) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
     let rev = q.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
@@ -215,7 +216,7 @@ async fn request_access(
     let purpose = body.purpose.trim();
     if purpose.is_empty() || purpose.len() > 4000 {
         return Err(ApiError::bad_request(
-            "invalid_purpose",
+            ErrorCode::InvalidPurpose,
             "state the purpose of your access in 1 to 4000 characters",
         )
         .next(format!(
@@ -225,14 +226,14 @@ async fn request_access(
     // Bounded: only the fields the repo asks for, each short.
     if body.fields.len() > MAX_REQUEST_FIELDS {
         return Err(ApiError::bad_request(
-            "too_many_fields",
+            ErrorCode::TooManyFields,
             format!("at most {MAX_REQUEST_FIELDS} fields"),
         ));
     }
     for (k, v) in &body.fields {
         if k.len() > MAX_FIELD_NAME || v.len() > MAX_FIELD_VALUE {
             return Err(ApiError::bad_request(
-                "field_too_long",
+                ErrorCode::FieldTooLong,
                 format!(
                     "field names are at most {MAX_FIELD_NAME} bytes and values {MAX_FIELD_VALUE}"
                 ),
@@ -240,7 +241,7 @@ async fn request_access(
         }
         if !repo.gating.required_fields.contains(k) {
             return Err(ApiError::bad_request(
-                "unknown_field",
+                ErrorCode::UnknownField,
                 format!("{id} does not ask for the field {k:?}"),
             )
             .next(format!(
@@ -252,7 +253,7 @@ async fn request_access(
     for field in &repo.gating.required_fields {
         if body.fields.get(field).is_none_or(|v| v.trim().is_empty()) {
             return Err(ApiError::bad_request(
-                "missing_field",
+                ErrorCode::MissingField,
                 format!("{id} requires the field {field:?}"),
             )
             .next(format!("add --field {field}=VALUE")));
@@ -320,20 +321,26 @@ fn transition_error(e: TransitionError, repo: &str) -> ApiError {
     match e {
         TransitionError::CoolDown { until } => ApiError::new(
             StatusCode::CONFLICT,
-            "cool_down",
+            ErrorCode::CoolDown,
             format!("Your last request for {repo} was rejected."),
         )
         .next(format!("you may request again from {}", iso8601(until))),
-        TransitionError::AlreadyPending => {
-            ApiError::new(StatusCode::CONFLICT, "already_pending", e.to_string())
-                .next(format!("check with: weir access status {repo}"))
-        }
-        TransitionError::AlreadyApproved => {
-            ApiError::new(StatusCode::CONFLICT, "already_approved", e.to_string())
-        }
-        TransitionError::Invalid { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
-        }
+        TransitionError::AlreadyPending => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::AlreadyPending,
+            e.to_string(),
+        )
+        .next(format!("check with: weir access status {repo}")),
+        TransitionError::AlreadyApproved => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::AlreadyApproved,
+            e.to_string(),
+        ),
+        TransitionError::Invalid { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidTransition,
+            e.to_string(),
+        ),
     }
 }
 
@@ -365,7 +372,7 @@ async fn list_requests(
     let filter = match q.get("state").map(String::as_str) {
         None | Some("") | Some("all") => None,
         Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_state", format!("unknown state {s:?}"))
+            ApiError::bad_request(ErrorCode::InvalidState, format!("unknown state {s:?}"))
                 .next("use pending, approved, rejected, revoked or reset")
         })?),
     };
@@ -414,7 +421,7 @@ async fn apply_review(
     let id = repo.repo_id.to_string();
     if expires_days.is_some_and(|d| d > MAX_EXPIRES_DAYS) {
         return Err(ApiError::bad_request(
-            "invalid_expiry",
+            ErrorCode::InvalidExpiry,
             format!("expires_days is at most {MAX_EXPIRES_DAYS} (five years)"),
         ));
     }
@@ -427,7 +434,7 @@ async fn apply_review(
     ) && reason.is_none()
     {
         return Err(ApiError::bad_request(
-            "reason_required",
+            ErrorCode::ReasonRequired,
             "rejecting, revoking or resetting access needs a reason the user will see",
         )
         .next("pass --reason TEXT"));
@@ -435,7 +442,7 @@ async fn apply_review(
     if state.store.db.account(user).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "user_not_found",
+            ErrorCode::UserNotFound,
             format!("no user {user}"),
         ));
     }
@@ -488,7 +495,7 @@ fn review_action(s: &str) -> Result<ReviewAction, ApiError> {
         "revoke" | "revoked" => Ok(ReviewAction::Revoke),
         "reset" | "pending" => Ok(ReviewAction::Reset),
         other => Err(ApiError::bad_request(
-            "invalid_action",
+            ErrorCode::InvalidAction,
             format!("unknown review action {other:?}"),
         )
         .next("use approve, reject, revoke or reset")),
@@ -537,8 +544,11 @@ async fn set_tier(
 ) -> Result<Json<Value>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     let to = Tier::parse(&body.tier).ok_or_else(|| {
-        ApiError::bad_request("invalid_tier", format!("unknown tier {:?}", body.tier))
-            .next("use T0, T1, T2, T3 or T4")
+        ApiError::bad_request(
+            ErrorCode::InvalidTier,
+            format!("unknown tier {:?}", body.tier),
+        )
+        .next("use T0, T1, T2, T3 or T4")
     })?;
     let reason = body
         .reason
@@ -554,7 +564,7 @@ async fn set_tier(
         return Err(match d.reason {
             weir_authz::Reason::TierLowering => ApiError::new(
                 StatusCode::FORBIDDEN,
-                "tier_lowering",
+                ErrorCode::TierLowering,
                 format!(
                     "Lowering {id} from {} to {} needs an operator and a recorded reason.",
                     repo.tier.as_str(),
@@ -621,8 +631,11 @@ pub struct GatingBody {
 
 fn parse_level(s: &str) -> Result<IdentityLevel, ApiError> {
     IdentityLevel::parse(s).ok_or_else(|| {
-        ApiError::bad_request("invalid_level", format!("unknown identity level {s:?}"))
-            .next("use anonymous, account, affiliated, identified or accredited")
+        ApiError::bad_request(
+            ErrorCode::InvalidLevel,
+            format!("unknown identity level {s:?}"),
+        )
+        .next("use anonymous, account, affiliated, identified or accredited")
     })
 }
 
@@ -650,7 +663,7 @@ async fn set_gating(
         && c.len() > 300
     {
         return Err(ApiError::bad_request(
-            "invalid_country",
+            ErrorCode::InvalidCountry,
             "at most 300 blocked countries",
         ));
     }
@@ -660,7 +673,7 @@ async fn set_gating(
             .map(|c| {
                 weir_core::identity::parse_country(c).ok_or_else(|| {
                     ApiError::bad_request(
-                        "invalid_country",
+                        ErrorCode::InvalidCountry,
                         format!("{c:?} is not an ISO 3166-1 alpha-2 code"),
                     )
                 })
@@ -674,7 +687,7 @@ async fn set_gating(
                 .any(|f| f.len() > MAX_FIELD_NAME || f.chars().any(char::is_control))
         {
             return Err(ApiError::bad_request(
-                "invalid_required_fields",
+                ErrorCode::InvalidRequiredFields,
                 format!(
                     "at most {MAX_REQUEST_FIELDS} required fields, each at most {MAX_FIELD_NAME} bytes without control characters"
                 ),
@@ -690,7 +703,7 @@ async fn set_gating(
     if let Some(t) = body.terms {
         if t.len() > MAX_TERMS {
             return Err(ApiError::bad_request(
-                "terms_too_long",
+                ErrorCode::TermsTooLong,
                 format!("the terms are {} bytes; at most {MAX_TERMS}", t.len()),
             )
             .next("link to the full licence from the model card"));
@@ -740,40 +753,46 @@ async fn submit_attestation(
     headers: HeaderMap,
     JsonBody(a): JsonBody<weir_signing::SignedAttestation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let bad = |code: &str, msg: String| ApiError::bad_request(code, msg);
-    let claims = weir_signing::claims(&a).map_err(|e| bad("invalid_attestation", e.to_string()))?;
+    let bad = |code: ErrorCode, msg: String| ApiError::bad_request(code, msg);
+    let claims =
+        weir_signing::claims(&a).map_err(|e| bad(ErrorCode::InvalidAttestation, e.to_string()))?;
     let key = state.store.db.verifier_key(&claims.verifier).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::FORBIDDEN, "unknown_verifier", format!("{} is not a registered, active verifier", claims.verifier))
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::UnknownVerifier, format!("{} is not a registered, active verifier", claims.verifier))
             .next("ask the operator to register the verifier: weir admin verifier add NAME --key FILE")
     })?;
-    let claims = weir_signing::verify(&a, &key)
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string()))?;
+    let claims = weir_signing::verify(&a, &key).map_err(|e| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::BadSignature,
+            e.to_string(),
+        )
+    })?;
     let at = now();
     if claims.expires_at <= at {
         return Err(bad(
-            "attestation_expired",
+            ErrorCode::AttestationExpired,
             format!("this attestation expired at {}", iso8601(claims.expires_at)),
         ));
     }
     if claims.level <= IdentityLevel::Account {
         return Err(bad(
-            "invalid_attestation",
+            ErrorCode::InvalidAttestation,
             "an attestation must state affiliated, identified or accredited".into(),
         ));
     }
     let subject = weir_core::Name::parse(&claims.subject)
-        .map_err(|e| bad("invalid_attestation", e.to_string()))?;
+        .map_err(|e| bad(ErrorCode::InvalidAttestation, e.to_string()))?;
     if state.store.db.account(subject.as_str()).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "user_not_found",
+            ErrorCode::UserNotFound,
             format!("no user {subject}"),
         ));
     }
     let country = match claims.country.as_deref() {
         Some(c) => Some(weir_core::identity::parse_country(c).ok_or_else(|| {
             bad(
-                "invalid_country",
+                ErrorCode::InvalidCountry,
                 format!("{c:?} is not an ISO alpha-2 code"),
             )
         })?),
@@ -829,7 +848,7 @@ async fn hf_list(
         "rejected" => GrantState::Rejected,
         other => {
             return Err(ApiError::bad_request(
-                "invalid_status",
+                ErrorCode::InvalidStatus,
                 format!("unknown status {other:?}"),
             )
             .next("use pending, accepted or rejected"));
@@ -874,7 +893,7 @@ async fn hf_handle(
     let user = body
         .user
         .or(body.request_id)
-        .ok_or_else(|| ApiError::bad_request("missing_field", "pass 'user'"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::MissingField, "pass 'user'"))?;
     let action = review_action(&body.status)?;
     let reason = body.rejection_reason.or_else(|| match action {
         ReviewAction::Approve => None,

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use weir_authz::{Action, Decision, Subject, UserFacts, authorize};
 use weir_core::{IdentityLevel, Name, Scope};
 use weir_store::TokenInfo;
+use weir_wire::ErrorCode;
 
 use crate::{ApiError, AppState};
 
@@ -47,7 +48,7 @@ impl Caller {
         self.name().ok_or_else(|| {
             ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
-                "not_signed_in",
+                ErrorCode::NotSignedIn,
                 "This action needs a signed-in account.",
             )
             .next("pass a token (WEIR_TOKEN, --token or 'weir login')")

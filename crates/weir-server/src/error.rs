@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use weir_authz::Reason;
 use weir_store::{BlobError, StoreError};
+use weir_wire::ErrorCode;
 
 /// Boxed so that `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug)]
@@ -22,7 +23,7 @@ pub struct ErrorBody {
     /// `X-Error-Code`, read by `huggingface_hub` to pick its exception class.
     pub hub_code: Option<&'static str>,
     /// Our machine-readable code (`repo_not_found`, `invalid_path`, a policy reason, …).
-    pub error: String,
+    pub error: ErrorCode,
     pub message: String,
     pub next: Option<String>,
     /// `X-Repo-Commit` on not-found entries, so the Hub client can cache the absence.
@@ -45,11 +46,11 @@ impl std::ops::DerefMut for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, error: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError(Box::new(ErrorBody {
             status,
             hub_code: None,
-            error: error.to_string(),
+            error,
             message: message.into(),
             next: None,
             repo_commit: None,
@@ -72,7 +73,7 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(error: &str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(error: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, error, message)
     }
 
@@ -86,7 +87,7 @@ impl ApiError {
         };
         let mut e = ApiError::new(
             status,
-            "repo_not_found",
+            ErrorCode::RepoNotFound,
             format!("Repository {repo} not found."),
         )
         .hub("RepoNotFound");
@@ -101,7 +102,7 @@ impl ApiError {
     pub fn revision_not_found(repo: &str, rev: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "revision_not_found",
+            ErrorCode::RevisionNotFound,
             format!("Revision {rev} not found in {repo}."),
         )
         .hub("RevisionNotFound")
@@ -113,7 +114,7 @@ impl ApiError {
     pub fn entry_not_found(repo: &str, path: &str, commit: &str) -> ApiError {
         let mut e = ApiError::new(
             StatusCode::NOT_FOUND,
-            "entry_not_found",
+            ErrorCode::EntryNotFound,
             format!("Entry {path} not found in {repo} at {commit}."),
         )
         .hub("EntryNotFound")
@@ -124,10 +125,21 @@ impl ApiError {
         e
     }
 
+    /// A Hub surface weir does not offer.
+    pub fn not_implemented(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::NotImplemented,
+            format!("weir does not offer {what}."),
+        )
+        .hub("NotImplemented")
+        .next("see docs/API.md, \"Hub surfaces weir does not offer\"")
+    }
+
     pub fn invalid_token() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "Invalid credentials in Authorization header",
         )
         .next("create a token with 'weir admin token create USER' and pass it as 'Authorization: Bearer <token>'")
@@ -136,7 +148,7 @@ impl ApiError {
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error; the server log has the details",
         )
         .next("retry; if it persists, report it to the operator")
@@ -148,93 +160,93 @@ impl ApiError {
             Reason::NotVisible => ApiError::repo_not_found(repo, anonymous),
             Reason::NotSignedIn => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                reason.code(),
+                reason_code(reason),
                 format!("Access to model {repo} is restricted. You must be authenticated to access it."),
             )
             .hub("GatedRepo")
             .next("sign in: pass a token (HF_TOKEN or WEIR_TOKEN)"),
             Reason::NotRequested => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("Access to model {repo} is restricted and you are not in the authorized list."),
             )
             .hub("GatedRepo")
             .next(format!("request access to {repo} from its publisher")),
             Reason::TierNoEgress => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("The weights of {repo} are never downloaded (restricted tier)."),
             )
             .hub("GatedRepo")
             .next("use the secure research environment to run jobs against it"),
             Reason::TokenScope => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 "Your token's scope does not allow this action.",
             )
             .next("create a token with a wider scope ('--scope write' to push, 'admin' for operator tasks)"),
             Reason::NotMember => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("You are not a member of the namespace that owns {repo}."),
             )
             .next("ask an owner of the namespace to add you, or push under your own namespace"),
             Reason::NotReviewer => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("Only the owners of {repo}'s namespace and operators may do this."),
             )
             .next("ask an owner of the namespace"),
             Reason::NotOperator => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 "Only operators (the registry's reviewers, with an admin token) may do this.",
             )
             .next("ask an operator of the registry"),
             Reason::NotGated => ApiError::new(
                 StatusCode::CONFLICT,
-                reason.code(),
+                reason_code(reason),
                 format!("{repo} is open (T0): there is nothing to request."),
             )
             .next("download it directly"),
             Reason::NotExportable => ApiError::new(
                 StatusCode::CONFLICT,
-                reason.code(),
+                reason_code(reason),
                 format!("Custodial export applies to restricted (T3) repos only; {repo} is not one."),
             ),
             Reason::OwnRequest => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 "Dual control: you may not approve your own request.",
             )
             .next("two other reviewers must approve it"),
             Reason::AlreadyApproved => ApiError::new(
                 StatusCode::CONFLICT,
-                reason.code(),
+                reason_code(reason),
                 "Dual control: you already approved this; a second, different reviewer must approve.",
             ),
             Reason::IncidentHold => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("Deliveries of this revision of {repo} are on hold because of a confirmed incident: reason incident_hold."),
             )
             .hub("GatedRepo")
             .next(format!("see the public notice of the hold and any fixed revision: GET /api/v1/models/{repo}/holds (weir access check {repo} tells before downloading)")),
             Reason::OwnEvidence => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 "You filed this evidence: another operator must review it.",
             )
             .next("ask another operator to confirm or dismiss it"),
             Reason::TierLowering => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 format!("Lowering the tier of {repo} needs an operator and a recorded reason."),
             )
             .next("an operator runs: weir tier set NS/NAME TIER --reason TEXT"),
             Reason::IdentityLevel => ApiError::new(
                 StatusCode::FORBIDDEN,
-                reason.code(),
+                reason_code(reason),
                 "Your identity level is too low for this.",
             )
             .next("obtain an attestation from an accredited verifier: weir identity submit FILE"),
@@ -245,7 +257,7 @@ impl ApiError {
             | Reason::Rejected
             | Reason::Expired
             | Reason::Revoked
-            | Reason::Region => ApiError::new(StatusCode::FORBIDDEN, reason.code(), format!("Access to {repo} is denied: {}.", reason.code()))
+            | Reason::Region => ApiError::new(StatusCode::FORBIDDEN, reason_code(reason), format!("Access to {repo} is denied: {}.", reason.code()))
                 .hub("GatedRepo")
                 .next(format!("see: weir access check {repo}")),
             Reason::OpenTier
@@ -258,6 +270,44 @@ impl ApiError {
             | Reason::Accredited
             | Reason::SignedIn => ApiError::internal(),
         }
+    }
+}
+
+/// The error code of an authorization reason: the same snake_case text. Allow reasons never
+/// reach an error and map to `internal`.
+pub fn reason_code(reason: Reason) -> ErrorCode {
+    match reason {
+        Reason::NotVisible => ErrorCode::NotVisible,
+        Reason::NotSignedIn => ErrorCode::NotSignedIn,
+        Reason::TermsNotAccepted => ErrorCode::TermsNotAccepted,
+        Reason::IdentityLevel => ErrorCode::IdentityLevel,
+        Reason::NotRequested => ErrorCode::NotRequested,
+        Reason::Pending => ErrorCode::Pending,
+        Reason::Rejected => ErrorCode::Rejected,
+        Reason::Expired => ErrorCode::Expired,
+        Reason::Revoked => ErrorCode::Revoked,
+        Reason::TokenScope => ErrorCode::TokenScope,
+        Reason::TierNoEgress => ErrorCode::TierNoEgress,
+        Reason::Region => ErrorCode::Region,
+        Reason::NotMember => ErrorCode::NotMember,
+        Reason::NotReviewer => ErrorCode::NotReviewer,
+        Reason::NotOperator => ErrorCode::NotOperator,
+        Reason::TierLowering => ErrorCode::TierLowering,
+        Reason::NotGated => ErrorCode::NotGated,
+        Reason::NotExportable => ErrorCode::NotExportable,
+        Reason::OwnRequest => ErrorCode::OwnRequest,
+        Reason::AlreadyApproved => ErrorCode::AlreadyApproved,
+        Reason::OwnEvidence => ErrorCode::OwnEvidence,
+        Reason::IncidentHold => ErrorCode::IncidentHold,
+        Reason::OpenTier
+        | Reason::PublicRepo
+        | Reason::Member
+        | Reason::Owner
+        | Reason::AdminToken
+        | Reason::TermsAccepted
+        | Reason::Granted
+        | Reason::Accredited
+        | Reason::SignedIn => ErrorCode::Internal,
     }
 }
 
@@ -290,7 +340,7 @@ impl IntoResponse for ApiError {
         // The Hub client matches this exact text for bad tokens; everything else carries our
         // reason code and the next step, since HEAD responses have no body.
         let text = match &e.next {
-            _ if e.error == "invalid_token" => e.message.clone(),
+            _ if e.error == ErrorCode::InvalidToken => e.message.clone(),
             Some(n) => format!("{} [{}] Next: {n}", e.message, e.error),
             None => format!("{} [{}]", e.message, e.error),
         };
@@ -314,32 +364,34 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("{what} not found"),
             ),
             StoreError::Exists(what) => ApiError::new(
                 StatusCode::CONFLICT,
-                "already_exists",
+                ErrorCode::AlreadyExists,
                 format!("{what} already exists"),
             ),
             StoreError::Conflict { .. } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
-                "parent_moved",
+                ErrorCode::ParentMoved,
                 e.to_string(),
             )
             .next("fetch the new head and rebase your commit on it"),
-            StoreError::InvalidCommit(msg) => ApiError::bad_request("invalid_commit", msg),
+            StoreError::InvalidCommit(msg) => ApiError::bad_request(ErrorCode::InvalidCommit, msg),
             StoreError::NotUploaded { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "not_uploaded",
+                ErrorCode::NotUploaded,
                 e.to_string(),
             )
             .next("upload the file's bytes through the LFS batch API for this repo, then commit"),
             StoreError::Blob(b) => b.into(),
-            StoreError::LimitReached(msg) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_attachments", msg)
-                    .next("bundle the files into one archive")
-            }
+            StoreError::LimitReached(msg) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::TooManyAttachments,
+                msg,
+            )
+            .next("bundle the files into one archive"),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal()
@@ -351,15 +403,22 @@ impl From<StoreError> for ApiError {
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> ApiError {
         match e {
-            BlobError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            BlobError::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::TooLarge,
+                e.to_string(),
+            ),
+            BlobError::SizeMismatch { .. } => {
+                ApiError::bad_request(ErrorCode::SizeMismatch, e.to_string())
+                    .next("upload the exact bytes announced in the batch request")
             }
-            BlobError::SizeMismatch { .. } => ApiError::bad_request("size_mismatch", e.to_string())
-                .next("upload the exact bytes announced in the batch request"),
-            BlobError::HashMismatch { .. } => ApiError::bad_request("hash_mismatch", e.to_string())
-                .next("upload the exact bytes announced in the batch request"),
+            BlobError::HashMismatch { .. } => {
+                ApiError::bad_request(ErrorCode::HashMismatch, e.to_string())
+                    .next("upload the exact bytes announced in the batch request")
+            }
             BlobError::Interrupted(_) => {
-                ApiError::bad_request("upload_interrupted", e.to_string()).next("retry the upload")
+                ApiError::bad_request(ErrorCode::UploadInterrupted, e.to_string())
+                    .next("retry the upload")
             }
             BlobError::Io(err) => {
                 tracing::error!(error = %err, "blob storage failure");

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use weir_wire::ErrorCode;
 
 use axum::Json;
 use axum::body::Body;
@@ -643,7 +644,7 @@ async fn record_notification(
     let reference = body.reference.trim();
     if reference.is_empty() || reference.len() > 500 || reference.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
-            "invalid_reference",
+            ErrorCode::InvalidReference,
             "the notification's reference is 1–500 characters on one line",
         ));
     }
@@ -665,7 +666,7 @@ async fn record_notification(
         .map_err(|err| match err {
             weir_store::StoreError::NotFound(_) => ApiError::new(
                 StatusCode::CONFLICT,
-                "no_notification_clock",
+                ErrorCode::NoNotificationClock,
                 format!("{} has no running notification clock", repo.repo_id),
             )
             .next("the clock starts when the policy's compute presumption applies"),
@@ -711,7 +712,7 @@ pub async fn minimum_for_current_card(
 pub fn below_minimum(repo: &Repo, commit: &CommitId, what: &str, c: &Classification) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "below_policy_minimum",
+        ErrorCode::BelowPolicyMinimum,
         format!(
             "{}@{} cannot be {what} at {}: the policy requires at least {} ({})",
             repo.repo_id,
@@ -780,7 +781,7 @@ async fn import_result(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "unknown_suite",
+                ErrorCode::UnknownSuite,
                 format!("no evaluation suite {:?}", q.suite),
             )
             .next(format!(
@@ -814,7 +815,7 @@ async fn import_result(
     if size == 0 {
         forget_blob(&state, &sha).await;
         return Err(
-            ApiError::bad_request("empty_log", "the evaluation log is empty")
+            ApiError::bad_request(ErrorCode::EmptyLog, "the evaluation log is empty")
                 .next("send the harness's results file as the request body"),
         );
     }
@@ -840,7 +841,7 @@ async fn import_result(
             forget_blob(&state, &sha).await;
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_eval_log",
+                ErrorCode::InvalidEvalLog,
                 e.to_string(),
             )
             .next("upload the harness's own output: an lm-eval results_*.json, or an Inspect .eval or .json log"));
@@ -927,7 +928,7 @@ async fn result_and_repo(
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "result_not_found",
+            ErrorCode::ResultNotFound,
             format!("no evaluation result {id}"),
         )
     };
@@ -1003,7 +1004,7 @@ async fn sign_result(
     if r.signature.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_signed",
+            ErrorCode::AlreadySigned,
             format!(
                 "result {id} is already signed by {}",
                 r.evaluator.as_deref().unwrap_or("?")
@@ -1020,7 +1021,7 @@ async fn sign_result(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::FORBIDDEN,
-                "evaluator_not_accredited",
+                ErrorCode::EvaluatorNotAccredited,
                 format!("{:?} is not an accredited evaluator", body.evaluator),
             )
             .next("an operator accredits evaluators with: weir admin --data DIR evaluator add NAME --key FILE")
@@ -1032,7 +1033,7 @@ async fn sign_result(
         &evaluator.name,
     )
     .map_err(|e| {
-        ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string())
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::BadSignature, e.to_string())
             .next("sign the result's payload exactly as served, with: weir eval submit ID --evaluator NAME --key FILE")
     })?;
     let mut e = gate::event(
@@ -1138,7 +1139,7 @@ async fn file_evidence(
     let user = caller.require_user()?.to_string();
     let domain = Domain::parse(&body.domain).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_domain",
+            ErrorCode::InvalidDomain,
             format!("unknown hazard domain {:?}", body.domain),
         )
         .next("use bio, chem, cyber, autonomy or manipulation")
@@ -1146,13 +1147,13 @@ async fn file_evidence(
     let summary = body.summary.trim();
     if summary.is_empty() {
         return Err(ApiError::bad_request(
-            "missing_summary",
+            ErrorCode::MissingSummary,
             "evidence needs a summary of what was observed",
         ));
     }
     if summary.len() > MAX_SUMMARY {
         return Err(ApiError::bad_request(
-            "summary_too_long",
+            ErrorCode::SummaryTooLong,
             format!(
                 "the summary is {} bytes; at most {MAX_SUMMARY}",
                 summary.len()
@@ -1169,7 +1170,7 @@ async fn file_evidence(
     if filed >= EVIDENCE_PER_DAY {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("you filed {filed} pieces of evidence in the last 24 hours; at most {EVIDENCE_PER_DAY}"),
         )
         .next("wait, or report an incident with the details"));
@@ -1271,7 +1272,7 @@ async fn review_evidence(
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "evidence_not_found",
+            ErrorCode::EvidenceNotFound,
             format!("no evidence #{id}"),
         )
     };
@@ -1294,7 +1295,7 @@ async fn review_evidence(
         return Err(match d.reason {
             weir_authz::Reason::NotOperator => ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_operator",
+                ErrorCode::NotOperator,
                 "Only operators review hazard evidence; a publisher does not judge evidence about its own model.",
             )
             .next(format!("an operator reviews it with: weir evidence review {id} confirm|dismiss --reason TEXT (admin token)")),
@@ -1304,7 +1305,7 @@ async fn review_evidence(
     let reason = body.reason.as_deref().map(str::trim).unwrap_or("");
     if reason.is_empty() || reason.len() > MAX_SUMMARY {
         return Err(ApiError::bad_request(
-            "missing_reason",
+            ErrorCode::MissingReason,
             "a review needs a reason (at most 20000 bytes)",
         ));
     }
@@ -1313,8 +1314,11 @@ async fn review_evidence(
             let sev = match body.severity.as_deref() {
                 None | Some("") | Some("ambiguous") => None,
                 Some(s) => Some(HazardSeverity::parse(s).ok_or_else(|| {
-                    ApiError::bad_request("invalid_severity", format!("unknown severity {s:?}"))
-                        .next("use high or critical (or leave it out to confirm as ambiguous)")
+                    ApiError::bad_request(
+                        ErrorCode::InvalidSeverity,
+                        format!("unknown severity {s:?}"),
+                    )
+                    .next("use high or critical (or leave it out to confirm as ambiguous)")
                 })?),
             };
             ("confirmed", sev)
@@ -1322,7 +1326,7 @@ async fn review_evidence(
         "dismiss" => ("dismissed", None),
         other => {
             return Err(ApiError::bad_request(
-                "invalid_decision",
+                ErrorCode::InvalidDecision,
                 format!("unknown decision {other:?}"),
             )
             .next("use confirm or dismiss"));
@@ -1331,7 +1335,7 @@ async fn review_evidence(
     if ev.state != "open" && ev.state != "pending_triage" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_reviewed",
+            ErrorCode::AlreadyReviewed,
             format!("evidence #{id} is already {}", ev.state),
         ));
     }
@@ -1399,7 +1403,7 @@ async fn documentation(
         Some("markdown") | Some("md") => true,
         Some(other) => {
             return Err(ApiError::bad_request(
-                "invalid_format",
+                ErrorCode::InvalidFormat,
                 format!("unknown format {other:?}"),
             )
             .next("use json or markdown"));

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use weir_authz::{Action, RepoFacts};
 use weir_core::Name;
 use weir_store::{Export, Repo};
+use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
@@ -75,19 +76,19 @@ async fn request_export(
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::RequestExport(&f), &repo.repo_id.to_string())?;
     let user = caller.require_user()?.to_string();
-    let org =
-        Name::parse(&body.org).map_err(|e| ApiError::bad_request("invalid_org", e.to_string()))?;
+    let org = Name::parse(&body.org)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidOrg, e.to_string()))?;
     if !caller.orgs.iter().any(|(o, _)| *o == org) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "not_member",
+            ErrorCode::NotMember,
             format!("you are not a member of {org}"),
         )
         .next("request the export on behalf of an organization you belong to"));
     }
     if body.purpose.trim().is_empty() || body.purpose.len() > 4000 {
         return Err(ApiError::bad_request(
-            "invalid_purpose",
+            ErrorCode::InvalidPurpose,
             "state the purpose of the custodial copy in 1 to 4000 characters",
         ));
     }
@@ -155,7 +156,7 @@ async fn requester_may_receive(
 fn export_not_found(id: i64) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "export_not_found",
+        ErrorCode::ExportNotFound,
         format!("no export {id} that you can see"),
     )
 }
@@ -215,7 +216,7 @@ async fn approve(
     if e.state != "pending" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "export_not_pending",
+            ErrorCode::ExportNotPending,
             format!("export {id} is {}", e.state),
         ));
     }
@@ -253,7 +254,7 @@ async fn link(
     if me.as_str() != e.requester {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "not_requester",
+            ErrorCode::NotRequester,
             "only the requester receives the download link",
         ));
     }
@@ -269,7 +270,7 @@ async fn link(
     if e.link_issued {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "link_already_issued",
+            ErrorCode::LinkAlreadyIssued,
             "the download link was already issued; it is shown only once",
         )
         .next("ask for a new export if it was lost"));
@@ -277,7 +278,7 @@ async fn link(
     if e.state != "approved" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "export_not_approved",
+            ErrorCode::ExportNotApproved,
             format!(
                 "export {id} is {} ({} of {} approvals)",
                 e.state,
@@ -299,7 +300,7 @@ async fn link(
         .map_err(|_| {
             ApiError::new(
                 StatusCode::CONFLICT,
-                "link_already_issued",
+                ErrorCode::LinkAlreadyIssued,
                 "the download link was already issued; it is shown only once",
             )
         })?;
@@ -335,9 +336,9 @@ async fn download(
         Ok(e) => e,
         Err(why) => {
             let (code, msg) = match why {
-                "used" => ("link_used", "this export link was already used"),
-                "expired" => ("link_expired", "this export link has expired"),
-                _ => ("link_unknown", "no such export link"),
+                "used" => (ErrorCode::LinkUsed, "this export link was already used"),
+                "expired" => (ErrorCode::LinkExpired, "this export link has expired"),
+                _ => (ErrorCode::LinkUnknown, "no such export link"),
             };
             return Err(ApiError::new(StatusCode::GONE, code, msg).next("ask for a new export"));
         }
@@ -413,7 +414,7 @@ async fn download(
 fn requester_no_longer_qualifies(id: i64, reason: weir_authz::Reason) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "requester_not_eligible",
+        ErrorCode::RequesterNotEligible,
         format!(
             "export {id} cannot be approved now: the requester or the repo no longer qualifies ({})",
             reason.code()

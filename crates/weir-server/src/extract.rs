@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use weir_wire::ErrorCode;
 
 use crate::ApiError;
 
@@ -20,7 +21,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             .map(|p| Path(p.0))
             .map_err(|e: PathRejection| {
                 ApiError::bad_request(
-                    "invalid_path",
+                    ErrorCode::InvalidPath,
                     format!("invalid URL path: {}", e.body_text()),
                 )
             })
@@ -38,7 +39,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map(|q| Query(q.0))
             .map_err(|e: QueryRejection| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("invalid query string: {}", e.body_text()),
                 )
             })
@@ -60,7 +61,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                         ApiError::new(
                             StatusCode::PAYLOAD_TOO_LARGE,
-                            "too_large",
+                            ErrorCode::TooLarge,
                             format!(
                                 "the request body is larger than this route accepts (at most {} bytes for JSON, less where docs/API.md says so)",
                                 crate::JSON_BODY_LIMIT
@@ -68,7 +69,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                         )
                         .next("see the Limits section of docs/API.md")
                     } else {
-                        ApiError::bad_request("invalid_body", e.body_text())
+                        ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())
                     }
                 })?;
         parse_json(&bytes).map(Json)
@@ -78,10 +79,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "request body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
+    })
 }

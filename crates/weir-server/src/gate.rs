@@ -92,7 +92,7 @@ pub fn gate_error(
     let id = repo.repo_id.to_string();
     let tier = format!("{} {}", repo.tier.as_str(), repo.tier.name());
     let gated = |status: StatusCode, message: String, next: String| {
-        ApiError::new(status, reason.code(), message)
+        ApiError::new(status, crate::error::reason_code(reason), message)
             .hub("GatedRepo")
             .next(next)
     };

@@ -25,6 +25,7 @@ use weir_core::{RepoId, Tier};
 use weir_store::Repo;
 use weir_store::blobs::Expect;
 use weir_store::incidents::{Attachment, Incident, LogLine, NewNotification};
+use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
@@ -111,14 +112,14 @@ pub fn routes() -> crate::routes::Routes {
         )
 }
 
-fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
+fn bad(code: ErrorCode, msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, msg)
 }
 
 fn check_text(field: &str, s: &str, max: usize) -> Result<(), ApiError> {
     if s.len() > max {
         return Err(bad(
-            "field_too_long",
+            ErrorCode::FieldTooLong,
             format!("{field} is {} bytes; at most {max}", s.len()),
         )
         .next("shorten it, and attach long material as a file"));
@@ -127,7 +128,7 @@ fn check_text(field: &str, s: &str, max: usize) -> Result<(), ApiError> {
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
         return Err(bad(
-            "invalid_text",
+            ErrorCode::InvalidText,
             format!("{field} contains control characters"),
         ));
     }
@@ -143,7 +144,7 @@ fn check_date(field: &str, s: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(bad(
-            "invalid_date",
+            ErrorCode::InvalidDate,
             format!("{field} {s:?} is not a date (YYYY-MM-DD or RFC 3339)"),
         ))
     }
@@ -157,7 +158,7 @@ fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
         .map_err(|_| {
             bad(
-                "invalid_date",
+                ErrorCode::InvalidDate,
                 format!("{field} {s:?} is not a date (YYYY-MM-DD or RFC 3339)"),
             )
         })
@@ -222,7 +223,7 @@ async fn load(
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "incident_not_found",
+            ErrorCode::IncidentNotFound,
             format!("no incident {id} that you can see"),
         )
         .next("anonymous reporters pass their follow-up token in the X-Weir-Followup header")
@@ -384,7 +385,7 @@ fn client_key(addr: Option<&axum::Extension<crate::conn::ClientAddr>>) -> String
 fn rate_limited(what: &str, retry_after: i64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         format!(
             "too many {what}; try again in {} minutes",
             ((retry_after + 59) / 60).max(1)
@@ -401,33 +402,48 @@ async fn report(
     addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     JsonBody(body): JsonBody<ReportBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = RepoId::parse(&body.repo).map_err(|e| bad("invalid_repo_id", e.to_string()))?;
+    let id = RepoId::parse(&body.repo).map_err(|e| bad(ErrorCode::InvalidRepoId, e.to_string()))?;
     let (repo, f) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
     caller.require(&Action::ReportIncident(&f), &repo.repo_id.to_string())?;
     let kind = Kind::parse(&body.kind).ok_or_else(|| {
-        bad("invalid_kind", format!("unknown kind {:?}", body.kind))
-            .next("use incident, hazard or vulnerability")
+        bad(
+            ErrorCode::InvalidKind,
+            format!("unknown kind {:?}", body.kind),
+        )
+        .next("use incident, hazard or vulnerability")
     })?;
     let class = Class::parse(&body.class).ok_or_else(|| {
-        bad("invalid_class", format!("unknown class {:?}", body.class))
-            .next(format!("use one of: {}", Class::names()))
+        bad(
+            ErrorCode::InvalidClass,
+            format!("unknown class {:?}", body.class),
+        )
+        .next(format!("use one of: {}", Class::names()))
     })?;
     let summary = body.summary.trim();
     if summary.is_empty() {
-        return Err(bad("missing_summary", "a report needs a one-line summary"));
+        return Err(bad(
+            ErrorCode::MissingSummary,
+            "a report needs a one-line summary",
+        ));
     }
     check_text("summary", summary, MAX_SUMMARY)?;
     if summary.contains('\n') {
-        return Err(bad("invalid_text", "the summary is one line"));
+        return Err(bad(ErrorCode::InvalidText, "the summary is one line"));
     }
     for (k, v) in &body.details {
         if !DETAIL_FIELDS.contains(&k.as_str()) {
-            return Err(bad("unknown_field", format!("unknown details field {k:?}"))
-                .next(format!("use: {}", DETAIL_FIELDS.join(", "))));
+            return Err(bad(
+                ErrorCode::UnknownField,
+                format!("unknown details field {k:?}"),
+            )
+            .next(format!("use: {}", DETAIL_FIELDS.join(", "))));
         }
-        let s = v
-            .as_str()
-            .ok_or_else(|| bad("invalid_field", format!("details.{k} must be a string")))?;
+        let s = v.as_str().ok_or_else(|| {
+            bad(
+                ErrorCode::InvalidField,
+                format!("details.{k} must be a string"),
+            )
+        })?;
         check_text(&format!("details.{k}"), s, MAX_FIELD)?;
         if k.ends_with("_date") {
             check_date(&format!("details.{k}"), s)?;
@@ -438,8 +454,11 @@ async fn report(
         Some(d) => Some(
             Domain::parse(d)
                 .ok_or_else(|| {
-                    bad("invalid_domain", format!("unknown hazard domain {d:?}"))
-                        .next("use bio, chem, cyber, autonomy or manipulation")
+                    bad(
+                        ErrorCode::InvalidDomain,
+                        format!("unknown hazard domain {d:?}"),
+                    )
+                    .next("use bio, chem, cyber, autonomy or manipulation")
                 })?
                 .as_str()
                 .to_string(),
@@ -447,14 +466,14 @@ async fn report(
     };
     if body.aliases.len() > MAX_ALIASES {
         return Err(bad(
-            "too_many_aliases",
+            ErrorCode::TooManyAliases,
             format!("at most {MAX_ALIASES} aliases"),
         ));
     }
     for a in &body.aliases {
         if !incident::valid_alias(a) {
             return Err(bad(
-                "invalid_alias",
+                ErrorCode::InvalidAlias,
                 format!("{a:?} is not an AVID, AIID or CVE id"),
             )
             .next("use AVID-YYYY-RNNNN, AIID-N or CVE-YYYY-NNNN"));
@@ -462,7 +481,7 @@ async fn report(
     }
     if body.revisions.len() > MAX_REVISIONS {
         return Err(bad(
-            "too_many_revisions",
+            ErrorCode::TooManyRevisions,
             format!("at most {MAX_REVISIONS} revisions"),
         ));
     }
@@ -577,7 +596,7 @@ async fn list(
     let at = now();
     let filter_repo = match q.repo.as_deref() {
         Some(r) => {
-            let id = RepoId::parse(r).map_err(|e| bad("invalid_repo_id", e.to_string()))?;
+            let id = RepoId::parse(r).map_err(|e| bad(ErrorCode::InvalidRepoId, e.to_string()))?;
             let (repo, _) =
                 visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
             Some(repo.id)
@@ -587,7 +606,7 @@ async fn list(
     if let Some(s) = q.state.as_deref()
         && IState::parse(s).is_none()
     {
-        return Err(bad("invalid_state", format!("unknown state {s:?}")));
+        return Err(bad(ErrorCode::InvalidState, format!("unknown state {s:?}")));
     }
     let repos = state.store.db.list_repos().await?;
     let mut out = Vec::new();
@@ -690,17 +709,23 @@ async fn transition(
     let role = role.ok_or_else(|| {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "not_reviewer",
+            ErrorCode::NotReviewer,
             "Only operators, the publisher and the reporter act on an incident.",
         )
     })?;
     let to = IState::parse(&body.to).ok_or_else(|| {
-        bad("invalid_state", format!("unknown state {:?}", body.to))
-            .next("use triaged, confirmed, rejected, mitigated, disclosed or withdrawn")
+        bad(
+            ErrorCode::InvalidState,
+            format!("unknown state {:?}", body.to),
+        )
+        .next("use triaged, confirmed, rejected, mitigated, disclosed or withdrawn")
     })?;
     let reason = body.reason.trim();
     if reason.is_empty() {
-        return Err(bad("missing_reason", "every transition needs a reason"));
+        return Err(bad(
+            ErrorCode::MissingReason,
+            "every transition needs a reason",
+        ));
     }
     check_text("reason", reason, MAX_REASON)?;
     let at = now();
@@ -710,7 +735,7 @@ async fn transition(
         if role != Role::Reviewer {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_operator",
+                ErrorCode::NotOperator,
                 "Only operators set an embargo.",
             ));
         }
@@ -722,7 +747,7 @@ async fn transition(
         if role != Role::Reviewer {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_operator",
+                ErrorCode::NotOperator,
                 "Only operators change whether it is exploited in the wild.",
             )
             .next("say so in an update; an operator decides"));
@@ -733,18 +758,23 @@ async fn transition(
         |e| match e {
             incident::TransitionError::Embargoed { until } => ApiError::new(
                 StatusCode::CONFLICT,
-                "embargoed",
+                ErrorCode::Embargoed,
                 format!("{id} is embargoed until {}", iso8601(until)),
             )
             .next("disclose on or after that date (an operator may set another embargo_until)"),
-            incident::TransitionError::Role { .. } => {
-                ApiError::new(StatusCode::FORBIDDEN, "not_allowed", e.to_string()).next(format!(
-                    "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
-                ))
-            }
-            incident::TransitionError::NotAllowed { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
-            }
+            incident::TransitionError::Role { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::NotAllowed,
+                e.to_string(),
+            )
+            .next(format!(
+                "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
+            )),
+            incident::TransitionError::NotAllowed { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidTransition,
+                e.to_string(),
+            ),
         },
     )?;
     next.state = to.as_str().into();
@@ -753,27 +783,38 @@ async fn transition(
     match to {
         IState::Triaged => {
             let s = body.severity.as_deref().ok_or_else(|| {
-                bad("missing_severity", "triage sets a severity")
+                bad(ErrorCode::MissingSeverity, "triage sets a severity")
                     .next("use low, medium, high or critical")
             })?;
             let s = Severity::parse(s).ok_or_else(|| {
-                bad("invalid_severity", format!("unknown severity {s:?}"))
-                    .next("use low, medium, high or critical")
+                bad(
+                    ErrorCode::InvalidSeverity,
+                    format!("unknown severity {s:?}"),
+                )
+                .next("use low, medium, high or critical")
             })?;
             next.severity = Some(s.as_str().into());
             next.triaged_at = Some(at);
         }
         IState::Confirmed => {
             if let Some(s) = body.severity.as_deref() {
-                let s = Severity::parse(s)
-                    .ok_or_else(|| bad("invalid_severity", format!("unknown severity {s:?}")))?;
+                let s = Severity::parse(s).ok_or_else(|| {
+                    bad(
+                        ErrorCode::InvalidSeverity,
+                        format!("unknown severity {s:?}"),
+                    )
+                })?;
                 next.severity = Some(s.as_str().into());
             }
             next.confirmed_at = Some(at);
             next.hold = body.hold;
             if let Some(d) = body.raise_domain.as_deref() {
-                let d = Domain::parse(d)
-                    .ok_or_else(|| bad("invalid_domain", format!("unknown hazard domain {d:?}")))?;
+                let d = Domain::parse(d).ok_or_else(|| {
+                    bad(
+                        ErrorCode::InvalidDomain,
+                        format!("unknown hazard domain {d:?}"),
+                    )
+                })?;
                 next.domain = Some(d.as_str().into());
                 raise_domain = Some(d);
             }
@@ -781,14 +822,14 @@ async fn transition(
         IState::Mitigated => {
             let fixed = body.fixed_revision.as_deref().ok_or_else(|| {
                 bad(
-                    "missing_fixed_revision",
+                    ErrorCode::MissingFixedRevision,
                     "mitigation names the revision that fixes it",
                 )
             })?;
             let c = resolve_revision(&state, &repo, fixed).await?;
             if next.revisions.contains(&c.to_string()) {
                 return Err(bad(
-                    "fix_is_affected",
+                    ErrorCode::FixIsAffected,
                     format!("{c} is one of the affected revisions"),
                 ));
             }
@@ -863,7 +904,7 @@ async fn transition(
         .map_err(|err| match err {
             weir_store::StoreError::Conflict { .. } => ApiError::new(
                 StatusCode::CONFLICT,
-                "state_changed",
+                ErrorCode::StateChanged,
                 format!("{id} changed meanwhile; reload it"),
             ),
             other => other.into(),
@@ -957,14 +998,14 @@ async fn add_update(
         _ => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "not_reviewer",
+                ErrorCode::NotReviewer,
                 "Only operators and the publisher file incident reports; the reporter may add notes.",
             ));
         }
     };
     let note = body.note.trim();
     if note.is_empty() {
-        return Err(bad("missing_note", "an update needs its text"));
+        return Err(bad(ErrorCode::MissingNote, "an update needs its text"));
     }
     check_text("note", note, MAX_FIELD)?;
     let at = now();
@@ -975,7 +1016,7 @@ async fn add_update(
         if i.resolved_at.is_none() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "not_resolved",
+                ErrorCode::NotResolved,
                 "the final report follows the resolution (mitigated)",
             ));
         }
@@ -1055,14 +1096,14 @@ async fn attach(
     if role.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "not_allowed",
+            ErrorCode::NotAllowed,
             "Only the reporter, the publisher and operators attach files.",
         ));
     }
     let name: String = q.name.trim().to_string();
     if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) {
         return Err(bad(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "an attachment name is 1–200 characters without slashes",
         ));
     }
@@ -1073,7 +1114,7 @@ async fn attach(
     if existing.len() >= MAX_ATTACHMENTS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_attachments",
+            ErrorCode::TooManyAttachments,
             format!("a report has at most {MAX_ATTACHMENTS} attachments"),
         )
         .next("bundle the files into one archive"));
@@ -1107,7 +1148,7 @@ async fn attach(
     if cap == 0 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!(
                 "the report's attachments already total {used} bytes; at most {MAX_REPORT_ATTACHMENTS}"
             ),
@@ -1178,7 +1219,7 @@ async fn attachment(
     if role.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "not_allowed",
+            ErrorCode::NotAllowed,
             "Attachments are for the reporter, the publisher and operators.",
         ));
     }
@@ -1189,7 +1230,13 @@ async fn attachment(
         .await?
         .into_iter()
         .find(|a| a.sha256 == sha)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such attachment"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such attachment",
+            )
+        })?;
     let sha = weir_core::Sha256Hex::parse(&a.sha256).map_err(|_| ApiError::internal())?;
     let file = tokio::fs::File::open(state.store.blobs.path_of(&sha))
         .await
@@ -1334,7 +1381,7 @@ async fn osv_one(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("no disclosed record {id}"),
             )
             .next("only disclosed records are public; see /osv/all.json")
@@ -1388,11 +1435,14 @@ async fn put_webhook(
         && url.len() <= 2000
         && reqwest::Url::parse(url).is_ok();
     if !ok {
-        return Err(bad("invalid_url", format!("{url:?} is not an http(s) URL")));
+        return Err(bad(
+            ErrorCode::InvalidUrl,
+            format!("{url:?} is not an http(s) URL"),
+        ));
     }
     if !state.config.allow_private_webhooks {
         crate::webhook::check_public_target(url).await.map_err(|why| {
-            bad("webhook_private_address", format!("{url}: {why}"))
+            bad(ErrorCode::WebhookPrivateAddress, format!("{url}: {why}"))
                 .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
         })?;
     }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use weir_core::Sha256Hex;
 use weir_store::blobs::Expect;
+use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::extract::Json as JsonBody;
@@ -73,14 +74,15 @@ async fn batch(
     let name = name.strip_suffix(".git").unwrap_or(&name).to_string();
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
     if req.operation != "upload" {
-        return Err(
-            ApiError::bad_request("unsupported", "only the upload operation is supported")
-                .next("download files through /{repo}/resolve/{revision}/{path}"),
-        );
+        return Err(ApiError::bad_request(
+            ErrorCode::Unsupported,
+            "only the upload operation is supported",
+        )
+        .next("download files through /{repo}/resolve/{revision}/{path}"));
     }
     if req.hash_algo.as_deref().is_some_and(|a| a != "sha256") {
         return Err(ApiError::bad_request(
-            "unsupported",
+            ErrorCode::Unsupported,
             "only sha256 is supported",
         ));
     }
@@ -152,7 +154,7 @@ async fn upload(
     let denied = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "invalid_upload_link",
+            ErrorCode::InvalidUploadLink,
             "this upload link is invalid or was altered",
         )
         .next("ask the LFS batch endpoint for a fresh link")
@@ -172,7 +174,7 @@ async fn upload(
     if time::OffsetDateTime::now_utc().unix_timestamp() > q.exp {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "upload_link_expired",
+            ErrorCode::UploadLinkExpired,
             "this upload link has expired",
         )
         .next("ask the LFS batch endpoint for a fresh link"));
@@ -208,13 +210,13 @@ async fn verify(
 ) -> Result<Response, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
     let sha = Sha256Hex::parse(&req.oid)
-        .map_err(|e| ApiError::bad_request("invalid_oid", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidOid, e.to_string()))?;
     if state.store.db.possessed(&repo, &sha).await? != Some(req.size)
         || !state.store.has_blob(&sha, req.size).await?
     {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "object_missing",
+            ErrorCode::ObjectMissing,
             format!(
                 "object {sha} of {} bytes was not uploaded to this repo",
                 req.size

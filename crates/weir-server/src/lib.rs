@@ -28,6 +28,7 @@ pub mod routes;
 pub mod webhook;
 
 use std::sync::Arc;
+use weir_wire::ErrorCode;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -143,7 +144,7 @@ async fn json_errors(
     if head > MAX_HEADER_BYTES {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!("the request's headers are {head} bytes; at most {MAX_HEADER_BYTES}"),
         )
         .next("send fewer or shorter headers")
@@ -163,22 +164,22 @@ async fn json_errors(
     }
     let (code, message, next_step) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{method} is not allowed on {path}"),
             "see docs/API.md for the methods each route takes",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "too_large",
+            ErrorCode::TooLarge,
             format!("the request body is larger than {path} accepts"),
             "see docs/API.md for the limits",
         ),
         StatusCode::RANGE_NOT_SATISFIABLE => (
-            "range_not_satisfiable",
+            ErrorCode::RangeNotSatisfiable,
             "the requested range is outside the file".to_string(),
             "ask for a range within the file's size (Content-Length of a HEAD request)",
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the request's Content-Type is not accepted here".to_string(),
             "send application/json",
         ),
@@ -199,7 +200,7 @@ async fn json_errors(
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         format!("no route for {}", uri.path()),
     )
     .next("see docs/API.md for the routes weir serves")

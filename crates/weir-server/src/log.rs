@@ -6,6 +6,7 @@
 //! prefix of every later one, also after a crash at any point.
 
 use std::time::Duration;
+use weir_wire::ErrorCode;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -126,27 +127,27 @@ async fn add_cosignature(
     crate::extract::Json(body): crate::extract::Json<CosignatureBody>,
 ) -> Result<Response, ApiError> {
     let (size, note) = signed_head(&state).await?;
-    let bad = |code: &str, msg: String| ApiError::bad_request(code, msg);
+    let bad = |code: ErrorCode, msg: String| ApiError::bad_request(code, msg);
     // Exactly one signature line: anything else (more lines, a forged line under the log's own
     // name) would be stored and served with the checkpoint, and break every verifier.
     let one = body.line.strip_suffix('\n').unwrap_or(&body.line);
     if one.is_empty() || one.len() > 1024 || one.contains(['\n', '\r']) {
         return Err(bad(
-            "invalid_cosignature",
+            ErrorCode::InvalidCosignature,
             "send exactly one signature line, '— <witness> <base64>'".into(),
         ));
     }
     let parsed = weir_tlog::note::Note::parse(&format!("{note}{one}\n"))
-        .map_err(|e| bad("invalid_cosignature", e.to_string()))?;
+        .map_err(|e| bad(ErrorCode::InvalidCosignature, e.to_string()))?;
     let sig = parsed
         .signatures
         .last()
-        .ok_or_else(|| bad("invalid_cosignature", "no signature line".into()))?
+        .ok_or_else(|| bad(ErrorCode::InvalidCosignature, "no signature line".into()))?
         .clone();
     if sig.name == state.config.log_signer.name() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "unknown_witness",
+            ErrorCode::UnknownWitness,
             "a cosignature cannot be made under the log's own key name",
         ));
     }
@@ -157,7 +158,7 @@ async fn add_cosignature(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::FORBIDDEN,
-                "unknown_witness",
+                ErrorCode::UnknownWitness,
                 format!("{} is not a registered witness", sig.name),
             )
             .next("the operator registers witnesses with: weir admin witness add NAME --key VKEY")
@@ -171,7 +172,7 @@ async fn add_cosignature(
     let ts = cosigner.verify(&only).map_err(|_| {
         ApiError::new(
             StatusCode::CONFLICT,
-            "stale_or_bad_cosignature",
+            ErrorCode::StaleOrBadCosignature,
             format!("the cosignature does not verify over the current checkpoint (size {size})"),
         )
         .next("fetch /log/checkpoint again and cosign that")
@@ -179,7 +180,7 @@ async fn add_cosignature(
     let now = crate::now();
     if ts > (now + 600) as u64 {
         return Err(bad(
-            "invalid_cosignature",
+            ErrorCode::InvalidCosignature,
             "the cosignature's timestamp is in the future".into(),
         ));
     }
@@ -207,13 +208,13 @@ async fn tile(
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
     let full = format!("tile/{path}");
-    let (level, index, width) =
-        parse_path(&full).map_err(|e| ApiError::bad_request("invalid_tile", e.to_string()))?;
+    let (level, index, width) = parse_path(&full)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidTile, e.to_string()))?;
     let size = state.store.db.log_state().await?.size;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "tile_not_found",
+            ErrorCode::TileNotFound,
             format!("{full} does not exist (yet)"),
         )
     };
@@ -267,7 +268,7 @@ async fn proof(
     if index >= size {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_in_log",
+            ErrorCode::NotInLog,
             format!("entry {index} is not in the log of size {size} yet"),
         )
         .next("retry after the next checkpoint (about a second)"));
@@ -303,7 +304,7 @@ async fn consistency(
     let new = q.new.unwrap_or(size);
     if q.old > new || new > size {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             format!("need old <= new <= {size}"),
         ));
     }

@@ -4,6 +4,7 @@
 //! upwards. Standing follows by the policy's `[standing]` rules; the release gate applies it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use weir_wire::ErrorCode;
 
 use axum::Json;
 use axum::extract::State;
@@ -247,7 +248,7 @@ async fn get_record(
     if state.store.db.account(&name).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "publisher_not_found",
+            ErrorCode::PublisherNotFound,
             format!("no publisher {name:?}"),
         ));
     }
@@ -279,7 +280,7 @@ async fn signoff(
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > 4096 {
         return Err(ApiError::bad_request(
-            "missing_reason",
+            ErrorCode::MissingReason,
             "a sign-off needs a reason (at most 4096 bytes)",
         ));
     }
@@ -322,7 +323,7 @@ pub async fn release_allowed(
         Standing::Suspended => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "publisher_suspended",
+                ErrorCode::PublisherSuspended,
                 format!(
                     "{ns} is suspended (rule {}: {}) and cannot release",
                     d.rule, d.detail
@@ -349,7 +350,7 @@ pub async fn release_allowed(
             {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "signoff_required",
+                    ErrorCode::SignoffRequired,
                     format!(
                         "{ns} is on probation (rule {}: {}): releasing {id}@{short} needs an operator's sign-off",
                         d.rule, d.detail
@@ -384,7 +385,7 @@ pub async fn release_allowed(
 fn evaluations_required(id: &str, short: &str, missing: &[Domain], why: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "evaluations_required",
+        ErrorCode::EvaluationsRequired,
         format!(
             "{why}: releasing {id}@{short} needs complete evaluations signed by an accredited evaluator for {}",
             missing

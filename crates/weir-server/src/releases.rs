@@ -15,6 +15,7 @@ use weir_signing::model_signing::{Resource, is_ignored, statement};
 use weir_tlog::merkle::inclusion_proof;
 use weir_tlog::proof::ProofFile;
 use weir_tlog::sequencer::needed;
+use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path};
@@ -104,7 +105,7 @@ async fn release(
             .map_err(|err| match err {
                 weir_store::StoreError::Exists(_) => ApiError::new(
                     StatusCode::CONFLICT,
-                    "already_released",
+                    ErrorCode::AlreadyReleased,
                     format!("{}@{commit} is already released", repo.repo_id),
                 ),
                 other => other.into(),
@@ -181,7 +182,7 @@ async fn load(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_released",
+                ErrorCode::NotReleased,
                 format!("{}@{commit} has no signed release", repo.repo_id),
             )
             .next(format!(
@@ -220,7 +221,7 @@ async fn proof(
     let not_yet = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_in_log",
+            ErrorCode::NotInLog,
             "the release is not in a signed checkpoint yet",
         )
         .next("retry in a second")
@@ -281,7 +282,7 @@ async fn opening(
     if !sealed {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_sealed",
+            ErrorCode::NotSealed,
             "the release's log entry is in clear (or not in the log yet); it needs no opening",
         ));
     }
@@ -321,8 +322,9 @@ async fn put_publisher_bundle(
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    let bundle = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("invalid_bundle", "the bundle must be UTF-8 JSON"))?;
+    let bundle = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidBundle, "the bundle must be UTF-8 JSON")
+    })?;
     let key = state
         .store
         .db
@@ -331,13 +333,13 @@ async fn put_publisher_bundle(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
-                "no_publisher_key",
+                ErrorCode::NoPublisherKey,
                 format!("{} has no registered signing key", repo.repo_id.namespace),
             )
             .next("the operator registers it: weir admin publisher-key set NAMESPACE --key PUB_PEM")
         })?;
     let v = weir_signing::model_signing::verify_bundle(bundle, &key)
-        .map_err(|e| ApiError::bad_request("invalid_bundle", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBundle, e.to_string()))?;
     let mut files = Vec::new();
     for file in state.store.db.files(&repo, &commit).await? {
         if is_ignored(file.path.as_str(), &v.ignore_paths) {
@@ -352,7 +354,7 @@ async fn put_publisher_bundle(
     }
     weir_signing::model_signing::compare(&v.resources, &files).map_err(|e| {
         ApiError::bad_request(
-            "bundle_mismatch",
+            ErrorCode::BundleMismatch,
             format!(
                 "the bundle does not describe {}@{commit}: {e}",
                 repo.repo_id
@@ -378,7 +380,7 @@ async fn put_publisher_bundle(
         .map_err(|err| match err {
             weir_store::StoreError::NotFound(_) => ApiError::new(
                 StatusCode::CONFLICT,
-                "not_released",
+                ErrorCode::NotReleased,
                 format!("{}@{commit} is not released yet", repo.repo_id),
             )
             .next(format!(
@@ -407,7 +409,7 @@ async fn publisher_bundle(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no_publisher_signature",
+                ErrorCode::NoPublisherSignature,
                 format!("{}@{commit} has no publisher signature", repo.repo_id),
             )
         })?;

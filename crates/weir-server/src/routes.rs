@@ -12,6 +12,9 @@ use crate::AppState;
 pub struct RouteInfo {
     pub path: &'static str,
     pub methods: &'static [&'static str],
+    /// `Some(what)` for a Hub surface weir does not offer: every method answers 501
+    /// `not_implemented`, before any lookup, so it says nothing about any repo.
+    pub unsupported: Option<&'static str>,
 }
 
 /// A router and the table of what it routes.
@@ -37,7 +40,27 @@ impl Routes {
         handler: MethodRouter<AppState>,
     ) -> Routes {
         self.router = self.router.route(path, handler);
-        self.table.push(RouteInfo { path, methods });
+        self.table.push(RouteInfo {
+            path,
+            methods,
+            unsupported: None,
+        });
+        self
+    }
+
+    /// A Hub surface weir does not offer (`what` names it): an explicit 501 `not_implemented`
+    /// on every method, as self-hosted Hub peers answer, rather than a 404 that reads like a
+    /// missing repo.
+    pub fn unsupported(mut self, path: &'static str, what: &'static str) -> Routes {
+        self.router = self.router.route(
+            path,
+            axum::routing::any(move || async move { crate::ApiError::not_implemented(what) }),
+        );
+        self.table.push(RouteInfo {
+            path,
+            methods: &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            unsupported: Some(what),
+        });
         self
     }
 

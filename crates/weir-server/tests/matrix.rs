@@ -25,6 +25,7 @@ fn fill(template: &str, repo: &str) -> String {
         ("{file}", "x_WEIR-2026-0001.json"),
         ("{user}", "carol"),
         ("{name}", "acme"),
+        ("{*rest}", "1"),
     ] {
         p = p.replace(param, value);
     }
@@ -119,8 +120,11 @@ async fn every_route_answers_private_exactly_like_missing() {
                 )
                 .await;
                 calls += 1;
+                // A surface weir does not offer answers 501 to everyone, before any lookup.
+                let expected_501 =
+                    route.unsupported.is_some() && private.status == StatusCode::NOT_IMPLEMENTED;
                 assert!(
-                    !private.status.is_server_error(),
+                    !private.status.is_server_error() || expected_501,
                     "{method} {} as {who}: {} {}",
                     route.path,
                     private.status,
@@ -169,4 +173,44 @@ async fn every_route_answers_private_exactly_like_missing() {
         }
     }
     assert!(calls > 300, "{calls} calls");
+}
+
+/// Every Hub surface weir does not offer answers 501 `not_implemented` in the JSON envelope with
+/// the Hub's headers, for every method and caller, naming what is missing.
+#[tokio::test]
+async fn unsupported_hub_surfaces_answer_501() {
+    let app = TestApp::new().await;
+    let carol = app.user("carol", Scope::Read).await;
+    let table = weir_server::routes::table();
+    let unsupported: Vec<_> = table.iter().filter(|r| r.unsupported.is_some()).collect();
+    assert!(
+        unsupported.len() >= 10,
+        "{} unsupported routes",
+        unsupported.len()
+    );
+    for route in unsupported {
+        for token in [None, Some(carol.as_str())] {
+            for method in ["GET", "POST", "DELETE"] {
+                let a = call(&app, method, &fill(route.path, "acme/x"), token).await;
+                assert_eq!(
+                    a.status,
+                    StatusCode::NOT_IMPLEMENTED,
+                    "{method} {}",
+                    route.path
+                );
+                let v: serde_json::Value = serde_json::from_str(&a.body).expect("json envelope");
+                assert_eq!(v["error"], "not_implemented", "{}", route.path);
+                let what = route.unsupported.unwrap_or_default();
+                assert!(
+                    v["message"].as_str().is_some_and(|m| m.contains(what)),
+                    "{v}"
+                );
+                assert!(
+                    a.headers.iter().any(|h| h == "x-error-code"),
+                    "{:?}",
+                    a.headers
+                );
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! `Range`). Metadata is readable by anyone who may see the repo; bytes need a `Download` grant.
 
 use std::collections::BTreeSet;
+use weir_wire::ErrorCode;
 
 use crate::extract::{Path, Query};
 use axum::Json;
@@ -198,7 +199,8 @@ async fn tree(
     let dir = match path.as_deref().map(|p| p.trim_end_matches('/')) {
         None | Some("") => None,
         Some(p) => Some(
-            RepoPath::parse(p).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?,
+            RepoPath::parse(p)
+                .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?,
         ),
     };
     let files = state.store.db.files(&repo, &commit).await?;
@@ -305,8 +307,8 @@ pub async fn resolve(
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let repo_name = repo.repo_id.to_string();
     let commit = resolve_revision(&state, &repo, &rev).await?;
-    let path =
-        RepoPath::parse(&path).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+    let path = RepoPath::parse(&path)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?;
     let file = state
         .store
         .db

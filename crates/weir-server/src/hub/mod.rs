@@ -1,14 +1,48 @@
 //! The Hugging Face Hub surface (`../shared/reference/hf-hub-protocol.md`): what
 //! `huggingface_hub` 2.4 calls to read and write model repos. Only model repos exist here;
-//! dataset, space and kernel routes answer `RepoNotFound`.
+//! dataset, space and kernel routes answer `RepoNotFound`. The Hub surfaces weir does not offer
+//! answer 501 `not_implemented` ([`unsupported`]).
 
 mod download;
 mod upload;
 
+/// The Hub surfaces weir does not offer, each an explicit 501.
+fn unsupported() -> crate::routes::Routes {
+    crate::routes::Routes::new()
+        .unsupported("/api/models", "listing models (list_models)")
+        .unsupported(
+            "/api/models/{ns}/{name}/commits/{rev}",
+            "commit history (list_repo_commits)",
+        )
+        .unsupported(
+            "/api/models/{ns}/{name}/paths-info/{rev}",
+            "paths info (get_paths_info)",
+        )
+        .unsupported(
+            "/api/models/{ns}/{name}/discussions",
+            "discussions and pull requests",
+        )
+        .unsupported(
+            "/api/models/{ns}/{name}/discussions/{*rest}",
+            "discussions and pull requests",
+        )
+        .unsupported(
+            "/api/models/{ns}/{name}/settings",
+            "repo settings (update_repo_settings)",
+        )
+        .unsupported("/api/models/{ns}/{name}/like", "likes")
+        .unsupported("/api/repos/delete", "deleting repos")
+        .unsupported("/api/repos/move", "moving repos")
+        .unsupported("/api/collections", "collections")
+        .unsupported("/api/collections/{*rest}", "collections")
+        .unsupported("/api/settings/webhooks", "Hub webhooks")
+        .unsupported("/api/settings/webhooks/{*rest}", "Hub webhooks")
+}
+
 use axum::routing::{get, post};
 
 pub fn routes() -> crate::routes::Routes {
-    crate::routes::Routes::new()
+    unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
         .add(
             "/api/agent-harnesses",

@@ -1,6 +1,7 @@
 //! Hub write routes: create repo, preupload, the NDJSON commit, branches and tags.
 
 use std::collections::BTreeSet;
+use weir_wire::ErrorCode;
 
 use crate::extract::{Path, Query};
 use axum::Json;
@@ -41,7 +42,7 @@ pub async fn create_repo(
         && kind != "model"
     {
         return Err(ApiError::bad_request(
-            "unsupported_repo_type",
+            ErrorCode::UnsupportedRepoType,
             format!("repo type {kind:?} is not supported"),
         )
         .next("weir hosts model repos only; omit 'repo_type'"));
@@ -57,7 +58,7 @@ pub async fn create_repo(
         (None, None) => (user.to_string(), req.name.clone()),
     };
     let id = RepoId::new(&ns, &name)
-        .map_err(|e| ApiError::bad_request("invalid_repo_id", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string()))?;
     let namespace = id.namespace.clone();
     caller.require(
         &Action::CreateRepo {
@@ -68,7 +69,7 @@ pub async fn create_repo(
     if state.store.db.account(namespace.as_str()).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "namespace_not_found",
+            ErrorCode::NamespaceNotFound,
             format!("namespace {namespace} does not exist"),
         )
         .next("create it with 'weir admin org add'"));
@@ -85,7 +86,7 @@ pub async fn create_repo(
         )),
         Err(StoreError::Exists(_)) => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "repo_exists",
+            ErrorCode::RepoExists,
             "You already created this model repo",
         )
         .with("url", json!(url))),
@@ -131,7 +132,7 @@ pub async fn preupload(
     let mut out = Vec::with_capacity(req.files.len());
     for f in req.files {
         let path = RepoPath::parse(&f.path)
-            .map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?;
         let lfs = weir_core::is_lfs(&path, f.size);
         let mut entry = json!({"path": f.path, "uploadMode": if lfs { "lfs" } else { "regular" }, "shouldIgnore": false});
         if let Some(h) = &head
@@ -192,13 +193,13 @@ struct PathLine {
 }
 
 fn invalid_line(n: usize, why: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_commit", format!("commit line {n}: {why}"))
+    ApiError::bad_request(ErrorCode::InvalidCommit, format!("commit line {n}: {why}"))
         .next("send application/x-ndjson: a header line, then file, lfsFile, deletedFile or deletedFolder lines")
 }
 
 fn parse_path(n: usize, p: &str) -> Result<RepoPath, ApiError> {
     RepoPath::parse(p)
-        .map_err(|e| ApiError::bad_request("invalid_path", format!("commit line {n}: {e}")))
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, format!("commit line {n}: {e}")))
 }
 
 /// `POST /api/models/{repo}/commit/{rev}`: streams the NDJSON body line by line; regular files
@@ -216,10 +217,11 @@ pub async fn commit(
         .iter()
         .any(|(k, v)| k == "create_pr" && v != "0" && v != "false")
     {
-        return Err(
-            ApiError::bad_request("unsupported", "pull requests are not supported")
-                .next("commit to a branch instead"),
-        );
+        return Err(ApiError::bad_request(
+            ErrorCode::Unsupported,
+            "pull requests are not supported",
+        )
+        .next("commit to a branch instead"));
     }
     let branch = RefName::parse(rev.strip_prefix("refs/heads/").unwrap_or(&rev))
         .map_err(|_| ApiError::revision_not_found(&repo.repo_id.to_string(), &rev))?;
@@ -247,7 +249,7 @@ pub async fn commit(
                 }
                 Some(Err(e)) => {
                     return Err(ApiError::bad_request(
-                        "upload_interrupted",
+                        ErrorCode::UploadInterrupted,
                         format!("request body: {e}"),
                     ));
                 }
@@ -353,7 +355,7 @@ pub async fn commit(
         .as_deref()
         .map(CommitId::parse)
         .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_commit", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidCommit, e.to_string()))?;
     let summary = if header.summary.trim().is_empty() {
         "Upload files".to_string()
     } else {
@@ -406,8 +408,8 @@ pub async fn create_branch(
     } else {
         parse_json(&body)?
     };
-    let branch =
-        RefName::parse(&branch).map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
+    let branch = RefName::parse(&branch)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRef, e.to_string()))?;
     let from = req.starting_point.unwrap_or_else(|| "main".to_string());
     let commit = resolve_revision(&state, &repo, &from).await?;
     state
@@ -434,7 +436,7 @@ pub async fn create_tag(
 ) -> Result<Json<Value>, ApiError> {
     let repo = writable_repo(&state, &caller, &ns, &name).await?;
     let tag = RefName::parse(&req.tag)
-        .map_err(|e| ApiError::bad_request("invalid_ref", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRef, e.to_string()))?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
     state
         .store
@@ -451,7 +453,7 @@ fn ref_exists(e: StoreError) -> ApiError {
     match e {
         StoreError::Exists(what) => ApiError::new(
             StatusCode::CONFLICT,
-            "ref_exists",
+            ErrorCode::RefExists,
             format!("{what} already exists"),
         )
         .next("pick another name"),
