@@ -592,14 +592,15 @@ async fn set_tier(
         .await?
     {
         let c = if correction {
-            crate::evals::minimum_for_current_card(&state, &repo, &head).await?
+            weir_registry::classification::minimum_for_current_card(&state.store, &repo, &head)
+                .await?
         } else {
-            crate::evals::minimum_for(&state, &repo, &head).await?
+            weir_registry::classification::minimum_for(&state.store, &repo, &head).await?
         };
         if to < c.minimum_tier {
             let mut at = repo.clone();
             at.tier = to;
-            return Err(crate::evals::below_minimum(&at, &head, "set", &c));
+            return Err(weir_registry::classification::below_minimum(&at, &head, "set", &c).into());
         }
     }
     let e = gate::event(

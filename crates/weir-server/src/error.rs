@@ -427,3 +427,22 @@ impl From<BlobError> for ApiError {
         }
     }
 }
+
+impl From<weir_registry::ServiceError> for ApiError {
+    fn from(e: weir_registry::ServiceError) -> ApiError {
+        use weir_registry::{Kind, ServiceError};
+        match e {
+            ServiceError::Store(s) => s.into(),
+            ServiceError::Refused(r) => {
+                let status = match r.kind {
+                    Kind::Conflict => StatusCode::CONFLICT,
+                    Kind::Invalid => StatusCode::BAD_REQUEST,
+                    Kind::NotFound => StatusCode::NOT_FOUND,
+                };
+                let mut out = ApiError::new(status, r.code, r.message);
+                out.next = r.next;
+                out
+            }
+        }
+    }
+}

@@ -10,8 +10,6 @@
 //!
 //! Every decision goes through `weir_authz`; every change commits with its event.
 
-use std::collections::BTreeSet;
-use std::io::Read;
 use weir_wire::ErrorCode;
 
 use axum::Json;
@@ -24,16 +22,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use weir_authz::Action;
-use weir_core::card::{self, CardFacts};
+use weir_core::RepoId;
+use weir_core::card::CardFacts;
 use weir_core::eval::{Domain, ResultRecord};
-use weir_core::policy::{
-    BaseInput, Classification, EvidenceInput, EvidenceState, HazardSeverity, Inputs, Policy,
-    ResultInput, classify,
-};
-use weir_core::{CommitId, Event, RepoId, RepoPath, Revision};
+use weir_core::policy::{HazardSeverity, Policy};
+use weir_store::Repo;
 use weir_store::blobs::Expect;
-use weir_store::evals::{StoredClassification, StoredResult};
-use weir_store::{Repo, Store, StoreError};
+use weir_store::evals::StoredResult;
+
+use weir_registry::classification::reclassify;
+use weir_registry::classification::{Lowering, classify_at, reclassify_logged};
+use weir_registry::policy::{policy_in_force, policy_note_text};
+use weir_registry::results::new_result;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
@@ -44,8 +44,6 @@ use crate::{ApiError, AppState, gate, iso8601, now};
 pub const MAX_RAW_LOG: u64 = 4 << 30;
 /// Longest evidence summary.
 const MAX_SUMMARY: usize = 20_000;
-/// How deep a tier change travels down base-model → derivative chains.
-const MAX_CASCADE: usize = 8;
 
 pub fn routes() -> crate::routes::Routes {
     crate::routes::Routes::new()
@@ -92,47 +90,6 @@ pub fn routes() -> crate::routes::Routes {
 }
 
 // ---- the policy in force ------------------------------------------------------------------------
-
-pub struct PolicyInForce {
-    pub policy: Policy,
-    pub text: String,
-    pub sha256: String,
-    /// The signed note stored with a policy an operator set; `None` for the shipped default.
-    pub signature: Option<String>,
-    pub set_by: Option<String>,
-    pub set_at: Option<i64>,
-}
-
-pub async fn policy_in_force(store: &Store) -> Result<PolicyInForce, StoreError> {
-    match store.db.current_policy().await? {
-        Some(p) => Ok(PolicyInForce {
-            policy: Policy::parse(&p.text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            text: p.text,
-            sha256: p.sha256,
-            signature: Some(p.signature),
-            set_by: Some(p.set_by),
-            set_at: Some(p.created_at),
-        }),
-        None => Ok(PolicyInForce {
-            policy: Policy::default_policy(),
-            text: weir_core::policy::DEFAULT_POLICY.to_string(),
-            sha256: hex::encode(Sha256::digest(weir_core::policy::DEFAULT_POLICY.as_bytes())),
-            signature: None,
-            set_by: None,
-            set_at: None,
-        }),
-    }
-}
-
-/// The text a policy signature covers: a signed note naming the policy's version and digest.
-pub fn policy_note_text(version: &str, sha256: &str) -> String {
-    let version: String = version
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
-    format!("weir policy\n{version}\nsha256 {sha256}\n")
-}
 
 async fn get_policy(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let p = policy_in_force(&state.store).await?;
@@ -187,360 +144,6 @@ async fn list_evaluators(State(state): State<AppState>) -> Result<Json<Value>, A
 }
 
 // ---- classification -----------------------------------------------------------------------------
-
-/// The card facts of `README.md` at a commit (empty facts when there is no card).
-pub async fn card_facts(
-    store: &Store,
-    repo: &Repo,
-    commit: &CommitId,
-) -> Result<CardFacts, StoreError> {
-    let Ok(path) = RepoPath::parse("README.md") else {
-        return Ok(CardFacts::default());
-    };
-    let Some(f) = store.db.file(repo, commit, &path).await? else {
-        return Ok(CardFacts::default());
-    };
-    let file = store.blobs.path_of(&f.sha256);
-    // Front matter is at the start; read a little more than its cap so an oversized one is
-    // reported rather than cut.
-    let cap = (card::MAX_FRONT_MATTER + 8192) as u64;
-    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        std::fs::File::open(&file)?
-            .take(cap)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-    .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
-    Ok(card::parse(&String::from_utf8_lossy(&bytes)))
-}
-
-/// Classifies one revision of a repo under the policy in force.
-pub async fn classify_at(
-    store: &Store,
-    repo: &Repo,
-    commit: &CommitId,
-) -> Result<(Classification, CardFacts, PolicyInForce), StoreError> {
-    classify_with(store, repo, commit, Declared::Kept).await
-}
-
-/// Whether a classification counts what the card has ever declared ([`Declared::Kept`], always,
-/// except for an operator's correction) or only what the card declares now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Declared {
-    Kept,
-    CurrentCardOnly,
-}
-
-pub async fn classify_with(
-    store: &Store,
-    repo: &Repo,
-    commit: &CommitId,
-    declared: Declared,
-) -> Result<(Classification, CardFacts, PolicyInForce), StoreError> {
-    let policy = policy_in_force(store).await?;
-    let stored = store.db.classification(repo).await?;
-    let mut card = card_facts(store, repo, commit).await?;
-    // The card is self-declared: what it has ever declared keeps counting (the highest compute,
-    // closed weights, every base model), so a publisher cannot lower the minimum by editing the
-    // card; only signed, complete evaluations and operators' decisions lower it.
-    if let Some(s) = stored.as_ref().filter(|_| declared == Declared::Kept) {
-        card.training_compute_flop = match (card.training_compute_flop, s.declared_compute) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        card.closed_weights |= s.declared_closed;
-        for b in &s.bases {
-            if !card.base_models.contains(b) {
-                card.base_models.push(b.clone());
-            }
-        }
-    }
-    let suites = store.db.suites().await?;
-    let evaluators = store.db.evaluators().await?;
-    let mut results = Vec::new();
-    let mut last_assessed = stored.as_ref().and_then(|c| c.assessed_compute);
-    // Compute at other evaluated revisions, read once per revision.
-    let mut compute_at: std::collections::HashMap<String, Option<f64>> = Default::default();
-    for r in store.db.eval_results(repo).await? {
-        let Ok(record) = serde_json::from_str::<ResultRecord>(&r.payload) else {
-            tracing::error!(result = %r.id, "unreadable stored result payload");
-            continue;
-        };
-        let chance = suites
-            .iter()
-            .find(|s| s.name == record.suite)
-            .map(|s| s.chance)
-            .unwrap_or(0.0);
-        let accredited = r.evaluator.as_deref().is_some_and(|name| {
-            evaluators
-                .iter()
-                .any(|e| e.name == name && e.revoked_at.is_none())
-        });
-        if r.evaluator.is_some() && accredited && r.commit != commit.as_str() {
-            // An accredited assessment of another revision: the compute it was made at is
-            // what the 2x re-assessment rule compares against.
-            if !compute_at.contains_key(&r.commit) {
-                let x = match CommitId::parse(&r.commit) {
-                    Ok(c) => card_facts(store, repo, &c).await?.training_compute_flop,
-                    Err(_) => None,
-                };
-                compute_at.insert(r.commit.clone(), x);
-            }
-            if let Some(Some(x)) = compute_at.get(&r.commit) {
-                last_assessed = Some(last_assessed.map_or(*x, |l: f64| l.max(*x)));
-            }
-        }
-        results.push(ResultInput {
-            id: r.id,
-            record,
-            signed_by: r.evaluator,
-            accredited,
-            chance,
-        });
-    }
-    let evidence = store
-        .db
-        .evidence_for_repo(repo)
-        .await?
-        .into_iter()
-        .filter_map(|e| {
-            Some(EvidenceInput {
-                id: e.id,
-                domain: Domain::parse(&e.domain)?,
-                state: EvidenceState::parse(&e.state)?,
-                severity: e.severity.as_deref().and_then(HazardSeverity::parse),
-            })
-        })
-        .collect();
-    let mut bases = Vec::new();
-    for b in &card.base_models {
-        // A private base counts only for derivatives in its own namespace: to anyone else it is
-        // exactly like a missing one, or the derivative's tier would be an oracle for it.
-        let tier = match RepoId::parse(b) {
-            Ok(id) if id != repo.repo_id => store
-                .db
-                .repo(&id)
-                .await?
-                .filter(|b| !b.private || b.repo_id.namespace == repo.repo_id.namespace)
-                .map(|r| r.tier),
-            _ => None,
-        };
-        bases.push(BaseInput {
-            id: b.clone(),
-            tier,
-        });
-    }
-    let evaluable: BTreeSet<Domain> = suites.iter().map(|s| s.domain).collect();
-    let c = classify(
-        &policy.policy,
-        &Inputs {
-            card: &card,
-            revision: commit.as_str(),
-            results,
-            evidence,
-            bases,
-            last_assessed_compute: last_assessed,
-            evaluable: evaluable.into_iter().collect(),
-        },
-    );
-    Ok((c, card, policy))
-}
-
-/// Whether a re-classification may lower a repo's effective tier (towards its chosen tier).
-/// Only re-classifications that follow an operator's or an accredited evaluator's decision may
-/// (evidence reviewed, a result signed, the policy or the evaluators changed): what a publisher
-/// does (a push, a release) and start-up only ever raise, so no stale or self-serving
-/// computation lowers a tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lowering {
-    Never,
-    AfterReview,
-}
-
-/// Re-classifies a repo's `main` and stores the result. A changed classification is a logged
-/// event; when the policy now asks for a stricter tier than the repo has, the tier is raised in
-/// the same transaction. The effective tier is the stricter of the chosen tier and the minimum;
-/// it falls back towards the chosen tier only with [`Lowering::AfterReview`]. Derivatives of a
-/// repo whose tier changed are re-classified in turn.
-pub async fn reclassify(
-    store: &Store,
-    repo_id: &RepoId,
-    actor: Option<&str>,
-    lowering: Lowering,
-) -> Result<Option<Classification>, StoreError> {
-    let _serialized = store.classify_lock.lock().await;
-    let mut queue = vec![(repo_id.clone(), 0usize)];
-    let mut first = None;
-    let mut seen = BTreeSet::new();
-    while let Some((id, depth)) = queue.pop() {
-        if !seen.insert(id.to_string()) {
-            continue;
-        }
-        let Some(repo) = store.db.repo(&id).await? else {
-            continue;
-        };
-        let main = Revision::parse("main").map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let Some(commit) = store.db.resolve(&repo, &main).await? else {
-            continue;
-        };
-        let (c, card, policy) = classify_at(store, &repo, &commit).await?;
-        let stored = store.db.classification(&repo).await?;
-        let at = now();
-        let presumption_since = if c.presumption {
-            stored
-                .as_ref()
-                .and_then(|s| s.presumption_since)
-                .or(Some(at))
-        } else {
-            None
-        };
-        let assessed_compute = if c.counted_results > 0 {
-            card.training_compute_flop
-        } else {
-            stored.as_ref().and_then(|s| s.assessed_compute)
-        };
-        // The effective tier: the stricter of the publisher's choice and the policy's minimum.
-        // It rises at once when the minimum rises, and falls back towards the choice when the
-        // minimum falls (evidence dismissed, a domain ruled out by counting results).
-        let floor = match lowering {
-            Lowering::AfterReview => c.minimum_tier,
-            Lowering::Never => c.minimum_tier.max(repo.tier),
-        };
-        let effective = repo.chosen_tier.max(floor);
-        let raise = (effective > repo.tier).then_some(effective);
-        let lower = (effective < repo.tier).then_some(effective);
-        let mut events = Vec::new();
-        let old = stored
-            .as_ref()
-            .map(|s| (s.tier, s.rule.clone(), s.policy_sha256.clone()));
-        let new = (
-            c.minimum_tier,
-            c.deciding_rule.map(str::to_string),
-            policy.sha256.clone(),
-        );
-        let ev = |action: &str, reason: &str, public: Value| Event {
-            at,
-            actor: actor.map(str::to_string),
-            action: action.into(),
-            repo: Some(id.to_string()),
-            subject: None,
-            decision: "change".into(),
-            reason: reason.into(),
-            request_id: None,
-            user_agent: None,
-            details: json!({ "public": public }),
-        };
-        if old.as_ref() != Some(&new) || raise.is_some() || lower.is_some() {
-            events.push(ev(
-                "classification.changed",
-                c.minimum_tier.as_str(),
-                json!({
-                    "repo": id.to_string(),
-                    "commit": commit.as_str(),
-                    "from": stored.as_ref().map(|s| s.tier.as_str()),
-                    "to": c.minimum_tier.as_str(),
-                    "rule": c.deciding_rule,
-                    "policy_version": policy.policy.version,
-                    "policy_sha256": policy.sha256,
-                    "tier_raised_from": raise.map(|_| repo.tier.as_str()),
-                    "tier_lowered_from": lower.map(|_| repo.tier.as_str()),
-                    "chosen_tier": repo.chosen_tier.as_str(),
-                }),
-            ));
-        }
-        if presumption_since.is_some()
-            && stored.as_ref().and_then(|s| s.presumption_since).is_none()
-        {
-            let days = policy.policy.compute_presumption.notify_days;
-            events.push(ev(
-                "presumption.clock_started",
-                "notify",
-                json!({
-                    "repo": id.to_string(),
-                    "commit": commit.as_str(),
-                    "training_compute_flop": card.training_compute_flop,
-                    "due": iso8601(at + days * 86_400),
-                }),
-            ));
-        }
-        let record = StoredClassification {
-            commit: commit.to_string(),
-            tier: c.minimum_tier,
-            rule: c.deciding_rule.map(str::to_string),
-            policy_sha256: policy.sha256.clone(),
-            presumption_since,
-            assessed_compute,
-            // What the card has ever declared (merged by `classify_at`).
-            bases: card.base_models.clone(),
-            declared_compute: card.training_compute_flop,
-            declared_closed: card.closed_weights,
-            updated_at: at,
-            // Kept by the store while the clock runs; never written from here.
-            notified: stored.as_ref().and_then(|s| s.notified.clone()),
-        };
-        let unchanged = stored.as_ref().is_some_and(|s| {
-            s.tier == record.tier
-                && s.rule == record.rule
-                && s.policy_sha256 == record.policy_sha256
-                && s.presumption_since == record.presumption_since
-                && s.assessed_compute == record.assessed_compute
-                && s.bases == record.bases
-                && s.declared_compute == record.declared_compute
-                && s.declared_closed == record.declared_closed
-                && s.commit == record.commit
-        });
-        if !unchanged || raise.is_some() || lower.is_some() || !events.is_empty() {
-            store
-                .db
-                .put_classification_logged(&repo, &record, Some(floor), &events)
-                .await?;
-        }
-        if (raise.is_some() || lower.is_some()) && depth < MAX_CASCADE {
-            for d in store.db.derivatives_of(&id.to_string()).await? {
-                queue.push((d, depth + 1));
-            }
-        }
-        if first.is_none() {
-            first = Some(c);
-        }
-    }
-    Ok(first)
-}
-
-/// Re-classifies every repo (at start-up and after an operator changes the policy or the
-/// evaluators). Returns how many repos had their tier raised.
-pub async fn reclassify_all(
-    store: &Store,
-    actor: Option<&str>,
-    lowering: Lowering,
-) -> Result<usize, StoreError> {
-    let mut raised = 0;
-    for repo in store.db.list_repos().await? {
-        let before = repo.tier;
-        reclassify(store, &repo.repo_id, actor, lowering).await?;
-        if let Some(after) = store.db.repo(&repo.repo_id).await?
-            && after.tier > before
-        {
-            raised += 1;
-        }
-    }
-    Ok(raised)
-}
-
-/// Best-effort re-classification after a change that already committed (a push, a signature).
-pub async fn reclassify_logged(
-    store: &Store,
-    repo_id: &RepoId,
-    actor: Option<&str>,
-    lowering: Lowering,
-) {
-    if let Err(e) = reclassify(store, repo_id, actor, lowering).await {
-        tracing::error!(repo = %repo_id, error = %e, "re-classification failed");
-    }
-}
 
 /// The notification clock of the compute presumption, when it runs: due `notify_days` after the
 /// presumption started, met when the notification is recorded.
@@ -685,50 +288,6 @@ async fn record_notification(
     })))
 }
 
-/// The minimum tier the policy computes for a revision, with the rule that sets it.
-pub async fn minimum_for(
-    state: &AppState,
-    repo: &Repo,
-    commit: &CommitId,
-) -> Result<Classification, ApiError> {
-    Ok(classify_at(&state.store, repo, commit).await?.0)
-}
-
-/// The minimum counting only what the card declares now: for an operator who corrects a
-/// misdeclared card (lowering the tier with a reason), after which the declarations are reset.
-pub async fn minimum_for_current_card(
-    state: &AppState,
-    repo: &Repo,
-    commit: &CommitId,
-) -> Result<Classification, ApiError> {
-    Ok(
-        classify_with(&state.store, repo, commit, Declared::CurrentCardOnly)
-            .await?
-            .0,
-    )
-}
-
-/// The error for a tier below what the policy computes, naming the rule.
-pub fn below_minimum(repo: &Repo, commit: &CommitId, what: &str, c: &Classification) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        ErrorCode::BelowPolicyMinimum,
-        format!(
-            "{}@{} cannot be {what} at {}: the policy requires at least {} ({})",
-            repo.repo_id,
-            &commit.as_str()[..12],
-            repo.tier.as_str(),
-            c.minimum_tier.as_str(),
-            c.explain()
-        ),
-    )
-    .next(format!(
-        "see the decision with: weir classify {}@{}",
-        repo.repo_id,
-        &commit.as_str()[..12]
-    ))
-}
-
 // ---- results ------------------------------------------------------------------------------------
 
 fn result_json(r: &StoredResult) -> Value {
@@ -848,7 +407,7 @@ async fn import_result(
         }
     };
     state.store.db.record_blob(&sha, size).await?;
-    let stored = new_result(&repo, &record, &raw_name, &user);
+    let stored = new_result(&repo, &record, &raw_name, &user, crate::now());
     let id = stored.id.clone();
     let e = gate::event(
         &caller,
@@ -866,32 +425,6 @@ async fn import_result(
         StatusCode::OK
     };
     Ok((status, Json(result_json(&r))))
-}
-
-/// The stored form of a normalized result: its payload (the exact bytes an evaluator signs) and
-/// its id (the payload's SHA-256), unsigned.
-pub fn new_result(
-    repo: &Repo,
-    record: &ResultRecord,
-    raw_log_name: &str,
-    imported_by: &str,
-) -> StoredResult {
-    // Serializing a record of plain fields cannot fail.
-    let payload = serde_json::to_string(record).unwrap_or_default();
-    StoredResult {
-        id: hex::encode(Sha256::digest(payload.as_bytes())),
-        repo_id: repo.id,
-        commit: record.revision.clone(),
-        suite: record.suite.clone(),
-        payload,
-        raw_log_sha256: record.raw_log_sha256.clone(),
-        raw_log_name: raw_log_name.to_string(),
-        imported_by: imported_by.to_string(),
-        created_at: now(),
-        evaluator: None,
-        signature: None,
-        signed_at: None,
-    }
 }
 
 /// Removes a just-ingested blob that nothing references (a rejected upload changes nothing).
@@ -1058,6 +591,7 @@ async fn sign_result(
         &repo.repo_id,
         actor.as_deref(),
         Lowering::AfterReview,
+        crate::now(),
     )
     .await;
     let r = state
@@ -1117,8 +651,7 @@ pub struct EvidenceBody {
     summary: String,
 }
 
-/// How many pieces of evidence one account may file per day.
-pub const EVIDENCE_PER_DAY: i64 = 10;
+use crate::limits::EVIDENCE_PER_DAY;
 /// Working days an operator has to triage evidence from an account that is not accredited.
 pub const TRIAGE_WORKING_DAYS: u32 = 2;
 
@@ -1241,7 +774,14 @@ async fn file_evidence(
             &notify,
         )
         .await?;
-    reclassify(&state.store, &repo.repo_id, Some(&user), Lowering::Never).await?;
+    reclassify(
+        &state.store,
+        &repo.repo_id,
+        Some(&user),
+        Lowering::Never,
+        crate::now(),
+    )
+    .await?;
     let after = state
         .store
         .db
@@ -1363,6 +903,7 @@ async fn review_evidence(
         &repo.repo_id,
         Some(&reviewer),
         Lowering::AfterReview,
+        crate::now(),
     )
     .await?;
     let ev = state.store.db.evidence(id).await?.ok_or_else(not_found)?;

@@ -29,9 +29,9 @@ use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, Path, Query};
-use crate::incident_rows::{class_of, state_of, times};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
+use weir_registry::incident_rows::{class_of, state_of, times};
 
 /// The Code of Practice report fields (draft 3 Measure II.12.2) accepted in `details`.
 pub const DETAIL_FIELDS: &[&str] = &[
@@ -51,12 +51,7 @@ pub const DETAIL_FIELDS: &[&str] = &[
 const MAX_SUMMARY: usize = 300;
 const MAX_FIELD: usize = 64 * 1024;
 const MAX_REASON: usize = 4096;
-/// One attachment from a signed-in account; from an anonymous reporter.
-pub const MAX_ATTACHMENT: u64 = 256 << 20;
-pub const MAX_ANON_ATTACHMENT: u64 = 32 << 20;
-/// Attachments of one report: how many, how many bytes in all.
-pub const MAX_ATTACHMENTS: usize = 20;
-pub const MAX_REPORT_ATTACHMENTS: u64 = 512 << 20;
+use crate::limits::{MAX_ANON_ATTACHMENT, MAX_ATTACHMENT, MAX_ATTACHMENTS, MAX_REPORT_ATTACHMENTS};
 /// A report's JSON body (its fields are bounded one by one below this).
 pub const MAX_REPORT_BODY: usize = 1 << 20;
 /// AVID/AIID/CVE aliases of one report.
@@ -562,10 +557,11 @@ async fn report(
             &e,
         )
         .await?;
-    crate::publishers::update_standing(
+    weir_registry::standing::update_standing(
         &state.store,
         repo.repo_id.namespace.as_str(),
         reporter.as_deref(),
+        crate::now(),
     )
     .await?;
     let mut v = incident_json(&i, &repo, Some(Role::Reporter), at);
@@ -934,11 +930,12 @@ async fn transition(
                 &[],
             )
             .await?;
-        crate::evals::reclassify(
+        weir_registry::classification::reclassify(
             &state.store,
             &repo.repo_id,
             Some(&actor),
-            crate::evals::Lowering::Never,
+            weir_registry::classification::Lowering::Never,
+            crate::now(),
         )
         .await?;
     }
@@ -959,8 +956,13 @@ async fn transition(
             }),
         );
     }
-    crate::publishers::update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor))
-        .await?;
+    weir_registry::standing::update_standing(
+        &state.store,
+        repo.repo_id.namespace.as_str(),
+        Some(&actor),
+        crate::now(),
+    )
+    .await?;
     let i = state
         .store
         .db
@@ -1065,8 +1067,13 @@ async fn add_update(
             &[],
         )
         .await?;
-    crate::publishers::update_standing(&state.store, repo.repo_id.namespace.as_str(), Some(&actor))
-        .await?;
+    weir_registry::standing::update_standing(
+        &state.store,
+        repo.repo_id.namespace.as_str(),
+        Some(&actor),
+        crate::now(),
+    )
+    .await?;
     let i = state
         .store
         .db

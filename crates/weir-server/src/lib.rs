@@ -9,21 +9,20 @@ mod access;
 pub mod auth;
 pub mod conn;
 pub mod error;
-pub mod evals;
+mod evals;
 mod exports;
 pub mod extract;
 mod gate;
 mod hub;
-mod incident_rows;
-pub mod incidents;
+mod incidents;
 mod lfs;
 pub mod limits;
 pub mod log;
 pub(crate) mod lookup;
 mod native;
 pub mod ndjson;
-pub mod publishers;
-pub mod releases;
+mod publishers;
+mod releases;
 pub mod routes;
 pub mod webhook;
 
@@ -75,24 +74,6 @@ pub struct ServerConfig {
     pub allow_private_webhooks: bool,
     /// Connection bounds: cap, header-read and idle timeouts.
     pub limits: conn::ServeLimits,
-}
-
-/// Checks an OSV id prefix: `x_` followed by letters, digits and underscores.
-pub fn valid_osv_prefix(p: &str) -> bool {
-    p.strip_prefix("x_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest.len() <= 32
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    })
-}
-
-/// The log origin for a public URL: its schemeless form plus `/log`.
-pub fn log_origin(public_url: &str) -> String {
-    let schemeless = public_url
-        .trim_end_matches('/')
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    format!("{schemeless}/log")
 }
 
 /// JSON bodies are small; blob uploads stream and are bounded by their signed size instead.
@@ -213,7 +194,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The policy or the evaluators may have changed while the server was down.
-    match evals::reclassify_all(&state.store, None, evals::Lowering::Never).await {
+    match weir_registry::classification::reclassify_all(
+        &state.store,
+        None,
+        weir_registry::classification::Lowering::Never,
+        crate::now(),
+    )
+    .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(raised = n, "re-classification raised tiers"),
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
@@ -223,26 +211,4 @@ pub async fn serve(
     conn::serve_router(listener, router(state), limits, shutdown).await
 }
 
-pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// RFC 3339 text of a unix time. Times come from our own clock and bounded inputs; one that
-/// cannot be formatted is logged loudly and shown as `invalid-time`, never as 1970.
-pub(crate) fn iso8601(unix: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        }) {
-        Some(s) => s,
-        None => {
-            tracing::error!(
-                unix,
-                "a time outside the formattable range reached a response"
-            );
-            "invalid-time".to_string()
-        }
-    }
-}
+pub(crate) use weir_registry::clock::{iso8601, now};

@@ -9,6 +9,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Most distinct keys (addresses, accounts) remembered at once.
+/// One attachment from a signed-in account; from an anonymous reporter.
+pub const MAX_ATTACHMENT: u64 = 256 << 20;
+pub const MAX_ANON_ATTACHMENT: u64 = 32 << 20;
+/// Attachments of one report: how many, how many bytes in all.
+pub const MAX_ATTACHMENTS: usize = 20;
+pub const MAX_REPORT_ATTACHMENTS: u64 = 512 << 20;
+/// How many pieces of evidence one account may file per day.
+pub const EVIDENCE_PER_DAY: i64 = 10;
+
 pub const MAX_KEYS: usize = 100_000;
 
 /// What one key may do in one window.

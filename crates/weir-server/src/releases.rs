@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use weir_authz::Action;
-use weir_signing::model_signing::{Resource, is_ignored, statement};
+use weir_signing::model_signing::{Resource, is_ignored};
 use weir_tlog::merkle::inclusion_proof;
 use weir_tlog::proof::ProofFile;
 use weir_tlog::sequencer::needed;
@@ -70,11 +70,12 @@ async fn release(
     let rev = body.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
     // The release gate: never at a tier below what the policy computes for this revision.
-    crate::evals::reclassify(
+    weir_registry::classification::reclassify(
         &state.store,
         &repo.repo_id,
         caller.name().map(|n| n.as_str()),
-        crate::evals::Lowering::Never,
+        weir_registry::classification::Lowering::Never,
+        crate::now(),
     )
     .await?;
     let repo = state
@@ -83,13 +84,21 @@ async fn release(
         .repo(&repo.repo_id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    let c = crate::evals::minimum_for(&state, &repo, &commit).await?;
+    let c = weir_registry::classification::minimum_for(&state.store, &repo, &commit).await?;
     if repo.tier < c.minimum_tier {
-        return Err(crate::evals::below_minimum(&repo, &commit, "released", &c));
+        return Err(
+            weir_registry::classification::below_minimum(&repo, &commit, "released", &c).into(),
+        );
     }
     // Publisher standing: suspended never releases; probation and T2+ need evaluations.
-    crate::publishers::release_allowed(&state, &repo, &commit, caller.name().map(|n| n.as_str()))
-        .await?;
+    weir_registry::standing::release_allowed(
+        &state.store,
+        &repo,
+        &commit,
+        caller.name().map(|n| n.as_str()),
+        crate::now(),
+    )
+    .await?;
     let e = gate::event(
         &caller,
         &headers,
@@ -99,17 +108,22 @@ async fn release(
         "released",
         json!({}),
     );
-    let (r, files, bundle_sha256) =
-        release_commit(&state.store, &state.config.release_key, &repo, &commit, e)
-            .await
-            .map_err(|err| match err {
-                weir_store::StoreError::Exists(_) => ApiError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::AlreadyReleased,
-                    format!("{}@{commit} is already released", repo.repo_id),
-                ),
-                other => other.into(),
-            })?;
+    let (r, files, bundle_sha256) = weir_registry::release::release_commit(
+        &state.store,
+        &state.config.release_key,
+        &repo,
+        &commit,
+        e,
+    )
+    .await
+    .map_err(|err| match err {
+        weir_store::StoreError::Exists(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::AlreadyReleased,
+            format!("{}@{commit} is already released", repo.repo_id),
+        ),
+        other => other.into(),
+    })?;
     let base = format!(
         "{}/api/v1/models/{}/releases/{}",
         state.config.public_url, repo.repo_id, commit
@@ -126,43 +140,6 @@ async fn release(
             "event": r.event_id,
         })),
     ))
-}
-
-/// Signs `commit`'s manifest and records the release with its log event (whose `public` details
-/// name the repo, commit and bundle digest). Returns the release, the file count and the bundle's
-/// SHA-256. Used by the HTTP endpoint and by `--demo`.
-pub async fn release_commit(
-    store: &weir_store::Store,
-    key: &weir_signing::model_signing::ReleaseKey,
-    repo: &weir_store::Repo,
-    commit: &weir_core::CommitId,
-    mut event: weir_core::Event,
-) -> Result<(weir_store::releases::Release, usize, String), weir_store::StoreError> {
-    // The manifest comes from the content addresses we already hold: no file is re-read.
-    let mut resources = Vec::new();
-    for file in store.db.files(repo, commit).await? {
-        if is_ignored(file.path.as_str(), &[]) {
-            continue;
-        }
-        let mut d = [0u8; 32];
-        hex::decode_to_slice(file.sha256.as_str(), &mut d)
-            .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?;
-        resources.push(Resource {
-            name: file.path.to_string(),
-            sha256: d,
-        });
-    }
-    let payload = statement(repo.repo_id.name.as_str(), &resources);
-    let bundle = key
-        .sign(&payload)
-        .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?;
-    let bundle_sha256 = hex::encode(Sha256::digest(bundle.as_bytes()));
-    event.details = json!({"public": {"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "bundle_sha256": bundle_sha256, "tier": repo.tier.as_str()}});
-    let r = store
-        .db
-        .create_release(repo, commit, &bundle, &event)
-        .await?;
-    Ok((r, resources.len(), bundle_sha256))
 }
 
 async fn load(

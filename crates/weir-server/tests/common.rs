@@ -43,8 +43,11 @@ impl TestApp {
             public_url: url.clone(),
             upload_key: vec![7; 32],
             upload_link_ttl_secs: 600,
-            log_signer: weir_tlog::note::Signer::from_seed(&weir_server::log_origin(&url), [7; 32])
-                .expect("log key"),
+            log_signer: weir_tlog::note::Signer::from_seed(
+                &weir_registry::settings::log_origin(&url),
+                [7; 32],
+            )
+            .expect("log key"),
             log_interval_ms: 50,
             release_key: weir_signing::model_signing::ReleaseKey::generate(),
             osv_prefix: "x_WEIR".into(),

@@ -52,7 +52,7 @@ async fn log_serves_verifiable_checkpoints_tiles_and_proofs() {
     let app = TestApp::new().await;
     let vkey_text = app.get("/log/vkey", None).await.text().await.expect("vkey");
     let vkey = Verifier::parse(vkey_text.trim()).expect("vkey parses");
-    assert_eq!(vkey.name(), weir_server::log_origin(&app.url));
+    assert_eq!(vkey.name(), weir_registry::settings::log_origin(&app.url));
     for i in 0..300 {
         app.store.db.record_event(&event(i)).await.expect("event");
     }

@@ -653,7 +653,7 @@ async fn cosignatures_cannot_break_log_verification() {
         .expect("time")
         .as_secs();
     let good = weir_tlog::checkpoint::cosign(&body, &witness, ts).line();
-    let log_origin = weir_server::log_origin(&app.url);
+    let log_origin = weir_registry::settings::log_origin(&app.url);
     let forged = format!(
         "— {log_origin} AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
     );
@@ -1093,7 +1093,7 @@ async fn evidence_from_an_ordinary_account_waits_for_triage() {
 
     // Rate limit per account.
     let dave = app.user("dave", Scope::Read).await;
-    for _ in 0..weir_server::evals::EVIDENCE_PER_DAY {
+    for _ in 0..weir_server::limits::EVIDENCE_PER_DAY {
         let (s, _) = file(dave.clone(), "cyber").await;
         assert_eq!(s, StatusCode::CREATED);
     }
@@ -1464,7 +1464,7 @@ async fn anonymous_reports_and_attachments_are_bounded() {
     let blobs_before = std::fs::read_dir(app.dir.path().join("blobs/sha256"))
         .map(|d| d.count())
         .unwrap_or(0);
-    let big = vec![7u8; (weir_server::incidents::MAX_ANON_ATTACHMENT + 1) as usize];
+    let big = vec![7u8; (weir_server::limits::MAX_ANON_ATTACHMENT + 1) as usize];
     let r = attach("big.bin".into(), big).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
@@ -1474,7 +1474,7 @@ async fn anonymous_reports_and_attachments_are_bounded() {
         blobs_before,
         "a refused attachment leaves nothing"
     );
-    for i in 0..weir_server::incidents::MAX_ATTACHMENTS {
+    for i in 0..weir_server::limits::MAX_ATTACHMENTS {
         let r = attach(format!("f{i}.txt"), format!("note {i}").into_bytes()).await;
         assert_eq!(r.status(), StatusCode::CREATED, "attachment {i}");
     }

@@ -380,7 +380,7 @@ pub async fn seed(
                 user_agent: Some("weir serve --demo".into()),
                 details: serde_json::json!({}),
             };
-            weir_server::releases::release_commit(store, release_key, &repo, &commit, event)
+            weir_registry::release::release_commit(store, release_key, &repo, &commit, event)
                 .await?;
         }
         seed_incidents(store, osv_prefix).await?;
@@ -621,7 +621,7 @@ async fn seed_evaluations(
     let policy = weir_core::policy::Policy::default_policy();
     let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
     let note = weir_tlog::note::Note::sign(
-        &weir_server::evals::policy_note_text(&policy.version, &sha),
+        &weir_registry::policy::policy_note_text(&policy.version, &sha),
         &[log_signer],
     )
     .map_err(|e| anyhow!("{e}"))?;
@@ -695,11 +695,12 @@ async fn seed_evaluations(
             sha.as_str(),
         )
         .map_err(|e| anyhow!("demo log: {e}"))?;
-        let r = weir_server::evals::new_result(
+        let r = weir_registry::results::new_result(
             &repo,
             &record,
             &format!("results_{task}.json"),
             "grace",
+            weir_registry::clock::now(),
         );
         store
             .db
@@ -760,8 +761,13 @@ async fn seed_evaluations(
             ),
         )
         .await?;
-    weir_server::evals::reclassify_all(store, Some("demo"), weir_server::evals::Lowering::Never)
-        .await?;
+    weir_registry::classification::reclassify_all(
+        store,
+        Some("demo"),
+        weir_registry::classification::Lowering::Never,
+        weir_registry::clock::now(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -1020,11 +1026,12 @@ The training compute was under-reported at release.
             },
         )
         .await?;
-    weir_server::evals::reclassify(
+    weir_registry::classification::reclassify(
         store,
         &repo.repo_id,
         Some("demo"),
-        weir_server::evals::Lowering::Never,
+        weir_registry::classification::Lowering::Never,
+        weir_registry::clock::now(),
     )
     .await?;
     file(
@@ -1091,9 +1098,14 @@ The training compute was under-reported at release.
         .await?;
 
     for ns in ["acme", "openlab", "safetylab", "fastlab"] {
-        weir_server::publishers::update_standing(store, ns, Some("demo"))
-            .await
-            .map_err(|e| anyhow!("standing of {ns}: {}", e.message))?;
+        weir_registry::standing::update_standing(
+            store,
+            ns,
+            Some("demo"),
+            weir_registry::clock::now(),
+        )
+        .await
+        .map_err(|e| anyhow!("standing of {ns}: {e}"))?;
     }
     Ok(())
 }

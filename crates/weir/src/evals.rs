@@ -456,10 +456,11 @@ pub async fn admin_evaluator(store: &Store, command: EvaluatorCommand) -> Result
             })?;
             store.db.add_evaluator(&name, hex_key.trim()).await?;
             record_admin(store, "evaluator.add", Some(&name), "accredited").await?;
-            let raised = weir_server::evals::reclassify_all(
+            let raised = weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),
-                weir_server::evals::Lowering::AfterReview,
+                weir_registry::classification::Lowering::AfterReview,
+                weir_registry::clock::now(),
             )
             .await?;
             println!("accredited evaluator {name}{}", raised_note(raised));
@@ -471,10 +472,11 @@ pub async fn admin_evaluator(store: &Store, command: EvaluatorCommand) -> Result
                 .await
                 .map_err(|e| anyhow!("{e}; see: weir admin evaluator list"))?;
             record_admin(store, "evaluator.revoke", Some(&name), "revoked").await?;
-            let raised = weir_server::evals::reclassify_all(
+            let raised = weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),
-                weir_server::evals::Lowering::AfterReview,
+                weir_registry::classification::Lowering::AfterReview,
+                weir_registry::clock::now(),
             )
             .await?;
             println!(
@@ -554,10 +556,11 @@ pub async fn admin_suite(store: &Store, command: SuiteCommand) -> Result<()> {
                 &format!("v{}", s.version),
             )
             .await?;
-            weir_server::evals::reclassify_all(
+            weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),
-                weir_server::evals::Lowering::AfterReview,
+                weir_registry::classification::Lowering::AfterReview,
+                weir_registry::clock::now(),
             )
             .await?;
             println!("suite {} v{} ({})", s.name, s.version, s.domain.as_str());
@@ -583,7 +586,7 @@ pub async fn admin_suite(store: &Store, command: SuiteCommand) -> Result<()> {
 pub async fn admin_policy(store: &Store, data: &Path, command: PolicyCommand) -> Result<()> {
     match command {
         PolicyCommand::Show => {
-            let p = weir_server::evals::policy_in_force(store).await?;
+            let p = weir_registry::policy::policy_in_force(store).await?;
             println!(
                 "# version {} sha256 {}{}\n{}",
                 p.policy.version,
@@ -612,11 +615,11 @@ pub async fn admin_policy(store: &Store, data: &Path, command: PolicyCommand) ->
             let signer = weir_tlog::note::Signer::parse(&skey)
                 .map_err(|e| anyhow!("{}: {e}", key_path.display()))?;
             let note = weir_tlog::note::Note::sign(
-                &weir_server::evals::policy_note_text(&policy.version, &sha),
+                &weir_registry::policy::policy_note_text(&policy.version, &sha),
                 &[&signer],
             )
             .map_err(|e| anyhow!("signing the policy: {e}"))?;
-            let previous = weir_server::evals::policy_in_force(store).await?;
+            let previous = weir_registry::policy::policy_in_force(store).await?;
             let at = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -648,10 +651,11 @@ pub async fn admin_policy(store: &Store, data: &Path, command: PolicyCommand) ->
                     &event,
                 )
                 .await?;
-            let raised = weir_server::evals::reclassify_all(
+            let raised = weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),
-                weir_server::evals::Lowering::AfterReview,
+                weir_registry::classification::Lowering::AfterReview,
+                weir_registry::clock::now(),
             )
             .await?;
             println!(

@@ -1485,14 +1485,17 @@ async fn serve(serve_args: ServeArgs) -> Result<()> {
             "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
         );
     }
-    if !weir_server::valid_osv_prefix(&args.osv_prefix) {
+    if !weir_registry::settings::valid_osv_prefix(&args.osv_prefix) {
         bail!(
             "--osv-prefix {:?} is not a local OSV prefix; use x_ followed by letters, digits or underscores (e.g. x_WEIR)",
             args.osv_prefix
         );
     }
     let release_key = release_key(&args.data)?;
-    let log_signer = log_key(&args.data, &weir_server::log_origin(&public_url))?;
+    let log_signer = log_key(
+        &args.data,
+        &weir_registry::settings::log_origin(&public_url),
+    )?;
     if serve_args.demo {
         demo::seed(
             &store,

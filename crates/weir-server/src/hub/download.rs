@@ -109,9 +109,9 @@ async fn info(
         .collect();
     let used: u64 = files.iter().map(|f| f.size).sum();
     let id = repo.repo_id.to_string();
-    let card = crate::evals::card_facts(&state.store, &repo, &commit).await?;
+    let card = weir_registry::classification::card_facts(&state.store, &repo, &commit).await?;
     let stored = state.store.db.classification(&repo).await?;
-    let policy = crate::evals::policy_in_force(&state.store).await?;
+    let policy = weir_registry::policy::policy_in_force(&state.store).await?;
     let classification = match &stored {
         Some(c) => json!({
             "minimumTier": c.tier.as_str(),

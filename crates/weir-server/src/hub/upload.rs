@@ -374,11 +374,12 @@ pub async fn commit(
     tracing::info!(repo = %repo.repo_id, commit = %id, user = %user, "commit");
     if c.branch.as_str() == "main" {
         // The card may have changed (compute, base model): the policy decides again at once.
-        crate::evals::reclassify_logged(
+        weir_registry::classification::reclassify_logged(
             &state.store,
             &repo.repo_id,
             Some(user.as_str()),
-            crate::evals::Lowering::Never,
+            weir_registry::classification::Lowering::Never,
+            crate::now(),
         )
         .await;
     }

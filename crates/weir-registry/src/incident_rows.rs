@@ -4,7 +4,7 @@
 use weir_core::incident::{Class, State as IState, Times};
 use weir_store::incidents::Incident;
 
-pub(crate) fn times(i: &Incident) -> Times {
+pub fn times(i: &Incident) -> Times {
     Times {
         aware_at: i.aware_at,
         triaged_at: i.triaged_at,
@@ -17,10 +17,10 @@ pub(crate) fn times(i: &Incident) -> Times {
     }
 }
 
-pub(crate) fn class_of(i: &Incident) -> Class {
+pub fn class_of(i: &Incident) -> Class {
     Class::parse(&i.class).unwrap_or(Class::OtherSerious)
 }
 
-pub(crate) fn state_of(i: &Incident) -> IState {
+pub fn state_of(i: &Incident) -> IState {
     IState::parse(&i.state).unwrap_or(IState::Received)
 }

@@ -1,0 +1,71 @@
+//! weir's application services: what the HTTP handlers, `weir admin` and `--demo` do to the
+//! registry, in one place below the handlers. Each service takes the store (and keys, and the
+//! instant, where it needs them), returns typed results or a [`ServiceError`], and commits each
+//! state change with its event in one transaction. No HTTP here: the server turns a
+//! [`ServiceError`] into its JSON envelope.
+//!
+//! - [`policy`]: the classification policy in force;
+//! - [`classification`]: the minimum tier of a revision and [`classification::reclassify`];
+//! - [`standing`]: a publisher's record, standing and the release gate's standing rules;
+//! - [`release`]: signing a commit's manifest;
+//! - [`results`]: evaluation results as stored;
+//! - [`incident_rows`]: incident rows as the domain sees them;
+//! - [`settings`], [`clock`].
+
+pub mod classification;
+pub mod clock;
+pub mod incident_rows;
+pub mod policy;
+pub mod release;
+pub mod results;
+pub mod settings;
+pub mod standing;
+
+use weir_store::StoreError;
+use weir_wire::ErrorCode;
+
+/// What kind of refusal a service made, transport-neutral (the server picks the status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The request conflicts with the registry's state or policy (HTTP 409).
+    Conflict,
+    /// The input is malformed or out of bounds (HTTP 400).
+    Invalid,
+    /// No such record the caller may see (HTTP 404).
+    NotFound,
+}
+
+/// A service's refusal: the code, a message naming the problem and the next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: Kind,
+    pub code: ErrorCode,
+    pub message: String,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{} [{}]", .0.message, .0.code)]
+    Refused(Box<Refusal>),
+}
+
+impl ServiceError {
+    pub fn refused(kind: Kind, code: ErrorCode, message: impl Into<String>) -> ServiceError {
+        ServiceError::Refused(Box::new(Refusal {
+            kind,
+            code,
+            message: message.into(),
+            next: None,
+        }))
+    }
+
+    pub fn next(mut self, hint: impl Into<String>) -> ServiceError {
+        if let ServiceError::Refused(r) = &mut self {
+            r.next = Some(hint.into());
+        }
+        self
+    }
+}
