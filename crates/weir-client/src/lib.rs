@@ -8,6 +8,7 @@ mod access;
 mod eval;
 mod incident;
 mod log;
+pub mod pins;
 mod pull;
 mod push;
 pub mod verify;

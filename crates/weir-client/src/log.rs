@@ -144,6 +144,26 @@ impl Client {
         Ok(self.send(rb).await?.text().await?)
     }
 
+    /// One round of a witness: checks the current checkpoint is consistent with the last one
+    /// this witness saw (kept per registry by [`crate::pins`]), remembers it, cosigns it at
+    /// `now` (unix seconds) and submits the cosignature. Returns the server's answer and the
+    /// check.
+    pub async fn witness_round(
+        &self,
+        vkey: &str,
+        signer: &weir_tlog::note::Signer,
+        now: u64,
+    ) -> Result<(String, LogCheck)> {
+        let seen_name = format!("witness-{}.checkpoint", signer.name().replace('/', "_"));
+        let seen = crate::pins::seen(self.server(), &seen_name)?;
+        let check = self.verify_log(vkey, seen.as_deref()).await?;
+        crate::pins::remember(self.server(), &seen_name, &check.text)?;
+        let note = weir_tlog::note::Note::parse(&check.text).map_err(invalid)?;
+        let line = weir_tlog::checkpoint::cosign(&note.text, signer, now).line();
+        let out = self.submit_cosignature(&line).await?;
+        Ok((out, check))
+    }
+
     /// Rebuilds the whole tree from the entry bundles and compares the signed root and every tile.
     pub async fn audit_log(&self, vkey: &str) -> Result<Audit> {
         let (c, _) = self.log_checkpoint(vkey).await?;

@@ -662,7 +662,7 @@ async fn seed_evaluations(
 
     let (secret, public) = weir_signing::generate_key();
     std::fs::create_dir_all(data.join("secrets"))?;
-    super::write_secret(
+    crate::cli::write_secret(
         &data.join("secrets").join("demo-evallab.key"),
         secret.as_bytes(),
     )?;

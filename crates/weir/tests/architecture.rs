@@ -44,6 +44,18 @@ fn architecture_names_every_crate_module_and_verb() {
             missing.push(format!("weir-server module {m}"));
         }
     }
+    for e in std::fs::read_dir(root.join("weir-registry/src"))
+        .expect("registry src")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(m) = name.strip_suffix(".rs")
+            && m != "lib"
+            && !doc.contains(&format!("`{m}`"))
+        {
+            missing.push(format!("weir-registry module {m}"));
+        }
+    }
     // Every verb `weir --help` lists.
     let out = std::process::Command::new(crate::harness::WEIR)
         .arg("--help")
@@ -72,4 +84,70 @@ fn architecture_names_every_crate_module_and_verb() {
         !doc.contains("../shared/"),
         "ARCHITECTURE.md cites a document that is not in this repo"
     );
+}
+
+fn verbs_of(args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(crate::harness::WEIR)
+        .args(args)
+        .output()
+        .expect("weir --help");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| *v != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// A thin binary: `main.rs` only parses and dispatches, and every command has its own file
+/// (`cli/<verb>.rs`, `admin/<verb>.rs`) with its `Args` and `run`.
+#[test]
+fn one_file_per_command_and_a_thin_main() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let main = std::fs::read_to_string(src.join("main.rs")).expect("main.rs");
+    assert!(
+        main.lines().count() < 150,
+        "main.rs has {} lines; verbs belong in cli/ and admin/",
+        main.lines().count()
+    );
+    assert!(
+        !main.contains("weir_server::") && !main.contains("weir_store::"),
+        "main.rs only parses and dispatches"
+    );
+    let mut missing = Vec::new();
+    for v in verbs_of(&["--help"]) {
+        let file = if v == "admin" {
+            src.join("admin/mod.rs")
+        } else {
+            src.join(format!("cli/{}.rs", v.replace('-', "_")))
+        };
+        if !file.exists() {
+            missing.push(file.display().to_string());
+        }
+    }
+    let admin = verbs_of(&["admin", "--help"]);
+    assert!(admin.len() > 5, "{admin:?}");
+    for v in admin {
+        let file = src.join(format!("admin/{}.rs", v.replace('-', "_")));
+        if !file.exists() {
+            missing.push(file.display().to_string());
+        }
+    }
+    assert!(missing.is_empty(), "commands without their own file: {missing:?}");
+    // Only `serve` builds and serves the router; no other command reaches into the server.
+    for dir in ["cli", "admin"] {
+        for e in std::fs::read_dir(src.join(dir)).expect("dir").flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            if name != "serve.rs" {
+                assert!(
+                    !text.contains("weir_server::"),
+                    "{dir}/{name} calls the server's internals; use weir_registry"
+                );
+            }
+        }
+    }
 }

@@ -1,5 +1,4 @@
-//! CLI wiring for incidents, the OSV export, publisher records, notifications and release
-//! sign-offs. Formatting only; the rules are the server's.
+//! `weir incident`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +7,14 @@ use clap::Subcommand;
 use serde_json::{Map, Value, json};
 
 use super::{Remote, client, repo_id, split_rev};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: IncidentCommand,
+    #[command(flatten)]
+    remote: Remote,
+}
 
 #[derive(Subcommand)]
 pub enum IncidentCommand {
@@ -137,28 +144,9 @@ pub enum IncidentCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum PublisherCommand {
-    /// A publisher's public accountability record and standing.
-    Record {
-        name: String,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-pub enum NotificationsCommand {
-    /// Your notifications, newest first.
-    List,
-    Read {
-        id: i64,
-    },
-    /// Register a webhook (HMAC-signed deliveries; the secret is printed once).
-    WebhookSet {
-        url: String,
-    },
-    WebhookRemove,
+pub async fn run(args: Args) -> Result<()> {
+    let Args { command, remote } = args;
+    incident(command, &remote).await
 }
 
 fn print_incident(v: &Value) {
@@ -213,7 +201,7 @@ fn details_from(path: &Path) -> Result<Map<String, Value>> {
     }
 }
 
-pub async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
+async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
     let mut c = client(remote)?;
     let transition = |to: &str, reason: &str| json!({"to": to, "reason": reason});
     match command {
@@ -390,94 +378,5 @@ pub async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
             println!("wrote {n} OSV record(s) to {}", out.display());
         }
     }
-    Ok(())
-}
-
-pub async fn publisher(command: PublisherCommand, remote: &Remote) -> Result<()> {
-    match command {
-        PublisherCommand::Record { name, json } => {
-            let v = client(remote)?.publisher_record(&name).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-                return Ok(());
-            }
-            println!(
-                "{name}: standing {} (rule {}: {})",
-                v["standing"].as_str().unwrap_or("?"),
-                v["rule"].as_str().unwrap_or("?"),
-                v["detail"].as_str().unwrap_or("?")
-            );
-            println!(
-                "  releases {}, with complete accepted pre-release evaluations {}",
-                v["releases"]["count"], v["releases"]["with_pre_release_evaluations"]
-            );
-            println!(
-                "  incidents confirmed by kind and severity {}; by state {}",
-                v["incidents"]["confirmed_by_kind_and_severity"], v["incidents"]["by_state"]
-            );
-            println!(
-                "  median hours to triage {}; overdue reports {}; releases later re-classified upwards {}",
-                v["incidents"]["median_hours_to_triage"],
-                v["incidents"]["overdue_reports"],
-                v["under_classified"].as_array().map(Vec::len).unwrap_or(0)
-            );
-        }
-    }
-    Ok(())
-}
-
-pub async fn notifications(command: NotificationsCommand, remote: &Remote) -> Result<()> {
-    let c = client(remote)?;
-    match command {
-        NotificationsCommand::List => {
-            let v = c.notifications().await?;
-            let list = v["notifications"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
-                println!("no notifications");
-            }
-            for n in list {
-                println!(
-                    "#{} {} {}{}: {}",
-                    n["id"],
-                    n["created_at"].as_str().unwrap_or("?"),
-                    n["kind"].as_str().unwrap_or("?"),
-                    if n["read"].as_bool() == Some(true) {
-                        ""
-                    } else {
-                        " (new)"
-                    },
-                    n["message"].as_str().unwrap_or("").escape_debug()
-                );
-            }
-        }
-        NotificationsCommand::Read { id } => {
-            c.mark_notification_read(id).await?;
-            println!("marked #{id} read");
-        }
-        NotificationsCommand::WebhookSet { url } => {
-            let v = c.set_webhook(&url).await?;
-            println!(
-                "webhook {} registered; secret (shown once): {}\n  deliveries carry X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body)",
-                v["url"].as_str().unwrap_or("?"),
-                v["secret"].as_str().unwrap_or("?")
-            );
-        }
-        NotificationsCommand::WebhookRemove => {
-            c.remove_webhook().await?;
-            println!("webhook removed");
-        }
-    }
-    Ok(())
-}
-
-pub async fn signoff(repo: &str, reason: &str, remote: &Remote) -> Result<()> {
-    let (r, rev) = split_rev(repo);
-    let id = repo_id(r)?;
-    let v = client(remote)?.signoff(&id, rev, reason).await?;
-    println!(
-        "signed off releasing {id}@{} ({})",
-        v["commit"].as_str().unwrap_or("?"),
-        v["signed_off_by"].as_str().unwrap_or("?")
-    );
     Ok(())
 }

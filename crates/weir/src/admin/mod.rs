@@ -1,0 +1,141 @@
+//! `weir admin`: operator tasks on a data dir, one module per command. Each change is recorded
+//! as an event.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+pub mod evaluator;
+pub mod gc;
+pub mod identity;
+pub mod org;
+pub mod policy;
+pub mod publisher_key;
+pub mod suite;
+pub mod token;
+pub mod user;
+pub mod verifier;
+pub mod witness;
+
+use weir_store::Store;
+
+use crate::cli::open_store;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data dir of the registry.
+    #[arg(long, env = "WEIR_DATA", default_value = "./weir-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+    /// Organizations.
+    Org {
+        #[command(subcommand)]
+        command: org::OrgCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
+    /// Identity levels (operator shortcut for demos and tests).
+    Identity {
+        #[command(subcommand)]
+        command: identity::AdminIdentityCommand,
+    },
+    /// Accredited identity verifiers.
+    Verifier {
+        #[command(subcommand)]
+        command: verifier::VerifierCommand,
+    },
+    /// Publishers' own model-signing keys.
+    PublisherKey {
+        #[command(subcommand)]
+        command: publisher_key::PublisherKeyCommand,
+    },
+    /// Transparency-log witnesses whose cosignatures the registry attaches to its checkpoints.
+    Witness {
+        #[command(subcommand)]
+        command: witness::WitnessCommand,
+    },
+    /// Accredited evaluators, whose signed results can count.
+    Evaluator {
+        #[command(subcommand)]
+        command: evaluator::EvaluatorCommand,
+    },
+    /// Evaluation suites.
+    Suite {
+        #[command(subcommand)]
+        command: suite::SuiteCommand,
+    },
+    /// The classification policy (versioned TOML, signed and logged).
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
+    /// Remove blobs nothing refers to (refused commits, abandoned uploads, failed imports,
+    /// crash leftovers) that are older than the grace period. Safest with the server stopped.
+    Gc(gc::Args),
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let store = open_store(&args.data).await?;
+    match args.command {
+        AdminCommand::User { command } => user::run(&store, command).await,
+        AdminCommand::Org { command } => org::run(&store, command).await,
+        AdminCommand::Token { command } => token::run(&store, command).await,
+        AdminCommand::Identity { command } => identity::run(&store, command).await,
+        AdminCommand::Verifier { command } => verifier::run(&store, command).await,
+        AdminCommand::PublisherKey { command } => publisher_key::run(&store, command).await,
+        AdminCommand::Witness { command } => witness::run(&store, command).await,
+        AdminCommand::Evaluator { command } => evaluator::run(&store, command).await,
+        AdminCommand::Suite { command } => suite::run(&store, command).await,
+        AdminCommand::Policy { command } => policy::run(&store, &args.data, command).await,
+        AdminCommand::Gc(gc) => gc::run(&store, gc).await,
+    }
+}
+
+/// Operator changes made on the data dir are events too.
+pub async fn record_admin(
+    store: &Store,
+    action: &str,
+    subject: Option<&str>,
+    reason: &str,
+) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let e = weir_core::Event {
+        at: now,
+        actor: Some("operator".into()),
+        action: action.into(),
+        repo: None,
+        subject: subject.map(str::to_string),
+        decision: "change".into(),
+        reason: reason.into(),
+        request_id: None,
+        user_agent: Some("weir admin".into()),
+        details: serde_json::json!({}),
+    };
+    store.db.record_event(&e).await?;
+    Ok(())
+}
+
+pub fn raised_note(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} repo(s) raised to their new minimum tier")
+    }
+}
