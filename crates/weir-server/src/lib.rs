@@ -21,6 +21,7 @@ pub mod log;
 pub(crate) mod lookup;
 mod native;
 pub mod ndjson;
+pub mod openapi;
 mod publishers;
 mod releases;
 pub mod routes;
@@ -82,16 +83,17 @@ pub const JSON_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Every route, in one table (see [`routes::table`]).
 pub(crate) fn all_routes() -> routes::Routes {
     routes::Routes::new()
-        .merge(hub::routes())
-        .merge(lfs::routes())
-        .merge(native::routes())
-        .merge(access::routes())
-        .merge(exports::routes())
-        .merge(log::routes())
-        .merge(releases::routes())
-        .merge(evals::routes())
-        .merge(incidents::routes())
-        .merge(publishers::routes())
+        .merge(hub::routes().tag("hub"))
+        .merge(lfs::routes().tag("lfs"))
+        .merge(native::routes().tag("native"))
+        .merge(openapi::routes().tag("native"))
+        .merge(access::routes().tag("access"))
+        .merge(exports::routes().tag("exports"))
+        .merge(log::routes().tag("log"))
+        .merge(releases::routes().tag("releases"))
+        .merge(evals::routes().tag("evals"))
+        .merge(incidents::routes().tag("incidents"))
+        .merge(publishers::routes().tag("publishers"))
 }
 
 pub fn router(state: AppState) -> Router {

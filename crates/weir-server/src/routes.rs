@@ -15,6 +15,8 @@ pub struct RouteInfo {
     /// `Some(what)` for a Hub surface weir does not offer: every method answers 501
     /// `not_implemented`, before any lookup, so it says nothing about any repo.
     pub unsupported: Option<&'static str>,
+    /// The resource family (the handler module), the OpenAPI tag.
+    pub tag: &'static str,
 }
 
 /// A router and the table of what it routes.
@@ -44,6 +46,7 @@ impl Routes {
             path,
             methods,
             unsupported: None,
+            tag: "",
         });
         self
     }
@@ -60,7 +63,16 @@ impl Routes {
             path,
             methods: &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             unsupported: Some(what),
+            tag: "",
         });
+        self
+    }
+
+    /// Names the resource family of the routes added so far that have none.
+    pub fn tag(mut self, tag: &'static str) -> Routes {
+        for r in self.table.iter_mut().filter(|r| r.tag.is_empty()) {
+            r.tag = tag;
+        }
         self
     }
 
@@ -92,6 +104,7 @@ mod tests {
         for r in &t {
             assert!(seen.insert(r.path), "{} twice", r.path);
             assert!(!r.methods.is_empty(), "{} has no methods", r.path);
+            assert!(!r.tag.is_empty(), "{} has no tag", r.path);
         }
     }
 }

@@ -11,6 +11,7 @@ mod incidents;
 mod log;
 mod matrix;
 mod modules;
+mod openapi;
 mod possession;
 mod releases;
 mod security;

@@ -234,6 +234,32 @@ impl Serialize for Code {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// The machine-readable code (one of [`ErrorCode`]; a client keeps an unknown one as text).
+    #[schema(value_type = ErrorCode)]
+    pub error: Code,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The next step, when there is one.
+    pub next: Option<String>,
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(
+                "The closed set of error codes; docs/API.md says what each one means.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

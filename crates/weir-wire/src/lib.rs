@@ -5,4 +5,4 @@
 
 pub mod error;
 
-pub use error::{Code, ErrorCode};
+pub use error::{Code, ErrorCode, ErrorEnvelope};

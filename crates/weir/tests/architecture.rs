@@ -136,7 +136,10 @@ fn one_file_per_command_and_a_thin_main() {
             missing.push(file.display().to_string());
         }
     }
-    assert!(missing.is_empty(), "commands without their own file: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "commands without their own file: {missing:?}"
+    );
     // Only `serve` builds and serves the router; no other command reaches into the server.
     for dir in ["cli", "admin"] {
         for e in std::fs::read_dir(src.join(dir)).expect("dir").flatten() {
