@@ -1,7 +1,8 @@
-//! Incident rows as the domain sees them: the instants the clocks run from, the class and the
-//! state. Shared by the incident handlers and the publisher record.
+//! Incident rows as the domain sees them: the instants the clocks run from. (The kind, class,
+//! state and severity are typed in the row itself; a value the domain does not know is a
+//! corrupt row.) Shared by the incident handlers and the publisher record.
 
-use weir_core::incident::{Class, State as IState, Times};
+use weir_core::incident::Times;
 use weir_store::incidents::Incident;
 
 pub fn times(i: &Incident) -> Times {
@@ -15,12 +16,4 @@ pub fn times(i: &Incident) -> Times {
         in_the_wild: i.in_the_wild,
         embargo_until: i.embargo_until,
     }
-}
-
-pub fn class_of(i: &Incident) -> Class {
-    Class::parse(&i.class).unwrap_or(Class::OtherSerious)
-}
-
-pub fn state_of(i: &Incident) -> IState {
-    IState::parse(&i.state).unwrap_or(IState::Received)
 }

@@ -9,11 +9,13 @@
 //! - [`standing`]: a publisher's record, standing and the release gate's standing rules;
 //! - [`release`]: signing a commit's manifest;
 //! - [`results`]: evaluation results as stored;
+//! - [`incident`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
 //! - [`settings`], [`clock`].
 
 pub mod classification;
 pub mod clock;
+pub mod incident;
 pub mod incident_rows;
 pub mod policy;
 pub mod release;
@@ -33,6 +35,51 @@ pub enum Kind {
     Invalid,
     /// No such record the caller may see (HTTP 404).
     NotFound,
+    /// The caller's role does not allow it (HTTP 403).
+    Forbidden,
+}
+
+/// Who asks a service for a change, and through what: recorded with its event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The account acting, if any.
+    pub actor: Option<String>,
+    pub request_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Context {
+    /// A context for an actor acting outside HTTP (`weir admin`, `--demo`).
+    pub fn local(actor: &str, user_agent: &str) -> Context {
+        Context {
+            actor: Some(actor.to_string()),
+            request_id: None,
+            user_agent: Some(user_agent.to_string()),
+        }
+    }
+
+    /// A change event by this context.
+    pub fn event(
+        &self,
+        at: i64,
+        action: &str,
+        repo: Option<&weir_store::Repo>,
+        reason: &str,
+        details: serde_json::Value,
+    ) -> weir_core::Event {
+        weir_core::Event {
+            at,
+            actor: self.actor.clone(),
+            action: action.to_string(),
+            repo: repo.map(|r| r.repo_id.to_string()),
+            subject: None,
+            decision: "change".into(),
+            reason: reason.to_string(),
+            request_id: self.request_id.clone(),
+            user_agent: self.user_agent.clone(),
+            details,
+        }
+    }
 }
 
 /// A service's refusal: the code, a message naming the problem and the next step.

@@ -150,22 +150,22 @@ pub async fn record(
         if !repos.iter().any(|r| r.id == i.repo_id) {
             continue;
         }
-        *by_state.entry(i.state.clone()).or_default() += 1;
-        let st = crate::incident_rows::state_of(&i);
+        *by_state.entry(i.state.as_str().to_string()).or_default() += 1;
+        let st = i.state;
         let confirmed = matches!(
             st,
             IState::Confirmed | IState::Mitigated | IState::Disclosed
         );
         if confirmed {
             *by_kind
-                .entry(i.kind.clone())
+                .entry(i.kind.as_str().to_string())
                 .or_default()
-                .entry(i.severity.clone().unwrap_or_else(|| "unrated".into()))
+                .entry(i.severity.map_or("unrated", |s| s.as_str()).to_string())
                 .or_default() += 1;
             if i.confirmed_at.is_some_and(|c| at - c <= window) {
-                match i.severity.as_deref() {
-                    Some("critical") => recent_critical += 1,
-                    Some("high") => recent_high += 1,
+                match i.severity {
+                    Some(incident::Severity::Critical) => recent_critical += 1,
+                    Some(incident::Severity::High) => recent_high += 1,
                     _ => {}
                 }
             }
@@ -174,7 +174,7 @@ pub async fn record(
             triage_times.push(t - i.aware_at);
         }
         let times = crate::incident_rows::times(&i);
-        let class = crate::incident_rows::class_of(&i);
+        let class = i.class;
         // Regulatory reports (initial, updates, final) — disclosure is the coordinator's clock.
         if incident::clocks(class, st, &times, at)
             .iter()

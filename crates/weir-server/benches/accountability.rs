@@ -77,8 +77,8 @@ async fn main() {
     for i in 0..n {
         let mut new = Incident::received(
             repo.id,
-            "vulnerability",
-            "minor",
+            weir_core::incident::Kind::Vulnerability,
+            weir_core::incident::Class::Minor,
             &format!("issue {i}"),
             r#"{"harm":"x"}"#.into(),
             vec![head.to_string()],
@@ -92,13 +92,13 @@ async fn main() {
             .await
             .expect("incident");
         let mut d = inc.clone();
-        d.state = "disclosed".into();
+        d.state = weir_core::incident::State::Disclosed;
         d.disclosed_at = Some(1_700_000_100);
         store
             .db
             .update_incident_logged(
                 &d,
-                "received",
+                weir_core::incident::State::Received,
                 &LogLine {
                     kind: "transition".into(),
                     from_state: None,

@@ -438,6 +438,7 @@ impl From<weir_registry::ServiceError> for ApiError {
                     Kind::Conflict => StatusCode::CONFLICT,
                     Kind::Invalid => StatusCode::BAD_REQUEST,
                     Kind::NotFound => StatusCode::NOT_FOUND,
+                    Kind::Forbidden => StatusCode::FORBIDDEN,
                 };
                 let mut out = ApiError::new(status, r.code, r.message);
                 out.next = r.next;

@@ -87,3 +87,46 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
     })
 }
+
+/// Request metadata recorded with events: the request id (`X-Amzn-Trace-Id` or `X-Request-Id`)
+/// and the user agent, each cut to 200 characters.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn of(headers: &axum::http::HeaderMap) -> RequestMeta {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(200).collect::<String>())
+        };
+        RequestMeta {
+            request_id: header("x-amzn-trace-id").or_else(|| header("x-request-id")),
+            user_agent: header("user-agent"),
+        }
+    }
+
+    /// The service context of a caller making this request.
+    pub fn context(&self, caller: &crate::auth::Caller) -> weir_registry::Context {
+        weir_registry::Context {
+            actor: caller.name().map(|n| n.to_string()),
+            request_id: self.request_id.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(RequestMeta::of(&parts.headers))
+    }
+}

@@ -184,12 +184,7 @@ pub fn event(
     reason: &str,
     details: Value,
 ) -> Event {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(200).collect::<String>())
-    };
+    let meta = crate::extract::RequestMeta::of(headers);
     Event {
         at: now(),
         actor: caller.name().map(|n| n.to_string()),
@@ -198,8 +193,8 @@ pub fn event(
         subject: None,
         decision: decision.to_string(),
         reason: reason.to_string(),
-        request_id: header("x-amzn-trace-id").or_else(|| header("x-request-id")),
-        user_agent: header("user-agent"),
+        request_id: meta.request_id,
+        user_agent: meta.user_agent,
         details,
     }
 }

@@ -24,14 +24,15 @@ use weir_core::incident::{self, Class, Kind, Role, Severity, State as IState};
 use weir_core::{RepoId, Tier};
 use weir_store::Repo;
 use weir_store::blobs::Expect;
-use weir_store::incidents::{Attachment, Incident, LogLine, NewNotification};
+use weir_store::incidents::{Attachment, Incident, LogLine};
 use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601, now};
-use weir_registry::incident_rows::{class_of, state_of, times};
+use weir_registry::incident_rows::times;
 
 /// The Code of Practice report fields (draft 3 Measure II.12.2) accepted in `details`.
 pub const DETAIL_FIELDS: &[&str] = &[
@@ -165,7 +166,7 @@ pub fn is_public(i: &Incident) -> bool {
 }
 
 pub fn clocks_json(i: &Incident, at: i64) -> Value {
-    let c = incident::clocks(class_of(i), state_of(i), &times(i), at);
+    let c = incident::clocks(i.class, i.state, &times(i), at);
     json!({
         "clocks": c.iter().map(|c| json!({"name": c.name, "due": iso8601(c.due), "met_at": c.met_at.map(iso8601), "overdue": c.overdue})).collect::<Vec<_>>(),
         "overdue": c.iter().any(|c| c.overdue),
@@ -520,8 +521,8 @@ async fn report(
     }
     let mut new = Incident::received(
         repo.id,
-        kind.as_str(),
-        class.as_str(),
+        kind,
+        class,
         summary,
         Value::Object(details).to_string(),
         revisions,
@@ -534,34 +535,13 @@ async fn report(
     new.in_the_wild = body.in_the_wild && caller.scope() == Some(weir_core::Scope::Admin);
     new.reporter_shared = body.share_identity && reporter.is_some();
     new.followup_hash = token.as_deref().map(followup_hash);
-    let year = time::OffsetDateTime::from_unix_timestamp(at)
-        .map(|t| t.year())
-        .unwrap_or(2026);
-    let e = gate::event(
-        &caller,
-        &headers,
-        "incident.reported",
-        Some(&repo),
-        "change",
-        "received",
-        json!({"public": {"repo": repo.repo_id.to_string(), "kind": kind.as_str(), "class": class.as_str(), "state": "received"}}),
-    );
-    let prefix = state.config.osv_prefix.clone();
-    let i = state
-        .store
-        .db
-        .create_incident_logged(
-            &new,
-            i64::from(year),
-            |seq| incident::osv_id(&prefix, year, seq),
-            &e,
-        )
-        .await?;
-    weir_registry::standing::update_standing(
+    let i = weir_registry::incident::report(
         &state.store,
-        repo.repo_id.namespace.as_str(),
-        reporter.as_deref(),
-        crate::now(),
+        &repo,
+        &new,
+        &RequestMeta::of(&headers).context(&caller),
+        &state.config.osv_prefix,
+        at,
     )
     .await?;
     let mut v = incident_json(&i, &repo, Some(Role::Reporter), at);
@@ -620,11 +600,10 @@ async fn list(
         if r.is_none() && !is_public(&i) {
             continue;
         }
-        if q.state.as_deref().is_some_and(|s| s != i.state) {
+        if q.state.as_deref().is_some_and(|s| s != i.state.as_str()) {
             continue;
         }
-        if q.overdue == Some(true) && !incident::overdue(class_of(&i), state_of(&i), &times(&i), at)
-        {
+        if q.overdue == Some(true) && !incident::overdue(i.class, i.state, &times(&i), at) {
             continue;
         }
         out.push(incident_json(&i, repo, r, at));
@@ -698,6 +677,7 @@ async fn transition(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransitionBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -724,118 +704,40 @@ async fn transition(
         ));
     }
     check_text("reason", reason, MAX_REASON)?;
-    let at = now();
-    let from = state_of(&i);
-    let mut next = i.clone();
-    if let Some(e) = body.embargo_until.as_deref() {
-        if role != Role::Reviewer {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::NotOperator,
-                "Only operators set an embargo.",
-            ));
-        }
-        next.embargo_until = Some(parse_time("embargo_until", e)?);
-    }
-    if let Some(w) = body.in_the_wild {
-        // Exploitation in the wild shortens disclosure to 7 days, and denying it lengthens it:
-        // a disclosure-relevant fact, decided by operators, never by the publisher or reporter.
-        if role != Role::Reviewer {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::NotOperator,
-                "Only operators change whether it is exploited in the wild.",
-            )
-            .next("say so in an update; an operator decides"));
-        }
-        next.in_the_wild = w;
-    }
-    incident::transition(from, to, role, incident::disclosure_due(&times(&next)), at).map_err(
-        |e| match e {
-            incident::TransitionError::Embargoed { until } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::Embargoed,
-                format!("{id} is embargoed until {}", iso8601(until)),
-            )
-            .next("disclose on or after that date (an operator may set another embargo_until)"),
-            incident::TransitionError::Role { .. } => ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::NotAllowed,
-                e.to_string(),
-            )
-            .next(format!(
-                "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
-            )),
-            incident::TransitionError::NotAllowed { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::InvalidTransition,
-                e.to_string(),
-            ),
-        },
-    )?;
-    next.state = to.as_str().into();
-    next.updated_at = at;
-    let mut raise_domain = None;
-    match to {
-        IState::Triaged => {
-            let s = body.severity.as_deref().ok_or_else(|| {
-                bad(ErrorCode::MissingSeverity, "triage sets a severity")
-                    .next("use low, medium, high or critical")
-            })?;
-            let s = Severity::parse(s).ok_or_else(|| {
+    let severity = body
+        .severity
+        .as_deref()
+        .map(|s| {
+            Severity::parse(s).ok_or_else(|| {
                 bad(
                     ErrorCode::InvalidSeverity,
                     format!("unknown severity {s:?}"),
                 )
                 .next("use low, medium, high or critical")
-            })?;
-            next.severity = Some(s.as_str().into());
-            next.triaged_at = Some(at);
-        }
-        IState::Confirmed => {
-            if let Some(s) = body.severity.as_deref() {
-                let s = Severity::parse(s).ok_or_else(|| {
-                    bad(
-                        ErrorCode::InvalidSeverity,
-                        format!("unknown severity {s:?}"),
-                    )
-                })?;
-                next.severity = Some(s.as_str().into());
-            }
-            next.confirmed_at = Some(at);
-            next.hold = body.hold;
-            if let Some(d) = body.raise_domain.as_deref() {
-                let d = Domain::parse(d).ok_or_else(|| {
-                    bad(
-                        ErrorCode::InvalidDomain,
-                        format!("unknown hazard domain {d:?}"),
-                    )
-                })?;
-                next.domain = Some(d.as_str().into());
-                raise_domain = Some(d);
-            }
-        }
-        IState::Mitigated => {
-            let fixed = body.fixed_revision.as_deref().ok_or_else(|| {
+            })
+        })
+        .transpose()?;
+    let raise_domain = body
+        .raise_domain
+        .as_deref()
+        .map(|d| {
+            Domain::parse(d).ok_or_else(|| {
                 bad(
-                    ErrorCode::MissingFixedRevision,
-                    "mitigation names the revision that fixes it",
+                    ErrorCode::InvalidDomain,
+                    format!("unknown hazard domain {d:?}"),
                 )
-            })?;
-            let c = resolve_revision(&state, &repo, fixed).await?;
-            if next.revisions.contains(&c.to_string()) {
-                return Err(bad(
-                    ErrorCode::FixIsAffected,
-                    format!("{c} is one of the affected revisions"),
-                ));
-            }
-            next.fixed_revision = Some(c.to_string());
-            next.resolved_at = Some(at);
-        }
-        IState::Disclosed => next.disclosed_at = Some(at),
-        IState::Withdrawn => next.withdrawn_at = Some(at),
-        IState::Rejected | IState::Received => {}
-    }
+            })
+        })
+        .transpose()?;
+    let fixed_revision = match body.fixed_revision.as_deref() {
+        Some(f) if to == IState::Mitigated => Some(resolve_revision(&state, &repo, f).await?),
+        _ => None,
+    };
+    let embargo_until = body
+        .embargo_until
+        .as_deref()
+        .map(|e| parse_time("embargo_until", e))
+        .transpose()?;
     let actor = match role {
         Role::Reporter if caller.anonymous() => "reporter (follow-up token)".to_string(),
         _ => caller
@@ -843,104 +745,30 @@ async fn transition(
             .map(|n| n.to_string())
             .unwrap_or_else(|| "anonymous".into()),
     };
-    let mut e = gate::event(
-        &caller,
-        &headers,
-        "incident.transition",
-        Some(&repo),
-        "change",
-        to.as_str(),
-        json!({
-            "public": {"id": i.osv_id, "repo": repo.repo_id.to_string(), "kind": i.kind, "class": i.class,
-                       "from": from.as_str(), "to": to.as_str(), "severity": next.severity, "hold": next.hold},
-            "reason": reason,
-        }),
-    );
-    e.subject = Some(i.osv_id.clone());
-    let mut notify = Vec::new();
-    if to == IState::Confirmed {
-        let message = format!(
-            "Incident {} on {} was confirmed{}: {} Affected revisions: {}.",
-            i.osv_id,
-            repo.repo_id,
-            if next.hold {
-                "; new deliveries of the affected revisions are held"
-            } else {
-                ""
-            },
-            i.summary,
-            i.revisions.join(", ")
-        );
-        for account in state.store.db.recipients(repo.id, &i.revisions).await? {
-            notify.push(NewNotification {
-                account,
-                kind: "incident.confirmed".into(),
-                message: message.clone(),
-            });
-        }
-    }
-    state
-        .store
-        .db
-        .update_incident_logged(
-            &next,
-            from.as_str(),
-            &LogLine {
-                kind: "transition".into(),
-                from_state: Some(from.as_str().into()),
-                to_state: Some(to.as_str().into()),
-                actor: actor.clone(),
-                note: reason.into(),
-                at,
-            },
-            &[e],
-            &notify,
-        )
-        .await
-        .map_err(|err| match err {
-            weir_store::StoreError::Conflict { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::StateChanged,
-                format!("{id} changed meanwhile; reload it"),
-            ),
-            other => other.into(),
-        })?;
-    if let Some(d) = raise_domain {
-        let ev = gate::event(
-            &caller,
-            &headers,
-            "evidence.filed",
-            Some(&repo),
-            "change",
-            d.as_str(),
-            json!({"public": {"repo": repo.repo_id.to_string(), "domain": d.as_str(), "incident": i.osv_id}}),
-        );
-        state
-            .store
-            .db
-            .file_evidence_logged(
-                &repo,
-                d.as_str(),
-                &format!("confirmed incident {}: {}", i.osv_id, i.summary),
-                &actor,
-                // Confirmed by an operator or the publisher itself: it counts at once.
-                "open",
-                None,
-                &ev,
-                &[],
-            )
-            .await?;
-        weir_registry::classification::reclassify(
-            &state.store,
-            &repo.repo_id,
-            Some(&actor),
-            weir_registry::classification::Lowering::Never,
-            crate::now(),
-        )
-        .await?;
-    }
-    if !notify.is_empty() {
-        let accounts: Vec<String> = notify.iter().map(|n| n.account.clone()).collect();
+    let at = now();
+    let done = weir_registry::incident::transition(
+        &state.store,
+        &repo,
+        &i,
+        role,
+        &actor,
+        &meta.context(&caller),
+        weir_registry::incident::Transition {
+            to,
+            reason: reason.to_string(),
+            severity,
+            hold: body.hold,
+            raise_domain,
+            fixed_revision,
+            embargo_until,
+            in_the_wild: body.in_the_wild,
+        },
+        at,
+    )
+    .await?;
+    let next = &done.incident;
+    if !done.notified.is_empty() {
+        let accounts = done.notified.clone();
         crate::webhook::spawn_webhooks(
             &state,
             accounts,
@@ -956,21 +784,8 @@ async fn transition(
             }),
         );
     }
-    weir_registry::standing::update_standing(
-        &state.store,
-        repo.repo_id.namespace.as_str(),
-        Some(&actor),
-        crate::now(),
-    )
-    .await?;
-    let i = state
-        .store
-        .db
-        .incident_by_osv(&id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
-    let mut v = incident_json(&i, &repo, Some(role), now());
-    v["notified"] = json!(notify.len());
+    let mut v = incident_json(next, &repo, Some(role), now());
+    v["notified"] = json!(done.notified.len());
     Ok(Json(v))
 }
 
@@ -1054,7 +869,7 @@ async fn add_update(
         .db
         .update_incident_logged(
             &next,
-            &i.state,
+            i.state,
             &LogLine {
                 kind: kind.into(),
                 from_state: None,

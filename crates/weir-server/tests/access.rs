@@ -873,8 +873,8 @@ async fn dual_control_export() {
         .create_incident_logged(
             &weir_store::incidents::Incident::received(
                 gated.id,
-                "incident",
-                "weights_exfiltration",
+                weir_core::incident::Kind::Incident,
+                weir_core::incident::Class::WeightsExfiltration,
                 "leak",
                 "{}".into(),
                 vec![head],
@@ -899,13 +899,13 @@ async fn dual_control_export() {
         .await
         .expect("incident");
     let mut confirmed = held.clone();
-    confirmed.state = "confirmed".into();
+    confirmed.state = weir_core::incident::State::Confirmed;
     confirmed.hold = true;
     app.store
         .db
         .update_incident_logged(
             &confirmed,
-            "received",
+            weir_core::incident::State::Received,
             &weir_store::incidents::LogLine {
                 kind: "transition".into(),
                 from_state: None,

@@ -22,7 +22,10 @@ async fn the_openapi_document_names_every_route_and_method() {
             if route.unsupported.is_some() {
                 assert!(responses["501"].is_object(), "{m} {path}");
             } else {
-                assert!(responses["default"].is_object(), "{m} {path} documents no error");
+                assert!(
+                    responses["default"].is_object(),
+                    "{m} {path} documents no error"
+                );
             }
         }
     }

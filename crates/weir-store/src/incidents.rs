@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 use weir_core::Event;
+use weir_core::incident::{Class, Kind, Severity, State as IState};
 
 use crate::events::record_event_in;
 use crate::repos::Repo;
@@ -18,10 +19,10 @@ pub struct Incident {
     pub id: i64,
     pub osv_id: String,
     pub repo_id: i64,
-    pub kind: String,
-    pub class: String,
-    pub state: String,
-    pub severity: Option<String>,
+    pub kind: Kind,
+    pub class: Class,
+    pub state: IState,
+    pub severity: Option<Severity>,
     pub domain: Option<String>,
     pub summary: String,
     /// The report's fields (JSON object), stored as given.
@@ -55,8 +56,8 @@ impl Incident {
     )]
     pub fn received(
         repo_id: i64,
-        kind: &str,
-        class: &str,
+        kind: Kind,
+        class: Class,
         summary: &str,
         details: String,
         revisions: Vec<String>,
@@ -67,9 +68,9 @@ impl Incident {
             id: 0,
             osv_id: String::new(),
             repo_id,
-            kind: kind.into(),
-            class: class.into(),
-            state: "received".into(),
+            kind,
+            class,
+            state: IState::Received,
             severity: None,
             domain: None,
             summary: summary.into(),
@@ -102,6 +103,12 @@ macro_rules! incident_columns {
     };
 }
 
+/// A closed-set column: a value the domain does not know is a corrupt row, never a default.
+fn parsed<T>(r: &sqlx::any::AnyRow, col: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let s: String = r.try_get(col)?;
+    parse(&s).ok_or_else(|| corrupt(format!("incident {col} {s:?}")))
+}
+
 fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<Incident> {
     let list = |col: &str| -> Result<Vec<String>> {
         let s: String = r.try_get(col)?;
@@ -111,10 +118,13 @@ fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<Incident> {
         id: r.try_get("id")?,
         osv_id: r.try_get("osv_id")?,
         repo_id: r.try_get("repo_id")?,
-        kind: r.try_get("kind")?,
-        class: r.try_get("class")?,
-        state: r.try_get("state")?,
-        severity: r.try_get("severity")?,
+        kind: parsed(r, "kind", Kind::parse)?,
+        class: parsed(r, "class", Class::parse)?,
+        state: parsed(r, "state", IState::parse)?,
+        severity: r
+            .try_get::<Option<String>, _>("severity")?
+            .map(|s| Severity::parse(&s).ok_or_else(|| corrupt(format!("incident severity {s:?}"))))
+            .transpose()?,
         domain: r.try_get("domain")?,
         summary: r.try_get("summary")?,
         details: r.try_get("details")?,
@@ -246,8 +256,8 @@ impl Db {
         .bind(year)
         .bind(seq)
         .bind(new.repo_id)
-        .bind(&new.kind)
-        .bind(&new.class)
+        .bind(new.kind.as_str())
+        .bind(new.class.as_str())
         .bind(new.domain.as_deref())
         .bind(&new.summary)
         .bind(&new.details)
@@ -328,7 +338,7 @@ impl Db {
     pub async fn update_incident_logged(
         &self,
         i: &Incident,
-        expected_state: &str,
+        expected_state: IState,
         line: &LogLine,
         events: &[Event],
         notify: &[NewNotification],
@@ -341,8 +351,8 @@ impl Db {
                embargo_until = $15, updated_at = $16
              WHERE id = $17 AND state = $18",
         )
-        .bind(&i.state)
-        .bind(i.severity.as_deref())
+        .bind(i.state.as_str())
+        .bind(i.severity.map(Severity::as_str))
         .bind(i.domain.as_deref())
         .bind(i.fixed_revision.as_deref())
         .bind(serde_json::to_string(&i.aliases).map_err(corrupt)?)
@@ -358,14 +368,13 @@ impl Db {
         .bind(i.embargo_until)
         .bind(i.updated_at)
         .bind(i.id)
-        .bind(expected_state)
+        .bind(expected_state.as_str())
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::Conflict {
-                branch: i.osv_id.clone(),
-                head: "another state".into(),
-                expected: expected_state.into(),
+            return Err(StoreError::StateChanged {
+                record: i.osv_id.clone(),
+                expected: expected_state.as_str().into(),
             });
         }
         log_line_in(&mut tx, i.id, line).await?;
@@ -751,5 +760,117 @@ impl Db {
                 ))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::incident::{Class, Kind};
+    use weir_core::{Event, Name, RepoId};
+
+    use weir_core::CommitSignature;
+
+    use crate::StoreError;
+    use crate::incidents::Incident;
+
+    /// A row whose closed-set column holds a value the domain does not know is a corrupt row,
+    /// never read as a default state.
+    #[tokio::test]
+    async fn an_unknown_state_is_a_corrupt_row() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::Store::open_data_dir(dir.path())
+            .await
+            .expect("store");
+        store
+            .db
+            .create_user(&Name::parse("ann").expect("n"), None, false)
+            .await
+            .expect("user");
+        let repo = store
+            .create_repo(
+                &RepoId::parse("ann/m").expect("id"),
+                false,
+                CommitSignature {
+                    name: "ann".into(),
+                    email: "ann@example.org".into(),
+                    time: 1,
+                },
+            )
+            .await
+            .expect("repo");
+        let event = Event {
+            at: 1,
+            actor: None,
+            action: "incident.reported".into(),
+            repo: None,
+            subject: None,
+            decision: "change".into(),
+            reason: "t".into(),
+            request_id: None,
+            user_agent: None,
+            details: serde_json::json!({}),
+        };
+        let new = Incident::received(
+            repo.id,
+            Kind::Incident,
+            Class::Minor,
+            "s",
+            "{}".into(),
+            vec![],
+            None,
+            1,
+        );
+        let i = store
+            .db
+            .create_incident_logged(&new, 2026, |n| format!("x_T-2026-{n:04}"), &event)
+            .await
+            .expect("incident");
+        assert_eq!(
+            store
+                .db
+                .incident_by_osv(&i.osv_id)
+                .await
+                .expect("read")
+                .map(|r| r.state),
+            Some(weir_core::incident::State::Received)
+        );
+        let set: [(&str, &'static str, &'static str); 3] = [
+            (
+                "state",
+                "UPDATE incidents SET state = $1 WHERE id = $2",
+                "received",
+            ),
+            (
+                "kind",
+                "UPDATE incidents SET kind = $1 WHERE id = $2",
+                "incident",
+            ),
+            (
+                "severity",
+                "UPDATE incidents SET severity = $1 WHERE id = $2",
+                "low",
+            ),
+        ];
+        for (col, sql, good) in set {
+            sqlx::query(sql)
+                .bind("not-a-known-value")
+                .bind(i.id)
+                .execute(&store.db.pool)
+                .await
+                .expect("update");
+            assert!(
+                matches!(
+                    store.db.incident_by_osv(&i.osv_id).await,
+                    Err(StoreError::Corrupt(_))
+                ),
+                "an unknown {col} was read as something"
+            );
+            sqlx::query(sql)
+                .bind(good)
+                .bind(i.id)
+                .execute(&store.db.pool)
+                .await
+                .expect("restore");
+        }
     }
 }

@@ -55,6 +55,10 @@ pub enum StoreError {
         head: String,
         expected: String,
     },
+    /// A guarded state change found the record in another state than it was read in (another
+    /// request changed it meanwhile).
+    #[error("{record} is no longer {expected}: it changed meanwhile")]
+    StateChanged { record: String, expected: String },
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
     /// A commit names bytes this repo never received (possession before reference). The same

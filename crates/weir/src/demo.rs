@@ -776,25 +776,17 @@ async fn seed_evaluations(
 /// notified), received and overdue (fastlab: probation, also for an under-classified release),
 /// received today (acme, still good standing) and rejected.
 async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
-    use weir_store::incidents::{Incident, LogLine, NewNotification};
+    use weir_core::incident::{Class, Kind, Role, Severity, State};
+    use weir_registry::incident::{Transition, report, transition};
+    use weir_store::incidents::Incident;
     const DAY: i64 = 86_400;
     let now = time_now();
     let head = |repo: &'static str, rev: &'static str| async move {
         let (r, c) = repo_at(store, repo, rev).await?;
-        Ok::<_, anyhow::Error>((r, c.to_string()))
+        Ok::<_, anyhow::Error>((r, c))
     };
-    let ev = |actor: &str, action: &str, repo: &Repo, public: serde_json::Value| weir_core::Event {
-        at: time_now(),
-        actor: Some(actor.into()),
-        action: action.into(),
-        repo: Some(repo.repo_id.to_string()),
-        subject: None,
-        decision: "change".into(),
-        reason: action.into(),
-        request_id: None,
-        user_agent: Some("weir serve --demo".into()),
-        details: serde_json::json!({ "public": public }),
-    };
+    let demo = |actor: &str| weir_registry::Context::local(actor, "weir serve --demo");
+    // A report as received, filed through the incident service at `aware_at`.
     #[expect(
         clippy::too_many_arguments,
         reason = "one demo record per call, every field named"
@@ -803,15 +795,16 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
         store: &Store,
         prefix: &str,
         repo: &Repo,
-        rev: &str,
-        kind: &str,
-        class: &str,
+        rev: &weir_core::CommitId,
+        kind: Kind,
+        class: Class,
         summary: &str,
         details: serde_json::Value,
         reporter: Option<&str>,
         aware_at: i64,
+        aliases: &[&str],
     ) -> Result<Incident> {
-        let new = Incident::received(
+        let mut new = Incident::received(
             repo.id,
             kind,
             class,
@@ -821,40 +814,14 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
             reporter.map(str::to_string),
             aware_at,
         );
-        let year = time::OffsetDateTime::from_unix_timestamp(aware_at)
-            .map(|t| t.year())
-            .unwrap_or(2026);
-        let e = weir_core::Event {
-            at: aware_at,
+        new.aliases = aliases.iter().map(|a| a.to_string()).collect();
+        let ctx = weir_registry::Context {
             actor: reporter.map(str::to_string),
-            action: "incident.reported".into(),
-            repo: Some(repo.repo_id.to_string()),
-            subject: None,
-            decision: "change".into(),
-            reason: "received".into(),
             request_id: None,
             user_agent: Some("weir serve --demo".into()),
-            details: serde_json::json!({"public": {"repo": repo.repo_id.to_string(), "kind": kind, "class": class, "state": "received"}}),
         };
-        Ok(store
-            .db
-            .create_incident_logged(
-                &new,
-                i64::from(year),
-                |seq| weir_core::incident::osv_id(prefix, year, seq),
-                &e,
-            )
-            .await?)
+        Ok(report(store, repo, &new, &ctx, prefix, aware_at).await?)
     }
-    let step = |i: &Incident, to: &str, actor: &str, note: &str, at: i64| LogLine {
-        kind: "transition".into(),
-        from_state: Some(i.state.clone()),
-        to_state: Some(to.into()),
-        actor: actor.into(),
-        note: note.into(),
-        at,
-    };
-    let public = |i: &Incident, repo: &Repo, from: &str, to: &str| serde_json::json!({"id": i.osv_id, "repo": repo.repo_id.to_string(), "kind": i.kind, "class": i.class, "from": from, "to": to, "severity": i.severity, "hold": i.hold});
 
     // 1. openlab/mini-decoder: a vulnerability, fixed and disclosed (the OSV feed's record).
     let (repo, v1) = head("openlab/mini-decoder", "v1.0").await?;
@@ -864,59 +831,51 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
         osv_prefix,
         &repo,
         &v1,
-        "vulnerability",
-        "minor",
+        Kind::Vulnerability,
+        Class::Minor,
         "Safety fine-tune of openlab/mini-decoder removable with 200 LoRA steps",
-        serde_json::json!({"start_date": "2026-10-01", "harm": "refusals removed with a small LoRA", "chain_of_events": "a public LoRA recipe undoes the refusal training", "model_version": v1, "response": "retrained with a tamper-resistant method", "near_misses": "none known"}),
+        serde_json::json!({"start_date": "2026-10-01", "harm": "refusals removed with a small LoRA", "chain_of_events": "a public LoRA recipe undoes the refusal training", "model_version": v1.as_str(), "response": "retrained with a tamper-resistant method", "near_misses": "none known"}),
         Some("carol"),
         now - 40 * DAY,
+        &["AVID-2026-R0123"],
     )
     .await?;
-    for (to, actor, note, at) in [
-        ("triaged", "bob", "reproduced in our lab", now - 39 * DAY),
+    for (to, role, actor, note, at) in [
         (
-            "confirmed",
+            State::Triaged,
+            Role::Publisher,
+            "bob",
+            "reproduced in our lab",
+            now - 39 * DAY,
+        ),
+        (
+            State::Confirmed,
+            Role::Reviewer,
             "reviewer1",
             "confirmed by the operator",
             now - 38 * DAY,
         ),
         (
-            "mitigated",
+            State::Mitigated,
+            Role::Publisher,
             "bob",
             "fixed on experiment/wide",
             now - 35 * DAY,
         ),
-        ("disclosed", "reviewer1", "30 days after the fix", now - DAY),
+        (
+            State::Disclosed,
+            Role::Reviewer,
+            "reviewer1",
+            "30 days after the fix",
+            now - DAY,
+        ),
     ] {
-        let from = i.state.clone();
-        let line = step(&i, to, actor, note, at);
-        let mut next = i.clone();
-        next.state = to.into();
-        next.updated_at = at;
-        match to {
-            "triaged" => {
-                next.severity = Some("medium".into());
-                next.triaged_at = Some(at);
-                next.aliases = vec!["AVID-2026-R0123".into()];
-            }
-            "confirmed" => next.confirmed_at = Some(at),
-            "mitigated" => {
-                next.fixed_revision = Some(fix.clone());
-                next.resolved_at = Some(at);
-            }
-            _ => next.disclosed_at = Some(at),
-        }
-        let e = ev(
-            actor,
-            "incident.transition",
-            &repo,
-            public(&next, &repo, &from, to),
-        );
-        store
-            .db
-            .update_incident_logged(&next, &from, &line, &[e], &[])
-            .await?;
-        i = next;
+        let mut t = Transition::to(to, note);
+        t.severity = (to == State::Triaged).then_some(Severity::Medium);
+        t.fixed_revision = (to == State::Mitigated).then(|| fix.clone());
+        i = transition(store, &repo, &i, role, actor, &demo(actor), t, at)
+            .await?
+            .incident;
     }
 
     // 2. safetylab/leaky-model: weights exfiltrated; confirmed critical, deliveries held.
@@ -924,7 +883,7 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
     for who in ["erin", "frank"] {
         store
             .db
-            .record_download(None, Some((&repo, &rev, who)))
+            .record_download(None, Some((&repo, rev.as_str(), who)))
             .await?;
     }
     let mut i = file(
@@ -932,57 +891,38 @@ async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
         osv_prefix,
         &repo,
         &rev,
-        "incident",
-        "weights_exfiltration",
+        Kind::Incident,
+        Class::WeightsExfiltration,
         "Weights of safetylab/leaky-model found on a public file-sharing site",
         serde_json::json!({"start_date": "2026-11-20", "harm": "T2 weights available without vetting", "evidence": "matching SHA-256 of model.safetensors"}),
         None,
         now - 3 * DAY,
+        &[],
     )
     .await?;
     for (to, note, at) in [
-        ("triaged", "hash matches the release", now - 2 * DAY),
-        ("confirmed", "leak confirmed; deliveries held", now - DAY),
+        (State::Triaged, "hash matches the release", now - 2 * DAY),
+        (
+            State::Confirmed,
+            "leak confirmed; deliveries held",
+            now - DAY,
+        ),
     ] {
-        let from = i.state.clone();
-        let mut next = i.clone();
-        next.state = to.into();
-        next.updated_at = at;
-        let mut notify = Vec::new();
-        if to == "triaged" {
-            next.severity = Some("critical".into());
-            next.triaged_at = Some(at);
-        } else {
-            next.confirmed_at = Some(at);
-            next.hold = true;
-            for who in store.db.recipients(repo.id, &next.revisions).await? {
-                notify.push(NewNotification {
-                    account: who,
-                    kind: "incident.confirmed".into(),
-                    message: format!(
-                        "Incident {} on {} was confirmed; new deliveries of the affected revisions are held: {}",
-                        i.osv_id, repo.repo_id, i.summary
-                    ),
-                });
-            }
-        }
-        let e = ev(
-            "reviewer1",
-            "incident.transition",
+        let mut t = Transition::to(to, note);
+        t.severity = (to == State::Triaged).then_some(Severity::Critical);
+        t.hold = to == State::Confirmed;
+        i = transition(
+            store,
             &repo,
-            public(&next, &repo, &from, to),
-        );
-        store
-            .db
-            .update_incident_logged(
-                &next,
-                &from,
-                &step(&i, to, "reviewer1", note, at),
-                &[e],
-                &notify,
-            )
-            .await?;
-        i = next;
+            &i,
+            Role::Reviewer,
+            "reviewer1",
+            &demo("reviewer1"),
+            t,
+            at,
+        )
+        .await?
+        .incident;
     }
 
     // 3. fastlab/chatty-7b: its card now declares 2e25 FLOP (re-classified upwards after its
@@ -1039,12 +979,13 @@ The training compute was under-reported at release.
         osv_prefix,
         &repo,
         &rev,
-        "incident",
-        "other_serious",
+        Kind::Incident,
+        Class::OtherSerious,
         "Chatty 7B gave dangerous medical dosing advice to a patient",
         serde_json::json!({"harm": "hospitalisation", "affected_group": "patients using a third-party app"}),
         Some("dan"),
         now - 20 * DAY,
+        &[],
     )
     .await?;
 
@@ -1055,12 +996,13 @@ The training compute was under-reported at release.
         osv_prefix,
         &repo,
         &rev,
-        "hazard",
-        "minor",
+        Kind::Hazard,
+        Class::Minor,
         "Tiny Llama repeats training data verbatim for some prompts",
         serde_json::json!({"near_misses": "no personal data seen so far"}),
         None,
         now,
+        &[],
     )
     .await?;
     let (repo, rev) = head("openlab/mini-decoder", "main").await?;
@@ -1069,33 +1011,27 @@ The training compute was under-reported at release.
         osv_prefix,
         &repo,
         &rev,
-        "incident",
-        "minor",
+        Kind::Incident,
+        Class::Minor,
         "The model is bad at chess",
         serde_json::json!({}),
         Some("frank"),
         now - 5 * DAY,
+        &[],
     )
     .await?;
-    let mut next = i.clone();
-    next.state = "rejected".into();
-    next.updated_at = now - 4 * DAY;
-    let e = ev(
-        "bob",
-        "incident.transition",
+    // Rejecting a report is an operator's decision.
+    transition(
+        store,
         &repo,
-        public(&next, &repo, "received", "rejected"),
-    );
-    store
-        .db
-        .update_incident_logged(
-            &next,
-            "received",
-            &step(&i, "rejected", "bob", "not an incident", now - 4 * DAY),
-            &[e],
-            &[],
-        )
-        .await?;
+        &i,
+        Role::Reviewer,
+        "reviewer1",
+        &demo("reviewer1"),
+        Transition::to(State::Rejected, "not an incident"),
+        now - 4 * DAY,
+    )
+    .await?;
 
     for ns in ["acme", "openlab", "safetylab", "fastlab"] {
         weir_registry::standing::update_standing(
