@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use weir_core::RepoId;
 use weir_signing::model_signing::{Resource, compare, is_ignored, verify_bundle};
@@ -177,13 +177,19 @@ pub async fn verify_dir(
 }
 
 impl Client {
-    pub async fn release(&self, repo: &RepoId, revision: &str) -> Result<Value> {
+    pub async fn release(
+        &self,
+        repo: &RepoId,
+        revision: &str,
+    ) -> Result<weir_wire::releases::Release> {
         let rb = self
             .request(
                 reqwest::Method::POST,
                 &self.url(&format!("/api/v1/repos/{repo}/releases")),
             )
-            .json(&json!({"revision": revision}));
+            .json(&weir_wire::releases::ReleaseRequest {
+                revision: Some(revision.to_string()),
+            });
         Ok(self.send(rb).await?.json().await?)
     }
 
@@ -193,7 +199,7 @@ impl Client {
         repo: &RepoId,
         rev: &str,
         bundle: String,
-    ) -> Result<Value> {
+    ) -> Result<weir_wire::releases::PublisherBundle> {
         let url = self.url(&format!(
             "/api/v1/models/{repo}/releases/{}/publisher.sig",
             encode_segment(rev)

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use weir_wire::ErrorCode;
+use weir_wire::access as wire;
 
 use axum::Json;
 use axum::extract::State;
@@ -84,7 +85,7 @@ async fn check(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<CheckQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessCheck>, ApiError> {
     let id = RepoId::parse(&q.repo)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string()))?;
     let (repo, _) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
@@ -100,39 +101,39 @@ async fn check(
         Some(e) => (e.message.clone(), e.next.clone()),
         None => ("download allowed".to_string(), None),
     };
-    Ok(Json(json!({
-        "repo": repo.repo_id.to_string(),
-        "revision": rev,
-        "commit": commit.as_str(),
-        "allow": g.decision.allow,
-        "reason": g.decision.reason.code(),
-        "message": message,
-        "next": next,
-        "tier": repo.tier.as_str(),
-        "tier_name": repo.tier.name(),
-        "your_level": caller.level().as_str(),
-        "required_level": (repo.tier == Tier::T2).then(|| repo.gating.min_level.as_str()),
-        "request": request.map(|r| gate::request_json(&repo.repo_id.to_string(), &r, at)),
-    })))
+    Ok(Json(wire::AccessCheck {
+        repo: repo.repo_id.to_string(),
+        revision: rev,
+        commit: commit.to_string(),
+        allow: g.decision.allow,
+        reason: g.decision.reason.code().to_string(),
+        message,
+        next,
+        tier: repo.tier.as_str().to_string(),
+        tier_name: repo.tier.name().to_string(),
+        your_level: caller.level().as_str().to_string(),
+        required_level: (repo.tier == Tier::T2).then(|| repo.gating.min_level.as_str().to_string()),
+        request: request.map(|r| gate::request_json(&repo.repo_id.to_string(), &r, at)),
+    }))
 }
 
 async fn terms(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Terms>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let accepted = match caller.name() {
         Some(n) => state.store.db.terms_accepted(&repo, n.as_str()).await?,
         None => false,
     };
-    Ok(Json(json!({
-        "repo": repo.repo_id.to_string(),
-        "tier": repo.tier.as_str(),
-        "terms": terms_text(&repo),
-        "accepted": accepted,
-        "required_fields": repo.gating.required_fields,
-    })))
+    Ok(Json(wire::Terms {
+        repo: repo.repo_id.to_string(),
+        tier: repo.tier.as_str().to_string(),
+        terms: terms_text(&repo),
+        accepted,
+        required_fields: repo.gating.required_fields.clone(),
+    }))
 }
 
 fn terms_text(repo: &Repo) -> String {
@@ -155,14 +156,16 @@ async fn accept_terms(
     caller: Caller,
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TermsAccepted>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::RequestAccess(&f), &repo)?;
     let user = caller.require_user()?.to_string();
     accept(&state, &caller, &headers, &repo, &user).await?;
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "accepted": true, "tier": repo.tier.as_str()}),
-    ))
+    Ok(Json(wire::TermsAccepted {
+        repo: repo.repo_id.to_string(),
+        accepted: true,
+        tier: repo.tier.as_str().to_string(),
+    }))
 }
 
 /// Records a terms acceptance and its event.
@@ -208,7 +211,7 @@ async fn request_access(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<RequestBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::RequestAnswer>), ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::RequestAccess(&f), &repo)?;
     let user = caller.require_user()?.to_string();
@@ -265,7 +268,12 @@ async fn request_access(
         accept(&state, &caller, &headers, &repo, &user).await?;
         return Ok((
             StatusCode::OK,
-            Json(json!({"repo": id, "user": user, "state": "approved", "terms_accepted": true})),
+            Json(wire::RequestAnswer::Terms(wire::TermsApproval {
+                repo: id,
+                user,
+                state: "approved".into(),
+                terms_accepted: true,
+            })),
         ));
     }
     let existing = state.store.db.access_request(&repo, &user).await?;
@@ -314,7 +322,12 @@ async fn request_access(
         .db
         .put_access_request_logged(&repo, &req, &e)
         .await?;
-    Ok((StatusCode::CREATED, Json(gate::request_json(&id, &req, at))))
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::RequestAnswer::Request(gate::request_json(
+            &id, &req, at,
+        ))),
+    ))
 }
 
 fn transition_error(e: TransitionError, repo: &str) -> ApiError {
@@ -348,17 +361,21 @@ async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessRequests>, ApiError> {
     let user = caller.require_user()?.to_string();
     let at = now();
     let filter = q.get("repo");
     let rows = state.store.db.requests_of_user(&user).await?;
-    let out: Vec<Value> = rows
+    let requests = rows
         .iter()
         .filter(|(id, _)| filter.is_none_or(|f| *f == id.to_string()))
         .map(|(id, r)| gate::request_json(&id.to_string(), r, at))
         .collect();
-    Ok(Json(json!({"user": user, "requests": out})))
+    Ok(Json(wire::AccessRequests {
+        repo: None,
+        requests,
+        user: Some(user),
+    }))
 }
 
 async fn list_requests(
@@ -366,7 +383,7 @@ async fn list_requests(
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessRequests>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::Review(&f), &repo)?;
     let filter = match q.get("state").map(String::as_str) {
@@ -379,11 +396,15 @@ async fn list_requests(
     let at = now();
     let id = repo.repo_id.to_string();
     let rows = state.store.db.requests_for_repo(&repo, filter).await?;
-    let out: Vec<Value> = rows
+    let requests = rows
         .iter()
         .map(|r| gate::request_json(&id, r, at))
         .collect();
-    Ok(Json(json!({"repo": id, "requests": out})))
+    Ok(Json(wire::AccessRequests {
+        repo: Some(id),
+        requests,
+        user: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -410,7 +431,7 @@ async fn apply_review(
     repo: &Repo,
     user: &str,
     input: ReviewInput,
-) -> Result<Value, ApiError> {
+) -> Result<wire::AccessRequest, ApiError> {
     let ReviewInput {
         action,
         reason,
@@ -508,7 +529,7 @@ async fn review_request(
     headers: HeaderMap,
     Path((ns, name, user)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<ReviewBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessRequest>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let action = review_action(&body.action)?;
     Ok(Json(
@@ -541,7 +562,7 @@ async fn set_tier(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<TierBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TierChange>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     let to = Tier::parse(&body.tier).ok_or_else(|| {
         ApiError::bad_request(
@@ -616,9 +637,11 @@ async fn set_tier(
     if correction {
         state.store.db.reset_declarations(&repo).await?;
     }
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "tier": to.as_str(), "previous": repo.tier.as_str()}),
-    ))
+    Ok(Json(wire::TierChange {
+        repo: repo.repo_id.to_string(),
+        tier: to.as_str().to_string(),
+        previous: repo.tier.as_str().to_string(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -646,7 +669,7 @@ async fn set_gating(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<GatingBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Gating>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::Review(&f), &repo)?;
     let mut g = repo.gating.clone();
@@ -721,29 +744,29 @@ async fn set_gating(
         json!({"min_level": g.min_level.as_str()}),
     );
     state.store.db.set_gating_logged(&repo, &g, &e).await?;
-    Ok(Json(json!({
-        "repo": repo.repo_id.to_string(),
-        "min_level": g.min_level.as_str(),
-        "auto_approve_level": g.auto_approve_level.map(|l| l.as_str()),
-        "blocked_countries": g.blocked_countries,
-        "required_fields": g.required_fields,
-        "terms": g.terms,
-    })))
+    Ok(Json(wire::Gating {
+        repo: Some(repo.repo_id.to_string()),
+        min_level: Some(g.min_level.as_str().to_string()),
+        auto_approve_level: g.auto_approve_level.map(|l| l.as_str().to_string()),
+        blocked_countries: Some(g.blocked_countries.clone()),
+        required_fields: Some(g.required_fields.clone()),
+        terms: Some(g.terms.clone()),
+    }))
 }
 
 async fn my_identity(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Identity>, ApiError> {
     let user = caller.require_user()?.to_string();
     let id = state.store.db.identity(&user, now()).await?;
-    Ok(Json(json!({
-        "user": user,
-        "level": id.level.as_str(),
-        "country": id.country,
-        "source": id.source,
-        "expires_at": id.expires_at.map(iso8601),
-    })))
+    Ok(Json(wire::Identity {
+        user,
+        level: id.level.as_str().to_string(),
+        country: id.country,
+        source: id.source.to_string(),
+        expires_at: id.expires_at.map(iso8601),
+    }))
 }
 
 /// `POST /api/v1/identity/attestations`: a verifier's signed attestation, checked against the
@@ -753,7 +776,7 @@ async fn submit_attestation(
     caller: Caller,
     headers: HeaderMap,
     JsonBody(a): JsonBody<weir_signing::SignedAttestation>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::AttestationAccepted>), ApiError> {
     let bad = |code: ErrorCode, msg: String| ApiError::bad_request(code, msg);
     let claims =
         weir_signing::claims(&a).map_err(|e| bad(ErrorCode::InvalidAttestation, e.to_string()))?;
@@ -827,9 +850,12 @@ async fn submit_attestation(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": id, "subject": subject.as_str(), "level": claims.level.as_str(), "expires_at": iso8601(claims.expires_at)}),
-        ),
+        Json(wire::AttestationAccepted {
+            id,
+            subject: subject.to_string(),
+            level: claims.level.as_str().to_string(),
+            expires_at: iso8601(claims.expires_at),
+        }),
     ))
 }
 
@@ -889,7 +915,7 @@ async fn hf_handle(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<HfHandle>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessRequest>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let user = body
         .user
@@ -928,7 +954,7 @@ async fn hf_grant(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<HfGrant>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::AccessRequest>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     Ok(Json(
         apply_review(

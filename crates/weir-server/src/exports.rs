@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::RngCore;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use weir_authz::{Action, RepoFacts};
 use weir_core::Name;
@@ -40,22 +40,22 @@ pub fn routes() -> crate::routes::Routes {
 /// How long a download link stays valid.
 pub const LINK_TTL_SECS: i64 = 24 * 3600;
 
-fn export_json(e: &Export) -> Value {
-    json!({
-        "id": e.id,
-        "repo": e.repo.to_string(),
-        "commit": e.commit.as_str(),
-        "requester": e.requester,
-        "org": e.org,
-        "purpose": e.purpose,
-        "state": e.state,
-        "approvals": e.approvals,
-        "approvals_needed": weir_store::exports::APPROVALS_NEEDED,
-        "created_at": iso8601(e.created_at),
-        "link_issued": e.link_issued,
-        "link_expires_at": e.link_expires_at.map(iso8601),
-        "downloaded_at": e.downloaded_at.map(iso8601),
-    })
+fn export_json(e: &Export) -> weir_wire::exports::Export {
+    weir_wire::exports::Export {
+        id: e.id,
+        repo: e.repo.to_string(),
+        commit: e.commit.to_string(),
+        requester: e.requester.clone(),
+        org: e.org.clone(),
+        purpose: e.purpose.clone(),
+        state: e.state.to_string(),
+        approvals: e.approvals.clone(),
+        approvals_needed: weir_store::exports::APPROVALS_NEEDED,
+        created_at: iso8601(e.created_at),
+        link_issued: e.link_issued,
+        link_expires_at: e.link_expires_at.map(iso8601),
+        downloaded_at: e.downloaded_at.map(iso8601),
+    }
 }
 
 #[derive(Deserialize)]
@@ -72,7 +72,7 @@ async fn request_export(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ExportBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<weir_wire::exports::Export>), ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::RequestExport(&f), &repo.repo_id.to_string())?;
     let user = caller.require_user()?.to_string();
@@ -182,7 +182,7 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::exports::Export>, ApiError> {
     let e = load(&state, &caller, id).await?;
     Ok(Json(export_json(&e)))
 }
@@ -192,7 +192,7 @@ async fn approve(
     caller: Caller,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::exports::Export>, ApiError> {
     let e = load(&state, &caller, id).await?;
     let (repo, _) = visible_repo(
         &state,
@@ -248,7 +248,7 @@ async fn link(
     caller: Caller,
     headers: HeaderMap,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::exports::ExportLink>, ApiError> {
     let e = load(&state, &caller, id).await?;
     let me = caller.require_user()?;
     if me.as_str() != e.requester {
@@ -317,12 +317,15 @@ async fn link(
         ),
     )
     .await?;
-    Ok(Json(json!({
-        "export": id,
-        "url": format!("{}/api/v1/exports/download/{token}", state.config.public_url),
-        "expires_at": iso8601(expires),
-        "single_use": true,
-    })))
+    Ok(Json(weir_wire::exports::ExportLink {
+        export: id,
+        url: format!(
+            "{}/api/v1/exports/download/{token}",
+            state.config.public_url
+        ),
+        expires_at: iso8601(expires),
+        single_use: true,
+    }))
 }
 
 /// Streams a tar of the export's files. The link works once.

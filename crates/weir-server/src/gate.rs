@@ -3,7 +3,7 @@
 //! events. Every byte path (`/resolve`, `auth-check`, `access/check`) goes through [`check`].
 
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use weir_authz::{AccessStanding, Action, Decision, Reason, RepoFacts};
 use weir_core::{Event, GrantState, Tier};
 use weir_store::{AccessRequest, Repo};
@@ -209,20 +209,20 @@ pub async fn record(state: &AppState, e: &Event) -> Result<(), ApiError> {
 }
 
 /// JSON view of a request for the API.
-pub fn request_json(repo: &str, r: &AccessRequest, at: i64) -> Value {
+pub fn request_json(repo: &str, r: &AccessRequest, at: i64) -> weir_wire::access::AccessRequest {
     let grant = GrantState::of(Some(r.state), r.expires_at, at);
-    json!({
-        "repo": repo,
-        "user": r.account,
-        "state": grant.as_str(),
-        "purpose": r.purpose,
-        "fields": r.fields,
-        "requested_at": iso8601(r.requested_at),
-        "due_at": iso8601(r.due_at),
-        "overdue": grant == GrantState::Pending && r.due_at < at,
-        "decided_by": r.decided_by,
-        "decided_at": r.decided_at.map(iso8601),
-        "reason": r.reason,
-        "expires_at": r.expires_at.map(iso8601),
-    })
+    weir_wire::access::AccessRequest {
+        repo: repo.to_string(),
+        user: r.account.clone(),
+        state: grant.as_str().to_string(),
+        purpose: r.purpose.clone(),
+        fields: r.fields.clone(),
+        requested_at: iso8601(r.requested_at),
+        due_at: iso8601(r.due_at),
+        overdue: grant == GrantState::Pending && r.due_at < at,
+        decided_by: r.decided_by.clone(),
+        decided_at: r.decided_at.map(iso8601),
+        reason: r.reason.clone(),
+        expires_at: r.expires_at.map(iso8601),
+    }
 }

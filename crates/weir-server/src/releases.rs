@@ -64,7 +64,7 @@ async fn release(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ReleaseBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<weir_wire::releases::Release>), ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let rev = body.revision.unwrap_or_else(|| "main".into());
@@ -130,15 +130,15 @@ async fn release(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "repo": repo.repo_id.to_string(),
-            "commit": commit.as_str(),
-            "files": files,
-            "bundle_sha256": bundle_sha256,
-            "bundle_url": format!("{base}/model.sig"),
-            "proof_url": format!("{base}/model.sig.tlog-proof"),
-            "event": r.event_id,
-        })),
+        Json(weir_wire::releases::Release {
+            repo: repo.repo_id.to_string(),
+            commit: commit.to_string(),
+            files,
+            bundle_sha256,
+            bundle_url: format!("{base}/model.sig"),
+            proof_url: format!("{base}/model.sig.tlog-proof"),
+            event: r.event_id,
+        }),
     ))
 }
 
@@ -295,7 +295,7 @@ async fn put_publisher_bundle(
     headers: HeaderMap,
     Path((ns, name, rev)): Path<(String, String, String)>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::releases::PublisherBundle>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
@@ -366,9 +366,12 @@ async fn put_publisher_bundle(
             )),
             other => other.into(),
         })?;
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "files": files.len(), "publisher_bundle_sha256": digest}),
-    ))
+    Ok(Json(weir_wire::releases::PublisherBundle {
+        repo: repo.repo_id.to_string(),
+        commit: commit.to_string(),
+        files: files.len(),
+        publisher_bundle_sha256: digest,
+    }))
 }
 
 async fn publisher_bundle(

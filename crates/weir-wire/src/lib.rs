@@ -1,8 +1,14 @@
 //! weir's wire format, shared by the server, the client and the CLI so that a renamed field is a
 //! compile error on both sides rather than a silently printed `?`.
 //!
-//! - [`error`]: the closed set of error codes and the error envelope.
+//! - [`access`]: the download check, terms, access requests, tiers, gating, identity;
+//! - [`error`]: the closed set of error codes and the error envelope;
+//! - [`exports`]: custodial export under dual control;
+//! - [`releases`]: signed releases.
 
+pub mod access;
 pub mod error;
+pub mod exports;
+pub mod releases;
 
 pub use error::{Code, ErrorCode, ErrorEnvelope};

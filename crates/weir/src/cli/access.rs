@@ -5,6 +5,8 @@ use clap::Subcommand;
 
 use weir_client::Client;
 
+use weir_wire::access::{AccessRequest, Gating, RequestAnswer};
+
 use super::{Remote, client, repo_id, split_rev};
 
 #[derive(clap::Args)]
@@ -87,24 +89,19 @@ pub async fn run(args: Args) -> Result<()> {
     access(command, &client(&remote)?).await
 }
 
-fn print_request(v: &serde_json::Value) {
-    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
-    let mut line = format!("{} {}: {}", s("repo"), s("user"), s("state"));
-    if v["state"] == "pending" {
+fn print_request(r: &AccessRequest) {
+    let mut line = format!("{} {}: {}", r.repo, r.user, r.state);
+    if r.state == "pending" {
         line.push_str(&format!(
             ", review due {}{}",
-            &s("due_at")[..10.min(s("due_at").len())],
-            if v["overdue"] == true {
-                " (overdue)"
-            } else {
-                ""
-            }
+            r.due_at.get(..10).unwrap_or(&r.due_at),
+            if r.overdue { " (overdue)" } else { "" }
         ));
     }
-    if let Some(r) = v["reason"].as_str() {
-        line.push_str(&format!(", reason: {r}"));
+    if let Some(reason) = &r.reason {
+        line.push_str(&format!(", reason: {reason}"));
     }
-    if let Some(e) = v["expires_at"].as_str() {
+    if let Some(e) = &r.expires_at {
         line.push_str(&format!(", expires {e}"));
     }
     println!("{line}");
@@ -115,20 +112,16 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
         AccessCommand::Check { repo } => {
             let (id, rev) = split_rev(&repo);
             let v = client.access_check(&repo_id(id)?, rev).await?;
-            let verdict = if v["allow"] == true { "allow" } else { "deny" };
-            println!(
-                "{verdict} ({}): {}",
-                v["reason"].as_str().unwrap_or("?"),
-                v["message"].as_str().unwrap_or("")
-            );
-            if let Some(n) = v["next"].as_str() {
+            let verdict = if v.allow { "allow" } else { "deny" };
+            println!("{verdict} ({}): {}", v.reason, v.message);
+            if let Some(n) = &v.next {
                 println!("next: {n}");
             }
         }
         AccessCommand::Accept { repo } => {
             let id = repo_id(&repo)?;
             let t = client.terms(&id).await?;
-            println!("Terms of {id}:\n  {}", t["terms"].as_str().unwrap_or(""));
+            println!("Terms of {id}:\n  {}", t.terms);
             client.accept_terms(&id).await?;
             println!("accepted; your downloads of {id} are recorded");
         }
@@ -140,16 +133,21 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
             let v = client
                 .request_access(&repo_id(&repo)?, &purpose, &fields)
                 .await?;
-            print_request(&v);
+            match v {
+                RequestAnswer::Request(r) => print_request(&r),
+                RequestAnswer::Terms(t) => println!(
+                    "{} {}: {} (the terms are accepted: that is the request at this tier)",
+                    t.repo, t.user, t.state
+                ),
+            }
         }
         AccessCommand::Status { repo } => {
             let id = repo.as_deref().map(repo_id).transpose()?;
             let v = client.my_requests(id.as_ref()).await?;
-            let list = v["requests"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
+            if v.requests.is_empty() {
                 println!("no access requests");
             }
-            for r in &list {
+            for r in &v.requests {
                 print_request(r);
             }
         }
@@ -157,9 +155,9 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
             let v = client
                 .list_requests(&repo_id(&repo)?, state.as_deref())
                 .await?;
-            for r in v["requests"].as_array().cloned().unwrap_or_default() {
-                print_request(&r);
-                println!("    purpose: {}", r["purpose"].as_str().unwrap_or(""));
+            for r in &v.requests {
+                print_request(r);
+                println!("    purpose: {}", r.purpose);
             }
         }
         AccessCommand::Review {
@@ -200,11 +198,15 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
                         .collect::<Vec<_>>()
                 })
             };
-            let body = serde_json::json!({
-                "min_level": min_level, "auto_approve_level": auto_approve_level,
-                "blocked_countries": list(blocked_countries), "required_fields": list(required_fields), "terms": terms,
-            });
-            let v = client.set_gating(&repo_id(&repo)?, body).await?;
+            let body = Gating {
+                min_level,
+                auto_approve_level,
+                blocked_countries: list(blocked_countries),
+                required_fields: list(required_fields),
+                terms,
+                repo: None,
+            };
+            let v = client.set_gating(&repo_id(&repo)?, &body).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
     }

@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Subcommand;
 
 use weir_client::Client;
+
+use weir_wire::exports::Export;
 
 use super::{Remote, client, repo_id, split_rev};
 
@@ -40,28 +42,17 @@ pub async fn run(args: Args) -> Result<()> {
     export(command, &client(&remote)?).await
 }
 
-fn print_export(v: &serde_json::Value) {
+fn print_export(v: &Export) {
     println!(
         "export {} of {}@{}: {} ({} of {} approvals: {}){}",
-        v["id"],
-        v["repo"].as_str().unwrap_or("?"),
-        v["commit"].as_str().unwrap_or("?"),
-        v["state"].as_str().unwrap_or("?"),
-        v["approvals"].as_array().map(|a| a.len()).unwrap_or(0),
-        v["approvals_needed"],
-        v["approvals"]
-            .as_array()
-            .map(|a| a
-                .iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_default(),
-        if v["link_issued"] == true {
-            ", link issued"
-        } else {
-            ""
-        }
+        v.id,
+        v.repo,
+        v.commit,
+        v.state,
+        v.approvals.len(),
+        v.approvals_needed,
+        v.approvals.join(", "),
+        if v.link_issued { ", link issued" } else { "" }
     );
 }
 
@@ -79,10 +70,7 @@ async fn export(command: ExportCommand, client: &Client) -> Result<()> {
         ExportCommand::Status { id } => print_export(&client.export(id).await?),
         ExportCommand::Fetch { id, out } => {
             let link = client.export_link(id).await?;
-            let url = link["url"]
-                .as_str()
-                .ok_or_else(|| anyhow!("the server sent no link"))?;
-            let n = client.fetch_export(url, &out).await?;
+            let n = client.fetch_export(&link.url, &out).await?;
             println!(
                 "export {id}: {n} bytes written to {} (the link is now used)",
                 out.display()

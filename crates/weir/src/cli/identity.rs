@@ -87,26 +87,22 @@ async fn identity(command: IdentityCommand, remote: &Remote) -> Result<()> {
                 std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?
             };
-            let body: serde_json::Value = serde_json::from_str(&text)
+            let body: weir_signing::SignedAttestation = serde_json::from_str(&text)
                 .map_err(|e| anyhow!("{} is not an attestation JSON: {e}", file.display()))?;
-            let v = client(remote)?.submit_attestation(body).await?;
+            let v = client(remote)?.submit_attestation(&body).await?;
             println!(
                 "attestation {} accepted: {} is {} until {}",
-                v["id"].as_str().unwrap_or("?"),
-                v["subject"].as_str().unwrap_or("?"),
-                v["level"].as_str().unwrap_or("?"),
-                v["expires_at"].as_str().unwrap_or("?")
+                v.id, v.subject, v.level, v.expires_at
             );
         }
         IdentityCommand::Show => {
             let v = client(remote)?.identity().await?;
             println!(
                 "{}: {} (source: {}{})",
-                v["user"].as_str().unwrap_or("?"),
-                v["level"].as_str().unwrap_or("?"),
-                v["source"].as_str().unwrap_or("?"),
-                v["expires_at"]
-                    .as_str()
+                v.user,
+                v.level,
+                v.source,
+                v.expires_at
                     .map(|e| format!(", until {e}"))
                     .unwrap_or_default()
             );

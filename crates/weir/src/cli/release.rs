@@ -31,11 +31,7 @@ pub async fn run(args: Args) -> Result<()> {
     match client.release(&id, &revision).await {
         Ok(v) => println!(
             "released {id}@{} ({} files); bundle sha256 {}\n  {}\n  {}",
-            v["commit"].as_str().unwrap_or("?"),
-            v["files"],
-            v["bundle_sha256"].as_str().unwrap_or("?"),
-            v["bundle_url"].as_str().unwrap_or(""),
-            v["proof_url"].as_str().unwrap_or("")
+            v.commit, v.files, v.bundle_sha256, v.bundle_url, v.proof_url
         ),
         // Attaching a publisher signature to an existing release is fine.
         Err(weir_client::ClientError::Api { status: 409, .. }) if publisher_sig.is_some() => {}
@@ -49,8 +45,7 @@ pub async fn run(args: Args) -> Result<()> {
             .await?;
         println!(
             "attached the publisher signature to {id}@{} ({} files verified)",
-            v["commit"].as_str().unwrap_or("?"),
-            v["files"]
+            v.commit, v.files
         );
     }
     Ok(())

@@ -31,10 +31,6 @@ pub async fn run(args: Args) -> Result<()> {
     let v = client(&remote)?
         .set_tier(&id, &tier, reason.as_deref())
         .await?;
-    println!(
-        "{id}: tier {} (was {})",
-        v["tier"].as_str().unwrap_or("?"),
-        v["previous"].as_str().unwrap_or("?")
-    );
+    println!("{id}: tier {} (was {})", v.tier, v.previous);
     Ok(())
 }
