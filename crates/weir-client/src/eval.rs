@@ -8,10 +8,15 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use weir_core::RepoId;
 use weir_core::eval::ResultRecord;
+
+use weir_wire::evals::{
+    Classification, EvalResult, EvalResults, Evaluators, Evidence, EvidenceList,
+    NotificationRecorded, PolicyInForce, Suites,
+};
 
 use crate::{Client, ClientError, Result, encode_segment, io_err};
 
@@ -49,7 +54,7 @@ impl Client {
         revision: &str,
         suite: &str,
         file: &Path,
-    ) -> Result<Value> {
+    ) -> Result<EvalResult> {
         read_log_async(file).await?;
         let name = file
             .file_name()
@@ -69,7 +74,7 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn eval_result(&self, id: &str) -> Result<Value> {
+    pub async fn eval_result(&self, id: &str) -> Result<EvalResult> {
         self.get_json(&format!("/api/v1/evaluations/{}", encode_segment(id)))
             .await
     }
@@ -82,11 +87,9 @@ impl Client {
         evaluator: &str,
         secret_hex: &str,
         check: Option<&Path>,
-    ) -> Result<Value> {
+    ) -> Result<EvalResult> {
         let r = self.eval_result(id).await?;
-        let payload = r["payload"]
-            .as_str()
-            .ok_or_else(|| ClientError::Invalid(format!("result {id} has no payload")))?;
+        let payload = r.payload.as_str();
         let record: ResultRecord = serde_json::from_str(payload).map_err(|e| {
             ClientError::Invalid(format!(
                 "result {id}: the payload is not a result record: {e}"
@@ -144,7 +147,7 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn classification(&self, repo: &RepoId, revision: &str) -> Result<Value> {
+    pub async fn classification(&self, repo: &RepoId, revision: &str) -> Result<Classification> {
         self.get_json(&format!(
             "/api/v1/models/{repo}/classification?revision={}",
             encode_segment(revision)
@@ -152,7 +155,11 @@ impl Client {
         .await
     }
 
-    pub async fn record_notification(&self, repo: &RepoId, reference: &str) -> Result<Value> {
+    pub async fn record_notification(
+        &self,
+        repo: &RepoId,
+        reference: &str,
+    ) -> Result<NotificationRecorded> {
         let rb = self
             .request(
                 reqwest::Method::POST,
@@ -162,7 +169,12 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn file_evidence(&self, repo: &RepoId, domain: &str, summary: &str) -> Result<Value> {
+    pub async fn file_evidence(
+        &self,
+        repo: &RepoId,
+        domain: &str,
+        summary: &str,
+    ) -> Result<Evidence> {
         let rb = self
             .request(
                 reqwest::Method::POST,
@@ -172,7 +184,7 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn evidence(&self, repo: &RepoId) -> Result<Value> {
+    pub async fn evidence(&self, repo: &RepoId) -> Result<EvidenceList> {
         self.get_json(&format!("/api/v1/models/{repo}/evidence"))
             .await
     }
@@ -183,7 +195,7 @@ impl Client {
         decision: &str,
         severity: Option<&str>,
         reason: &str,
-    ) -> Result<Value> {
+    ) -> Result<Evidence> {
         let rb = self
             .request(
                 reqwest::Method::POST,
@@ -212,12 +224,20 @@ impl Client {
             .await?)
     }
 
-    /// Any JSON resource of the API.
-    pub async fn get(&self, path: &str) -> Result<Value> {
-        self.get_json(path).await
+    pub async fn suites(&self) -> Result<Suites> {
+        self.get_json("/api/v1/eval/suites").await
     }
 
-    pub async fn policy(&self) -> Result<Value> {
+    pub async fn evaluators(&self) -> Result<Evaluators> {
+        self.get_json("/api/v1/evaluators").await
+    }
+
+    pub async fn eval_results(&self, repo: &RepoId) -> Result<EvalResults> {
+        self.get_json(&format!("/api/v1/models/{repo}/evaluations"))
+            .await
+    }
+
+    pub async fn policy(&self) -> Result<PolicyInForce> {
         self.get_json("/api/v1/policy").await
     }
 }

@@ -122,7 +122,7 @@ impl Client {
         Err(api_error(resp).await)
     }
 
-    pub(crate) async fn get_json(&self, path: &str) -> Result<Value> {
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         let resp = self
             .send(self.request(reqwest::Method::GET, &self.url(path)))
             .await?;
@@ -131,7 +131,7 @@ impl Client {
 
     /// `GET /api/whoami-v2`: the account name the token belongs to.
     pub async fn whoami(&self) -> Result<String> {
-        let v = self.get_json("/api/whoami-v2").await?;
+        let v: Value = self.get_json("/api/whoami-v2").await?;
         v["name"]
             .as_str()
             .map(str::to_string)

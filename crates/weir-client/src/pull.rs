@@ -49,7 +49,7 @@ enum Fetched {
 
 impl Client {
     pub async fn pull(&self, repo: &RepoId, dir: &Path, opts: &PullOptions) -> Result<PullOutcome> {
-        let manifest = self
+        let manifest: Value = self
             .get_json(&format!(
                 "/api/v1/repos/{}/{}/manifest/{}",
                 repo.namespace,

@@ -140,7 +140,7 @@ impl Client {
             "/api/v1/repos/{}/{}/manifest/main",
             repo.namespace, repo.name
         );
-        let manifest = match self.get_json(&manifest_path).await {
+        let manifest: Result<Value> = match self.get_json(&manifest_path).await {
             // A new branch starts from main's head, as the server creates it.
             Err(ClientError::Api {
                 status: 404, code, ..

@@ -11,6 +11,7 @@
 //! Every decision goes through `weir_authz`; every change commits with its event.
 
 use weir_wire::ErrorCode;
+use weir_wire::evals as wire;
 
 use axum::Json;
 use axum::body::Body;
@@ -91,7 +92,7 @@ pub fn routes() -> crate::routes::Routes {
 
 // ---- the policy in force ------------------------------------------------------------------------
 
-async fn get_policy(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn get_policy(State(state): State<AppState>) -> Result<Json<wire::PolicyInForce>, ApiError> {
     let p = policy_in_force(&state.store).await?;
     let signature = match p.signature {
         Some(s) => s,
@@ -105,42 +106,42 @@ async fn get_policy(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         })?
         .to_text(),
     };
-    Ok(Json(json!({
-        "version": p.policy.version,
-        "description": p.policy.description,
-        "sha256": p.sha256,
-        "default": p.set_by.is_none(),
-        "set_by": p.set_by,
-        "set_at": p.set_at.map(iso8601),
-        "signature": signature,
-        "verification_key": state.config.log_signer.verifier().vkey(),
-        "policy": p.policy,
-        "text": p.text,
-    })))
+    Ok(Json(wire::PolicyInForce {
+        version: p.policy.version.clone(),
+        description: p.policy.description.clone(),
+        sha256: p.sha256,
+        default: p.set_by.is_none(),
+        set_by: p.set_by,
+        set_at: p.set_at.map(iso8601),
+        signature,
+        verification_key: state.config.log_signer.verifier().vkey(),
+        policy: serde_json::to_value(&p.policy).map_err(|_| ApiError::internal())?,
+        text: p.text,
+    }))
 }
 
 async fn list_suites(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"suites": state.store.db.suites().await?})))
 }
 
-async fn list_evaluators(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = state
+async fn list_evaluators(
+    State(state): State<AppState>,
+) -> Result<Json<wire::Evaluators>, ApiError> {
+    let list: Vec<_> = state
         .store
         .db
         .evaluators()
         .await?
         .into_iter()
-        .map(|e| {
-            json!({
-                "name": e.name,
-                "public_key": e.public_key,
-                "accredited": e.revoked_at.is_none(),
-                "accredited_at": iso8601(e.created_at),
-                "revoked_at": e.revoked_at.map(iso8601),
-            })
+        .map(|e| wire::Evaluator {
+            name: e.name,
+            public_key: e.public_key,
+            accredited: e.revoked_at.is_none(),
+            accredited_at: iso8601(e.created_at),
+            revoked_at: e.revoked_at.map(iso8601),
         })
         .collect();
-    Ok(Json(json!({ "evaluators": list })))
+    Ok(Json(wire::Evaluators { evaluators: list }))
 }
 
 // ---- classification -----------------------------------------------------------------------------
@@ -152,36 +153,44 @@ pub fn notification(
     notified: Option<&(i64, String)>,
     policy: &Policy,
     at: i64,
-) -> Value {
-    match since {
-        None => Value::Null,
-        Some(s) => {
-            let due = s + policy.compute_presumption.notify_days * 86_400;
-            json!({
-                "rule": "compute_presumption",
-                "started_at": iso8601(s),
-                "due": iso8601(due),
-                "days_left": (due - at + 86_399).div_euclid(86_400),
-                "notified_at": notified.map(|(t, _)| iso8601(*t)),
-                "reference": notified.map(|(_, r)| r),
-                "overdue": notified.is_none() && at > due,
-            })
-        }
+) -> Option<wire::NotificationClock> {
+    let s = since?;
+    let due = s + policy.compute_presumption.notify_days * 86_400;
+    Some(wire::NotificationClock {
+        rule: "compute_presumption".into(),
+        started_at: iso8601(s),
+        due: iso8601(due),
+        days_left: (due - at + 86_399).div_euclid(86_400),
+        notified_at: notified.map(|(t, _)| iso8601(*t)),
+        reference: notified.map(|(_, r)| r.clone()),
+        overdue: notified.is_none() && at > due,
+    })
+}
+
+pub fn card_json(card: &CardFacts) -> wire::Card {
+    wire::Card {
+        license: card.license.clone(),
+        base_model: card.base_models.clone(),
+        tags: card.tags.clone(),
+        training_compute_flop: card.training_compute_flop,
+        parameters: card.parameters,
+        closed_weights: card.closed_weights,
+        hazard_domains: card
+            .hazard_domains
+            .iter()
+            .map(|d| d.as_str().to_string())
+            .collect(),
+        contact: card.contact.clone(),
+        errors: card.errors.clone(),
     }
 }
 
-pub fn card_json(card: &CardFacts) -> Value {
-    json!({
-        "license": card.license,
-        "base_model": card.base_models,
-        "tags": card.tags,
-        "training_compute_flop": card.training_compute_flop,
-        "parameters": card.parameters,
-        "closed_weights": card.closed_weights,
-        "hazard_domains": card.hazard_domains,
-        "contact": card.contact,
-        "errors": card.errors,
-    })
+/// The snake_case text a serde enum serializes to.
+fn wire_str<T: serde::Serialize>(t: &T) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -195,7 +204,7 @@ async fn get_classification(
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<RevQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Classification>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let rev = q.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
@@ -207,23 +216,54 @@ async fn get_classification(
         None
     };
     let notified = stored.as_ref().and_then(|s| s.notified.as_ref());
-    let mut v = serde_json::to_value(&c).map_err(|_| ApiError::internal())?;
-    if let Value::Object(m) = &mut v {
-        m.insert("repo".into(), json!(repo.repo_id.to_string()));
-        m.insert("revision".into(), json!(rev));
-        m.insert("tier".into(), json!(repo.tier.as_str()));
-        m.insert("explanation".into(), json!(c.explain()));
-        m.insert(
-            "policy".into(),
-            json!({"version": policy.policy.version, "sha256": policy.sha256}),
-        );
-        m.insert(
-            "notification".into(),
-            notification(since, notified, &policy.policy, now()),
-        );
-        m.insert("card".into(), card_json(&card));
-    }
-    Ok(Json(v))
+    Ok(Json(wire::Classification {
+        repo: repo.repo_id.to_string(),
+        revision: rev,
+        tier: repo.tier.as_str().to_string(),
+        explanation: c.explain(),
+        policy: wire::PolicyRef {
+            version: policy.policy.version.clone(),
+            sha256: policy.sha256.clone(),
+        },
+        notification: notification(since, notified, &policy.policy, now()),
+        card: card_json(&card),
+        policy_version: c.policy_version.clone(),
+        minimum_tier: c.minimum_tier.as_str().to_string(),
+        deciding_rule: c.deciding_rule.map(str::to_string),
+        domains: c
+            .domains
+            .iter()
+            .map(|d| wire::DomainOutcome {
+                domain: d.domain.as_str().to_string(),
+                outcome: wire_str(&d.outcome),
+                evidence: d.evidence.clone(),
+            })
+            .collect(),
+        rules: c
+            .rules
+            .iter()
+            .map(|r| wire::RuleOutcome {
+                rule: r.rule.to_string(),
+                source: r.source.clone(),
+                fired: r.fired,
+                tier: r.tier.map(|t| t.as_str().to_string()),
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        ignored_results: c
+            .ignored_results
+            .iter()
+            .map(|i| wire::IgnoredResult {
+                id: i.id.clone(),
+                suite: i.suite.clone(),
+                reason: wire_str(&i.reason),
+                why: i.why.to_string(),
+            })
+            .collect(),
+        counted_results: c.counted_results,
+        presumption: c.presumption,
+        reassessment_due: c.reassessment_due,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -241,7 +281,7 @@ async fn record_notification(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<NotifiedBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::NotificationRecorded>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::RecordNotification(&f), &repo.repo_id.to_string())?;
     let reference = body.reference.trim();
@@ -277,37 +317,40 @@ async fn record_notification(
         })?;
     let stored = state.store.db.classification(&repo).await?;
     let policy = policy_in_force(&state.store).await?;
-    Ok(Json(json!({
-        "repo": repo.repo_id.to_string(),
-        "notification": notification(
+    Ok(Json(wire::NotificationRecorded {
+        repo: repo.repo_id.to_string(),
+        notification: notification(
             stored.as_ref().and_then(|s| s.presumption_since),
             stored.as_ref().and_then(|s| s.notified.as_ref()),
             &policy.policy,
             at,
         ),
-    })))
+    }))
 }
 
 // ---- results ------------------------------------------------------------------------------------
 
-fn result_json(r: &StoredResult) -> Value {
+fn result_json(r: &StoredResult) -> wire::EvalResult {
     let record: Value = serde_json::from_str(&r.payload).unwrap_or(Value::Null);
-    json!({
-        "id": r.id,
-        "repo": record.get("repo"),
-        "commit": r.commit,
-        "suite": r.suite,
-        "record": record,
-        "payload": r.payload,
-        "raw_log_sha256": r.raw_log_sha256,
-        "raw_log_name": r.raw_log_name,
-        "imported_by": r.imported_by,
-        "imported_at": iso8601(r.created_at),
-        "signed": r.signature.is_some(),
-        "evaluator": r.evaluator,
-        "signature": r.signature,
-        "signed_at": r.signed_at.map(iso8601),
-    })
+    wire::EvalResult {
+        id: r.id.clone(),
+        repo: record
+            .get("repo")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        commit: r.commit.clone(),
+        suite: r.suite.clone(),
+        record,
+        payload: r.payload.clone(),
+        raw_log_sha256: r.raw_log_sha256.clone(),
+        raw_log_name: r.raw_log_name.clone(),
+        imported_by: r.imported_by.clone(),
+        imported_at: iso8601(r.created_at),
+        signed: r.signature.is_some(),
+        evaluator: r.evaluator.clone(),
+        signature: r.signature.clone(),
+        signed_at: r.signed_at.map(iso8601),
+    }
 }
 
 #[derive(Deserialize)]
@@ -327,7 +370,7 @@ async fn import_result(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<ImportQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::EvalResult>), ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Contribute(&f), &repo.repo_id.to_string())?;
     let user = caller.require_user()?.to_string();
@@ -438,9 +481,9 @@ async fn list_results(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::EvalResults>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
-    let list: Vec<Value> = state
+    let list: Vec<_> = state
         .store
         .db
         .eval_results(&repo)
@@ -448,9 +491,10 @@ async fn list_results(
         .iter()
         .map(result_json)
         .collect();
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "results": list}),
-    ))
+    Ok(Json(wire::EvalResults {
+        repo: repo.repo_id.to_string(),
+        results: list,
+    }))
 }
 
 async fn result_and_repo(
@@ -488,7 +532,7 @@ async fn get_result(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::EvalResult>, ApiError> {
     let (r, _) = result_and_repo(&state, &caller, &id).await?;
     Ok(Json(result_json(&r)))
 }
@@ -532,7 +576,7 @@ async fn sign_result(
     headers: HeaderMap,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SignatureBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::EvalResult>, ApiError> {
     let (r, repo) = result_and_repo(&state, &caller, &id).await?;
     if r.signature.is_some() {
         return Err(ApiError::new(
@@ -605,21 +649,24 @@ async fn sign_result(
 
 // ---- evidence -----------------------------------------------------------------------------------
 
-fn evidence_json(e: &weir_store::evals::Evidence, show_summary: bool) -> Value {
-    json!({
-        "id": e.id,
-        "domain": e.domain,
-        "state": e.state,
-        "severity": e.severity,
-        "summary": if show_summary { Some(&e.summary) } else { None },
-        "filed_by": if show_summary { Some(&e.filed_by) } else { None },
-        "filed_at": iso8601(e.created_at),
-        "reviewer": e.reviewer,
-        "review_reason": e.review_reason,
-        "reviewed_at": e.reviewed_at.map(iso8601),
-        "triage_due": e.triage_due.map(iso8601),
-        "triage_overdue": e.state == "pending_triage" && e.triage_due.is_some_and(|d| now() > d),
-    })
+fn evidence_json(e: &weir_store::evals::Evidence, show_summary: bool) -> wire::Evidence {
+    wire::Evidence {
+        id: e.id,
+        domain: e.domain.clone(),
+        state: e.state.clone(),
+        severity: e.severity.clone(),
+        summary: show_summary.then(|| e.summary.clone()),
+        filed_by: show_summary.then(|| e.filed_by.clone()),
+        filed_at: iso8601(e.created_at),
+        reviewer: e.reviewer.clone(),
+        review_reason: e.review_reason.clone(),
+        reviewed_at: e.reviewed_at.map(iso8601),
+        triage_due: e.triage_due.map(iso8601),
+        triage_overdue: e.state == "pending_triage" && e.triage_due.is_some_and(|d| now() > d),
+        repo: None,
+        tier: None,
+        minimum_tier: None,
+    }
 }
 
 /// Evidence is listed to everyone who can see the repo; its text only to operators and to the
@@ -628,11 +675,11 @@ async fn list_evidence(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::EvidenceList>, ApiError> {
     let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let operator = caller.authorize(&Action::Administer).allow;
     let me = caller.name().map(|n| n.to_string());
-    let list: Vec<Value> = state
+    let list: Vec<_> = state
         .store
         .db
         .evidence_for_repo(&repo)
@@ -640,9 +687,10 @@ async fn list_evidence(
         .iter()
         .map(|e| evidence_json(e, operator || me.as_deref() == Some(e.filed_by.as_str())))
         .collect();
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "evidence": list}),
-    ))
+    Ok(Json(wire::EvidenceList {
+        repo: repo.repo_id.to_string(),
+        evidence: list,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -666,7 +714,7 @@ async fn file_evidence(
     headers: HeaderMap,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<EvidenceBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Evidence>), ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Contribute(&f), &repo.repo_id.to_string())?;
     let user = caller.require_user()?.to_string();
@@ -790,8 +838,11 @@ async fn file_evidence(
         .map(|r| r.tier)
         .unwrap_or(before);
     let mut v = evidence_json(&ev, true);
-    v["repo"] = json!(repo.repo_id.to_string());
-    v["tier"] = json!({"before": before.as_str(), "after": after.as_str()});
+    v.repo = Some(repo.repo_id.to_string());
+    v.tier = Some(wire::TierMove {
+        before: before.as_str().to_string(),
+        after: after.as_str().to_string(),
+    });
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -808,7 +859,7 @@ async fn review_evidence(
     headers: HeaderMap,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<ReviewBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Evidence>, ApiError> {
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -908,7 +959,7 @@ async fn review_evidence(
     .await?;
     let ev = state.store.db.evidence(id).await?.ok_or_else(not_found)?;
     let mut v = evidence_json(&ev, true);
-    v["minimum_tier"] = json!(c.map(|c| c.minimum_tier.as_str()));
+    v.minimum_tier = c.map(|c| c.minimum_tier.as_str().to_string());
     Ok(Json(v))
 }
 

@@ -3,11 +3,13 @@
 //!
 //! - [`access`]: the download check, terms, access requests, tiers, gating, identity;
 //! - [`error`]: the closed set of error codes and the error envelope;
+//! - [`evals`]: evaluation results, evidence, classification, the policy;
 //! - [`exports`]: custodial export under dual control;
 //! - [`releases`]: signed releases.
 
 pub mod access;
 pub mod error;
+pub mod evals;
 pub mod exports;
 pub mod releases;
 

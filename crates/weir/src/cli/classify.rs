@@ -1,7 +1,6 @@
 //! `weir classify`.
 
 use anyhow::Result;
-use serde_json::{Value, json};
 
 use super::{Remote, client, repo_id, split_rev};
 
@@ -43,7 +42,7 @@ async fn classify(
         println!(
             "{id}: notification recorded ({}), clock due {} is met",
             reference,
-            v["notification"]["due"].as_str().unwrap_or("?")
+            v.notification.map(|n| n.due).unwrap_or_else(|| "-".into())
         );
         return Ok(());
     }
@@ -52,78 +51,65 @@ async fn classify(
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
     println!(
         "{id}@{} (tier {}, policy {})",
-        &s(&v["revision"]),
-        s(&v["tier"]),
-        s(&v["policy"]["version"])
+        v.revision, v.tier, v.policy.version
     );
-    println!(
-        "minimum tier {}: {}",
-        s(&v["minimum_tier"]),
-        s(&v["explanation"])
-    );
+    println!("minimum tier {}: {}", v.minimum_tier, v.explanation);
     println!("\nrules:");
-    for r in v["rules"].as_array().into_iter().flatten() {
-        let fired = r["fired"].as_bool().unwrap_or(false);
+    for r in &v.rules {
         println!(
             "  [{}] {:<20} {:<4} {}\n        source: {}",
-            if fired { "fired" } else { "  -  " },
-            s(&r["rule"]),
-            r["tier"].as_str().unwrap_or(""),
-            s(&r["detail"]),
-            s(&r["source"])
+            if r.fired { "fired" } else { "  -  " },
+            r.rule,
+            r.tier.as_deref().unwrap_or(""),
+            r.detail,
+            r.source
         );
     }
     println!("\ndomains:");
-    for d in v["domains"].as_array().into_iter().flatten() {
-        println!("  {:<13} {}", s(&d["domain"]), s(&d["outcome"]));
-        for e in d["evidence"].as_array().into_iter().flatten() {
-            println!("      - {}", e.as_str().unwrap_or(""));
+    for d in &v.domains {
+        println!("  {:<13} {}", d.domain, d.outcome);
+        for e in &d.evidence {
+            println!("      - {e}");
         }
     }
-    let ignored = v["ignored_results"].as_array().cloned().unwrap_or_default();
-    if !ignored.is_empty() {
+    if !v.ignored_results.is_empty() {
         println!("\nresults that do not count:");
-        for i in ignored {
+        for i in &v.ignored_results {
             println!(
                 "  {} {}: {}",
-                &s(&i["id"])[..12.min(s(&i["id"]).len())],
-                s(&i["suite"]),
-                s(&i["why"])
+                i.id.get(..12).unwrap_or(&i.id),
+                i.suite,
+                i.why
             );
         }
     }
-    if let Some(n) = v["notification"].as_object() {
+    if let Some(n) = &v.notification {
         println!(
             "\nnotification clock ({}): started {}, due {}{}",
-            n.get("rule").and_then(Value::as_str).unwrap_or("-"),
-            n.get("started_at").and_then(Value::as_str).unwrap_or("-"),
-            n.get("due").and_then(Value::as_str).unwrap_or("-"),
-            if let Some(at) = n.get("notified_at").and_then(Value::as_str) {
+            n.rule,
+            n.started_at,
+            n.due,
+            if let Some(at) = &n.notified_at {
                 format!(
                     " — notified {at} ({})",
-                    n.get("reference").and_then(Value::as_str).unwrap_or("-")
+                    n.reference.as_deref().unwrap_or("-")
                 )
-            } else if n.get("overdue").and_then(Value::as_bool) == Some(true) {
+            } else if n.overdue {
                 " — OVERDUE".to_string()
             } else {
-                format!(
-                    " ({} days left)",
-                    n.get("days_left").cloned().unwrap_or(json!("?"))
-                )
+                format!(" ({} days left)", n.days_left)
             }
         );
     }
-    if v["reassessment_due"].as_bool() == Some(true) {
+    if v.reassessment_due {
         println!(
             "\nre-assessment due: training compute more than doubled since the last assessment"
         );
     }
-    let errors = v["card"]["errors"].as_array().cloned().unwrap_or_default();
-    for e in errors {
-        println!("card problem: {}", e.as_str().unwrap_or(""));
+    for e in &v.card.errors {
+        println!("card problem: {e}");
     }
     Ok(())
 }

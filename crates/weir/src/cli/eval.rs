@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde_json::Value;
+
+use weir_core::eval::ResultRecord;
+use weir_wire::evals::EvalResult;
 
 use super::{Remote, client, repo_id, split_rev};
 
@@ -78,15 +80,14 @@ async fn eval(command: EvalCommand, remote: &Remote) -> Result<()> {
             let v = c.import_eval(&id, rev, &suite, &file).await?;
             print_result(&v);
             if let (Some(evaluator), Some(key)) = (evaluator, key) {
-                let rid = v["id"].as_str().unwrap_or_default();
                 let s = c
-                    .sign_eval(rid, &evaluator, &load_secret(&key)?, Some(&file))
+                    .sign_eval(&v.id, &evaluator, &load_secret(&key)?, Some(&file))
                     .await?;
-                println!("signed by {}", s["evaluator"].as_str().unwrap_or("?"));
+                println!("signed by {}", s.evaluator.as_deref().unwrap_or("?"));
             } else {
                 println!(
                     "unsigned: it counts once an accredited evaluator signs it (weir eval submit {} --evaluator NAME --key FILE)",
-                    v["id"].as_str().unwrap_or("ID")
+                    v.id
                 );
             }
         }
@@ -100,7 +101,7 @@ async fn eval(command: EvalCommand, remote: &Remote) -> Result<()> {
                 .sign_eval(&id, &evaluator, &load_secret(&key)?, log.as_deref())
                 .await?;
             print_result(&v);
-            println!("signed by {}", v["evaluator"].as_str().unwrap_or("?"));
+            println!("signed by {}", v.evaluator.as_deref().unwrap_or("?"));
         }
         EvalCommand::Show { id } => {
             let v = client(remote)?.eval_result(&id).await?;
@@ -109,34 +110,24 @@ async fn eval(command: EvalCommand, remote: &Remote) -> Result<()> {
         EvalCommand::List { repo } => {
             let id = repo_id(&repo)?;
             let c = client(remote)?;
-            let v = c.get(&format!("/api/v1/models/{id}/evaluations")).await?;
-            for r in v["results"].as_array().into_iter().flatten() {
+            for r in &c.eval_results(&id).await?.results {
                 print_result(r);
             }
         }
         EvalCommand::Suites => {
-            let v = client(remote)?.get("/api/v1/eval/suites").await?;
-            for s in v["suites"].as_array().into_iter().flatten() {
+            for s in client(remote)?.suites().await?.suites {
                 println!(
                     "{} v{}  domain {}  metric {}  chance {}  questions {}{}  tasks {}",
-                    s["name"].as_str().unwrap_or("?"),
-                    s["version"],
-                    s["domain"].as_str().unwrap_or("?"),
-                    s["metric"].as_str().unwrap_or("?"),
-                    s["chance"],
-                    s["questions"],
-                    s["original_questions"]
-                        .as_i64()
+                    s.name,
+                    s.version,
+                    s.domain,
+                    s.metric,
+                    s.chance,
+                    s.questions,
+                    s.original_questions
                         .map(|o| format!(" (or {o})"))
                         .unwrap_or_default(),
-                    s["tasks"]
-                        .as_array()
-                        .map(|t| t
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_default()
+                    s.tasks.join(", ")
                 );
             }
         }
@@ -144,33 +135,29 @@ async fn eval(command: EvalCommand, remote: &Remote) -> Result<()> {
     Ok(())
 }
 
-fn print_result(v: &Value) {
-    let rec = &v["record"];
-    let partial: Vec<&str> = rec["partial"]
-        .as_array()
-        .map(|p| p.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+fn print_result(v: &EvalResult) {
+    let Ok(rec) = serde_json::from_str::<ResultRecord>(&v.payload) else {
+        println!("result {} (its payload is not a result record)", v.id);
+        return;
+    };
     println!(
         "result {}\n  {}@{} suite {} ({}): {} {} = {} on n={} [{} {}]\n  raw log sha256 {}{}",
-        v["id"].as_str().unwrap_or("?"),
-        rec["repo"].as_str().unwrap_or("?"),
-        v["commit"]
-            .as_str()
-            .map(|c| &c[..c.len().min(12)])
-            .unwrap_or("?"),
-        rec["suite"].as_str().unwrap_or("?"),
-        rec["domain"].as_str().unwrap_or("?"),
-        rec["task"].as_str().unwrap_or("?"),
-        rec["metric"].as_str().unwrap_or("?"),
-        rec["value"],
-        rec["n"],
-        rec["harness"].as_str().unwrap_or("?"),
-        rec["harness_version"].as_str().unwrap_or("?"),
-        rec["raw_log_sha256"].as_str().unwrap_or("?"),
-        if partial.is_empty() {
+        v.id,
+        rec.repo,
+        v.commit.get(..12).unwrap_or(&v.commit),
+        rec.suite,
+        rec.domain.as_str(),
+        rec.task,
+        rec.metric,
+        rec.value,
+        rec.n,
+        rec.harness.as_str(),
+        rec.harness_version,
+        rec.raw_log_sha256,
+        if rec.partial.is_empty() {
             String::new()
         } else {
-            format!("\n  PARTIAL (never counts): {}", partial.join("; "))
+            format!("\n  PARTIAL (never counts): {}", rec.partial.join("; "))
         }
     );
 }

@@ -55,40 +55,35 @@ async fn evidence(command: EvidenceCommand, remote: &Remote) -> Result<()> {
         } => {
             let id = repo_id(&repo)?;
             let v = c.file_evidence(&id, &domain, &summary).await?;
-            if v["state"] == "pending_triage" {
+            let (before, after) = v
+                .tier
+                .map(|t| (t.before, t.after))
+                .unwrap_or_else(|| ("?".into(), "?".into()));
+            if v.state == "pending_triage" {
                 println!(
-                    "filed evidence #{} ({} awaits an operator's triage, due {}; nothing changes until it is confirmed); {id} tier {}",
-                    v["id"],
-                    v["domain"].as_str().unwrap_or("?"),
-                    v["triage_due"].as_str().unwrap_or("?"),
-                    v["tier"]["after"].as_str().unwrap_or("?")
+                    "filed evidence #{} ({} awaits an operator's triage, due {}; nothing changes until it is confirmed); {id} tier {after}",
+                    v.id,
+                    v.domain,
+                    v.triage_due.as_deref().unwrap_or("?"),
                 );
             } else {
                 println!(
-                    "filed evidence #{} ({} is ambiguous until reviewed); {id} tier {} -> {}",
-                    v["id"],
-                    v["domain"].as_str().unwrap_or("?"),
-                    v["tier"]["before"].as_str().unwrap_or("?"),
-                    v["tier"]["after"].as_str().unwrap_or("?")
+                    "filed evidence #{} ({} is ambiguous until reviewed); {id} tier {before} -> {after}",
+                    v.id, v.domain,
                 );
             }
         }
         EvidenceCommand::List { repo } => {
             let id = repo_id(&repo)?;
-            let v = c.evidence(&id).await?;
-            for e in v["evidence"].as_array().into_iter().flatten() {
+            for e in c.evidence(&id).await?.evidence {
                 println!(
                     "#{} {} {}{} filed {}{}",
-                    e["id"],
-                    e["domain"].as_str().unwrap_or("?"),
-                    e["state"].as_str().unwrap_or("?"),
-                    e["severity"]
-                        .as_str()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default(),
-                    e["filed_at"].as_str().unwrap_or("?"),
-                    e["summary"]
-                        .as_str()
+                    e.id,
+                    e.domain,
+                    e.state,
+                    e.severity.map(|s| format!(" ({s})")).unwrap_or_default(),
+                    e.filed_at,
+                    e.summary
                         .map(|s| format!(": {}", s.escape_debug()))
                         .unwrap_or_default()
                 );
@@ -105,8 +100,8 @@ async fn evidence(command: EvidenceCommand, remote: &Remote) -> Result<()> {
                 .await?;
             println!(
                 "evidence #{id} {}; minimum tier now {}",
-                v["state"].as_str().unwrap_or("?"),
-                v["minimum_tier"].as_str().unwrap_or("?")
+                v.state,
+                v.minimum_tier.as_deref().unwrap_or("?")
             );
         }
     }
