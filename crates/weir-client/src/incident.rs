@@ -1,11 +1,16 @@
 //! Client calls for incidents, the OSV feed, publisher records, notifications and release
-//! sign-offs. Thin: each returns the server's JSON; anonymous reporters pass their follow-up
+//! sign-offs, each answered with its `weir_wire` type; anonymous reporters pass their follow-up
 //! token, which travels in the `X-Weir-Followup` header.
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use weir_core::RepoId;
+
+use weir_wire::incidents::{
+    Attachment, Incident, Incidents, MarkedRead, Notifications, OsvRecord, PublisherRecord, Report,
+    Signoff, TransitionRequest, WebhookCreated,
+};
 
 use crate::{Client, Result, encode_segment, io_err};
 
@@ -21,14 +26,14 @@ impl Client {
         }
     }
 
-    pub async fn report_incident(&self, body: &Value) -> Result<Value> {
+    pub async fn report_incident(&self, body: &Report) -> Result<Incident> {
         let rb = self
             .request(reqwest::Method::POST, &self.url("/api/v1/incidents"))
             .json(body);
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn incidents(&self, query: &[(&str, String)]) -> Result<Value> {
+    pub async fn incidents(&self, query: &[(&str, String)]) -> Result<Incidents> {
         let q: Vec<String> = query
             .iter()
             .map(|(k, v)| format!("{k}={}", encode_segment(v)))
@@ -37,7 +42,7 @@ impl Client {
             .await
     }
 
-    pub async fn incident(&self, id: &str, followup: Option<&str>) -> Result<Value> {
+    pub async fn incident(&self, id: &str, followup: Option<&str>) -> Result<Incident> {
         let rb = self.with_followup(
             self.request(
                 reqwest::Method::GET,
@@ -51,9 +56,9 @@ impl Client {
     pub async fn incident_transition(
         &self,
         id: &str,
-        body: &Value,
+        body: &TransitionRequest,
         followup: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<Incident> {
         let rb = self.with_followup(
             self.request(
                 reqwest::Method::POST,
@@ -68,7 +73,12 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn incident_update(&self, id: &str, note: &str, final_report: bool) -> Result<Value> {
+    pub async fn incident_update(
+        &self,
+        id: &str,
+        note: &str,
+        final_report: bool,
+    ) -> Result<Incident> {
         let rb = self
             .request(
                 reqwest::Method::POST,
@@ -83,7 +93,7 @@ impl Client {
         id: &str,
         file: &Path,
         followup: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<Attachment> {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -107,11 +117,11 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn osv_all(&self) -> Result<Value> {
+    pub async fn osv_all(&self) -> Result<Vec<OsvRecord>> {
         self.get_json("/osv/all.json").await
     }
 
-    pub async fn publisher_record(&self, name: &str) -> Result<Value> {
+    pub async fn publisher_record(&self, name: &str) -> Result<PublisherRecord> {
         self.get_json(&format!(
             "/api/v1/publishers/{}/record",
             encode_segment(name)
@@ -119,11 +129,11 @@ impl Client {
         .await
     }
 
-    pub async fn notifications(&self) -> Result<Value> {
+    pub async fn notifications(&self) -> Result<Notifications> {
         self.get_json("/api/v1/notifications").await
     }
 
-    pub async fn mark_notification_read(&self, id: i64) -> Result<Value> {
+    pub async fn mark_notification_read(&self, id: i64) -> Result<MarkedRead> {
         let rb = self.request(
             reqwest::Method::POST,
             &self.url(&format!("/api/v1/notifications/{id}/read")),
@@ -131,7 +141,7 @@ impl Client {
         Ok(self.send(rb).await?.json().await?)
     }
 
-    pub async fn set_webhook(&self, url: &str) -> Result<Value> {
+    pub async fn set_webhook(&self, url: &str) -> Result<WebhookCreated> {
         let rb = self
             .request(
                 reqwest::Method::PUT,
@@ -150,7 +160,7 @@ impl Client {
         Ok(())
     }
 
-    pub async fn signoff(&self, repo: &RepoId, revision: &str, reason: &str) -> Result<Value> {
+    pub async fn signoff(&self, repo: &RepoId, revision: &str, reason: &str) -> Result<Signoff> {
         let rb = self
             .request(
                 reqwest::Method::POST,

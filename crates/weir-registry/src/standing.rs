@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use weir_core::eval::{Domain, ResultRecord};
 use weir_core::incident::{self, State as IState};
 use weir_core::standing::{Decision, PublisherFacts, Standing, decide};
@@ -11,6 +11,9 @@ use weir_core::{CommitId, Tier};
 use weir_store::Repo;
 use weir_store::evals::StoredResult;
 use weir_wire::ErrorCode;
+use weir_wire::incidents::{
+    PublisherRecord, RecordIncidents, RecordRelease, RecordReleases, UnderClassified,
+};
 
 use crate::clock::iso8601;
 use weir_store::{Store, StoreError};
@@ -20,7 +23,8 @@ use crate::{Kind, ServiceError};
 pub struct Record {
     pub facts: PublisherFacts,
     pub decision: Decision,
-    pub json: Value,
+    /// The record as published.
+    pub view: PublisherRecord,
 }
 
 /// What deciding "evaluated before release" needs, loaded once per record.
@@ -131,15 +135,20 @@ pub async fn record(
         }
         let later_higher = rel.tier.is_some_and(|t| repo.tier > t);
         if later_higher {
-            under.push(json!({"repo": id.to_string(), "commit": rel.commit.as_str(), "released_at_tier": rel.tier.map(Tier::as_str), "tier_now": repo.tier.as_str()}));
+            under.push(UnderClassified {
+                repo: id.to_string(),
+                commit: rel.commit.to_string(),
+                released_at_tier: rel.tier.map(|t| t.as_str().to_string()),
+                tier_now: repo.tier.as_str().to_string(),
+            });
         }
-        release_list.push(json!({
-            "repo": id.to_string(),
-            "commit": rel.commit.as_str(),
-            "released_at": iso8601(rel.created_at),
-            "tier_at_release": rel.tier.map(Tier::as_str),
-            "pre_release_evaluations": ok,
-        }));
+        release_list.push(RecordRelease {
+            repo: id.to_string(),
+            commit: rel.commit.to_string(),
+            released_at: iso8601(rel.created_at),
+            tier_at_release: rel.tier.map(|t| t.as_str().to_string()),
+            pre_release_evaluations: ok,
+        });
     }
     let window = rules.window_days * incident::DAY;
     let mut by_kind: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
@@ -192,34 +201,37 @@ pub async fn record(
         under_classified: under.len(),
     };
     let decision = decide(&rules, &facts);
-    let json = json!({
-        "publisher": namespace,
-        "standing": decision.standing.as_str(),
-        "rule": decision.rule,
-        "detail": decision.detail,
-        "rules_source": rules.source,
-        "policy_version": policy.version,
-        "releases": {
-            "count": facts.releases,
-            "with_pre_release_evaluations": facts.evaluated_releases,
-            "share_evaluated": if facts.releases == 0 { Value::Null } else { json!(facts.evaluated_releases as f64 / facts.releases as f64) },
-            "list": release_list,
+    let view = PublisherRecord {
+        publisher: namespace.to_string(),
+        standing: decision.standing.as_str().to_string(),
+        rule: decision.rule.to_string(),
+        detail: decision.detail.clone(),
+        rules_source: rules.source.clone(),
+        policy_version: policy.version.clone(),
+        releases: RecordReleases {
+            count: facts.releases,
+            with_pre_release_evaluations: facts.evaluated_releases,
+            share_evaluated: (facts.releases > 0)
+                .then(|| facts.evaluated_releases as f64 / facts.releases as f64),
+            list: release_list,
         },
-        "incidents": {
-            "confirmed_by_kind_and_severity": by_kind,
-            "by_state": by_state,
-            "median_hours_to_triage": median(triage_times).map(|s| (s as f64 / 3600.0 * 10.0).round() / 10.0),
-            "overdue_reports": facts.overdue_reports,
-            "recent_high": facts.recent_high,
-            "recent_critical": facts.recent_critical,
+        incidents: RecordIncidents {
+            confirmed_by_kind_and_severity: by_kind,
+            by_state,
+            median_hours_to_triage: median(triage_times)
+                .map(|s| (s as f64 / 3600.0 * 10.0).round() / 10.0),
+            overdue_reports: facts.overdue_reports,
+            recent_high: facts.recent_high,
+            recent_critical: facts.recent_critical,
         },
-        "under_classified": under,
-        "computed_at": iso8601(at),
-    });
+        under_classified: under,
+        computed_at: iso8601(at),
+        standing_since: None,
+    };
     Ok(Record {
         facts,
         decision,
-        json,
+        view,
     })
 }
 

@@ -26,6 +26,7 @@ use weir_store::Repo;
 use weir_store::blobs::Expect;
 use weir_store::incidents::{Attachment, Incident, LogLine};
 use weir_wire::ErrorCode;
+use weir_wire::incidents as wire;
 
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
@@ -271,48 +272,60 @@ fn actor_for(i: &Incident, role: Option<Role>, actor: &str) -> String {
     }
 }
 
-fn incident_json(i: &Incident, repo: &Repo, role: Option<Role>, at: i64) -> Value {
+fn incident_json(i: &Incident, repo: &Repo, role: Option<Role>, at: i64) -> wire::Incident {
     let full = role.is_some();
-    let details: Value = serde_json::from_str(&i.details).unwrap_or(Value::Null);
-    let mut v = json!({
-        "id": i.osv_id,
-        "repo": repo.repo_id.to_string(),
-        "kind": i.kind,
-        "class": i.class,
-        "state": i.state,
-        "severity": i.severity,
-        "domain": i.domain,
-        "summary": i.summary,
-        "revisions": i.revisions,
-        "fixed_revision": i.fixed_revision,
-        "aliases": i.aliases,
-        "in_the_wild": i.in_the_wild,
-        "hold": i.hold,
-        "reported_at": iso8601(i.aware_at),
-        "triaged_at": i.triaged_at.map(iso8601),
-        "confirmed_at": i.confirmed_at.map(iso8601),
-        "resolved_at": i.resolved_at.map(iso8601),
-        "disclosed_at": i.disclosed_at.map(iso8601),
-        "withdrawn_at": i.withdrawn_at.map(iso8601),
-        "embargo_until": i.embargo_until.map(iso8601),
-        "updated_at": iso8601(i.updated_at),
-    });
-    if full || is_public(i) {
-        v["details"] = details;
+    let c = incident::clocks(i.class, i.state, &times(i), at);
+    wire::Incident {
+        id: i.osv_id.clone(),
+        repo: repo.repo_id.to_string(),
+        kind: i.kind.as_str().to_string(),
+        class: i.class.as_str().to_string(),
+        state: i.state.as_str().to_string(),
+        severity: i.severity.map(|s| s.as_str().to_string()),
+        domain: i.domain.clone(),
+        summary: i.summary.clone(),
+        revisions: i.revisions.clone(),
+        fixed_revision: i.fixed_revision.clone(),
+        aliases: i.aliases.clone(),
+        in_the_wild: i.in_the_wild,
+        hold: i.hold,
+        reported_at: iso8601(i.aware_at),
+        triaged_at: i.triaged_at.map(iso8601),
+        confirmed_at: i.confirmed_at.map(iso8601),
+        resolved_at: i.resolved_at.map(iso8601),
+        disclosed_at: i.disclosed_at.map(iso8601),
+        withdrawn_at: i.withdrawn_at.map(iso8601),
+        embargo_until: i.embargo_until.map(iso8601),
+        updated_at: iso8601(i.updated_at),
+        details: (full || is_public(i))
+            .then(|| serde_json::from_str(&i.details).unwrap_or(Value::Null)),
+        // Who reported stays with the people handling it, also after disclosure.
+        reporter: full.then(|| {
+            if sees_reporter(i, role) {
+                i.reporter.clone().unwrap_or_else(|| "anonymous".into())
+            } else {
+                "withheld".into()
+            }
+        }),
+        reporter_shared: full.then_some(i.reporter_shared),
+        clocks: c
+            .iter()
+            .map(|c| wire::Clock {
+                name: c.name.to_string(),
+                due: iso8601(c.due),
+                met_at: c.met_at.map(iso8601),
+                overdue: c.overdue,
+            })
+            .collect(),
+        overdue: c.iter().any(|c| c.overdue),
+        disclosure_due: iso8601(incident::disclosure_due(&times(i))),
+        followup: None,
+        followup_token: None,
+        notified: None,
+        history: None,
+        attachments: None,
+        your_role: None,
     }
-    // Who reported stays with the people handling it, also after disclosure.
-    if full {
-        v["reporter"] = if sees_reporter(i, role) {
-            json!(i.reporter.as_deref().unwrap_or("anonymous"))
-        } else {
-            json!("withheld")
-        };
-        v["reporter_shared"] = json!(i.reporter_shared);
-    }
-    if let (Value::Object(m), Value::Object(c)) = (&mut v, clocks_json(i, at)) {
-        m.extend(c);
-    }
-    v
 }
 
 /// `GET /api/v1/models/{ns}/{name}/holds`: the public notice of a repo's delivery holds, for
@@ -397,7 +410,7 @@ async fn report(
     headers: HeaderMap,
     addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     JsonBody(body): JsonBody<ReportBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
     let id = RepoId::parse(&body.repo).map_err(|e| bad(ErrorCode::InvalidRepoId, e.to_string()))?;
     let (repo, f) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
     caller.require(&Action::ReportIncident(&f), &repo.repo_id.to_string())?;
@@ -546,9 +559,9 @@ async fn report(
     .await?;
     let mut v = incident_json(&i, &repo, Some(Role::Reporter), at);
     if let Some(t) = token {
-        v["followup_token"] = json!(t);
-        v["followup"] = json!(
-            "keep this token: it is shown once; send it as X-Weir-Followup to read, attach to or withdraw this report"
+        v.followup_token = Some(t);
+        v.followup = Some(
+            "keep this token: it is shown once; send it as X-Weir-Followup to read, attach to or withdraw this report".into(),
         );
     }
     Ok((StatusCode::CREATED, Json(v)))
@@ -568,7 +581,7 @@ async fn list(
     caller: Caller,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incidents>, ApiError> {
     let at = now();
     let filter_repo = match q.repo.as_deref() {
         Some(r) => {
@@ -608,7 +621,7 @@ async fn list(
         }
         out.push(incident_json(&i, repo, r, at));
     }
-    Ok(Json(json!({"incidents": out})))
+    Ok(Json(wire::Incidents { incidents: out }))
 }
 
 async fn show(
@@ -616,34 +629,52 @@ async fn show(
     caller: Caller,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let (i, repo, r) = load(&state, &caller, &headers, &id).await?;
     let mut v = incident_json(&i, &repo, r, now());
     if r.is_some() {
-        let history: Vec<Value> = state
-            .store
-            .db
-            .incident_log(i.id)
-            .await?
-            .iter()
-            .map(|l| json!({"kind": l.kind, "from": l.from_state, "to": l.to_state, "by": actor_for(&i, r, &l.actor), "note": l.note, "at": iso8601(l.at)}))
-            .collect();
-        v["history"] = json!(history);
-        let atts: Vec<Value> = state
-            .store
-            .db
-            .attachments(i.id)
-            .await?
-            .iter()
-            .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size, "added_by": actor_for(&i, r, &a.added_by), "at": iso8601(a.at)}))
-            .collect();
-        v["attachments"] = json!(atts);
-        v["your_role"] = json!(match r {
-            Some(Role::Reviewer) => "reviewer",
-            Some(Role::Publisher) => "publisher",
-            Some(Role::Reporter) => "reporter",
-            None => "public",
-        });
+        v.history = Some(
+            state
+                .store
+                .db
+                .incident_log(i.id)
+                .await?
+                .iter()
+                .map(|l| wire::HistoryLine {
+                    kind: l.kind.clone(),
+                    from: l.from_state.clone(),
+                    to: l.to_state.clone(),
+                    by: actor_for(&i, r, &l.actor),
+                    note: l.note.clone(),
+                    at: iso8601(l.at),
+                })
+                .collect(),
+        );
+        v.attachments = Some(
+            state
+                .store
+                .db
+                .attachments(i.id)
+                .await?
+                .iter()
+                .map(|a| wire::AttachmentEntry {
+                    name: a.name.clone(),
+                    sha256: a.sha256.clone(),
+                    size: a.size,
+                    added_by: actor_for(&i, r, &a.added_by),
+                    at: iso8601(a.at),
+                })
+                .collect(),
+        );
+        v.your_role = Some(
+            match r {
+                Some(Role::Reviewer) => "reviewer",
+                Some(Role::Publisher) => "publisher",
+                Some(Role::Reporter) => "reporter",
+                None => "public",
+            }
+            .to_string(),
+        );
     }
     Ok(Json(v))
 }
@@ -680,7 +711,7 @@ async fn transition(
     meta: RequestMeta,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransitionBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
     let role = role.ok_or_else(|| {
         ApiError::new(
@@ -785,7 +816,7 @@ async fn transition(
         );
     }
     let mut v = incident_json(next, &repo, Some(role), now());
-    v["notified"] = json!(done.notified.len());
+    v.notified = Some(done.notified.len());
     Ok(Json(v))
 }
 
@@ -805,7 +836,7 @@ async fn add_update(
     headers: HeaderMap,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Incident>, ApiError> {
     let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
     // The reporter may add notes (kept in the history; they are not regulatory reports and move
     // no clock); operators and the publisher file the reports.
@@ -913,7 +944,7 @@ async fn attach(
     Path(id): Path<String>,
     Query(q): Query<AttachQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Attachment>), ApiError> {
     let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
     if role.is_none() {
         return Err(ApiError::new(
@@ -1025,7 +1056,11 @@ async fn attach(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"name": a.name, "sha256": a.sha256, "size": a.size})),
+        Json(wire::Attachment {
+            name: a.name,
+            sha256: a.sha256,
+            size: a.size,
+        }),
     ))
 }
 
@@ -1215,27 +1250,39 @@ async fn osv_one(
 async fn notifications(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Notifications>, ApiError> {
     let me = caller.require_user()?.to_string();
-    let list: Vec<Value> = state
+    let list: Vec<_> = state
         .store
         .db
         .notifications(&me)
         .await?
         .iter()
-        .map(|n| json!({"id": n.id, "kind": n.kind, "message": n.message, "created_at": iso8601(n.created_at), "read": n.read_at.is_some()}))
+        .map(|n| wire::Notification {
+            id: n.id,
+            kind: n.kind.clone(),
+            message: n.message.clone(),
+            created_at: iso8601(n.created_at),
+            read: n.read_at.is_some(),
+        })
         .collect();
-    Ok(Json(json!({"notifications": list})))
+    Ok(Json(wire::Notifications {
+        notifications: list,
+    }))
 }
 
 async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::MarkedRead>, ApiError> {
     let me = caller.require_user()?.to_string();
     let changed = state.store.db.mark_read(&me, id).await?;
-    Ok(Json(json!({"id": id, "read": true, "changed": changed})))
+    Ok(Json(wire::MarkedRead {
+        id,
+        read: true,
+        changed,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -1250,7 +1297,7 @@ async fn put_webhook(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<WebhookBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::WebhookCreated>, ApiError> {
     let me = caller.require_user()?.to_string();
     let url = body.url.trim();
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
@@ -1272,11 +1319,11 @@ async fn put_webhook(
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
     let secret = hex::encode(b);
     state.store.db.set_webhook(&me, url, &secret).await?;
-    Ok(Json(json!({
-        "url": url,
-        "secret": secret,
-        "signature": "X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body) in hex; the secret is shown once",
-    })))
+    Ok(Json(wire::WebhookCreated {
+        url: url.to_string(),
+        secret,
+        signature: "X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body) in hex; the secret is shown once".into(),
+    }))
 }
 
 async fn get_webhook(

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use weir_authz::Action;
 
 use crate::auth::Caller;
@@ -35,7 +35,7 @@ pub fn routes() -> crate::routes::Routes {
 async fn get_record(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::incidents::PublisherRecord>, ApiError> {
     if state.store.db.account(&name).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -45,10 +45,13 @@ async fn get_record(
     }
     let rec =
         weir_registry::standing::update_standing(&state.store, &name, None, crate::now()).await?;
-    let mut v = rec.json;
-    if let Some(s) = state.store.db.standing(&name).await? {
-        v["standing_since"] = json!(iso8601(s.since));
-    }
+    let mut v = rec.view;
+    v.standing_since = state
+        .store
+        .db
+        .standing(&name)
+        .await?
+        .map(|s| iso8601(s.since));
     Ok(Json(v))
 }
 
@@ -66,7 +69,7 @@ async fn signoff(
     headers: HeaderMap,
     Path((ns, name, rev)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<SignoffBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<weir_wire::incidents::Signoff>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::SignOffRelease(&f), &repo.repo_id.to_string())?;
     let reason = body.reason.trim();
@@ -92,7 +95,9 @@ async fn signoff(
         .db
         .put_signoff_logged(&repo, commit.as_str(), &reviewer, reason, &e)
         .await?;
-    Ok(Json(
-        json!({"repo": repo.repo_id.to_string(), "commit": commit.as_str(), "signed_off_by": reviewer}),
-    ))
+    Ok(Json(weir_wire::incidents::Signoff {
+        repo: repo.repo_id.to_string(),
+        commit: commit.to_string(),
+        signed_off_by: reviewer,
+    }))
 }

@@ -5,12 +5,14 @@
 //! - [`error`]: the closed set of error codes and the error envelope;
 //! - [`evals`]: evaluation results, evidence, classification, the policy;
 //! - [`exports`]: custodial export under dual control;
+//! - [`incidents`]: incidents, notifications, webhooks, publisher records, sign-offs;
 //! - [`releases`]: signed releases.
 
 pub mod access;
 pub mod error;
 pub mod evals;
 pub mod exports;
+pub mod incidents;
 pub mod releases;
 
 pub use error::{Code, ErrorCode, ErrorEnvelope};

@@ -154,3 +154,32 @@ fn one_file_per_command_and_a_thin_main() {
         }
     }
 }
+
+/// The wire is typed on the client's side: no public method of `weir-client` takes or returns
+/// an untyped `serde_json::Value` (the request and response types live in `weir-wire`).
+#[test]
+fn client_methods_are_typed() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weir-client/src");
+    let mut untyped = Vec::new();
+    for e in std::fs::read_dir(&src).expect("client src").flatten() {
+        let text = std::fs::read_to_string(e.path()).expect("read");
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("pub ") {
+            rest = &rest[i + 4..];
+            let sig_start = rest.trim_start_matches("async ");
+            if !sig_start.starts_with("fn ") {
+                continue;
+            }
+            let end = rest.find('{').unwrap_or(rest.len());
+            let sig = &rest[..end];
+            if sig.contains("Value") {
+                untyped.push(format!(
+                    "{}: {}",
+                    e.file_name().to_string_lossy(),
+                    sig.split_whitespace().collect::<Vec<_>>().join(" ")
+                ));
+            }
+        }
+    }
+    assert!(untyped.is_empty(), "untyped client methods: {untyped:#?}");
+}

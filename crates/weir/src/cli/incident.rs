@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+use weir_wire::incidents::{Incident, Report, TransitionRequest};
 
 use super::{Remote, client, repo_id, split_rev};
 
@@ -149,37 +151,28 @@ pub async fn run(args: Args) -> Result<()> {
     incident(command, &remote).await
 }
 
-fn print_incident(v: &Value) {
-    let s = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+fn print_incident(v: &Incident) {
     println!(
         "{} {} [{}] {} {}/{}{} — {}",
-        s("id"),
-        s("repo"),
-        s("state"),
-        s("kind"),
-        s("class"),
-        v["severity"].as_str().unwrap_or("unrated"),
-        if v["hold"].as_bool() == Some(true) {
-            " HOLD"
-        } else {
-            ""
-        },
-        s("summary").escape_debug()
+        v.id,
+        v.repo,
+        v.state,
+        v.kind,
+        v.class,
+        v.severity.as_deref().unwrap_or("unrated"),
+        if v.hold { " HOLD" } else { "" },
+        v.summary.escape_debug()
     );
-    for c in v["clocks"].as_array().into_iter().flatten() {
+    for c in &v.clocks {
         println!(
             "    {:<15} due {}{}{}",
-            c["name"].as_str().unwrap_or("?"),
-            c["due"].as_str().unwrap_or("?"),
-            c["met_at"]
-                .as_str()
+            c.name,
+            c.due,
+            c.met_at
+                .as_deref()
                 .map(|m| format!(", met {m}"))
                 .unwrap_or_default(),
-            if c["overdue"].as_bool() == Some(true) {
-                "  OVERDUE"
-            } else {
-                ""
-            }
+            if c.overdue { "  OVERDUE" } else { "" }
         );
     }
 }
@@ -203,7 +196,11 @@ fn details_from(path: &Path) -> Result<Map<String, Value>> {
 
 async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
     let mut c = client(remote)?;
-    let transition = |to: &str, reason: &str| json!({"to": to, "reason": reason});
+    let transition = |to: &str, reason: &str| TransitionRequest {
+        to: to.to_string(),
+        reason: reason.to_string(),
+        ..TransitionRequest::default()
+    };
     match command {
         IncidentCommand::Report {
             repo,
@@ -228,28 +225,24 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
                 c = weir_client::Client::new(c.server(), None)?;
             }
             let v = c
-                .report_incident(&json!({
-                    "repo": id.to_string(),
-                    "revisions": [rev],
-                    "kind": kind,
-                    "class": class,
-                    "summary": summary,
-                    "details": details,
-                    "domain": domain,
-                    "aliases": aliases,
-                    "in_the_wild": in_the_wild,
-                    "share_identity": share_identity,
-                }))
+                .report_incident(&Report {
+                    repo: id.to_string(),
+                    revisions: vec![rev.to_string()],
+                    kind,
+                    class,
+                    summary,
+                    details,
+                    domain,
+                    aliases,
+                    in_the_wild,
+                    share_identity,
+                })
                 .await?;
-            let iid = v["id"].as_str().unwrap_or("?").to_string();
-            let token = v["followup_token"].as_str().map(str::to_string);
+            let iid = v.id.clone();
+            let token = v.followup_token.clone();
             for f in &attach {
                 let a = c.incident_attach(&iid, f, token.as_deref()).await?;
-                println!(
-                    "attached {} (sha256 {})",
-                    f.display(),
-                    a["sha256"].as_str().unwrap_or("?")
-                );
+                println!("attached {} (sha256 {})", f.display(), a.sha256);
             }
             println!("reported {iid} on {id}");
             print_incident(&v);
@@ -275,12 +268,11 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
                 q.push(("state", s));
             }
             let v = c.incidents(&q).await?;
-            let list = v["incidents"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
+            if v.incidents.is_empty() {
                 println!("no incidents");
             }
-            for i in list {
-                print_incident(&i);
+            for i in &v.incidents {
+                print_incident(i);
             }
         }
         IncidentCommand::Show { id, followup } => {
@@ -294,8 +286,8 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
             embargo_until,
         } => {
             let mut b = transition("triaged", &reason);
-            b["severity"] = json!(severity);
-            b["embargo_until"] = json!(embargo_until);
+            b.severity = Some(severity);
+            b.embargo_until = embargo_until;
             print_incident(&c.incident_transition(&id, &b, None).await?);
         }
         IncidentCommand::Confirm {
@@ -307,15 +299,15 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
             embargo_until,
         } => {
             let mut b = transition("confirmed", &reason);
-            b["severity"] = json!(severity);
-            b["hold"] = json!(hold);
-            b["raise_domain"] = json!(raise_domain);
-            b["embargo_until"] = json!(embargo_until);
+            b.severity = severity;
+            b.hold = hold;
+            b.raise_domain = raise_domain;
+            b.embargo_until = embargo_until;
             let v = c.incident_transition(&id, &b, None).await?;
             print_incident(&v);
             println!(
                 "notified {} account(s) that received an affected revision",
-                v["notified"]
+                v.notified.unwrap_or(0)
             );
         }
         IncidentCommand::Reject { id, reason } => {
@@ -326,7 +318,7 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
         }
         IncidentCommand::Mitigate { id, fixed, reason } => {
             let mut b = transition("mitigated", &reason);
-            b["fixed_revision"] = json!(fixed);
+            b.fixed_revision = Some(fixed);
             print_incident(&c.incident_transition(&id, &b, None).await?);
         }
         IncidentCommand::Disclose { id, reason } => {
@@ -357,16 +349,16 @@ async fn incident(command: IncidentCommand, remote: &Remote) -> Result<()> {
             println!(
                 "attached {} to {id} (sha256 {}, {} bytes)",
                 file.display(),
-                a["sha256"].as_str().unwrap_or("?"),
-                a["size"]
+                a.sha256,
+                a.size
             );
         }
         IncidentCommand::Export { out } => {
             let v = c.osv_all().await?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let mut n = 0;
-            for r in v.as_array().into_iter().flatten() {
-                let id = r["id"].as_str().unwrap_or_default();
+            for r in &v {
+                let id = r.id.as_str();
                 if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
                     bail!("the server sent a record with an unusable id {id:?}");
                 }

@@ -37,22 +37,17 @@ async fn notifications(command: NotificationsCommand, remote: &Remote) -> Result
     match command {
         NotificationsCommand::List => {
             let v = c.notifications().await?;
-            let list = v["notifications"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
+            if v.notifications.is_empty() {
                 println!("no notifications");
             }
-            for n in list {
+            for n in &v.notifications {
                 println!(
                     "#{} {} {}{}: {}",
-                    n["id"],
-                    n["created_at"].as_str().unwrap_or("?"),
-                    n["kind"].as_str().unwrap_or("?"),
-                    if n["read"].as_bool() == Some(true) {
-                        ""
-                    } else {
-                        " (new)"
-                    },
-                    n["message"].as_str().unwrap_or("").escape_debug()
+                    n.id,
+                    n.created_at,
+                    n.kind,
+                    if n.read { "" } else { " (new)" },
+                    n.message.escape_debug()
                 );
             }
         }
@@ -64,8 +59,7 @@ async fn notifications(command: NotificationsCommand, remote: &Remote) -> Result
             let v = c.set_webhook(&url).await?;
             println!(
                 "webhook {} registered; secret (shown once): {}\n  deliveries carry X-Weir-Signature-256: sha256=HMAC-SHA256(secret, body)",
-                v["url"].as_str().unwrap_or("?"),
-                v["secret"].as_str().unwrap_or("?")
+                v.url, v.secret
             );
         }
         NotificationsCommand::WebhookRemove => {

@@ -38,23 +38,25 @@ async fn publisher(command: PublisherCommand, remote: &Remote) -> Result<()> {
             }
             println!(
                 "{name}: standing {} (rule {}: {})",
-                v["standing"].as_str().unwrap_or("?"),
-                v["rule"].as_str().unwrap_or("?"),
-                v["detail"].as_str().unwrap_or("?")
+                v.standing, v.rule, v.detail
             );
             println!(
                 "  releases {}, with complete accepted pre-release evaluations {}",
-                v["releases"]["count"], v["releases"]["with_pre_release_evaluations"]
+                v.releases.count, v.releases.with_pre_release_evaluations
             );
             println!(
                 "  incidents confirmed by kind and severity {}; by state {}",
-                v["incidents"]["confirmed_by_kind_and_severity"], v["incidents"]["by_state"]
+                serde_json::to_string(&v.incidents.confirmed_by_kind_and_severity)?,
+                serde_json::to_string(&v.incidents.by_state)?
             );
             println!(
                 "  median hours to triage {}; overdue reports {}; releases later re-classified upwards {}",
-                v["incidents"]["median_hours_to_triage"],
-                v["incidents"]["overdue_reports"],
-                v["under_classified"].as_array().map(Vec::len).unwrap_or(0)
+                v.incidents
+                    .median_hours_to_triage
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "null".into()),
+                v.incidents.overdue_reports,
+                v.under_classified.len()
             );
         }
     }

@@ -29,8 +29,7 @@ async fn signoff(repo: &str, reason: &str, remote: &Remote) -> Result<()> {
     let v = client(remote)?.signoff(&id, rev, reason).await?;
     println!(
         "signed off releasing {id}@{} ({})",
-        v["commit"].as_str().unwrap_or("?"),
-        v["signed_off_by"].as_str().unwrap_or("?")
+        v.commit, v.signed_off_by
     );
     Ok(())
 }
