@@ -45,3 +45,45 @@ def test_documented_errors_match_what_the_server_sends(registry):
     except urllib.error.HTTPError as e:
         assert e.code == 501
         assert json.load(e)["error"] == "not_implemented"
+
+
+def test_typed_answers_conform_to_their_documented_schemas(registry):
+    """The server's real answers validate against the schemas the document gives them."""
+    from openapi_schema_validator import OAS31Validator
+
+    doc = get_json(f"{registry.endpoint}/api/openapi.json")
+
+    def check(path: str, name: str, token: str | None = None):
+        op = doc["paths"][path.split("?")[0]]["get"]
+        ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{name}", (path, ref)
+        req = urllib.request.Request(f"{registry.endpoint}{path}")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(req) as r:
+            body = json.load(r)
+        OAS31Validator({"$ref": ref, "components": doc["components"]}).validate(body)
+        return body
+
+    check("/api/v1/policy", "PolicyInForce")
+    check("/api/v1/eval/suites", "Suites")
+    check("/api/v1/evaluators", "Evaluators")
+    with urllib.request.urlopen(f"{registry.endpoint}/api/v1/publishers/acme/record") as r:
+        record = json.load(r)
+    OAS31Validator(
+        {"$ref": "#/components/schemas/PublisherRecord", "components": doc["components"]}
+    ).validate(record)
+    with urllib.request.urlopen(
+        f"{registry.endpoint}/api/v1/access/check?repo=acme/tiny-llama"
+    ) as r:
+        decision = json.load(r)
+    OAS31Validator(
+        {"$ref": "#/components/schemas/AccessCheck", "components": doc["components"]}
+    ).validate(decision)
+    with urllib.request.urlopen(
+        f"{registry.endpoint}/api/v1/models/acme/tiny-llama/classification"
+    ) as r:
+        classification = json.load(r)
+    OAS31Validator(
+        {"$ref": "#/components/schemas/Classification", "components": doc["components"]}
+    ).validate(classification)

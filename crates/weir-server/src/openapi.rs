@@ -44,6 +44,112 @@ fn params(template: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `weir_wire` type a typed route answers with (its schema's name in the components).
+fn response_schema(method: &str, path: &str) -> Option<&'static str> {
+    Some(match (method, path) {
+        ("GET", "/api/v1/access/check") => "AccessCheck",
+        ("GET", "/api/v1/access/requests") => "AccessRequests",
+        ("GET", "/api/v1/repos/{ns}/{name}/access/requests") => "AccessRequests",
+        ("POST", "/api/v1/repos/{ns}/{name}/access/requests") => "RequestAnswer",
+        ("POST", "/api/v1/repos/{ns}/{name}/access/requests/{user}") => "AccessRequest",
+        ("GET", "/api/v1/repos/{ns}/{name}/access/terms") => "Terms",
+        ("POST", "/api/v1/repos/{ns}/{name}/access/terms") => "TermsAccepted",
+        ("PUT", "/api/v1/repos/{ns}/{name}/tier") => "TierChange",
+        ("PUT", "/api/v1/repos/{ns}/{name}/gating") => "Gating",
+        ("GET", "/api/v1/identity") => "Identity",
+        ("POST", "/api/v1/identity/attestations") => "AttestationAccepted",
+        ("POST", "/api/v1/repos/{ns}/{name}/exports") => "Export",
+        ("GET", "/api/v1/exports/{id}") => "Export",
+        ("POST", "/api/v1/exports/{id}/approve") => "Export",
+        ("POST", "/api/v1/exports/{id}/link") => "ExportLink",
+        ("POST", "/api/v1/repos/{ns}/{name}/releases") => "Release",
+        ("PUT", "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig") => "PublisherBundle",
+        ("GET", "/api/v1/eval/suites") => "Suites",
+        ("GET", "/api/v1/evaluators") => "Evaluators",
+        ("GET", "/api/v1/policy") => "PolicyInForce",
+        ("GET", "/api/v1/evaluations/{id}") => "EvalResult",
+        ("POST", "/api/v1/evaluations/{id}/signature") => "EvalResult",
+        ("POST", "/api/v1/models/{ns}/{name}/evaluations") => "EvalResult",
+        ("GET", "/api/v1/models/{ns}/{name}/evaluations") => "EvalResults",
+        ("GET", "/api/v1/models/{ns}/{name}/evidence") => "EvidenceList",
+        ("POST", "/api/v1/models/{ns}/{name}/evidence") => "Evidence",
+        ("POST", "/api/v1/evidence/{id}/review") => "Evidence",
+        ("GET", "/api/v1/models/{ns}/{name}/classification") => "Classification",
+        ("POST", "/api/v1/models/{ns}/{name}/classification/notified") => "NotificationRecorded",
+        ("GET", "/api/v1/incidents") => "Incidents",
+        ("POST", "/api/v1/incidents") => "Incident",
+        ("GET", "/api/v1/incidents/{id}") => "Incident",
+        ("POST", "/api/v1/incidents/{id}/transition") => "Incident",
+        ("POST", "/api/v1/incidents/{id}/updates") => "Incident",
+        ("POST", "/api/v1/incidents/{id}/attachments") => "Attachment",
+        ("GET", "/api/v1/notifications") => "Notifications",
+        ("POST", "/api/v1/notifications/{id}/read") => "MarkedRead",
+        ("PUT", "/api/v1/notifications/webhook") => "WebhookCreated",
+        ("GET", "/api/v1/publishers/{name}/record") => "PublisherRecord",
+        ("POST", "/api/v1/repos/{ns}/{name}/releases/{rev}/signoff") => "Signoff",
+        _ => return None,
+    })
+}
+
+/// Every `weir_wire` schema with the schemas it refers to.
+fn schemas() -> Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)> {
+    use utoipa::ToSchema;
+    use weir_wire::{access, evals, exports, incidents, releases};
+    let mut out = Vec::new();
+    fn add<T: ToSchema>(
+        out: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        out.push((T::name().to_string(), T::schema()));
+        T::schemas(out);
+    }
+    add::<ErrorEnvelope>(&mut out);
+    add::<weir_wire::ErrorCode>(&mut out);
+    add::<access::AccessCheck>(&mut out);
+    add::<access::AccessRequests>(&mut out);
+    add::<access::RequestAnswer>(&mut out);
+    add::<access::Terms>(&mut out);
+    add::<access::TermsAccepted>(&mut out);
+    add::<access::TierChange>(&mut out);
+    add::<access::Gating>(&mut out);
+    add::<access::Identity>(&mut out);
+    add::<access::AttestationAccepted>(&mut out);
+    add::<exports::Export>(&mut out);
+    add::<exports::ExportLink>(&mut out);
+    add::<exports::ExportRequest>(&mut out);
+    add::<releases::Release>(&mut out);
+    add::<releases::PublisherBundle>(&mut out);
+    add::<releases::ReleaseRequest>(&mut out);
+    add::<evals::Suites>(&mut out);
+    add::<evals::Evaluators>(&mut out);
+    add::<evals::PolicyInForce>(&mut out);
+    add::<evals::EvalResult>(&mut out);
+    add::<evals::EvalResults>(&mut out);
+    add::<evals::EvidenceList>(&mut out);
+    add::<evals::Evidence>(&mut out);
+    add::<evals::Classification>(&mut out);
+    add::<evals::NotificationRecorded>(&mut out);
+    add::<incidents::Incidents>(&mut out);
+    add::<incidents::Incident>(&mut out);
+    add::<incidents::Report>(&mut out);
+    add::<incidents::TransitionRequest>(&mut out);
+    add::<incidents::Attachment>(&mut out);
+    add::<incidents::Notifications>(&mut out);
+    add::<incidents::MarkedRead>(&mut out);
+    add::<incidents::WebhookCreated>(&mut out);
+    add::<incidents::PublisherRecord>(&mut out);
+    add::<incidents::Signoff>(&mut out);
+    add::<incidents::OsvRecord>(&mut out);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
 /// What a successful answer carries.
 fn success_type(r: &RouteInfo) -> &'static str {
     let p = r.path;
@@ -144,10 +250,15 @@ pub fn document() -> OpenApi {
                 None => {
                     let ok = ResponseBuilder::new()
                         .description("Success; docs/API.md describes the body");
-                    let ok = if *m == "HEAD" {
-                        ok
-                    } else {
-                        ok.content(success_type(&r), ContentBuilder::new().build())
+                    let ok = match response_schema(m, r.path) {
+                        _ if *m == "HEAD" => ok,
+                        Some(name) => ok.content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(name)))
+                                .build(),
+                        ),
+                        None => ok.content(success_type(&r), ContentBuilder::new().build()),
                     };
                     ResponsesBuilder::new()
                         .response("200", ok.build())
@@ -184,8 +295,7 @@ pub fn document() -> OpenApi {
         .paths(paths)
         .components(Some(
             ComponentsBuilder::new()
-                .schema_from::<ErrorEnvelope>()
-                .schema_from::<weir_wire::ErrorCode>()
+                .schemas_from_iter(schemas())
                 .build(),
         ))
         .build()

@@ -29,5 +29,29 @@ async fn the_openapi_document_names_every_route_and_method() {
             }
         }
     }
+    // Every schema an operation refers to is in the components (typed routes name their
+    // `weir_wire` type), and the typed routes do.
+    let schemas = &doc["components"]["schemas"];
+    let mut typed = 0;
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("item").values() {
+            let text = op.to_string();
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find("#/components/schemas/") {
+                rest = &rest[i + "#/components/schemas/".len()..];
+                let name: String = rest.chars().take_while(|c| *c != '"').collect();
+                assert!(schemas[&name].is_object(), "dangling schema {name}");
+                if name != "ErrorEnvelope" {
+                    typed += 1;
+                }
+            }
+        }
+    }
+    assert!(typed >= 40, "only {typed} typed responses");
+    assert_eq!(
+        doc["paths"]["/api/v1/access/check"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/AccessCheck"
+    );
     insta::assert_json_snapshot!("openapi", doc);
 }
