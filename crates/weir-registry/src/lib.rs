@@ -11,12 +11,14 @@
 //! - [`results`]: evaluation results as stored;
 //! - [`incident`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
+//! - [`log`]: the transparency log's sequencer step;
 //! - [`settings`], [`clock`].
 
 pub mod classification;
 pub mod clock;
 pub mod incident;
 pub mod incident_rows;
+pub mod log;
 pub mod policy;
 pub mod release;
 pub mod results;

@@ -25,6 +25,7 @@ pub mod openapi;
 mod publishers;
 mod releases;
 pub mod routes;
+mod views;
 pub mod webhook;
 
 use std::sync::Arc;

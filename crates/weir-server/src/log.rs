@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use weir_tlog::checkpoint::Checkpoint;
 use weir_tlog::merkle::{inclusion_proof, tree_hash};
 use weir_tlog::proof::ProofFile;
 use weir_tlog::sequencer::needed;
@@ -37,29 +36,9 @@ pub fn routes() -> crate::routes::Routes {
 }
 
 /// Largest batch integrated at once.
-const BATCH: i64 = 100_000;
-
-/// Integrates and signs once. Returns the signed size.
+/// Integrates and signs once (`weir_registry::log::sequence_once` with this server's key).
 pub async fn sequence_once(state: &AppState) -> Result<u64, weir_store::StoreError> {
-    state.store.db.integrate(BATCH).await?;
-    let head = state.store.db.log_state().await?;
-    if head.checkpoint.is_none() {
-        let c = Checkpoint {
-            origin: state.config.log_signer.name().to_string(),
-            size: head.size,
-            root: head.root,
-        };
-        let note = c
-            .sign(&state.config.log_signer)
-            .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?
-            .to_text();
-        state
-            .store
-            .db
-            .store_checkpoint(head.size, &head.root, &note)
-            .await?;
-    }
-    Ok(head.size)
+    weir_registry::log::sequence_once(&state.store, &state.config.log_signer).await
 }
 
 /// Runs the sequencer until the process ends.

@@ -203,7 +203,7 @@ async fn proof(
         )
         .next("retry in a second")
     };
-    crate::log::sequence_once(&state).await?;
+    weir_registry::log::sequence_once(&state.store, &state.config.log_signer).await?;
     let index = state
         .store
         .db

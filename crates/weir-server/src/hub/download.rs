@@ -117,7 +117,7 @@ async fn info(
             "minimumTier": c.tier.as_str(),
             "rule": c.rule,
             "commit": c.commit,
-            "notification": crate::evals::notification(c.presumption_since, c.notified.as_ref(), &policy.policy, crate::now()),
+            "notification": crate::views::notification(c.presumption_since, c.notified.as_ref(), &policy.policy, crate::now()),
         }),
         None => Value::Null,
     };
@@ -145,7 +145,7 @@ async fn info(
         "weir": {
             "tier": repo.tier.as_str(),
             "tierName": repo.tier.name(),
-            "card": crate::evals::card_json(&card),
+            "card": crate::views::card_json(&card),
             "classification": classification,
         },
     })))

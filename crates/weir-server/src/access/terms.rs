@@ -1,0 +1,131 @@
+//! The download check and a repo's terms (T1: accepting them is the access).
+
+use crate::auth::Caller;
+use crate::extract::{Path, Query};
+use crate::gate::{self};
+use crate::lookup::{resolve_revision, visible_repo};
+use crate::{ApiError, AppState, now};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::json;
+use weir_authz::Action;
+use weir_core::{RepoId, Tier};
+use weir_store::Repo;
+use weir_wire::ErrorCode;
+use weir_wire::access as wire;
+
+use super::*;
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    repo: String,
+    revision: Option<String>,
+}
+
+/// `GET /api/v1/access/check?repo=&revision=`: allow or deny, with the reason and the next step,
+/// before any download.
+pub(super) async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CheckQuery>,
+) -> Result<Json<wire::AccessCheck>, ApiError> {
+    let id = RepoId::parse(&q.repo)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string()))?;
+    let (repo, _) = visible_repo(&state, &caller, id.namespace.as_str(), id.name.as_str()).await?;
+    let rev = q.revision.unwrap_or_else(|| "main".into());
+    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let at = now();
+    let g = gate::check_at(&state, &caller, &repo, &commit).await?;
+    let request = match caller.name() {
+        Some(n) => state.store.db.access_request(&repo, n.as_str()).await?,
+        None => None,
+    };
+    let (message, next) = match &g.error {
+        Some(e) => (e.message.clone(), e.next.clone()),
+        None => ("download allowed".to_string(), None),
+    };
+    Ok(Json(wire::AccessCheck {
+        repo: repo.repo_id.to_string(),
+        revision: rev,
+        commit: commit.to_string(),
+        allow: g.decision.allow,
+        reason: g.decision.reason.code().to_string(),
+        message,
+        next,
+        tier: repo.tier.as_str().to_string(),
+        tier_name: repo.tier.name().to_string(),
+        your_level: caller.level().as_str().to_string(),
+        required_level: (repo.tier == Tier::T2).then(|| repo.gating.min_level.as_str().to_string()),
+        request: request.map(|r| gate::request_json(&repo.repo_id.to_string(), &r, at)),
+    }))
+}
+
+pub(super) async fn terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<wire::Terms>, ApiError> {
+    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let accepted = match caller.name() {
+        Some(n) => state.store.db.terms_accepted(&repo, n.as_str()).await?,
+        None => false,
+    };
+    Ok(Json(wire::Terms {
+        repo: repo.repo_id.to_string(),
+        tier: repo.tier.as_str().to_string(),
+        terms: terms_text(&repo),
+        accepted,
+        required_fields: repo.gating.required_fields.clone(),
+    }))
+}
+
+pub(super) fn terms_text(repo: &Repo) -> String {
+    if repo.gating.terms.is_empty() {
+        format!(
+            "By downloading {} you agree to its licence and acceptable-use terms as stated in its model card, and that your downloads are recorded.",
+            repo.repo_id
+        )
+    } else {
+        repo.gating.terms.clone()
+    }
+}
+
+pub(super) async fn accept_terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<wire::TermsAccepted>, ApiError> {
+    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
+    require(&caller, &Action::RequestAccess(&f), &repo)?;
+    let user = caller.require_user()?.to_string();
+    accept(&state, &caller, &headers, &repo, &user).await?;
+    Ok(Json(wire::TermsAccepted {
+        repo: repo.repo_id.to_string(),
+        accepted: true,
+        tier: repo.tier.as_str().to_string(),
+    }))
+}
+
+/// Records a terms acceptance and its event.
+pub(super) async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    repo: &Repo,
+    user: &str,
+) -> Result<(), ApiError> {
+    let e = gate::event(
+        caller,
+        headers,
+        "access.terms",
+        Some(repo),
+        "change",
+        "terms_accepted",
+        json!({}),
+    );
+    state.store.db.accept_terms_logged(repo, user, &e).await?;
+    Ok(())
+}
