@@ -22,7 +22,13 @@ pub async fn set_tier(app: &TestApp, repo: &str, tier: Tier) {
 pub async fn set_level(app: &TestApp, user: &str, level: IdentityLevel, country: Option<&str>) {
     app.store
         .db
-        .set_identity(&Name::parse(user).expect("name"), level, country, None)
+        .set_identity_logged(
+            &Name::parse(user).expect("name"),
+            level,
+            country,
+            None,
+            &crate::common::admin_event("set_identity"),
+        )
         .await
         .expect("identity");
 }
@@ -391,7 +397,11 @@ async fn attestations_are_verified_and_revocation_cascades() {
     let (secret, public) = weir_signing::generate_key();
     app.store
         .db
-        .add_verifier(&Name::parse("idcheck").expect("n"), &public)
+        .add_verifier_logged(
+            &Name::parse("idcheck").expect("n"),
+            &public,
+            &crate::common::admin_event("add_verifier"),
+        )
         .await
         .expect("verifier");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -470,7 +480,11 @@ async fn attestations_are_verified_and_revocation_cascades() {
     .await;
     assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
     // revoking the attestation stops the grant at once, with reason identity_level
-    app.store.db.revoke_attestation(&id).await.expect("revoke");
+    app.store
+        .db
+        .revoke_attestation_logged(&id, &crate::common::admin_event("revoke_attestation"))
+        .await
+        .expect("revoke");
     assert_eq!(
         reason(dl(&app, Some(&carol)).await).await.2,
         "identity_level"
@@ -492,7 +506,7 @@ async fn attestations_are_verified_and_revocation_cascades() {
     assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
     app.store
         .db
-        .revoke_verifier("idcheck")
+        .revoke_verifier_logged("idcheck", &crate::common::admin_event("revoke_verifier"))
         .await
         .expect("revoke verifier");
     assert_eq!(

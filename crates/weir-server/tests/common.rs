@@ -213,3 +213,14 @@ impl TestApp {
             .count()
     }
 }
+
+/// The event an operator change made in a test is committed with.
+pub fn admin_event(action: &str) -> weir_core::Event {
+    weir_registry::Context::local("operator", "test").event(
+        1,
+        action,
+        None,
+        "test",
+        serde_json::json!({}),
+    )
+}

@@ -332,7 +332,11 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
     let (rogue_secret, _) = weir_signing::generate_key();
     app.store
         .db
-        .add_evaluator("evallab", &lab_public)
+        .add_evaluator_logged(
+            "evallab",
+            &lab_public,
+            &crate::common::admin_event("add_evaluator"),
+        )
         .await
         .expect("accredit");
     // A derivative of a T3 base inherits T3 until every evaluable domain is ruled out.
@@ -530,7 +534,7 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
     assert_eq!(app.json(&at_old, None).await["minimum_tier"], "T0");
     app.store
         .db
-        .revoke_evaluator("evallab")
+        .revoke_evaluator_logged("evallab", &crate::common::admin_event("revoke_evaluator"))
         .await
         .expect("revoke");
     let c = app.json(&at_old, None).await;

@@ -531,7 +531,7 @@ async fn standing_gates_releases_probation_needs_evaluations_and_a_signoff_suspe
     let (secret, public) = weir_signing::generate_key();
     app.store
         .db
-        .add_evaluator("lab", &public)
+        .add_evaluator_logged("lab", &public, &crate::common::admin_event("add_evaluator"))
         .await
         .expect("accredit");
     app.repo("alice/m", false).await;

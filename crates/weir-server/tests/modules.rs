@@ -107,7 +107,10 @@ fn server_modules_have_no_import_cycle() {
     ];
     for h in handlers {
         let deps = graph.get(h).cloned().unwrap_or_default();
-        let crossing: Vec<&String> = deps.iter().filter(|d| handlers.contains(&d.as_str())).collect();
+        let crossing: Vec<&String> = deps
+            .iter()
+            .filter(|d| handlers.contains(&d.as_str()))
+            .collect();
         assert!(
             crossing.is_empty(),
             "handler module {h} imports handler modules {crossing:?}; move what they share into a service (weir-registry), an extractor or views"

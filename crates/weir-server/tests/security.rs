@@ -632,7 +632,11 @@ async fn cosignatures_cannot_break_log_verification() {
             .expect("cosigner");
     app.store
         .db
-        .add_witness("witness.example", &cosigner.vkey())
+        .add_witness_logged(
+            "witness.example",
+            &cosigner.vkey(),
+            &crate::common::admin_event("add_witness"),
+        )
         .await
         .expect("witness");
     // Something to log, so there is a signed checkpoint.

@@ -137,7 +137,13 @@ impl Db {
     // ---- evaluators ----------------------------------------------------------------------------
 
     /// Accredits an evaluator (or re-accredits one with a new key).
-    pub async fn add_evaluator(&self, name: &str, public_key_hex: &str) -> Result<()> {
+    pub async fn add_evaluator_logged(
+        &self,
+        name: &str,
+        public_key_hex: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO evaluators (name, public_key, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, revoked_at = NULL",
@@ -145,22 +151,31 @@ impl Db {
         .bind(name)
         .bind(public_key_hex)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn revoke_evaluator(&self, name: &str) -> Result<()> {
+    pub async fn revoke_evaluator_logged(
+        &self,
+        name: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE evaluators SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(name)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("accredited evaluator {name}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -186,7 +201,7 @@ impl Db {
 
     /// Adds a suite, or a new version of one: the version is one more than the latest (the
     /// shipped suites are version 1).
-    pub async fn add_suite(&self, suite: &Suite) -> Result<Suite> {
+    pub async fn add_suite_logged(&self, suite: &Suite, event: &weir_core::Event) -> Result<Suite> {
         let mut tx = self.begin_write().await?;
         let latest: Option<i64> =
             sqlx::query("SELECT MAX(version) AS v FROM eval_suites WHERE name = $1")
@@ -210,6 +225,7 @@ impl Db {
         .bind(now())
         .execute(&mut *tx)
         .await?;
+        crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(s)
     }

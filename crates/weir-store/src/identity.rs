@@ -35,13 +35,15 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 impl Db {
     /// The operator's shortcut (demos, tests): sets a level directly, optionally expiring.
-    pub async fn set_identity(
+    pub async fn set_identity_logged(
         &self,
         user: &Name,
         level: IdentityLevel,
         country: Option<&str>,
         expires_at: Option<i64>,
+        event: &weir_core::Event,
     ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE accounts SET identity_level = $1, country = $2, level_expires_at = $3 WHERE name = $4 AND kind = 'user'",
         )
@@ -49,11 +51,13 @@ impl Db {
         .bind(country)
         .bind(expires_at)
         .bind(user.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("user {user}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -106,33 +110,44 @@ impl Db {
         Ok(best)
     }
 
-    pub async fn add_verifier(&self, name: &Name, public_key_hex: &str) -> Result<()> {
+    pub async fn add_verifier_logged(
+        &self,
+        name: &Name,
+        public_key_hex: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO verifiers (name, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name.as_str())
         .bind(public_key_hex)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::Exists(format!("verifier {name}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Revokes a verifier: every attestation it made stops counting at once.
-    pub async fn revoke_verifier(&self, name: &str) -> Result<()> {
+    pub async fn revoke_verifier_logged(&self, name: &str, event: &weir_core::Event) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE verifiers SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(name)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active verifier {name}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -166,17 +181,24 @@ impl Db {
         Ok(())
     }
 
-    pub async fn revoke_attestation(&self, id: &str) -> Result<()> {
+    pub async fn revoke_attestation_logged(
+        &self,
+        id: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE attestations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("active attestation {id}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -203,4 +225,78 @@ async fn record_attestation_in(
         return Err(StoreError::Exists(format!("attestation {}", a.id)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::{Event, Name};
+
+    fn event(action: &str) -> Event {
+        Event {
+            at: 1,
+            actor: Some("operator".into()),
+            action: action.into(),
+            repo: None,
+            subject: None,
+            decision: "change".into(),
+            reason: "test".into(),
+            request_id: None,
+            user_agent: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    /// An operator's change commits with its event: both or neither.
+    #[tokio::test]
+    async fn an_operator_change_and_its_event_commit_together() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::Store::open_data_dir(dir.path())
+            .await
+            .expect("store");
+        let logged = |store: &crate::Store| {
+            let db = store.db.clone();
+            async move { db.events(None, 1000).await.expect("events").len() }
+        };
+        let before = logged(&store).await;
+        let n = Name::parse("idv").expect("n");
+        store
+            .db
+            .add_verifier_logged(&n, &"ab".repeat(32), &event("verifier.add"))
+            .await
+            .expect("add");
+        assert_eq!(logged(&store).await, before + 1);
+        // A refused change records nothing.
+        assert!(
+            store
+                .db
+                .add_verifier_logged(&n, &"cd".repeat(32), &event("verifier.add"))
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .db
+                .revoke_verifier_logged("nobody", &event("verifier.revoke"))
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .db
+                .set_identity_logged(
+                    &Name::parse("ghost").expect("n"),
+                    weir_core::IdentityLevel::Identified,
+                    None,
+                    None,
+                    &event("identity.set")
+                )
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            logged(&store).await,
+            before + 1,
+            "a refused change logged an event"
+        );
+    }
 }

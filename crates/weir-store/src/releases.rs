@@ -95,7 +95,13 @@ impl Db {
     }
 
     /// Registers (or replaces) a namespace's model-signing public key (PEM).
-    pub async fn set_publisher_key(&self, namespace: &str, public_pem: &str) -> Result<()> {
+    pub async fn set_publisher_key_logged(
+        &self,
+        namespace: &str,
+        public_pem: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO publisher_keys (namespace, public_pem, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (namespace) DO UPDATE SET public_pem = excluded.public_pem, created_at = excluded.created_at",
@@ -103,8 +109,10 @@ impl Db {
         .bind(namespace)
         .bind(public_pem)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -220,16 +220,24 @@ impl Db {
         rows.into_iter().map(|r| Ok(r.try_get("data")?)).collect()
     }
 
-    pub async fn add_witness(&self, name: &str, vkey: &str) -> Result<()> {
+    pub async fn add_witness_logged(
+        &self,
+        name: &str,
+        vkey: &str,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("INSERT INTO witnesses (name, vkey, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(vkey)
             .bind(crate::now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::Exists(format!("witness {name}")));
         }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -342,9 +342,17 @@ pub async fn seed(
                 .db
                 .create_user(&name(user)?, Some(email), *scope == Scope::Admin)
                 .await?;
+            let mut e = weir_registry::Context::local("demo", "weir serve --demo").event(
+                time_now(),
+                "identity.set",
+                None,
+                level.as_str(),
+                serde_json::json!({}),
+            );
+            e.subject = Some(user.to_string());
             store
                 .db
-                .set_identity(&name(user)?, *level, *country, None)
+                .set_identity_logged(&name(user)?, *level, *country, None, &e)
                 .await?;
             for org in *orgs {
                 let role = if ["alice", "bob", "grace"].contains(user) {
@@ -666,7 +674,18 @@ async fn seed_evaluations(
         &data.join("secrets").join("demo-evallab.key"),
         secret.as_bytes(),
     )?;
-    store.db.add_evaluator("evallab", &public).await?;
+    let mut e = weir_registry::Context::local("demo", "weir serve --demo").event(
+        time_now(),
+        "evaluator.add",
+        None,
+        "accredited",
+        serde_json::json!({}),
+    );
+    e.subject = Some("evallab".into());
+    store
+        .db
+        .add_evaluator_logged("evallab", &public, &e)
+        .await?;
 
     let (repo, commit) = repo_at(store, "openlab/frontier-demo", "main").await?;
     let id = repo.repo_id.clone();

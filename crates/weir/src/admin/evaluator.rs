@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use weir_store::Store;
 
-use super::{raised_note, record_admin};
+use super::{admin_event, raised_note};
 use crate::cli::eval::load_secret;
 
 #[derive(Subcommand)]
@@ -36,8 +36,14 @@ pub async fn run(store: &Store, command: EvaluatorCommand) -> Result<()> {
                     key.display()
                 )
             })?;
-            store.db.add_evaluator(&name, hex_key.trim()).await?;
-            record_admin(store, "evaluator.add", Some(&name), "accredited").await?;
+            store
+                .db
+                .add_evaluator_logged(
+                    &name,
+                    hex_key.trim(),
+                    &admin_event("evaluator.add", Some(&name), "accredited"),
+                )
+                .await?;
             let raised = weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),
@@ -50,10 +56,12 @@ pub async fn run(store: &Store, command: EvaluatorCommand) -> Result<()> {
         EvaluatorCommand::Revoke { name } => {
             store
                 .db
-                .revoke_evaluator(&name)
+                .revoke_evaluator_logged(
+                    &name,
+                    &admin_event("evaluator.revoke", Some(&name), "revoked"),
+                )
                 .await
                 .map_err(|e| anyhow!("{e}; see: weir admin evaluator list"))?;
-            record_admin(store, "evaluator.revoke", Some(&name), "revoked").await?;
             let raised = weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use weir_core::Name;
 use weir_store::Store;
 
-use super::record_admin;
+use super::admin_event;
 
 #[derive(Subcommand)]
 pub enum AdminIdentityCommand {
@@ -53,19 +53,26 @@ pub async fn run(store: &Store, command: AdminIdentityCommand) -> Result<()> {
             let expires = days.map(|d| now + i64::from(d) * 86_400);
             store
                 .db
-                .set_identity(&u, lv, country.as_deref(), expires)
+                .set_identity_logged(
+                    &u,
+                    lv,
+                    country.as_deref(),
+                    expires,
+                    &admin_event("identity.set", Some(u.as_str()), lv.as_str()),
+                )
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            record_admin(store, "identity.set", Some(u.as_str()), lv.as_str()).await?;
             println!("{u} is now {}", lv.as_str());
         }
         AdminIdentityCommand::Revoke { attestation } => {
             store
                 .db
-                .revoke_attestation(&attestation)
+                .revoke_attestation_logged(
+                    &attestation,
+                    &admin_event("identity.revoke", None, &attestation),
+                )
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            record_admin(store, "identity.revoke", None, &attestation).await?;
             println!(
                 "revoked attestation {attestation}; grants that relied on it stop working now"
             );

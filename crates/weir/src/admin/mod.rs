@@ -18,8 +18,6 @@ pub mod user;
 pub mod verifier;
 pub mod witness;
 
-use weir_store::Store;
-
 use crate::cli::open_store;
 
 #[derive(clap::Args)]
@@ -105,31 +103,17 @@ pub async fn run(args: Args) -> Result<()> {
     }
 }
 
-/// Operator changes made on the data dir are events too.
-pub async fn record_admin(
-    store: &Store,
-    action: &str,
-    subject: Option<&str>,
-    reason: &str,
-) -> Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let e = weir_core::Event {
-        at: now,
-        actor: Some("operator".into()),
-        action: action.into(),
-        repo: None,
-        subject: subject.map(str::to_string),
-        decision: "change".into(),
-        reason: reason.into(),
-        request_id: None,
-        user_agent: Some("weir admin".into()),
-        details: serde_json::json!({}),
-    };
-    store.db.record_event(&e).await?;
-    Ok(())
+/// The event of an operator change made on the data dir, committed with the change.
+pub fn admin_event(action: &str, subject: Option<&str>, reason: &str) -> weir_core::Event {
+    let mut e = weir_registry::Context::local("operator", "weir admin").event(
+        weir_registry::clock::now(),
+        action,
+        None,
+        reason,
+        serde_json::json!({}),
+    );
+    e.subject = subject.map(str::to_string);
+    e
 }
 
 pub fn raised_note(n: usize) -> String {

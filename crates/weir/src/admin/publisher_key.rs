@@ -8,7 +8,7 @@ use clap::Subcommand;
 use weir_core::Name;
 use weir_store::Store;
 
-use super::record_admin;
+use super::admin_event;
 
 #[derive(Subcommand)]
 pub enum PublisherKeyCommand {
@@ -32,8 +32,14 @@ pub async fn run(store: &Store, command: PublisherKeyCommand) -> Result<()> {
                 .with_context(|| format!("reading {}", key.display()))?;
             weir_signing::model_signing::check_public_key(&pem)
                 .map_err(|e| anyhow!("{}: {e}", key.display()))?;
-            store.db.set_publisher_key(ns.as_str(), &pem).await?;
-            record_admin(store, "publisher_key.set", Some(ns.as_str()), "set").await?;
+            store
+                .db
+                .set_publisher_key_logged(
+                    ns.as_str(),
+                    &pem,
+                    &admin_event("publisher_key.set", Some(ns.as_str()), "set"),
+                )
+                .await?;
             println!("registered the model-signing key of {ns}");
         }
     }

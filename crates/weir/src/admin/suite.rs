@@ -6,7 +6,7 @@ use clap::Subcommand;
 use weir_core::eval::{Domain, Suite};
 use weir_store::Store;
 
-use super::record_admin;
+use super::admin_event;
 
 #[derive(Subcommand)]
 pub enum SuiteCommand {
@@ -62,27 +62,24 @@ pub async fn run(store: &Store, command: SuiteCommand) -> Result<()> {
             if source.trim().is_empty() {
                 bail!("--source must say where the suite comes from");
             }
+            let event = admin_event("suite.add", Some(&name), "added");
             let s = store
                 .db
-                .add_suite(&Suite {
-                    name,
-                    version: 0,
-                    domain,
-                    metric,
-                    chance,
-                    questions,
-                    original_questions,
-                    tasks,
-                    source,
-                })
+                .add_suite_logged(
+                    &Suite {
+                        name,
+                        version: 0,
+                        domain,
+                        metric,
+                        chance,
+                        questions,
+                        original_questions,
+                        tasks,
+                        source,
+                    },
+                    &event,
+                )
                 .await?;
-            record_admin(
-                store,
-                "suite.add",
-                Some(&s.name),
-                &format!("v{}", s.version),
-            )
-            .await?;
             weir_registry::classification::reclassify_all(
                 store,
                 Some("operator"),

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use weir_core::Name;
 use weir_store::Store;
 
-use super::record_admin;
+use super::admin_event;
 
 #[derive(Subcommand)]
 pub enum VerifierCommand {
@@ -37,19 +37,21 @@ pub async fn run(store: &Store, command: VerifierCommand) -> Result<()> {
             })?;
             store
                 .db
-                .add_verifier(&n, hex_key.trim())
+                .add_verifier_logged(
+                    &n,
+                    hex_key.trim(),
+                    &admin_event("verifier.add", None, n.as_str()),
+                )
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            record_admin(store, "verifier.add", None, n.as_str()).await?;
             println!("registered verifier {n}");
         }
         VerifierCommand::Revoke { name } => {
             store
                 .db
-                .revoke_verifier(&name)
+                .revoke_verifier_logged(&name, &admin_event("verifier.revoke", None, &name))
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            record_admin(store, "verifier.revoke", None, &name).await?;
             println!("revoked verifier {name}; its attestations no longer count");
         }
     }

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use weir_core::Name;
 use weir_store::Store;
 
-use super::record_admin;
+use super::admin_event;
 
 #[derive(Subcommand)]
 pub enum WitnessCommand {
@@ -30,10 +30,9 @@ pub async fn run(store: &Store, command: WitnessCommand) -> Result<()> {
             }
             store
                 .db
-                .add_witness(&name, &c.vkey())
+                .add_witness_logged(&name, &c.vkey(), &admin_event("witness.add", None, &name))
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            record_admin(store, "witness.add", None, &name).await?;
             println!("registered witness {name}");
         }
     }
