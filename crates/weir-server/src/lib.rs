@@ -190,13 +190,9 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     .next("see docs/API.md for the routes weir serves")
 }
 
-/// Serves until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The policy or the evaluators may have changed while the server was down.
+/// Readies a registry to answer: re-classifies every repo (the policy or the evaluators may
+/// have changed while it was down), starts the log sequencer, and returns the router.
+pub async fn start(state: AppState) -> Router {
     match weir_registry::classification::reclassify_all(
         &state.store,
         None,
@@ -210,8 +206,17 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
     }
     log::spawn_sequencer(state.clone());
+    router(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = state.config.limits.clone();
-    conn::serve_router(listener, router(state), limits, shutdown).await
+    conn::serve_router(listener, start(state).await, limits, shutdown).await
 }
 
 pub(crate) use weir_registry::clock::{iso8601, now};

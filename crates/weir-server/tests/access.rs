@@ -59,11 +59,11 @@ pub async fn setup(tier: Tier) -> (TestApp, String, String) {
     (app, alice, carol)
 }
 
-async fn dl(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+async fn dl(app: &TestApp, token: Option<&str>) -> crate::common::Response {
     app.get("/acme/gated/resolve/main/w.txt", token).await
 }
 
-pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> crate::common::Response {
     app.req(Method::POST, path, Some(token))
         .json(&body)
         .send()
@@ -71,7 +71,7 @@ pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> reqwes
         .expect("send")
 }
 
-pub async fn reason(r: reqwest::Response) -> (StatusCode, String, String) {
+pub async fn reason(r: crate::common::Response) -> (StatusCode, String, String) {
     let status = r.status();
     let code = r
         .headers()
@@ -765,7 +765,11 @@ async fn dual_control_export() {
         "link_already_issued"
     );
     let url = l["url"].as_str().expect("url").to_string();
-    let r = app.http.get(&url).send().await.expect("download");
+    let r = app
+        .req(Method::GET, &url, None)
+        .send()
+        .await
+        .expect("download");
     assert_eq!(r.status(), StatusCode::OK);
     let tar_bytes = r.bytes().await.expect("tar");
     let mut archive = tar::Archive::new(&tar_bytes[..]);
@@ -783,22 +787,26 @@ async fn dual_control_export() {
     assert!(names.contains(&"w.txt".to_string()), "{names:?}");
     // single use
     assert_eq!(
-        reason(app.http.get(&url).send().await.expect("again"))
-            .await
-            .2,
+        reason(
+            app.req(Method::GET, &url, None)
+                .send()
+                .await
+                .expect("again")
+        )
+        .await
+        .2,
         "link_used"
     );
     assert_eq!(
         reason(
-            app.http
-                .get(format!(
-                    "{}/api/v1/exports/download/{}",
-                    app.url,
-                    "0".repeat(64)
-                ))
-                .send()
-                .await
-                .expect("x")
+            app.req(
+                Method::GET,
+                &format!("/api/v1/exports/download/{}", "0".repeat(64)),
+                None
+            )
+            .send()
+            .await
+            .expect("x")
         )
         .await
         .2,
@@ -869,7 +877,7 @@ async fn dual_control_export() {
     };
     // an expired link is refused
     let url = approved_link("second", "f".repeat(64), 1).await;
-    let r = app.http.get(&url).send().await.expect("x");
+    let r = app.req(Method::GET, &url, None).send().await.expect("x");
     assert_eq!(reason(r).await.2, "link_expired");
     // A confirmed incident holding the revision stops custodial copies too.
     let url3 = approved_link("third", "e".repeat(64), i64::MAX / 2).await;
@@ -933,7 +941,7 @@ async fn dual_control_export() {
         )
         .await
         .expect("hold");
-    let r = app.http.get(&url3).send().await.expect("x");
+    let r = app.req(Method::GET, &url3, None).send().await.expect("x");
     assert_eq!(reason(r).await.2, "incident_hold");
     let events = app
         .store

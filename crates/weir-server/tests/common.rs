@@ -1,24 +1,149 @@
-use reqwest::{Method, RequestBuilder, Response};
+//! The test app: a real registry (SQLite in a temp dir, real blobs, the real router with its
+//! middleware and background sequencer) driven in process through `Router::oneshot`, with a
+//! request builder and response shaped like reqwest's so the tests read like HTTP. Tests of the
+//! connection layer (slow clients, connection caps) use [`TestApp::live`], a real server on a
+//! loopback port reached over TCP.
+
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tower::ServiceExt;
 use weir_core::git::CommitSignature;
 use weir_core::{Name, RepoId, Scope};
 use weir_server::{AppState, ServerConfig};
 use weir_store::Store;
 
 pub struct TestApp {
+    /// The registry's public URL (nothing listens there: requests go through the router).
     pub url: String,
     pub store: Store,
-    pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    router: Router,
+    /// Set for a live app: the HTTP client its requests go through, and the server's shutdown.
+    live: Option<(reqwest::Client, tokio::sync::oneshot::Sender<()>)>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        if let Some((_, tx)) = self.live.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A request to the test app, built like reqwest's.
+pub struct TestRequest {
+    router: Router,
+    /// For a live app: the client and the server's base URL.
+    live: Option<(reqwest::Client, String)>,
+    method: Method,
+    uri: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestRequest {
+    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> TestRequest {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("header name");
+        let value = HeaderValue::from_str(value.as_ref()).expect("header value");
+        self.headers.append(name, value);
+        self
+    }
+
+    pub fn bearer_auth(self, token: impl AsRef<str>) -> TestRequest {
+        let v = format!("Bearer {}", token.as_ref());
+        self.header("authorization", v)
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> TestRequest {
+        self.body = body.into();
+        self
+    }
+
+    pub fn json(mut self, v: &impl serde::Serialize) -> TestRequest {
+        self.body = serde_json::to_vec(v).expect("json body").into();
+        if !self.headers.contains_key("content-type") {
+            self = self.header("content-type", "application/json");
+        }
+        self
+    }
+
+    /// Sends it through the router, as the connection layer would (with a loopback client
+    /// address).
+    pub async fn send(self) -> Result<Response, std::convert::Infallible> {
+        if let Some((http, base)) = self.live {
+            let r = http
+                .request(self.method, format!("{base}{}", self.uri))
+                .headers(self.headers)
+                .body(self.body)
+                .send()
+                .await
+                .expect("send over TCP");
+            let status = r.status();
+            let headers = r.headers().clone();
+            let body = r.bytes().await.unwrap_or_default();
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        let mut req = http::Request::builder()
+            .method(self.method)
+            .uri(&self.uri)
+            .body(Body::from(self.body))
+            .expect("request");
+        *req.headers_mut() = self.headers;
+        req.extensions_mut().insert(weir_server::conn::ClientAddr(
+            ([127, 0, 0, 1], 40000).into(),
+        ));
+        let resp = self.router.oneshot(req).await?;
+        let (parts, body) = resp.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Ok(Response {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// A response of the test app, read like reqwest's.
+#[derive(Debug)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body.to_vec())
+    }
+
+    pub async fn bytes(self) -> Result<Bytes, std::convert::Infallible> {
+        Ok(self.body)
     }
 }
 
@@ -33,12 +158,27 @@ impl TestApp {
 
     /// A test app whose server configuration `adjust` changes first.
     pub async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open store");
+        TestApp::build(None, adjust).await
+    }
+
+    /// A real server on a loopback port, for the tests of the connection layer.
+    pub async fn live(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        TestApp::build(Some(listener), adjust).await
+    }
+
+    async fn build(
+        listener: Option<tokio::net::TcpListener>,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_data_dir(dir.path()).await.expect("open store");
+        let url = match &listener {
+            Some(l) => format!("http://{}", l.local_addr().expect("addr")),
+            None => "http://weir.test".to_string(),
+        };
         let mut config = ServerConfig {
             public_url: url.clone(),
             upload_key: vec![7; 32],
@@ -57,16 +197,26 @@ impl TestApp {
         };
         adjust(&mut config);
         let state = AppState::new(store.clone(), config);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(weir_server::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        let router = weir_server::router(state.clone());
+        let live = match listener {
+            Some(l) => {
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(weir_server::serve(l, state, async {
+                    let _ = rx.await;
+                }));
+                Some((reqwest::Client::new(), tx))
+            }
+            None => {
+                weir_server::start(state).await;
+                None
+            }
+        };
         TestApp {
             url,
             store,
-            http: reqwest::Client::new(),
             dir,
-            shutdown: Some(tx),
+            router,
+            live,
         }
     }
 
@@ -111,8 +261,20 @@ impl TestApp {
             .expect("repo");
     }
 
-    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let rb = self.http.request(method, format!("{}{path}", self.url));
+    /// A request to `path` (or to a full URL the registry gave out, on its public URL).
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> TestRequest {
+        let uri = path.strip_prefix(self.url.as_str()).unwrap_or(path);
+        let rb = TestRequest {
+            router: self.router.clone(),
+            live: self
+                .live
+                .as_ref()
+                .map(|(http, _)| (http.clone(), self.url.clone())),
+            method,
+            uri: uri.to_string(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
         match token {
             Some(t) => rb.bearer_auth(t),
             None => rb,
@@ -183,16 +345,15 @@ impl TestApp {
     }
 
     /// Uploads one object through the LFS batch API; returns the PUT status.
-    pub async fn lfs_upload(&self, repo: &str, token: &str, bytes: Vec<u8>) -> reqwest::StatusCode {
+    pub async fn lfs_upload(&self, repo: &str, token: &str, bytes: Vec<u8>) -> StatusCode {
         let oid = sha256_hex(&bytes);
         let batch = self
             .lfs_batch(repo, token, json!([{"oid": oid, "size": bytes.len()}]))
             .await;
         let Some(href) = batch["objects"][0]["actions"]["upload"]["href"].as_str() else {
-            return reqwest::StatusCode::OK; // already stored
+            return StatusCode::OK; // already stored
         };
-        self.http
-            .put(href)
+        self.req(Method::PUT, href, None)
             .body(bytes)
             .send()
             .await

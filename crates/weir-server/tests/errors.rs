@@ -6,7 +6,7 @@ use weir_core::Scope;
 
 use crate::common::{TestApp, sha256_hex};
 
-async fn expect_error(r: reqwest::Response, status: StatusCode, code: &str) -> Value {
+async fn expect_error(r: crate::common::Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(r.status(), status, "expected {status} {code}");
     assert!(r.headers().get("x-error-message").is_some());
     let body: Value = r.json().await.expect("JSON error body");
@@ -156,7 +156,13 @@ async fn bad_lfs_uploads_leave_no_blob() {
         .join(&oid);
     let put = |url: String, body: Vec<u8>| {
         let app = &app;
-        async move { app.http.put(url).body(body).send().await.expect("put") }
+        async move {
+            app.req(Method::PUT, &url, None)
+                .body(body)
+                .send()
+                .await
+                .expect("put")
+        }
     };
     // wrong bytes, same size
     expect_error(

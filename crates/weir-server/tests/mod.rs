@@ -1,5 +1,6 @@
-//! Integration tests: the real server on an ephemeral loopback port over a fresh SQLite data dir,
-//! driven over HTTP.
+//! Integration tests: the real router (middleware, background sequencer) over a fresh SQLite data
+//! dir and real blobs, driven in process through `Router::oneshot` (`common::TestApp`); the tests
+//! of the connection layer use `TestApp::live`, a real server on a loopback port.
 
 mod access;
 mod common;

@@ -268,7 +268,7 @@ async fn approved_export() -> (TestApp, String, i64, String, String) {
     (app, carol, id, rev1, rev2)
 }
 
-async fn export_step(app: &TestApp, id: i64, step: &str, token: &str) -> reqwest::Response {
+async fn export_step(app: &TestApp, id: i64, step: &str, token: &str) -> crate::common::Response {
     app.req(
         Method::POST,
         &format!("/api/v1/exports/{id}/{step}"),
@@ -299,7 +299,7 @@ async fn issue_link(app: &TestApp, id: i64, carol: &str) -> String {
         .to_string()
 }
 
-async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
+async fn error_code(r: crate::common::Response) -> (StatusCode, String) {
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     let code = v["reason"]
@@ -335,11 +335,19 @@ async fn custodial_export_never_hands_out_t4() {
     approve_both(&app, id, &rev1, &rev2).await;
     let url = issue_link(&app, id, &carol).await;
     set_tier(&app, "acme/gated", Tier::T4).await;
-    let r = app.http.get(&url).send().await.expect("download");
+    let r = app
+        .req(Method::GET, &url, None)
+        .send()
+        .await
+        .expect("download");
     assert!(r.status().is_client_error());
     assert_eq!(error_code(r).await.1, "not_exportable");
     set_tier(&app, "acme/gated", Tier::T3).await;
-    let r = app.http.get(&url).send().await.expect("again");
+    let r = app
+        .req(Method::GET, &url, None)
+        .send()
+        .await
+        .expect("again");
     assert_eq!(error_code(r).await.1, "link_used");
     let events = app.store.db.events(None, 1000).await.expect("events");
     assert!(
@@ -361,7 +369,11 @@ async fn custodial_export_follows_the_requester_as_they_are_now() {
     approve_both(&app, id, &rev1, &rev2).await;
     let url = issue_link(&app, id, &carol).await;
     set_level(&app, "carol", IdentityLevel::Identified, None).await;
-    let r = app.http.get(&url).send().await.expect("download");
+    let r = app
+        .req(Method::GET, &url, None)
+        .send()
+        .await
+        .expect("download");
     assert_eq!(error_code(r).await.1, "identity_level");
 
     // Left the organization after the approvals: no link; and before the approvals: none.
@@ -395,7 +407,11 @@ async fn custodial_export_follows_the_requester_as_they_are_now() {
             .await
             .expect("db")
     );
-    let r = app.http.get(&url).send().await.expect("download");
+    let r = app
+        .req(Method::GET, &url, None)
+        .send()
+        .await
+        .expect("download");
     assert_eq!(error_code(r).await.1, "not_member");
 }
 
@@ -1300,7 +1316,7 @@ async fn ref_names_are_unique_across_branches_and_tags() {
 #[tokio::test]
 async fn slowloris_connections_are_closed_and_others_still_served() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::with(|c| {
+    let app = TestApp::live(|c| {
         c.limits.header_read_timeout = std::time::Duration::from_millis(500);
         c.limits.idle_timeout = std::time::Duration::from_millis(800);
         c.limits.max_connections = 64;
@@ -1360,7 +1376,7 @@ async fn every_error_has_the_json_envelope() {
     app.repo("alice/m", false).await;
     app.commit("alice/m", "main", &alice, &[("a.txt", b"hello")])
         .await;
-    let check = |r: reqwest::Response, status: StatusCode, code: &'static str| async move {
+    let check = |r: crate::common::Response, status: StatusCode, code: &'static str| async move {
         assert_eq!(r.status(), status);
         assert!(
             r.headers().get("x-error-code").is_some()
@@ -1665,7 +1681,7 @@ async fn region_blocks_deny_unknown_countries() {
 #[tokio::test]
 async fn stalled_bodies_and_one_address_cannot_hold_every_slot() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::with(|c| {
+    let app = TestApp::live(|c| {
         c.limits.stall_timeout = std::time::Duration::from_millis(600);
         c.limits.max_connections_per_address = 6;
     })
