@@ -197,19 +197,16 @@ impl TestApp {
         };
         adjust(&mut config);
         let state = AppState::new(store.clone(), config);
-        let router = weir_server::router(state.clone());
-        let live = match listener {
+        let (router, live) = match listener {
             Some(l) => {
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let router = weir_server::router(state.clone());
                 tokio::spawn(weir_server::serve(l, state, async {
                     let _ = rx.await;
                 }));
-                Some((reqwest::Client::new(), tx))
+                (router, Some((reqwest::Client::new(), tx)))
             }
-            None => {
-                weir_server::start(state).await;
-                None
-            }
+            None => (weir_server::start(state).await, None),
         };
         TestApp {
             url,
