@@ -11,6 +11,7 @@
 //! - [`results`]: evaluation results as stored;
 //! - [`incident`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
+//! - [`keys`]: the registry's own key files;
 //! - [`log`]: the transparency log's sequencer step;
 //! - [`settings`], [`clock`].
 
@@ -18,6 +19,7 @@ pub mod classification;
 pub mod clock;
 pub mod incident;
 pub mod incident_rows;
+pub mod keys;
 pub mod log;
 pub mod policy;
 pub mod release;

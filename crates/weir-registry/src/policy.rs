@@ -45,3 +45,69 @@ pub fn policy_note_text(version: &str, sha256: &str) -> String {
         .collect();
     format!("weir policy\n{version}\nsha256 {sha256}\n")
 }
+
+/// A policy an operator put in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySet {
+    pub version: String,
+    pub sha256: String,
+    /// How many repos the new policy raised to a stricter tier.
+    pub raised: usize,
+}
+
+/// Puts `text` (the policy's TOML) in force: parsed and checked, signed with the log key as a
+/// note naming its version and digest, stored with its `policy.set` event in one transaction;
+/// then every repo is re-classified (an operator's decision may lower as well as raise).
+pub async fn set(
+    store: &Store,
+    signer: &weir_tlog::note::Signer,
+    text: &str,
+    ctx: &crate::Context,
+    now: i64,
+) -> Result<PolicySet, crate::ServiceError> {
+    let policy = Policy::parse(text).map_err(|e| {
+        crate::ServiceError::refused(
+            crate::Kind::Invalid,
+            weir_wire::ErrorCode::InvalidBody,
+            format!("the policy does not parse: {e}"),
+        )
+    })?;
+    let sha = hex::encode(Sha256::digest(text.as_bytes()));
+    let note = weir_tlog::note::Note::sign(&policy_note_text(&policy.version, &sha), &[signer])
+        .map_err(|e| StoreError::Corrupt(format!("signing the policy: {e}")))?;
+    let previous = policy_in_force(store).await?;
+    let event = ctx.event(
+        now,
+        "policy.set",
+        None,
+        &policy.version,
+        serde_json::json!({"public": {"version": policy.version, "sha256": sha, "previous_sha256": previous.sha256}}),
+    );
+    store
+        .db
+        .set_policy_logged(
+            &weir_store::evals::StoredPolicy {
+                seq: 0,
+                version: policy.version.clone(),
+                text: text.to_string(),
+                sha256: sha.clone(),
+                signature: note.to_text(),
+                set_by: ctx.actor.clone().unwrap_or_else(|| "operator".into()),
+                created_at: now,
+            },
+            &event,
+        )
+        .await?;
+    let raised = crate::classification::reclassify_all(
+        store,
+        ctx.actor.as_deref(),
+        crate::classification::Lowering::AfterReview,
+        now,
+    )
+    .await?;
+    Ok(PolicySet {
+        version: policy.version,
+        sha256: sha,
+        raised,
+    })
+}

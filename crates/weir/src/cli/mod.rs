@@ -94,19 +94,7 @@ pub fn ed25519_keygen(out: &Path, role: &str) -> Result<()> {
 
 /// Writes a secret file with 0600 permissions.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
+    Ok(weir_registry::keys::write_secret(path, bytes)?)
 }
 
 /// Opens the data dir of a registry.

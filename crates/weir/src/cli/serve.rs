@@ -1,14 +1,12 @@
 //! `weir serve`: opens the store, makes the keys and the first operator token on first start,
 //! seeds `--demo`, serves until SIGINT/SIGTERM.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, anyhow, bail};
 
 use weir_core::{Name, Scope};
 use weir_server::{AppState, ServerConfig};
 
-use super::{open_store, write_secret};
+use super::open_store;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,8 +52,8 @@ pub async fn run(serve_args: Args) -> Result<()> {
             args.osv_prefix
         );
     }
-    let release_key = release_key(&args.data)?;
-    let log_signer = log_key(
+    let release_key = weir_registry::keys::release_key(&args.data)?;
+    let log_signer = weir_registry::keys::log_key(
         &args.data,
         &weir_registry::settings::log_origin(&public_url),
     )?;
@@ -82,7 +80,7 @@ pub async fn run(serve_args: Args) -> Result<()> {
         store,
         ServerConfig {
             public_url: public_url.clone(),
-            upload_key: upload_key(&args.data)?,
+            upload_key: weir_registry::keys::upload_key(&args.data)?,
             upload_link_ttl_secs: args.upload_link_ttl_secs,
             log_signer,
             log_interval_ms: args.log_interval_ms,
@@ -126,74 +124,4 @@ pub async fn run(serve_args: Args) -> Result<()> {
     };
     weir_server::serve(listener, state, shutdown).await?;
     Ok(())
-}
-
-/// The upload-link key: 32 random bytes in `DATA/secrets/upload.key` (0600), made on first start.
-fn upload_key(data: &Path) -> Result<Vec<u8>> {
-    let dir = data.join("secrets");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("upload.key");
-    match std::fs::read(&path) {
-        Ok(k) if k.len() == 32 => Ok(k),
-        Ok(_) => bail!(
-            "{} is not a 32-byte key; delete it to make a new one",
-            path.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut k = vec![0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut k);
-            write_secret(&path, &k)?;
-            Ok(k)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-/// The log's signed-note key in `DATA/secrets/log.key` (Go's signer-key format, 0600), made on
-/// first start for the origin. A log's origin never changes.
-fn log_key(data: &Path, origin: &str) -> Result<weir_tlog::note::Signer> {
-    let path = data.join("secrets").join("log.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let signer = weir_tlog::note::Signer::parse(&text)
-                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            if signer.name() != origin {
-                bail!(
-                    "the log key in {} is for origin {}, but --public-url gives {origin}; a log's origin never changes, so serve under the same public URL",
-                    path.display(),
-                    signer.name()
-                );
-            }
-            Ok(signer)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
-            let signer =
-                weir_tlog::note::Signer::from_seed(origin, seed).map_err(|e| anyhow!("{e}"))?;
-            std::fs::create_dir_all(data.join("secrets"))?;
-            write_secret(&path, signer.skey().as_bytes())?;
-            Ok(signer)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-/// The P-256 release-signing key in `DATA/secrets/release.key` (PKCS#8 PEM, 0600).
-fn release_key(data: &Path) -> Result<weir_signing::model_signing::ReleaseKey> {
-    use weir_signing::model_signing::ReleaseKey;
-    let path = data.join("secrets").join("release.key");
-    match std::fs::read_to_string(&path) {
-        Ok(pem) => ReleaseKey::from_pkcs8_pem(&pem).map_err(|e| anyhow!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let k = ReleaseKey::generate();
-            std::fs::create_dir_all(data.join("secrets"))?;
-            write_secret(
-                &path,
-                k.to_pkcs8_pem().map_err(|e| anyhow!("{e}"))?.as_bytes(),
-            )?;
-            Ok(k)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
 }
