@@ -119,6 +119,11 @@ pub async fn transition(
     now: i64,
 ) -> Result<Transitioned, ServiceError> {
     let id = &i.osv_id;
+    if i.repo_id != repo.id {
+        return Err(
+            StoreError::Corrupt(format!("incident {id} is not about {}", repo.repo_id)).into(),
+        );
+    }
     let from = i.state;
     let to = t.to;
     let mut next = i.clone();

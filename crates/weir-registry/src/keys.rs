@@ -116,7 +116,9 @@ mod tests {
         assert_eq!(upload_key(dir.path()).expect("again"), a);
         let s = log_key(dir.path(), "weir.example/log").expect("log key");
         assert_eq!(
-            log_key(dir.path(), "weir.example/log").expect("again").skey(),
+            log_key(dir.path(), "weir.example/log")
+                .expect("again")
+                .skey(),
             s.skey()
         );
         // A log's origin never changes.

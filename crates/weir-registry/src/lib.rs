@@ -9,6 +9,7 @@
 //! - [`standing`]: a publisher's record, standing and the release gate's standing rules;
 //! - [`release`]: signing a commit's manifest;
 //! - [`results`]: evaluation results as stored;
+//! - [`evaluators`]: accredited evaluators and suites;
 //! - [`incident`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
 //! - [`keys`]: the registry's own key files;
@@ -17,6 +18,7 @@
 
 pub mod classification;
 pub mod clock;
+pub mod evaluators;
 pub mod incident;
 pub mod incident_rows;
 pub mod keys;
@@ -95,11 +97,21 @@ pub struct Refusal {
     pub next: Option<String>,
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]", self.message, self.code)?;
+        if let Some(n) = &self.next {
+            write!(f, "; {n}")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{} [{}]", .0.message, .0.code)]
+    #[error("{}", .0)]
     Refused(Box<Refusal>),
 }
 

@@ -378,6 +378,10 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
             )
             .next("fetch the new head and rebase your commit on it"),
+            StoreError::StateChanged { .. } => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::StateChanged, e.to_string())
+                    .next("reload it and try again")
+            }
             StoreError::InvalidCommit(msg) => ApiError::bad_request(ErrorCode::InvalidCommit, msg),
             StoreError::NotUploaded { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -257,6 +257,34 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = app_transition(&app, &id, Some(&dave), None, triage.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // The role is decided before any field is read or revision resolved: a reporter naming a
+    // revision that does not exist, or an embargo, learns only that the move is not theirs.
+    let (s, v) = app_transition(
+        &app,
+        &id,
+        Some(&dave),
+        None,
+        json!({"to": "mitigated", "fixed_revision": "no-such-branch", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_transition")),
+        "{v}"
+    );
+    let (s, v) = app_transition(
+        &app,
+        &id,
+        Some(&dave),
+        None,
+        json!({"to": "withdrawn", "embargo_until": "not a date", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_operator")),
+        "{v}"
+    );
     let (s, v) = app_transition(
         &app,
         &id,

@@ -225,7 +225,10 @@ impl Db {
         .bind(now())
         .execute(&mut *tx)
         .await?;
-        crate::events::record_event_in(&mut tx, event).await?;
+        // The event names the version this call made.
+        let mut event = event.clone();
+        event.reason = format!("v{}", s.version);
+        crate::events::record_event_in(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(s)
     }

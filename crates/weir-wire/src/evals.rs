@@ -94,8 +94,9 @@ pub struct Evidence {
     pub tier: Option<TierMove>,
     pub triage_due: Option<String>,
     pub triage_overdue: bool,
-    /// Set when reviewing: the minimum tier after the re-classification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Set when reviewing: the minimum tier after the re-classification (null when the repo
+    /// has no `main` to classify, and in listings).
+    #[serde(default)]
     pub minimum_tier: Option<String>,
 }
 

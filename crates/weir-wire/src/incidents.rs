@@ -123,6 +123,9 @@ pub struct TransitionRequest {
     pub fixed_revision: Option<String>,
     #[serde(default)]
     pub hold: bool,
+    /// Operators only: whether it is exploited in the wild.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_the_wild: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raise_domain: Option<String>,
     pub reason: String,

@@ -71,9 +71,47 @@ pub(super) async fn transition(
         ));
     }
     check_text("reason", reason, MAX_REASON)?;
+    // Who may make this move, and whether it exists, are decided before any field is parsed or
+    // revision resolved, so a caller without the role learns nothing else. (An operator may
+    // change the embargo or the in-the-wild flag in the same request, so the disclosure date is
+    // left to the service for them.)
+    let due = if role == Role::Reviewer {
+        i64::MAX
+    } else {
+        incident::disclosure_due(&times(&i))
+    };
+    match incident::transition(i.state, to, role, due, now()) {
+        Err(e @ incident::TransitionError::Role { .. }) => {
+            return Err(
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, e.to_string()).next(
+                    format!(
+                        "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
+                    ),
+                ),
+            );
+        }
+        Err(e @ incident::TransitionError::NotAllowed { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidTransition,
+                e.to_string(),
+            ));
+        }
+        // An embargo is the service's to answer, with the date.
+        Err(incident::TransitionError::Embargoed { .. }) | Ok(()) => {}
+    }
+    if role != Role::Reviewer && (body.embargo_until.is_some() || body.in_the_wild.is_some()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::NotOperator,
+            "Only operators set an embargo or change whether it is exploited in the wild.",
+        )
+        .next("say so in an update; an operator decides"));
+    }
     let severity = body
         .severity
         .as_deref()
+        .filter(|_| matches!(to, IState::Triaged | IState::Confirmed))
         .map(|s| {
             Severity::parse(s).ok_or_else(|| {
                 bad(
@@ -87,6 +125,7 @@ pub(super) async fn transition(
     let raise_domain = body
         .raise_domain
         .as_deref()
+        .filter(|_| to == IState::Confirmed)
         .map(|d| {
             Domain::parse(d).ok_or_else(|| {
                 bad(

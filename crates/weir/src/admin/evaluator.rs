@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use weir_store::Store;
 
-use super::{admin_event, raised_note};
+use super::{operator, raised_note};
 use crate::cli::eval::load_secret;
 
 #[derive(Subcommand)]
@@ -28,47 +28,26 @@ pub enum EvaluatorCommand {
 pub async fn run(store: &Store, command: EvaluatorCommand) -> Result<()> {
     match command {
         EvaluatorCommand::Add { name, key } => {
-            weir_core::Name::parse(&name).map_err(|e| anyhow!("{e}"))?;
-            let hex_key = load_secret(&key)?;
-            weir_signing::public_key(&hex_key).map_err(|e| {
-                anyhow!(
-                    "{}: {e}; use the .pub file from 'weir eval keygen'",
-                    key.display()
-                )
-            })?;
-            store
-                .db
-                .add_evaluator_logged(
-                    &name,
-                    hex_key.trim(),
-                    &admin_event("evaluator.add", Some(&name), "accredited"),
-                )
-                .await?;
-            let raised = weir_registry::classification::reclassify_all(
+            let raised = weir_registry::evaluators::add(
                 store,
-                Some("operator"),
-                weir_registry::classification::Lowering::AfterReview,
+                &name,
+                &load_secret(&key)?,
+                &operator(),
                 weir_registry::clock::now(),
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow!("{}: {e}", key.display()))?;
             println!("accredited evaluator {name}{}", raised_note(raised));
         }
         EvaluatorCommand::Revoke { name } => {
-            store
-                .db
-                .revoke_evaluator_logged(
-                    &name,
-                    &admin_event("evaluator.revoke", Some(&name), "revoked"),
-                )
-                .await
-                .map_err(|e| anyhow!("{e}; see: weir admin evaluator list"))?;
-            let raised = weir_registry::classification::reclassify_all(
+            let raised = weir_registry::evaluators::revoke(
                 store,
-                Some("operator"),
-                weir_registry::classification::Lowering::AfterReview,
+                &name,
+                &operator(),
                 weir_registry::clock::now(),
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow!("{e}; see: weir admin evaluator list"))?;
             println!(
                 "revoked evaluator {name}: its results no longer count{}",
                 raised_note(raised)

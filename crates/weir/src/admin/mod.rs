@@ -103,6 +103,11 @@ pub async fn run(args: Args) -> Result<()> {
     }
 }
 
+/// Who acts in `weir admin`: the operator, through the CLI.
+pub fn operator() -> weir_registry::Context {
+    weir_registry::Context::local("operator", "weir admin")
+}
+
 /// The event of an operator change made on the data dir, committed with the change.
 pub fn admin_event(action: &str, subject: Option<&str>, reason: &str) -> weir_core::Event {
     let mut e = weir_registry::Context::local("operator", "weir admin").event(

@@ -1,12 +1,12 @@
 //! `weir admin suite`.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use clap::Subcommand;
 
 use weir_core::eval::{Domain, Suite};
 use weir_store::Store;
 
-use super::admin_event;
+use super::operator;
 
 #[derive(Subcommand)]
 pub enum SuiteCommand {
@@ -49,41 +49,23 @@ pub async fn run(store: &Store, command: SuiteCommand) -> Result<()> {
             tasks,
             source,
         } => {
-            weir_core::Name::parse(&name).map_err(|e| anyhow!("suite name: {e}"))?;
             let domain = Domain::parse(&domain).ok_or_else(|| {
                 anyhow!("unknown domain {domain:?}; use bio, chem, cyber, autonomy or manipulation")
             })?;
-            if !(0.0..1.0).contains(&chance) {
-                bail!("--chance {chance} must be in [0, 1)");
-            }
-            if questions <= 0 || original_questions.is_some_and(|o| o <= 0) {
-                bail!("question counts must be positive");
-            }
-            if source.trim().is_empty() {
-                bail!("--source must say where the suite comes from");
-            }
-            let event = admin_event("suite.add", Some(&name), "added");
-            let s = store
-                .db
-                .add_suite_logged(
-                    &Suite {
-                        name,
-                        version: 0,
-                        domain,
-                        metric,
-                        chance,
-                        questions,
-                        original_questions,
-                        tasks,
-                        source,
-                    },
-                    &event,
-                )
-                .await?;
-            weir_registry::classification::reclassify_all(
+            let s = weir_registry::evaluators::add_suite(
                 store,
-                Some("operator"),
-                weir_registry::classification::Lowering::AfterReview,
+                Suite {
+                    name,
+                    version: 0,
+                    domain,
+                    metric,
+                    chance,
+                    questions,
+                    original_questions,
+                    tasks,
+                    source,
+                },
+                &operator(),
                 weir_registry::clock::now(),
             )
             .await?;
