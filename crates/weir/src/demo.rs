@@ -624,15 +624,6 @@ async fn seed_evaluations(
     data: &Path,
     log_signer: &weir_tlog::note::Signer,
 ) -> Result<()> {
-    use sha2::Digest;
-    let text = weir_core::policy::DEFAULT_POLICY;
-    let policy = weir_core::policy::Policy::default_policy();
-    let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-    let note = weir_tlog::note::Note::sign(
-        &weir_registry::policy::policy_note_text(&policy.version, &sha),
-        &[log_signer],
-    )
-    .map_err(|e| anyhow!("{e}"))?;
     let ev = |actor: &str, action: &str, repo: Option<&str>, public: serde_json::Value| {
         weir_core::Event {
             at: time_now(),
@@ -647,45 +638,29 @@ async fn seed_evaluations(
             details: serde_json::json!({ "public": public }),
         }
     };
-    store
-        .db
-        .set_policy_logged(
-            &weir_store::evals::StoredPolicy {
-                seq: 0,
-                version: policy.version.clone(),
-                text: text.to_string(),
-                sha256: sha.clone(),
-                signature: note.to_text(),
-                set_by: "demo".into(),
-                created_at: time_now(),
-            },
-            &ev(
-                "operator",
-                "policy.set",
-                None,
-                serde_json::json!({"version": policy.version, "sha256": sha}),
-            ),
-        )
-        .await?;
-
+    // The shipped default, put in force as an operator would (signed and logged).
+    weir_registry::policy::set(
+        store,
+        log_signer,
+        weir_core::policy::DEFAULT_POLICY,
+        &weir_registry::Context::local("demo", "weir serve --demo"),
+        time_now(),
+    )
+    .await?;
     let (secret, public) = weir_signing::generate_key();
     std::fs::create_dir_all(data.join("secrets"))?;
     crate::cli::write_secret(
         &data.join("secrets").join("demo-evallab.key"),
         secret.as_bytes(),
     )?;
-    let mut e = weir_registry::Context::local("demo", "weir serve --demo").event(
+    weir_registry::evaluators::add(
+        store,
+        "evallab",
+        &public,
+        &weir_registry::Context::local("demo", "weir serve --demo"),
         time_now(),
-        "evaluator.add",
-        None,
-        "accredited",
-        serde_json::json!({}),
-    );
-    e.subject = Some("evallab".into());
-    store
-        .db
-        .add_evaluator_logged("evallab", &public, &e)
-        .await?;
+    )
+    .await?;
 
     let (repo, commit) = repo_at(store, "openlab/frontier-demo", "main").await?;
     let id = repo.repo_id.clone();

@@ -57,20 +57,8 @@ fn architecture_names_every_crate_module_and_verb() {
         }
     }
     // Every verb `weir --help` lists.
-    let out = std::process::Command::new(crate::harness::WEIR)
-        .arg("--help")
-        .output()
-        .expect("weir --help");
-    let help = String::from_utf8_lossy(&out.stdout);
-    let verbs: Vec<&str> = help
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|v| *v != "help")
-        .collect();
-    assert!(verbs.len() > 10, "{help}");
+    let verbs = verbs_of(&["--help"]);
+    assert!(verbs.len() > 10, "{verbs:?}");
     for v in verbs {
         if !doc.contains(&format!("`{v}`")) && !doc.contains(&format!("`{v} ")) {
             missing.push(format!("verb {v}"));
