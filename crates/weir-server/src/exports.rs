@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::RngCore;
@@ -19,6 +19,7 @@ use weir_store::{Export, Repo};
 use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::gate;
 use crate::lookup::{resolve_revision, visible_repo};
@@ -69,7 +70,7 @@ pub struct ExportBody {
 async fn request_export(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ExportBody>,
 ) -> Result<(StatusCode, Json<weir_wire::exports::Export>), ApiError> {
@@ -103,7 +104,7 @@ async fn request_export(
         &state,
         &gate::event(
             &caller,
-            &headers,
+            &meta,
             "export.request",
             Some(&repo),
             "change",
@@ -190,7 +191,7 @@ async fn show(
 async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<i64>,
 ) -> Result<Json<weir_wire::exports::Export>, ApiError> {
     let e = load(&state, &caller, id).await?;
@@ -230,7 +231,7 @@ async fn approve(
         &state,
         &gate::event(
             &caller,
-            &headers,
+            &meta,
             "export.approve",
             Some(&repo),
             "change",
@@ -246,7 +247,7 @@ async fn approve(
 async fn link(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<i64>,
 ) -> Result<Json<weir_wire::exports::ExportLink>, ApiError> {
     let e = load(&state, &caller, id).await?;
@@ -308,7 +309,7 @@ async fn link(
         &state,
         &gate::event(
             &caller,
-            &headers,
+            &meta,
             "export.link",
             Some(&repo),
             "change",
@@ -331,7 +332,7 @@ async fn link(
 /// Streams a tar of the export's files. The link works once.
 async fn download(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
@@ -360,7 +361,7 @@ async fn download(
     if !d.allow {
         let mut ev = gate::event(
             &anon,
-            &headers,
+            &meta,
             "export.download",
             Some(&repo),
             "deny",
@@ -373,7 +374,7 @@ async fn download(
     }
     let mut ev = gate::event(
         &anon,
-        &headers,
+        &meta,
         "export.download",
         Some(&repo),
         "allow",

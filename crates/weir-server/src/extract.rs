@@ -88,12 +88,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Request metadata recorded with events: the request id (`X-Amzn-Trace-Id` or `X-Request-Id`)
-/// and the user agent, each cut to 200 characters.
-#[derive(Debug, Clone, Default)]
+/// The header an anonymous reporter presents their follow-up token in.
+pub const FOLLOWUP_HEADER: &str = "x-weir-followup";
+
+/// Request metadata: the request id (`X-Amzn-Trace-Id` or `X-Request-Id`) and the user agent,
+/// each cut to 200 characters, recorded with events; and an anonymous reporter's follow-up
+/// token (`X-Weir-Followup`), which is a secret: never recorded, never printed.
+#[derive(Clone, Default)]
 pub struct RequestMeta {
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
+    pub followup: Option<String>,
+}
+
+impl std::fmt::Debug for RequestMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestMeta")
+            .field("request_id", &self.request_id)
+            .field("user_agent", &self.user_agent)
+            .field("followup", &self.followup.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl RequestMeta {
@@ -107,6 +122,11 @@ impl RequestMeta {
         RequestMeta {
             request_id: header("x-amzn-trace-id").or_else(|| header("x-request-id")),
             user_agent: header("user-agent"),
+            followup: headers
+                .get(FOLLOWUP_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|t| t.len() <= 256)
+                .map(str::to_string),
         }
     }
 

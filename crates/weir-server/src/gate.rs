@@ -2,7 +2,7 @@
 //! on it, the detailed error each denial reason turns into (with what to do next), and audit
 //! events. Every byte path (`/resolve`, `auth-check`, `access/check`) goes through [`check`].
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde_json::Value;
 use weir_authz::{AccessStanding, Action, Decision, Reason, RepoFacts};
 use weir_core::{Event, GrantState, Tier};
@@ -177,14 +177,13 @@ pub fn gate_error(
 /// Builds an event from the request's headers.
 pub fn event(
     caller: &Caller,
-    headers: &HeaderMap,
+    meta: &crate::extract::RequestMeta,
     action: &str,
     repo: Option<&Repo>,
     decision: &str,
     reason: &str,
     details: Value,
 ) -> Event {
-    let meta = crate::extract::RequestMeta::of(headers);
     Event {
         at: now(),
         actor: caller.name().map(|n| n.to_string()),
@@ -193,8 +192,8 @@ pub fn event(
         subject: None,
         decision: decision.to_string(),
         reason: reason.to_string(),
-        request_id: meta.request_id,
-        user_agent: meta.user_agent,
+        request_id: meta.request_id.clone(),
+        user_agent: meta.user_agent.clone(),
         details,
     }
 }

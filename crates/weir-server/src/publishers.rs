@@ -7,13 +7,14 @@ use weir_wire::ErrorCode;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601};
@@ -66,7 +67,7 @@ pub struct SignoffBody {
 async fn signoff(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name, rev)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<SignoffBody>,
 ) -> Result<Json<weir_wire::incidents::Signoff>, ApiError> {
@@ -83,7 +84,7 @@ async fn signoff(
     let reviewer = caller.require_user()?.to_string();
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "release.signoff",
         Some(&repo),
         "change",

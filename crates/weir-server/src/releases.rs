@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use weir_tlog::sequencer::needed;
 use weir_wire::ErrorCode;
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate};
@@ -61,7 +62,7 @@ pub struct ReleaseBody {
 async fn release(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ReleaseBody>,
 ) -> Result<(StatusCode, Json<weir_wire::releases::Release>), ApiError> {
@@ -101,7 +102,7 @@ async fn release(
     .await?;
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "release",
         Some(&repo),
         "change",
@@ -292,7 +293,7 @@ async fn public_key(State(state): State<AppState>) -> Result<Response, ApiError>
 async fn put_publisher_bundle(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name, rev)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<weir_wire::releases::PublisherBundle>, ApiError> {
@@ -341,7 +342,7 @@ async fn put_publisher_bundle(
     let digest = hex::encode(Sha256::digest(bundle.as_bytes()));
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "release.publisher_signature",
         Some(&repo),
         "change",

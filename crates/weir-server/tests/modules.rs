@@ -91,6 +91,35 @@ fn server_modules_have_no_import_cycle() {
         }
     }
     assert!(graph.len() > 15, "{} modules", graph.len());
+    // Request metadata comes through the `RequestMeta` extractor, not a `HeaderMap` handed
+    // around (the Hub and LFS protocol handlers read protocol headers themselves).
+    for h in [
+        "access",
+        "evals",
+        "exports",
+        "incidents",
+        "publishers",
+        "releases",
+    ] {
+        let path = src.join(h);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .expect("dir")
+                .flatten()
+                .map(|e| e.path())
+                .collect()
+        } else {
+            vec![src.join(format!("{h}.rs"))]
+        };
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read");
+            assert!(
+                !text.contains("HeaderMap"),
+                "{} takes a HeaderMap; use the RequestMeta extractor",
+                f.display()
+            );
+        }
+    }
     // Handler modules import services, extractors and views, never each other.
     let handlers = [
         "access",

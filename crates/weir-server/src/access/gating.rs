@@ -1,13 +1,13 @@
 //! A repo's gating settings: minimum level, automatic approval, blocked countries, required fields, terms.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::gate::{self};
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
@@ -42,7 +42,7 @@ pub(super) fn parse_level(s: &str) -> Result<IdentityLevel, ApiError> {
 pub(super) async fn set_gating(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<GatingBody>,
 ) -> Result<Json<wire::Gating>, ApiError> {
@@ -112,7 +112,7 @@ pub(super) async fn set_gating(
     }
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "gating.set",
         Some(&repo),
         "change",

@@ -1,12 +1,12 @@
 //! The Hub's owner endpoints (`huggingface_hub`'s list/accept/reject/cancel access requests and `grant_access`), on the same review as the native routes.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weir_authz::Action;
@@ -68,7 +68,7 @@ pub struct HfHandle {
 pub(super) async fn hf_handle(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<HfHandle>,
 ) -> Result<Json<wire::AccessRequest>, ApiError> {
@@ -86,7 +86,7 @@ pub(super) async fn hf_handle(
         apply_review(
             &state,
             &caller,
-            &headers,
+            &meta,
             &repo,
             &user,
             ReviewInput {
@@ -107,7 +107,7 @@ pub struct HfGrant {
 pub(super) async fn hf_grant(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<HfGrant>,
 ) -> Result<Json<wire::AccessRequest>, ApiError> {
@@ -116,7 +116,7 @@ pub(super) async fn hf_grant(
         apply_review(
             &state,
             &caller,
-            &headers,
+            &meta,
             &repo,
             &body.user,
             ReviewInput {

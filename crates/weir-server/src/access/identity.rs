@@ -2,11 +2,12 @@
 
 use crate::auth::Caller;
 use crate::extract::Json as JsonBody;
+use crate::extract::RequestMeta;
 use crate::gate::{self};
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 use weir_core::IdentityLevel;
 use weir_store::AttestationRecord;
@@ -33,7 +34,7 @@ pub(super) async fn my_identity(
 pub(super) async fn submit_attestation(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     JsonBody(a): JsonBody<weir_signing::SignedAttestation>,
 ) -> Result<(StatusCode, Json<wire::AttestationAccepted>), ApiError> {
     let bad = |code: ErrorCode, msg: String| ApiError::bad_request(code, msg);
@@ -85,7 +86,7 @@ pub(super) async fn submit_attestation(
     // The log keeps the digest and the level, never personal data.
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "identity.attest",
         None,
         "change",

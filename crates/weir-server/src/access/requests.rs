@@ -1,13 +1,14 @@
 //! Access requests and their review (T2): request, list, decide, with the bounds on their fields.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::gate::{self, facts};
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -42,7 +43,7 @@ pub struct RequestBody {
 pub(super) async fn request_access(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<RequestBody>,
 ) -> Result<(StatusCode, Json<wire::RequestAnswer>), ApiError> {
@@ -99,7 +100,7 @@ pub(super) async fn request_access(
     let at = now();
     if repo.tier == Tier::T1 {
         // T1 is automatic: accepting the terms is the request.
-        accept(&state, &caller, &headers, &repo, &user).await?;
+        accept(&state, &caller, &meta, &repo, &user).await?;
         return Ok((
             StatusCode::OK,
             Json(wire::RequestAnswer::Terms(wire::TermsApproval {
@@ -143,7 +144,7 @@ pub(super) async fn request_access(
     };
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "access.request",
         Some(&repo),
         "change",
@@ -261,7 +262,7 @@ pub(super) struct ReviewInput {
 pub(super) async fn apply_review(
     state: &AppState,
     caller: &Caller,
-    headers: &HeaderMap,
+    meta: &RequestMeta,
     repo: &Repo,
     user: &str,
     input: ReviewInput,
@@ -327,7 +328,7 @@ pub(super) async fn apply_review(
     };
     let mut e = gate::event(
         caller,
-        headers,
+        meta,
         "access.review",
         Some(repo),
         "change",
@@ -360,7 +361,7 @@ pub(super) fn review_action(s: &str) -> Result<ReviewAction, ApiError> {
 pub(super) async fn review_request(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name, user)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<ReviewBody>,
 ) -> Result<Json<wire::AccessRequest>, ApiError> {
@@ -370,7 +371,7 @@ pub(super) async fn review_request(
         apply_review(
             &state,
             &caller,
-            &headers,
+            &meta,
             &repo,
             &user,
             ReviewInput {

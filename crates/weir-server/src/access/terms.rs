@@ -1,13 +1,13 @@
 //! The download check and a repo's terms (T1: accepting them is the access).
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Path, Query};
 use crate::gate::{self};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
@@ -95,13 +95,13 @@ pub(super) fn terms_text(repo: &Repo) -> String {
 pub(super) async fn accept_terms(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<wire::TermsAccepted>, ApiError> {
     let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::RequestAccess(&f), &repo)?;
     let user = caller.require_user()?.to_string();
-    accept(&state, &caller, &headers, &repo, &user).await?;
+    accept(&state, &caller, &meta, &repo, &user).await?;
     Ok(Json(wire::TermsAccepted {
         repo: repo.repo_id.to_string(),
         accepted: true,
@@ -113,13 +113,13 @@ pub(super) async fn accept_terms(
 pub(super) async fn accept(
     state: &AppState,
     caller: &Caller,
-    headers: &HeaderMap,
+    meta: &RequestMeta,
     repo: &Repo,
     user: &str,
 ) -> Result<(), ApiError> {
     let e = gate::event(
         caller,
-        headers,
+        meta,
         "access.terms",
         Some(repo),
         "change",

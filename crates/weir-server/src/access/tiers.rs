@@ -1,13 +1,14 @@
 //! `PUT /api/v1/repos/{ns}/{name}/tier`: never below the policy's minimum; lowering needs an operator and a reason.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::gate::{self};
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
@@ -25,7 +26,7 @@ pub struct TierBody {
 pub(super) async fn set_tier(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<TierBody>,
 ) -> Result<Json<wire::TierChange>, ApiError> {
@@ -92,7 +93,7 @@ pub(super) async fn set_tier(
     }
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "tier.set",
         Some(&repo),
         "change",

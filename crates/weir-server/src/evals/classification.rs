@@ -1,13 +1,14 @@
 //! `GET /api/v1/models/{ns}/{name}/classification`, the decision rule by rule, and the presumption's notification clock.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::views::{card_json, notification};
 use crate::{ApiError, AppState, gate, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
@@ -109,7 +110,7 @@ pub struct NotifiedBody {
 pub(super) async fn record_notification(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<NotifiedBody>,
 ) -> Result<Json<wire::NotificationRecorded>, ApiError> {
@@ -125,7 +126,7 @@ pub(super) async fn record_notification(
     let at = now();
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "presumption.notified",
         Some(&repo),
         "change",

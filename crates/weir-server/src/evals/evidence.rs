@@ -1,13 +1,14 @@
 //! Evidence that a hazard domain cannot be ruled out, and its review by operators.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::limits::EVIDENCE_PER_DAY;
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState, gate, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use weir_authz::Action;
@@ -82,7 +83,7 @@ pub const TRIAGE_WORKING_DAYS: u32 = 2;
 pub(super) async fn file_evidence(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<EvidenceBody>,
 ) -> Result<(StatusCode, Json<wire::Evidence>), ApiError> {
@@ -172,7 +173,7 @@ pub(super) async fn file_evidence(
     let before = repo.tier;
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "evidence.filed",
         Some(&repo),
         "change",
@@ -227,7 +228,7 @@ pub struct ReviewBody {
 pub(super) async fn review_evidence(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<ReviewBody>,
 ) -> Result<Json<wire::Evidence>, ApiError> {
@@ -307,7 +308,7 @@ pub(super) async fn review_evidence(
     });
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "evidence.reviewed",
         Some(&repo),
         "change",

@@ -1,13 +1,14 @@
 //! Evaluation results: a raw harness log is uploaded, stored as a blob and parsed here, so the record an evaluator signs is what weir derived from the log; results, raw logs and evaluator signatures.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path, Query};
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,7 +62,7 @@ pub struct ImportQuery {
 pub(super) async fn import_result(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<ImportQuery>,
     body: Body,
@@ -149,7 +150,7 @@ pub(super) async fn import_result(
     let id = stored.id.clone();
     let e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "eval.imported",
         Some(&repo),
         "change",
@@ -268,7 +269,7 @@ pub struct SignatureBody {
 pub(super) async fn sign_result(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SignatureBody>,
 ) -> Result<Json<wire::EvalResult>, ApiError> {
@@ -310,7 +311,7 @@ pub(super) async fn sign_result(
     })?;
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "eval.signed",
         Some(&repo),
         "change",

@@ -324,7 +324,7 @@ pub async fn resolve(
     let event = logged.then(|| {
         crate::gate::event(
             &caller,
-            req.headers(),
+            &crate::extract::RequestMeta::of(req.headers()),
             if is_get { "download" } else { "download.head" },
             Some(&repo),
             if gate.decision.allow { "allow" } else { "deny" },

@@ -1,13 +1,14 @@
 //! Incident attachments: upload (bounded, rate-limited for anonymous reporters) and download.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Path, Query};
 use crate::limits::{MAX_ANON_ATTACHMENT, MAX_ATTACHMENT, MAX_ATTACHMENTS, MAX_REPORT_ATTACHMENTS};
 use crate::{ApiError, AppState, gate, now};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -26,13 +27,13 @@ pub struct AttachQuery {
 pub(super) async fn attach(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     Path(id): Path<String>,
     Query(q): Query<AttachQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<wire::Attachment>), ApiError> {
-    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    let (i, repo, role) = load(&state, &caller, &meta, &id).await?;
     if role.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -122,7 +123,7 @@ pub(super) async fn attach(
     };
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         "incident.attachment",
         Some(&repo),
         "change",
@@ -156,10 +157,10 @@ pub(super) async fn attach(
 pub(super) async fn attachment(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path((id, sha)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (i, _, role) = load(&state, &caller, &headers, &id).await?;
+    let (i, _, role) = load(&state, &caller, &meta, &id).await?;
     if role.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

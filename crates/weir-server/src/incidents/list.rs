@@ -2,11 +2,11 @@
 
 use crate::auth::Caller;
 use crate::extract::Query;
+use crate::extract::RequestMeta;
 use crate::lookup::visible_repo;
 use crate::{ApiError, AppState, gate, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use weir_authz::Action;
 use weir_core::RepoId;
@@ -29,7 +29,7 @@ pub struct ListQuery {
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<wire::Incidents>, ApiError> {
     let at = now();
@@ -59,7 +59,7 @@ pub(super) async fn list(
         {
             continue;
         }
-        let r = role(&caller, &headers, repo, &i);
+        let r = role(&caller, &meta, repo, &i);
         if r.is_none() && !is_public(&i) {
             continue;
         }

@@ -20,9 +20,10 @@ mod transition;
 mod updates;
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::{ApiError, AppState, gate, iso8601};
 use attachments::{attach, attachment};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use holds::holds;
 use list::list;
@@ -71,8 +72,6 @@ pub const MAX_REPORT_BODY: usize = 1 << 20;
 pub const MAX_ALIASES: usize = 16;
 
 const MAX_REVISIONS: usize = 100;
-
-const FOLLOWUP_HEADER: &str = "x-weir-followup";
 
 pub fn routes() -> crate::routes::Routes {
     crate::routes::Routes::new()
@@ -194,7 +193,7 @@ fn followup_hash(token: &str) -> String {
 
 /// The caller's role on an incident, if any: reviewer (operator), publisher (namespace owner),
 /// or reporter (the account that reported it, or the holder of its follow-up token).
-fn role(caller: &Caller, headers: &HeaderMap, repo: &Repo, i: &Incident) -> Option<Role> {
+fn role(caller: &Caller, meta: &RequestMeta, repo: &Repo, i: &Incident) -> Option<Role> {
     let f = gate::facts(repo);
     let d = caller.authorize(&Action::HandleIncident(&f));
     if d.allow {
@@ -209,10 +208,7 @@ fn role(caller: &Caller, headers: &HeaderMap, repo: &Repo, i: &Incident) -> Opti
     {
         return Some(Role::Reporter);
     }
-    let presented = headers
-        .get(FOLLOWUP_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(followup_hash);
+    let presented = meta.followup.as_deref().map(followup_hash);
     match (presented, i.followup_hash.as_deref()) {
         (Some(p), Some(h)) if constant_eq(p.as_bytes(), h.as_bytes()) => Some(Role::Reporter),
         _ => None,
@@ -227,7 +223,7 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 async fn load(
     state: &AppState,
     caller: &Caller,
-    headers: &HeaderMap,
+    meta: &RequestMeta,
     id: &str,
 ) -> Result<(Incident, Repo, Option<Role>), ApiError> {
     let not_found = || {
@@ -259,7 +255,7 @@ async fn load(
     {
         return Err(not_found());
     }
-    let r = role(caller, headers, &repo, &i);
+    let r = role(caller, meta, &repo, &i);
     if r.is_none() && !is_public(&i) {
         return Err(not_found());
     }

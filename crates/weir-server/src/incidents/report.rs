@@ -7,7 +7,7 @@ use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use weir_authz::Action;
@@ -70,7 +70,7 @@ pub(super) fn rate_limited(what: &str, retry_after: i64) -> ApiError {
 pub(super) async fn report(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     addr: Option<axum::Extension<crate::conn::ClientAddr>>,
     JsonBody(body): JsonBody<ReportBody>,
 ) -> Result<(StatusCode, Json<wire::Incident>), ApiError> {
@@ -215,7 +215,7 @@ pub(super) async fn report(
         &state.store,
         &repo,
         &new,
-        &RequestMeta::of(&headers).context(&caller),
+        &meta.context(&caller),
         &state.config.osv_prefix,
         at,
     )

@@ -2,10 +2,10 @@
 
 use crate::auth::Caller;
 use crate::extract::Path;
+use crate::extract::RequestMeta;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use weir_core::incident::Role;
 use weir_wire::incidents as wire;
 
@@ -14,10 +14,10 @@ use super::*;
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<wire::Incident>, ApiError> {
-    let (i, repo, r) = load(&state, &caller, &headers, &id).await?;
+    let (i, repo, r) = load(&state, &caller, &meta, &id).await?;
     let mut v = incident_json(&i, &repo, r, now());
     if r.is_some() {
         v.history = Some(

@@ -7,7 +7,7 @@ use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use weir_core::eval::Domain;
@@ -43,12 +43,11 @@ pub struct TransitionBody {
 pub(super) async fn transition(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     meta: RequestMeta,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TransitionBody>,
 ) -> Result<Json<wire::Incident>, ApiError> {
-    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    let (i, repo, role) = load(&state, &caller, &meta, &id).await?;
     let role = role.ok_or_else(|| {
         ApiError::new(
             StatusCode::FORBIDDEN,

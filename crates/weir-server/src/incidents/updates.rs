@@ -1,11 +1,12 @@
 //! `POST /api/v1/incidents/{id}/updates`: intermediate and final reports.
 
 use crate::auth::Caller;
+use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
 use crate::{ApiError, AppState, gate, now};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use weir_core::incident::Role;
@@ -28,11 +29,11 @@ pub struct UpdateBody {
 pub(super) async fn add_update(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    meta: RequestMeta,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Json<wire::Incident>, ApiError> {
-    let (i, repo, role) = load(&state, &caller, &headers, &id).await?;
+    let (i, repo, role) = load(&state, &caller, &meta, &id).await?;
     // The reporter may add notes (kept in the history; they are not regulatory reports and move
     // no clock); operators and the publisher file the reports.
     let reporter_note = match role {
@@ -77,7 +78,7 @@ pub(super) async fn add_update(
     };
     let mut e = gate::event(
         &caller,
-        &headers,
+        &meta,
         &format!("incident.{kind}"),
         Some(&repo),
         "change",
