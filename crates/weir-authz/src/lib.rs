@@ -60,6 +60,16 @@ impl Subject {
         self.scope() == Some(Scope::Admin)
     }
 
+    /// The account's name; `None` for an anonymous caller.
+    pub fn name(&self) -> Option<&Name> {
+        self.user().map(|u| &u.name)
+    }
+
+    /// The country of the user's attestation, if any.
+    pub fn country(&self) -> Option<&str> {
+        self.user().and_then(|u| u.country.as_deref())
+    }
+
     pub fn level(&self) -> IdentityLevel {
         self.user()
             .map(|u| u.level)

@@ -4,6 +4,9 @@
 //! state change with its event in one transaction. No HTTP here: the server turns a
 //! [`ServiceError`] into its JSON envelope.
 //!
+//! - [`access`]: terms, access requests and their review, a repo's tier and gating;
+//! - [`export`]: custodial export of T3 weights under dual control;
+//! - [`evidence`]: hazard evidence filed and reviewed;
 //! - [`policy`]: the classification policy in force;
 //! - [`classification`]: the minimum tier of a revision and [`classification::reclassify`];
 //! - [`standing`]: a publisher's record, standing and the release gate's standing rules;
@@ -16,9 +19,12 @@
 //! - [`log`]: the transparency log's sequencer step;
 //! - [`settings`], [`clock`].
 
+pub mod access;
 pub mod classification;
 pub mod clock;
 pub mod evaluators;
+pub mod evidence;
+pub mod export;
 pub mod incident;
 pub mod incident_rows;
 pub mod keys;
@@ -43,6 +49,12 @@ pub enum Kind {
     NotFound,
     /// The caller's role does not allow it (HTTP 403).
     Forbidden,
+    /// The action needs a signed-in account (HTTP 401).
+    Unauthenticated,
+    /// Too many such changes by this account lately (HTTP 429).
+    RateLimited,
+    /// A single-use or expiring thing that is spent (HTTP 410).
+    Gone,
 }
 
 /// Who asks a service for a change, and through what: recorded with its event.
@@ -95,6 +107,8 @@ pub struct Refusal {
     pub code: ErrorCode,
     pub message: String,
     pub next: Option<String>,
+    /// Extra machine-readable fields for the error envelope.
+    pub extra: Vec<(String, serde_json::Value)>,
 }
 
 impl std::fmt::Display for Refusal {
@@ -113,6 +127,14 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("{}", .0)]
     Refused(Box<Refusal>),
+    /// `weir_authz` said no: the server words the denial as every other route does (a repo the
+    /// subject may not see answers like a missing one).
+    #[error("denied ({}) on {repo}", .reason.code())]
+    Denied {
+        reason: weir_authz::Reason,
+        repo: String,
+        anonymous: bool,
+    },
 }
 
 impl ServiceError {
@@ -122,12 +144,33 @@ impl ServiceError {
             code,
             message: message.into(),
             next: None,
+            extra: Vec::new(),
         }))
+    }
+
+    pub fn denied(
+        reason: weir_authz::Reason,
+        repo: &weir_store::Repo,
+        subject: &weir_authz::Subject,
+    ) -> ServiceError {
+        ServiceError::Denied {
+            reason,
+            repo: repo.repo_id.to_string(),
+            anonymous: subject.name().is_none(),
+        }
     }
 
     pub fn next(mut self, hint: impl Into<String>) -> ServiceError {
         if let ServiceError::Refused(r) = &mut self {
             r.next = Some(hint.into());
+        }
+        self
+    }
+
+    /// Adds a machine-readable field to a refusal.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> ServiceError {
+        if let ServiceError::Refused(r) = &mut self {
+            r.extra.push((key.to_string(), value));
         }
         self
     }

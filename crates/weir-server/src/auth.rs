@@ -4,7 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use weir_authz::{Action, Decision, Subject, UserFacts, authorize};
+use weir_authz::{Action, Decision, Subject, authorize};
 use weir_core::{IdentityLevel, Name, Scope};
 use weir_store::TokenInfo;
 use weir_wire::ErrorCode;
@@ -80,61 +80,51 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// Authenticates once per request: later extractors (a repo lookup) reuse the caller.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return Ok(Caller {
-                subject: Subject::Anonymous,
-                token: None,
-                orgs: vec![],
-            });
-        };
-        let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(ApiError::invalid_token)?
-            .trim();
-        let info = state
-            .store
-            .db
-            .authenticate(token)
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
-        let (subject, orgs) = account_subject(state, &info.account, info.scope).await?;
-        Ok(Caller {
-            subject,
-            token: Some(info),
-            orgs,
-        })
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let caller = authenticate(parts, state).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
     }
 }
 
-/// The authorization facts of an account as they are now: its orgs and roles, its effective
-/// identity level and country (expired or revoked attestations already discounted). Used for
-/// the caller of a request, and for the other party of a multi-step flow (the requester of an
-/// export) when a later step re-asks `weir_authz` with the facts of that moment.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(Caller {
+            subject: Subject::Anonymous,
+            token: None,
+            orgs: vec![],
+        });
+    };
+    let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(ApiError::invalid_token)?
+        .trim();
+    let info = state
+        .store
+        .db
+        .authenticate(token)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    let (subject, orgs) = account_subject(state, &info.account, info.scope).await?;
+    Ok(Caller {
+        subject,
+        token: Some(info),
+        orgs,
+    })
+}
+
+/// The authorization facts of an account as they are now (see
+/// [`weir_registry::access::subject_of`]).
 pub async fn account_subject(
     state: &AppState,
     account: &Name,
     scope: Scope,
 ) -> Result<(Subject, Vec<(Name, String)>), ApiError> {
-    let orgs = state.store.db.orgs_of(account.as_str()).await?;
-    let identity = state
-        .store
-        .db
-        .identity(account.as_str(), crate::now())
-        .await?;
-    let subject = Subject::User(UserFacts {
-        name: account.clone(),
-        orgs: orgs.iter().map(|(o, _)| o.clone()).collect(),
-        owner_of: orgs
-            .iter()
-            .filter(|(_, r)| r == "owner")
-            .map(|(o, _)| o.clone())
-            .collect(),
-        scope,
-        level: identity.level,
-        country: identity.country,
-    });
-    Ok((subject, orgs))
+    Ok(weir_registry::access::subject_of(&state.store, account, scope, crate::now()).await?)
 }

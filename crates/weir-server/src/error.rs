@@ -443,11 +443,23 @@ impl From<weir_registry::ServiceError> for ApiError {
                     Kind::Invalid => StatusCode::BAD_REQUEST,
                     Kind::NotFound => StatusCode::NOT_FOUND,
                     Kind::Forbidden => StatusCode::FORBIDDEN,
+                    Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+                    Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                    Kind::Gone => StatusCode::GONE,
                 };
+                let r = *r;
                 let mut out = ApiError::new(status, r.code, r.message);
                 out.next = r.next;
+                for (k, v) in r.extra {
+                    out = out.with(&k, v);
+                }
                 out
             }
+            ServiceError::Denied {
+                reason,
+                repo,
+                anonymous,
+            } => ApiError::denied(reason, &repo, anonymous),
         }
     }
 }

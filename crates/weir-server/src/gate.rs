@@ -4,23 +4,14 @@
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use weir_authz::{AccessStanding, Action, Decision, Reason, RepoFacts};
+use weir_authz::{AccessStanding, Action, Decision, Reason};
 use weir_core::{Event, GrantState, Tier};
 use weir_store::{AccessRequest, Repo};
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState, iso8601, now};
 
-pub fn facts(repo: &Repo) -> RepoFacts {
-    RepoFacts {
-        namespace: repo.repo_id.namespace.clone(),
-        private: repo.private,
-        tier: repo.tier,
-        min_level: repo.gating.min_level,
-        blocked_countries: repo.gating.blocked_countries.clone(),
-        held: false,
-    }
-}
+pub use weir_registry::access::facts;
 
 /// The caller's terms acceptance and access request for a repo, at `at`.
 pub async fn standing(
@@ -196,15 +187,6 @@ pub fn event(
         user_agent: meta.user_agent.clone(),
         details,
     }
-}
-
-/// Records an event; a failure to record is an error (fail closed: no unaudited delivery).
-pub async fn record(state: &AppState, e: &Event) -> Result<(), ApiError> {
-    state.store.db.record_event(e).await.map_err(|err| {
-        tracing::error!(error = %err, action = %e.action, "could not record audit event");
-        ApiError::internal()
-    })?;
-    Ok(())
 }
 
 /// JSON view of a request for the API.

@@ -16,7 +16,7 @@ pub const MAX_ANON_ATTACHMENT: u64 = 32 << 20;
 pub const MAX_ATTACHMENTS: usize = 20;
 pub const MAX_REPORT_ATTACHMENTS: u64 = 512 << 20;
 /// How many pieces of evidence one account may file per day.
-pub const EVIDENCE_PER_DAY: i64 = 10;
+pub use weir_registry::evidence::EVIDENCE_PER_DAY;
 
 pub const MAX_KEYS: usize = 100_000;
 

@@ -1,11 +1,16 @@
 //! Repo lookups every route shares: find a repo the caller may see (a hidden one answers exactly
-//! like a missing one), resolve a revision in it, find a repo the caller may write to.
+//! like a missing one), resolve a revision in it, find a repo the caller may write to; and the
+//! extractors [`Visible`] and [`Writable`] that do it for a route's `{ns}/{name}`.
 
 use weir_authz::{Action, RepoFacts};
 use weir_core::{CommitId, RepoId, Revision};
 use weir_store::Repo;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use crate::auth::Caller;
+use crate::extract::Path;
 use crate::{ApiError, AppState};
 
 /// Looks a repo up and checks the caller may at least see it. A repo the caller may not see
@@ -56,4 +61,45 @@ pub(crate) async fn writable_repo(
     let (repo, facts) = visible_repo(state, caller, ns, name).await?;
     caller.require(&Action::Write(&facts), &repo.repo_id.to_string())?;
     Ok(repo)
+}
+
+/// The `{ns}/{name}` of a route (other path parameters are read by the handler).
+#[derive(serde::Deserialize)]
+struct RepoParams {
+    ns: String,
+    name: String,
+}
+
+/// Extractor: the repo the route's `{ns}/{name}` names, which the caller may see (a hidden repo
+/// is refused exactly like a missing one, before any body is read), with its authorization
+/// facts. Like crates.io's `CratePath`: handlers never look repos up themselves.
+pub struct Visible {
+    pub repo: Repo,
+    pub facts: RepoFacts,
+}
+
+impl FromRequestParts<AppState> for Visible {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Visible, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path(p) = Path::<RepoParams>::from_request_parts(parts, state).await?;
+        let (repo, facts) = visible_repo(state, &caller, &p.ns, &p.name).await?;
+        Ok(Visible { repo, facts })
+    }
+}
+
+/// Extractor: the repo the route's `{ns}/{name}` names, which the caller may write to.
+pub struct Writable(pub Repo);
+
+impl FromRequestParts<AppState> for Writable {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Writable, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path(p) = Path::<RepoParams>::from_request_parts(parts, state).await?;
+        Ok(Writable(
+            writable_repo(state, &caller, &p.ns, &p.name).await?,
+        ))
+    }
 }

@@ -8,7 +8,8 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::lookup::{resolve_revision, visible_repo};
+use crate::lookup::Visible;
+use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState};
 
 pub fn routes() -> crate::routes::Routes {
@@ -29,10 +30,10 @@ async fn health() -> Json<Value> {
 /// file with its size and SHA-256, so a client can verify every byte it downloads.
 async fn manifest(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    _caller: Caller,
+    Visible { repo, facts: _ }: Visible,
+    Path((_, _, rev)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let files = state.store.db.files(&repo, &commit).await?;
     let files: Vec<Value> = files

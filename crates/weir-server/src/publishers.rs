@@ -16,7 +16,8 @@ use weir_authz::Action;
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
-use crate::lookup::{resolve_revision, visible_repo};
+use crate::lookup::Visible;
+use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState, gate, iso8601};
 
 pub fn routes() -> crate::routes::Routes {
@@ -68,10 +69,10 @@ async fn signoff(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    Visible { repo, facts: f }: Visible,
+    Path((_, _, rev)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<SignoffBody>,
 ) -> Result<Json<weir_wire::incidents::Signoff>, ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::SignOffRelease(&f), &repo.repo_id.to_string())?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > 4096 {

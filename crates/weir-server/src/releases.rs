@@ -20,6 +20,7 @@ use weir_wire::ErrorCode;
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
+use crate::lookup::Visible;
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate};
 
@@ -63,10 +64,9 @@ async fn release(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: f }: Visible,
     JsonBody(body): JsonBody<ReleaseBody>,
 ) -> Result<(StatusCode, Json<weir_wire::releases::Release>), ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let rev = body.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
@@ -294,10 +294,10 @@ async fn put_publisher_bundle(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    Visible { repo, facts: f }: Visible,
+    Path((_, _, rev)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<weir_wire::releases::PublisherBundle>, ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Write(&f), &repo.repo_id.to_string())?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let bundle = std::str::from_utf8(&body).map_err(|_| {

@@ -861,14 +861,32 @@ async fn dual_control_export() {
             let id = r.json::<Value>().await.expect("json")["id"]
                 .as_i64()
                 .expect("id");
-            app.store.db.approve_export(id, "rev1").await.expect("a1");
-            app.store.db.approve_export(id, "rev2").await.expect("a2");
+            let ev = |action: &str| weir_core::Event {
+                at: 0,
+                actor: None,
+                action: action.into(),
+                repo: None,
+                subject: None,
+                decision: "change".into(),
+                reason: "test".into(),
+                request_id: None,
+                user_agent: None,
+                details: json!({}),
+            };
+            for reviewer in ["rev1", "rev2"] {
+                app.store
+                    .db
+                    .approve_export_logged(id, reviewer, 0, |_, _| ev("export.approve"))
+                    .await
+                    .expect("approve");
+            }
             app.store
                 .db
-                .set_export_link(
+                .set_export_link_logged(
                     id,
                     &hex::encode(sha2::Sha256::digest(token.as_bytes())),
                     expires_at,
+                    &ev("export.link"),
                 )
                 .await
                 .expect("link");

@@ -161,15 +161,20 @@ impl Db {
         Ok(())
     }
 
-    /// [`Db::set_tier`] and its governance event, in one transaction.
+    /// [`Db::set_tier`] and its governance event, in one transaction; with `reset_declarations`
+    /// (an operator's correction) the card's earlier declarations are forgotten in it too.
     pub async fn set_tier_logged(
         &self,
         repo: &Repo,
         tier: Tier,
+        reset_declarations: bool,
         event: &weir_core::Event,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         set_tier_in(&mut tx, repo, tier).await?;
+        if reset_declarations {
+            crate::evals::reset_declarations_in(&mut tx, repo).await?;
+        }
         crate::events::record_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())

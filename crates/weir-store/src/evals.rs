@@ -623,17 +623,6 @@ impl Db {
 
     /// Forgets what a repo's card declared before (an operator's correction of a misdeclared
     /// card); the next classification counts the card as it is.
-    pub async fn reset_declarations(&self, repo: &Repo) -> Result<()> {
-        sqlx::query(
-            "UPDATE classifications SET declared_compute = NULL, declared_closed = 0, bases = '[]'
-             WHERE repo_id = $1",
-        )
-        .bind(repo.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Repos whose last classification named `base` (`ns/name`) as a base model.
     pub async fn derivatives_of(&self, base: &str) -> Result<Vec<weir_core::RepoId>> {
         let rows = sqlx::query(
@@ -684,4 +673,19 @@ impl Db {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Forgets the declarations a card made (declared compute, closed, base models) of `repo`.
+pub(crate) async fn reset_declarations_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE classifications SET declared_compute = NULL, declared_closed = 0, bases = '[]'
+         WHERE repo_id = $1",
+    )
+    .bind(repo.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

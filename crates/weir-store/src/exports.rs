@@ -6,7 +6,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use weir_core::{CommitId, RepoId};
 
-use crate::{Db, Result, StoreError, now};
+use weir_core::Event;
+
+use crate::events::record_event_in;
+use crate::{Db, Result, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
@@ -33,14 +36,19 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 pub const APPROVALS_NEEDED: usize = 2;
 
 impl Db {
-    pub async fn create_export(
+    /// Creates a pending export and its event (given the new export's id) in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_export_logged(
         &self,
         repo_id: i64,
         commit: &CommitId,
         requester: &str,
         org: &str,
         purpose: &str,
-    ) -> Result<i64> {
+        at: i64,
+        event: impl FnOnce(i64) -> Event,
+    ) -> Result<Export> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO exports (repo_id, commit_id, requester, org, purpose, state, created_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id",
@@ -50,10 +58,15 @@ impl Db {
         .bind(requester)
         .bind(org)
         .bind(purpose)
-        .bind(now())
-        .fetch_one(&self.pool)
+        .bind(at)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.try_get("id")?)
+        let id: i64 = row.try_get("id")?;
+        record_event_in(&mut tx, &event(id)).await?;
+        tx.commit().await?;
+        self.export(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("export {id}")))
     }
 
     async fn export_from_row(&self, r: &AnyRow) -> Result<Export> {
@@ -100,8 +113,15 @@ impl Db {
     }
 
     /// Records one reviewer's approval (once per reviewer) and, at the second distinct one,
-    /// moves the export to `approved`. Returns the export after the change.
-    pub async fn approve_export(&self, id: i64, reviewer: &str) -> Result<Export> {
+    /// moves the export to `approved`, with its event (given the state after and the number of
+    /// approvals) in the same transaction. Returns the export after the change.
+    pub async fn approve_export_logged(
+        &self,
+        id: i64,
+        reviewer: &str,
+        at: i64,
+        event: impl FnOnce(&str, usize) -> Event,
+    ) -> Result<Export> {
         let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO export_approvals (export_id, reviewer, approved_at) VALUES ($1, $2, $3)
@@ -109,7 +129,7 @@ impl Db {
         )
         .bind(id)
         .bind(reviewer)
-        .bind(now())
+        .bind(at)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
@@ -130,59 +150,96 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        let state: String = sqlx::query("SELECT state FROM exports WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("state")?;
+        record_event_in(&mut tx, &event(&state, n as usize)).await?;
         tx.commit().await?;
         self.export(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("export {id}")))
     }
 
-    /// Stores the hash of the one download link. Only once, only for approved exports.
-    pub async fn set_export_link(&self, id: i64, link_hash: &str, expires_at: i64) -> Result<()> {
+    /// Stores the hash of the one download link, with its event. Only once, only for approved
+    /// exports.
+    pub async fn set_export_link_logged(
+        &self,
+        id: i64,
+        link_hash: &str,
+        expires_at: i64,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE exports SET link_hash = $1, link_expires_at = $2 WHERE id = $3 AND state = 'approved' AND link_hash IS NULL",
         )
         .bind(link_hash)
         .bind(expires_at)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
             return Err(StoreError::Exists(format!(
                 "a download link for export {id}"
             )));
         }
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Consumes a link: succeeds once, before expiry. Returns the export, or why not.
-    pub async fn consume_export_link(
+    /// The export a link (by its hash) was issued for, spent or not.
+    pub async fn export_by_link(&self, link_hash: &str) -> Result<Option<Export>> {
+        let row = sqlx::query("SELECT id FROM exports WHERE link_hash = $1")
+            .bind(link_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => self.export(r.try_get("id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Consumes a link, with the event of what was decided about it, in one transaction:
+    /// succeeds once, before expiry. Returns why not otherwise (and records nothing).
+    pub async fn consume_export_link_logged(
         &self,
         link_hash: &str,
         at: i64,
-    ) -> Result<Result<Export, &'static str>> {
+        event: &Event,
+    ) -> Result<std::result::Result<(), LinkRefusal>> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE exports SET state = 'downloaded', downloaded_at = $1
              WHERE link_hash = $2 AND state = 'approved' AND link_expires_at > $1 RETURNING id",
         )
         .bind(at)
         .bind(link_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if let Some(r) = row {
-            let id: i64 = r.try_get("id")?;
-            return Ok(Ok(self
-                .export(id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("export {id}")))?));
+        if row.is_some() {
+            record_event_in(&mut tx, event).await?;
+            tx.commit().await?;
+            return Ok(Ok(()));
         }
-        let why = sqlx::query("SELECT state, link_expires_at FROM exports WHERE link_hash = $1")
+        let why = sqlx::query("SELECT state FROM exports WHERE link_hash = $1")
             .bind(link_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         Ok(Err(match why {
-            None => "unknown",
-            Some(r) if r.try_get::<String, _>("state")? == "downloaded" => "used",
-            Some(_) => "expired",
+            None => LinkRefusal::Unknown,
+            Some(r) if r.try_get::<String, _>("state")? == "downloaded" => LinkRefusal::Used,
+            Some(_) => LinkRefusal::Expired,
         }))
     }
+}
+
+/// Why an export link does not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    Unknown,
+    Used,
+    Expired,
 }

@@ -726,35 +726,36 @@ async fn seed_evaluations(
                 .await?;
         }
     }
-    let e = store
-        .db
-        .file_evidence_logged(
-            &repo,
-            "cyber",
-            "Writes working exploits for known CVEs in hardened targets when asked step by step (red-team transcript on file).",
-            "dan",
-            "pending_triage",
-            None,
-            &ev("dan", "evidence.filed", Some(&id.to_string()), serde_json::json!({"domain": "cyber"})),
-            &[],
-        )
-        .await?;
-    store
-        .db
-        .review_evidence_logged(
-            e.id,
-            "confirmed",
-            Some("high"),
-            "reviewer1",
-            "reproduced by the operator's red team",
-            &ev(
-                "reviewer1",
-                "evidence.reviewed",
-                Some(&id.to_string()),
-                serde_json::json!({"evidence": e.id, "decision": "confirmed", "severity": "high"}),
-            ),
-        )
-        .await?;
+    // Evidence from an account that is not accredited waits for triage; an operator confirms it.
+    let as_user = |name: &'static str, scope| async move {
+        let name = weir_core::Name::parse(name).map_err(|e| anyhow!("{e}"))?;
+        let (subject, _) =
+            weir_registry::access::subject_of(store, &name, scope, time_now()).await?;
+        anyhow::Ok(subject)
+    };
+    let filed = weir_registry::evidence::file(
+        store,
+        &repo,
+        &as_user("dan", weir_core::Scope::Write).await?,
+        "cyber",
+        "Writes working exploits for known CVEs in hardened targets when asked step by step (red-team transcript on file).",
+        &weir_registry::Context::local("dan", "weir serve --demo"),
+        time_now(),
+    )
+    .await?;
+    weir_registry::evidence::review(
+        store,
+        &as_user("reviewer1", weir_core::Scope::Admin).await?,
+        filed.evidence.id,
+        weir_registry::evidence::ReviewInput {
+            decision: "confirm".into(),
+            severity: Some("high".into()),
+            reason: "reproduced by the operator's red team".into(),
+        },
+        &weir_registry::Context::local("reviewer1", "weir serve --demo"),
+        time_now(),
+    )
+    .await?;
     weir_registry::classification::reclassify_all(
         store,
         Some("demo"),

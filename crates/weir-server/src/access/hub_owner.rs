@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
-use crate::lookup::visible_repo;
+use crate::lookup::Visible;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
@@ -16,13 +16,14 @@ use weir_wire::ErrorCode;
 use weir_wire::access as wire;
 
 use super::*;
+use weir_registry::access::Decision;
 
 pub(super) async fn hf_list(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name, status)): Path<(String, String, String)>,
+    Visible { repo, facts: f }: Visible,
+    Path((_, _, status)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     require(&caller, &Action::Review(&f), &repo)?;
     let at = now();
     let want = match status.as_str() {
@@ -69,10 +70,9 @@ pub(super) async fn hf_handle(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: _ }: Visible,
     JsonBody(body): JsonBody<HfHandle>,
 ) -> Result<Json<wire::AccessRequest>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let user = body
         .user
         .or(body.request_id)
@@ -89,7 +89,7 @@ pub(super) async fn hf_handle(
             &meta,
             &repo,
             &user,
-            ReviewInput {
+            Decision {
                 action,
                 reason,
                 expires_days: None,
@@ -108,10 +108,9 @@ pub(super) async fn hf_grant(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: _ }: Visible,
     JsonBody(body): JsonBody<HfGrant>,
 ) -> Result<Json<wire::AccessRequest>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     Ok(Json(
         apply_review(
             &state,
@@ -119,7 +118,7 @@ pub(super) async fn hf_grant(
             &meta,
             &repo,
             &body.user,
-            ReviewInput {
+            Decision {
                 action: ReviewAction::Approve,
                 reason: None,
                 expires_days: None,

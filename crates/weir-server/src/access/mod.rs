@@ -15,12 +15,10 @@ use axum::routing::{get, post, put};
 use gating::set_gating;
 use hub_owner::{hf_grant, hf_handle, hf_list};
 use identity::{my_identity, submit_attestation};
-pub use requests::{MAX_FIELD_NAME, MAX_REQUEST_FIELDS};
 use requests::{
-    ReviewInput, apply_review, list_requests, my_requests, request_access, review_action,
-    review_request,
+    apply_review, list_requests, my_requests, request_access, review_action, review_request,
 };
-use terms::{accept, accept_terms, check, terms};
+use terms::{accept_terms, check, terms};
 use tiers::set_tier;
 use weir_authz::Action;
 use weir_store::Repo;

@@ -1,22 +1,19 @@
 //! The download check and a repo's terms (T1: accepting them is the access).
 
 use crate::auth::Caller;
+use crate::extract::Query;
 use crate::extract::RequestMeta;
-use crate::extract::{Path, Query};
 use crate::gate::{self};
+use crate::lookup::Visible;
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, now};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::json;
-use weir_authz::Action;
 use weir_core::{RepoId, Tier};
 use weir_store::Repo;
 use weir_wire::ErrorCode;
 use weir_wire::access as wire;
-
-use super::*;
 
 #[derive(Deserialize)]
 pub struct CheckQuery {
@@ -65,9 +62,8 @@ pub(super) async fn check(
 pub(super) async fn terms(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: _ }: Visible,
 ) -> Result<Json<wire::Terms>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let accepted = match caller.name() {
         Some(n) => state.store.db.terms_accepted(&repo, n.as_str()).await?,
         None => false,
@@ -96,36 +92,19 @@ pub(super) async fn accept_terms(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, .. }: Visible,
 ) -> Result<Json<wire::TermsAccepted>, ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
-    require(&caller, &Action::RequestAccess(&f), &repo)?;
-    let user = caller.require_user()?.to_string();
-    accept(&state, &caller, &meta, &repo, &user).await?;
+    weir_registry::access::accept_terms(
+        &state.store,
+        &repo,
+        &caller.subject,
+        &meta.context(&caller),
+        now(),
+    )
+    .await?;
     Ok(Json(wire::TermsAccepted {
         repo: repo.repo_id.to_string(),
         accepted: true,
         tier: repo.tier.as_str().to_string(),
     }))
-}
-
-/// Records a terms acceptance and its event.
-pub(super) async fn accept(
-    state: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    repo: &Repo,
-    user: &str,
-) -> Result<(), ApiError> {
-    let e = gate::event(
-        caller,
-        meta,
-        "access.terms",
-        Some(repo),
-        "change",
-        "terms_accepted",
-        json!({}),
-    );
-    state.store.db.accept_terms_logged(repo, user, &e).await?;
-    Ok(())
 }

@@ -2,8 +2,9 @@
 
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
-use crate::extract::{Json as JsonBody, Path, Query};
-use crate::lookup::{resolve_revision, visible_repo};
+use crate::extract::{Json as JsonBody, Query};
+use crate::lookup::Visible;
+use crate::lookup::resolve_revision;
 use crate::views::{card_json, notification};
 use crate::{ApiError, AppState, gate, now};
 use axum::Json;
@@ -33,11 +34,10 @@ pub struct RevQuery {
 /// `GET /api/v1/models/{ns}/{name}/classification?revision=`: the decision rule by rule.
 pub(super) async fn get_classification(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    _caller: Caller,
+    Visible { repo, facts: _ }: Visible,
     Query(q): Query<RevQuery>,
 ) -> Result<Json<wire::Classification>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let rev = q.revision.unwrap_or_else(|| "main".into());
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let (c, card, policy) = classify_at(&state.store, &repo, &commit).await?;
@@ -111,10 +111,9 @@ pub(super) async fn record_notification(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: f }: Visible,
     JsonBody(body): JsonBody<NotifiedBody>,
 ) -> Result<Json<wire::NotificationRecorded>, ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::RecordNotification(&f), &repo.repo_id.to_string())?;
     let reference = body.reference.trim();
     if reference.is_empty() || reference.len() > 500 || reference.chars().any(char::is_control) {

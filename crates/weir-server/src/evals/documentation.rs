@@ -1,8 +1,9 @@
 //! The EU GPAI Model Documentation Form fields the registry knows, as JSON or Markdown.
 
 use crate::auth::Caller;
-use crate::extract::{Path, Query};
-use crate::lookup::{resolve_revision, visible_repo};
+use crate::extract::Query;
+use crate::lookup::Visible;
+use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState, iso8601, now};
 use axum::Json;
 use axum::extract::State;
@@ -38,10 +39,9 @@ pub(super) fn sha256_hex(s: &str) -> String {
 pub(super) async fn documentation(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: _ }: Visible,
     Query(q): Query<DocQuery>,
 ) -> Result<Response, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let markdown = match q.format.as_deref() {
         None | Some("json") => false,
         Some("markdown") | Some("md") => true,

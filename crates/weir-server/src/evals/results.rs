@@ -3,6 +3,7 @@
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path, Query};
+use crate::lookup::Visible;
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, gate, iso8601};
 use axum::Json;
@@ -63,11 +64,10 @@ pub(super) async fn import_result(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: f }: Visible,
     Query(q): Query<ImportQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<wire::EvalResult>), ApiError> {
-    let (repo, f) = visible_repo(&state, &caller, &ns, &name).await?;
     caller.require(&Action::Contribute(&f), &repo.repo_id.to_string())?;
     let user = caller.require_user()?.to_string();
     let rev = q.revision.unwrap_or_else(|| "main".into());
@@ -175,10 +175,9 @@ pub(super) async fn forget_blob(state: &AppState, sha: &weir_core::Sha256Hex) {
 
 pub(super) async fn list_results(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    _caller: Caller,
+    Visible { repo, facts: _ }: Visible,
 ) -> Result<Json<wire::EvalResults>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let list: Vec<_> = state
         .store
         .db

@@ -17,6 +17,7 @@ use weir_core::RepoPath;
 use weir_core::git::{FileEntry, TreeBuilder};
 
 use crate::auth::Caller;
+use crate::lookup::Visible;
 use crate::lookup::{resolve_revision, visible_repo};
 use crate::{ApiError, AppState, iso8601};
 
@@ -247,11 +248,10 @@ async fn tree(
 
 pub async fn refs(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    _caller: Caller,
+    Visible { repo, facts: _ }: Visible,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let refs = state.store.db.refs(&repo).await?;
     let mut branches = Vec::new();
     let mut tags = Vec::new();
@@ -275,9 +275,8 @@ pub async fn refs(
 pub async fn auth_check(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    Visible { repo, facts: _ }: Visible,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     // What a download of the default revision would meet, its incident holds included.
     let head = crate::lookup::resolve_revision(&state, &repo, "main").await?;
     match crate::gate::check_at(&state, &caller, &repo, &head)
@@ -301,10 +300,10 @@ fn header(v: &str) -> HeaderValue {
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name, rev, path)): Path<(String, String, String, String)>,
+    Visible { repo, facts: _ }: Visible,
+    Path((_, _, rev, path)): Path<(String, String, String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let repo_name = repo.repo_id.to_string();
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let path = RepoPath::parse(&path)

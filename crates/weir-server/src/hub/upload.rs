@@ -19,7 +19,8 @@ use weir_store::{CommitOp, NewCommit, RefKind, StoreError};
 
 use crate::auth::Caller;
 use crate::extract::{Json as JsonBody, parse_json};
-use crate::lookup::{resolve_revision, writable_repo};
+use crate::lookup::Writable;
+use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -122,11 +123,11 @@ pub struct Preupload {
 
 pub async fn preupload(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    _caller: Caller,
+    Writable(repo): Writable,
+    Path((_, _, rev)): Path<(String, String, String)>,
     JsonBody(req): JsonBody<Preupload>,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = writable_repo(&state, &caller, &ns, &name).await?;
     // The current head, if the branch exists, tells the client which files are unchanged.
     let head = resolve_revision(&state, &repo, &rev).await.ok();
     let mut out = Vec::with_capacity(req.files.len());
@@ -208,11 +209,11 @@ fn parse_path(n: usize, p: &str) -> Result<RepoPath, ApiError> {
 pub async fn commit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    Writable(repo): Writable,
+    Path((_, _, rev)): Path<(String, String, String)>,
     Query(query): Query<Vec<(String, String)>>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = writable_repo(&state, &caller, &ns, &name).await?;
     if query
         .iter()
         .any(|(k, v)| k == "create_pr" && v != "0" && v != "false")
@@ -399,11 +400,11 @@ struct BranchReq {
 
 pub async fn create_branch(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name, branch)): Path<(String, String, String)>,
+    _caller: Caller,
+    Writable(repo): Writable,
+    Path((_, _, branch)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = writable_repo(&state, &caller, &ns, &name).await?;
     let req: BranchReq = if body.is_empty() {
         BranchReq::default()
     } else {
@@ -431,11 +432,11 @@ pub struct TagReq {
 
 pub async fn create_tag(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name, rev)): Path<(String, String, String)>,
+    _caller: Caller,
+    Writable(repo): Writable,
+    Path((_, _, rev)): Path<(String, String, String)>,
     JsonBody(req): JsonBody<TagReq>,
 ) -> Result<Json<Value>, ApiError> {
-    let repo = writable_repo(&state, &caller, &ns, &name).await?;
     let tag = RefName::parse(&req.tag)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRef, e.to_string()))?;
     let commit = resolve_revision(&state, &repo, &rev).await?;

@@ -1,8 +1,7 @@
 //! `GET /api/v1/models/{ns}/{name}/holds`: the public notice of a repo's delivery holds.
 
 use crate::auth::Caller;
-use crate::extract::Path;
-use crate::lookup::visible_repo;
+use crate::lookup::Visible;
 use crate::{ApiError, AppState, iso8601};
 use axum::Json;
 use axum::extract::State;
@@ -15,10 +14,9 @@ use super::*;
 /// when, the fixing revision once there is one, and the incident id once it is disclosed.
 pub(super) async fn holds(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    _caller: Caller,
+    Visible { repo, facts: _ }: Visible,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
     let mut out = Vec::new();
     for i in state.store.db.incidents(Some(repo.id)).await? {
         let active = i.hold && matches!(i.state.as_str(), "confirmed" | "mitigated" | "disclosed");
