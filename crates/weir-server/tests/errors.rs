@@ -1,10 +1,9 @@
 //! Bad input gets a clear 4xx with a JSON body and changes nothing.
 
+use crate::common::{TestApp, sha256_hex};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::Scope;
-
-use crate::common::{TestApp, sha256_hex};
 
 async fn expect_error(r: crate::common::Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(r.status(), status, "expected {status} {code}");
@@ -295,4 +294,63 @@ async fn malformed_requests_get_json_errors() {
     // a revision that is not UTF-8 once decoded
     let r = app.get("/api/models/alice/m/tree/%FF", None).await;
     expect_error(r, StatusCode::BAD_REQUEST, "invalid_path").await;
+}
+
+/// F20: answers made below the handlers carry the JSON envelope and the Hub headers too.
+#[tokio::test]
+async fn every_error_has_the_json_envelope() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"hello")])
+        .await;
+    let check = |r: crate::common::Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(r.status(), status);
+        assert!(
+            r.headers().get("x-error-code").is_some()
+                || r.headers().get("x-error-message").is_some()
+        );
+        let v: Value = r.json().await.expect("JSON body");
+        assert_eq!(v["error"], code, "{v}");
+        assert!(v["message"].is_string());
+    };
+    // 405
+    let r = app
+        .req(Method::DELETE, "/api/whoami-v2", None)
+        .send()
+        .await
+        .expect("send");
+    check(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    // 413
+    let r = app
+        .req(Method::POST, "/api/repos/create", Some(&alice))
+        .header("content-type", "application/json")
+        .body(vec![b' '; weir_server::JSON_BODY_LIMIT + 10])
+        .send()
+        .await
+        .expect("send");
+    check(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    // 416
+    let r = app
+        .req(Method::GET, "/alice/m/resolve/main/a.txt", None)
+        .header("range", "bytes=100-200")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    let v: Value = r.json().await.expect("JSON body");
+    assert!(v["error"].is_string(), "{v}");
+    // 431
+    let r = app
+        .req(Method::GET, "/api/whoami-v2", None)
+        .header("x-big", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .expect("send");
+    check(
+        r,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    )
+    .await;
 }

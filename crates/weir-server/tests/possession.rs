@@ -3,13 +3,12 @@
 //! may not download from (gated T2 without a grant, T3, T4, private), though it knows every
 //! one of their SHA-256 digests.
 
+use crate::access::set_tier;
+use crate::common::{TestApp, sha256_hex};
 use proptest::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::{Scope, Tier};
-
-use crate::access::set_tier;
-use crate::common::{TestApp, sha256_hex};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -299,4 +298,225 @@ fn no_sequence_of_operations_delivers_a_gated_file() {
             Ok(())
         })
         .expect("property");
+}
+
+/// An LFS commit line for `path` naming `oid`.
+fn lfs_commit(path: &str, oid: &str, size: usize) -> String {
+    format!(
+        "{}\n{}",
+        json!({"key": "header", "value": {"summary": "claim"}}),
+        json!({"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}})
+    )
+}
+
+/// bob owns `bob/secret` with a weight file uploaded through LFS, at `tier`; alice has her own
+/// writable repo `alice/mine`. Returns (app, alice's write token, the weights).
+async fn victim_and_attacker(tier: Tier, private: bool) -> (TestApp, String, Vec<u8>) {
+    let app = TestApp::new().await;
+    let bob = app.user("bob", Scope::Write).await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("bob/secret", private).await;
+    app.repo("alice/mine", false).await;
+    let weights: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    assert_eq!(
+        app.lfs_upload("bob/secret", &bob, weights.clone()).await,
+        StatusCode::OK
+    );
+    let r = app
+        .raw_commit(
+            "bob/secret",
+            "main",
+            &bob,
+            lfs_commit("model.safetensors", &sha256_hex(&weights), weights.len()),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    set_tier(&app, "bob/secret", tier).await;
+    (app, alice, weights)
+}
+
+/// F1: knowing the SHA-256 of another repo's weights (it is public in manifests and trees) does
+/// not let a commit reference them; the answer is the same as for bytes stored nowhere.
+#[tokio::test]
+async fn a_commit_cannot_claim_another_repos_blob_by_hash() {
+    for (tier, private) in [
+        (Tier::T2, false),
+        (Tier::T3, false),
+        (Tier::T4, false),
+        (Tier::T0, true),
+    ] {
+        let (app, alice, weights) = victim_and_attacker(tier, private).await;
+        let oid = sha256_hex(&weights);
+        let before = app.head_of("alice/mine", "main").await;
+
+        // The batch endpoint asks for the bytes (never "already present" for a foreign blob).
+        let batch = app
+            .lfs_batch(
+                "alice/mine",
+                &alice,
+                json!([{"oid": oid, "size": weights.len()}]),
+            )
+            .await;
+        assert!(
+            batch["objects"][0]["actions"]["upload"]["href"].is_string(),
+            "{tier:?}: batch must ask for an upload: {batch}"
+        );
+        // ...exactly as for an unknown hash.
+        let ghost = "ab".repeat(32);
+        let ghost_batch = app
+            .lfs_batch(
+                "alice/mine",
+                &alice,
+                json!([{"oid": ghost, "size": weights.len()}]),
+            )
+            .await;
+        assert_eq!(
+            batch["objects"][0]
+                .as_object()
+                .map(|o| o.keys().collect::<Vec<_>>()),
+            ghost_batch["objects"][0]
+                .as_object()
+                .map(|o| o.keys().collect::<Vec<_>>()),
+        );
+
+        // The LFS verify call does not confirm the foreign object either.
+        let r = app
+            .req(Method::POST, "/api/lfs/verify/alice/mine", Some(&alice))
+            .json(&json!({"oid": oid, "size": weights.len()}))
+            .send()
+            .await
+            .expect("verify");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+        // The commit line naming it is refused, with the same answer as for a ghost hash.
+        let r = app
+            .raw_commit(
+                "alice/mine",
+                "main",
+                &alice,
+                lfs_commit("stolen.safetensors", &oid, weights.len()),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{tier:?}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"], "not_uploaded");
+        let r = app
+            .raw_commit(
+                "alice/mine",
+                "main",
+                &alice,
+                lfs_commit("stolen.safetensors", &ghost, weights.len()),
+            )
+            .await;
+        let ghost_body: Value = r.json().await.expect("json");
+        assert_eq!(
+            body["message"].as_str().map(|m| m.replace(&oid, "OID")),
+            ghost_body["message"]
+                .as_str()
+                .map(|m| m.replace(&ghost, "OID"))
+        );
+        // Without a size, too.
+        let line = format!(
+            "{}\n{}",
+            json!({"key": "header", "value": {"summary": "claim"}}),
+            json!({"key": "lfsFile", "value": {"path": "s.bin", "algo": "sha256", "oid": oid}})
+        );
+        let r = app.raw_commit("alice/mine", "main", &alice, line).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Nothing moved; the stolen path does not resolve.
+        assert_eq!(app.head_of("alice/mine", "main").await, before);
+        let r = app
+            .get("/alice/mine/resolve/main/stolen.safetensors", None)
+            .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+/// F1: small regular files of another repo (their git and SHA-256 ids are public in trees) and
+/// blobs that no repo possesses (raw evaluation logs, incident attachments) are not claimable.
+#[tokio::test]
+async fn regular_files_and_unowned_blobs_are_not_claimable() {
+    let app = TestApp::new().await;
+    let bob = app.user("bob", Scope::Write).await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("bob/private", true).await;
+    app.repo("alice/mine", false).await;
+    let secret = b"the private config of bob\n";
+    assert_eq!(
+        app.commit("bob/private", "main", &bob, &[("config.json", secret)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .raw_commit(
+            "alice/mine",
+            "main",
+            &alice,
+            lfs_commit("config.json", &sha256_hex(secret), secret.len()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A blob stored outside any commit (as raw evaluation logs and attachments are).
+    let (sha, size) = app
+        .store
+        .ingest_bytes(b"raw evaluation log".to_vec().into())
+        .await
+        .expect("ingest");
+    let r = app
+        .raw_commit(
+            "alice/mine",
+            "main",
+            &alice,
+            lfs_commit("log.json", sha.as_str(), size as usize),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Possession is real possession: after uploading the same bytes herself, alice may commit them
+/// (content addressing still stores them once), and the repo's own files stay referenceable.
+#[tokio::test]
+async fn uploading_the_bytes_yourself_is_possession() {
+    let (app, alice, weights) = victim_and_attacker(Tier::T3, false).await;
+    let oid = sha256_hex(&weights);
+    assert_eq!(
+        app.lfs_upload("alice/mine", &alice, weights.clone()).await,
+        StatusCode::OK
+    );
+    let r = app
+        .raw_commit(
+            "alice/mine",
+            "main",
+            &alice,
+            lfs_commit("model.safetensors", &oid, weights.len()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Now the batch endpoint may say "present" for alice's repo.
+    let batch = app
+        .lfs_batch(
+            "alice/mine",
+            &alice,
+            json!([{"oid": oid, "size": weights.len()}]),
+        )
+        .await;
+    assert!(batch["objects"][0].get("actions").is_none(), "{batch}");
+    // A later commit may re-add a file already in the repo's history.
+    let r = app
+        .raw_commit(
+            "alice/mine",
+            "main",
+            &alice,
+            lfs_commit("copy/model.safetensors", &oid, weights.len()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 }

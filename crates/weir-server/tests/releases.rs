@@ -1,15 +1,15 @@
 //! Releases over HTTP: who may release, the bundle verifies with the served key, the proof file
 //! verifies offline against the log key and names this bundle.
 
+use crate::common::TestApp;
+use crate::evals::{card, tier};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use weir_core::Scope;
+use weir_core::{Scope, Tier};
 use weir_signing::model_signing::verify_bundle;
 use weir_tlog::note::Verifier;
 use weir_tlog::proof::ProofFile;
-
-use crate::common::TestApp;
 
 #[tokio::test]
 async fn release_sign_prove_and_refuse() {
@@ -97,4 +97,57 @@ async fn release_sign_prove_and_refuse() {
         hex::encode(Sha256::digest(bundle.as_bytes()))
     );
     assert_eq!(e["public"]["repo"], "alice/m");
+}
+
+#[tokio::test]
+async fn the_release_gate_refuses_a_revision_below_its_minimum_naming_the_rule() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[("README.md", &card("3e25", ""))],
+    )
+    .await;
+    let old = app.head_of("alice/m", "main").await;
+    assert_eq!(tier(&app, "alice/m").await, Tier::T2);
+    // The card is corrected; an operator lowers the tier (with a reason) to the new floor.
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[("README.md", &card("2e24", ""))],
+    )
+    .await;
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/alice/m/tier", Some(&op))
+        .json(&json!({"tier": "T0", "reason": "compute was misreported"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let release = |rev: String| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            app.req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+                .json(&json!({"revision": rev}))
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let r = release(old).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "below_policy_minimum");
+    let msg = v["message"].as_str().expect("message");
+    assert!(
+        msg.contains("requires at least T2") && msg.contains("rule compute_presumption"),
+        "{msg}"
+    );
+    assert_eq!(release("main".into()).await.status(), StatusCode::CREATED);
 }

@@ -1,7 +1,6 @@
+use crate::common::{TestApp, sha256_hex};
 use reqwest::{Method, StatusCode};
 use weir_core::Scope;
-
-use crate::common::{TestApp, sha256_hex};
 
 async fn app_with_files() -> (TestApp, String, String) {
     let app = TestApp::new().await;

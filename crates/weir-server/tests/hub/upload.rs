@@ -1,8 +1,7 @@
+use crate::common::{TestApp, sha256_hex};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::Scope;
-
-use crate::common::{TestApp, sha256_hex};
 
 #[tokio::test]
 async fn create_repo_in_own_namespace_and_orgs() {
@@ -198,4 +197,94 @@ async fn lfs_batch_put_verify_and_dedupe() {
         .await
         .expect("verify");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// F20: a branch cannot shadow a published tag (a bare revision resolves to a branch first),
+/// nor a tag a branch; operator-only actions say so.
+#[tokio::test]
+async fn ref_names_are_unique_across_branches_and_tags() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let r = app
+        .req(Method::POST, "/api/models/alice/m/tag/main", Some(&alice))
+        .json(&json!({"tag": "v1.0"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(r.status(), StatusCode::OK);
+    let tagged = app.head_of("alice/m", "v1.0").await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/branch/v1.0",
+            Some(&alice),
+        )
+        .send()
+        .await
+        .expect("branch");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Nor through a commit that would create the branch.
+    let r = app
+        .commit("alice/m", "v1.0", &alice, &[("evil.txt", b"x")])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(app.head_of("alice/m", "v1.0").await, tagged);
+    // And a tag cannot take a branch's name.
+    let r = app
+        .req(Method::POST, "/api/models/alice/m/tag/main", Some(&alice))
+        .json(&json!({"tag": "main"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
+
+/// F18: the bytes of a refused commit do not stay: the garbage collector removes them once the
+/// grace period has passed, and keeps every committed file.
+#[tokio::test]
+async fn refused_commits_leave_nothing_after_collection() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    assert_eq!(
+        app.commit("alice/m", "main", &alice, &[("kept.txt", b"kept")])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A file line whose bytes are stored as they arrive, then a bad line: the commit is refused.
+    let body = format!(
+        "{}\n{}\n{}",
+        json!({"key": "header", "value": {"summary": "bad"}}),
+        json!({"key": "file", "value": {"path": "refused.txt", "content": "cmVmdXNlZCBieXRlcw==", "encoding": "base64"}}),
+        json!({"key": "deletedFile", "value": {"path": "no-such-file"}}),
+    );
+    let r = app.raw_commit("alice/m", "main", &alice, body).await;
+    assert!(r.status().is_client_error());
+    let refused = weir_core::Sha256Hex::parse(&sha256_hex(b"refused bytes")).expect("sha");
+    let kept = weir_core::Sha256Hex::parse(&sha256_hex(b"kept")).expect("sha");
+    assert!(
+        app.store.blobs.path_of(&refused).exists(),
+        "stored while streaming"
+    );
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 3 * 86_400;
+    let r = app
+        .store
+        .collect_garbage(later, std::time::Duration::from_secs(24 * 3600), false)
+        .await
+        .expect("gc");
+    assert!(r.blobs_removed >= 1, "{r:?}");
+    assert!(!app.store.blobs.path_of(&refused).exists());
+    assert!(
+        app.store
+            .db
+            .blob_size(&refused)
+            .await
+            .expect("db")
+            .is_none()
+    );
+    assert!(app.store.blobs.path_of(&kept).exists());
+    let r = app.get("/alice/m/resolve/main/kept.txt", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
