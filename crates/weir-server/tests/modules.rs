@@ -146,3 +146,56 @@ fn server_modules_have_no_import_cycle() {
         );
     }
 }
+
+/// The test tree mirrors the source tree: every test file is named after the module it tests
+/// (`tests/access/requests.rs` tests `src/access/requests.rs`), except the few that check an
+/// invariant across all routes; and every handler directory of `src/` has its test directory.
+#[test]
+fn the_test_tree_mirrors_the_source_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let across = [
+        "mod.rs",
+        "common.rs",
+        "docs.rs",
+        "errors.rs",
+        "matrix.rs",
+        "modules.rs",
+        "possession.rs",
+    ];
+    let mut stray = Vec::new();
+    let mut walk = vec![root.join("tests")];
+    while let Some(dir) = walk.pop() {
+        for e in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "snapshots") {
+                    walk.push(p);
+                }
+                continue;
+            }
+            let rel = p.strip_prefix(root.join("tests")).expect("rel");
+            let name = rel.to_string_lossy().to_string();
+            if !name.ends_with(".rs") || across.contains(&name.as_str()) {
+                continue;
+            }
+            if !root.join("src").join(rel).exists() {
+                stray.push(name);
+            }
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "test files with no module of that name in src/: {stray:?}"
+    );
+    for e in std::fs::read_dir(root.join("src")).expect("src").flatten() {
+        if e.path().is_dir() {
+            let dir = e.file_name();
+            assert!(
+                root.join("tests").join(&dir).join("mod.rs").exists(),
+                "src/{} has no tests/{}/",
+                dir.to_string_lossy(),
+                dir.to_string_lossy()
+            );
+        }
+    }
+}

@@ -5,145 +5,86 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::{IdentityLevel, Tier};
 
-#[tokio::test]
-async fn t2_request_review_expiry_revocation_and_cool_down() {
+/// acme/gated at T2, carol identified (so only the request stands between her and the bytes).
+async fn t2() -> (TestApp, String, String) {
     let (app, alice, carol) = setup(Tier::T2).await;
-    // too low a level first
-    assert_eq!(
-        reason(dl(&app, Some(&carol)).await).await.2,
-        "identity_level"
-    );
     set_level(&app, "carol", IdentityLevel::Identified, None).await;
-    assert_eq!(
-        reason(dl(&app, Some(&carol)).await).await.2,
-        "not_requested"
-    );
-    let r = post(
-        &app,
+    (app, alice, carol)
+}
+
+async fn file(app: &TestApp, carol: &str, purpose: &str) -> crate::common::Response {
+    post(
+        app,
         "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "safety evals"}),
+        carol,
+        json!({"purpose": purpose}),
     )
-    .await;
+    .await
+}
+
+async fn decide(app: &TestApp, reviewer: &str, body: Value) -> crate::common::Response {
+    post(
+        app,
+        "/api/v1/repos/acme/gated/access/requests/carol",
+        reviewer,
+        body,
+    )
+    .await
+}
+
+async fn denied_because(app: &TestApp, carol: &str) -> String {
+    reason(dl(app, Some(carol)).await).await.2
+}
+
+#[tokio::test]
+async fn a_t2_download_needs_the_level_then_a_request() {
+    let (app, _, carol) = setup(Tier::T2).await;
+    assert_eq!(denied_because(&app, &carol).await, "identity_level");
+    set_level(&app, "carol", IdentityLevel::Identified, None).await;
+    assert_eq!(denied_because(&app, &carol).await, "not_requested");
+}
+
+#[tokio::test]
+async fn a_request_is_pending_until_reviewed_and_not_filed_twice() {
+    let (app, _, carol) = t2().await;
+    let r = file(&app, &carol, "safety evals").await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.expect("json");
-    assert_eq!(v["state"], "pending");
-    assert_eq!(v["overdue"], false);
-    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "pending");
-    // a second request while pending is refused
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "again"}),
-    )
-    .await;
+    insta::assert_json_snapshot!(v, {
+        ".requested_at" => "[time]",
+        ".due_at" => "[time]",
+    }, @r#"
+    {
+      "decided_at": null,
+      "decided_by": null,
+      "due_at": "[time]",
+      "expires_at": null,
+      "fields": {},
+      "overdue": false,
+      "purpose": "safety evals",
+      "reason": null,
+      "repo": "acme/gated",
+      "requested_at": "[time]",
+      "state": "pending",
+      "user": "carol"
+    }
+    "#);
+    assert_eq!(denied_because(&app, &carol).await, "pending");
+    let r = file(&app, &carol, "again").await;
     assert_eq!(reason(r).await.2, "already_pending");
-    // only owners and operators review
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &carol,
-        json!({"action": "approve"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "reject"}),
-    )
-    .await;
-    assert_eq!(reason(r).await.2, "reason_required");
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "approve"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
-    // revoke
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "revoke", "reason": "misuse report"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = dl(&app, Some(&carol)).await;
-    assert!(
-        r.headers()["x-error-message"]
-            .to_str()
-            .expect("ascii")
-            .contains("misuse report")
-    );
-    assert_eq!(reason(r).await.2, "revoked");
-    // re-request after revocation, then approve with an expiry that has passed
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "again"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "approve", "expires_days": 0}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "expired");
-    // reject, then the cool-down holds
-    post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "third"}),
-    )
-    .await;
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "reject", "reason": "purpose unclear"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "rejected");
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "please"}),
-    )
-    .await;
-    assert_eq!(reason(r).await.2, "cool_down");
-    // reset lets the user request again at once
-    post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests/carol",
-        &alice,
-        json!({"action": "reset", "reason": "new form"}),
-    )
-    .await;
-    let r = post(
-        &app,
-        "/api/v1/repos/acme/gated/access/requests",
-        &carol,
-        json!({"purpose": "clear purpose"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    // status lists it
+    // It is listed to the user and to the reviewers.
     let mine = app.json("/api/v1/access/requests", Some(&carol)).await;
     assert_eq!(mine["requests"][0]["state"], "pending");
+}
+
+#[tokio::test]
+async fn only_owners_review_and_refusals_need_a_reason() {
+    let (app, alice, carol) = t2().await;
+    file(&app, &carol, "safety evals").await;
+    let r = decide(&app, &carol, json!({"action": "approve"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = decide(&app, &alice, json!({"action": "reject"})).await;
+    assert_eq!(reason(r).await.2, "reason_required");
     let list = app
         .json(
             "/api/v1/repos/acme/gated/access/requests?state=pending",
@@ -151,28 +92,87 @@ async fn t2_request_review_expiry_revocation_and_cool_down() {
         )
         .await;
     assert_eq!(list["requests"].as_array().expect("list").len(), 1);
-    // every state change and decision is in the event log
+    let r = decide(&app, &alice, json!({"action": "approve"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revocation_stops_downloads_and_tells_why() {
+    let (app, alice, carol) = t2().await;
+    file(&app, &carol, "safety evals").await;
+    decide(&app, &alice, json!({"action": "approve"})).await;
+    let body = json!({"action": "revoke", "reason": "misuse report"});
+    assert_eq!(decide(&app, &alice, body).await.status(), StatusCode::OK);
+    let r = dl(&app, Some(&carol)).await;
+    let msg = r.headers()["x-error-message"].to_str().expect("ascii");
+    assert!(msg.contains("misuse report"), "{msg}");
+    assert_eq!(reason(r).await.2, "revoked");
+    // After a revocation the user may ask again.
+    assert_eq!(
+        file(&app, &carol, "again").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_grant_expires() {
+    let (app, alice, carol) = t2().await;
+    file(&app, &carol, "safety evals").await;
+    let body = json!({"action": "approve", "expires_days": 0});
+    assert_eq!(decide(&app, &alice, body).await.status(), StatusCode::OK);
+    assert_eq!(denied_because(&app, &carol).await, "expired");
+}
+
+#[tokio::test]
+async fn a_rejection_holds_for_the_cool_down_unless_reset() {
+    let (app, alice, carol) = t2().await;
+    file(&app, &carol, "third").await;
+    let body = json!({"action": "reject", "reason": "purpose unclear"});
+    assert_eq!(decide(&app, &alice, body).await.status(), StatusCode::OK);
+    assert_eq!(denied_because(&app, &carol).await, "rejected");
+    let r = file(&app, &carol, "please").await;
+    assert_eq!(reason(r).await.2, "cool_down");
+    decide(
+        &app,
+        &alice,
+        json!({"action": "reset", "reason": "new form"}),
+    )
+    .await;
+    let r = file(&app, &carol, "clear purpose").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn every_request_decision_and_delivery_is_an_event() {
+    let (app, alice, carol) = t2().await;
+    file(&app, &carol, "safety evals").await;
+    decide(&app, &alice, json!({"action": "approve"})).await;
+    assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
+    let body = json!({"action": "approve", "expires_days": 0});
+    decide(&app, &alice, body).await;
+    assert_eq!(denied_because(&app, &carol).await, "expired");
     let events = app
         .store
         .db
         .events(Some("acme/gated"), 100)
         .await
         .expect("events");
-    let actions: Vec<&str> = events.iter().map(|(_, e)| e.action.as_str()).collect();
-    assert!(
-        actions.contains(&"access.request")
-            && actions.contains(&"access.review")
-            && actions.contains(&"download")
-    );
-    assert!(
-        events
-            .iter()
-            .any(|(_, e)| e.decision == "deny" && e.reason == "expired")
-    );
-    assert!(
-        events
-            .iter()
-            .any(|(_, e)| e.decision == "allow" && e.reason == "granted")
+    let seen: Vec<(&str, &str, &str)> = events
+        .iter()
+        .rev()
+        .map(|(_, e)| (e.action.as_str(), e.decision.as_str(), e.reason.as_str()))
+        .filter(|(a, _, _)| a.starts_with("access.") || *a == "download")
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("access.request", "change", "pending"),
+            ("access.review", "change", "approved"),
+            ("download", "allow", "granted"),
+            ("access.review", "change", "approved"),
+            ("download", "deny", "expired"),
+        ]
     );
 }
 
