@@ -6,8 +6,22 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::{RepoId, Scope, Tier};
 
-#[tokio::test]
-async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() {
+/// alice/m (alice's), downloaded at v1 by bob (who has a webhook) and carol; dave reports an
+/// incident about it; op is an operator.
+struct Reported {
+    app: TestApp,
+    alice: String,
+    bob: String,
+    carol: String,
+    dave: String,
+    op: String,
+    v1: String,
+    id: String,
+    secret: String,
+    got: std::sync::Arc<tokio::sync::Mutex<Vec<(String, String)>>>,
+}
+
+async fn reported() -> Reported {
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let bob = app.user("bob", Scope::Read).await;
@@ -43,6 +57,53 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
         v.get("followup_token").is_none(),
         "signed-in reporters need none"
     );
+    Reported {
+        app,
+        alice,
+        bob,
+        carol,
+        dave,
+        op,
+        v1: v1.to_string(),
+        id,
+        secret,
+        got,
+    }
+}
+
+/// The same, triaged by the publisher and confirmed by the operator with a delivery hold, a
+/// raised domain and an embargo that is already over.
+async fn confirmed() -> Reported {
+    let w = reported().await;
+    let triage = json!({"to": "triaged", "severity": "high", "reason": "reproduced"});
+    let (s, _) = app_transition(&w.app, &w.id, Some(&w.alice), None, triage).await;
+    assert_eq!(s, StatusCode::OK, "the publisher triages");
+    let (app, id, op) = (&w.app, &w.id, &w.op);
+    let (s, v) = app_transition(
+        app,
+        id,
+        Some(op),
+        None,
+        json!({"to": "confirmed", "reason": "confirmed by red team", "hold": true, "raise_domain": "cyber", "embargo_until": "2020-01-01"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["notified"], 2);
+
+    w
+}
+
+#[tokio::test]
+async fn only_the_right_roles_move_an_incident_and_the_role_is_decided_first() {
+    let Reported {
+        app,
+        alice,
+        carol,
+        dave,
+        op,
+        id,
+        ..
+    } = reported().await;
     // Outsiders cannot act; the reporter cannot triage.
     let triage = json!({"to": "triaged", "severity": "high", "reason": "reproduced"});
     let (s, _) = app_transition(&app, &id, Some(&carol), None, triage.clone()).await;
@@ -103,17 +164,17 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
     );
     let (s, _) = app_transition(&app, &id, Some(&alice), None, triage).await;
     assert_eq!(s, StatusCode::OK, "the publisher triages");
-    let (s, v) = app_transition(
-        &app,
-        &id,
-        Some(&op),
-        None,
-        json!({"to": "confirmed", "reason": "confirmed by red team", "hold": true, "raise_domain": "cyber", "embargo_until": "2020-01-01"}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["notified"], 2);
+}
 
+#[tokio::test]
+async fn a_hold_refuses_the_revision_to_everyone_and_the_tier_rises() {
+    let Reported {
+        app,
+        alice,
+        bob,
+        v1,
+        ..
+    } = confirmed().await;
     // New downloads of the held revision are refused with incident_hold, for everyone.
     for t in [Some(bob.as_str()), Some(alice.as_str()), None] {
         let r = app.get(&format!("/alice/m/resolve/{v1}/w.bin"), t).await;
@@ -131,6 +192,20 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
         .expect("repo")
         .tier;
     assert_eq!(tier, Tier::T3);
+}
+
+#[tokio::test]
+async fn recipients_are_notified_in_app_and_by_a_signed_webhook() {
+    let Reported {
+        app,
+        bob,
+        carol,
+        dave,
+        id,
+        secret,
+        got,
+        ..
+    } = confirmed().await;
     // Both recipients are notified in-app; dave (the reporter, no download) is not.
     for (t, n) in [(&bob, 1), (&carol, 1), (&dave, 0)] {
         let v = app.json("/api/v1/notifications", Some(t)).await;
@@ -153,7 +228,11 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
         weir_server::webhook::webhook_signature(&secret, body.as_bytes())
     );
     assert!(body.contains(&id));
+}
 
+#[tokio::test]
+async fn a_high_incident_puts_the_publisher_on_probation_and_gates_releases() {
+    let Reported { app, alice, .. } = confirmed().await;
     // The publisher's standing changed by the documented rule, and releases are gated by it.
     let rec = app.json("/api/v1/publishers/alice/record", None).await;
     assert_eq!(rec["standing"], "probation", "{rec}");
@@ -173,8 +252,21 @@ async fn confirming_holds_deliveries_notifies_recipients_and_changes_standing() 
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"], "evaluations_required", "{v}");
     assert!(v["message"].as_str().expect("m").contains("on probation"));
+}
 
-    // Mitigate, then disclose (the embargo is already over): the feed shows it.
+#[tokio::test]
+async fn a_disclosed_incident_is_in_the_feed_without_its_reporter() {
+    let Reported {
+        app,
+        alice,
+        op,
+        v1,
+        id,
+        ..
+    } = confirmed().await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"v2 weights")])
+        .await;
+    // Mitigate on the fixed revision, then disclose (the embargo is already over).
     let (s, v) = app_transition(
         &app,
         &id,
