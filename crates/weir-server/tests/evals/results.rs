@@ -4,16 +4,16 @@
 use super::*;
 use crate::common::TestApp;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
-use weir_core::{RepoId, Scope, Tier};
+use serde_json::{Value, json};
+use weir_core::{Scope, Tier};
 
-#[tokio::test]
-async fn only_signed_complete_results_on_the_exact_revision_count() {
+/// alice/ft, a fine-tune of acme/base (T3), so T3 by inheritance until its own results rule
+/// every domain out; evallab is accredited. Returns (app, alice, carol, evallab's secret).
+async fn derivative() -> (TestApp, String, String, String) {
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
     let (lab_secret, lab_public) = weir_signing::generate_key();
-    let (rogue_secret, _) = weir_signing::generate_key();
     app.store
         .db
         .add_evaluator_logged(
@@ -23,22 +23,9 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
         )
         .await
         .expect("accredit");
-    // A derivative of a T3 base inherits T3 until every evaluable domain is ruled out.
     app.org("acme", &[]).await;
     app.repo("acme/base", false).await;
-    app.store
-        .db
-        .set_tier(
-            &app.store
-                .db
-                .repo(&RepoId::parse("acme/base").expect("id"))
-                .await
-                .expect("db")
-                .expect("repo"),
-            Tier::T3,
-        )
-        .await
-        .expect("tier");
+    crate::access::set_tier(&app, "acme/base", Tier::T3).await;
     app.repo("alice/ft", false).await;
     app.commit(
         "alice/ft",
@@ -47,29 +34,62 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
         &[("README.md", &card("1e22", "base_model: acme/base\n"))],
     )
     .await;
-    assert_eq!(tier(&app, "alice/ft").await, Tier::T3);
-    let c = app
-        .json("/api/v1/models/alice/ft/classification", None)
-        .await;
-    assert_eq!(c["deciding_rule"], "derivatives");
+    (app, alice, carol, lab_secret)
+}
 
-    // A limited run imports but is partial.
-    let (s, limited) = import(
-        &app,
-        &carol,
-        "alice/ft",
-        "wmdp-bio",
-        lm_eval_log("wmdp_bio", 0.26, 1273, "100"),
+/// Imports full runs of the three WMDP suites on alice/ft; returns (id, payload) of each.
+async fn full_runs(app: &TestApp, carol: &str) -> Vec<(String, String)> {
+    let mut ids = Vec::new();
+    for (suite, task, acc, n) in [
+        ("wmdp-bio", "wmdp_bio", 0.26, 1273),
+        ("wmdp-chem", "wmdp_chem", 0.27, 412),
+        ("wmdp-cyber", "wmdp_cyber", 0.25, 1987),
+    ] {
+        let log = lm_eval_log(task, acc, n, "null");
+        let (s, v) = import(app, carol, "alice/ft", suite, log).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["signed"], false);
+        ids.push((
+            v["id"].as_str().expect("id").to_string(),
+            v["payload"].as_str().expect("p").to_string(),
+        ));
+    }
+    ids
+}
+
+async fn sign(app: &TestApp, id: &str, evaluator: &str, signature: &str) -> StatusCode {
+    app.req(
+        Method::POST,
+        &format!("/api/v1/evaluations/{id}/signature"),
+        None,
     )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{limited}");
-    assert!(
-        !limited["record"]["partial"]
-            .as_array()
-            .expect("partial")
-            .is_empty()
-    );
-    // Anonymous imports are refused; unknown suites name the known ones.
+    .json(&json!({"evaluator": evaluator, "signature": signature}))
+    .send()
+    .await
+    .expect("send")
+    .status()
+}
+
+async fn classification(app: &TestApp, query: &str) -> Value {
+    app.json(
+        &format!("/api/v1/models/alice/ft/classification{query}"),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_derivative_of_a_t3_base_inherits_t3() {
+    let (app, _, _, _) = derivative().await;
+    assert_eq!(tier(&app, "alice/ft").await, Tier::T3);
+    let c = classification(&app, "").await;
+    assert_eq!(c["deciding_rule"], "derivatives");
+    assert_eq!(c["minimum_tier"], "T3");
+}
+
+#[tokio::test]
+async fn imports_need_an_account_and_a_known_suite() {
+    let (app, _, carol, _) = derivative().await;
     let r = app
         .req(
             Method::POST,
@@ -81,150 +101,123 @@ async fn only_signed_complete_results_on_the_exact_revision_count() {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (s, v) = import(
-        &app,
-        &carol,
-        "alice/ft",
-        "mmlu",
-        lm_eval_log("mmlu", 0.3, 10, "null"),
-    )
-    .await;
+    let log = lm_eval_log("mmlu", 0.3, 10, "null");
+    let (s, v) = import(&app, &carol, "alice/ft", "mmlu", log).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(v["next"].as_str().expect("next").contains("wmdp-bio"));
+}
 
-    // The raw log comes back byte for byte, to those who may download the model's files: the
-    // derivative is T3 (inherited), so not even its publisher downloads it.
-    let raw = format!(
-        "/api/v1/evaluations/{}/raw",
-        limited["id"].as_str().expect("id")
-    );
-    let r = app.get(&raw, Some(&carol)).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.expect("body").contains("tier_no_egress"));
+/// The raw log comes back byte for byte, to those who may download the model's files: the
+/// derivative is T3 (inherited), so not even its publisher downloads its logs.
+#[tokio::test]
+async fn the_raw_log_comes_back_byte_for_byte_only_to_those_who_may_download() {
+    let (app, alice, carol, _) = derivative().await;
+    let log = lm_eval_log("wmdp_bio", 0.26, 1273, "null");
+    let (_, v) = import(&app, &carol, "alice/ft", "wmdp-bio", log.clone()).await;
+    let raw = format!("/api/v1/evaluations/{}/raw", v["id"].as_str().expect("id"));
+    for token in [Some(carol.as_str()), Some(alice.as_str())] {
+        let r = app.get(&raw, token).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.expect("body").contains("tier_no_egress"));
+    }
     app.repo("alice/open", false).await;
     app.commit("alice/open", "main", &alice, &[("config.json", b"{}")])
         .await;
-    let bytes = lm_eval_log("wmdp_bio", 0.26, 1273, "null");
-    let (s, v) = import(&app, &carol, "alice/open", "wmdp-bio", bytes.clone()).await;
+    let (s, v) = import(&app, &carol, "alice/open", "wmdp-bio", log.clone()).await;
     assert_eq!(s, StatusCode::CREATED);
-    let r = app
-        .get(
-            &format!("/api/v1/evaluations/{}/raw", v["id"].as_str().expect("id")),
-            None,
-        )
-        .await;
+    let raw = format!("/api/v1/evaluations/{}/raw", v["id"].as_str().expect("id"));
+    let r = app.get(&raw, None).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.bytes().await.expect("bytes").to_vec(), bytes);
-    let r = app
-        .get(&format!("/api/v1/evaluations/{}/raw", "0".repeat(64)), None)
-        .await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.bytes().await.expect("bytes").to_vec(), log);
+    let missing = format!("/api/v1/evaluations/{}/raw", "0".repeat(64));
+    assert_eq!(
+        app.get(&missing, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
 
-    let mut ids = Vec::new();
-    for (suite, task, acc, n) in [
-        ("wmdp-bio", "wmdp_bio", 0.26, 1273),
-        ("wmdp-chem", "wmdp_chem", 0.27, 412),
-        ("wmdp-cyber", "wmdp_cyber", 0.25, 1987),
-    ] {
-        let (s, v) = import(
-            &app,
-            &carol,
-            "alice/ft",
-            suite,
-            lm_eval_log(task, acc, n, "null"),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        assert_eq!(v["signed"], false);
-        ids.push((
-            v["id"].as_str().expect("id").to_string(),
-            v["payload"].as_str().expect("p").to_string(),
-        ));
-    }
+#[tokio::test]
+async fn only_an_accredited_evaluators_signature_counts_and_only_once() {
+    let (app, _, carol, lab_secret) = derivative().await;
+    let ids = full_runs(&app, &carol).await;
     // Unsigned results do not lower anything.
+    assert_eq!(classification(&app, "").await["minimum_tier"], "T3");
+    let (rogue_secret, _) = weir_signing::generate_key();
+    let (id0, p0) = &ids[0];
+    let forged = weir_signing::sign_result(p0, &rogue_secret).expect("sign");
     assert_eq!(
-        app.json("/api/v1/models/alice/ft/classification", None)
-            .await["minimum_tier"],
-        "T3"
-    );
-    let sign = |id: String, evaluator: &str, signature: String| {
-        let app = &app;
-        let evaluator = evaluator.to_string();
-        async move {
-            app.req(
-                Method::POST,
-                &format!("/api/v1/evaluations/{id}/signature"),
-                None,
-            )
-            .json(&json!({"evaluator": evaluator, "signature": signature}))
-            .send()
-            .await
-            .expect("send")
-        }
-    };
-    let (id0, p0) = ids[0].clone();
-    let forged = weir_signing::sign_result(&p0, &rogue_secret).expect("sign");
-    assert_eq!(
-        sign(id0.clone(), "evallab", forged.clone()).await.status(),
+        sign(&app, id0, "evallab", &forged).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        sign(id0.clone(), "nobody", forged).await.status(),
+        sign(&app, id0, "nobody", &forged).await,
         StatusCode::FORBIDDEN
     );
-    // The limited run is signed too: signed or not, a partial run never counts.
+    for (id, payload) in &ids {
+        let sig = weir_signing::sign_result(payload, &lab_secret).expect("sign");
+        assert_eq!(sign(&app, id, "evallab", &sig).await, StatusCode::OK);
+        assert_eq!(sign(&app, id, "evallab", &sig).await, StatusCode::CONFLICT);
+    }
+    // The derivative's own evidence rules every domain out: the floor falls, and with signed
+    // results (a review) the tier falls back to the one its publisher chose.
+    let c = classification(&app, "").await;
+    assert_eq!(c["minimum_tier"], "T0", "{c}");
+    assert_eq!(c["counted_results"], 3);
+    assert_eq!(tier(&app, "alice/ft").await, Tier::T0);
+    assert_eq!(events(&app, "alice/ft", "eval.signed").await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_limited_run_is_partial_and_never_counts_even_signed() {
+    let (app, _, carol, lab_secret) = derivative().await;
+    let log = lm_eval_log("wmdp_bio", 0.26, 1273, "100");
+    let (s, limited) = import(&app, &carol, "alice/ft", "wmdp-bio", log).await;
+    assert_eq!(s, StatusCode::CREATED, "{limited}");
+    let partial = limited["record"]["partial"].as_array().expect("partial");
+    assert!(!partial.is_empty());
+    let mut ids = full_runs(&app, &carol).await;
+    ids.remove(0);
     ids.push((
         limited["id"].as_str().expect("id").to_string(),
         limited["payload"].as_str().expect("p").to_string(),
     ));
     for (id, payload) in &ids {
         let sig = weir_signing::sign_result(payload, &lab_secret).expect("sign");
-        let r = sign(id.clone(), "evallab", sig.clone()).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(
-            sign(id.clone(), "evallab", sig).await.status(),
-            StatusCode::CONFLICT
-        );
+        assert_eq!(sign(&app, id, "evallab", &sig).await, StatusCode::OK);
     }
-    // Re-evaluated: the derivative's own evidence rules every domain out. The computed floor
-    // falls (the tier itself stays until an operator lowers it, with a reason).
-    let c = app
-        .json("/api/v1/models/alice/ft/classification", None)
-        .await;
-    assert_eq!(c["minimum_tier"], "T0", "{c}");
-    assert_eq!(c["counted_results"], 3);
+    // bio has only the limited run: not ruled out.
+    let c = classification(&app, "").await;
+    assert_eq!(c["minimum_tier"], "T3", "{c}");
+    assert_eq!(c["counted_results"], 2);
     assert_eq!(c["ignored_results"][0]["reason"], "partial");
-    assert_eq!(events(&app, "alice/ft", "eval.signed").await.len(), 4);
+}
 
-    // A new revision: the results were about the old one and no longer count.
+#[tokio::test]
+async fn results_count_only_on_the_revision_evaluated_and_while_accredited() {
+    let (app, alice, carol, lab_secret) = derivative().await;
+    for (id, payload) in full_runs(&app, &carol).await {
+        let sig = weir_signing::sign_result(&payload, &lab_secret).expect("sign");
+        assert_eq!(sign(&app, &id, "evallab", &sig).await, StatusCode::OK);
+    }
     let evaluated = app.head_of("alice/ft", "main").await;
     app.commit("alice/ft", "main", &alice, &[("notes.txt", b"v2")])
         .await;
-    let c = app
-        .json("/api/v1/models/alice/ft/classification", None)
-        .await;
+    let c = classification(&app, "").await;
     assert_eq!(c["minimum_tier"], "T3");
     assert_eq!(c["counted_results"], 0);
-    assert!(
-        c["ignored_results"]
-            .as_array()
-            .expect("ignored")
-            .iter()
-            .any(|r| r["reason"] == "other_revision")
-    );
-
-    // On the evaluated revision they still count, until the evaluator's accreditation ends.
-    let at_old = format!("/api/v1/models/alice/ft/classification?revision={evaluated}");
-    assert_eq!(app.json(&at_old, None).await["minimum_tier"], "T0");
+    let ignored = c["ignored_results"].as_array().expect("ignored");
+    assert!(ignored.iter().any(|r| r["reason"] == "other_revision"));
+    let at_old = format!("?revision={evaluated}");
+    assert_eq!(classification(&app, &at_old).await["minimum_tier"], "T0");
     app.store
         .db
         .revoke_evaluator_logged("evallab", &crate::common::admin_event("revoke_evaluator"))
         .await
         .expect("revoke");
-    let c = app.json(&at_old, None).await;
+    let c = classification(&app, &at_old).await;
     assert_eq!(c["minimum_tier"], "T3");
     assert_eq!(
-        c["ignored_results"][1]["reason"],
+        c["ignored_results"][0]["reason"],
         "evaluator_not_accredited"
     );
 }
