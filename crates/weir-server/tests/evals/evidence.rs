@@ -137,12 +137,8 @@ async fn evidence_raises_the_tier_is_logged_and_only_operators_review_it() {
     assert_eq!(reviewed[0]["public"]["severity"], "critical");
 }
 
-/// F8: a read token cannot freeze a public model. Evidence from an ordinary account waits for
-/// an operator's triage (operators and the publisher are notified, a deadline is shown) and
-/// changes nothing; confirmed, it raises the tier; dismissed, the tier falls back to the
-/// publisher's choice. Filing is rate-limited per account.
-#[tokio::test]
-async fn evidence_from_an_ordinary_account_waits_for_triage() {
+/// alice/m and alice/n (T0, alice's), carol (read), two operators; a POST of evidence.
+async fn world() -> (TestApp, String, String, String) {
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
@@ -152,32 +148,79 @@ async fn evidence_from_an_ordinary_account_waits_for_triage() {
         .create_user(&weir_core::Name::parse("op2").expect("n"), None, true)
         .await
         .expect("op2");
-    app.repo("alice/m", false).await;
-    app.commit("alice/m", "main", &alice, &[("config.json", b"{}")])
-        .await;
-    let file = |token: String, domain: &'static str| {
-        let app = &app;
-        async move {
-            let r = app
-                .req(
-                    Method::POST,
-                    "/api/v1/models/alice/m/evidence",
-                    Some(&token),
-                )
-                .json(&json!({"domain": domain, "summary": "it answers uplift questions"}))
-                .send()
-                .await
-                .expect("send");
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let (s, v) = file(carol.clone(), "bio").await;
+    for repo in ["alice/m", "alice/n"] {
+        app.repo(repo, false).await;
+        app.commit(repo, "main", &alice, &[("config.json", b"{}")])
+            .await;
+    }
+    (app, alice, carol, op)
+}
+
+async fn file(app: &TestApp, repo: &str, token: &str, domain: &str) -> (StatusCode, Value) {
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/models/{repo}/evidence"),
+            Some(token),
+        )
+        .json(&json!({"domain": domain, "summary": "it answers uplift questions"}))
+        .send()
+        .await
+        .expect("send");
+    let s = r.status();
+    (s, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+async fn review(app: &TestApp, id: i64, token: &str, body: Value) -> (StatusCode, Value) {
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/evidence/{id}/review"),
+            Some(token),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let s = r.status();
+    (s, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// F8: a read token cannot freeze a public model. Evidence from an ordinary account waits for
+/// an operator's triage (operators and the publisher are notified, a deadline is shown) and
+/// changes nothing. The tests below: confirmed, it raises the tier; dismissed, the tier falls
+/// back to the publisher's choice; filing is rate-limited per account.
+#[tokio::test]
+async fn evidence_from_an_ordinary_account_waits_for_triage() {
+    let (app, _, carol, _) = world().await;
+    let (s, v) = file(&app, "alice/m", &carol, "bio").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert_eq!(v["state"], "pending_triage");
-    assert!(v["triage_due"].is_string());
-    assert_eq!(v["triage_overdue"], false);
-    assert_eq!(v["tier"], json!({"before": "T0", "after": "T0"}));
+    insta::assert_json_snapshot!(v, {
+        ".id" => "[id]",
+        ".filed_at" => "[time]",
+        ".triage_due" => "[time]",
+    }, @r#"
+    {
+      "domain": "bio",
+      "filed_at": "[time]",
+      "filed_by": "carol",
+      "id": "[id]",
+      "minimum_tier": null,
+      "repo": "alice/m",
+      "review_reason": null,
+      "reviewed_at": null,
+      "reviewer": null,
+      "severity": null,
+      "state": "pending_triage",
+      "summary": "it answers uplift questions",
+      "tier": {
+        "after": "T0",
+        "before": "T0"
+      },
+      "triage_due": "[time]",
+      "triage_overdue": false
+    }
+    "#);
     assert_eq!(
         repo_tier(&app, "alice/m").await,
         Tier::T0,
@@ -187,106 +230,46 @@ async fn evidence_from_an_ordinary_account_waits_for_triage() {
         .json("/api/v1/models/alice/m/classification", None)
         .await;
     assert_eq!(c["minimum_tier"], "T0");
-    // Operators and the publisher were notified.
     for who in ["op", "op2", "alice"] {
-        let n = app
-            .store
-            .db
-            .notifications(who)
-            .await
-            .expect("notifications");
+        let n = app.store.db.notifications(who).await.expect("n");
         assert!(
             n.iter().any(|n| n.message.contains("awaiting triage")),
             "{who} was not notified"
         );
     }
-    assert!(
-        app.store
-            .db
-            .notifications("carol")
-            .await
-            .expect("n")
-            .is_empty()
-    );
-    let id = v["id"].as_i64().expect("id");
+    let filer = app.store.db.notifications("carol").await.expect("n");
+    assert!(filer.is_empty());
+}
 
-    // The publisher cannot triage it, and is pointed at the real command.
-    let review = |token: String, body: Value| {
-        let app = &app;
-        async move {
-            let r = app
-                .req(
-                    Method::POST,
-                    &format!("/api/v1/evidence/{id}/review"),
-                    Some(&token),
-                )
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let (s, v) = review(
-        alice.clone(),
-        json!({"decision": "dismiss", "reason": "fine"}),
-    )
-    .await;
+#[tokio::test]
+async fn the_publisher_cannot_triage_and_an_operator_confirms() {
+    let (app, alice, carol, op) = world().await;
+    let (_, v) = file(&app, "alice/m", &carol, "bio").await;
+    let id = v["id"].as_i64().expect("id");
+    let dismiss = json!({"decision": "dismiss", "reason": "fine"});
+    let (s, v) = review(&app, id, &alice, dismiss).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(
-        v["next"]
-            .as_str()
-            .is_some_and(|n| n.contains("weir evidence review")),
-        "{v}"
-    );
-    // An operator confirms: the tier rises.
-    let (s, v) = review(
-        op.clone(),
-        json!({"decision": "confirm", "reason": "reproduced"}),
-    )
-    .await;
+    let next = v["next"].as_str().unwrap_or_default();
+    assert!(next.contains("weir evidence review"), "{v}");
+    let confirm = json!({"decision": "confirm", "reason": "reproduced"});
+    let (s, v) = review(&app, id, &op, confirm).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(repo_tier(&app, "alice/m").await, Tier::T3);
-    // On another repo: an accredited account's evidence counts at once, and when an operator
-    // dismisses it the tier falls back to the publisher's choice, logged with the rule.
-    app.repo("alice/n", false).await;
-    app.commit("alice/n", "main", &alice, &[("config.json", b"{}")])
-        .await;
+}
+
+/// An accredited account's evidence counts at once; dismissed by an operator, the tier falls
+/// back to the publisher's choice, logged with the rule.
+#[tokio::test]
+async fn accredited_evidence_counts_at_once_and_a_dismissal_lowers_it_back() {
+    let (app, _, carol, op) = world().await;
     crate::access::set_level(&app, "carol", weir_core::IdentityLevel::Accredited, None).await;
-    let r = app
-        .req(
-            Method::POST,
-            "/api/v1/models/alice/n/evidence",
-            Some(&carol),
-        )
-        .json(&json!({"domain": "chem", "summary": "accredited red team"}))
-        .send()
-        .await
-        .expect("send");
-    let v: Value = r.json().await.expect("json");
-    assert_eq!(
-        v["state"], "open",
-        "an accredited account's evidence counts at once"
-    );
+    let (_, v) = file(&app, "alice/n", &carol, "chem").await;
+    assert_eq!(v["state"], "open");
     assert_eq!(repo_tier(&app, "alice/n").await, Tier::T3);
-    let id2 = v["id"].as_i64().expect("id");
-    let r = app
-        .req(
-            Method::POST,
-            &format!("/api/v1/evidence/{id2}/review"),
-            Some(&op),
-        )
-        .json(&json!({"decision": "dismiss", "reason": "not reproducible"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        repo_tier(&app, "alice/n").await,
-        Tier::T0,
-        "dismissed evidence: the tier falls back to the publisher's choice"
-    );
+    let id = v["id"].as_i64().expect("id");
+    let dismiss = json!({"decision": "dismiss", "reason": "not reproducible"});
+    assert_eq!(review(&app, id, &op, dismiss).await.0, StatusCode::OK);
+    assert_eq!(repo_tier(&app, "alice/n").await, Tier::T0);
     let events = app
         .store
         .db
@@ -299,14 +282,19 @@ async fn evidence_from_an_ordinary_account_waits_for_triage() {
             .any(|(_, e)| e.action == "classification.changed"
                 && e.details["public"]["tier_lowered_from"] == "T3")
     );
+}
 
-    // Rate limit per account.
+#[tokio::test]
+async fn evidence_is_rate_limited_per_account() {
+    let (app, _, _, _) = world().await;
     let dave = app.user("dave", Scope::Read).await;
     for _ in 0..weir_server::limits::EVIDENCE_PER_DAY {
-        let (s, _) = file(dave.clone(), "cyber").await;
-        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(
+            file(&app, "alice/m", &dave, "cyber").await.0,
+            StatusCode::CREATED
+        );
     }
-    let (s, v) = file(dave.clone(), "cyber").await;
+    let (s, v) = file(&app, "alice/m", &dave, "cyber").await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(v["error"], "rate_limited");
 }
