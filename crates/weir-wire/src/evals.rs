@@ -19,13 +19,42 @@ pub struct EvalResult {
     pub raw_log_name: String,
     pub raw_log_sha256: String,
     /// The normalized record (the payload, parsed).
-    #[schema(value_type = Object)]
-    pub record: Value,
+    pub record: ResultRecord,
     pub repo: Option<String>,
     pub signature: Option<String>,
     pub signed: bool,
     pub signed_at: Option<String>,
     pub suite: String,
+}
+
+/// The normalized result weir derives from a raw log (`weir_core::eval::ResultRecord`): its
+/// JSON is the payload an evaluator signs. Fields in the payload's (alphabetical) order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultRecord {
+    /// The hazard domain (`bio`, `chem`, `cyber`, …).
+    pub domain: String,
+    /// The harness that wrote the log (`lm_eval`, `inspect`).
+    pub harness: String,
+    pub harness_version: String,
+    /// A revision the log itself names, when it names one.
+    pub logged_revision: Option<String>,
+    pub metric: String,
+    /// Questions scored.
+    pub n: i64,
+    /// Why the run is not complete (limited, cancelled, fewer samples than the suite); empty
+    /// when it is.
+    pub partial: Vec<String>,
+    pub raw_log_sha256: String,
+    pub repo: String,
+    /// The exact revision (commit id) the result is about.
+    pub revision: String,
+    pub stderr: Option<f64>,
+    pub suite: String,
+    pub suite_version: i64,
+    pub task: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: f64,
 }
 
 /// `GET /api/v1/models/{ns}/{name}/evaluations`.

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use weir_authz::Action;
 use weir_core::RepoId;
 use weir_core::eval::ResultRecord;
@@ -27,14 +27,16 @@ use weir_wire::evals as wire;
 /// Largest raw evaluation log accepted (Inspect logs with samples can be large).
 pub const MAX_RAW_LOG: u64 = 4 << 30;
 
-pub(super) fn result_json(r: &StoredResult) -> wire::EvalResult {
-    let record: Value = serde_json::from_str(&r.payload).unwrap_or(Value::Null);
-    wire::EvalResult {
+/// The wire view of a stored result. A payload that is not a result record is a corrupt row
+/// (the server wrote it), never shown as something else.
+pub(super) fn result_json(r: &StoredResult) -> Result<wire::EvalResult, ApiError> {
+    let record: wire::ResultRecord = serde_json::from_str(&r.payload).map_err(|e| {
+        tracing::error!(result = %r.id, error = %e, "stored result payload is not a record");
+        ApiError::internal()
+    })?;
+    Ok(wire::EvalResult {
         id: r.id.clone(),
-        repo: record
-            .get("repo")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        repo: Some(record.repo.clone()),
         commit: r.commit.clone(),
         suite: r.suite.clone(),
         record,
@@ -47,7 +49,7 @@ pub(super) fn result_json(r: &StoredResult) -> wire::EvalResult {
         evaluator: r.evaluator.clone(),
         signature: r.signature.clone(),
         signed_at: r.signed_at.map(iso8601),
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -163,7 +165,7 @@ pub(super) async fn import_result(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(result_json(&r))))
+    Ok((status, Json(result_json(&r)?)))
 }
 
 /// Removes a just-ingested blob that nothing references (a rejected upload changes nothing).
@@ -185,7 +187,7 @@ pub(super) async fn list_results(
         .await?
         .iter()
         .map(result_json)
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(Json(wire::EvalResults {
         repo: repo.repo_id.to_string(),
         results: list,
@@ -229,7 +231,7 @@ pub(super) async fn get_result(
     Path(id): Path<String>,
 ) -> Result<Json<wire::EvalResult>, ApiError> {
     let (r, _) = result_and_repo(&state, &caller, &id).await?;
-    Ok(Json(result_json(&r)))
+    Ok(Json(result_json(&r)?))
 }
 
 /// The raw log, for those who may download the model's files (logs can hold model outputs).
@@ -339,5 +341,5 @@ pub(super) async fn sign_result(
         .eval_result(&id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    Ok(Json(result_json(&r)))
+    Ok(Json(result_json(&r)?))
 }

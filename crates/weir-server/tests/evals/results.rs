@@ -185,11 +185,20 @@ async fn a_limited_run_is_partial_and_never_counts_even_signed() {
         let sig = weir_signing::sign_result(payload, &lab_secret).expect("sign");
         assert_eq!(sign(&app, id, "evallab", &sig).await, StatusCode::OK);
     }
-    // bio has only the limited run: not ruled out.
+    // bio has only the signed limited run (its full run stays unsigned): not ruled out.
     let c = classification(&app, "").await;
     assert_eq!(c["minimum_tier"], "T3", "{c}");
     assert_eq!(c["counted_results"], 2);
-    assert_eq!(c["ignored_results"][0]["reason"], "partial");
+    let reasons: Vec<&str> = c["ignored_results"]
+        .as_array()
+        .expect("ignored")
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"partial") && reasons.contains(&"unsigned"),
+        "{c}"
+    );
 }
 
 #[tokio::test]
