@@ -5,15 +5,15 @@
 //! [`ServiceError`] into its JSON envelope.
 //!
 //! - [`access`]: terms, access requests and their review, a repo's tier and gating;
-//! - [`export`]: custodial export of T3 weights under dual control;
+//! - [`exports`]: custodial export of T3 weights under dual control;
 //! - [`evidence`]: hazard evidence filed and reviewed;
 //! - [`policy`]: the classification policy in force;
 //! - [`classification`]: the minimum tier of a revision and [`classification::reclassify`];
 //! - [`standing`]: a publisher's record, standing and the release gate's standing rules;
-//! - [`release`]: signing a commit's manifest;
+//! - [`releases`]: signing a commit's manifest;
 //! - [`results`]: evaluation results as stored;
 //! - [`evaluators`]: accredited evaluators and suites;
-//! - [`incident`]: a report received, a transition and everything it causes;
+//! - [`incidents`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
 //! - [`keys`]: the registry's own key files;
 //! - [`log`]: the transparency log's sequencer step;
@@ -24,13 +24,13 @@ pub mod classification;
 pub mod clock;
 pub mod evaluators;
 pub mod evidence;
-pub mod export;
-pub mod incident;
+pub mod exports;
 pub mod incident_rows;
+pub mod incidents;
 pub mod keys;
 pub mod log;
 pub mod policy;
-pub mod release;
+pub mod releases;
 pub mod results;
 pub mod settings;
 pub mod standing;

@@ -4,7 +4,7 @@
 
 use weir_authz::{Reason, Subject};
 use weir_core::{CommitSignature, IdentityLevel, Name, RepoId, Scope, Tier};
-use weir_registry::{Context, Kind, ServiceError, access, evidence, export};
+use weir_registry::{Context, Kind, ServiceError, access, evidence, exports};
 use weir_store::{Repo, Store};
 use weir_wire::ErrorCode;
 
@@ -23,8 +23,8 @@ fn ctx(actor: &str) -> Context {
     Context::local(actor, "services test")
 }
 
-fn filing(org: &str, purpose: &str) -> export::Filing {
-    export::Filing {
+fn filing(org: &str, purpose: &str) -> exports::Filing {
+    exports::Filing {
         org: org.into(),
         purpose: purpose.into(),
     }
@@ -106,7 +106,7 @@ impl World {
         self.level("carol", IdentityLevel::Accredited).await;
         let carol = self.subject("carol", Scope::Write).await;
         let head = self.head(repo).await;
-        let e = export::request(
+        let e = exports::request(
             &self.store,
             repo,
             &head,
@@ -119,7 +119,7 @@ impl World {
         .expect("request");
         for op in ["op1", "op2"] {
             let s = self.subject(op, Scope::Admin).await;
-            export::approve(&self.store, &s, e.id, &ctx(op), NOW)
+            exports::approve(&self.store, &s, e.id, &ctx(op), NOW)
                 .await
                 .expect("approve");
         }
@@ -205,7 +205,7 @@ async fn export_steps_each_commit_with_their_event_and_the_link_works_once() {
     let carol = w.subject("carol", Scope::Write).await;
     let head = w.head(&repo).await;
     // Not a member of the org named: refused, nothing written.
-    let r = export::request(
+    let r = exports::request(
         &w.store,
         &repo,
         &head,
@@ -224,22 +224,22 @@ async fn export_steps_each_commit_with_their_event_and_the_link_works_once() {
     let e = w.store.db.export(id).await.expect("db").expect("export");
     assert_eq!(e.state, "approved");
     let op1 = w.subject("op1", Scope::Admin).await;
-    let r = export::link(&w.store, &op1, id, 3600, &ctx("op1"), NOW).await;
+    let r = exports::link(&w.store, &op1, id, 3600, &ctx("op1"), NOW).await;
     assert_eq!(refusal(r), (Kind::Forbidden, ErrorCode::NotRequester));
-    let link = export::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW)
+    let link = exports::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW)
         .await
         .expect("link");
-    let r = export::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW).await;
+    let r = exports::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW).await;
     assert_eq!(refusal(r), (Kind::Conflict, ErrorCode::LinkAlreadyIssued));
     assert_eq!(w.count("export.link").await, 1);
-    let opened = export::open_download(&w.store, &link.token, &ctx("-"), NOW + 1)
+    let opened = exports::open_download(&w.store, &link.token, &ctx("-"), NOW + 1)
         .await
         .expect("open");
     assert_eq!(opened.export.state, "downloaded");
     assert_eq!(w.count("export.download").await, 1);
-    let r = export::open_download(&w.store, &link.token, &ctx("-"), NOW + 2).await;
+    let r = exports::open_download(&w.store, &link.token, &ctx("-"), NOW + 2).await;
     assert_eq!(refusal(r), (Kind::Gone, ErrorCode::LinkUsed));
-    let r = export::open_download(&w.store, &"0".repeat(64), &ctx("-"), NOW + 2).await;
+    let r = exports::open_download(&w.store, &"0".repeat(64), &ctx("-"), NOW + 2).await;
     assert_eq!(refusal(r), (Kind::Gone, ErrorCode::LinkUnknown));
     assert_eq!(w.count("export.download").await, 1);
 }
@@ -251,7 +251,7 @@ async fn the_requester_never_approves_their_own_export() {
     w.level("carol", IdentityLevel::Accredited).await;
     let carol = w.subject("carol", Scope::Write).await;
     let head = w.head(&repo).await;
-    let e = export::request(
+    let e = exports::request(
         &w.store,
         &repo,
         &head,
@@ -263,7 +263,7 @@ async fn the_requester_never_approves_their_own_export() {
     .await
     .expect("request");
     let carol_admin = w.subject("carol", Scope::Admin).await;
-    let r = export::approve(&w.store, &carol_admin, e.id, &ctx("carol"), NOW).await;
+    let r = exports::approve(&w.store, &carol_admin, e.id, &ctx("carol"), NOW).await;
     assert_eq!(denial(r), Reason::OwnRequest);
     assert_eq!(w.count("export.approve").await, 0);
 }
@@ -276,11 +276,11 @@ async fn a_requester_demoted_after_the_link_is_denied_and_the_link_is_spent() {
     let repo = w.repo("acme/restricted", Tier::T3).await;
     let id = w.approved_export(&repo).await;
     let carol = w.subject("carol", Scope::Write).await;
-    let link = export::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW)
+    let link = exports::link(&w.store, &carol, id, 3600, &ctx("carol"), NOW)
         .await
         .expect("link");
     w.level("carol", IdentityLevel::Identified).await;
-    let r = export::open_download(&w.store, &link.token, &ctx("-"), NOW + 1).await;
+    let r = exports::open_download(&w.store, &link.token, &ctx("-"), NOW + 1).await;
     assert!(matches!(r, Err(ServiceError::Denied { .. })), "{r:?}");
     let events = w.store.db.events(None, 10_000).await.expect("events");
     let (_, ev) = events
@@ -290,7 +290,7 @@ async fn a_requester_demoted_after_the_link_is_denied_and_the_link_is_spent() {
     assert_eq!(ev.decision, "deny");
     assert_eq!(ev.actor.as_deref(), Some("carol"));
     w.level("carol", IdentityLevel::Accredited).await;
-    let r = export::open_download(&w.store, &link.token, &ctx("-"), NOW + 2).await;
+    let r = exports::open_download(&w.store, &link.token, &ctx("-"), NOW + 2).await;
     assert_eq!(refusal(r), (Kind::Gone, ErrorCode::LinkUsed));
 }
 

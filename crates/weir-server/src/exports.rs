@@ -1,5 +1,5 @@
 //! Custodial export of restricted (T3) weights over HTTP; the dual control itself is
-//! [`weir_registry::export`]. An accredited
+//! [`weir_registry::exports`]. An accredited
 //! organization's member requests a copy, two distinct operators approve (neither the requester),
 //! the requester gets one single-use link that expires, and the download is a tar of the
 //! revision's files. Every step is an audit event.
@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use weir_registry::export;
+use weir_registry::exports;
 use weir_store::Export;
 
 use crate::auth::Caller;
@@ -71,12 +71,12 @@ async fn request_export(
 ) -> Result<(StatusCode, Json<weir_wire::exports::Export>), ApiError> {
     let commit =
         resolve_revision(&state, &repo, body.revision.as_deref().unwrap_or("main")).await?;
-    let e = export::request(
+    let e = exports::request(
         &state.store,
         &repo,
         &commit,
         &caller.subject,
-        &export::Filing {
+        &exports::Filing {
             org: body.org,
             purpose: body.purpose,
         },
@@ -92,7 +92,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<weir_wire::exports::Export>, ApiError> {
-    let e = export::show(&state.store, &caller.subject, id).await?;
+    let e = exports::show(&state.store, &caller.subject, id).await?;
     Ok(Json(export_json(&e)))
 }
 
@@ -102,7 +102,7 @@ async fn approve(
     meta: RequestMeta,
     Path(id): Path<i64>,
 ) -> Result<Json<weir_wire::exports::Export>, ApiError> {
-    let e = export::approve(
+    let e = exports::approve(
         &state.store,
         &caller.subject,
         id,
@@ -120,7 +120,7 @@ async fn link(
     meta: RequestMeta,
     Path(id): Path<i64>,
 ) -> Result<Json<weir_wire::exports::ExportLink>, ApiError> {
-    let l = export::link(
+    let l = exports::link(
         &state.store,
         &caller.subject,
         id,
@@ -151,7 +151,7 @@ async fn download(
         request_id: meta.request_id.clone(),
         user_agent: meta.user_agent.clone(),
     };
-    let opened = export::open_download(&state.store, &token, &ctx, now()).await?;
+    let opened = exports::open_download(&state.store, &token, &ctx, now()).await?;
     let paths: Vec<(String, std::path::PathBuf)> = opened
         .files
         .iter()

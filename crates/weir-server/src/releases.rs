@@ -109,7 +109,7 @@ async fn release(
         "released",
         json!({}),
     );
-    let (r, files, bundle_sha256) = weir_registry::release::release_commit(
+    let (r, files, bundle_sha256) = weir_registry::releases::release_commit(
         &state.store,
         &state.config.release_key,
         &repo,

@@ -358,6 +358,26 @@ impl TestApp {
             .status()
     }
 
+    /// The signed checkpoint once the sequencer has integrated everything pending: the same
+    /// checkpoint across several sequencer intervals (50 ms each).
+    pub async fn settled_checkpoint(&self) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            let cp = self
+                .get("/log/checkpoint", None)
+                .await
+                .text()
+                .await
+                .expect("checkpoint");
+            if cp == last {
+                return cp;
+            }
+            last = cp;
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        panic!("the log never settled: {last}");
+    }
+
     pub async fn head_of(&self, repo: &str, rev: &str) -> String {
         let v = self
             .json(&format!("/api/models/{repo}/revision/{rev}"), None)

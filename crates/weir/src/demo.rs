@@ -388,7 +388,7 @@ pub async fn seed(
                 user_agent: Some("weir serve --demo".into()),
                 details: serde_json::json!({}),
             };
-            weir_registry::release::release_commit(store, release_key, &repo, &commit, event)
+            weir_registry::releases::release_commit(store, release_key, &repo, &commit, event)
                 .await?;
         }
         seed_incidents(store, osv_prefix).await?;
@@ -772,7 +772,7 @@ async fn seed_evaluations(
 /// received today (acme, still good standing) and rejected.
 async fn seed_incidents(store: &Store, osv_prefix: &str) -> Result<()> {
     use weir_core::incident::{Class, Kind, Role, Severity, State};
-    use weir_registry::incident::{Transition, report, transition};
+    use weir_registry::incidents::{Transition, report, transition};
     use weir_store::incidents::Incident;
     const DAY: i64 = 86_400;
     let now = time_now();

@@ -211,7 +211,7 @@ pub(super) async fn report(
     new.in_the_wild = body.in_the_wild && caller.scope() == Some(weir_core::Scope::Admin);
     new.reporter_shared = body.share_identity && reporter.is_some();
     new.followup_hash = token.as_deref().map(followup_hash);
-    let i = weir_registry::incident::report(
+    let i = weir_registry::incidents::report(
         &state.store,
         &repo,
         &new,

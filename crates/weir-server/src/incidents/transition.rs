@@ -1,4 +1,4 @@
-//! `POST /api/v1/incidents/{id}/transition`: triage, confirm, reject, mitigate, disclose, withdraw (through `weir_registry::incident::transition`).
+//! `POST /api/v1/incidents/{id}/transition`: triage, confirm, reject, mitigate, disclose, withdraw (through `weir_registry::incidents::transition`).
 
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
@@ -151,14 +151,14 @@ pub(super) async fn transition(
             .unwrap_or_else(|| "anonymous".into()),
     };
     let at = now();
-    let done = weir_registry::incident::transition(
+    let done = weir_registry::incidents::transition(
         &state.store,
         &repo,
         &i,
         role,
         &actor,
         &meta.context(&caller),
-        weir_registry::incident::Transition {
+        weir_registry::incidents::Transition {
             to,
             reason: reason.to_string(),
             severity,
