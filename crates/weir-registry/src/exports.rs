@@ -28,6 +28,23 @@ fn not_found(id: i64) -> ServiceError {
     )
 }
 
+/// A revision of `repo`, or the refusal naming it.
+pub async fn resolve(store: &Store, repo: &Repo, revision: &str) -> Result<CommitId, ServiceError> {
+    let missing = || {
+        ServiceError::refused(
+            Kind::NotFound,
+            ErrorCode::RevisionNotFound,
+            format!("Revision {revision} not found in {}.", repo.repo_id),
+        )
+        .next(format!(
+            "list branches and tags with GET /api/models/{}/refs",
+            repo.repo_id
+        ))
+    };
+    let parsed = weir_core::Revision::parse(revision).map_err(|_| missing())?;
+    store.db.resolve(repo, &parsed).await?.ok_or_else(missing)
+}
+
 fn corrupt(what: &str) -> ServiceError {
     StoreError::Corrupt(what.to_string()).into()
 }
@@ -39,11 +56,12 @@ pub struct Filing {
     pub purpose: String,
 }
 
-/// Files a request for a custodial copy of `commit` of `repo`.
+/// Files a request for a custodial copy of `revision` of `repo` (resolved once the subject may
+/// ask at all, so nobody else learns which revisions exist).
 pub async fn request(
     store: &Store,
     repo: &Repo,
-    commit: &CommitId,
+    revision: &str,
     subject: &Subject,
     filing: &Filing,
     ctx: &Context,
@@ -70,6 +88,7 @@ pub async fn request(
             format!("state the purpose of the custodial copy in 1 to {MAX_PURPOSE} characters"),
         ));
     }
+    let commit = &resolve(store, repo, revision).await?;
     Ok(store
         .db
         .create_export_logged(repo.id, commit, &user, org.as_str(), purpose, now, |id| {
@@ -97,16 +116,14 @@ pub async fn show(store: &Store, subject: &Subject, id: i64) -> Result<Export, S
 }
 
 /// The export's repo as it is now: its current tier, and whether the exported revision is
-/// under an incident hold.
-async fn current_facts(store: &Store, e: &Export) -> Result<(Repo, RepoFacts), ServiceError> {
-    let repo = store
-        .db
-        .repo(&e.repo)
-        .await?
-        .ok_or_else(|| corrupt("an export's repo is gone"))?;
+/// under an incident hold. `None` when the repo is gone.
+async fn current_facts(store: &Store, e: &Export) -> Result<Option<(Repo, RepoFacts)>, StoreError> {
+    let Some(repo) = store.db.repo(&e.repo).await? else {
+        return Ok(None);
+    };
     let mut f = facts(&repo);
     f.held = store.db.is_held(repo.id, e.commit.as_str()).await?;
-    Ok((repo, f))
+    Ok(Some((repo, f)))
 }
 
 /// Whether the requester, as they are now (level, attestations, org membership), may receive
@@ -149,8 +166,10 @@ pub async fn approve(
     now: i64,
 ) -> Result<Export, ServiceError> {
     let e = show(store, subject, id).await?;
-    let (repo, f) = current_facts(store, &e).await?;
-    crate::access::require(subject, &Action::ReadMetadata(&facts(&repo)), &repo)?;
+    let (repo, f) = current_facts(store, &e)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    crate::access::require(subject, &Action::ReadMetadata(&f), &repo)?;
     let requester = Name::parse(&e.requester).map_err(|_| corrupt("export requester"))?;
     let me = signed_in(subject)?.to_string();
     crate::access::require(
@@ -222,7 +241,9 @@ pub async fn link(
         ));
     }
     // Asked again with the caller's facts now and the repo's tier and holds now.
-    let (repo, f) = current_facts(store, &e).await?;
+    let (repo, f) = current_facts(store, &e)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let org = Name::parse(&e.org).map_err(|_| corrupt("export org"))?;
     crate::access::require(
         subject,
@@ -291,41 +312,46 @@ fn gone(code: ErrorCode, message: &str) -> ServiceError {
 
 /// Spends a download link. The last step asks again: the repo raised to T4, an incident hold,
 /// a requester demoted (level lowered, attestation revoked or expired, left the org) all stop
-/// the copy, and the spent link does not come back. The decision and the spending commit
-/// together.
+/// the copy, and the spent link does not come back. The decision is made under the store's
+/// write lock, against the state the spending commits with, and its event commits with it.
 pub async fn open_download(
     store: &Store,
     token: &str,
     ctx: &Context,
     now: i64,
 ) -> Result<Opened, ServiceError> {
-    let hash = link_hash(token);
-    let unknown = || gone(ErrorCode::LinkUnknown, "no such export link");
-    let e = store.db.export_by_link(&hash).await?.ok_or_else(unknown)?;
-    let (repo, f) = current_facts(store, &e).await?;
-    let files = store.db.files(&repo, &e.commit).await?;
-    let d = requester_may_receive(store, &e, &f, now).await?;
-    let mut ev = if d.allow {
-        ctx.event(
-            now,
-            "export.download",
-            Some(&repo),
-            "dual_control",
-            json!({"export": e.id, "commit": e.commit.as_str(), "files": files.len()}),
-        )
-    } else {
-        ctx.event(
-            now,
-            "export.download",
-            Some(&repo),
-            d.reason.code(),
-            json!({"export": e.id, "commit": e.commit.as_str()}),
-        )
-    };
-    ev.decision = if d.allow { "allow" } else { "deny" }.into();
-    ev.actor = Some(e.requester.clone());
-    match store.db.consume_export_link_logged(&hash, now, &ev).await? {
-        Ok(()) => {}
+    let spent = store
+        .db
+        .spend_export_link(&link_hash(token), now, async |e: &Export| {
+            let current = current_facts(store, e).await?;
+            let (decision, files, repo) = match &current {
+                Some((repo, f)) => (
+                    requester_may_receive(store, e, f, now).await?,
+                    store.db.files(repo, &e.commit).await?,
+                    Some(repo.clone()),
+                ),
+                // The repo is gone: nothing to copy, and the refusal is recorded.
+                None => (Decision::deny(weir_authz::Reason::NotVisible), vec![], None),
+            };
+            let details = if decision.allow {
+                json!({"export": e.id, "commit": e.commit.as_str(), "files": files.len()})
+            } else {
+                json!({"export": e.id, "commit": e.commit.as_str()})
+            };
+            let reason = if decision.allow {
+                "dual_control"
+            } else {
+                decision.reason.code()
+            };
+            let mut ev = ctx.event(now, "export.download", repo.as_ref(), reason, details);
+            ev.repo = Some(e.repo.to_string());
+            ev.decision = if decision.allow { "allow" } else { "deny" }.into();
+            ev.actor = Some(e.requester.clone());
+            Ok::<_, ServiceError>((ev, (decision, files, repo)))
+        })
+        .await?;
+    let (export, (decision, files, repo)) = match spent {
+        Ok(s) => s,
         Err(LinkRefusal::Used) => {
             return Err(gone(
                 ErrorCode::LinkUsed,
@@ -335,19 +361,20 @@ pub async fn open_download(
         Err(LinkRefusal::Expired) => {
             return Err(gone(ErrorCode::LinkExpired, "this export link has expired"));
         }
-        Err(LinkRefusal::Unknown) => return Err(unknown()),
-    }
-    if !d.allow {
-        return Err(ServiceError::Denied {
-            reason: d.reason,
-            repo: repo.repo_id.to_string(),
+        Err(LinkRefusal::Unknown) => {
+            return Err(gone(ErrorCode::LinkUnknown, "no such export link"));
+        }
+    };
+    match repo {
+        Some(repo) if decision.allow => Ok(Opened {
+            export,
+            repo,
+            files,
+        }),
+        _ => Err(ServiceError::Denied {
+            reason: decision.reason,
+            repo: export.repo.to_string(),
             anonymous: false,
-        });
+        }),
     }
-    let export = store.db.export(e.id).await?.ok_or_else(unknown)?;
-    Ok(Opened {
-        export,
-        repo,
-        files,
-    })
 }

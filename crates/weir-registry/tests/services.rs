@@ -66,15 +66,6 @@ impl World {
         self.store.db.repo(&id).await.expect("db").expect("repo")
     }
 
-    async fn head(&self, repo: &Repo) -> weir_core::CommitId {
-        self.store
-            .db
-            .resolve(repo, &weir_core::Revision::parse("main").expect("rev"))
-            .await
-            .expect("db")
-            .expect("head")
-    }
-
     async fn subject(&self, user: &str, scope: Scope) -> Subject {
         access::subject_of(&self.store, &name(user), scope, NOW)
             .await
@@ -105,11 +96,10 @@ impl World {
     async fn approved_export(&self, repo: &Repo) -> i64 {
         self.level("carol", IdentityLevel::Accredited).await;
         let carol = self.subject("carol", Scope::Write).await;
-        let head = self.head(repo).await;
         let e = exports::request(
             &self.store,
             repo,
-            &head,
+            "main",
             &carol,
             &filing("lab", "audit"),
             &ctx("carol"),
@@ -203,12 +193,11 @@ async fn export_steps_each_commit_with_their_event_and_the_link_works_once() {
     let repo = w.repo("acme/restricted", Tier::T3).await;
     w.level("carol", IdentityLevel::Accredited).await;
     let carol = w.subject("carol", Scope::Write).await;
-    let head = w.head(&repo).await;
     // Not a member of the org named: refused, nothing written.
     let r = exports::request(
         &w.store,
         &repo,
-        &head,
+        "main",
         &carol,
         &filing("otherlab", "audit"),
         &ctx("carol"),
@@ -250,11 +239,10 @@ async fn the_requester_never_approves_their_own_export() {
     let repo = w.repo("acme/restricted", Tier::T3).await;
     w.level("carol", IdentityLevel::Accredited).await;
     let carol = w.subject("carol", Scope::Write).await;
-    let head = w.head(&repo).await;
     let e = exports::request(
         &w.store,
         &repo,
-        &head,
+        "main",
         &carol,
         &filing("lab", "x"),
         &ctx("carol"),

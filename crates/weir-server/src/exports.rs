@@ -17,7 +17,7 @@ use weir_store::Export;
 use crate::auth::Caller;
 use crate::extract::RequestMeta;
 use crate::extract::{Json as JsonBody, Path};
-use crate::lookup::{Visible, resolve_revision};
+use crate::lookup::Visible;
 use crate::{ApiError, AppState, iso8601, now};
 
 pub fn routes() -> crate::routes::Routes {
@@ -69,12 +69,10 @@ async fn request_export(
     Visible { repo, .. }: Visible,
     JsonBody(body): JsonBody<ExportBody>,
 ) -> Result<(StatusCode, Json<weir_wire::exports::Export>), ApiError> {
-    let commit =
-        resolve_revision(&state, &repo, body.revision.as_deref().unwrap_or("main")).await?;
     let e = exports::request(
         &state.store,
         &repo,
-        &commit,
+        body.revision.as_deref().unwrap_or("main"),
         &caller.subject,
         &exports::Filing {
             org: body.org,

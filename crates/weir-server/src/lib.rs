@@ -103,8 +103,29 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %logged_path(req.uri().path()),
+                    )
+                },
+            ),
+        )
         .with_state(state)
+}
+
+/// The path a request is logged under: never its query (an LFS upload link's signature travels
+/// there) and never the secret of an export download link.
+pub fn logged_path(path: &str) -> &str {
+    const SECRET: &str = "/api/v1/exports/download/";
+    if path.starts_with(SECRET) {
+        "/api/v1/exports/download/[redacted]"
+    } else {
+        path
+    }
 }
 
 /// The largest request head (request line and headers) answered; larger ones get a JSON 431.
@@ -220,3 +241,18 @@ pub async fn serve(
 }
 
 pub(crate) use weir_registry::clock::{iso8601, now};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_paths_carry_no_secret() {
+        assert_eq!(
+            super::logged_path("/api/v1/exports/download/0123abcd"),
+            "/api/v1/exports/download/[redacted]"
+        );
+        assert_eq!(
+            super::logged_path("/api/models/acme/m"),
+            "/api/models/acme/m"
+        );
+    }
+}

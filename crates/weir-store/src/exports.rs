@@ -123,6 +123,24 @@ impl Db {
         event: impl FnOnce(&str, usize) -> Event,
     ) -> Result<Export> {
         let mut tx = self.begin_write().await?;
+        // Decided against the state inside the transaction: an export approved, spent or gone
+        // meanwhile takes no late approval.
+        let state: Option<String> = sqlx::query("SELECT state FROM exports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("state"))
+            .transpose()?;
+        match state.as_deref() {
+            Some("pending") => {}
+            Some(other) => {
+                return Err(StoreError::StateChanged {
+                    record: format!("export {id}"),
+                    expected: format!("pending, found {other}"),
+                });
+            }
+            None => return Err(StoreError::NotFound(format!("export {id}"))),
+        }
         let res = sqlx::query(
             "INSERT INTO export_approvals (export_id, reviewer, approved_at) VALUES ($1, $2, $3)
              ON CONFLICT (export_id, reviewer) DO NOTHING",
@@ -190,49 +208,53 @@ impl Db {
         Ok(())
     }
 
-    /// The export a link (by its hash) was issued for, spent or not.
-    pub async fn export_by_link(&self, link_hash: &str) -> Result<Option<Export>> {
-        let row = sqlx::query("SELECT id FROM exports WHERE link_hash = $1")
-            .bind(link_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => self.export(r.try_get("id")?).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Consumes a link, with the event of what was decided about it, in one transaction:
-    /// succeeds once, before expiry. Returns why not otherwise (and records nothing).
-    pub async fn consume_export_link_logged(
+    /// Spends a link under the write lock: the export it opens is read, `decide` runs while no
+    /// other change can commit (SQLite has one writer, and this transaction holds it, so what
+    /// `decide` reads is the state the spending commits against: a hold, a tier raise or a
+    /// demotion that commits first is seen, none can commit in between), and the spending and
+    /// the decision's event commit together. A link that is unknown, spent or expired is refused
+    /// before `decide` runs, and records nothing.
+    pub async fn spend_export_link<D, E: From<StoreError>>(
         &self,
         link_hash: &str,
         at: i64,
-        event: &Event,
-    ) -> Result<std::result::Result<(), LinkRefusal>> {
+        decide: impl AsyncFnOnce(&Export) -> std::result::Result<(Event, D), E>,
+    ) -> std::result::Result<std::result::Result<(Export, D), LinkRefusal>, E> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "UPDATE exports SET state = 'downloaded', downloaded_at = $1
-             WHERE link_hash = $2 AND state = 'approved' AND link_expires_at > $1 RETURNING id",
-        )
-        .bind(at)
-        .bind(link_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if row.is_some() {
-            record_event_in(&mut tx, event).await?;
-            tx.commit().await?;
-            return Ok(Ok(()));
+        let row =
+            sqlx::query("SELECT id, state, link_expires_at FROM exports WHERE link_hash = $1")
+                .bind(link_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        let Some(row) = row else {
+            return Ok(Err(LinkRefusal::Unknown));
+        };
+        let id: i64 = row.try_get("id").map_err(StoreError::from)?;
+        let state: String = row.try_get("state").map_err(StoreError::from)?;
+        let expires: Option<i64> = row.try_get("link_expires_at").map_err(StoreError::from)?;
+        if state == "downloaded" {
+            return Ok(Err(LinkRefusal::Used));
         }
-        let why = sqlx::query("SELECT state FROM exports WHERE link_hash = $1")
-            .bind(link_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        Ok(Err(match why {
-            None => LinkRefusal::Unknown,
-            Some(r) if r.try_get::<String, _>("state")? == "downloaded" => LinkRefusal::Used,
-            Some(_) => LinkRefusal::Expired,
-        }))
+        if state != "approved" || expires.is_none_or(|e| e <= at) {
+            return Ok(Err(LinkRefusal::Expired));
+        }
+        let mut export = self
+            .export(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("export {id}")))?;
+        let (event, decided) = decide(&export).await?;
+        sqlx::query("UPDATE exports SET state = 'downloaded', downloaded_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        record_event_in(&mut tx, &event).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        export.state = "downloaded".into();
+        export.downloaded_at = Some(at);
+        Ok(Ok((export, decided)))
     }
 }
 
