@@ -150,9 +150,104 @@ pub fn parse(readme: &str) -> CardFacts {
     facts
 }
 
+/// What `POST /api/validate-yaml` reports about a card, as the Hub does: `errors` refuse it (the
+/// client raises `ValueError` before uploading), `warnings` accept it (the client warns).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validation {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The Hub's message for a card without metadata (a warning: the card is still accepted).
+pub const NO_METADATA: &str = "empty or missing yaml metadata in repo card";
+
+/// Fields the Hub reads whose shape it checks: one string, or a list of strings.
+const STRING_OR_LIST: [&str; 6] = [
+    "license",
+    "tags",
+    "datasets",
+    "language",
+    "metrics",
+    "base_model",
+];
+/// Fields that are one string.
+const STRING: [&str; 4] = [
+    "library_name",
+    "pipeline_tag",
+    "license_name",
+    "license_link",
+];
+
+/// Checks a card the way the Hub checks one before an upload: the front matter must be a YAML
+/// mapping, the Hub's common fields must have their shapes, and weir's own fields (compute,
+/// parameters, closed weights, hazard domains) must read, so a publisher learns at upload what
+/// the policy could not use. A card with no front matter (or an unclosed fence, which the Hub
+/// client reads as none) is accepted with a warning.
+pub fn validate(readme: &str) -> Validation {
+    let facts = parse(readme);
+    let mut v = Validation {
+        errors: facts.errors,
+        warnings: Vec::new(),
+    };
+    if v.errors.is_empty() && facts.data.is_empty() {
+        v.warnings.push(NO_METADATA.into());
+    }
+    for key in STRING_OR_LIST {
+        let ok = match facts.data.get(key) {
+            None | Some(Value::Null) | Some(Value::String(_)) => true,
+            Some(Value::Array(a)) => a.iter().all(Value::is_string),
+            Some(_) => false,
+        };
+        if !ok {
+            v.errors
+                .push(format!("\"{key}\" must be a string or a list of strings"));
+        }
+    }
+    for key in STRING {
+        if !matches!(
+            facts.data.get(key),
+            None | Some(Value::Null) | Some(Value::String(_))
+        ) {
+            v.errors.push(format!("\"{key}\" must be a string"));
+        }
+    }
+    if !matches!(
+        facts.data.get("model-index"),
+        None | Some(Value::Null) | Some(Value::Array(_))
+    ) {
+        v.errors
+            .push("\"model-index\" must be a list of models with their results".into());
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_refuses_what_the_hub_refuses_and_warns_on_no_metadata() {
+        assert_eq!(validate("# just markdown\n").warnings, vec![NO_METADATA]);
+        assert_eq!(validate("---\nlicense: mit\n").warnings, vec![NO_METADATA]);
+        assert_eq!(validate("---\n---\n").warnings, vec![NO_METADATA]);
+        let ok = validate(
+            "---\nlicense: mit\ntags: [a, b]\nbase_model: x/y\nlibrary_name: transformers\n---\n# M\n",
+        );
+        assert_eq!(ok, Validation::default());
+        let bad = validate(
+            "---\nlicense: {a: 1}\ntags: [1, 2]\nlibrary_name: [x]\nmodel-index: 3\n---\n",
+        );
+        assert_eq!(bad.errors.len(), 4, "{:?}", bad.errors);
+        assert!(bad.errors[0].contains("license"));
+        let yaml = validate("---\nlicense: [unclosed\n---\n");
+        assert!(yaml.errors[0].contains("invalid YAML"), "{yaml:?}");
+        let weir = validate("---\ntraining_compute_flop: lots\n---\n");
+        assert!(
+            weir.errors[0].starts_with("training_compute_flop"),
+            "{weir:?}"
+        );
+        assert!(!validate("---\n- a\n---\n").errors.is_empty());
+    }
 
     #[test]
     fn reads_hub_and_weir_fields() {

@@ -16,6 +16,7 @@
 //! - [`incidents`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
 //! - [`keys`]: the registry's own key files;
+//! - [`listing`]: the model listing (search, filters, sort, pages);
 //! - [`log`]: the transparency log's sequencer step;
 //! - [`settings`], [`clock`].
 
@@ -28,6 +29,7 @@ pub mod exports;
 pub mod incident_rows;
 pub mod incidents;
 pub mod keys;
+pub mod listing;
 pub mod log;
 pub mod policy;
 pub mod releases;

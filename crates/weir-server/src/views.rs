@@ -45,3 +45,13 @@ pub fn card_json(card: &CardFacts) -> wire::Card {
         errors: card.errors.clone(),
     }
 }
+
+/// The Hub's `gated` field for a tier: `false` (T0), `"auto"` (T1: accepting the terms is the
+/// access), `"manual"` (T2 and above: a reviewer decides).
+pub fn gated(tier: weir_core::Tier) -> serde_json::Value {
+    match tier {
+        weir_core::Tier::T0 => serde_json::json!(false),
+        weir_core::Tier::T1 => serde_json::json!("auto"),
+        _ => serde_json::json!("manual"),
+    }
+}

@@ -71,6 +71,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "declared_facts",
         include_str!("../migrations/sqlite/0013_declared_facts.sql"),
     ),
+    (
+        14,
+        "listing",
+        include_str!("../migrations/sqlite/0014_listing.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -18,6 +18,7 @@ pub mod exports;
 pub mod gc;
 pub mod identity;
 pub mod incidents;
+pub mod listing;
 pub mod releases;
 pub mod repos;
 pub mod tlog;

@@ -122,7 +122,7 @@ fn level(s: &str) -> Result<IdentityLevel> {
     IdentityLevel::parse(s).ok_or_else(|| corrupt(format!("identity level {s}")))
 }
 
-fn repo_from_row(r: &AnyRow) -> Result<Repo> {
+pub(crate) fn repo_from_row(r: &AnyRow) -> Result<Repo> {
     let ns: String = r.try_get("namespace")?;
     let name: String = r.try_get("name")?;
     let tier: String = r.try_get("tier")?;

@@ -67,6 +67,7 @@ codes! {
     InvalidAlias => "invalid_alias",
     InvalidAttestation => "invalid_attestation",
     InvalidBody => "invalid_body",
+    InvalidCardMetadata => "invalid_card_metadata",
     InvalidBundle => "invalid_bundle",
     InvalidClass => "invalid_class",
     InvalidCommit => "invalid_commit",

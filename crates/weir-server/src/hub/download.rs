@@ -131,11 +131,7 @@ async fn info(
         "lastModified": iso8601(info.created_at),
         "createdAt": iso8601(repo.created_at),
         "private": repo.private,
-        "gated": match repo.tier {
-            weir_core::Tier::T0 => json!(false),
-            weir_core::Tier::T1 => json!("auto"),
-            _ => json!("manual"),
-        },
+        "gated": crate::views::gated(repo.tier),
         "disabled": false,
         "downloads": 0,
         "likes": 0,

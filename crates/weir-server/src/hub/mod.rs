@@ -3,13 +3,14 @@
 //! dataset, space and kernel routes answer `RepoNotFound`. The Hub surfaces weir does not offer
 //! answer 501 `not_implemented` ([`unsupported`]).
 
+mod cards;
 mod download;
+mod models;
 mod upload;
 
 /// The Hub surfaces weir does not offer, each an explicit 501.
 fn unsupported() -> crate::routes::Routes {
     crate::routes::Routes::new()
-        .unsupported("/api/models", "listing models (list_models)")
         .unsupported(
             "/api/models/{ns}/{name}/commits/{rev}",
             "commit history (list_repo_commits)",
@@ -44,6 +45,12 @@ use axum::routing::{get, post};
 pub fn routes() -> crate::routes::Routes {
     unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
+        .add("/api/models", &["GET"], get(models::list_models))
+        .add(
+            "/api/validate-yaml",
+            &["POST"],
+            post(cards::validate_yaml).layer(axum::extract::DefaultBodyLimit::max(cards::MAX_CARD)),
+        )
         .add(
             "/api/agent-harnesses",
             &["GET"],

@@ -1,4 +1,6 @@
 //! The Hub-compatible routes (`src/hub/`): downloads and uploads as `huggingface_hub` drives them.
 
+mod cards;
 mod download;
+mod models;
 mod upload;

@@ -1,0 +1,151 @@
+//! `GET /api/models` (`list_models`, `hf models ls`): the models the caller may see, in the Hub's
+//! list shape, a page at a time with `Link: <…>; rel="next"` on this server's public URL. The
+//! search is [`weir_registry::listing`]; each result carries its tier.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value, json};
+use weir_registry::listing::{self, Query as ListQuery, Sort};
+use weir_wire::ErrorCode;
+
+use crate::auth::Caller;
+use crate::extract::Query;
+use crate::{ApiError, AppState, iso8601, now};
+
+fn truthy(v: &str) -> bool {
+    matches!(v, "true" | "True" | "1")
+}
+
+fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
+    let bad = |m: String| ApiError::bad_request(ErrorCode::InvalidQuery, m);
+    let mut q = ListQuery::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "search" => q.search = Some(v.clone()),
+            "author" => q.author = Some(v.clone()),
+            "filter" => q.filters.push(v.clone()),
+            "pipeline_tag" => q.pipeline_tag = Some(v.clone()),
+            "gated" => q.gated = Some(truthy(v)),
+            "sort" => {
+                q.sort = Sort::parse(v).ok_or_else(|| {
+                    bad(format!("unknown sort {v:?}")).next(
+                        "sort by lastModified, createdAt, downloads, likes, trendingScore or id",
+                    )
+                })?
+            }
+            "direction" => q.ascending = v == "1",
+            "limit" => {
+                q.limit = Some(
+                    v.parse()
+                        .map_err(|_| bad(format!("limit {v:?} is not a number")))?,
+                )
+            }
+            "cursor" => {
+                q.offset = v
+                    .parse()
+                    .map_err(|_| bad(format!("cursor {v:?} is not one this server gave")))?
+            }
+            // Everything else the Hub client may send (`full`, `cardData`, `expand`, `config`,
+            // `apps`, `inference`, …) shapes the answer or is a Hub feature weir has no data for.
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// Properties a result always has (the Hub's default list shape, plus its tier).
+const ALWAYS: [&str; 3] = ["_id", "id", "modelId"];
+
+pub(super) async fn list_models(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let q = parse(&pairs)?;
+    let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && truthy(v));
+    let full = flag("full");
+    let card_data = full || flag("cardData");
+    let expand: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "expand" || k == "expand[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let page = listing::models(&state.store, &caller.subject, &q, now()).await?;
+    let mut items = Vec::with_capacity(page.models.len());
+    for m in &page.models {
+        let id = m.repo.repo_id.to_string();
+        let mut v = json!({
+            "_id": format!("{:024x}", m.repo.id),
+            "id": id,
+            "modelId": id,
+            "author": m.repo.repo_id.namespace.as_str(),
+            "sha": m.sha.as_ref().map(|s| s.as_str()),
+            "lastModified": iso8601(m.last_modified),
+            "createdAt": iso8601(m.repo.created_at),
+            "private": m.repo.private,
+            "gated": crate::views::gated(m.repo.tier),
+            "disabled": false,
+            "downloads": m.downloads,
+            "likes": 0,
+            "trendingScore": m.downloads,
+            "tags": m.tags,
+            "library_name": m.library_name(),
+            "pipeline_tag": m.pipeline_tag(),
+            "weir": {"tier": m.repo.tier.as_str(), "tierName": m.repo.tier.name()},
+        });
+        if card_data || expand.contains(&"cardData") {
+            v["cardData"] = if m.card.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(m.card.clone())
+            };
+        }
+        if full || expand.contains(&"siblings") {
+            let files = match &m.sha {
+                Some(sha) => state.store.db.files(&m.repo, sha).await?,
+                None => vec![],
+            };
+            v["siblings"] = files
+                .iter()
+                .map(|f| json!({"rfilename": f.path.as_str()}))
+                .collect();
+        }
+        if !expand.is_empty()
+            && let Value::Object(all) = v
+        {
+            // With `expand`, the Hub answers the listed properties only (and the id).
+            let kept: Map<String, Value> = all
+                .into_iter()
+                .filter(|(k, _)| ALWAYS.contains(&k.as_str()) || expand.contains(&k.as_str()))
+                .collect();
+            v = Value::Object(kept);
+        }
+        items.push(v);
+    }
+    let mut headers = HeaderMap::new();
+    if let Some(next) = page.next {
+        let mut query: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k != "cursor")
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, NON_ALPHANUMERIC),
+                    utf8_percent_encode(v, NON_ALPHANUMERIC)
+                )
+            })
+            .collect();
+        query.push(format!("cursor={next}"));
+        let link = format!(
+            "<{}/api/models?{}>; rel=\"next\"",
+            state.config.public_url,
+            query.join("&")
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, v);
+        }
+    }
+    Ok((headers, Json(Value::Array(items))))
+}
