@@ -34,6 +34,130 @@ pub struct CardFacts {
     pub errors: Vec<String>,
 }
 
+/// Most values one front matter may hold, counting every value an alias replays (a YAML
+/// "billion laughs" of nested aliases stops here instead of filling memory).
+pub const MAX_NODES: usize = 100_000;
+/// Deepest nesting of lists and mappings (below `serde_json`'s own limit, so whatever is read
+/// can be stored and read back as JSON).
+pub const MAX_DEPTH: usize = 64;
+
+/// Parses YAML into JSON values within [`MAX_NODES`] and [`MAX_DEPTH`].
+fn bounded_yaml(yaml: &str) -> Result<Value, serde_norway::Error> {
+    use serde::de::DeserializeSeed;
+    let budget = std::cell::Cell::new(0usize);
+    Node {
+        budget: &budget,
+        depth: 0,
+    }
+    .deserialize(serde_norway::Deserializer::from_str(yaml))
+}
+
+struct Node<'a> {
+    budget: &'a std::cell::Cell<usize>,
+    depth: usize,
+}
+
+impl Node<'_> {
+    fn spend<E: serde::de::Error>(&self) -> Result<(), E> {
+        let n = self.budget.get() + 1;
+        self.budget.set(n);
+        if n > MAX_NODES {
+            return Err(E::custom(format!(
+                "more than {MAX_NODES} values (aliases included)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn child<E: serde::de::Error>(&self) -> Result<Node<'_>, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(Node {
+            budget: self.budget,
+            depth: self.depth + 1,
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Node<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Node<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.spend()?;
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.spend()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, d)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.spend()?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self.child()?)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.spend()?;
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(self.child()?)?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// The front matter text of a card, if it starts with a `---` fence that is closed.
 fn front_matter(readme: &str) -> Option<&str> {
     let rest = readme.strip_prefix('\u{feff}').unwrap_or(readme);
@@ -94,7 +218,7 @@ pub fn parse(readme: &str) -> CardFacts {
         ));
         return facts;
     }
-    let value: Value = match serde_norway::from_str(yaml) {
+    let value: Value = match bounded_yaml(yaml) {
         Ok(v) => v,
         Err(e) => {
             facts
@@ -178,6 +302,32 @@ const STRING: [&str; 4] = [
     "license_link",
 ];
 
+/// The front matter as the Hub client can read it back (`cardData`): the Hub fields whose shape
+/// [`validate`] refuses are left out (a card pushed natively never went through that check, and
+/// the client's `ModelCardData` raises on them), and so is the one name the client reserves.
+pub fn hub_card_data(data: &Map<String, Value>) -> Map<String, Value> {
+    data.iter()
+        .filter(|(k, v)| {
+            let k = k.as_str();
+            if k == "ignore_metadata_errors" {
+                return false;
+            }
+            if STRING_OR_LIST.contains(&k) {
+                return match v {
+                    Value::Null | Value::String(_) => true,
+                    Value::Array(a) => a.iter().all(Value::is_string),
+                    _ => false,
+                };
+            }
+            if STRING.contains(&k) {
+                return matches!(v, Value::Null | Value::String(_));
+            }
+            k != "model-index" || matches!(v, Value::Null | Value::Array(_))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// Checks a card the way the Hub checks one before an upload: the front matter must be a YAML
 /// mapping, the Hub's common fields must have their shapes, and weir's own fields (compute,
 /// parameters, closed weights, hazard domains) must read, so a publisher learns at upload what
@@ -224,6 +374,42 @@ pub fn validate(readme: &str) -> Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_data_for_the_hub_client_leaves_out_what_it_cannot_read() {
+        let f = parse(
+            "---\nlicense: mit\ntags: 5\nlibrary_name: [x]\nignore_metadata_errors: true\nmodel-index: 3\ncustom: {a: 1}\n---\n",
+        );
+        let safe = hub_card_data(&f.data);
+        let keys: Vec<&String> = safe.keys().collect();
+        assert_eq!(keys, ["custom", "license"]);
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused_not_expanded() {
+        // 20 aliases to a list of 20, nested 6 times: 20^6 = 64 million values if expanded.
+        let mut y = String::from(
+            "---\na0: &a0 [x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x]\n",
+        );
+        for i in 1..7 {
+            let refs = vec![format!("*a{}", i - 1); 20].join(", ");
+            y.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        y.push_str("---\n");
+        let f = parse(&y);
+        assert!(
+            f.errors[0].contains("values (aliases included)"),
+            "{:?}",
+            f.errors
+        );
+        let deep = format!("---\nx: {}1{}\n---\n", "[".repeat(100), "]".repeat(100));
+        let f = parse(&deep);
+        assert!(f.errors[0].contains("nested deeper"), "{:?}", f.errors);
+        // A few aliases in a normal card are fine.
+        let f = parse("---\nbase: &b acme/base\nbase_model: *b\ntags: [a]\n---\n");
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        assert_eq!(f.base_models, vec!["acme/base"]);
+    }
 
     #[test]
     fn validation_refuses_what_the_hub_refuses_and_warns_on_no_metadata() {

@@ -15,6 +15,7 @@
 //! - [`evaluators`]: accredited evaluators and suites;
 //! - [`incidents`]: a report received, a transition and everything it causes;
 //! - [`incident_rows`]: incident rows as the domain sees them;
+//! - [`history`]: a repo's commits and the last commit of each path;
 //! - [`keys`]: the registry's own key files;
 //! - [`listing`]: the model listing (search, filters, sort, pages);
 //! - [`log`]: the transparency log's sequencer step;
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod evaluators;
 pub mod evidence;
 pub mod exports;
+pub mod history;
 pub mod incident_rows;
 pub mod incidents;
 pub mod keys;

@@ -63,10 +63,53 @@ pub struct Query {
     pub pipeline_tag: Option<String>,
     pub sort: Sort,
     pub ascending: bool,
+    /// Models with at least / at most this many parameters (the card's `parameters`).
+    pub min_parameters: Option<f64>,
+    pub max_parameters: Option<f64>,
+    /// A filter on data weir does not hold (apps that run a model, inference providers): no
+    /// model is known to match, so the answer is empty rather than everything.
+    pub unknowable: bool,
     /// Page size (at most [`MAX_PAGE`]).
     pub limit: Option<usize>,
-    /// Where the page starts (the cursor of the previous page's `next`).
-    pub offset: usize,
+    /// Where the page starts: after this position (the previous page's `next`).
+    pub after: Option<Cursor>,
+}
+
+/// A position in a listing: the sort key and the id of the last model of a page. The next page
+/// starts after it, so models added, removed or re-ranked meanwhile never shift a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// `KEY:ID`, as it travels in the `cursor` parameter.
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (key, id) = s.split_once(':')?;
+        Some(Cursor {
+            key: key.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.key, self.id)
+    }
+}
+
+/// Parses a parameter count such as `6B`, `350M`, `1.5e9` or `7000000`.
+pub fn parse_count(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1e3),
+        'M' | 'm' => (&s[..s.len() - 1], 1e6),
+        'B' | 'b' => (&s[..s.len() - 1], 1e9),
+        'T' | 't' => (&s[..s.len() - 1], 1e12),
+        _ => (s, 1.0),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then_some(n * mult)
 }
 
 /// One model in a listing.
@@ -111,7 +154,20 @@ impl Model {
         if let Some(t) = f.strip_prefix("tier:") {
             return self.repo.tier.as_str().eq_ignore_ascii_case(t);
         }
+        if let Some(d) = f.strip_prefix("dataset:") {
+            return strings(self.card.get("datasets"))
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(d));
+        }
+        if let Some(b) = f.strip_prefix("base_model:") {
+            return strings(self.card.get("base_model"))
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(b));
+        }
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(&f))
+            || strings(self.card.get("language"))
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(&f))
             || self
                 .library_name()
                 .is_some_and(|l| l.eq_ignore_ascii_case(&f))
@@ -125,7 +181,7 @@ impl Model {
 #[derive(Debug, Clone)]
 pub struct Page {
     pub models: Vec<Model>,
-    pub next: Option<usize>,
+    pub next: Option<Cursor>,
 }
 
 fn invalid(code: ErrorCode, message: impl Into<String>) -> ServiceError {
@@ -151,13 +207,16 @@ async fn card_at(
 ) -> Result<Map<String, Value>, StoreError> {
     if let Some((commit, card)) = &l.card
         && commit == head.as_str()
+        && let Ok(data) = serde_json::from_str(card)
     {
-        return serde_json::from_str(card)
-            .map_err(|e| StoreError::Corrupt(format!("repo card of {}: {e}", l.repo.repo_id)));
+        return Ok(data);
     }
     let facts = crate::classification::card_facts(store, &l.repo, head).await?;
     let json = Value::Object(facts.data.clone()).to_string();
-    store.db.put_repo_card(l.repo.id, head, &json).await?;
+    // The cache is an optimization: a failed write costs a re-read next time, never the list.
+    if let Err(e) = store.db.put_repo_card(l.repo.id, head, &json).await {
+        tracing::warn!(repo = %l.repo.repo_id, error = %e, "could not keep the card facts");
+    }
     Ok(facts.data)
 }
 
@@ -180,12 +239,11 @@ pub async fn models(
             format!("at most {MAX_FILTERS} filters"),
         ));
     }
-    let limit = q.limit.unwrap_or(MAX_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(
-            invalid(ErrorCode::InvalidQuery, format!("limit is 1 to {MAX_PAGE}"))
-                .next("ask for fewer and follow the Link header's next page"),
-        );
+    // The Hub client sends the total it wants as `limit` and stops reading once it has them; a
+    // page holds at most MAX_PAGE, and the Link header carries on from there.
+    let limit = q.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    if limit == 0 {
+        return Err(invalid(ErrorCode::InvalidQuery, "limit must be at least 1"));
     }
     let search = q.search.as_deref().map(str::to_ascii_lowercase);
     let downloads = store
@@ -211,7 +269,14 @@ pub async fn models(
             continue;
         }
         let (sha, last_modified, card) = match &l.head {
-            Some((head, at)) => (Some(head.clone()), *at, card_at(store, &l, head).await?),
+            // One repo whose card cannot be read is listed without it; it never fails the list.
+            Some((head, at)) => match card_at(store, &l, head).await {
+                Ok(card) => (Some(head.clone()), *at, card),
+                Err(e) => {
+                    tracing::warn!(repo = %id, error = %e, "card facts unreadable; listed without");
+                    (Some(head.clone()), *at, Map::new())
+                }
+            },
             None => (None, repo.updated_at, Map::new()),
         };
         let tags = strings(card.get("tags"));
@@ -223,7 +288,18 @@ pub async fn models(
             tags,
             downloads: downloads.get(&repo.id).copied().unwrap_or(0),
         };
-        if !q.filters.iter().all(|f| m.matches(f))
+        let params = m.card.get("parameters").and_then(|v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => parse_count(s),
+            _ => None,
+        });
+        let out_of_range = q
+            .min_parameters
+            .is_some_and(|min| params.is_none_or(|p| p < min))
+            || q.max_parameters
+                .is_some_and(|max| params.is_none_or(|p| p > max));
+        if out_of_range
+            || !q.filters.iter().all(|f| m.matches(f))
             || q.pipeline_tag
                 .as_deref()
                 .is_some_and(|p| m.pipeline_tag() != Some(p))
@@ -232,30 +308,37 @@ pub async fn models(
         }
         out.push(m);
     }
-    let key = |m: &Model| -> (i64, String) {
-        let n = match q.sort {
+    let sort = q.sort;
+    let key = |m: &Model| -> Cursor {
+        let key = match sort {
             Sort::TrendingScore | Sort::Downloads => m.downloads,
             Sort::LastModified => m.last_modified,
             Sort::CreatedAt => m.repo.created_at,
             Sort::Likes | Sort::Id => 0,
         };
-        (n, m.repo.repo_id.to_string())
+        Cursor {
+            key,
+            id: m.repo.repo_id.to_string(),
+        }
     };
-    out.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        let by = if q.sort == Sort::Id {
-            kb.1.cmp(&ka.1)
+    // Descending by key (by id for `id`), ties by id ascending; `direction=1` reverses it all.
+    let order = |a: &Cursor, b: &Cursor| {
+        let by = if sort == Sort::Id {
+            b.id.cmp(&a.id)
         } else {
-            // Ties fall back to the id, ascending, so pages are stable.
-            kb.0.cmp(&ka.0).then(ka.1.cmp(&kb.1))
+            b.key.cmp(&a.key).then(a.id.cmp(&b.id))
         };
         if q.ascending { by.reverse() } else { by }
-    });
-    let total = out.len();
-    let models: Vec<Model> = out.into_iter().skip(q.offset).take(limit).collect();
-    let end = q.offset.saturating_add(models.len());
-    Ok(Page {
-        models,
-        next: (end < total).then_some(end),
-    })
+    };
+    if q.unknowable {
+        out.clear();
+    }
+    out.sort_by(|a, b| order(&key(a), &key(b)));
+    if let Some(after) = &q.after {
+        out.retain(|m| order(&key(m), after) == std::cmp::Ordering::Greater);
+    }
+    let more = out.len() > limit;
+    out.truncate(limit);
+    let next = if more { out.last().map(key) } else { None };
+    Ok(Page { models: out, next })
 }

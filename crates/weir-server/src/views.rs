@@ -55,3 +55,10 @@ pub fn gated(tier: weir_core::Tier) -> serde_json::Value {
         _ => serde_json::json!("manual"),
     }
 }
+
+/// Text made inert for HTML and CommonMark: `&`, `<` and `>` escaped.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

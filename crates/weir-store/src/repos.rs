@@ -390,6 +390,48 @@ impl Db {
         .transpose()
     }
 
+    /// The commits of `repo` from `head` back through first parents, newest first, at most
+    /// `max` (one query: the repo's commits are read and walked in memory).
+    pub async fn history(
+        &self,
+        repo: &Repo,
+        head: &CommitId,
+        max: usize,
+    ) -> Result<Vec<CommitInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, parent, tree, author, summary, description, created_at FROM commits
+             WHERE repo_id = $1",
+        )
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let parent: Option<String> = r.try_get("parent")?;
+            let c = CommitInfo {
+                id: commit_id(&r.try_get::<String, _>("id")?)?,
+                parent: parent.as_deref().map(commit_id).transpose()?,
+                tree: r.try_get("tree")?,
+                author: r.try_get("author")?,
+                summary: r.try_get("summary")?,
+                description: r.try_get("description")?,
+                created_at: r.try_get("created_at")?,
+            };
+            by_id.insert(c.id.clone(), c);
+        }
+        let mut out = Vec::new();
+        let mut at = Some(head.clone());
+        while let Some(id) = at {
+            if out.len() >= max {
+                break;
+            }
+            let Some(c) = by_id.remove(&id) else { break };
+            at = c.parent.clone();
+            out.push(c);
+        }
+        Ok(out)
+    }
+
     /// Every file of a commit, ordered by path.
     pub async fn files(&self, repo: &Repo, commit: &CommitId) -> Result<Vec<FileEntry>> {
         let rows = sqlx::query(

@@ -136,7 +136,7 @@ async fn info(
         "downloads": 0,
         "likes": 0,
         "tags": card.tags,
-        "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(card.data.clone()) },
+        "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(weir_core::card::hub_card_data(&card.data)) },
         "siblings": siblings,
         "usedStorage": used,
         "weir": {
@@ -152,7 +152,7 @@ fn pointer_size(f: &FileEntry) -> usize {
     weir_core::git::lfs_pointer(&f.sha256, f.size).len()
 }
 
-fn file_json(f: &FileEntry) -> Value {
+pub(super) fn file_json(f: &FileEntry) -> Value {
     let mut v = json!({"type": "file", "path": f.path.as_str(), "oid": f.git_oid, "size": f.size});
     if f.lfs {
         v["lfs"] =
@@ -237,6 +237,23 @@ async fn tree(
         }
         if recursive || !rest.contains('/') {
             entries.push(file_json(f));
+        }
+    }
+    // `list_repo_tree(expand=True)`: each entry's last commit.
+    if query
+        .iter()
+        .any(|(k, v)| k == "expand" && (v == "true" || v == "True" || v == "1"))
+    {
+        let wanted: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e["path"].as_str().map(String::from))
+            .collect();
+        let last =
+            weir_registry::history::last_commits(&state.store, &repo, &commit, &wanted).await?;
+        for e in &mut entries {
+            if let Some(c) = e["path"].as_str().and_then(|p| last.get(p)) {
+                e["lastCommit"] = super::history::last_commit_json(c);
+            }
         }
     }
     Ok(Json(Value::Array(entries)))

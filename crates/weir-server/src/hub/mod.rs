@@ -5,20 +5,13 @@
 
 mod cards;
 mod download;
+mod history;
 mod models;
 mod upload;
 
 /// The Hub surfaces weir does not offer, each an explicit 501.
 fn unsupported() -> crate::routes::Routes {
     crate::routes::Routes::new()
-        .unsupported(
-            "/api/models/{ns}/{name}/commits/{rev}",
-            "commit history (list_repo_commits)",
-        )
-        .unsupported(
-            "/api/models/{ns}/{name}/paths-info/{rev}",
-            "paths info (get_paths_info)",
-        )
         .unsupported(
             "/api/models/{ns}/{name}/discussions",
             "discussions and pull requests",
@@ -46,6 +39,16 @@ pub fn routes() -> crate::routes::Routes {
     unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
         .add("/api/models", &["GET"], get(models::list_models))
+        .add(
+            "/api/models/{ns}/{name}/commits/{rev}",
+            &["GET"],
+            get(history::list_commits),
+        )
+        .add(
+            "/api/models/{ns}/{name}/paths-info/{rev}",
+            &["POST"],
+            post(history::paths_info),
+        )
         .add(
             "/api/validate-yaml",
             &["POST"],

@@ -18,8 +18,35 @@ fn truthy(v: &str) -> bool {
     matches!(v, "true" | "True" | "1")
 }
 
+/// Query parameters one listing request may carry (each `filter` and `expand` counts).
+pub const MAX_PARAMS: usize = 100;
+
+/// The parameters the listing reads; the `Link` header repeats these and nothing else.
+const KNOWN: [&str; 17] = [
+    "search",
+    "author",
+    "filter",
+    "pipeline_tag",
+    "gated",
+    "sort",
+    "direction",
+    "limit",
+    "num_parameters",
+    "apps",
+    "inference",
+    "inference_provider",
+    "full",
+    "cardData",
+    "config",
+    "expand",
+    "expand[]",
+];
+
 fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
     let bad = |m: String| ApiError::bad_request(ErrorCode::InvalidQuery, m);
+    if pairs.len() > MAX_PARAMS {
+        return Err(bad(format!("at most {MAX_PARAMS} query parameters")));
+    }
     let mut q = ListQuery::default();
     for (k, v) in pairs {
         match k.as_str() {
@@ -27,7 +54,13 @@ fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             "author" => q.author = Some(v.clone()),
             "filter" => q.filters.push(v.clone()),
             "pipeline_tag" => q.pipeline_tag = Some(v.clone()),
-            "gated" => q.gated = Some(truthy(v)),
+            "gated" => {
+                q.gated = Some(match v.as_str() {
+                    "true" | "True" | "1" => true,
+                    "false" | "False" | "0" => false,
+                    other => return Err(bad(format!("gated is true or false, not {other:?}"))),
+                })
+            }
             "sort" => {
                 q.sort = Sort::parse(v).ok_or_else(|| {
                     bad(format!("unknown sort {v:?}")).next(
@@ -43,12 +76,30 @@ fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
                 )
             }
             "cursor" => {
-                q.offset = v
-                    .parse()
-                    .map_err(|_| bad(format!("cursor {v:?} is not one this server gave")))?
+                q.after = Some(
+                    listing::Cursor::parse(v)
+                        .ok_or_else(|| bad(format!("cursor {v:?} is not one this server gave")))?,
+                )
             }
-            // Everything else the Hub client may send (`full`, `cardData`, `expand`, `config`,
-            // `apps`, `inference`, …) shapes the answer or is a Hub feature weir has no data for.
+            "num_parameters" => {
+                for part in v.split(',') {
+                    let (side, n) = part
+                        .split_once(':')
+                        .ok_or_else(|| bad(format!("num_parameters {v:?}: use min:6B,max:128B")))?;
+                    let n = listing::parse_count(n)
+                        .ok_or_else(|| bad(format!("num_parameters: {n:?} is not a count")))?;
+                    match side {
+                        "min" => q.min_parameters = Some(n),
+                        "max" => q.max_parameters = Some(n),
+                        _ => return Err(bad(format!("num_parameters {v:?}: use min:6B,max:128B"))),
+                    }
+                }
+            }
+            // Which apps run a model and which inference providers serve it: weir knows of
+            // none, so no model matches (never "every model").
+            "apps" | "inference" | "inference_provider" => q.unknowable = true,
+            // The rest shape the answer (`full`, `cardData`, `expand`, `config`) or are not
+            // read.
             _ => {}
         }
     }
@@ -67,7 +118,7 @@ pub(super) async fn list_models(
     let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && truthy(v));
     let full = flag("full");
     let card_data = full || flag("cardData");
-    let expand: Vec<&str> = pairs
+    let expand: std::collections::BTreeSet<&str> = pairs
         .iter()
         .filter(|(k, _)| k == "expand" || k == "expand[]")
         .map(|(_, v)| v.as_str())
@@ -99,7 +150,7 @@ pub(super) async fn list_models(
             v["cardData"] = if m.card.is_empty() {
                 Value::Null
             } else {
-                Value::Object(m.card.clone())
+                Value::Object(weir_core::card::hub_card_data(&m.card))
             };
         }
         if full || expand.contains(&"siblings") {
@@ -128,7 +179,7 @@ pub(super) async fn list_models(
     if let Some(next) = page.next {
         let mut query: Vec<String> = pairs
             .iter()
-            .filter(|(k, _)| k != "cursor")
+            .filter(|(k, _)| KNOWN.contains(&k.as_str()))
             .map(|(k, v)| {
                 format!(
                     "{}={}",
@@ -137,7 +188,10 @@ pub(super) async fn list_models(
                 )
             })
             .collect();
-        query.push(format!("cursor={next}"));
+        query.push(format!(
+            "cursor={}",
+            utf8_percent_encode(&next.encode(), NON_ALPHANUMERIC)
+        ));
         let link = format!(
             "<{}/api/models?{}>; rel=\"next\"",
             state.config.public_url,

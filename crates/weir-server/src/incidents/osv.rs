@@ -34,10 +34,7 @@ pub fn osv_record(i: &Incident, repo: &Repo, public_url: &str, tier: Tier, at: i
     for k in DETAIL_FIELDS {
         if let Some(v) = details.get(*k).and_then(Value::as_str) {
             // OSV `details` is CommonMark: reporters' text must not become live HTML there.
-            let inert = v
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
+            let inert = crate::views::html_escape(v);
             text.push_str(&format!("**{}**: {}\n\n", k.replace('_', " "), inert));
         }
     }

@@ -2,5 +2,6 @@
 
 mod cards;
 mod download;
+mod history;
 mod models;
 mod upload;

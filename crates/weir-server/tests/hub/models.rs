@@ -196,19 +196,117 @@ async fn downloads_count_recent_recipients_and_sort_the_list() {
 #[tokio::test]
 async fn bad_queries_get_clear_errors() {
     let (app, _, _) = catalog().await;
+    let many = vec!["filter=x"; 101].join("&");
     for q in [
         "sort=stars",
         "limit=0",
-        "limit=5000",
         "limit=x",
         "cursor=-1",
+        "gated=maybe",
+        "num_parameters=lots",
+        "num_parameters=min:lots",
+        many.as_str(),
     ] {
         let r = app.get(&format!("/api/models?{q}"), None).await;
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(
+            r.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &q[..q.len().min(40)]
+        );
         let v: Value = r.json().await.expect("json");
         assert_eq!(v["error"], "invalid_query", "{q}");
     }
+    // A total larger than a page is a page of at most 1000, and the Link header goes on.
+    let r = app.get("/api/models?limit=5000", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
     let long = "x".repeat(300);
     let r = app.get(&format!("/api/models?search={long}"), None).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn pages_do_not_shift_when_models_arrive_between_them() {
+    let (app, alice, _) = catalog().await;
+    let r = app
+        .get("/api/models?sort=id&direction=1&limit=2", Some(&alice))
+        .await;
+    let link = r.headers()["link"].to_str().expect("ascii").to_string();
+    let first: Value = r.json().await.expect("json");
+    assert_eq!(ids(&first), ["acme/gated", "acme/secret"]);
+    // A model that sorts before the cursor arrives: the next page neither repeats nor skips.
+    app.repo("acme/aaa", false).await;
+    let next = link
+        .trim_start_matches('<')
+        .trim_end_matches(">; rel=\"next\"")
+        .to_string();
+    let second = app.json(&next, Some(&alice)).await;
+    assert_eq!(ids(&second), ["alice/chat", "alice/vision"]);
+}
+
+#[tokio::test]
+async fn filters_on_data_weir_does_not_hold_match_nothing() {
+    let (app, _, _) = catalog().await;
+    for q in ["apps=ollama", "inference=warm", "inference_provider=all"] {
+        let v = app.json(&format!("/api/models?{q}"), None).await;
+        assert_eq!(v, Value::Array(vec![]), "{q}");
+    }
+}
+
+#[tokio::test]
+async fn card_fields_filter_and_count_parameters() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    for (id, card) in [
+        (
+            "alice/small",
+            "---\nparameters: 350M\ndatasets: [wiki]\nlanguage: [fr]\n---\n",
+        ),
+        ("alice/large", "---\nparameters: 7e10\ndatasets: web\n---\n"),
+    ] {
+        app.repo(id, false).await;
+        app.commit(id, "main", &alice, &[("README.md", card.as_bytes())])
+            .await;
+    }
+    let get = |q: &'static str| {
+        let app = &app;
+        async move { app.json(&format!("/api/models?sort=id&{q}"), None).await }
+    };
+    assert_eq!(ids(&get("num_parameters=min:1B").await), ["alice/large"]);
+    assert_eq!(ids(&get("num_parameters=max:1B").await), ["alice/small"]);
+    assert_eq!(ids(&get("filter=dataset:wiki").await), ["alice/small"]);
+    assert_eq!(ids(&get("filter=fr").await), ["alice/small"]);
+}
+
+/// One hostile card (an alias bomb, nesting deeper than JSON reads back, fields of the wrong
+/// shape) neither breaks the listing for everyone nor reaches the Hub client in a shape its
+/// ModelCardData raises on.
+#[tokio::test]
+async fn a_hostile_card_never_breaks_the_listing() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let mut bomb = String::from("---\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
+    }
+    bomb.push_str("---\n");
+    let deep = format!("---\nx: {}1{}\n---\n", "[".repeat(126), "]".repeat(126));
+    let wrong = "---\ntags: 5\nlicense: mit\nignore_metadata_errors: true\n---\n";
+    for (id, card) in [
+        ("alice/bomb", bomb.as_str()),
+        ("alice/deep", deep.as_str()),
+        ("alice/wrong", wrong),
+    ] {
+        app.repo(id, false).await;
+        app.commit(id, "main", &alice, &[("README.md", card.as_bytes())])
+            .await;
+    }
+    for _ in 0..2 {
+        let v = app.json("/api/models?sort=id&cardData=true", None).await;
+        assert_eq!(ids(&v), ["alice/wrong", "alice/deep", "alice/bomb"]);
+        assert_eq!(v[0]["cardData"], serde_json::json!({"license": "mit"}));
+    }
 }

@@ -1,10 +1,10 @@
 -- The model listing (`GET /api/models`): each repo's card facts at the head of `main`, kept
--- beside the commit they were read from (a stale row is re-read, never trusted), and an index
--- for counting recent deliveries.
+-- beside the commit they were read from (a stale row is re-read, never trusted), and a covering
+-- index for counting recent recipients.
 CREATE TABLE repo_cards (
     repo_id    BIGINT PRIMARY KEY REFERENCES repos(id),
     commit_id  TEXT NOT NULL,
     card       TEXT NOT NULL
 );
 
-CREATE INDEX deliveries_recent ON deliveries (last_at, repo_id);
+CREATE INDEX deliveries_recent ON deliveries (last_at, repo_id, account);
