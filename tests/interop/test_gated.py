@@ -73,3 +73,6 @@ def test_owner_endpoints_from_the_client(registry):
     assert "frank" in [r.username for r in api.list_accepted_access_requests("acme/vetted-model")]
     api.reject_access_request("acme/vetted-model", "frank", rejection_reason="not now")
     assert "frank" in [r.username for r in api.list_rejected_access_requests("acme/vetted-model")]
+    # cancel_access_request: back in the pending list, as on the Hub.
+    api.cancel_access_request("acme/vetted-model", "frank")
+    assert "frank" in [r.username for r in api.list_pending_access_requests("acme/vetted-model")]

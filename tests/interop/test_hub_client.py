@@ -217,3 +217,26 @@ def test_download_resumes_after_a_dropped_connection(registry, tmp_path, monkeyp
     assert proxy.dropped
     assert any(r.lower().startswith("range: bytes=") for r in proxy.requests), proxy.requests
     assert sha256(got) == sha256(blob)
+
+
+def test_refs_auth_check_write_and_deleting_what_is_not_there(registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
+    api = hf.HfApi(token=registry.token("alice"))
+    api.create_repo("acme/refs", exist_ok=True)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id="acme/refs")
+    api.create_branch("acme/refs", branch="dev")
+    api.create_tag("acme/refs", tag="v0")
+    api.delete_branch("acme/refs", branch="dev")
+    api.delete_tag("acme/refs", tag="v0")
+    refs = api.list_repo_refs("acme/refs")
+    assert [b.name for b in refs.branches] == ["main"] and refs.tags == []
+    with pytest.raises(errors.HfHubHTTPError):
+        api.delete_branch("acme/refs", branch="main")
+    with pytest.raises(errors.RevisionNotFoundError):
+        api.delete_tag("acme/refs", tag="never")
+    # auth_check(write=True): alice may push; carol may read but not push.
+    api.auth_check("acme/refs", write=True)
+    with pytest.raises(errors.HfHubHTTPError):
+        hf.HfApi(token=registry.token("carol")).auth_check("acme/refs", write=True)
+    with pytest.raises(errors.EntryNotFoundError):
+        api.delete_file("not-there.txt", repo_id="acme/refs")

@@ -93,7 +93,11 @@ pub enum ReviewAction {
     Approve,
     Reject,
     Revoke,
+    /// Clears the request: the user may file a new one at once.
     Reset,
+    /// Puts an existing request back in the pending list (the Hub's `cancel_access_request`):
+    /// the user loses access until a reviewer decides again.
+    Return,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +150,11 @@ pub fn review(
     let state = current.map(RequestState::as_str).unwrap_or("absent");
     match (current, action) {
         (_, ReviewAction::Reset) => Ok(RequestState::Reset),
+        (Some(_), ReviewAction::Return) => Ok(RequestState::Pending),
+        (None, ReviewAction::Return) => Err(TransitionError::Invalid {
+            action: "return to pending",
+            state,
+        }),
         // A reviewer may grant access directly (HF's "grant"), or approve a pending or rejected request.
         (_, ReviewAction::Approve) => Ok(RequestState::Approved),
         (Some(RequestState::Pending), ReviewAction::Reject) => Ok(RequestState::Rejected),

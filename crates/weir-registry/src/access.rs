@@ -308,8 +308,14 @@ pub async fn review(
     req.decided_by = reviewer.name().map(|n| n.to_string());
     req.decided_at = Some(now);
     req.reason = reason.clone();
-    if action == ReviewAction::Approve {
-        req.expires_at = expires_days.map(|d| now + i64::from(d) * 86_400);
+    match action {
+        ReviewAction::Approve => req.expires_at = expires_days.map(|d| now + i64::from(d) * 86_400),
+        // Back in the pending list: a reviewer's decision is due again.
+        ReviewAction::Return => {
+            req.due_at = add_working_days(now, REVIEW_WORKING_DAYS);
+            req.expires_at = None;
+        }
+        _ => {}
     }
     let mut e = ctx.event(
         now,

@@ -383,6 +383,14 @@ impl From<StoreError> for ApiError {
                     .next("reload it and try again")
             }
             StoreError::InvalidCommit(msg) => ApiError::bad_request(ErrorCode::InvalidCommit, msg),
+            // The Hub's answer, which its client raises as `EntryNotFoundError`.
+            StoreError::NoSuchEntry(path) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::EntryNotFound,
+                format!("cannot delete {path}: no such file or folder on the branch"),
+            )
+            .hub("EntryNotFound")
+            .next("list the files with GET /api/models/NS/NAME/tree/BRANCH"),
             StoreError::NotUploaded { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::NotUploaded,

@@ -80,7 +80,8 @@ async fn malformed_commits_change_nothing() {
                 header(),
                 json!({"key": "deletedFile", "value": {"path": "missing.txt"}})
             ),
-            "invalid_commit",
+            // The Hub's answer (the client raises EntryNotFoundError); nothing changes either.
+            "entry_not_found",
         ),
         (
             format!("{}\n{}\n{}", header(), file("p"), file("p/q")),
@@ -95,10 +96,10 @@ async fn malformed_commits_change_nothing() {
         let r = app
             .raw_commit("alice/m", "main", &alice, body.clone())
             .await;
-        let status = if code == "not_uploaded" {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::BAD_REQUEST
+        let status = match code {
+            "not_uploaded" => StatusCode::UNPROCESSABLE_ENTITY,
+            "entry_not_found" => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
         };
         expect_error(r, status, code).await;
         assert_eq!(

@@ -62,6 +62,9 @@ pub enum StoreError {
     StateChanged { record: String, expected: String },
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
+    /// A commit deletes a file or folder the branch does not have.
+    #[error("{0}: no such file or folder on the branch")]
+    NoSuchEntry(String),
     /// A commit names bytes this repo never received (possession before reference). The same
     /// answer whether or not the bytes are stored for another repo.
     #[error("{path}: the object sha256:{sha256} ({size} bytes) was not uploaded to this repo")]

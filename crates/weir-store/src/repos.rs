@@ -204,18 +204,14 @@ pub fn apply_ops(
             }
             CommitOp::Delete(path) => {
                 if files.remove(path).is_none() {
-                    return Err(StoreError::InvalidCommit(format!(
-                        "cannot delete {path}: no such file"
-                    )));
+                    return Err(StoreError::NoSuchEntry(path.to_string()));
                 }
             }
             CommitOp::DeleteFolder(dir) => {
                 let before = files.len();
                 files.retain(|p, _| !p.is_under(dir.as_str()));
                 if files.len() == before {
-                    return Err(StoreError::InvalidCommit(format!(
-                        "cannot delete folder {dir}: no files under it"
-                    )));
+                    return Err(StoreError::NoSuchEntry(format!("{dir}/")));
                 }
             }
         }
@@ -513,6 +509,54 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes a branch or a tag with its event (given the commit it pointed at), in one
+    /// transaction. `Ok(None)` when there is no such ref. A tag naming a released commit is
+    /// refused with [`StoreError::StateChanged`]: a published release's tag is not moved away.
+    pub async fn delete_ref_logged(
+        &self,
+        repo: &Repo,
+        kind: RefKind,
+        name: &RefName,
+        event: impl FnOnce(&CommitId) -> weir_core::Event,
+    ) -> Result<Option<CommitId>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = $2 AND name = $3",
+        )
+        .bind(repo.id)
+        .bind(kind.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let commit = commit_id(&row.try_get::<String, _>("commit_id")?)?;
+        if kind == RefKind::Tag {
+            let released =
+                sqlx::query("SELECT 1 AS one FROM releases WHERE repo_id = $1 AND commit_id = $2")
+                    .bind(repo.id)
+                    .bind(commit.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if released.is_some() {
+                return Err(StoreError::StateChanged {
+                    record: format!("tag {name}"),
+                    expected: "a tag of an unreleased commit".into(),
+                });
+            }
+        }
+        sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND kind = $2 AND name = $3")
+            .bind(repo.id)
+            .bind(kind.as_str())
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        crate::events::record_event_in(&mut tx, &event(&commit)).await?;
+        tx.commit().await?;
+        Ok(Some(commit))
     }
 
     pub async fn set_private(&self, repo: &Repo, private: bool) -> Result<()> {

@@ -155,12 +155,13 @@ pub(super) fn review_action(s: &str) -> Result<ReviewAction, ApiError> {
         "approve" | "accepted" | "accept" | "grant" => Ok(ReviewAction::Approve),
         "reject" | "rejected" => Ok(ReviewAction::Reject),
         "revoke" | "revoked" => Ok(ReviewAction::Revoke),
-        "reset" | "pending" => Ok(ReviewAction::Reset),
+        "reset" => Ok(ReviewAction::Reset),
+        "pending" => Ok(ReviewAction::Return),
         other => Err(ApiError::bad_request(
             ErrorCode::InvalidAction,
             format!("unknown review action {other:?}"),
         )
-        .next("use approve, reject, revoke or reset")),
+        .next("use approve, reject, revoke, reset or pending")),
     }
 }
 

@@ -301,6 +301,15 @@ pub async fn auth_check(
     }
 }
 
+/// `auth_check(write=True)`: `{}` when the caller may push to the repo (the Writable
+/// extractor refuses otherwise: 401 anonymous, 403 without write, missing if hidden).
+pub async fn auth_check_write(
+    _caller: Caller,
+    crate::lookup::Writable(_repo): crate::lookup::Writable,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({})))
+}
+
 /// Chunk size for streaming blobs from disk.
 const SERVE_CHUNK: usize = 1 << 20;
 

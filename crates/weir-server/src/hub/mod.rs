@@ -90,6 +90,11 @@ pub fn routes() -> crate::routes::Routes {
             get(download::auth_check),
         )
         .add(
+            "/api/models/{ns}/{name}/auth-check/write",
+            &["GET"],
+            get(download::auth_check_write),
+        )
+        .add(
             "/{ns}/{name}/resolve/{rev}/{*path}",
             &["GET", "HEAD"],
             get(download::resolve).head(download::resolve),
@@ -107,12 +112,12 @@ pub fn routes() -> crate::routes::Routes {
         )
         .add(
             "/api/models/{ns}/{name}/branch/{branch}",
-            &["POST"],
-            post(upload::create_branch),
+            &["POST", "DELETE"],
+            post(upload::create_branch).delete(upload::delete_branch),
         )
         .add(
             "/api/models/{ns}/{name}/tag/{rev}",
-            &["POST"],
-            post(upload::create_tag),
+            &["POST", "DELETE"],
+            post(upload::create_tag).delete(upload::delete_tag),
         )
 }

@@ -451,6 +451,84 @@ pub async fn create_tag(
     ))
 }
 
+/// `DELETE /api/models/{ns}/{name}/branch/{branch}` and `…/tag/{tag}` (`delete_branch`,
+/// `delete_tag`): the ref goes, its commits stay, and the deletion is an event on the log. The
+/// default branch is never deleted, and a tag naming a released commit stays (a published
+/// release's tag is not moved away).
+async fn delete_ref(
+    state: &AppState,
+    caller: &Caller,
+    meta: &crate::extract::RequestMeta,
+    repo: &weir_store::Repo,
+    kind: RefKind,
+    name: &str,
+) -> Result<(), ApiError> {
+    let id = repo.repo_id.to_string();
+    let refname = RefName::parse(name)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRef, e.to_string()))?;
+    if kind == RefKind::Branch && refname.as_str() == "main" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::DefaultBranch,
+            format!("main is the default branch of {id} and is never deleted"),
+        ));
+    }
+    let kind_name = match kind {
+        RefKind::Branch => "branch",
+        RefKind::Tag => "tag",
+    };
+    let deleted = state
+        .store
+        .db
+        .delete_ref_logged(repo, kind, &refname, |commit| {
+            crate::gate::event(
+                caller,
+                meta,
+                "ref.deleted",
+                Some(repo),
+                "change",
+                kind_name,
+                json!({"ref": refname.as_str(), "kind": kind_name, "commit": commit.as_str()}),
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::StateChanged { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TagReleased,
+                format!("tag {name} of {id} names a released revision and stays"),
+            )
+            .next("create a new tag for a new revision"),
+            other => other.into(),
+        })?;
+    match deleted {
+        Some(_) => Ok(()),
+        None => Err(ApiError::revision_not_found(&id, name)),
+    }
+}
+
+pub async fn delete_branch(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    Writable(repo): Writable,
+    Path((_, _, branch)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    delete_ref(&state, &caller, &meta, &repo, RefKind::Branch, &branch).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    Writable(repo): Writable,
+    Path((_, _, tag)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    delete_ref(&state, &caller, &meta, &repo, RefKind::Tag, &tag).await?;
+    Ok(Json(json!({})))
+}
+
 fn ref_exists(e: StoreError) -> ApiError {
     match e {
         StoreError::Exists(what) => ApiError::new(

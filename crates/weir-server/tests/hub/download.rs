@@ -337,3 +337,28 @@ async fn hub_json_shapes() {
     let body: serde_json::Value = missing.json().await.expect("json");
     insta::assert_json_snapshot!("revision_not_found", body);
 }
+
+#[tokio::test]
+async fn auth_check_write_says_who_may_push() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let reader = app.user("rita", Scope::Read).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.repo("alice/hidden", true).await;
+    let check = |path: &'static str, token: Option<String>| {
+        let app = &app;
+        async move { app.get(path, token.as_deref()).await.status() }
+    };
+    let w = "/api/models/alice/m/auth-check/write";
+    assert_eq!(check(w, Some(alice.clone())).await, StatusCode::OK);
+    assert_eq!(check(w, Some(bob.clone())).await, StatusCode::FORBIDDEN);
+    assert_eq!(check(w, Some(reader)).await, StatusCode::FORBIDDEN);
+    assert_eq!(check(w, None).await, StatusCode::UNAUTHORIZED);
+    let hidden = "/api/models/alice/hidden/auth-check/write";
+    let missing = "/api/models/alice/nothing/auth-check/write";
+    assert_eq!(
+        check(hidden, Some(bob.clone())).await,
+        check(missing, Some(bob)).await
+    );
+}

@@ -288,3 +288,105 @@ async fn refused_commits_leave_nothing_after_collection() {
     let r = app.get("/alice/m/resolve/main/kept.txt", None).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn branches_and_tags_are_deleted_with_an_event_but_never_main_or_a_released_tag() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    for (kind, body) in [("branch/dev", json!({})), ("tag/v1", json!({"tag": "v1"}))] {
+        let path = if kind.starts_with("tag") {
+            "/api/models/alice/m/tag/main".to_string()
+        } else {
+            format!("/api/models/alice/m/{kind}")
+        };
+        let r = app
+            .req(Method::POST, &path, Some(&alice))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+    }
+    let delete = |path: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .req(Method::DELETE, path, Some(&token))
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Someone without write access cannot delete; the default branch is never deleted.
+    let (s, _) = delete("/api/models/alice/m/branch/dev", bob.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = delete("/api/models/alice/m/branch/main", alice.clone()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("default_branch"))
+    );
+    let (s, _) = delete("/api/models/alice/m/branch/dev", alice.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = delete("/api/models/alice/m/branch/dev", alice.clone()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("revision_not_found"))
+    );
+    // A released revision's tag stays.
+    let r = app
+        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+        .json(&json!({"revision": "v1"}))
+        .send()
+        .await
+        .expect("release");
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let (s, v) = delete("/api/models/alice/m/tag/v1", alice.clone()).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("tag_released"))
+    );
+    let events = app
+        .store
+        .db
+        .events(Some("alice/m"), 100)
+        .await
+        .expect("events");
+    let deleted: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| e.action == "ref.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].1.details["ref"], "dev");
+}
+
+#[tokio::test]
+async fn deleting_a_missing_file_is_entry_not_found() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let body = "{\"key\":\"header\",\"value\":{\"summary\":\"rm\"}}\n{\"key\":\"deletedFile\",\"value\":{\"path\":\"nope.txt\"}}\n";
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/commit/main",
+            Some(&alice),
+        )
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["x-error-code"], "EntryNotFound");
+}
