@@ -240,3 +240,20 @@ def test_refs_auth_check_write_and_deleting_what_is_not_there(registry, tmp_path
         hf.HfApi(token=registry.token("carol")).auth_check("acme/refs", write=True)
     with pytest.raises(errors.EntryNotFoundError):
         api.delete_file("not-there.txt", repo_id="acme/refs")
+
+
+def test_update_repo_settings_maps_gated_onto_the_tiers(registry):
+    api = hf.HfApi(token=registry.token("alice"))
+    api.create_repo("acme/settings", exist_ok=True)
+    api.update_repo_settings("acme/settings", gated="manual")
+    info = api.model_info("acme/settings")
+    assert info.gated == "manual" and info.weir["tier"] == "T2"
+    # Lowering follows the tier rules: the owner is refused, with the rule named.
+    with pytest.raises(errors.HfHubHTTPError) as e:
+        api.update_repo_settings("acme/settings", gated=False)
+    assert e.value.response.status_code == 403 and "tier_lowering" in str(e.value)
+    api.update_repo_settings("acme/settings", private=True)
+    with pytest.raises(errors.RepositoryNotFoundError):
+        hf.model_info("acme/settings")
+    api.update_repo_settings("acme/settings", private=False)
+    assert hf.model_info("acme/settings").private is False

@@ -398,6 +398,33 @@ pub async fn set_tier(
     Ok(repo.tier)
 }
 
+/// Makes `repo` private or public (its namespace's owners and operators). Entries already on
+/// the transparency log stay as they were written: a repo made public keeps its sealed entries
+/// sealed, and one made private seals only what comes after.
+pub async fn set_visibility(
+    store: &Store,
+    repo: &Repo,
+    subject: &Subject,
+    private: bool,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    require(subject, &Action::Review(&facts(repo)), repo)?;
+    if repo.private == private {
+        return Ok(());
+    }
+    let visibility = if private { "private" } else { "public" };
+    let e = ctx.event(
+        now,
+        "repo.visibility",
+        Some(repo),
+        visibility,
+        json!({"private": private}),
+    );
+    store.db.set_private_logged(repo, private, &e).await?;
+    Ok(())
+}
+
 /// A change to a repo's gating settings: each `Some` replaces that setting.
 #[derive(Debug, Clone, Default)]
 pub struct GatingChange {

@@ -559,6 +559,25 @@ impl Db {
         Ok(Some(commit))
     }
 
+    /// [`Db::set_private`] and its event, in one transaction.
+    pub async fn set_private_logged(
+        &self,
+        repo: &Repo,
+        private: bool,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE repos SET private = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(private))
+            .bind(now())
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_private(&self, repo: &Repo, private: bool) -> Result<()> {
         sqlx::query("UPDATE repos SET private = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(private))

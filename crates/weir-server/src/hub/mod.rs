@@ -7,6 +7,7 @@ mod cards;
 mod download;
 mod history;
 mod models;
+mod settings;
 mod upload;
 
 /// The Hub surfaces weir does not offer, each an explicit 501.
@@ -19,10 +20,6 @@ fn unsupported() -> crate::routes::Routes {
         .unsupported(
             "/api/models/{ns}/{name}/discussions/{*rest}",
             "discussions and pull requests",
-        )
-        .unsupported(
-            "/api/models/{ns}/{name}/settings",
-            "repo settings (update_repo_settings)",
         )
         .unsupported("/api/models/{ns}/{name}/like", "likes")
         .unsupported("/api/repos/delete", "deleting repos")
@@ -39,6 +36,11 @@ pub fn routes() -> crate::routes::Routes {
     unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
         .add("/api/models", &["GET"], get(models::list_models))
+        .add(
+            "/api/models/{ns}/{name}/settings",
+            &["PUT"],
+            axum::routing::put(settings::update_settings),
+        )
         .add(
             "/api/models/{ns}/{name}/commits/{rev}",
             &["GET"],

@@ -4,4 +4,5 @@ mod cards;
 mod download;
 mod history;
 mod models;
+mod settings;
 mod upload;
