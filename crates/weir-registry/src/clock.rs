@@ -23,3 +23,29 @@ pub fn iso8601(unix: i64) -> String {
         }
     }
 }
+
+/// A time as a person or a script writes it: RFC 3339 (`2026-12-01T00:00:00Z`), a date
+/// (`2026-12-01`, midnight UTC) or unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_parse_in_the_three_forms() {
+        assert_eq!(super::parse_time("86400"), Some(86_400));
+        assert_eq!(super::parse_time("1970-01-02"), Some(86_400));
+        assert_eq!(super::parse_time("1970-01-02T00:00:00Z"), Some(86_400));
+        assert_eq!(super::parse_time("yesterday"), None);
+    }
+}

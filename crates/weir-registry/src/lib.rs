@@ -6,6 +6,7 @@
 //!
 //! - [`access`]: terms, access requests and their review, a repo's tier and gating;
 //! - [`exports`]: custodial export of T3 weights under dual control;
+//! - [`events`]: the recorded events, read by operators;
 //! - [`evidence`]: hazard evidence filed and reviewed;
 //! - [`policy`]: the classification policy in force;
 //! - [`classification`]: the minimum tier of a revision and [`classification::reclassify`];
@@ -25,6 +26,7 @@ pub mod access;
 pub mod classification;
 pub mod clock;
 pub mod evaluators;
+pub mod events;
 pub mod evidence;
 pub mod exports;
 pub mod history;

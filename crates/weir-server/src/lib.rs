@@ -10,6 +10,7 @@ pub mod auth;
 pub mod conn;
 pub mod error;
 mod evals;
+mod events;
 mod exports;
 pub mod extract;
 mod gate;
@@ -89,6 +90,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(native::routes().tag("native"))
         .merge(openapi::routes().tag("native"))
         .merge(access::routes().tag("access"))
+        .merge(events::routes().tag("events"))
         .merge(exports::routes().tag("exports"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))

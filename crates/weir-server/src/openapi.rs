@@ -60,6 +60,7 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "/api/v1/identity/attestations") => "AttestationAccepted",
         ("POST", "/api/v1/repos/{ns}/{name}/exports") => "Export",
         ("GET", "/api/v1/exports/{id}") => "Export",
+        ("GET", "/api/v1/events") => "EventPage",
         ("POST", "/api/v1/exports/{id}/approve") => "Export",
         ("POST", "/api/v1/exports/{id}/link") => "ExportLink",
         ("POST", "/api/v1/repos/{ns}/{name}/releases") => "Release",
@@ -119,6 +120,7 @@ fn schemas() -> Vec<(
     add::<access::Gating>(&mut out);
     add::<access::Identity>(&mut out);
     add::<access::AttestationAccepted>(&mut out);
+    add::<weir_wire::events::EventPage>(&mut out);
     add::<exports::Export>(&mut out);
     add::<exports::ExportLink>(&mut out);
     add::<exports::ExportRequest>(&mut out);

@@ -3,7 +3,7 @@
 //! of the connection layer use `TestApp::live`, a real server on a loopback port.
 //!
 //! The tree mirrors `src/`: `access/`, `evals/`, `incidents/` and `hub/` hold one file per handler
-//! file (each capability with its abuse cases next to it), `exports.rs`, `log.rs`, `releases.rs`,
+//! file (each capability with its abuse cases next to it), `events.rs`, `exports.rs`, `log.rs`, `releases.rs`,
 //! `publishers.rs`, `gate.rs` and `conn.rs` mirror their modules; `possession.rs`, `matrix.rs`,
 //! `errors.rs`, `openapi.rs`, `modules.rs` and `docs.rs` check invariants across all routes.
 
@@ -13,6 +13,7 @@ mod conn;
 mod docs;
 mod errors;
 mod evals;
+mod events;
 mod exports;
 mod gate;
 mod hub;

@@ -42,14 +42,58 @@ impl Db {
 
     /// Events about one repo (or all when `None`), newest first.
     pub async fn events(&self, repo: Option<&str>, limit: i64) -> Result<Vec<(i64, Event)>> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details
-             FROM events WHERE ($1 = '' OR repo = $1) ORDER BY id DESC LIMIT $2",
+        self.query_events(
+            &EventFilter {
+                repo: repo.map(str::to_string),
+                ..EventFilter::default()
+            },
+            limit,
         )
-        .bind(repo.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// Events matching `f`, newest first, at most `limit`. Only the filters given are in the
+    /// query, so each can use its index.
+    pub async fn query_events(&self, f: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>> {
+        let mut sql = String::from(
+            "SELECT id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details
+             FROM events WHERE 1 = 1",
+        );
+        let mut texts: Vec<&str> = Vec::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        for (col, v) in [
+            ("repo", &f.repo),
+            ("actor", &f.actor),
+            ("action", &f.action),
+        ] {
+            if let Some(v) = v {
+                texts.push(v);
+                sql.push_str(&format!(" AND {col} = ${}", texts.len()));
+            }
+        }
+        for (cond, v) in [
+            ("at >=", f.since),
+            ("at <=", f.until),
+            ("id <", f.before_id),
+        ] {
+            if let Some(v) = v {
+                numbers.push(v);
+                sql.push_str(&format!(" AND {cond} ${}", texts.len() + numbers.len()));
+            }
+        }
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT ${}",
+            texts.len() + numbers.len() + 1
+        ));
+        // Only fixed column names and numbered placeholders go into the text; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for t in texts {
+            q = q.bind(t);
+        }
+        for n in numbers {
+            q = q.bind(n);
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let details: String = r.try_get("details")?;
@@ -72,6 +116,18 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// Which events to read: each `Some` narrows (times inclusive, unix seconds); `before_id` pages
+/// back from an event id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub repo: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before_id: Option<i64>,
 }
 
 /// Records an event and queues its log entry inside the caller's transaction, so a change and

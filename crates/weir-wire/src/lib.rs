@@ -4,6 +4,7 @@
 //! - [`access`]: the download check, terms, access requests, tiers, gating, identity;
 //! - [`error`]: the closed set of error codes and the error envelope;
 //! - [`evals`]: evaluation results, evidence, classification, the policy;
+//! - [`events`]: recorded events as operators read them;
 //! - [`exports`]: custodial export under dual control;
 //! - [`incidents`]: incidents, notifications, webhooks, publisher records, sign-offs;
 //! - [`releases`]: signed releases.
@@ -11,6 +12,7 @@
 pub mod access;
 pub mod error;
 pub mod evals;
+pub mod events;
 pub mod exports;
 pub mod incidents;
 pub mod releases;

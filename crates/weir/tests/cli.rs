@@ -44,6 +44,41 @@ fn admin_commands_work_on_a_data_dir() {
         &[],
     ));
     assert_eq!(token.lines().count(), 1, "prints only the token");
+    // The operators' event reads: an identity change is on record, in every format.
+    ok(&weir(
+        &[
+            "admin",
+            "--data",
+            d,
+            "identity",
+            "set",
+            "bob",
+            "--level",
+            "identified",
+        ],
+        &[],
+    ));
+    let table = ok(&weir(
+        &["admin", "--data", d, "events", "--action", "identity.set"],
+        &[],
+    ));
+    assert_eq!(table.lines().count(), 1, "{table}");
+    let csv = ok(&weir(
+        &[
+            "admin", "--data", d, "events", "--format", "csv", "--actor", "operator",
+        ],
+        &[],
+    ));
+    assert!(csv.starts_with("id,at,actor,action"), "{csv}");
+    assert!(csv.lines().count() >= 2, "{csv}");
+    let ndjson = ok(&weir(
+        &[
+            "admin", "--data", d, "events", "--format", "ndjson", "--limit", "1",
+        ],
+        &[],
+    ));
+    let line: serde_json::Value = serde_json::from_str(ndjson.trim()).expect("one JSON line");
+    assert!(line["action"].is_string());
     assert!(token.trim().starts_with("weir_") && token.trim().len() == 69);
     // failures are one line naming the problem and the fix
     for (args, needle) in [
@@ -61,6 +96,11 @@ fn admin_commands_work_on_a_data_dir() {
         (
             vec!["token", "create", "nobody"],
             "weir admin user add nobody",
+        ),
+        (vec!["events", "--since", "yesterday"], "is not a time"),
+        (
+            vec!["events", "--format", "xml"],
+            "use table, ndjson or csv",
         ),
     ] {
         let mut full = vec!["admin", "--data", d];

@@ -8,3 +8,7 @@ CREATE TABLE repo_cards (
 );
 
 CREATE INDEX deliveries_recent ON deliveries (last_at, repo_id, account);
+
+-- The operators' event reads (`GET /api/v1/events`) filter by actor and by action.
+CREATE INDEX events_actor ON events (actor, id);
+CREATE INDEX events_action ON events (action, id);

@@ -1,5 +1,6 @@
-//! `weir admin`: operator tasks on a data dir, one module per command. Each change is recorded
-//! as an event.
+//! `weir admin`: operator tasks on a data dir, one module per command. Each governance change
+//! (identity, verifiers, keys, witnesses, evaluators, suites, the policy) is recorded as an
+//! event; creating users, orgs and tokens is not yet.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use anyhow::Result;
 use clap::Subcommand;
 
 pub mod evaluator;
+pub mod events;
 pub mod gc;
 pub mod identity;
 pub mod org;
@@ -81,6 +83,9 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// The recorded events, newest first: filter by repo, actor, action and time; a table,
+    /// NDJSON or CSV.
+    Events(events::Args),
     /// Remove blobs nothing refers to (refused commits, abandoned uploads, failed imports,
     /// crash leftovers) that are older than the grace period. Safest with the server stopped.
     Gc(gc::Args),
@@ -99,6 +104,7 @@ pub async fn run(args: Args) -> Result<()> {
         AdminCommand::Evaluator { command } => evaluator::run(&store, command).await,
         AdminCommand::Suite { command } => suite::run(&store, command).await,
         AdminCommand::Policy { command } => policy::run(&store, &args.data, command).await,
+        AdminCommand::Events(a) => events::run(&store, a).await,
         AdminCommand::Gc(gc) => gc::run(&store, gc).await,
     }
 }
