@@ -3,13 +3,14 @@ reason codes, and the access-request flow driven by the `weir` CLI."""
 
 import os
 import pathlib
+import subprocess
 
 import pytest
 
 import huggingface_hub as hf
 from huggingface_hub import errors
 
-from conftest import ENDPOINT, weir
+from conftest import ENDPOINT, WEIR, weir
 
 
 def cli(registry, token, *args):
@@ -53,7 +54,11 @@ def test_request_approve_download_revoke(registry, tmp_path):
     assert "pending" in out
     status, msg = gated(lambda: hf.snapshot_download("acme/vetted-model", token=henry, cache_dir=tmp_path / "c"))
     assert "pending" in msg
-    assert "allow" not in cli(registry, henry, "access", "check", "acme/vetted-model").split()[0]
+    # A deny exits non-zero (scripts branch on it), explained on stdout only.
+    env = {**os.environ, "WEIR_SERVER": ENDPOINT, "WEIR_TOKEN": henry}
+    denied = subprocess.run([WEIR, "access", "check", "acme/vetted-model"], env=env, capture_output=True, text=True)
+    assert denied.returncode == 1 and denied.stdout.startswith("deny (pending)"), denied
+    assert denied.stderr == ""
     cli(registry, alice, "access", "review", "acme/vetted-model", "henry", "--approve", "--expires", "30")
     assert cli(registry, henry, "access", "check", "acme/vetted-model").startswith("allow")
     path = pathlib.Path(hf.snapshot_download("acme/vetted-model", token=henry, cache_dir=tmp_path / "d"))

@@ -24,7 +24,7 @@ pub use push::{PushOptions, PushOutcome};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server refused, with its machine code, message and hint.
-    #[error("{message}{}", next.as_ref().map(|n| format!("; {n}")).unwrap_or_default())]
+    #[error("{}", weir_wire::with_next(message, next.as_deref()))]
     Api {
         status: u16,
         code: String,

@@ -119,11 +119,8 @@ pub struct Refusal {
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} [{}]", self.message, self.code)?;
-        if let Some(n) = &self.next {
-            write!(f, "; {n}")?;
-        }
-        Ok(())
+        let message = format!("{} [{}]", self.message.trim_end_matches('.'), self.code);
+        f.write_str(&weir_wire::with_next(&message, self.next.as_deref()))
     }
 }
 

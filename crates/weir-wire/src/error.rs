@@ -286,3 +286,24 @@ mod tests {
         assert_eq!(other, Code::Other("from_a_newer_server".into()));
     }
 }
+
+/// A message and its next step as one line: `message; next`, without the `.;` a message that
+/// ends its sentence would make.
+pub fn with_next(message: &str, next: Option<&str>) -> String {
+    match next {
+        Some(n) if !n.is_empty() => format!("{}; {n}", message.trim_end().trim_end_matches('.')),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod join_tests {
+    #[test]
+    fn a_sentence_and_its_next_step_join_without_a_stray_stop() {
+        assert_eq!(
+            super::with_next("Repository a/b not found.", Some("sign in")),
+            "Repository a/b not found; sign in"
+        );
+        assert_eq!(super::with_next("no such thing", None), "no such thing");
+    }
+}

@@ -17,4 +17,4 @@ pub mod exports;
 pub mod incidents;
 pub mod releases;
 
-pub use error::{Code, ErrorCode, ErrorEnvelope};
+pub use error::{Code, ErrorCode, ErrorEnvelope, with_next};

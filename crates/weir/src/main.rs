@@ -79,6 +79,8 @@ fn main() -> std::process::ExitCode {
     };
     match rt.block_on(run(cli.command)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A deny was explained on stdout; only the exit code says it.
+        Err(e) if e.is::<cli::Denied>() => std::process::ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

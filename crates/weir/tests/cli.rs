@@ -267,6 +267,10 @@ fn client_errors_are_one_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(
+            !err.contains(".;"),
+            "a sentence and its next step joined as '.;': {err}"
+        );
+        assert!(
             err.starts_with("error: ") && err.contains(needle),
             "{args:?}: {err}"
         );
@@ -291,7 +295,34 @@ fn login_saves_the_token_with_private_permissions() {
         String::from_utf8_lossy(&out.stderr)
     );
     let saved = cfg.join("token");
-    assert_eq!(std::fs::read_to_string(&saved).expect("token"), token);
+    let login: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("token")).expect("json");
+    assert_eq!(login["token"], token.as_str());
+    assert_eq!(login["server"], server.url.as_str());
+    // The saved server is the default now, and the token goes with it.
+    let mine = std::process::Command::new(crate::harness::WEIR)
+        .args(["notifications", "list"])
+        .env("WEIR_CONFIG_DIR", cfg_s)
+        .env_remove("WEIR_SERVER")
+        .env_remove("WEIR_TOKEN")
+        .output()
+        .expect("notifications");
+    assert!(
+        mine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mine.stderr)
+    );
+    // Another server never receives the saved token: there the CLI is anonymous.
+    let other = Server::start(&dir.path().join("other"));
+    let elsewhere = std::process::Command::new(crate::harness::WEIR)
+        .args(["notifications", "list", "--server", &other.url])
+        .env("WEIR_CONFIG_DIR", cfg_s)
+        .env_remove("WEIR_TOKEN")
+        .output()
+        .expect("notifications");
+    assert!(!elsewhere.status.success());
+    let err = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(err.contains("signed-in"), "{err}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -117,6 +117,10 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
             if let Some(n) = &v.next {
                 println!("next: {n}");
             }
+            if !v.allow {
+                // Scripts branch on the exit code: a deny is a failure, already explained.
+                return Err(crate::cli::Denied.into());
+            }
         }
         AccessCommand::Accept { repo } => {
             let id = repo_id(&repo)?;

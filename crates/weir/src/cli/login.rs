@@ -10,8 +10,8 @@ use super::{token_file, write_secret};
 pub struct Args {
     #[arg(long)]
     token: Option<String>,
-    /// Registry URL.
-    #[arg(long, env = "WEIR_SERVER", default_value = "http://127.0.0.1:8080")]
+    /// Registry URL; remembered with the token, which is only ever sent to it.
+    #[arg(long, env = "WEIR_SERVER", default_value = super::DEFAULT_SERVER)]
     server: String,
 }
 
@@ -29,6 +29,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     let client = Client::new(&server, Some(token.clone()))?;
+    // Asked of that server with that token: a token for another server is refused here.
     let name = client
         .whoami()
         .await
@@ -39,7 +40,11 @@ pub async fn run(args: Args) -> Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
-    write_secret(&path, token.as_bytes())?;
+    let saved = super::Saved {
+        server: server.trim_end_matches('/').to_string(),
+        token,
+    };
+    write_secret(&path, serde_json::to_string(&saved)?.as_bytes())?;
     println!(
         "logged in to {server} as {name}; token saved to {}",
         path.display()

@@ -30,19 +30,60 @@ use weir_client::Client;
 use weir_core::RepoId;
 use weir_store::Store;
 
+/// A check that answered "deny": already explained on stdout, so `main` only exits non-zero.
+#[derive(Debug)]
+pub struct Denied;
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("denied")
+    }
+}
+
+impl std::error::Error for Denied {}
+
 #[derive(clap::Args)]
 pub struct Remote {
-    /// Registry URL.
-    #[arg(
-        long,
-        global = true,
-        env = "WEIR_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub server: String,
-    /// API token (default: the one saved by 'weir login').
+    /// Registry URL (default: the one 'weir login' saved, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "WEIR_SERVER")]
+    pub server: Option<String>,
+    /// API token (default: the one saved by 'weir login', sent only to the server it was saved
+    /// for).
     #[arg(long, global = true, env = "WEIR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// The server a CLI talks to when none is named and none was saved.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// What `weir login` saved: the token and the server it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Saved {
+    pub server: String,
+    pub token: String,
+}
+
+/// The same server, however its URL was written (`http://h:1/` and `http://h:1`).
+pub fn same_server(a: &str, b: &str) -> bool {
+    a.trim()
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim().trim_end_matches('/'))
+}
+
+/// The saved login, if any. A file from before logins named their server (a bare token) belongs
+/// to the default server.
+pub fn saved_login() -> Option<Saved> {
+    let text = std::fs::read_to_string(token_file()?).ok()?;
+    match serde_json::from_str::<Saved>(&text) {
+        Ok(s) => Some(s),
+        Err(_) => {
+            let token = text.trim();
+            (!token.is_empty() && !token.starts_with('{')).then(|| Saved {
+                server: DEFAULT_SERVER.to_string(),
+                token: token.to_string(),
+            })
+        }
+    }
 }
 
 pub fn repo_id(s: &str) -> Result<RepoId> {
@@ -64,15 +105,23 @@ pub fn token_file() -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".config").join("weir").join("token"))
 }
 
-/// A client for the remote, with its token or the one saved by `weir login`.
+/// A client for the remote: the server named (else the one `weir login` saved, else the
+/// default), with the token named, or the saved one when, and only when, it is the saved
+/// token's own server: a saved token never travels to another server.
 pub fn client(remote: &Remote) -> Result<Client> {
+    let saved = saved_login();
+    let server = remote
+        .server
+        .clone()
+        .or_else(|| saved.as_ref().map(|s| s.server.clone()))
+        .unwrap_or_else(|| DEFAULT_SERVER.to_string());
     let token = match &remote.token {
         Some(t) => Some(t.clone()),
-        None => token_file()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| t.trim().to_string()),
+        None => saved
+            .filter(|s| same_server(&s.server, &server))
+            .map(|s| s.token),
     };
-    Ok(Client::new(&remote.server, token)?)
+    Ok(Client::new(&server, token)?)
 }
 
 /// Writes a new Ed25519 key pair: OUT (secret hex, 0600) and OUT.pub (public hex), and says
