@@ -66,10 +66,56 @@ impl Client {
             wanted.push(parse_entry(&f)?);
         }
         let files = wanted.len();
+        // Asked before anything is written: a denied pull leaves nothing behind (no directory,
+        // no partial file), and says why and what to do.
+        let check = self.access_check(repo, &commit).await?;
+        if !check.allow {
+            return Err(ClientError::Api {
+                status: 403,
+                code: check.reason,
+                message: check.message,
+                next: check.next,
+            });
+        }
+        let created_dir = !tokio::fs::try_exists(dir).await.unwrap_or(false);
         let partial_dir = dir.join(".weir").join("partial");
         tokio::fs::create_dir_all(&partial_dir)
             .await
             .map_err(io_err(partial_dir.display()))?;
+        let result = self
+            .pull_into(repo, &commit, dir, &partial_dir, wanted, opts)
+            .await;
+        if let Err(ClientError::Api { .. }) = &result {
+            // Refused midway (a hold, a revocation): what resuming needs stays, empty
+            // directories this pull made do not.
+            let _ = tokio::fs::remove_dir(&partial_dir).await;
+            let _ = tokio::fs::remove_dir(dir.join(".weir")).await;
+            if created_dir {
+                let _ = tokio::fs::remove_dir(dir).await;
+            }
+        }
+        let (downloaded, total, resumed, up_to_date) = result?;
+        Ok(PullOutcome {
+            commit,
+            files,
+            downloaded,
+            downloaded_bytes: total,
+            resumed,
+            up_to_date,
+        })
+    }
+
+    /// Fetches what is missing of `wanted` into `dir`: (downloaded, bytes, resumed, up to date).
+    async fn pull_into(
+        &self,
+        repo: &RepoId,
+        commit: &str,
+        dir: &Path,
+        partial_dir: &Path,
+        wanted: Vec<Wanted>,
+        opts: &PullOptions,
+    ) -> Result<(usize, u64, usize, usize)> {
+        let files = wanted.len();
 
         // Skip files already present with the right content.
         let mut todo = Vec::new();
@@ -81,6 +127,12 @@ impl Client {
             }
         }
         let up_to_date = files - todo.len();
+        // Identical files are fetched once (their partial file is named by the content) and
+        // copied to the other paths once the bytes are checked.
+        let mut seen = std::collections::BTreeSet::new();
+        let (todo, copies): (Vec<Wanted>, Vec<Wanted>) = todo
+            .into_iter()
+            .partition(|w| seen.insert(w.sha256.as_str().to_string()));
         let total: u64 = todo.iter().map(|w| w.size).sum();
         let bar = if opts.progress {
             ProgressBar::new(total)
@@ -93,13 +145,15 @@ impl Client {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message("pulling");
-        let downloaded = todo.len();
+        let downloaded = todo.len() + copies.len();
+        let sources: std::collections::BTreeMap<String, std::path::PathBuf> = todo
+            .iter()
+            .map(|w| (w.sha256.as_str().to_string(), dir.join(w.path.as_str())))
+            .collect();
         let results: Vec<Fetched> = futures::stream::iter(todo.into_iter().map(|w| {
             let bar = bar.clone();
-            let commit = commit.clone();
-            let partial_dir = partial_dir.clone();
             async move {
-                self.fetch_file(repo, &commit, dir, &partial_dir, &w, &bar)
+                self.fetch_file(repo, commit, dir, partial_dir, &w, &bar)
                     .await
             }
         }))
@@ -107,20 +161,27 @@ impl Client {
         .try_collect()
         .await?;
         bar.finish_and_clear();
-        let _ = tokio::fs::remove_dir(&partial_dir).await;
+        for w in &copies {
+            let dest = dir.join(w.path.as_str());
+            let Some(src) = sources.get(w.sha256.as_str()) else {
+                continue;
+            };
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(io_err(parent.display()))?;
+            }
+            tokio::fs::copy(src, &dest)
+                .await
+                .map_err(io_err(dest.display()))?;
+        }
+        let _ = tokio::fs::remove_dir(partial_dir).await;
         let _ = tokio::fs::remove_dir(dir.join(".weir")).await;
         let resumed = results
             .iter()
             .filter(|r| matches!(r, Fetched::Done { resumed: true }))
             .count();
-        Ok(PullOutcome {
-            commit,
-            files,
-            downloaded,
-            downloaded_bytes: total,
-            resumed,
-            up_to_date,
-        })
+        Ok((downloaded, total, resumed, up_to_date))
     }
 
     async fn fetch_file(

@@ -26,9 +26,13 @@ pub struct PushOptions {
 pub struct PushOutcome {
     /// `None` when nothing changed.
     pub commit: Option<String>,
+    /// Every local file: `uploaded + reused + unchanged`.
     pub files: usize,
+    /// Files whose bytes this push sent.
     pub uploaded: usize,
     pub uploaded_bytes: u64,
+    /// Changed files whose bytes the repo already held (no upload needed).
+    pub reused: usize,
     pub unchanged: usize,
     pub deleted: usize,
 }
@@ -186,6 +190,7 @@ impl Client {
                 files: files.len(),
                 uploaded: 0,
                 uploaded_bytes: 0,
+                reused: 0,
                 unchanged,
                 deleted: 0,
             });
@@ -234,7 +239,10 @@ impl Client {
             uploads.push((href.to_string(), verify, file.abs.clone(), file.size, oid));
         }
         let upload_total: u64 = uploads.iter().map(|u| u.3).sum();
-        let uploaded = uploads.len();
+        let sent: std::collections::BTreeSet<String> =
+            uploads.iter().map(|u| u.4.clone()).collect();
+        let uploaded = changed.iter().filter(|f| sent.contains(&f.sha256)).count();
+        let reused = changed.len() - uploaded;
         let up_bar = bar(upload_total, opts.progress, "uploading");
         futures::stream::iter(uploads.into_iter().map(|(href, verify, abs, size, oid)| {
             let up_bar = up_bar.clone();
@@ -303,6 +311,7 @@ impl Client {
             files: files.len(),
             uploaded,
             uploaded_bytes: upload_total,
+            reused,
             unchanged,
             deleted: deleted.len(),
         })

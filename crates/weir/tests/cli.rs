@@ -146,6 +146,40 @@ fn push_then_pull_round_trips_and_resumes() {
         &env,
     ));
     assert!(again.contains("up to date"), "{again}");
+    // A copy of a file the repo holds is counted as already stored: the counts add up.
+    let copy = dir.path().join("copy");
+    for f in [
+        "model.safetensors",
+        "config.json",
+        "sub/notes with space.md",
+    ] {
+        write(&copy.join(f), &std::fs::read(src.join(f)).expect("read"));
+    }
+    write(&copy.join("model-copy.safetensors"), &weights);
+    let out = ok(&weir(
+        &[
+            "push",
+            copy.to_str().expect("utf8"),
+            "alice/m",
+            "--revision",
+            "copies",
+        ],
+        &env,
+    ));
+    assert!(
+        out.contains(": 4 files (0 uploaded, 0 bytes; 1 already stored; 3 unchanged), 0 deleted"),
+        "{out}"
+    );
+    // Two files with the same bytes pull side by side (fetched once, copied once checked).
+    let twins = dir.path().join("twins");
+    ok(&weir(
+        &["pull", "alice/m@copies", twins.to_str().expect("utf8")],
+        &env,
+    ));
+    assert_eq!(
+        sha256(&twins.join("model.safetensors")),
+        sha256(&twins.join("model-copy.safetensors"))
+    );
 
     let dst = dir.path().join("dst");
     let out = ok(&weir(
@@ -492,6 +526,11 @@ fn identity_tier_and_export_commands() {
         &grace,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("tier_no_egress"));
+    // A denied pull leaves nothing behind: no directory, no partial file.
+    assert!(
+        !dir.path().join("p").exists(),
+        "a denied pull wrote to disk"
+    );
 
     // Dual control: request, two approvals, one fetch.
     let out = ok(&run(

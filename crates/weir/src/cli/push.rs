@@ -62,8 +62,14 @@ pub async fn run(args: Args) -> Result<()> {
     let out = client.push(&dir, &repo, &opts).await?;
     match out.commit {
         Some(c) => println!(
-            "pushed {repo}@{} commit {c}: {} files, {} uploaded ({} bytes), {} unchanged, {} deleted",
-            opts.branch, out.files, out.uploaded, out.uploaded_bytes, out.unchanged, out.deleted
+            "pushed {repo}@{} commit {c}: {} files ({} uploaded, {} bytes; {} already stored; {} unchanged), {} deleted",
+            opts.branch,
+            out.files,
+            out.uploaded,
+            out.uploaded_bytes,
+            out.reused,
+            out.unchanged,
+            out.deleted
         ),
         None => println!(
             "{repo}@{} is up to date ({} files unchanged)",
