@@ -72,10 +72,72 @@ pub struct VerifyReport {
     pub logged: Option<(u64, u64)>,
 }
 
+/// How a model directory on disk was made, which decides what verification follows and skips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// A plain directory (`weir pull`, a checkout): regular files only.
+    Plain,
+    /// A `huggingface_hub` cache snapshot (`…/models--NS--NAME/snapshots/COMMIT`): its files
+    /// are symlinks into the repo's `blobs/`, followed there and nowhere else. Nothing is ever
+    /// written into the cache.
+    HubSnapshot {
+        repo: RepoId,
+        commit: String,
+        blobs: PathBuf,
+    },
+}
+
+/// Recognizes a `huggingface_hub` cache snapshot by its path and its sibling `blobs/`.
+pub fn layout(dir: &Path) -> Layout {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return Layout::Plain;
+    };
+    let commit = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let snapshots = dir.parent();
+    let repo_dir = snapshots.and_then(Path::parent);
+    let (Some(snapshots), Some(repo_dir)) = (snapshots, repo_dir) else {
+        return Layout::Plain;
+    };
+    let name = repo_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let blobs = repo_dir.join("blobs");
+    let is_commit = commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if snapshots.file_name().and_then(|n| n.to_str()) != Some("snapshots")
+        || !is_commit
+        || !blobs.is_dir()
+    {
+        return Layout::Plain;
+    }
+    let Some((ns, rest)) = name
+        .strip_prefix("models--")
+        .and_then(|r| r.split_once("--"))
+    else {
+        return Layout::Plain;
+    };
+    match RepoId::new(ns, rest) {
+        Ok(repo) => Layout::HubSnapshot {
+            repo,
+            commit: commit.to_string(),
+            blobs,
+        },
+        Err(_) => Layout::Plain,
+    }
+}
+
 /// Hashes every file of a model directory as `model_signing` does (regular files, default
-/// ignores, `.weir/` partial downloads skipped).
+/// ignores, `.weir/` partial downloads and a `local_dir` download's `.cache/huggingface/`
+/// skipped). In a Hub cache snapshot a file is a symlink into the repo's `blobs/`, and is
+/// followed there only.
 pub async fn hash_dir(dir: &Path, extra_ignores: &[String]) -> Result<Vec<Resource>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let blobs = match layout(dir) {
+        Layout::HubSnapshot { blobs, .. } => Some(blobs),
+        Layout::Plain => None,
+    };
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        blobs: Option<&Path>,
+        out: &mut Vec<(String, PathBuf)>,
+    ) -> Result<()> {
         for e in std::fs::read_dir(dir).map_err(io_err(dir.display()))? {
             let e = e.map_err(io_err(dir.display()))?;
             let p = e.path();
@@ -87,12 +149,26 @@ pub async fn hash_dir(dir: &Path, extra_ignores: &[String]) -> Result<Vec<Resour
                 .ok_or_else(|| invalid(format!("{}: file names must be UTF-8", p.display())))?
                 .to_string();
             if meta.file_type().is_symlink() {
-                return Err(invalid(format!(
-                    "{rel} is a symlink; model signatures cover regular files only"
-                )));
+                let target = std::fs::canonicalize(&p).map_err(io_err(p.display()))?;
+                match blobs {
+                    Some(b) if target.starts_with(b) && target.is_file() => {
+                        out.push((rel, target));
+                        continue;
+                    }
+                    Some(_) => {
+                        return Err(invalid(format!(
+                            "{rel} links outside the repo's blobs/ in the Hub cache"
+                        )));
+                    }
+                    None => {
+                        return Err(invalid(format!(
+                            "{rel} is a symlink; model signatures cover regular files only"
+                        )));
+                    }
+                }
             }
             if meta.is_dir() {
-                walk(root, &p, out)?;
+                walk(root, &p, blobs, out)?;
             } else if meta.is_file() {
                 out.push((rel, p));
             }
@@ -100,10 +176,12 @@ pub async fn hash_dir(dir: &Path, extra_ignores: &[String]) -> Result<Vec<Resour
         Ok(())
     }
     let mut files = Vec::new();
-    walk(dir, dir, &mut files)?;
+    walk(dir, dir, blobs.as_deref(), &mut files)?;
     let mut out = Vec::new();
     for (rel, path) in files {
-        if is_ignored(&rel, extra_ignores) || rel == ".weir" || rel.starts_with(".weir/") {
+        let skipped =
+            rel == ".weir" || rel.starts_with(".weir/") || rel.starts_with(".cache/huggingface/");
+        if is_ignored(&rel, extra_ignores) || skipped {
             continue;
         }
         let mut h = Sha256::new();
@@ -281,5 +359,57 @@ impl Client {
             proof,
             opening,
         }))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// `models--acme--m/snapshots/COMMIT` with `a.txt` linking into `blobs/`.
+    fn cache() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().expect("tempdir");
+        let repo = root.path().join("models--acme--m");
+        let snap = repo.join("snapshots").join("a".repeat(40));
+        std::fs::create_dir_all(&snap).expect("snap");
+        std::fs::create_dir_all(repo.join("blobs")).expect("blobs");
+        std::fs::write(repo.join("blobs").join("x"), b"hello").expect("blob");
+        std::os::unix::fs::symlink("../../blobs/x", snap.join("a.txt")).expect("link");
+        (root, snap)
+    }
+
+    #[tokio::test]
+    async fn a_hub_snapshot_is_recognized_and_its_links_into_blobs_followed() {
+        let (_root, snap) = cache();
+        match layout(&snap) {
+            Layout::HubSnapshot { repo, commit, .. } => {
+                assert_eq!(repo.to_string(), "acme/m");
+                assert_eq!(commit, "a".repeat(40));
+            }
+            Layout::Plain => panic!("not recognized"),
+        }
+        let files = hash_dir(&snap, &[]).await.expect("hash");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].name, "a.txt");
+        assert_eq!(files[0].sha256, <[u8; 32]>::from(Sha256::digest(b"hello")));
+    }
+
+    #[tokio::test]
+    async fn a_link_out_of_the_blobs_is_refused_and_plain_dirs_follow_none() {
+        let (root, snap) = cache();
+        let outside = root.path().join("secret");
+        std::fs::write(&outside, b"not a blob").expect("outside");
+        std::os::unix::fs::symlink(&outside, snap.join("b.txt")).expect("link");
+        let err = hash_dir(&snap, &[]).await.expect_err("refused");
+        assert!(
+            err.to_string().contains("outside the repo's blobs/"),
+            "{err}"
+        );
+        let plain = root.path().join("plain");
+        std::fs::create_dir_all(&plain).expect("plain");
+        std::os::unix::fs::symlink(&outside, plain.join("c.txt")).expect("link");
+        assert_eq!(layout(&plain), Layout::Plain);
+        let err = hash_dir(&plain, &[]).await.expect_err("refused");
+        assert!(err.to_string().contains("regular files only"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ use super::{Remote, client, repo_id, split_rev};
 pub struct Args {
     dir: PathBuf,
     /// NS/NAME[@REV]: also check the log entry names this repo (and fetch DIR.sig if missing).
+    /// A `huggingface_hub` cache snapshot (`…/models--NS--NAME/snapshots/COMMIT`) names its own.
     #[arg(long)]
     repo: Option<String>,
     /// The release public key (PEM). Default: pinned on first use.
@@ -38,28 +39,46 @@ pub async fn run(args: Args) -> Result<()> {
     }
     let client = client(&remote)?;
     let (sig_path, proof_path) = weir_client::verify::signature_paths(&dir);
-    let target = repo
-        .as_deref()
-        .map(|r| {
+    let layout = weir_client::verify::layout(&dir);
+    let target = match (&repo, &layout) {
+        (Some(r), _) => {
             let (id, rev) = split_rev(r);
-            repo_id(id).map(|i| (i, rev.to_string()))
-        })
-        .transpose()?;
-    if !sig_path.exists() {
+            Some((repo_id(id)?, rev.to_string()))
+        }
+        // A Hub cache snapshot names its repo and commit in its path.
+        (None, weir_client::verify::Layout::HubSnapshot { repo, commit, .. }) => {
+            Some((repo.clone(), commit.clone()))
+        }
+        (None, weir_client::verify::Layout::Plain) => None,
+    };
+    let in_hub_cache = matches!(layout, weir_client::verify::Layout::HubSnapshot { .. });
+    // The signature files: beside a plain directory (fetched and written there when missing
+    // and the repo is named); for a Hub cache snapshot always fetched and kept in memory, so
+    // nothing is ever written into the cache.
+    let files = if !in_hub_cache && sig_path.exists() {
+        weir_client::verify::ReleaseFiles {
+            bundle: std::fs::read_to_string(&sig_path)
+                .with_context(|| format!("reading {}", sig_path.display()))?,
+            proof: std::fs::read_to_string(&proof_path).unwrap_or_default(),
+            opening: std::fs::read_to_string(weir_client::verify::opening_path(&dir)).ok(),
+        }
+    } else {
         let Some((id, rev)) = &target else {
             bail!(
                 "{} is missing; pull with 'weir pull' (which writes it) or pass --repo NS/NAME@REV",
                 sig_path.display()
             );
         };
-        client
+        let fetched = client
             .release_files(id, rev)
             .await?
-            .ok_or_else(|| anyhow!("{id}@{rev} has no signed release"))?
-            .write_beside(&dir)?;
-    }
-    let bundle = std::fs::read_to_string(&sig_path)
-        .with_context(|| format!("reading {}", sig_path.display()))?;
+            .ok_or_else(|| anyhow!("{id}@{rev} has no signed release"))?;
+        if !in_hub_cache {
+            fetched.write_beside(&dir)?;
+        }
+        fetched
+    };
+    let bundle = files.bundle.clone();
     let key_text = key
         .as_ref()
         .map(|k| std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display())))
@@ -71,7 +90,7 @@ pub async fn run(args: Args) -> Result<()> {
         client.release_public_key(),
     )
     .await?;
-    let proof_text = std::fs::read_to_string(&proof_path).ok();
+    let proof_text = (!files.proof.is_empty()).then(|| files.proof.clone());
     let vkey = match &proof_text {
         Some(_) => Some(
             pinned(
@@ -84,7 +103,7 @@ pub async fn run(args: Args) -> Result<()> {
         ),
         None => None,
     };
-    let opening = std::fs::read_to_string(weir_client::verify::opening_path(&dir)).ok();
+    let opening = files.opening.clone();
     let report = weir_client::verify::verify_dir(
         &dir,
         &bundle,
