@@ -257,3 +257,20 @@ def test_update_repo_settings_maps_gated_onto_the_tiers(registry):
         hf.model_info("acme/settings")
     api.update_repo_settings("acme/settings", private=False)
     assert hf.model_info("acme/settings").private is False
+
+
+def test_likes_through_the_client(registry):
+    alice = hf.HfApi(token=registry.token("alice"))
+    bob = hf.HfApi(token=registry.token("bob"))
+    alice.create_repo("acme/liked", exist_ok=True)
+    # huggingface_hub 2.4.0 has no like(); its unlike() undoes the Hub's like.
+    import urllib.request
+    req = urllib.request.Request(f"{registry.endpoint}/api/models/acme/liked/like", method="POST",
+                                 headers={"authorization": f"Bearer {registry.token('bob')}"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200
+    assert [u.username for u in alice.list_repo_likers("acme/liked")] == ["bob"]
+    assert "acme/liked" in bob.list_liked_repos("bob").models
+    assert hf.model_info("acme/liked").likes == 1
+    bob.unlike("acme/liked")
+    assert list(alice.list_repo_likers("acme/liked")) == []

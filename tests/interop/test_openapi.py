@@ -38,10 +38,10 @@ def test_documented_errors_match_what_the_server_sends(registry):
         assert body["error"] in codes
         assert isinstance(body["message"], str)
     # A surface weir does not offer is documented as its 501, and answers it.
-    unsupported = "/api/models/{ns}/{name}/like"
+    unsupported = "/api/models/{ns}/{name}/discussions"
     assert "501" in doc["paths"][unsupported]["get"]["responses"]
     try:
-        urllib.request.urlopen(f"{registry.endpoint}/api/models/openlab/mini-decoder/like")
+        urllib.request.urlopen(f"{registry.endpoint}/api/models/openlab/mini-decoder/discussions")
         raise AssertionError("an unsupported surface answered 2xx")
     except urllib.error.HTTPError as e:
         assert e.code == 501

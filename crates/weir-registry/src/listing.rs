@@ -123,6 +123,7 @@ pub struct Model {
     pub card: Map<String, Value>,
     pub tags: Vec<String>,
     pub downloads: i64,
+    pub likes: i64,
 }
 
 impl Model {
@@ -250,6 +251,7 @@ pub async fn models(
         .db
         .recent_recipients(now - DOWNLOAD_WINDOW_SECS)
         .await?;
+    let likes = store.db.like_counts().await?;
     let mut out = Vec::new();
     for l in store.db.listing().await? {
         let repo = &l.repo;
@@ -287,6 +289,7 @@ pub async fn models(
             card,
             tags,
             downloads: downloads.get(&repo.id).copied().unwrap_or(0),
+            likes: likes.get(&repo.id).copied().unwrap_or(0),
         };
         let params = m.card.get("parameters").and_then(|v| match v {
             Value::Number(n) => n.as_f64(),
@@ -314,7 +317,8 @@ pub async fn models(
             Sort::TrendingScore | Sort::Downloads => m.downloads,
             Sort::LastModified => m.last_modified,
             Sort::CreatedAt => m.repo.created_at,
-            Sort::Likes | Sort::Id => 0,
+            Sort::Likes => m.likes,
+            Sort::Id => 0,
         };
         Cursor {
             key,

@@ -87,3 +87,72 @@ impl Db {
             .collect()
     }
 }
+
+impl Db {
+    /// `account` likes `repo` (once; liking again changes nothing). Returns whether it is new.
+    pub async fn like(&self, repo: &Repo, account: &str, at: i64) -> Result<bool> {
+        let res = sqlx::query(
+            "INSERT INTO likes (repo_id, account, at) VALUES ($1, $2, $3)
+             ON CONFLICT (repo_id, account) DO NOTHING",
+        )
+        .bind(repo.id)
+        .bind(account)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    pub async fn unlike(&self, repo: &Repo, account: &str) -> Result<bool> {
+        let res = sqlx::query("DELETE FROM likes WHERE repo_id = $1 AND account = $2")
+            .bind(repo.id)
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Who likes `repo`, newest first: (account, full name).
+    pub async fn likers(&self, repo: &Repo) -> Result<Vec<(String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT l.account, a.fullname FROM likes l JOIN accounts a ON a.name = l.account
+             WHERE l.repo_id = $1 ORDER BY l.at DESC, l.account",
+        )
+        .bind(repo.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("account")?, r.try_get("fullname")?)))
+            .collect()
+    }
+
+    /// The repo ids `account` likes, newest first.
+    pub async fn liked_by(&self, account: &str) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT repo_id FROM likes WHERE account = $1 ORDER BY at DESC")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("repo_id")?)).collect()
+    }
+
+    /// How many accounts like `repo`.
+    pub async fn like_count(&self, repo: &Repo) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM likes WHERE repo_id = $1")
+                .bind(repo.id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    /// Per repo id, how many accounts like it.
+    pub async fn like_counts(&self) -> Result<HashMap<i64, i64>> {
+        let rows = sqlx::query("SELECT repo_id, COUNT(*) AS n FROM likes GROUP BY repo_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("repo_id")?, r.try_get("n")?)))
+            .collect()
+    }
+}

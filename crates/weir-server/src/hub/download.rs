@@ -134,7 +134,7 @@ async fn info(
         "gated": crate::views::gated(repo.tier),
         "disabled": false,
         "downloads": 0,
-        "likes": 0,
+        "likes": state.store.db.like_count(&repo).await?,
         "tags": card.tags,
         "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(weir_core::card::hub_card_data(&card.data)) },
         "siblings": siblings,

@@ -6,6 +6,7 @@
 mod cards;
 mod download;
 mod history;
+mod likes;
 mod models;
 mod settings;
 mod upload;
@@ -21,7 +22,6 @@ fn unsupported() -> crate::routes::Routes {
             "/api/models/{ns}/{name}/discussions/{*rest}",
             "discussions and pull requests",
         )
-        .unsupported("/api/models/{ns}/{name}/like", "likes")
         .unsupported("/api/repos/delete", "deleting repos")
         .unsupported("/api/repos/move", "moving repos")
         .unsupported("/api/collections", "collections")
@@ -36,6 +36,17 @@ pub fn routes() -> crate::routes::Routes {
     unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
         .add("/api/models", &["GET"], get(models::list_models))
+        .add(
+            "/api/models/{ns}/{name}/like",
+            &["POST", "DELETE"],
+            post(likes::like).delete(likes::unlike),
+        )
+        .add(
+            "/api/models/{ns}/{name}/likers",
+            &["GET"],
+            get(likes::likers),
+        )
+        .add("/api/users/{user}/likes", &["GET"], get(likes::liked_by))
         .add(
             "/api/models/{ns}/{name}/settings",
             &["PUT"],

@@ -139,7 +139,7 @@ pub(super) async fn list_models(
             "gated": crate::views::gated(m.repo.tier),
             "disabled": false,
             "downloads": m.downloads,
-            "likes": 0,
+            "likes": m.likes,
             "trendingScore": m.downloads,
             "tags": m.tags,
             "library_name": m.library_name(),

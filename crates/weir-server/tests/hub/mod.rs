@@ -3,6 +3,7 @@
 mod cards;
 mod download;
 mod history;
+mod likes;
 mod models;
 mod settings;
 mod upload;
