@@ -171,7 +171,13 @@ impl Client {
                     .await
                     .map_err(io_err(parent.display()))?;
             }
-            tokio::fs::copy(src, &dest)
+            // Through the partial directory and a rename, as every file lands: never through
+            // whatever already sits at the destination (a symlink is replaced, not followed).
+            let tmp = partial_dir.join(format!("{}.copy", w.sha256.as_str()));
+            tokio::fs::copy(src, &tmp)
+                .await
+                .map_err(io_err(tmp.display()))?;
+            tokio::fs::rename(&tmp, &dest)
                 .await
                 .map_err(io_err(dest.display()))?;
         }

@@ -233,6 +233,14 @@ impl Client {
             };
             let oid = o["oid"].as_str().unwrap_or_default().to_string();
             let verify = o["actions"]["verify"]["href"].as_str().map(str::to_string);
+            // The verify call carries the token: only ever to this server.
+            if let Some(v) = &verify
+                && !v.starts_with(&format!("{}/", self.server().trim_end_matches('/')))
+            {
+                return Err(ClientError::Invalid(format!(
+                    "the server named a verify URL on another host ({v}); refusing to send the token there"
+                )));
+            }
             let file = changed.iter().find(|f| f.sha256 == oid).ok_or_else(|| {
                 ClientError::Invalid(format!("server asked for unknown object {oid}"))
             })?;

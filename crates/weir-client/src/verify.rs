@@ -87,6 +87,20 @@ pub enum Layout {
     },
 }
 
+/// Whether `dir` is inside a `huggingface_hub` cache (an ancestor named `models--…` with a
+/// `snapshots/` child): nothing may be written there, detected snapshot or not.
+pub fn inside_hub_cache(dir: &Path) -> bool {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    dir.ancestors().any(|a| {
+        a.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("models--"))
+            && a.join("snapshots").is_dir()
+    })
+}
+
 /// Recognizes a `huggingface_hub` cache snapshot by its path and its sibling `blobs/`.
 pub fn layout(dir: &Path) -> Layout {
     let Ok(dir) = std::fs::canonicalize(dir) else {
@@ -99,7 +113,9 @@ pub fn layout(dir: &Path) -> Layout {
         return Layout::Plain;
     };
     let name = repo_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let blobs = repo_dir.join("blobs");
+    // Canonical, so a cache whose blobs/ was moved behind a symlink still matches its links.
+    let blobs =
+        std::fs::canonicalize(repo_dir.join("blobs")).unwrap_or_else(|_| repo_dir.join("blobs"));
     let is_commit = commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit());
     if snapshots.file_name().and_then(|n| n.to_str()) != Some("snapshots")
         || !is_commit
@@ -177,10 +193,14 @@ pub async fn hash_dir(dir: &Path, extra_ignores: &[String]) -> Result<Vec<Resour
     }
     let mut files = Vec::new();
     walk(dir, dir, blobs.as_deref(), &mut files)?;
+    // A `local_dir` download keeps its metadata in `.cache/huggingface/download/`; only there is
+    // `.cache/huggingface/` the client's, and skipped.
+    let local_dir = dir.join(".cache/huggingface/download").is_dir();
     let mut out = Vec::new();
     for (rel, path) in files {
-        let skipped =
-            rel == ".weir" || rel.starts_with(".weir/") || rel.starts_with(".cache/huggingface/");
+        let skipped = rel == ".weir"
+            || rel.starts_with(".weir/")
+            || (local_dir && rel.starts_with(".cache/huggingface/"));
         if is_ignored(&rel, extra_ignores) || skipped {
             continue;
         }
@@ -405,6 +425,17 @@ mod tests {
             err.to_string().contains("outside the repo's blobs/"),
             "{err}"
         );
+        // A plain directory hides nothing in a `.cache/huggingface/` it happens to have.
+        let odd = root.path().join("odd");
+        std::fs::create_dir_all(odd.join(".cache/huggingface")).expect("odd");
+        std::fs::write(odd.join(".cache/huggingface/extra"), b"x").expect("extra");
+        let names: Vec<String> = hash_dir(&odd, &[])
+            .await
+            .expect("hash")
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, [".cache/huggingface/extra"]);
         let plain = root.path().join("plain");
         std::fs::create_dir_all(&plain).expect("plain");
         std::os::unix::fs::symlink(&outside, plain.join("c.txt")).expect("link");

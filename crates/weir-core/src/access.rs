@@ -150,6 +150,13 @@ pub fn review(
     let state = current.map(RequestState::as_str).unwrap_or("absent");
     match (current, action) {
         (_, ReviewAction::Reset) => Ok(RequestState::Reset),
+        // Back to pending from a decision; a pending request keeps its due date (returning it
+        // again never makes an overdue review look fresh), and a cleared one stays cleared.
+        (Some(RequestState::Pending), ReviewAction::Return) => Err(TransitionError::AlreadyPending),
+        (Some(RequestState::Reset), ReviewAction::Return) => Err(TransitionError::Invalid {
+            action: "return to pending",
+            state,
+        }),
         (Some(_), ReviewAction::Return) => Ok(RequestState::Pending),
         (None, ReviewAction::Return) => Err(TransitionError::Invalid {
             action: "return to pending",

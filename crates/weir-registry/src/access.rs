@@ -86,6 +86,37 @@ pub fn transition_refusal(e: TransitionError, repo: &str) -> ServiceError {
     }
 }
 
+/// Whether `subject`, as they are now, could download `repo` if their request were approved
+/// (asked of `weir_authz` with an approved grant): `Err` names what stands in the way.
+pub fn servable(repo: &Repo, subject: &Subject) -> Result<(), weir_authz::Reason> {
+    let standing = weir_authz::AccessStanding {
+        terms_accepted: true,
+        grant: weir_core::GrantState::Approved,
+    };
+    let d = weir_authz::authorize(subject, &Action::Download(&facts(repo), standing));
+    if d.allow { Ok(()) } else { Err(d.reason) }
+}
+
+/// A requester as a reviewer sees them now: level, country, and whether an approval would let
+/// them download.
+pub async fn requester(
+    store: &Store,
+    repo: &Repo,
+    account: &str,
+    now: i64,
+) -> Result<weir_wire::access::Requester, ServiceError> {
+    let name = Name::parse(account)
+        .map_err(|e| weir_store::StoreError::Corrupt(format!("request by {account:?}: {e}")))?;
+    let (subject, _) = subject_of(store, &name, weir_core::Scope::Read, now).await?;
+    let blocked = servable(repo, &subject).err();
+    Ok(weir_wire::access::Requester {
+        level: subject.level().as_str().to_string(),
+        country: subject.country().map(str::to_string),
+        servable: blocked.is_none(),
+        blocked_by: blocked.map(|r| r.code().to_string()),
+    })
+}
+
 /// What a user files to ask for access.
 #[derive(Debug, Clone, Default)]
 pub struct Filing {
@@ -164,6 +195,34 @@ pub async fn request(
     require(subject, &Action::RequestAccess(&facts(repo)), repo)?;
     let user = signed_in(subject)?.to_string();
     check_filing(repo, &filing)?;
+    // A request that could never be served (a level too low, a blocked country) is refused at
+    // filing, with the way forward, rather than left for a reviewer to approve in vain.
+    if repo.tier == Tier::T2 {
+        let id = repo.repo_id.to_string();
+        match servable(repo, subject) {
+            Err(weir_authz::Reason::IdentityLevel) => {
+                return Err(ServiceError::refused(
+                    Kind::Forbidden,
+                    ErrorCode::IdentityLevel,
+                    format!(
+                        "{id} is served to identity level '{}' and above; yours is '{}', so an approved request could not be served",
+                        repo.gating.min_level.as_str(),
+                        subject.level().as_str()
+                    ),
+                )
+                .next("obtain an attestation from an accredited verifier and submit it (weir identity submit FILE), then request"));
+            }
+            Err(weir_authz::Reason::Region) => {
+                return Err(ServiceError::refused(
+                    Kind::Forbidden,
+                    ErrorCode::Region,
+                    format!("{id} is not available in your region, so an approved request could not be served"),
+                )
+                .next("contact the publisher if you believe this is wrong"));
+            }
+            _ => {}
+        }
+    }
     if repo.tier == Tier::T1 {
         accept_terms_as(store, repo, &user, ctx, now).await?;
         return Ok(Filed::TermsAccepted { user });

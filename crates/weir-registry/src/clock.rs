@@ -39,6 +39,14 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(date.midnight().assume_utc().unix_timestamp())
 }
 
+/// The end of a period a person names: a bare date is the whole day (its last second), any
+/// other form as [`parse_time`].
+pub fn parse_until(s: &str) -> Option<i64> {
+    let t = parse_time(s)?;
+    let is_date = s.trim().len() == 10 && s.trim().as_bytes().get(4) == Some(&b'-');
+    Some(if is_date { t + 86_399 } else { t })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -47,5 +55,7 @@ mod tests {
         assert_eq!(super::parse_time("1970-01-02"), Some(86_400));
         assert_eq!(super::parse_time("1970-01-02T00:00:00Z"), Some(86_400));
         assert_eq!(super::parse_time("yesterday"), None);
+        assert_eq!(super::parse_until("1970-01-02"), Some(2 * 86_400 - 1));
+        assert_eq!(super::parse_until("86400"), Some(86_400));
     }
 }

@@ -332,3 +332,38 @@ async fn evidence_waits_for_triage_and_only_an_operator_reviews_it() {
     assert_eq!(r.evidence.state, "confirmed");
     assert_eq!(w.count("evidence.reviewed").await, 1);
 }
+
+/// A tier change decided on a stale read never overwrites a raise that committed meanwhile
+/// (a classification or an incident raising the repo while the owner's request was in flight).
+#[tokio::test]
+async fn a_tier_change_decided_on_a_stale_read_is_refused() {
+    let w = World::new().await;
+    let stale = w.repo("acme/model", Tier::T1).await;
+    let fresh = w
+        .store
+        .db
+        .repo(&stale.repo_id)
+        .await
+        .expect("db")
+        .expect("repo");
+    w.store.db.set_tier(&fresh, Tier::T4).await.expect("raise");
+    let acme = w.subject("acme", Scope::Write).await;
+    let r = access::set_tier(&w.store, &stale, &acme, Tier::T2, None, &ctx("acme"), NOW).await;
+    assert!(
+        matches!(
+            r,
+            Err(ServiceError::Store(
+                weir_store::StoreError::StateChanged { .. }
+            ))
+        ),
+        "{r:?}"
+    );
+    let now = w
+        .store
+        .db
+        .repo(&stale.repo_id)
+        .await
+        .expect("db")
+        .expect("repo");
+    assert_eq!(now.tier, Tier::T4);
+}

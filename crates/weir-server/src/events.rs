@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use weir_registry::clock::parse_time;
+use weir_registry::clock::{parse_time, parse_until};
 use weir_registry::events::{CSV_HEADER, csv_line, record};
 use weir_store::events::EventFilter;
 use weir_wire::ErrorCode;
@@ -42,22 +42,27 @@ async fn list(
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let bad = |m: String| ApiError::bad_request(ErrorCode::InvalidQuery, m);
-    let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
+    let parsed = |name: &str,
+                  v: &Option<String>,
+                  parse: fn(&str) -> Option<i64>|
+     -> Result<Option<i64>, ApiError> {
         v.as_deref()
             .map(|s| {
-                parse_time(s).ok_or_else(|| {
+                parse(s).ok_or_else(|| {
                     bad(format!("{name} {s:?} is not a time"))
                         .next("use 2026-12-01, 2026-12-01T12:00:00Z or unix seconds")
                 })
             })
             .transpose()
     };
+    let time = |name: &str, v: &Option<String>| parsed(name, v, parse_time);
+    let until = |name: &str, v: &Option<String>| parsed(name, v, parse_until);
     let filter = EventFilter {
         repo: q.repo.clone(),
         actor: q.actor.clone(),
         action: q.action.clone(),
         since: time("since", &q.since)?,
-        until: time("until", &q.until)?,
+        until: until("until", &q.until)?,
         before_id: q
             .cursor
             .as_deref()

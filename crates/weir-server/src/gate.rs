@@ -205,5 +205,6 @@ pub fn request_json(repo: &str, r: &AccessRequest, at: i64) -> weir_wire::access
         decided_at: r.decided_at.map(iso8601),
         reason: r.reason.clone(),
         expires_at: r.expires_at.map(iso8601),
+        requester: None,
     }
 }

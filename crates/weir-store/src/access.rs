@@ -171,7 +171,23 @@ impl Db {
         event: &weir_core::Event,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        set_tier_in(&mut tx, repo, tier).await?;
+        // Decided against the tier the caller read: a raise (a classification, an incident)
+        // committed meanwhile is never overwritten by a change decided before it.
+        let res = sqlx::query(
+            "UPDATE repos SET tier = $1, chosen_tier = $1, updated_at = $2 WHERE id = $3 AND tier = $4",
+        )
+        .bind(tier.as_str())
+        .bind(now())
+        .bind(repo.id)
+        .bind(repo.tier.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::StateChanged {
+                record: format!("the tier of {}", repo.repo_id),
+                expected: repo.tier.as_str().to_string(),
+            });
+        }
         if reset_declarations {
             crate::evals::reset_declarations_in(&mut tx, repo).await?;
         }

@@ -42,6 +42,22 @@ pub struct AccessRequest {
     /// `pending`, `approved`, `rejected`, `revoked`, `expired` or `reset`.
     pub state: String,
     pub user: String,
+    /// For reviewers: the requester as they are now, and whether the bytes could be served to
+    /// them now if the request were approved (their level and country against the repo's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<Box<Requester>>,
+}
+
+/// A requester's facts as a reviewer sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Requester {
+    /// The effective identity level now.
+    pub level: String,
+    pub country: Option<String>,
+    /// An approval would let them download now (level high enough, country not blocked).
+    pub servable: bool,
+    /// Why not, when not (`identity_level`, `region`).
+    pub blocked_by: Option<String>,
 }
 
 /// The answer to a T1 "request": accepting the terms is the request, approved at once.

@@ -107,10 +107,15 @@ pub(super) async fn list_requests(
     let at = now();
     let id = repo.repo_id.to_string();
     let rows = state.store.db.requests_for_repo(&repo, filter).await?;
-    let requests = rows
-        .iter()
-        .map(|r| gate::request_json(&id, r, at))
-        .collect();
+    let mut requests = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut v = gate::request_json(&id, r, at);
+        // Reviewers see each requester as they are now, and whether an approval would serve.
+        v.requester = Some(Box::new(
+            access::requester(&state.store, &repo, &r.account, at).await?,
+        ));
+        requests.push(v);
+    }
     Ok(Json(wire::AccessRequests {
         repo: Some(id),
         requests,

@@ -46,8 +46,13 @@ pub(super) async fn update_settings(
         }
     };
     let private = match (body.visibility.as_deref(), body.private) {
-        (Some("private"), _) => Some(true),
-        (Some("public"), _) => Some(false),
+        (Some("private"), None | Some(true)) => Some(true),
+        (Some("public"), None | Some(false)) => Some(false),
+        (Some(v @ ("private" | "public")), Some(p)) => {
+            return Err(bad(format!(
+                "visibility {v:?} and private {p} contradict each other"
+            )));
+        }
         (Some(other), _) => {
             return Err(bad(format!(
                 "visibility is public or private, not {other:?}"

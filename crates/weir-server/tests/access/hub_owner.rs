@@ -113,6 +113,8 @@ async fn a_cancelled_request_is_pending_again_and_the_access_stops() {
     assert_eq!(dl(&app, Some(&carol)).await.status(), StatusCode::OK);
     assert_eq!(handle("pending").await, StatusCode::OK);
     assert_eq!(reason(dl(&app, Some(&carol)).await).await.2, "pending");
+    // Returning a pending request again is refused: its review stays due when it was.
+    assert_eq!(handle("pending").await, StatusCode::CONFLICT);
     let pending = app
         .json(
             "/api/models/acme/gated/user-access-request/pending",

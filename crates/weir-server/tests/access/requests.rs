@@ -282,3 +282,51 @@ async fn access_fields_and_expiries_are_bounded() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"], "invalid_expiry");
 }
+
+/// A request that could never be served is refused at filing with the way forward; reviewers
+/// see each requester's level and country and whether an approval would serve them.
+#[tokio::test]
+async fn a_request_that_could_never_be_served_is_refused_at_filing() {
+    let (app, alice, carol) = setup(Tier::T2).await;
+    let r = file(&app, &carol, "evals").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "identity_level");
+    assert!(
+        v["next"]
+            .as_str()
+            .is_some_and(|n| n.contains("weir identity submit")),
+        "{v}"
+    );
+    let body = json!({"blocked_countries": ["KP"]});
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/acme/gated/gating", Some(&alice))
+        .json(&body)
+        .send()
+        .await
+        .expect("gating");
+    assert_eq!(r.status(), StatusCode::OK);
+    set_level(&app, "carol", IdentityLevel::Identified, Some("KP")).await;
+    assert_eq!(reason(file(&app, &carol, "evals").await).await.2, "region");
+    // Filed while servable, then the requester moved: the reviewer sees it.
+    set_level(&app, "carol", IdentityLevel::Identified, Some("DE")).await;
+    assert_eq!(
+        file(&app, &carol, "evals").await.status(),
+        StatusCode::CREATED
+    );
+    set_level(&app, "carol", IdentityLevel::Identified, Some("KP")).await;
+    let list = app
+        .json("/api/v1/repos/acme/gated/access/requests", Some(&alice))
+        .await;
+    insta::assert_json_snapshot!(list["requests"][0]["requester"], @r#"
+    {
+      "blocked_by": "region",
+      "country": "KP",
+      "level": "identified",
+      "servable": false
+    }
+    "#);
+    // The requester's own view carries no such facts.
+    let mine = app.json("/api/v1/access/requests", Some(&carol)).await;
+    assert!(mine["requests"][0].get("requester").is_none());
+}

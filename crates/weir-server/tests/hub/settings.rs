@@ -102,6 +102,16 @@ async fn visibility_is_the_owners_and_a_private_repo_then_looks_missing() {
         app.get("/api/models/acme/m", Some(&carol)).await.status(),
         StatusCode::NOT_FOUND
     );
+    let (s, v) = put(
+        &app,
+        &alice,
+        json!({"visibility": "public", "private": true}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field"))
+    );
     let (s, _) = put(&app, &alice, json!({"private": false})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(

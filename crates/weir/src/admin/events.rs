@@ -2,7 +2,7 @@
 //! (the same rows as `GET /api/v1/events`).
 
 use anyhow::{Result, anyhow};
-use weir_registry::clock::parse_time;
+use weir_registry::clock::{parse_time, parse_until};
 use weir_registry::events::{CSV_HEADER, MAX_READ, csv_line, record};
 use weir_store::Store;
 use weir_store::events::EventFilter;
@@ -33,15 +33,20 @@ pub struct Args {
 }
 
 pub async fn run(store: &Store, args: Args) -> Result<()> {
-    let time = |name: &str, v: &Option<String>| -> Result<Option<i64>> {
+    let parsed = |name: &str,
+                  v: &Option<String>,
+                  parse: fn(&str) -> Option<i64>|
+     -> Result<Option<i64>> {
         v.as_deref()
             .map(|s| {
-                parse_time(s).ok_or_else(|| {
+                parse(s).ok_or_else(|| {
                     anyhow!("--{name} {s:?} is not a time; use 2026-12-01, 2026-12-01T12:00:00Z or unix seconds")
                 })
             })
             .transpose()
     };
+    let time = |name: &str, v: &Option<String>| parsed(name, v, parse_time);
+    let until = |name: &str, v: &Option<String>| parsed(name, v, parse_until);
     if !(1..=MAX_READ).contains(&args.limit) {
         return Err(anyhow!("--limit is 1 to {MAX_READ}"));
     }
@@ -50,7 +55,7 @@ pub async fn run(store: &Store, args: Args) -> Result<()> {
         actor: args.actor.clone(),
         action: args.action.clone(),
         since: time("since", &args.since)?,
-        until: time("until", &args.until)?,
+        until: until("until", &args.until)?,
         before_id: None,
     };
     let events = store.db.query_events(&filter, args.limit).await?;

@@ -162,6 +162,17 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
             for r in &v.requests {
                 print_request(r);
                 println!("    purpose: {}", r.purpose);
+                if let Some(q) = &r.requester {
+                    println!(
+                        "    requester: level {}, country {}, {}",
+                        q.level,
+                        q.country.as_deref().unwrap_or("unknown"),
+                        match &q.blocked_by {
+                            None => "could be served now".to_string(),
+                            Some(why) => format!("could not be served now ({why})"),
+                        }
+                    );
+                }
             }
         }
         AccessCommand::Review {

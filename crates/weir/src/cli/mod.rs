@@ -117,9 +117,17 @@ pub fn client(remote: &Remote) -> Result<Client> {
         .unwrap_or_else(|| DEFAULT_SERVER.to_string());
     let token = match &remote.token {
         Some(t) => Some(t.clone()),
-        None => saved
-            .filter(|s| same_server(&s.server, &server))
-            .map(|s| s.token),
+        None => match saved {
+            Some(s) if same_server(&s.server, &server) => Some(s.token),
+            Some(s) => {
+                eprintln!(
+                    "note: the saved token is for {}, so it is not sent to {server}; run 'weir login --server {server}' to sign in there",
+                    s.server
+                );
+                None
+            }
+            None => None,
+        },
     };
     Ok(Client::new(&server, token)?)
 }

@@ -51,7 +51,8 @@ pub async fn run(args: Args) -> Result<()> {
         }
         (None, weir_client::verify::Layout::Plain) => None,
     };
-    let in_hub_cache = matches!(layout, weir_client::verify::Layout::HubSnapshot { .. });
+    let in_hub_cache = matches!(layout, weir_client::verify::Layout::HubSnapshot { .. })
+        || weir_client::verify::inside_hub_cache(&dir);
     // The signature files: beside a plain directory (fetched and written there when missing
     // and the repo is named); for a Hub cache snapshot always fetched and kept in memory, so
     // nothing is ever written into the cache.
