@@ -73,6 +73,18 @@ impl Db {
         Ok(())
     }
 
+    /// How many accounts received one of `repo`'s files at or after `since`.
+    pub async fn recent_recipients_of(&self, repo: &Repo, since: i64) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(DISTINCT account) AS n FROM deliveries WHERE repo_id = $1 AND last_at >= $2",
+        )
+        .bind(repo.id)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?)
+    }
+
     /// Per repo id: how many accounts received one of its files at or after `since`.
     pub async fn recent_recipients(&self, since: i64) -> Result<HashMap<i64, i64>> {
         let rows = sqlx::query(

@@ -122,6 +122,19 @@ fn level(s: &str) -> Result<IdentityLevel> {
     IdentityLevel::parse(s).ok_or_else(|| corrupt(format!("identity level {s}")))
 }
 
+fn commit_from_row(r: &AnyRow) -> Result<CommitInfo> {
+    let parent: Option<String> = r.try_get("parent")?;
+    Ok(CommitInfo {
+        id: commit_id(&r.try_get::<String, _>("id")?)?,
+        parent: parent.as_deref().map(commit_id).transpose()?,
+        tree: r.try_get("tree")?,
+        author: r.try_get("author")?,
+        summary: r.try_get("summary")?,
+        description: r.try_get("description")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
 pub(crate) fn repo_from_row(r: &AnyRow) -> Result<Repo> {
     let ns: String = r.try_get("namespace")?;
     let name: String = r.try_get("name")?;
@@ -371,19 +384,7 @@ impl Db {
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let parent: Option<String> = r.try_get("parent")?;
-            Ok(CommitInfo {
-                id: commit_id(&r.try_get::<String, _>("id")?)?,
-                parent: parent.as_deref().map(commit_id).transpose()?,
-                tree: r.try_get("tree")?,
-                author: r.try_get("author")?,
-                summary: r.try_get("summary")?,
-                description: r.try_get("description")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(commit_from_row).transpose()
     }
 
     /// The commits of `repo` from `head` back through first parents, newest first, at most
@@ -403,16 +404,7 @@ impl Db {
         .await?;
         let mut by_id = std::collections::HashMap::with_capacity(rows.len());
         for r in &rows {
-            let parent: Option<String> = r.try_get("parent")?;
-            let c = CommitInfo {
-                id: commit_id(&r.try_get::<String, _>("id")?)?,
-                parent: parent.as_deref().map(commit_id).transpose()?,
-                tree: r.try_get("tree")?,
-                author: r.try_get("author")?,
-                summary: r.try_get("summary")?,
-                description: r.try_get("description")?,
-                created_at: r.try_get("created_at")?,
-            };
+            let c = commit_from_row(r)?;
             by_id.insert(c.id.clone(), c);
         }
         let mut out = Vec::new();

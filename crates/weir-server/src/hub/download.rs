@@ -133,7 +133,11 @@ async fn info(
         "private": repo.private,
         "gated": crate::views::gated(repo.tier),
         "disabled": false,
-        "downloads": 0,
+        "downloads": state
+            .store
+            .db
+            .recent_recipients_of(&repo, crate::now() - weir_registry::listing::DOWNLOAD_WINDOW_SECS)
+            .await?,
         "likes": state.store.db.like_count(&repo).await?,
         "tags": card.tags,
         "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(weir_core::card::hub_card_data(&card.data)) },

@@ -185,6 +185,11 @@ async fn downloads_count_recent_recipients_and_sort_the_list() {
     let v = app.json("/api/models?sort=downloads", None).await;
     assert_eq!(ids(&v)[0], "alice/vision");
     assert_eq!(v[0]["downloads"], 1);
+    let info = app.json("/api/models/alice/vision", None).await;
+    assert_eq!(
+        info["downloads"], 1,
+        "model info counts the same recipients"
+    );
     // With `expand`, only the properties asked for (and the id).
     let v = app
         .json("/api/models?search=vision&expand=downloads", None)
