@@ -129,6 +129,25 @@ impl Client {
         Ok(resp.json().await?)
     }
 
+    /// `GET /api/v1/tokens`: the tokens of `user` (default: your own; others' for operators).
+    pub async fn list_tokens(&self, user: Option<&str>) -> Result<weir_wire::tokens::Tokens> {
+        let path = match user {
+            Some(u) => format!("/api/v1/tokens?user={}", encode_segment(u)),
+            None => "/api/v1/tokens".to_string(),
+        };
+        self.get_json(&path).await
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`: revokes a token; it stops working at once.
+    pub async fn revoke_token(&self, id: i64) -> Result<weir_wire::tokens::Token> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            None::<&()>,
+        )
+        .await
+    }
+
     /// `GET /api/whoami-v2`: the account name the token belongs to.
     pub async fn whoami(&self) -> Result<String> {
         let v: Value = self.get_json("/api/whoami-v2").await?;

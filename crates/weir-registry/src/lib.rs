@@ -20,6 +20,7 @@
 //! - [`keys`]: the registry's own key files;
 //! - [`listing`]: the model listing (search, filters, sort, pages);
 //! - [`log`]: the transparency log's sequencer step;
+//! - [`tokens`]: API tokens listed and revoked;
 //! - [`settings`], [`clock`].
 
 pub mod access;
@@ -40,6 +41,7 @@ pub mod releases;
 pub mod results;
 pub mod settings;
 pub mod standing;
+pub mod tokens;
 
 use weir_store::StoreError;
 use weir_wire::ErrorCode;

@@ -26,6 +26,7 @@ pub mod openapi;
 mod publishers;
 mod releases;
 pub mod routes;
+mod tokens;
 mod views;
 pub mod webhook;
 
@@ -91,6 +92,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(openapi::routes().tag("native"))
         .merge(access::routes().tag("access"))
         .merge(events::routes().tag("events"))
+        .merge(tokens::routes().tag("tokens"))
         .merge(exports::routes().tag("exports"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))

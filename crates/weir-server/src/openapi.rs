@@ -61,6 +61,8 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "/api/v1/repos/{ns}/{name}/exports") => "Export",
         ("GET", "/api/v1/exports/{id}") => "Export",
         ("GET", "/api/v1/events") => "EventPage",
+        ("GET", "/api/v1/tokens") => "Tokens",
+        ("DELETE", "/api/v1/tokens/{id}") => "Token",
         ("POST", "/api/v1/exports/{id}/approve") => "Export",
         ("POST", "/api/v1/exports/{id}/link") => "ExportLink",
         ("POST", "/api/v1/repos/{ns}/{name}/releases") => "Release",
@@ -121,6 +123,7 @@ fn schemas() -> Vec<(
     add::<access::Identity>(&mut out);
     add::<access::AttestationAccepted>(&mut out);
     add::<weir_wire::events::EventPage>(&mut out);
+    add::<weir_wire::tokens::Tokens>(&mut out);
     add::<exports::Export>(&mut out);
     add::<exports::ExportLink>(&mut out);
     add::<exports::ExportRequest>(&mut out);

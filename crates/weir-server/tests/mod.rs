@@ -4,7 +4,7 @@
 //!
 //! The tree mirrors `src/`: `access/`, `evals/`, `incidents/` and `hub/` hold one file per handler
 //! file (each capability with its abuse cases next to it), `events.rs`, `exports.rs`, `log.rs`, `releases.rs`,
-//! `publishers.rs`, `gate.rs` and `conn.rs` mirror their modules; `possession.rs`, `matrix.rs`,
+//! `publishers.rs`, `tokens.rs`, `gate.rs` and `conn.rs` mirror their modules; `possession.rs`, `matrix.rs`,
 //! `errors.rs`, `openapi.rs`, `modules.rs` and `docs.rs` check invariants across all routes.
 
 mod access;
@@ -25,3 +25,4 @@ mod openapi;
 mod possession;
 mod publishers;
 mod releases;
+mod tokens;

@@ -94,3 +94,72 @@ mod tests {
         );
     }
 }
+
+/// A token as its owner (or an operator) sees it: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: i64,
+    pub account: String,
+    pub scope: String,
+    pub display_name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl Db {
+    /// Every token of `account`, newest first, revoked ones included.
+    pub async fn tokens_of(&self, account: &str) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query(
+            "SELECT id, account, scope, display_name, created_at, revoked_at FROM tokens
+             WHERE account = $1 ORDER BY id DESC",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRow>> {
+        let row = sqlx::query(
+            "SELECT id, account, scope, display_name, created_at, revoked_at FROM tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    /// Revokes token `id` with its event, in one transaction: it stops working at once.
+    /// `Ok(false)` when it was already revoked.
+    pub async fn revoke_token_logged(
+        &self,
+        id: i64,
+        at: i64,
+        event: &weir_core::Event,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let res =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn token_row(r: &sqlx::any::AnyRow) -> Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.try_get("id")?,
+        account: r.try_get("account")?,
+        scope: r.try_get("scope")?,
+        display_name: r.try_get("display_name")?,
+        created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}

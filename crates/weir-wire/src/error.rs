@@ -70,6 +70,7 @@ codes! {
     DefaultBranch => "default_branch",
     InvalidCardMetadata => "invalid_card_metadata",
     TagReleased => "tag_released",
+    TokenNotFound => "token_not_found",
     InvalidBundle => "invalid_bundle",
     InvalidClass => "invalid_class",
     InvalidCommit => "invalid_commit",

@@ -7,7 +7,8 @@
 //! - [`events`]: recorded events as operators read them;
 //! - [`exports`]: custodial export under dual control;
 //! - [`incidents`]: incidents, notifications, webhooks, publisher records, sign-offs;
-//! - [`releases`]: signed releases.
+//! - [`releases`]: signed releases;
+//! - [`tokens`]: API tokens, listed and revoked.
 
 pub mod access;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod events;
 pub mod exports;
 pub mod incidents;
 pub mod releases;
+pub mod tokens;
 
 pub use error::{Code, ErrorCode, ErrorEnvelope, with_next};

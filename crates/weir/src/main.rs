@@ -37,6 +37,8 @@ enum Command {
     Access(cli::access::Args),
     /// Risk tiers: raise yours; lowering needs an operator token and --reason.
     Tier(cli::tier::Args),
+    /// Your API tokens (operators: anyone's): list and revoke.
+    Token(cli::token::Args),
     /// Identity attestations: verifiers make keys and sign; users submit and show.
     Identity(cli::identity::Args),
     /// Custodial export of restricted (T3) weights under dual control.
@@ -98,6 +100,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Pull(args) => cli::pull::run(args).await,
         Command::Access(args) => cli::access::run(args).await,
         Command::Tier(args) => cli::tier::run(args).await,
+        Command::Token(args) => cli::token::run(args).await,
         Command::Identity(args) => cli::identity::run(args).await,
         Command::Export(args) => cli::export::run(args).await,
         Command::Release(args) => cli::release::run(args).await,

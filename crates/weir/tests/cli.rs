@@ -526,6 +526,16 @@ fn identity_tier_and_export_commands() {
         &grace,
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("tier_no_egress"));
+    // Tokens: listed without their secrets, revoked by id, and then refused.
+    let tess = server.user_with_token("tess");
+    let tess = tess.trim();
+    let list = ok(&run(&["token", "list"], tess));
+    assert!(list.contains("write") && !list.contains(tess), "{list}");
+    let id = list.split_whitespace().next().expect("an id").to_string();
+    let out = ok(&run(&["token", "revoke", &id], tess));
+    assert!(out.contains("revoked token"), "{out}");
+    let after = run(&["token", "list"], tess);
+    assert!(!after.status.success());
     // A denied pull leaves nothing behind: no directory, no partial file.
     assert!(
         !dir.path().join("p").exists(),

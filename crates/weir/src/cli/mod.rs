@@ -24,6 +24,7 @@ pub mod release;
 pub mod serve;
 pub mod signoff;
 pub mod tier;
+pub mod token;
 pub mod verify;
 
 use weir_client::Client;

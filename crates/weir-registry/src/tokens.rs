@@ -1,0 +1,61 @@
+//! API tokens as accounts manage them: a user lists and revokes their own; an operator any
+//! user's. A token another user owns is, to everyone else, exactly like a missing one.
+
+use serde_json::json;
+use weir_authz::{Action, Subject};
+use weir_store::Store;
+use weir_store::tokens::TokenRow;
+use weir_wire::ErrorCode;
+
+use crate::access::signed_in;
+use crate::{Context, Kind, ServiceError};
+
+fn operator(subject: &Subject) -> bool {
+    weir_authz::authorize(subject, &Action::Administer).allow
+}
+
+/// The tokens of `user` (default: the subject's own).
+pub async fn list(
+    store: &Store,
+    subject: &Subject,
+    user: Option<&str>,
+) -> Result<(String, Vec<TokenRow>), ServiceError> {
+    let me = signed_in(subject)?.to_string();
+    let user = user.unwrap_or(&me).to_string();
+    if user != me && !operator(subject) {
+        return Err(ServiceError::refused(
+            Kind::Forbidden,
+            ErrorCode::NotOperator,
+            "Only operators list another account's tokens.",
+        ));
+    }
+    let rows = store.db.tokens_of(&user).await?;
+    Ok((user, rows))
+}
+
+/// Revokes token `id`: it stops working at once, and the revocation is an event.
+pub async fn revoke(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+    ctx: &Context,
+    now: i64,
+) -> Result<TokenRow, ServiceError> {
+    let me = signed_in(subject)?.to_string();
+    let missing = || {
+        ServiceError::refused(
+            Kind::NotFound,
+            ErrorCode::TokenNotFound,
+            format!("no token {id} of yours"),
+        )
+        .next("list them with: weir token list")
+    };
+    let t = store.db.token(id).await?.ok_or_else(missing)?;
+    if t.account != me && !operator(subject) {
+        return Err(missing());
+    }
+    let mut e = ctx.event(now, "token.revoked", None, &t.scope, json!({"token": id}));
+    e.subject = Some(t.account.clone());
+    store.db.revoke_token_logged(id, now, &e).await?;
+    Ok(store.db.token(id).await?.unwrap_or(t))
+}
