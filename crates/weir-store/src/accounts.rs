@@ -93,6 +93,54 @@ impl Db {
         Ok(r.try_get("n")?)
     }
 
+    /// Creates an org with its members (each an existing user, with a role) and its event, in
+    /// one transaction: a member who does not exist leaves no org behind.
+    pub async fn create_org_logged(
+        &self,
+        name: &Name,
+        members: &[(Name, &str)],
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        if name.is_reserved_namespace() {
+            return Err(StoreError::Reserved(name.to_string()));
+        }
+        let mut tx = self.begin_write().await?;
+        let res = sqlx::query(
+            "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
+             VALUES ($1, 'org', NULL, NULL, 0, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("account {name}")));
+        }
+        for (user, role) in members {
+            let kind: Option<String> = sqlx::query("SELECT kind FROM accounts WHERE name = $1")
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("kind"))
+                .transpose()?;
+            if kind.as_deref() != Some("user") {
+                return Err(StoreError::NotFound(format!("user {user}")));
+            }
+            sqlx::query(
+                "INSERT INTO org_members (org, member, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (org, member) DO UPDATE SET role = excluded.role",
+            )
+            .bind(name.as_str())
+            .bind(user.as_str())
+            .bind(*role)
+            .execute(&mut *tx)
+            .await?;
+        }
+        crate::events::record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Adds `user` to `org`. Both must exist, with the right kinds.
     pub async fn add_member(&self, org: &Name, user: &Name, role: &str) -> Result<()> {
         match self.account(org.as_str()).await? {

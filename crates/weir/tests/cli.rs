@@ -111,6 +111,19 @@ fn admin_commands_work_on_a_data_dir() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
     }
+    // The org refused for its missing member was not half made: it can be created now, and
+    // each org is an event.
+    ok(&weir(
+        &[
+            "admin", "--data", d, "org", "add", "labs", "--member", "alice",
+        ],
+        &[],
+    ));
+    let orgs = ok(&weir(
+        &["admin", "--data", d, "events", "--action", "org.add"],
+        &[],
+    ));
+    assert_eq!(orgs.lines().count(), 2, "{orgs}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `weir admin`: operator tasks on a data dir, one module per command. Each governance change
-//! (identity, verifiers, keys, witnesses, evaluators, suites, the policy) is recorded as an
-//! event; creating users, orgs and tokens is not yet.
+//! (orgs and their members, identity, verifiers, keys, witnesses, evaluators, suites, the
+//! policy) is recorded as an event in the transaction that makes it; creating users and tokens
+//! is not yet.
 
 use std::path::PathBuf;
 

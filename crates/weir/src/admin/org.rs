@@ -21,14 +21,26 @@ pub async fn run(store: &Store, command: OrgCommand) -> Result<()> {
     match command {
         OrgCommand::Add { name, members } => {
             let n = parse_name(&name)?;
-            store.db.create_org(&n).await.map_err(|e| anyhow!("{e}"))?;
-            for (i, m) in members.iter().enumerate() {
-                let m = parse_name(m)?;
-                let role = if i == 0 { "owner" } else { "member" };
-                store.db.add_member(&n, &m, role).await.map_err(|e| {
-                    anyhow!("{e}; create the user first with 'weir admin user add {m}'")
+            let roles: Vec<(Name, &str)> = members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Ok((parse_name(m)?, if i == 0 { "owner" } else { "member" })))
+                .collect::<Result<_>>()?;
+            let mut e = super::admin_event("org.add", Some(n.as_str()), "created");
+            e.details = serde_json::json!({
+                "members": roles.iter().map(|(m, r)| serde_json::json!({"member": m.as_str(), "role": r})).collect::<Vec<_>>()
+            });
+            store
+                .db
+                .create_org_logged(&n, &roles, &e)
+                .await
+                .map_err(|err| match err {
+                    weir_store::StoreError::NotFound(what) => anyhow!(
+                        "no {what}; create the user first with 'weir admin user add {}'",
+                        what.trim_start_matches("user ")
+                    ),
+                    other => anyhow!("{other}"),
                 })?;
-            }
             println!("created org {n} with {} member(s)", members.len());
         }
     }
