@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod incident;
 pub mod path;
+pub mod pickle;
 pub mod policy;
 pub mod safetensors;
 pub mod scope;

@@ -35,6 +35,38 @@ pub struct Policy {
     /// Publisher standing rules (DESIGN.md §5).
     #[serde(default)]
     pub standing: crate::standing::StandingRules,
+    /// What a release does with pickle-based files (the unsafe-serialization scan).
+    #[serde(default)]
+    pub serialization: Serialization,
+}
+
+/// Whether a release goes ahead with a file the scan graded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Refuse,
+    Allow,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serialization {
+    pub source: String,
+    /// A file whose pickle imports dangerous code (process, file, network, evaluation).
+    pub unsafe_serialization: Verdict,
+    /// A file whose pickle imports code outside the safe list, or that the scan could not read
+    /// to the end.
+    pub suspicious_serialization: Verdict,
+}
+
+impl Default for Serialization {
+    fn default() -> Self {
+        Serialization {
+            source: "weir's own release rule: loading a pickle runs the code it imports (Python pickle documentation; the Hub's picklescan); safetensors carries no code".into(),
+            unsafe_serialization: Verdict::Refuse,
+            suspicious_serialization: Verdict::Allow,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

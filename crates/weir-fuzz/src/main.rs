@@ -7,14 +7,15 @@
 //!
 //! Targets: `ndjson` (the commit reader's line splitter and line JSON), `safetensors` (header
 //! length and header), `eval` (lm-eval and Inspect logs), `note` (signed notes, checkpoints,
-//! cosignature keys, proof files), `card` (model-card front matter), `all`.
+//! cosignature keys, proof files), `card` (model-card front matter), `pickle` (the
+//! unsafe-serialization scan of pickles, legacy PyTorch files and zip archives), `all`.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const TARGETS: [&str; 5] = ["ndjson", "safetensors", "eval", "note", "card"];
+const TARGETS: [&str; 6] = ["ndjson", "safetensors", "eval", "note", "card", "pickle"];
 const MAX_INPUT: usize = 64 * 1024;
 
 /// xorshift64*: small, seedable, good enough to pick mutations.
@@ -175,6 +176,15 @@ fn run_target(target: &str, input: &[u8], rng: &mut Rng) {
         }
         "card" => {
             let _ = weir_core::card::parse(&String::from_utf8_lossy(input));
+        }
+        "pickle" => {
+            let a = weir_core::pickle::scan_file(Cursor::new(input));
+            let b = weir_core::pickle::scan_file(Cursor::new(input));
+            assert!(a == b, "the scan is not deterministic");
+            assert!(
+                a.incomplete.is_none() || a.safety() >= weir_core::pickle::Safety::Suspicious,
+                "an unfinished scan vouched for a file"
+            );
         }
         other => panic!("unknown target {other}"),
     }

@@ -41,3 +41,63 @@ pub async fn release_commit(
         .await?;
     Ok((r, resources.len(), bundle_sha256))
 }
+
+/// The release gate on pickle-based files: every file of `commit` is scanned (now, if it never
+/// was), and a file graded as the policy refuses stops the release, naming the file and what it
+/// imports.
+pub async fn serialization_allowed(
+    store: &weir_store::Store,
+    policy: &weir_core::policy::Policy,
+    repo: &weir_store::Repo,
+    commit: &weir_core::CommitId,
+) -> Result<(), crate::ServiceError> {
+    use weir_core::pickle::Safety;
+    use weir_core::policy::Verdict;
+    let rules = &policy.serialization;
+    let mut refused = Vec::new();
+    let mut facts: Vec<_> = store
+        .ensure_commit_facts(repo, commit)
+        .await?
+        .into_iter()
+        .collect();
+    facts.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, f) in facts {
+        let Some(report) = f.pickle else { continue };
+        let verdict = match report.safety() {
+            Safety::Innocuous => Verdict::Allow,
+            Safety::Suspicious => rules.suspicious_serialization,
+            Safety::Dangerous => rules.unsafe_serialization,
+        };
+        if verdict == Verdict::Refuse {
+            let worst = report.safety();
+            let imports: Vec<String> = report
+                .imports
+                .iter()
+                .filter(|i| i.safety == worst)
+                .take(5)
+                .map(|i| format!("{}.{}", i.module, i.name))
+                .collect();
+            let why = match (&report.incomplete, imports.is_empty()) {
+                (Some(stop), true) => format!("the scan stopped: {stop}"),
+                _ => format!("imports {}", imports.join(", ")),
+            };
+            refused.push(format!("{path} is {} ({why})", worst.status()));
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(crate::ServiceError::refused(
+        crate::Kind::Conflict,
+        weir_wire::error::ErrorCode::UnsafeSerialization,
+        format!(
+            "{}@{} cannot be released: {}; loading a pickle runs the code it imports",
+            repo.repo_id,
+            &commit.as_str()[..12],
+            refused.join("; ")
+        ),
+    )
+    .next(
+        "convert the weights to safetensors and commit them instead, or ask an operator to allow it in the policy ([serialization] in weir admin policy)",
+    ))
+}

@@ -100,6 +100,10 @@ async fn release(
         crate::now(),
     )
     .await?;
+    // Pickle-based files: scanned, and refused as the policy says.
+    let policy = weir_registry::policy::policy_in_force(&state.store).await?;
+    weir_registry::releases::serialization_allowed(&state.store, &policy.policy, &repo, &commit)
+        .await?;
     let e = gate::event(
         &caller,
         &meta,

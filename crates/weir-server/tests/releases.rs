@@ -151,3 +151,129 @@ async fn the_release_gate_refuses_a_revision_below_its_minimum_naming_the_rule()
     );
     assert_eq!(release("main".into()).await.status(), StatusCode::CREATED);
 }
+
+/// `os.system("id")` as `pickle.dumps` writes it at protocol 2 (a `GLOBAL` import).
+pub const HOSTILE_PICKLE: &[u8] =
+    b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.";
+/// A state dict's pickle as `torch.save` writes it (tensor rebuilding only).
+pub const BENIGN_PICKLE: &[u8] = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00wq\x02ctorch._utils\n_rebuild_tensor_v2\nq\x03(X\x01\x00\x00\x000ctorch\nFloatStorage\nK\x00tRq\x04u.";
+
+#[tokio::test]
+async fn a_release_holding_a_dangerous_pickle_is_refused_naming_the_file_and_its_import() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let release = || async {
+        app.req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+            .json(&json!({"revision": "main"}))
+            .send()
+            .await
+            .expect("send")
+    };
+    // Renamed, the pickle is still found by its first bytes.
+    for path in [
+        "pytorch_model.bin",
+        "weights.dat",
+        "model.safetensors.index",
+    ] {
+        let r = app
+            .commit("alice/m", "main", &alice, &[(path, HOSTILE_PICKLE)])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = release().await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{path}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["error"], "unsafe_serialization", "{v}");
+        let m = v["message"].as_str().unwrap_or_default();
+        assert!(m.contains(path) && m.contains("posix.system"), "{m}");
+        assert!(
+            v["next"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("safetensors"),
+            "{v}"
+        );
+        let del = json!({"key": "deletedFile", "value": {"path": path}});
+        let body = format!(
+            "{}\n{del}",
+            json!({"key": "header", "value": {"summary": "rm"}})
+        );
+        assert_eq!(
+            app.raw_commit("alice/m", "main", &alice, body)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    // The same weights saved without code release.
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[("pytorch_model.bin", BENIGN_PICKLE)],
+    )
+    .await;
+    assert_eq!(release().await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn an_operator_may_allow_unsafe_serialization_in_the_policy_and_refuse_suspicious_files() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.repo("alice/n", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.pkl", HOSTILE_PICKLE)])
+        .await;
+    // Imports outside the safe list: allowed by default, refusable.
+    app.commit(
+        "alice/n",
+        "main",
+        &alice,
+        &[("b.pkl", b"\x80\x02cmylib\nNet\n)R.")],
+    )
+    .await;
+    let text = weir_core::policy::DEFAULT_POLICY
+        .replace(
+            "unsafe_serialization = \"refuse\"",
+            "unsafe_serialization = \"allow\"",
+        )
+        .replace(
+            "suspicious_serialization = \"allow\"",
+            "suspicious_serialization = \"refuse\"",
+        );
+    let signer = weir_tlog::note::Signer::from_seed("weir.test/log", [9; 32]).expect("signer");
+    weir_registry::policy::set(
+        &app.store,
+        &signer,
+        &text,
+        &weir_registry::Context::default(),
+        1_800_000_000,
+    )
+    .await
+    .expect("policy");
+    let release = |repo: &'static str| {
+        let (app, alice) = (&app, alice.clone());
+        async move {
+            app.req(
+                Method::POST,
+                &format!("/api/v1/repos/{repo}/releases"),
+                Some(&alice),
+            )
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("send")
+        }
+    };
+    assert_eq!(release("alice/m").await.status(), StatusCode::CREATED);
+    let r = release("alice/n").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.expect("json");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("b.pkl is suspicious (imports mylib.Net)"),
+        "{v}"
+    );
+}

@@ -76,6 +76,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "listing",
         include_str!("../migrations/sqlite/0014_listing.sql"),
     ),
+    (
+        15,
+        "blob_facts",
+        include_str!("../migrations/sqlite/0015_blob_facts.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -15,6 +15,7 @@ mod db;
 pub mod evals;
 pub mod events;
 pub mod exports;
+pub mod facts;
 pub mod gc;
 pub mod identity;
 pub mod incidents;
@@ -95,6 +96,8 @@ pub struct Store {
     /// Serializes re-classifications in this process, so the last one to run sees the latest
     /// evidence and results (each change that matters is followed by one).
     pub classify_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Bounds the blobs read for facts at once ([`facts::CONCURRENT_READS`]).
+    pub(crate) fact_reads: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -129,6 +132,7 @@ impl Store {
             db,
             blobs,
             classify_lock: Default::default(),
+            fact_reads: std::sync::Arc::new(tokio::sync::Semaphore::new(facts::CONCURRENT_READS)),
         })
     }
 }

@@ -896,6 +896,8 @@ impl Store {
     /// it ([`Store::ingest_for`]) or already in one of its commits.
     pub async fn commit(&self, repo: &Repo, c: &NewCommit) -> Result<CommitId> {
         let oids = self.git_oids(Some(repo), &c.ops).await?;
+        // The unsafe-serialization scan and the parameter count, before the commit is visible.
+        self.read_added(&c.ops).await?;
         self.db.apply_commit(repo, c, &oids).await
     }
 }

@@ -178,6 +178,7 @@ codes! {
     UnknownSuite => "unknown_suite",
     UnknownVerifier => "unknown_verifier",
     UnknownWitness => "unknown_witness",
+    UnsafeSerialization => "unsafe_serialization",
     Unsupported => "unsupported",
     UnsupportedMediaType => "unsupported_media_type",
     UnsupportedRepoType => "unsupported_repo_type",

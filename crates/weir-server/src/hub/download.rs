@@ -1,7 +1,9 @@
 //! Hub read routes: whoami, model info, tree, refs, auth-check and `/resolve` (HEAD and GET with
 //! `Range`). Metadata is readable by anyone who may see the repo; bytes need a `Download` grant.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use weir_store::facts::BlobFacts;
 use weir_wire::ErrorCode;
 
 use crate::extract::{Path, Query};
@@ -110,6 +112,7 @@ async fn info(
         .collect();
     let used: u64 = files.iter().map(|f| f.size).sum();
     let id = repo.repo_id.to_string();
+    let facts = state.store.db.facts_at(&repo, &commit).await?;
     let card = weir_registry::classification::card_facts(&state.store, &repo, &commit).await?;
     let stored = state.store.db.classification(&repo).await?;
     let policy = weir_registry::policy::policy_in_force(&state.store).await?;
@@ -143,6 +146,8 @@ async fn info(
         "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(weir_core::card::hub_card_data(&card.data)) },
         "siblings": siblings,
         "usedStorage": used,
+        "safetensors": safetensors_json(&facts),
+        "securityRepoStatus": if wants_security(&query) { security_repo_json(&files, &facts) } else { Value::Null },
         "weir": {
             "tier": repo.tier.as_str(),
             "tierName": repo.tier.name(),
@@ -150,6 +155,52 @@ async fn info(
             "classification": classification,
         },
     })))
+}
+
+fn wants_security(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, v)| {
+        (k == "securityStatus" && (v == "true" || v == "True" || v == "1"))
+            || (k == "expand" && v == "securityRepoStatus")
+    })
+}
+
+/// The Hub's parameter summary: every safetensors file's tensors, by dtype and in total.
+fn safetensors_json(facts: &HashMap<String, BlobFacts>) -> Value {
+    let mut by_dtype: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut any = false;
+    for f in facts.values() {
+        for (dtype, n) in f.safetensors.iter().flatten() {
+            any = true;
+            let e = by_dtype.entry(dtype).or_default();
+            *e = e.saturating_add(*n);
+        }
+    }
+    if !any {
+        return Value::Null;
+    }
+    let total = by_dtype.values().fold(0u64, |a, n| a.saturating_add(*n));
+    json!({"parameters": by_dtype, "total": total})
+}
+
+/// The Hub's `securityRepoStatus`: the files the scan graded other than safe.
+fn security_repo_json(files: &[FileEntry], facts: &HashMap<String, BlobFacts>) -> Value {
+    let mut issues = Vec::new();
+    let mut done = true;
+    for f in files {
+        let p = f.path.as_str();
+        match facts.get(p).and_then(|x| x.pickle.as_ref()) {
+            Some(r) if r.safety() != weir_core::pickle::Safety::Innocuous => issues.push(json!({
+                "path": p,
+                "level": r.safety().status(),
+                "pickleImports": r.imports,
+                "incomplete": r.incomplete,
+            })),
+            Some(_) => {}
+            None if !facts.contains_key(p) && weir_core::pickle::wants_scan(p, b"") => done = false,
+            None => {}
+        }
+    }
+    json!({"scansDone": done, "filesWithIssues": issues})
 }
 
 fn pointer_size(f: &FileEntry) -> usize {
@@ -248,17 +299,7 @@ async fn tree(
         .iter()
         .any(|(k, v)| k == "expand" && (v == "true" || v == "True" || v == "1"))
     {
-        let wanted: Vec<String> = entries
-            .iter()
-            .filter_map(|e| e["path"].as_str().map(String::from))
-            .collect();
-        let last =
-            weir_registry::history::last_commits(&state.store, &repo, &commit, &wanted).await?;
-        for e in &mut entries {
-            if let Some(c) = e["path"].as_str().and_then(|p| last.get(p)) {
-                e["lastCommit"] = super::history::last_commit_json(c);
-            }
-        }
+        super::history::expand_entries(&state, &repo, &commit, &mut entries).await?;
     }
     Ok(Json(Value::Array(entries)))
 }

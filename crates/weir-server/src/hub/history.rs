@@ -32,6 +32,54 @@ pub(super) fn last_commit_json(c: &CommitInfo) -> Value {
     json!({"id": c.id.as_str(), "title": c.summary, "date": iso8601(c.created_at)})
 }
 
+/// `expand=True` on tree and paths-info entries: each one's last commit and, for files, its
+/// security status (the unsafe-serialization scan).
+pub(super) async fn expand_entries(
+    state: &AppState,
+    repo: &weir_store::Repo,
+    commit: &weir_core::CommitId,
+    entries: &mut [Value],
+) -> Result<(), ApiError> {
+    let wanted: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e["path"].as_str().map(String::from))
+        .collect();
+    let last = history::last_commits(&state.store, repo, commit, &wanted).await?;
+    let facts = state.store.db.facts_at(repo, commit).await?;
+    for e in entries.iter_mut() {
+        let Some(p) = e["path"].as_str().map(String::from) else {
+            continue;
+        };
+        if let Some(c) = last.get(&p) {
+            e["lastCommit"] = last_commit_json(c);
+        }
+        if e["type"] == "file" {
+            e["securityFileStatus"] = security_json(&p, facts.get(&p));
+        }
+    }
+    Ok(())
+}
+
+/// The Hub's `securityFileStatus` of a file: the pickle import scan where the file is
+/// pickle-based; `unscanned` for one committed before the scan existed.
+pub(super) fn security_json(path: &str, facts: Option<&weir_store::facts::BlobFacts>) -> Value {
+    match facts.and_then(|f| f.pickle.as_ref()) {
+        Some(r) => json!({
+            "status": r.safety().status(),
+            "avScan": null,
+            "pickleImportScan": {
+                "highestSafetyLevel": r.safety().as_str(),
+                "imports": r.imports,
+                "incomplete": r.incomplete,
+            },
+        }),
+        None if facts.is_none() && weir_core::pickle::wants_scan(path, b"") => {
+            json!({"status": "unscanned", "avScan": null, "pickleImportScan": null})
+        }
+        None => json!({"status": "safe", "avScan": null, "pickleImportScan": null}),
+    }
+}
+
 pub(super) async fn list_commits(
     State(state): State<AppState>,
     _caller: Caller,
@@ -149,16 +197,7 @@ pub(super) async fn paths_info(
         }
     }
     if expand {
-        let wanted: Vec<String> = entries
-            .iter()
-            .filter_map(|e| e["path"].as_str().map(String::from))
-            .collect();
-        let last = history::last_commits(&state.store, &repo, &commit, &wanted).await?;
-        for e in &mut entries {
-            if let Some(c) = e["path"].as_str().and_then(|p| last.get(p)) {
-                e["lastCommit"] = last_commit_json(c);
-            }
-        }
+        expand_entries(&state, &repo, &commit, &mut entries).await?;
     }
     Ok(Json(Value::Array(entries)))
 }

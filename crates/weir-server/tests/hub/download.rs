@@ -362,3 +362,141 @@ async fn auth_check_write_says_who_may_push() {
         check(missing, Some(bob)).await
     );
 }
+
+/// A valid safetensors file with the given tensors (dtype, shape), zero-filled.
+pub fn safetensors_file(tensors: &[(&str, &str, &[u64])]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0u64;
+    for (name, dtype, shape) in tensors {
+        let size = weir_core::safetensors::dtype_size(dtype).expect("dtype");
+        let len = shape.iter().product::<u64>() * size;
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len]}),
+        );
+        offset += len;
+    }
+    let mut h = serde_json::Value::Object(header).to_string().into_bytes();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.resize(out.len() + offset as usize, 0);
+    out
+}
+
+#[tokio::test]
+async fn model_info_sums_safetensors_parameters_by_dtype_across_shards() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let a = safetensors_file(&[("x", "F32", &[2, 3]), ("y", "BF16", &[4])]);
+    let b = safetensors_file(&[("z", "F32", &[10])]);
+    let r = app
+        .commit(
+            "alice/m",
+            "main",
+            &alice,
+            &[
+                ("model-00001-of-00002.safetensors", &a),
+                ("model-00002-of-00002.safetensors", &b),
+                ("broken.safetensors", b"not a safetensors file"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let v: serde_json::Value = app
+        .get("/api/models/alice/m", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        v["safetensors"],
+        serde_json::json!({"parameters": {"BF16": 4, "F32": 16}, "total": 20})
+    );
+    assert!(v["securityRepoStatus"].is_null(), "only when asked");
+}
+
+#[tokio::test]
+async fn security_status_grades_each_pickle_in_model_info_tree_and_paths_info() {
+    use crate::releases::{BENIGN_PICKLE, HOSTILE_PICKLE};
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[
+            ("evil/pytorch_model.bin", HOSTILE_PICKLE),
+            ("good.pt", BENIGN_PICKLE),
+            ("config.json", b"{}"),
+        ],
+    )
+    .await;
+    let v: serde_json::Value = app
+        .get("/api/models/alice/m?securityStatus=True", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let s = &v["securityRepoStatus"];
+    assert_eq!(s["scansDone"], true);
+    assert_eq!(
+        s["filesWithIssues"].as_array().map(Vec::len),
+        Some(1),
+        "{s}"
+    );
+    assert_eq!(s["filesWithIssues"][0]["path"], "evil/pytorch_model.bin");
+    assert_eq!(s["filesWithIssues"][0]["level"], "unsafe");
+    assert_eq!(
+        s["filesWithIssues"][0]["pickleImports"][0],
+        serde_json::json!({"module": "posix", "name": "system", "safety": "dangerous"})
+    );
+    let tree: serde_json::Value = app
+        .get(
+            "/api/models/alice/m/tree/main?recursive=true&expand=true",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let status = |path: &str| {
+        tree.as_array()
+            .and_then(|a| a.iter().find(|e| e["path"] == path))
+            .map(|e| e["securityFileStatus"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("evil/pytorch_model.bin")["status"], "unsafe");
+    assert_eq!(
+        status("evil/pytorch_model.bin")["pickleImportScan"]["highestSafetyLevel"],
+        "dangerous"
+    );
+    assert_eq!(status("good.pt")["status"], "safe");
+    assert_eq!(
+        status("good.pt")["pickleImportScan"]["imports"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(status("config.json")["status"], "safe");
+    assert!(status("config.json")["pickleImportScan"].is_null());
+    assert!(status("evil").is_null(), "directories carry no status");
+    let r = app
+        .req(
+            reqwest::Method::POST,
+            "/api/models/alice/m/paths-info/main",
+            None,
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("paths=good.pt&paths=evil/pytorch_model.bin&expand=True")
+        .send()
+        .await
+        .expect("send");
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(v[0]["securityFileStatus"]["status"], "safe", "{v}");
+    assert_eq!(v[1]["securityFileStatus"]["status"], "unsafe", "{v}");
+}
