@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a verdict could change; stored verdicts of older scanners are redone.
 pub const SCANNER_VERSION: i64 = 1;
-/// Opcodes read from one pickle before the scan stops.
+/// Opcodes read from one file (all its pickles and archive members) before the scan stops.
 pub const MAX_OPS: u64 = 50_000_000;
 /// Stack entries (marks included).
 pub const MAX_STACK: usize = 1_000_000;
@@ -37,14 +37,14 @@ pub const MAX_KEPT_STRINGS: usize = 16 << 20;
 pub const MAX_KEPT_STRING: usize = 1024;
 /// Longest text argument (protocol 0 lines).
 pub const MAX_LINE: usize = 64 << 10;
-/// Pickles read from one stream (legacy PyTorch files hold five).
-pub const MAX_PICKLES: usize = 16;
+/// Pickles read from one stream (legacy PyTorch files hold five; raw data follows).
+pub const MAX_PICKLES: usize = 5;
 /// Distinct imports reported per file.
 pub const MAX_IMPORTS: usize = 256;
 /// Archive members and central-directory size.
 pub const MAX_ZIP_MEMBERS: u64 = 100_000;
 pub const MAX_ZIP_DIRECTORY: u64 = 64 << 20;
-/// Bytes read (decompressed) from one archive member.
+/// Bytes read (decompressed) from all the members of one file's archives together.
 pub const MAX_MEMBER: u64 = 1 << 30;
 /// Largest nested archive scanned (it is read into memory to be opened).
 pub const MAX_NESTED_ZIP: u64 = 64 << 20;
@@ -115,7 +115,8 @@ impl Report {
 
 /// Extensions of pickle-based formats (PyTorch, joblib, plain pickle, zip archives of them).
 const PICKLE_EXTENSIONS: &[&str] = &[
-    "bin", "pt", "pth", "ckpt", "pkl", "pickle", "joblib", "dat", "data", "zip", "npz", "mar",
+    "bin", "pt", "pth", "ckpt", "pkl", "pickle", "joblib", "dat", "data", "zip", "npz", "npy",
+    "mar", "sav", "tar",
 ];
 
 /// Whether a file is scanned: by its extension, or by its first bytes (a pickle `PROTO` opcode
@@ -126,29 +127,76 @@ pub fn wants_scan(path: &str, head: &[u8]) -> bool {
         .next()
         .and_then(|f| f.rsplit_once('.'))
         .map(|(_, e)| e.to_ascii_lowercase());
-    ext.is_some_and(|e| PICKLE_EXTENSIONS.contains(&e.as_str())) || sniff(head).is_some()
+    ext.is_some_and(|e| PICKLE_EXTENSIONS.contains(&e.as_str()))
+        || matches!(sniff(head), Some(Kind::Pickle | Kind::Zip | Kind::Npy))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Pickle,
     Zip,
+    /// A NumPy `.npy` array (an object array is a pickle after its header).
+    Npy,
+    Gzip,
+    Zlib,
+    /// A container the scan cannot open (another compression, a tar).
+    Opaque(&'static str),
 }
 
+/// What the first bytes say (up to 512: a tar header).
 fn sniff(head: &[u8]) -> Option<Kind> {
-    match head {
-        [0x80, 2..=5, ..] => Some(Kind::Pickle),
-        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => Some(Kind::Zip),
-        _ => None,
-    }
+    Some(match head {
+        [0x80, 2..=5, ..] => Kind::Pickle,
+        [b'P', b'K', 3, 4, ..] | [b'P', b'K', 5, 6, ..] => Kind::Zip,
+        [0x93, b'N', b'U', b'M', b'P', b'Y', ..] => Kind::Npy,
+        [0x1f, 0x8b, ..] => Kind::Gzip,
+        [0x78, b, ..] if (0x78u16 * 256 + *b as u16).is_multiple_of(31) => Kind::Zlib,
+        [b'B', b'Z', b'h', ..] => Kind::Opaque("bzip2-compressed"),
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Kind::Opaque("xz-compressed"),
+        [0x5d, 0, 0, ..] => Kind::Opaque("lzma-compressed"),
+        [0x04, 0x22, 0x4d, 0x18, ..] => Kind::Opaque("lz4-compressed"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Kind::Opaque("zstd-compressed"),
+        _ if is_tar(head) => Kind::Opaque("a tar archive (the legacy PyTorch format)"),
+        _ => return None,
+    })
 }
 
-/// Scans a whole file (a pickle stream, a legacy PyTorch file or a zip archive).
+/// A tar header: its checksum (bytes 148..156, octal) is the sum of the header's bytes with
+/// that field read as spaces (old tars have no `ustar` magic, and Python's tarfile reads them).
+fn is_tar(head: &[u8]) -> bool {
+    if head.len() < 512 {
+        return false;
+    }
+    let field = &head[148..156];
+    let digits: String = field
+        .iter()
+        .map(|b| *b as char)
+        .filter(|c| c.is_ascii_digit())
+        .collect();
+    let Ok(want) = u64::from_str_radix(&digits, 8) else {
+        return false;
+    };
+    let sum: u64 = head[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u64
+            }
+        })
+        .sum();
+    !digits.is_empty() && sum == want
+}
+
+/// Scans a whole file (a pickle stream, a legacy PyTorch file, a zip archive, a NumPy array, a
+/// gzip or zlib stream of any of these).
 pub fn scan_file<R: Read + Seek>(mut file: R) -> Report {
     let mut out = Findings::default();
-    let mut head = [0u8; 4];
-    let kind = match read_head(&mut file, &mut head) {
-        Ok(n) => sniff(&head[..n]).unwrap_or(Kind::Pickle),
+    let mut head = [0u8; 512];
+    let n = match read_head(&mut file, &mut head) {
+        Ok(n) => n,
         Err(e) => {
             out.stop(format!("reading the file: {e}"));
             return out.report();
@@ -158,14 +206,76 @@ pub fn scan_file<R: Read + Seek>(mut file: R) -> Report {
         out.stop(format!("reading the file: {e}"));
         return out.report();
     }
-    match kind {
-        Kind::Zip => scan_zip(file, 0, &mut out),
-        Kind::Pickle => scan_stream(&mut Seeking(BufReader::new(file)), &mut out),
+    match sniff(&head[..n]) {
+        Some(Kind::Zip) => scan_zip(file, 0, &mut out),
+        Some(Kind::Npy) => scan_npy(&mut Seeking(BufReader::new(file)), &mut out),
+        Some(k) => scan_stream_of(k, file, 0, &mut out),
+        None => scan_stream(&mut Seeking(BufReader::new(file)), &mut out),
     }
     out.report()
 }
 
-fn read_head<R: Read>(r: &mut R, head: &mut [u8; 4]) -> io::Result<usize> {
+/// A stream of kind `k` that is read forward only (a decompressed stream, an archive member).
+fn scan_stream_of<R: Read>(k: Kind, r: R, depth: u32, out: &mut Findings) {
+    let left = MAX_MEMBER.saturating_sub(out.unpacked);
+    match k {
+        Kind::Pickle => scan_stream(&mut Streaming(BufReader::new(r.take(left)), 0), out),
+        Kind::Npy => scan_npy(&mut Streaming(BufReader::new(r.take(left)), 0), out),
+        Kind::Gzip | Kind::Zlib if depth >= MAX_ZIP_DEPTH => {
+            out.stop(format!("compressed more than {MAX_ZIP_DEPTH} levels deep"))
+        }
+        Kind::Gzip | Kind::Zlib => {
+            let mut inner: Box<dyn Read> = if k == Kind::Gzip {
+                Box::new(flate2::read::MultiGzDecoder::new(r))
+            } else {
+                Box::new(flate2::read::ZlibDecoder::new(r))
+            };
+            let mut head = [0u8; 512];
+            let n = match read_head(&mut inner, &mut head) {
+                Ok(n) => n,
+                Err(e) => return out.stop(format!("decompressing: {e}")),
+            };
+            let rest = io::Cursor::new(head[..n].to_vec()).chain(inner);
+            match sniff(&head[..n]) {
+                Some(Kind::Zip) => out.stop("a zip archive inside a compressed stream".into()),
+                Some(k) => scan_stream_of(k, rest, depth + 1, out),
+                None => scan_stream(&mut Streaming(BufReader::new(rest.take(left)), 0), out),
+            }
+        }
+        Kind::Opaque(what) => out.stop(format!("{what}: not scanned")),
+        Kind::Zip => out.stop("a zip archive inside a stream".into()),
+    }
+}
+
+/// A NumPy array: an object array's data is a pickle after the header.
+fn scan_npy<S: Source>(src: &mut S, out: &mut Findings) {
+    let mut pre = [0u8; 8];
+    if src.read_exact(&mut pre).is_err() {
+        return out.stop("a truncated NumPy header".into());
+    }
+    let len = match pre[6] {
+        1 => le(src, 2),
+        2 | 3 => le(src, 4),
+        v => return out.stop(format!("NumPy format version {v}")),
+    };
+    let len = match len {
+        Ok(l) if l <= MAX_LINE as u64 * 16 => l as usize,
+        _ => return out.stop("a NumPy header too long or truncated".into()),
+    };
+    let mut header = vec![0u8; len];
+    if src.read_exact(&mut header).is_err() {
+        return out.stop("a truncated NumPy header".into());
+    }
+    let text = String::from_utf8_lossy(&header);
+    if text.contains("O'") || text.contains("O\"") {
+        scan_stream(src, out);
+        if out.pickles == 0 && out.incomplete.is_none() {
+            out.stop("an object array whose data is not a pickle".into());
+        }
+    }
+}
+
+fn read_head<R: Read + ?Sized>(r: &mut R, head: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < head.len() {
         match r.read(&mut head[n..])? {
@@ -179,6 +289,10 @@ fn read_head<R: Read>(r: &mut R, head: &mut [u8; 4]) -> io::Result<usize> {
 /// What a scan has found so far, across pickles and archive members.
 #[derive(Default)]
 struct Findings {
+    /// Opcodes read so far (the budget is per file).
+    ops: u64,
+    /// Decompressed archive bytes read so far (the budget is per file).
+    unpacked: u64,
     imports: BTreeSet<Import>,
     incomplete: Option<String>,
     pickles: u32,
@@ -263,11 +377,14 @@ impl<R: Read + Seek> Source for Seeking<R> {
     }
 }
 
-struct Streaming<R>(BufReader<R>);
+/// A forward-only source; `.1` counts the bytes it consumed (for the per-file budget).
+struct Streaming<R>(BufReader<R>, u64);
 
 impl<R: Read> Read for Streaming<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        let n = self.0.read(buf)?;
+        self.1 += n as u64;
+        Ok(n)
     }
 }
 impl<R: Read> BufRead for Streaming<R> {
@@ -275,53 +392,45 @@ impl<R: Read> BufRead for Streaming<R> {
         self.0.fill_buf()
     }
     fn consume(&mut self, amt: usize) {
+        self.1 += amt as u64;
         self.0.consume(amt)
     }
 }
 impl<R: Read> Source for Streaming<R> {
     fn skip(&mut self, n: u64) -> io::Result<bool> {
-        Ok(io::copy(&mut (&mut self.0).take(n), &mut io::sink())? == n)
+        let k = io::copy(&mut (&mut self.0).take(n), &mut io::sink())?;
+        self.1 += k;
+        Ok(k == n)
     }
 }
 
-/// Reads pickles one after another: the first always (a failure there is an incomplete scan),
-/// then more while the bytes parse as pickles (a legacy PyTorch file holds several, followed
-/// by raw storage bytes that end the walk).
+/// Reads the pickles of one stream, as many as a loader reads: `pickle.load` reads one, a
+/// legacy PyTorch file holds five (magic number, protocol, system info, the object, the storage
+/// keys) followed by raw storage bytes, which are never parsed. Where a pickle could start,
+/// the end of the stream or a byte that is no opcode ends the walk (no loader runs anything
+/// there); a pickle that starts and does not parse to its end makes the scan incomplete.
 fn scan_stream<S: Source>(src: &mut S, out: &mut Findings) {
-    for n in 0..MAX_PICKLES {
+    for _ in 0..MAX_PICKLES {
         match src.fill_buf() {
             Ok([]) => return,
             Ok(_) => {}
             Err(e) => return out.stop(format!("reading: {e}")),
         }
-        let mut vm = Machine::default();
+        let mut vm = Machine {
+            ops: out.ops,
+            ..Machine::default()
+        };
         let result = vm.run(src);
+        out.ops = vm.ops;
         // Imports count even from a pickle that fails part way: Python runs what it has
         // read before it fails.
-        let first = n == 0;
+        vm.flush(out);
         match result {
-            Ok(()) => {
-                out.pickles += 1;
-                vm.flush(out);
-            }
+            Ok(()) => out.pickles += 1,
             Err(Stop::NotPickle) => return,
-            Err(Stop::Format(why)) if first => {
-                vm.flush(out);
-                return out.stop(why);
-            }
-            Err(Stop::Format(_)) => {
-                // Past the first pickle, bytes that do not parse are the raw data after the
-                // last pickle. A plausible import read from them still counts.
-                vm.flush(out);
-                return;
-            }
-            Err(Stop::Limit(why)) => {
-                vm.flush(out);
-                return out.stop(why);
-            }
+            Err(Stop::Format(why)) | Err(Stop::Limit(why)) => return out.stop(why),
         }
     }
-    out.stop(format!("more than {MAX_PICKLES} pickles in one stream"));
 }
 
 enum Stop {
@@ -350,7 +459,9 @@ impl From<io::Error> for Stop {
 #[derive(Debug, Clone)]
 enum Val {
     Mark,
-    Str(Box<str>),
+    /// Shared, so a copy (DUP, memo) costs no memory: only distinct strings count against
+    /// [`MAX_KEPT_STRINGS`].
+    Str(std::rc::Rc<str>),
     Other,
 }
 
@@ -363,6 +474,7 @@ struct Machine {
     ops: u64,
     found: Vec<(String, String)>,
     unresolved: u32,
+    implausible: u32,
 }
 
 impl Machine {
@@ -372,6 +484,9 @@ impl Machine {
         }
         if self.unresolved > 0 {
             out.unresolved("STACK_GLOBAL");
+        }
+        if self.implausible > 0 {
+            out.unresolved("an import with a name outside Python's identifiers");
         }
     }
 
@@ -437,7 +552,7 @@ impl Machine {
         match String::from_utf8(bytes) {
             Ok(s) if s.len() <= MAX_KEPT_STRING && self.kept + s.len() <= MAX_KEPT_STRINGS => {
                 self.kept += s.len();
-                Val::Str(s.into_boxed_str())
+                Val::Str(std::rc::Rc::from(s))
             }
             _ => Val::Other,
         }
@@ -456,9 +571,14 @@ impl Machine {
         self.push(v)
     }
 
+    /// An import. A name Python could not import is still recorded, as unresolved (graded
+    /// dangerous), so no name is ever dropped; only a pickle after the first may be raw data,
+    /// and there an implausible name means the bytes are not a pickle.
     fn record(&mut self, module: &str, name: &str) {
         if plausible(module) && plausible(name) {
             self.found.push((module.to_string(), name.to_string()));
+        } else {
+            self.implausible += 1;
         }
     }
 
@@ -472,8 +592,15 @@ impl Machine {
             match op {
                 b'.' => return Ok(()),         // STOP
                 b'(' => self.push(Val::Mark)?, // MARK
-                b'0' => self.pop_n(1)?,        // POP
-                b'1' => self.pop_mark()?,      // POP_MARK
+                b'0' => {
+                    // POP: with a mark on top, Python pops the mark.
+                    if matches!(self.stack.last(), Some(Val::Mark)) {
+                        self.stack.pop();
+                    } else {
+                        self.pop()?;
+                    }
+                }
+                b'1' => self.pop_mark()?, // POP_MARK
                 b'2' => {
                     let v = self.top()?; // DUP
                     self.push(v)?;
@@ -684,12 +811,27 @@ fn text_line<S: Source>(src: &mut S) -> Result<String, Stop> {
     String::from_utf8(line(src)?).map_err(|_| bad("a module or name that is not UTF-8"))
 }
 
+/// A memo index as Python's `int()` reads it: surrounding whitespace, a sign, and single
+/// underscores between digits. Negative keys are distinct keys (the memo is a dict).
 fn number_line<S: Source>(src: &mut S) -> Result<u64, Stop> {
     let l = line(src)?;
-    std::str::from_utf8(&l)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| bad("a memo index that is not a number"))
+    let text = std::str::from_utf8(&l).map_err(|_| bad("a memo index that is not text"))?;
+    let t = text.trim();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let ok = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let n: i128 = ok
+        .then(|| digits.replace('_', "").parse().ok())
+        .flatten()
+        .ok_or_else(|| bad("a memo index that is not a number"))?;
+    let n = if neg { -n } else { n };
+    Ok(n as u64)
 }
 
 /// `'text'` or `"text"` without escapes (a name never needs one).
@@ -703,7 +845,6 @@ fn unquote(l: &[u8]) -> Option<Vec<u8>> {
 /// Bytes that merely happen to parse (raw data after the last pickle) are not names.
 fn plausible(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 256
         && s.split('.').all(|part| {
             let mut c = part.chars();
             c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
@@ -714,6 +855,28 @@ fn plausible(s: &str) -> bool {
 /// Modules whose every member is dangerous (processes, files, network, import and evaluation).
 const DANGEROUS_MODULES: &[&str] = &[
     "os",
+    "pydoc",
+    "platform",
+    "uuid",
+    "sqlite3",
+    "ssl",
+    "tarfile",
+    "zipfile",
+    "logging",
+    "ensurepip",
+    "venv",
+    "idlelib",
+    "doctest",
+    "unittest",
+    "inspect",
+    "gc",
+    "weakref",
+    "builtins.__import__",
+    "torch.utils.collect_env",
+    "torch._dynamo",
+    "torch._inductor",
+    "torch.fx",
+    "torch.package",
     "posix",
     "nt",
     "subprocess",
@@ -917,7 +1080,10 @@ pub fn grade(module: &str, name: &str) -> Safety {
                 .is_some_and(|rest| rest.starts_with('.'))
     });
     let builtin = matches!(module, "builtins" | "__builtin__" | "__builtins__");
+    // A dotted name walks attributes from the module (protocol 4 and later): `argparse` +
+    // `_os.system` reaches `os.system`. Only the safe list's exact names are trusted.
     let dangerous = dangerous_module
+        || name.contains('.')
         || module == "?"
         || (builtin && DANGEROUS_BUILTINS.contains(&name))
         || (module == "operator" && matches!(name, "attrgetter" | "itemgetter" | "methodcaller"))
@@ -939,56 +1105,116 @@ fn scan_zip<R: Read + Seek>(mut file: R, depth: u32, out: &mut Findings) {
         Err(e) => return out.stop(format!("the archive does not open: {e}")),
     };
     for i in 0..z.len() {
+        if out.unpacked >= MAX_MEMBER {
+            return out.stop(format!(
+                "the archives hold more than {MAX_MEMBER} bytes to scan"
+            ));
+        }
         let mut member = match z.by_index(i) {
             Ok(m) => m,
             Err(e) => return out.stop(format!("archive member {i}: {e}")),
         };
-        let shown = member
-            .name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|_| format!("#{i}"));
+        let mut two_names = false;
+        // PyTorch's reader (miniz) reads the raw name and ignores an Info-ZIP Unicode-path
+        // field; this reader replaces the name with it. A member carrying one could be named
+        // two ways, so the archive is not vouched for.
+        if member
+            .extra_data_fields()
+            .any(|f| matches!(f, zip::extra_fields::ExtraField::UnicodePath(_)))
+            || member
+                .extra_data()
+                .is_some_and(|raw| has_unicode_path(&raw))
+        {
+            out.stop(format!(
+                "archive member {i} carries a second name (a Unicode-path field)"
+            ));
+            two_names = true;
+        }
+        let shown = String::from_utf8_lossy(member.name_raw()).into_owned();
         let name = shown.to_ascii_lowercase();
         let size = member.size();
-        if name.ends_with(".pkl") || name.ends_with(".pickle") {
-            scan_stream(
-                &mut Streaming(BufReader::new((&mut member).take(MAX_MEMBER))),
-                out,
-            );
-            if size > MAX_MEMBER {
-                out.stop(format!(
-                    "archive member {} is larger than {MAX_MEMBER} bytes",
-                    shown
-                ));
+        let mut head = [0u8; 8];
+        let n = match read_head(&mut member, &mut head) {
+            Ok(n) => n,
+            Err(e) => {
+                out.stop(format!("archive member {shown}: {e}"));
+                continue;
             }
-        } else if is_nested_archive(&name) {
+        };
+        out.unpacked += n as u64;
+        let kind = sniff(&head[..n]);
+        // A member with two names is read as a pickle whatever it is called.
+        let by_name_pickle = name.ends_with(".pkl") || name.ends_with(".pickle") || two_names;
+        if kind == Some(Kind::Zip) || is_nested_archive(&name) {
             if depth + 1 > MAX_ZIP_DEPTH {
                 out.stop(format!(
-                    "archive member {} nests archives deeper than {MAX_ZIP_DEPTH}",
-                    shown
+                    "archive member {shown} nests archives deeper than {MAX_ZIP_DEPTH}"
                 ));
                 continue;
             }
             if size > MAX_NESTED_ZIP {
                 out.stop(format!(
-                    "nested archive {} is larger than {MAX_NESTED_ZIP} bytes",
-                    shown
+                    "nested archive {shown} is larger than {MAX_NESTED_ZIP} bytes"
                 ));
                 continue;
             }
-            let mut bytes = Vec::new();
+            let mut bytes = head[..n].to_vec();
             if let Err(e) = (&mut member).take(MAX_NESTED_ZIP).read_to_end(&mut bytes) {
                 out.stop(format!("archive member {shown}: {e}"));
                 continue;
             }
+            out.unpacked += bytes.len() as u64;
             match sniff(&bytes) {
                 Some(Kind::Zip) => scan_zip(io::Cursor::new(bytes), depth + 1, out),
-                Some(Kind::Pickle) => {
-                    scan_stream(&mut Seeking(BufReader::new(io::Cursor::new(bytes))), out)
+                Some(Kind::Npy) => {
+                    scan_npy(&mut Seeking(BufReader::new(io::Cursor::new(bytes))), out)
                 }
-                None => {}
+                Some(k) => scan_stream_of(k, io::Cursor::new(bytes), depth + 1, out),
+                None => scan_stream(&mut Seeking(BufReader::new(io::Cursor::new(bytes))), out),
+            }
+        } else if by_name_pickle
+            || kind == Some(Kind::Npy)
+            || matches!(kind, Some(Kind::Gzip | Kind::Zlib))
+        {
+            // Pickles by name (a tensor's raw bytes may look like anything), arrays and
+            // compressed streams by their signature.
+            let left = MAX_MEMBER.saturating_sub(out.unpacked);
+            let mut src = Streaming(
+                BufReader::new(
+                    io::Cursor::new(head[..n].to_vec())
+                        .chain(&mut member)
+                        .take(left),
+                ),
+                0,
+            );
+            match kind {
+                Some(Kind::Npy) => scan_npy(&mut src, out),
+                Some(k @ (Kind::Gzip | Kind::Zlib)) if !by_name_pickle => {
+                    scan_stream_of(k, &mut src, depth + 1, out)
+                }
+                _ => scan_stream(&mut src, out),
+            }
+            out.unpacked += src.1.saturating_sub(n as u64);
+            if size > left {
+                out.stop(format!(
+                    "archive member {shown} is larger than the {MAX_MEMBER} bytes scanned"
+                ));
             }
         }
     }
+}
+
+/// Whether extra-field data holds an Info-ZIP Unicode-path field (0x7075).
+fn has_unicode_path(mut extra: &[u8]) -> bool {
+    while extra.len() >= 4 {
+        let id = u16::from_le_bytes([extra[0], extra[1]]);
+        let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
+        if id == 0x7075 {
+            return true;
+        }
+        extra = extra.get(4 + len..).unwrap_or_default();
+    }
+    false
 }
 
 fn is_nested_archive(name: &str) -> bool {

@@ -54,9 +54,15 @@ pub struct Serialization {
     pub source: String,
     /// A file whose pickle imports dangerous code (process, file, network, evaluation).
     pub unsafe_serialization: Verdict,
-    /// A file whose pickle imports code outside the safe list, or that the scan could not read
-    /// to the end.
+    /// A file whose pickle imports code outside the safe list.
     pub suspicious_serialization: Verdict,
+    /// A pickle-based file the scan could not read to its end (it cannot vouch for the rest).
+    #[serde(default = "refuse")]
+    pub unscannable_serialization: Verdict,
+}
+
+fn refuse() -> Verdict {
+    Verdict::Refuse
 }
 
 impl Default for Serialization {
@@ -65,6 +71,7 @@ impl Default for Serialization {
             source: "weir's own release rule: loading a pickle runs the code it imports (Python pickle documentation; the Hub's picklescan); safetensors carries no code".into(),
             unsafe_serialization: Verdict::Refuse,
             suspicious_serialization: Verdict::Allow,
+            unscannable_serialization: Verdict::Refuse,
         }
     }
 }

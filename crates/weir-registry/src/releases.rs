@@ -63,10 +63,20 @@ pub async fn serialization_allowed(
     facts.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, f) in facts {
         let Some(report) = f.pickle else { continue };
-        let verdict = match report.safety() {
+        let graded = match report.safety() {
             Safety::Innocuous => Verdict::Allow,
             Safety::Suspicious => rules.suspicious_serialization,
             Safety::Dangerous => rules.unsafe_serialization,
+        };
+        // An unfinished scan is refused on its own rule, whatever the imports it did read.
+        let unread = match report.incomplete {
+            Some(_) => rules.unscannable_serialization,
+            None => Verdict::Allow,
+        };
+        let verdict = if graded == Verdict::Refuse || unread == Verdict::Refuse {
+            Verdict::Refuse
+        } else {
+            Verdict::Allow
         };
         if verdict == Verdict::Refuse {
             let worst = report.safety();
@@ -78,8 +88,14 @@ pub async fn serialization_allowed(
                 .map(|i| format!("{}.{}", i.module, i.name))
                 .collect();
             let why = match (&report.incomplete, imports.is_empty()) {
-                (Some(stop), true) => format!("the scan stopped: {stop}"),
-                _ => format!("imports {}", imports.join(", ")),
+                (Some(stop), true) => format!("the scan could not finish: {stop}"),
+                (Some(stop), false) => {
+                    format!(
+                        "imports {}; the scan could not finish: {stop}",
+                        imports.join(", ")
+                    )
+                }
+                (None, _) => format!("imports {}", imports.join(", ")),
             };
             refused.push(format!("{path} is {} ({why})", worst.status()));
         }

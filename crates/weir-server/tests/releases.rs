@@ -277,3 +277,62 @@ async fn an_operator_may_allow_unsafe_serialization_in_the_policy_and_refuse_sus
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn bytes_first_committed_under_another_name_are_scanned_when_a_pickle_name_commits_them() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    // A protocol-0 pickle has no PROTO opcode to sniff: under a safetensors name it is not
+    // scanned, and the facts read for that name must not vouch for it under a pickle name.
+    let p0: &[u8] = b"cposix\nsystem\n(S'id'\ntR.";
+    app.commit("alice/m", "main", &alice, &[("a.safetensors", p0)])
+        .await;
+    app.commit("alice/m", "main", &alice, &[("b.bin", p0)])
+        .await;
+    let r = app
+        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.expect("json");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("b.bin is unsafe"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_the_scan_cannot_finish_is_refused_unless_the_policy_allows_it() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    // A truncated pickle: Python would run what it read before failing.
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[("model.pkl", &BENIGN_PICKLE[..BENIGN_PICKLE.len() - 3])],
+    )
+    .await;
+    let r = app
+        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.expect("json");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("model.pkl is suspicious (the scan could not finish: truncated)"),
+        "{v}"
+    );
+}

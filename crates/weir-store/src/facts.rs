@@ -56,9 +56,11 @@ fn read_facts(
         version: VERSION,
         ..Default::default()
     };
+    // Both readers where both apply: a pickle renamed `.safetensors` is still scanned.
     if is_safetensors(path) {
         facts.safetensors = safetensors_parameters(&mut f, &head[..n], size)?;
-    } else {
+    }
+    if pickle::wants_scan(path.as_str(), &head[..n]) {
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(0))?;
         facts.pickle = Some(pickle::scan_file(f));
@@ -107,10 +109,15 @@ impl Store {
         sha: &Sha256Hex,
         size: u64,
     ) -> Result<Option<BlobFacts>> {
-        if let Some(f) = self.db.blob_facts(sha).await?
+        // Which readers apply depends on the name too (a blob first committed as
+        // `x.safetensors` and then as `x.bin` is scanned when it becomes `x.bin`).
+        let stored = self.db.blob_facts(sha).await?;
+        if let Some(f) = &stored
             && f.version == VERSION
+            && (f.pickle.is_some() || !pickle::wants_scan(path.as_str(), b""))
+            && (f.safetensors.is_some() || !is_safetensors(path))
         {
-            return Ok(Some(f));
+            return Ok(stored);
         }
         let _permit = self
             .fact_reads
@@ -123,6 +130,16 @@ impl Store {
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))?
             .map_err(|source| StoreError::Io { path: file, source })?;
+        // What an earlier name's readers found stays (same version only).
+        let facts = match (facts, stored.filter(|s| s.version == VERSION)) {
+            (Some(mut new), Some(old)) => {
+                new.pickle = new.pickle.or(old.pickle);
+                new.safetensors = new.safetensors.or(old.safetensors);
+                Some(new)
+            }
+            (Some(new), None) => Some(new),
+            (None, old) => old,
+        };
         if let Some(f) = &facts {
             self.db.put_blob_facts(sha, f).await?;
         }

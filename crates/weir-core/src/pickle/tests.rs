@@ -268,3 +268,117 @@ proptest! {
         prop_assert!(scan(&p).safety() >= Safety::Suspicious);
     }
 }
+
+#[test]
+fn the_attack_corpus_is_never_innocuous() {
+    for (name, bytes) in [
+        ("zlib.joblib", &include_bytes!("attacks/zlib.joblib")[..]),
+        ("gzip.joblib", include_bytes!("attacks/gzip.joblib")),
+        ("legacy-tar.pt", include_bytes!("attacks/legacy-tar.pt")),
+        (
+            "legacy-mark-pop.bin",
+            include_bytes!("attacks/legacy-mark-pop.bin"),
+        ),
+        ("upath.pt", include_bytes!("attacks/upath.pt")),
+        ("w.npz", include_bytes!("attacks/w.npz")),
+    ] {
+        let r = scan(bytes);
+        assert_ne!(r.safety(), Safety::Innocuous, "{name}: {r:?}");
+        if name != "legacy-tar.pt" {
+            // A tar is not opened (it is unscannable); the others are read to the payload.
+            assert_eq!(r.safety(), Safety::Dangerous, "{name}: {r:?}");
+        } else {
+            assert!(r.incomplete.is_some(), "{name}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn long_and_dotted_names_are_never_dropped() {
+    let mut p = b"\x80\x04cos\n".to_vec();
+    p.extend_from_slice(&b"path.os.".repeat(40));
+    p.extend_from_slice(b"system\n(S'id'\ntR.");
+    assert_eq!(scan(&p).safety(), Safety::Dangerous);
+    // argparse._os.system through STACK_GLOBAL: an attribute walk from a harmless module.
+    let x = |s: &[u8]| {
+        let mut v = b"X".to_vec();
+        v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        v.extend_from_slice(s);
+        v
+    };
+    let mut p = b"\x80\x04".to_vec();
+    p.extend(x(b"argparse"));
+    p.extend(x(b"_os.system"));
+    p.extend_from_slice(b"\x93");
+    p.extend(x(b"id"));
+    p.extend_from_slice(b"\x85R.");
+    assert_eq!(scan(&p).safety(), Safety::Dangerous);
+    // A name Python could not import still counts (unresolved).
+    assert_eq!(scan(b"\x80\x02cos\nsys tem\n.").safety(), Safety::Dangerous);
+}
+
+#[test]
+fn opcode_details_python_accepts() {
+    // POP with a mark on top pops the mark; a memo index as int() reads it.
+    let r = scan(b"(0cos\nsystem\n.");
+    assert_eq!(r.safety(), Safety::Dangerous, "{r:?}");
+    let r = scan(b"\x80\x02Np1_0\n0g1_0\n.");
+    assert_eq!(
+        r,
+        Report {
+            pickles: 1,
+            ..Default::default()
+        }
+    );
+}
+
+#[test]
+fn numpy_arrays_are_scanned_when_they_hold_objects() {
+    let mut plain = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+    let mut h = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".to_vec();
+    h.resize(0x75, b' ');
+    h.push(b'\n');
+    plain.extend_from_slice(&h);
+    plain.extend_from_slice(&[0x80, 0x02, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        scan(&plain),
+        Report::default(),
+        "raw floats are not a pickle"
+    );
+    let mut object = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+    let mut h = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".to_vec();
+    h.resize(0x75, b' ');
+    h.push(b'\n');
+    object.extend_from_slice(&h);
+    object.extend_from_slice(&stack_global_os_system());
+    assert_eq!(scan(&object).safety(), Safety::Dangerous);
+    assert!(wants_scan("arr.npy", b""));
+    assert!(wants_scan("renamed.dat2", b"\x93NUMPY\x01\x00"));
+}
+
+#[test]
+fn compression_the_scan_cannot_open_is_unscannable_and_never_selected_by_itself() {
+    for head in [
+        &b"BZh91AY"[..],
+        b"\xfd7zXZ\x00\x00",
+        b"\x28\xb5\x2f\xfd\x00",
+    ] {
+        let r = scan(head);
+        assert!(r.incomplete.is_some(), "{head:?}: {r:?}");
+        assert!(
+            !wants_scan("dataset.bz2", head),
+            "only by a pickle extension"
+        );
+    }
+}
+
+#[test]
+fn copies_of_a_kept_string_cost_no_memory() {
+    // One 1 KiB string duplicated and memoized 499,000 times (1000x amplification if copied).
+    let mut p = b"\x80\x04X\x00\x04\x00\x00".to_vec();
+    p.extend_from_slice(&[b'A'; 1024]);
+    p.extend_from_slice(&b"2\x94".repeat(499_000));
+    p.push(b'.');
+    let r = scan(&p);
+    assert_eq!(r.safety(), Safety::Innocuous, "{r:?}");
+}
