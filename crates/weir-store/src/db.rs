@@ -86,6 +86,8 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: AnyPool,
+    /// The group writer of standalone events and deliveries.
+    pub(crate) recorder: crate::events::Recorder,
 }
 
 impl Db {
@@ -126,7 +128,14 @@ impl Db {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
-        Ok(Db { pool })
+        Ok(Db::with_pool(pool))
+    }
+
+    fn with_pool(pool: AnyPool) -> Db {
+        Db {
+            recorder: crate::events::Recorder::start(pool.clone()),
+            pool,
+        }
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN

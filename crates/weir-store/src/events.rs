@@ -5,14 +5,188 @@ use weir_core::Event;
 
 use crate::{Db, Result, StoreError};
 
+/// Largest number of records written in one group commit.
+pub const MAX_GROUP: usize = 512;
+
+/// What one request asks the group writer to record: an event (with its queued log entry) and,
+/// for a delivery to an account, who received which revision of which repo.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub event: Option<Event>,
+    /// (repo id, commit, account)
+    pub delivery: Option<(i64, String, String)>,
+}
+
+struct Job {
+    record: Record,
+    done: tokio::sync::oneshot::Sender<Result<Option<i64>>>,
+}
+
+/// The group writer: records sent while a commit is in flight are written together in the next
+/// transaction (one fsync for many), and each sender is answered only after the commit that
+/// holds its record is durable. If a group fails, each of its records is written alone, so one
+/// bad record fails only its own request.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    tx: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl Recorder {
+    /// Starts the writer on the current runtime; it ends when the last `Db` clone (the last
+    /// sender) is dropped.
+    pub(crate) fn start(pool: sqlx::AnyPool) -> Recorder {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(4 * MAX_GROUP);
+        tokio::spawn(async move {
+            let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+            while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
+                let records: Vec<&Record> = batch.iter().map(|j| &j.record).collect();
+                match write_group(&pool, &records).await {
+                    Ok(ids) => {
+                        for (job, id) in batch.drain(..).zip(ids) {
+                            let _ = job.done.send(Ok(id));
+                        }
+                    }
+                    Err(_) => {
+                        for job in batch.drain(..) {
+                            let r = write_group(&pool, &[&job.record])
+                                .await
+                                .map(|ids| ids.into_iter().next().flatten());
+                            let _ = job.done.send(r);
+                        }
+                    }
+                }
+            }
+        });
+        Recorder { tx }
+    }
+
+    pub(crate) async fn record(&self, record: Record) -> Result<Option<i64>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let gone = || StoreError::Corrupt("the event writer has stopped".into());
+        self.tx
+            .send(Job { record, done })
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+/// Rows per multi-row statement (11 bound values an event row; SQLite allows 32,766).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Writes records in one transaction; the event ids in order. Events go in multi-row inserts
+/// (each row's id found by its random salt, whatever order the database returns them in), the
+/// sealing decision is read once per repo, and deliveries of the same revision to the same
+/// account are counted together.
+async fn write_group(pool: &sqlx::AnyPool, records: &[&Record]) -> Result<Vec<Option<i64>>> {
+    use std::collections::HashMap;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut hidden: HashMap<String, bool> = HashMap::new();
+    // (record index, event, salt, log entry)
+    let mut rows = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Some(e) = &r.event else { continue };
+        let mut salt = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+        let mut sealed = false;
+        for name in e.repos() {
+            let h = match hidden.get(name) {
+                Some(h) => *h,
+                None => {
+                    let h = repo_hidden(&mut tx, name).await?;
+                    hidden.insert(name.to_string(), h);
+                    h
+                }
+            };
+            sealed |= h;
+        }
+        let entry = e.log_entry(&salt, sealed);
+        rows.push((i, e, salt, entry));
+    }
+    let mut ids: Vec<Option<i64>> = vec![None; records.len()];
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
+            "INSERT INTO events (at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt) ",
+        );
+        q.push_values(chunk, |mut b, (_, e, salt, _)| {
+            b.push_bind(e.at)
+                .push_bind(e.actor.clone())
+                .push_bind(e.action.clone())
+                .push_bind(e.repo.clone())
+                .push_bind(e.subject.clone())
+                .push_bind(e.decision.clone())
+                .push_bind(e.reason.clone())
+                .push_bind(e.request_id.clone())
+                .push_bind(e.user_agent.clone())
+                .push_bind(e.details.to_string())
+                .push_bind(salt.to_vec());
+        });
+        q.push(" RETURNING id, salt");
+        let returned = q.build().fetch_all(&mut *tx).await?;
+        let mut by_salt: HashMap<Vec<u8>, i64> = HashMap::with_capacity(returned.len());
+        for r in &returned {
+            by_salt.insert(r.try_get("salt")?, r.try_get("id")?);
+        }
+        let mut pending = Vec::with_capacity(chunk.len());
+        for (i, _, salt, entry) in chunk {
+            let id = *by_salt
+                .get(&salt[..])
+                .ok_or_else(|| StoreError::Corrupt("an inserted event was not returned".into()))?;
+            ids[*i] = Some(id);
+            pending.push((id, entry));
+        }
+        let mut q =
+            sqlx::QueryBuilder::<sqlx::Any>::new("INSERT INTO log_pending (event_id, data) ");
+        q.push_values(pending, |mut b, (id, entry)| {
+            b.push_bind(id).push_bind(entry.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let mut deliveries: HashMap<(i64, &str, &str), i64> = HashMap::new();
+    for r in records {
+        if let Some((repo_id, commit, account)) = &r.delivery {
+            *deliveries
+                .entry((*repo_id, commit.as_str(), account.as_str()))
+                .or_default() += 1;
+        }
+    }
+    let deliveries: Vec<_> = deliveries.into_iter().collect();
+    let t = crate::now();
+    for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
+            "INSERT INTO deliveries (repo_id, commit_id, account, first_at, last_at, count) ",
+        );
+        q.push_values(chunk, |mut b, ((repo_id, commit, account), n)| {
+            b.push_bind(*repo_id)
+                .push_bind(commit.to_string())
+                .push_bind(account.to_string())
+                .push_bind(t)
+                .push_bind(t)
+                .push_bind(*n);
+        });
+        q.push(
+            " ON CONFLICT (repo_id, commit_id, account) DO UPDATE SET last_at = excluded.last_at, count = deliveries.count + excluded.count",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
 impl Db {
     /// Records an event and queues its log entry, in one transaction: every event reaches the
     /// transparency log, and the log never holds an event the database lacks.
+    /// Group commit: the event is written with others waiting at the same moment, in one
+    /// transaction, and this returns once that transaction is durable.
     pub async fn record_event(&self, e: &Event) -> Result<i64> {
-        let mut tx = self.begin_write().await?;
-        let id = record_event_in(&mut tx, e).await?;
-        tx.commit().await?;
-        Ok(id)
+        let id = self
+            .recorder
+            .record(Record {
+                event: Some(e.clone()),
+                delivery: None,
+            })
+            .await?;
+        id.ok_or_else(|| StoreError::Corrupt("an event was recorded without an id".into()))
     }
 
     /// The opening of an event's log entry: its salt and its `public` facts. Callers give it
@@ -170,18 +344,22 @@ pub(crate) async fn record_event_in(
 /// transaction, so a repo made private in the same transaction is already sealed.
 async fn is_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Event) -> Result<bool> {
     for name in e.repos() {
-        let Some((ns, n)) = name.split_once('/') else {
+        if repo_hidden(tx, name).await? {
             return Ok(true);
-        };
-        let row = sqlx::query("SELECT private FROM repos WHERE namespace = $1 AND name = $2")
-            .bind(ns)
-            .bind(n)
-            .fetch_optional(&mut **tx)
-            .await?;
-        match row {
-            Some(r) if r.try_get::<i64, _>("private")? == 0 => {}
-            _ => return Ok(true),
         }
     }
     Ok(false)
+}
+
+/// Whether a repo name is not a public repo now (private, missing or not a name).
+async fn repo_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<bool> {
+    let Some((ns, n)) = name.split_once('/') else {
+        return Ok(true);
+    };
+    let row = sqlx::query("SELECT private FROM repos WHERE namespace = $1 AND name = $2")
+        .bind(ns)
+        .bind(n)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(!matches!(row, Some(r) if r.try_get::<i64, _>("private")? == 0))
 }

@@ -496,31 +496,19 @@ impl Db {
     // ---- deliveries and holds --------------------------------------------------------------
 
     /// Records a download decision's event and, for a delivery to a signed-in account, who
-    /// received which revision, in one transaction: the delivery records are what incident
-    /// notifications reach.
+    /// received which revision, in one transaction (a group commit with other requests'): the
+    /// delivery records are what incident notifications reach. Returns once durable.
     pub async fn record_download(
         &self,
         event: Option<&Event>,
         delivery: Option<(&Repo, &str, &str)>,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        if let Some(e) = event {
-            record_event_in(&mut tx, e).await?;
-        }
-        if let Some((repo, commit, account)) = delivery {
-            let t = now();
-            sqlx::query(
-                "INSERT INTO deliveries (repo_id, commit_id, account, first_at, last_at, count) VALUES ($1, $2, $3, $4, $4, 1)
-                 ON CONFLICT (repo_id, commit_id, account) DO UPDATE SET last_at = excluded.last_at, count = deliveries.count + 1",
-            )
-            .bind(repo.id)
-            .bind(commit)
-            .bind(account)
-            .bind(t)
-            .execute(&mut *tx)
+        self.recorder
+            .record(crate::events::Record {
+                event: event.cloned(),
+                delivery: delivery.map(|(r, c, a)| (r.id, c.to_string(), a.to_string())),
+            })
             .await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 
