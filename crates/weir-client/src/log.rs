@@ -164,6 +164,60 @@ impl Client {
         Ok((out, check))
     }
 
+    /// The entries from index `from` to the end of the current checkpoint (verified with
+    /// `vkey`), at most `limit`, as the entry bundles serve them: (index, entry bytes). Each
+    /// bundle's entries are checked against the served level-0 tile (their leaf hashes), so a
+    /// bundle that does not match the tree is refused; `audit_log` checks the tiles themselves.
+    pub async fn log_entries(
+        &self,
+        vkey: &str,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let (c, _) = self.log_checkpoint(vkey).await?;
+        let mut out = Vec::new();
+        let end = c.size.min(from.saturating_add(limit));
+        let mut tile = from / weir_tlog::tiles::TILE_WIDTH;
+        while tile * weir_tlog::tiles::TILE_WIDTH < end {
+            let first = tile * weir_tlog::tiles::TILE_WIDTH;
+            let width = (c.size - first).min(weir_tlog::tiles::TILE_WIDTH);
+            let bundle = self
+                .get_bytes(&format!("/log/{}", entries_path(tile, width)))
+                .await?;
+            let entries = parse_entry_bundle(&bundle).map_err(invalid)?;
+            let hashes = self
+                .get_bytes(&format!(
+                    "/log/{}",
+                    weir_tlog::tiles::TileId {
+                        level: 0,
+                        index: tile,
+                        width
+                    }
+                    .path()
+                ))
+                .await?;
+            if entries.len() as u64 != width || hashes.len() as u64 != width * 32 {
+                return Err(invalid(format!(
+                    "entry bundle {tile} does not match its tile"
+                )));
+            }
+            for (k, e) in entries.into_iter().enumerate() {
+                if hashes[k * 32..(k + 1) * 32] != leaf_hash(&e)[..] {
+                    return Err(invalid(format!(
+                        "entry {} does not hash to its leaf in the tile",
+                        first + k as u64
+                    )));
+                }
+                let i = first + k as u64;
+                if i >= from && i < end {
+                    out.push((i, e));
+                }
+            }
+            tile += 1;
+        }
+        Ok(out)
+    }
+
     /// Rebuilds the whole tree from the entry bundles and compares the signed root and every tile.
     pub async fn audit_log(&self, vkey: &str) -> Result<Audit> {
         let (c, _) = self.log_checkpoint(vkey).await?;

@@ -340,3 +340,68 @@ fn verify_detects_tampering() {
     );
     assert!(verify().status.success(), "restored files verify again");
 }
+
+#[test]
+fn log_entries_are_decoded_filtered_and_private_repos_stay_sealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("cfg");
+    let (server, owner, op) = setup(&data, dir.path());
+    events(&server, &owner, &op, "alice/m", 2);
+    // A private repo's tier change is logged sealed.
+    let src = dir.path().join("src");
+    ok(&weir(
+        &[
+            "push",
+            src.to_str().expect("utf8"),
+            "alice/secret",
+            "--private",
+        ],
+        &[
+            ("WEIR_SERVER", server.url.as_str()),
+            ("WEIR_TOKEN", owner.as_str()),
+        ],
+    ));
+    ok(&weir(
+        &["tier", "set", "alice/secret", "T1"],
+        &[
+            ("WEIR_SERVER", server.url.as_str()),
+            ("WEIR_TOKEN", owner.as_str()),
+        ],
+    ));
+    wait_size(&server, &cfg, 3);
+    let all = ok(&log_cmd(&server, &cfg, &["entries"]));
+    assert!(all.lines().count() >= 3, "{all}");
+    assert!(all.contains("\ttier.set\talice/m\t"), "{all}");
+    assert!(all.contains("(sealed)"), "{all}");
+    assert!(
+        !all.contains("secret"),
+        "a private repo is never named: {all}"
+    );
+    let only = ok(&log_cmd(&server, &cfg, &["entries", "--repo", "alice/m"]));
+    assert!(only.lines().all(|l| l.contains("\talice/m\t")), "{only}");
+    let from = ok(&log_cmd(
+        &server,
+        &cfg,
+        &["entries", "--from", "1", "--limit", "1"],
+    ));
+    assert!(
+        from.starts_with("1\t") && from.lines().count() == 1,
+        "{from}"
+    );
+    let json = ok(&log_cmd(
+        &server,
+        &cfg,
+        &["entries", "--json", "--limit", "2"],
+    ));
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("ndjson");
+        assert!(v["index"].is_u64() && v["action"].is_string(), "{v}");
+        assert!(
+            v["actor"].as_str().is_none_or(|a| !a.contains("alice")),
+            "people stay commitments: {v}"
+        );
+    }
+    let bad = log_cmd(&server, &cfg, &["entries", "--repo", "not a repo"]);
+    assert!(!bad.status.success());
+}

@@ -32,6 +32,22 @@ pub enum LogCommand {
     Verify,
     /// Rebuild the whole tree from the entry bundles and compare the signed root and every tile.
     Audit,
+    /// Decode log entries: index, time, action, repo, decision, reason (people and details stay
+    /// commitments; an entry about a private repo is sealed and shows no name).
+    Entries {
+        /// The first index (default 0).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Only entries naming this repo in clear (sealed entries never match).
+        #[arg(long)]
+        repo: Option<String>,
+        /// One JSON object a line (the entry as logged, with its index).
+        #[arg(long)]
+        json: bool,
+    },
     /// (witness) Make a witness key: OUT (secret, 0600); prints the cosigner key to register.
     WitnessKeygen { name: String, out: PathBuf },
     /// (witness) Check the log's consistency with what this witness saw, then cosign and submit.
@@ -155,6 +171,58 @@ async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Resul
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(interval.max(1))).await;
+            }
+        }
+        LogCommand::Entries {
+            from,
+            limit,
+            repo,
+            json,
+        } => {
+            if let Some(r) = &repo {
+                super::repo_id(r)?;
+            }
+            let entries = client
+                .log_entries(&vkey, from, limit.clamp(1, 100_000))
+                .await?;
+            let mut shown = 0;
+            for (i, bytes) in entries {
+                let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    anyhow!("entry {i} is not JSON ({e}); the log may not be weir's")
+                })?;
+                let name = v["repo"].as_str().filter(|_| v["private"] != true);
+                if repo.as_deref().is_some_and(|r| Some(r) != name) {
+                    continue;
+                }
+                shown += 1;
+                if json {
+                    let mut o = v.clone();
+                    o["index"] = i.into();
+                    println!("{o}");
+                    continue;
+                }
+                let at = v["at"]
+                    .as_i64()
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{i}\t{at}\t{}\t{}\t{}\t{}",
+                    v["action"].as_str().unwrap_or("-"),
+                    if v["private"] == true {
+                        "(sealed)"
+                    } else {
+                        name.unwrap_or("-")
+                    },
+                    v["decision"].as_str().unwrap_or("-"),
+                    v["reason"].as_str().unwrap_or("-"),
+                );
+            }
+            if shown == 0 {
+                eprintln!("no entries match (from {from}; try a lower --from or no --repo)");
             }
         }
         LogCommand::Audit => {
