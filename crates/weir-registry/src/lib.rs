@@ -38,6 +38,7 @@ pub mod listing;
 pub mod log;
 pub mod policy;
 pub mod releases;
+pub mod repos;
 pub mod results;
 pub mod settings;
 pub mod standing;

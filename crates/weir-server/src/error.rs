@@ -367,6 +367,12 @@ impl From<StoreError> for ApiError {
                 ErrorCode::NotFound,
                 format!("{what} not found"),
             ),
+            StoreError::Deleted { .. } => ApiError::new(
+                StatusCode::GONE,
+                ErrorCode::RepoDeleted,
+                format!("{e}: its releases and log entries keep naming it"),
+            )
+            .next("pick another name"),
             StoreError::Exists(what) => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::AlreadyExists,

@@ -81,6 +81,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "blob_facts",
         include_str!("../migrations/sqlite/0015_blob_facts.sql"),
     ),
+    (
+        16,
+        "tombstones",
+        include_str!("../migrations/sqlite/0016_tombstones.sql"),
+    ),
 ];
 
 #[derive(Clone)]

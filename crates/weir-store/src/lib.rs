@@ -50,6 +50,9 @@ pub enum StoreError {
     Reserved(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The name belongs to a deleted repo (a tombstone): never taken again.
+    #[error("{repo} was deleted; the name of a deleted repo is never reused")]
+    Deleted { repo: String, at: i64 },
     /// A commit's expected parent is not the branch head any more.
     #[error("branch {branch} moved: its head is {head}, not {expected}")]
     Conflict {

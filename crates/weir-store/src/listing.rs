@@ -33,6 +33,7 @@ impl Db {
              LEFT JOIN refs h ON h.repo_id = r.id AND h.kind = 'branch' AND h.name = 'main'
              LEFT JOIN commits c ON c.repo_id = r.id AND c.id = h.commit_id
              LEFT JOIN repo_cards rc ON rc.repo_id = r.id
+             WHERE r.deleted_at IS NULL
              ORDER BY r.id",
         )
         .fetch_all(&self.pool)

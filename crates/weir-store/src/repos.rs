@@ -309,7 +309,7 @@ impl Db {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
                     auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
-             FROM repos WHERE namespace = $1 AND name = $2",
+             FROM repos WHERE namespace = $1 AND name = $2 AND deleted_at IS NULL",
         )
         .bind(id.namespace.as_str())
         .bind(id.name.as_str())
@@ -318,7 +318,49 @@ impl Db {
         row.as_ref().map(repo_from_row).transpose()
     }
 
+    /// When the repo of this name was deleted, if it was (its tombstone).
+    pub async fn deleted_at(&self, id: &RepoId) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT deleted_at FROM repos WHERE namespace = $1 AND name = $2 AND deleted_at IS NOT NULL",
+        )
+        .bind(id.namespace.as_str())
+        .bind(id.name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get::<i64, _>("deleted_at"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Deletes a repo, leaving its tombstone, with its event, in one transaction. Refused with
+    /// `StateChanged` if it was deleted meanwhile.
+    pub async fn delete_repo_logged(&self, repo: &Repo, event: &weir_core::Event) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        // The event first: it is sealed if the repo is private, as the repo was.
+        crate::events::record_event_in(&mut tx, event).await?;
+        let n =
+            sqlx::query("UPDATE repos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+                .bind(crate::now())
+                .bind(repo.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if n != 1 {
+            return Err(StoreError::StateChanged {
+                record: format!("repo {}", repo.repo_id),
+                expected: "not deleted".into(),
+            });
+        }
+        sqlx::query("DELETE FROM likes WHERE repo_id = $1")
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A repo by its row id (records such as incidents and evidence point at repos this way).
+    /// A deleted repo's row is still found: the records about it remain.
     pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
@@ -335,7 +377,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
                     auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
-             FROM repos ORDER BY namespace, name",
+             FROM repos WHERE deleted_at IS NULL ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -871,6 +913,12 @@ impl Store {
     ) -> Result<Repo> {
         if self.db.repo(id).await?.is_some() {
             return Err(StoreError::Exists(format!("repo {id}")));
+        }
+        if let Some(at) = self.db.deleted_at(id).await? {
+            return Err(StoreError::Deleted {
+                repo: id.to_string(),
+                at,
+            });
         }
         let attrs = weir_core::default_gitattributes();
         let (sha, size) = self.ingest_bytes(attrs.into_bytes().into()).await?;

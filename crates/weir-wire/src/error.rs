@@ -152,6 +152,7 @@ codes! {
     RefExists => "ref_exists",
     Region => "region",
     Rejected => "rejected",
+    RepoDeleted => "repo_deleted",
     RepoExists => "repo_exists",
     RepoNotFound => "repo_not_found",
     RequesterNotEligible => "requester_not_eligible",

@@ -22,8 +22,11 @@ fn unsupported() -> crate::routes::Routes {
             "/api/models/{ns}/{name}/discussions/{*rest}",
             "discussions and pull requests",
         )
-        .unsupported("/api/repos/delete", "deleting repos")
         .unsupported("/api/repos/move", "moving repos")
+        .unsupported(
+            "/api/models/{ns}/{name}/super-squash/{branch}",
+            "squashing a branch's history",
+        )
         .unsupported("/api/collections", "collections")
         .unsupported("/api/collections/{*rest}", "collections")
         .unsupported("/api/settings/webhooks", "Hub webhooks")
@@ -113,6 +116,16 @@ pub fn routes() -> crate::routes::Routes {
             get(download::resolve).head(download::resolve),
         )
         .add("/api/repos/create", &["POST"], post(upload::create_repo))
+        .add(
+            "/api/models/{ns}/{name}/duplicate",
+            &["POST"],
+            post(upload::duplicate_repo),
+        )
+        .add(
+            "/api/repos/delete",
+            &["DELETE"],
+            axum::routing::delete(upload::delete_repo),
+        )
         .add(
             "/api/models/{ns}/{name}/preupload/{rev}",
             &["POST"],

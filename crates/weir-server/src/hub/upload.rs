@@ -34,6 +34,133 @@ pub struct CreateRepo {
     kind: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub struct DeleteRepo {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `delete_repo`: the repo becomes a tombstone (README, "Deleting a repo"). A repo the caller
+/// cannot see is missing, as on the Hub (`RepositoryNotFoundError`, which `missing_ok` accepts).
+pub async fn delete_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    JsonBody(req): JsonBody<DeleteRepo>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(kind) = req.kind.as_deref()
+        && kind != "model"
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::UnsupportedRepoType,
+            format!("repo type {kind:?} is not supported"),
+        )
+        .next("weir hosts model repos only; omit 'repo_type'"));
+    }
+    let (ns, name) = match (req.organization.as_deref(), req.name.split_once('/')) {
+        (Some(org), _) => (org.to_string(), req.name.clone()),
+        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
+        (None, None) => match caller.name() {
+            Some(u) => (u.to_string(), req.name.clone()),
+            None => (String::new(), req.name.clone()),
+        },
+    };
+    let (repo, _) = crate::lookup::visible_repo(&state, &caller, &ns, &name).await?;
+    weir_registry::repos::delete(
+        &state.store,
+        &repo,
+        &caller.subject,
+        &meta.context(&caller),
+        crate::now(),
+    )
+    .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct DuplicateRepo {
+    repository: String,
+    visibility: Option<String>,
+}
+
+/// `duplicate_repo`: a copy of `main` in a new repo, for a caller who may download the source
+/// (README, "Duplicating a repo").
+pub async fn duplicate_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    crate::lookup::Visible { repo, .. }: crate::lookup::Visible,
+    JsonBody(req): JsonBody<DuplicateRepo>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(user) = caller.name().cloned() else {
+        return Err(ApiError::denied(
+            weir_authz::Reason::NotSignedIn,
+            &repo.repo_id.to_string(),
+            true,
+        ));
+    };
+    let target = RepoId::parse(&req.repository).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string())
+            .next("name the copy NAMESPACE/NAME")
+    })?;
+    let private = match req.visibility.as_deref() {
+        None => None,
+        Some("private") => Some(true),
+        Some("public") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidField,
+                format!("visibility is public or private, not {other:?}"),
+            ));
+        }
+    };
+    let commit = crate::lookup::resolve_revision(&state, &repo, "main").await?;
+    // Copying is receiving every byte: the download gate decides, as for `/resolve`.
+    let gate = crate::gate::check_at(&state, &caller, &repo, &commit).await?;
+    if let Some(e) = gate.error {
+        return Err(e);
+    }
+    if state
+        .store
+        .db
+        .account(target.namespace.as_str())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NamespaceNotFound,
+            format!("namespace {} does not exist", target.namespace),
+        ));
+    }
+    let author = signature(&state, &user).await?;
+    weir_registry::repos::duplicate(
+        &state.store,
+        &repo,
+        &commit,
+        &target,
+        private,
+        &caller.subject,
+        author,
+        &meta.context(&caller),
+        crate::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        weir_registry::ServiceError::Store(StoreError::Exists(_)) => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::RepoExists,
+            format!("{target} already exists"),
+        ),
+        other => other.into(),
+    })?;
+    Ok(Json(
+        json!({"url": format!("{}/{target}", state.config.public_url), "filesCopyPending": false}),
+    ))
+}
+
 pub async fn create_repo(
     State(state): State<AppState>,
     caller: Caller,

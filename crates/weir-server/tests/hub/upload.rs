@@ -390,3 +390,211 @@ async fn deleting_a_missing_file_is_entry_not_found() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.headers()["x-error-code"], "EntryNotFound");
 }
+
+#[tokio::test]
+async fn a_deleted_repo_is_a_tombstone_missing_everywhere_whose_name_is_never_reused() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.repo("alice/hidden", true).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    let r = app
+        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let delete = |name: &'static str, org: Option<&'static str>, token: Option<String>| {
+        let app = &app;
+        async move {
+            let r = app
+                .req(Method::DELETE, "/api/repos/delete", token.as_deref())
+                .json(&json!({"name": name, "organization": org, "type": "model"}))
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            let code = r
+                .headers()
+                .get("x-error-code")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            (s, code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Someone else: refused on a public repo, missing on a private one (as a missing repo is).
+    let (s, _, _) = delete("m", Some("alice"), Some(bob.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let hidden = delete("hidden", Some("alice"), Some(bob.clone())).await;
+    let missing = delete("nothing", Some("alice"), Some(bob.clone())).await;
+    assert_eq!(hidden.0, StatusCode::NOT_FOUND);
+    assert_eq!(hidden.1, missing.1);
+    assert_eq!(
+        hidden.2.to_string().replace("hidden", "X"),
+        missing.2.to_string().replace("nothing", "X")
+    );
+    let (s, _, _) = delete("alice/m", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The owner deletes it: every lookup by name answers missing.
+    let (s, _, _) = delete("m", Some("alice"), Some(alice.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+    for path in [
+        "/api/models/alice/m",
+        "/alice/m/resolve/main/a.txt",
+        "/api/models/alice/m/tree/main",
+    ] {
+        assert_eq!(
+            app.get(path, Some(&alice)).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let listed: Value = app
+        .get("/api/models?author=alice", Some(&alice))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        listed
+            .as_array()
+            .is_some_and(|a| a.iter().all(|m| m["id"] != "alice/m")),
+        "{listed}"
+    );
+    // A second delete finds nothing; the name is never taken again.
+    let (s, _, _) = delete("m", Some("alice"), Some(alice.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let r = app
+        .req(Method::POST, "/api/repos/create", Some(&alice))
+        .json(&json!({"name": "m", "organization": "alice"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::GONE,
+        "a 409 would let exist_ok pass"
+    );
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "repo_deleted");
+    // The release and the deletion stay on record.
+    let events = app
+        .store
+        .db
+        .events(Some("alice/m"), 100)
+        .await
+        .expect("events");
+    let actions: Vec<&str> = events.iter().map(|(_, e)| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"repo.deleted") && actions.contains(&"release"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_keeps_the_tier_and_needs_a_download_allow_on_the_source() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/open", false).await;
+    app.repo("alice/gated", false).await;
+    app.repo("alice/private", true).await;
+    for r in ["alice/open", "alice/gated", "alice/private"] {
+        app.commit(
+            r,
+            "main",
+            &alice,
+            &[("config.json", b"{}"), ("w.bin", b"w")],
+        )
+        .await;
+    }
+    let repo = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("alice/gated").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo");
+    app.store
+        .db
+        .set_tier(&repo, weir_core::Tier::T2)
+        .await
+        .expect("tier");
+    let dup = |from: &'static str, to: &'static str, token: &str, vis: Option<&str>| {
+        let (app, token) = (&app, token.to_string());
+        let body = match vis {
+            Some(v) => json!({"repository": to, "visibility": v}),
+            None => json!({"repository": to}),
+        };
+        async move {
+            let r = app
+                .req(
+                    Method::POST,
+                    &format!("/api/models/{from}/duplicate"),
+                    Some(&token),
+                )
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // bob cannot download the T2 source: no copy, and nothing is created.
+    let (s, _) = dup("alice/gated", "bob/copy", &bob, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/models/bob/copy", Some(&bob)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // A private source is missing to bob.
+    let (s, _) = dup("alice/private", "bob/copy", &bob, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Nor may he copy into a namespace he cannot create in.
+    let (s, _) = dup("alice/open", "alice/theirs", &bob, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A public T0 copy: same files, same tier.
+    let (s, v) = dup("alice/open", "bob/copy", &bob, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["url"].as_str().is_some_and(|u| u.ends_with("/bob/copy")));
+    let r = app.get("/bob/copy/resolve/main/w.bin", Some(&bob)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The owner copies the T2 repo: the copy is T2 from its first file on.
+    let (s, v) = dup("alice/gated", "alice/gated-copy", &alice, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let info: Value = app
+        .get("/api/models/alice/gated-copy", Some(&alice))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["weir"]["tier"], "T2");
+    assert_eq!(
+        app.get("/alice/gated-copy/resolve/main/w.bin", Some(&bob))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // A private repo's copy stays private; an existing name is a conflict.
+    let (s, v) = dup("alice/private", "alice/p2", &alice, Some("public")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = dup("alice/private", "alice/p2", &alice, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/models/alice/p2", Some(&bob)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (s, _) = dup("alice/open", "bob/copy", &bob, None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let events = app
+        .store
+        .db
+        .events(Some("alice/gated-copy"), 10)
+        .await
+        .expect("events");
+    assert!(events.iter().any(|(_, e)| e.action == "repo.duplicated"));
+}

@@ -1,0 +1,123 @@
+//! A repo's life after creation: deletion (a tombstone).
+
+use serde_json::json;
+use weir_authz::{Action, Subject};
+use weir_store::{Repo, Store};
+
+use crate::access::{facts, require};
+use crate::{Context, ServiceError};
+
+/// Deletes a repo: the namespace's owners (or an operator) only. What stays: the row as a
+/// tombstone (every lookup by name answers missing, and the name is never taken again), its
+/// commits and blobs, releases and their signatures, incidents, evidence, events and log entries.
+/// What goes: its likes. The `repo.deleted` event commits with the tombstone.
+pub async fn delete(
+    store: &Store,
+    repo: &Repo,
+    subject: &Subject,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    require(subject, &Action::Review(&facts(repo)), repo)?;
+    let e = ctx.event(now, "repo.deleted", Some(repo), "deleted", json!({}));
+    store.db.delete_repo_logged(repo, &e).await?;
+    Ok(())
+}
+
+/// Copies the files of `source` at `commit` into a new repo `target`, for a caller the download
+/// gate allowed on `source` at that commit (the handler asks it first). The copy keeps the
+/// source's tier, set before any file lands, so no byte is ever served under a lower tier; a copy
+/// of a private repo is private. Possession of each blob comes from that allowed download.
+/// The `repo.duplicated` event names the source and commit.
+#[allow(clippy::too_many_arguments)]
+pub async fn duplicate(
+    store: &Store,
+    source: &Repo,
+    commit: &weir_core::CommitId,
+    target: &weir_core::RepoId,
+    private: Option<bool>,
+    subject: &Subject,
+    author: weir_core::CommitSignature,
+    ctx: &Context,
+    now: i64,
+) -> Result<Repo, ServiceError> {
+    use crate::Kind;
+    use weir_wire::ErrorCode;
+    let namespace = target.namespace.clone();
+    let d = weir_authz::authorize(
+        subject,
+        &Action::CreateRepo {
+            namespace: &namespace,
+        },
+    );
+    if !d.allow {
+        return Err(ServiceError::Denied {
+            reason: d.reason,
+            repo: target.to_string(),
+            anonymous: matches!(subject, Subject::Anonymous),
+        });
+    }
+    if source.private && private == Some(false) {
+        return Err(ServiceError::refused(
+            Kind::Conflict,
+            ErrorCode::InvalidField,
+            format!(
+                "{} is private; a copy of a private repo stays private",
+                source.repo_id
+            ),
+        )
+        .next("omit visibility, or ask the owners to make the source public"));
+    }
+    let files = store.db.files(source, commit).await?;
+    let private = private.unwrap_or(source.private);
+    let created = store.create_repo(target, private, author.clone()).await?;
+    let e = ctx.event(
+        now,
+        "repo.duplicated",
+        Some(&created),
+        "duplicated",
+        json!({"public": {"repo": target.to_string(), "source": source.repo_id.to_string(), "commit": commit.as_str(), "tier": source.tier.as_str()}}),
+    );
+    store
+        .db
+        .set_tier_logged(&created, source.tier, false, &e)
+        .await?;
+    let created = store
+        .db
+        .repo(target)
+        .await?
+        .ok_or_else(|| weir_store::StoreError::NotFound(format!("repo {target}")))?;
+    for f in &files {
+        store.db.record_upload(&created, &f.sha256, f.size).await?;
+    }
+    let head = store
+        .db
+        .resolve(
+            &created,
+            &weir_core::Revision::parse("main")
+                .map_err(|e| weir_store::StoreError::Corrupt(e.to_string()))?,
+        )
+        .await?;
+    let c = weir_store::NewCommit {
+        branch: weir_core::RefName::main(),
+        expected_parent: head,
+        create_branch: false,
+        ops: files
+            .iter()
+            .map(|f| weir_store::CommitOp::Add {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                size: f.size,
+            })
+            .collect(),
+        author,
+        summary: format!(
+            "Duplicate from {}@{}",
+            source.repo_id,
+            &commit.as_str()[..12]
+        ),
+        description: String::new(),
+    };
+    store.commit(&created, &c).await?;
+    Ok(created)
+}
