@@ -454,6 +454,19 @@ pub async fn set_tier(
         json!({"from": repo.tier.as_str(), "to": to.as_str(), "reason": reason, "declarations_reset": correction}),
     );
     store.db.set_tier_logged(repo, to, correction, &e).await?;
+    // Derivatives (declared on their cards, or copies) inherit a raise.
+    if to > repo.tier {
+        for d in store.db.derivatives_of(&repo.repo_id.to_string()).await? {
+            crate::classification::reclassify(
+                store,
+                &d,
+                ctx.actor.as_deref(),
+                crate::classification::Lowering::Never,
+                now,
+            )
+            .await?;
+        }
+    }
     Ok(repo.tier)
 }
 

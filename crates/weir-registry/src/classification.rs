@@ -79,6 +79,13 @@ pub async fn classify_with(
     let policy = policy_in_force(store).await?;
     let stored = store.db.classification(repo).await?;
     let mut card = card_facts(store, repo, commit).await?;
+    // A copy made by `duplicate` derives from its source, whatever its card says.
+    if let Some((source, _)) = store.db.lineage(repo).await? {
+        let name = source.repo_id.to_string();
+        if !card.base_models.contains(&name) {
+            card.base_models.push(name);
+        }
+    }
     // The card is self-declared: what it has ever declared keeps counting (the highest compute,
     // closed weights, every base model), so a publisher cannot lower the minimum by editing the
     // card; only signed, complete evaluations and operators' decisions lower it.
@@ -356,7 +363,7 @@ pub async fn reclassify_all(
     now: i64,
 ) -> Result<usize, StoreError> {
     let mut raised = 0;
-    for repo in store.db.list_repos().await? {
+    for repo in store.db.list_live_repos().await? {
         let before = repo.tier;
         reclassify(store, &repo.repo_id, actor, lowering, now).await?;
         if let Some(after) = store.db.repo(&repo.repo_id).await?

@@ -19,10 +19,26 @@ pub async fn delete(
     now: i64,
 ) -> Result<(), ServiceError> {
     require(subject, &Action::Review(&facts(repo)), repo)?;
+    // Accountability outlives the repo, and a running report keeps it: no deletion while an
+    // incident about it is received, triaged, confirmed or mitigated.
+    if store.db.has_open_incident(repo).await? {
+        return Err(ServiceError::refused(
+            crate::Kind::Conflict,
+            weir_wire::ErrorCode::IncidentHold,
+            format!(
+                "{} has an incident report that is not settled; a repo is not deleted while a report about it runs",
+                repo.repo_id
+            ),
+        )
+        .next("settle the incident first (weir incident list)"));
+    }
     let e = ctx.event(now, "repo.deleted", Some(repo), "deleted", json!({}));
     store.db.delete_repo_logged(repo, &e).await?;
     Ok(())
 }
+
+/// Most files one duplicate copies.
+pub const MAX_DUPLICATE_FILES: usize = 10_000;
 
 /// Copies the files of `source` at `commit` into a new repo `target`, for a caller the download
 /// gate allowed on `source` at that commit (the handler asks it first). The copy keeps the
@@ -57,6 +73,11 @@ pub async fn duplicate(
             anonymous: matches!(subject, Subject::Anonymous),
         });
     }
+    // A gated or private repo is copied by its publisher only: the copier owns the copy's
+    // settings (visibility, gating), which must not become a way around the source's.
+    if source.private || source.tier > weir_core::Tier::T0 {
+        require(subject, &Action::Review(&facts(source)), source)?;
+    }
     if source.private && private == Some(false) {
         return Err(ServiceError::refused(
             Kind::Conflict,
@@ -69,8 +90,30 @@ pub async fn duplicate(
         .next("omit visibility, or ask the owners to make the source public"));
     }
     let files = store.db.files(source, commit).await?;
+    if files.len() > MAX_DUPLICATE_FILES {
+        return Err(ServiceError::refused(
+            Kind::Invalid,
+            ErrorCode::TooLarge,
+            format!(
+                "{} has {} files at {}; a duplicate copies at most {MAX_DUPLICATE_FILES}",
+                source.repo_id,
+                files.len(),
+                &commit.as_str()[..12]
+            ),
+        )
+        .next("push the files to a new repo with weir push or upload_folder"));
+    }
     let private = private.unwrap_or(source.private);
     let created = store.create_repo(target, private, author.clone()).await?;
+    store.db.set_lineage(&created, source, commit).await?;
+    // The source as it is now (a raise since the request was read counts); gone, no copy.
+    let source = store
+        .db
+        .repo(&source.repo_id)
+        .await?
+        .ok_or_else(|| weir_store::StoreError::NotFound(format!("repo {}", source.repo_id)))?;
+    let source = &source;
+    store.db.set_gating(&created, &source.gating).await?;
     let e = ctx.event(
         now,
         "repo.duplicated",
@@ -119,5 +162,14 @@ pub async fn duplicate(
         description: String::new(),
     };
     store.commit(&created, &c).await?;
+    // Classified at once, as a derivative of its source.
+    crate::classification::reclassify(
+        store,
+        target,
+        ctx.actor.as_deref(),
+        crate::classification::Lowering::Never,
+        now,
+    )
+    .await?;
     Ok(created)
 }

@@ -354,3 +354,59 @@ impl hyper::body::Body for GuardedBody {
         self.inner.size_hint()
     }
 }
+
+/// A request body that records whether it was read to its end.
+struct ReadTracked {
+    inner: axum::body::Body,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl http_body::Body for ReadTracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(r, std::task::Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.done.store(true, std::sync::atomic::Ordering::Release);
+        }
+        r
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An answer given before the request's body was read (a refusal, a 501, a missing repo) ends
+/// the connection with `Connection: close`: the unread bytes would otherwise be read as the
+/// next request on a keep-alive connection, or the server would drop it under a client that
+/// reuses it (which then sees "disconnected without a response").
+pub(crate) async fn close_if_body_unread(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http_body::Body as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let tracked = ReadTracked {
+        inner: body,
+        done: done.clone(),
+    };
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::new(tracked));
+    let mut res = next.run(req).await;
+    if !done.load(std::sync::atomic::Ordering::Acquire) {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
+}

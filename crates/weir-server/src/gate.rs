@@ -60,6 +60,12 @@ pub async fn check_at(
     let at = now();
     let mut f = facts(repo);
     f.held = state.store.db.is_held(repo.id, commit.as_str()).await?;
+    // A copy is held with the revision of its source it was made from.
+    if !f.held
+        && let Some((source, copied)) = state.store.db.lineage(repo).await?
+    {
+        f.held = state.store.db.is_held(source.id, &copied).await?;
+    }
     let (st, request) = standing(state, caller, repo, at).await?;
     let decision = caller.authorize(&Action::Download(&f, st));
     let error =

@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn(conn::close_if_body_unread))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(

@@ -108,3 +108,37 @@ async fn stalled_bodies_and_one_address_cannot_hold_every_slot() {
     assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf[..n]));
     drop(held);
 }
+
+/// An answer given before the body was read closes the connection: a keep-alive client's next
+/// request never lands in unread bytes, nor on a socket the server drops.
+#[tokio::test]
+async fn an_answer_before_the_body_is_read_closes_the_connection_and_one_after_keeps_it() {
+    let app = TestApp::live(|_| {}).await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    // A 501 route never reads its body.
+    let r = app
+        .req(
+            reqwest::Method::POST,
+            "/api/models/alice/m/discussions",
+            Some(&alice),
+        )
+        .json(&serde_json::json!({"title": "t", "description": "d"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(
+        r.headers().get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    // A handler that reads its body leaves the connection open.
+    let r = app
+        .req(reqwest::Method::POST, "/api/validate-yaml", None)
+        .json(&serde_json::json!({"content": "---\nlicense: mit\n---\n", "repoType": "model"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success());
+    assert!(r.headers().get("connection").is_none());
+}

@@ -86,6 +86,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "tombstones",
         include_str!("../migrations/sqlite/0016_tombstones.sql"),
     ),
+    (
+        17,
+        "lineage",
+        include_str!("../migrations/sqlite/0017_lineage.sql"),
+    ),
 ];
 
 #[derive(Clone)]

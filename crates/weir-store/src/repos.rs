@@ -318,6 +318,54 @@ impl Db {
         row.as_ref().map(repo_from_row).transpose()
     }
 
+    /// Every repo that is not deleted.
+    pub async fn list_live_repos(&self) -> Result<Vec<Repo>> {
+        let rows = sqlx::query(
+            "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
+             FROM repos WHERE deleted_at IS NULL ORDER BY namespace, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(repo_from_row).collect()
+    }
+
+    /// Records that `repo` is a copy of `source` at `commit`.
+    pub async fn set_lineage(&self, repo: &Repo, source: &Repo, commit: &CommitId) -> Result<()> {
+        sqlx::query("INSERT INTO repo_lineage (repo_id, source_id, commit_id) VALUES ($1, $2, $3)")
+            .bind(repo.id)
+            .bind(source.id)
+            .bind(commit.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The repo a copy was made from (deleted or not) and the commit copied.
+    pub async fn lineage(&self, repo: &Repo) -> Result<Option<(Repo, String)>> {
+        let row = sqlx::query("SELECT source_id, commit_id FROM repo_lineage WHERE repo_id = $1")
+            .bind(repo.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let source: i64 = r.try_get("source_id")?;
+        let commit: String = r.try_get("commit_id")?;
+        Ok(self.repo_by_id(source).await?.map(|s| (s, commit)))
+    }
+
+    /// Whether the repo has an incident that is not settled (received, triaged, confirmed or
+    /// mitigated): such a repo is not deleted while the report runs.
+    pub async fn has_open_incident(&self, repo: &Repo) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM incidents WHERE repo_id = $1
+             AND state IN ('received', 'triaged', 'confirmed', 'mitigated') LIMIT 1",
+        )
+        .bind(repo.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// When the repo of this name was deleted, if it was (its tombstone).
     pub async fn deleted_at(&self, id: &RepoId) -> Result<Option<i64>> {
         let row = sqlx::query(
@@ -373,11 +421,13 @@ impl Db {
         row.as_ref().map(repo_from_row).transpose()
     }
 
+    /// Every repo, deleted ones included (their records count: standing, the OSV feed, the
+    /// incident list). See [`Db::list_live_repos`].
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
                     auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
-             FROM repos WHERE deleted_at IS NULL ORDER BY namespace, name",
+             FROM repos ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -478,3 +478,124 @@ pub async fn resolve(
     );
     Ok(resp.into_response())
 }
+
+/// Largest index file read for `safetensors-metadata`.
+const MAX_INDEX: u64 = 16 << 20;
+/// Most shards one index may name.
+const MAX_SHARDS: usize = 10_000;
+/// Most header bytes read across a repo's shards for one answer.
+const MAX_HEADERS_TOTAL: u64 = 256 << 20;
+
+/// `GET /api/models/{ns}/{name}/safetensors-metadata/{filename}`
+/// (`get_sharded_safetensors_metadata`): the index and each shard's header, at `main`. Headers
+/// are read from the files' bytes, so the download gate decides, as for `/resolve` (and a gated
+/// decision is recorded).
+pub async fn safetensors_metadata(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    Visible { repo, facts: _ }: Visible,
+    Path((_, _, filename)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let repo_name = repo.repo_id.to_string();
+    let commit = resolve_revision(&state, &repo, "main").await?;
+    let path = RepoPath::parse(&filename)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?;
+    let gate = crate::gate::check_at(&state, &caller, &repo, &commit).await?;
+    if repo.tier > weir_core::Tier::T0 {
+        let e = crate::gate::event(
+            &caller,
+            &meta,
+            "download.metadata",
+            Some(&repo),
+            if gate.decision.allow { "allow" } else { "deny" },
+            gate.decision.reason.code(),
+            json!({"path": path.as_str(), "commit": commit.as_str(), "tier": repo.tier.as_str()}),
+        );
+        state.store.db.record_download(Some(&e), None).await?;
+    }
+    if let Some(mut e) = gate.error {
+        e.repo_commit = Some(commit.to_string());
+        return Err(e);
+    }
+    let missing = |p: &str| ApiError::entry_not_found(&repo_name, p, commit.as_str());
+    let index_file = state
+        .store
+        .db
+        .file(&repo, &commit, &path)
+        .await?
+        .ok_or_else(|| missing(path.as_str()))?;
+    let bad = |m: String| ApiError::bad_request(ErrorCode::InvalidFormat, m);
+    if index_file.size > MAX_INDEX {
+        return Err(bad(format!("{path} is larger than {MAX_INDEX} bytes")));
+    }
+    let blob = state.store.blobs.path_of(&index_file.sha256);
+    let bytes = tokio::fs::read(&blob).await.map_err(|e| {
+        tracing::error!(error = %e, "reading an index blob");
+        ApiError::internal()
+    })?;
+    let index: Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{path} is not JSON: {e}")))?;
+    let shards: BTreeSet<String> = index["weight_map"]
+        .as_object()
+        .ok_or_else(|| bad(format!("{path} has no weight_map")))?
+        .values()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    if shards.len() > MAX_SHARDS {
+        return Err(bad(format!("{path} names more than {MAX_SHARDS} shards")));
+    }
+    let dir = path
+        .as_str()
+        .rsplit_once('/')
+        .map(|(d, _)| format!("{d}/"))
+        .unwrap_or_default();
+    let mut headers = serde_json::Map::new();
+    let mut total = 0u64;
+    for shard in shards {
+        let p = RepoPath::parse(&format!("{dir}{shard}"))
+            .map_err(|e| bad(format!("shard {shard:?}: {e}")))?;
+        let f = state
+            .store
+            .db
+            .file(&repo, &commit, &p)
+            .await?
+            .ok_or_else(|| missing(p.as_str()))?;
+        let file = state.store.blobs.path_of(&f.sha256);
+        let size = f.size;
+        let left = MAX_HEADERS_TOTAL.saturating_sub(total);
+        let header = tokio::task::spawn_blocking(
+            move || -> Result<Result<(Vec<u8>, u64), String>, std::io::Error> {
+                use std::io::Read;
+                let mut fh = std::fs::File::open(&file)?;
+                let mut first = [0u8; 8];
+                if fh.read_exact(&mut first).is_err() {
+                    return Ok(Err("shorter than a safetensors header".into()));
+                }
+                let len = match weir_core::safetensors::header_len(&first, size) {
+                    Ok(l) if l <= left => l,
+                    Ok(_) => return Ok(Err("the headers are too large to answer at once".into())),
+                    Err(e) => return Ok(Err(e.to_string())),
+                };
+                let mut h = vec![0u8; len as usize];
+                fh.read_exact(&mut h)?;
+                if let Err(e) = weir_core::safetensors::parse_header(&h, size) {
+                    return Ok(Err(e.to_string()));
+                }
+                Ok(Ok((h, len)))
+            },
+        )
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading a shard header");
+            ApiError::internal()
+        })?
+        .map_err(|m| bad(format!("{}: {m}", p.as_str())))?;
+        total += header.1;
+        let v: Value =
+            serde_json::from_slice(&header.0).map_err(|e| bad(format!("{}: {e}", p.as_str())))?;
+        headers.insert(shard, v);
+    }
+    Ok(Json(json!({"index": index, "headers": headers})))
+}

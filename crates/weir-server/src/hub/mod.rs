@@ -24,6 +24,20 @@ fn unsupported() -> crate::routes::Routes {
         )
         .unsupported("/api/repos/move", "moving repos")
         .unsupported(
+            "/api/models/{ns}/{name}/lfs-files",
+            "listing and purging LFS files",
+        )
+        .unsupported(
+            "/api/models/{ns}/{name}/lfs-files/{*rest}",
+            "listing, copying and purging LFS files",
+        )
+        .unsupported("/api/settings/repositories", "storage usage per repo")
+        .unsupported(
+            "/api/organizations/{ns}/settings/repositories",
+            "storage usage per repo",
+        )
+        .unsupported("/uploads", "discussion attachments")
+        .unsupported(
             "/api/models/{ns}/{name}/super-squash/{branch}",
             "squashing a branch's history",
         )
@@ -39,6 +53,11 @@ pub fn routes() -> crate::routes::Routes {
     unsupported()
         .add("/api/whoami-v2", &["GET"], get(download::whoami))
         .add("/api/models", &["GET"], get(models::list_models))
+        .add(
+            "/api/models-tags-by-type",
+            &["GET"],
+            get(models::tags_by_type),
+        )
         .add(
             "/api/models/{ns}/{name}/like",
             &["POST", "DELETE"],
@@ -94,6 +113,11 @@ pub fn routes() -> crate::routes::Routes {
             "/api/models/{ns}/{name}/tree/{rev}/{*path}",
             &["GET"],
             get(download::tree_path),
+        )
+        .add(
+            "/api/models/{ns}/{name}/safetensors-metadata/{*filename}",
+            &["GET"],
+            get(download::safetensors_metadata),
         )
         .add(
             "/api/models/{ns}/{name}/refs",

@@ -203,3 +203,71 @@ pub(super) async fn list_models(
     }
     Ok((headers, Json(Value::Array(items))))
 }
+
+/// The tag vocabulary `get_model_tags` reads, by type: the pipeline tags, libraries and
+/// licences a card may declare (the listing filters on the same fields).
+const TAGS_BY_TYPE: &[(&str, &[&str])] = &[
+    (
+        "pipeline_tag",
+        &[
+            "text-generation",
+            "text2text-generation",
+            "text-classification",
+            "token-classification",
+            "question-answering",
+            "summarization",
+            "translation",
+            "fill-mask",
+            "feature-extraction",
+            "sentence-similarity",
+            "image-classification",
+            "image-text-to-text",
+            "text-to-image",
+            "automatic-speech-recognition",
+            "text-to-speech",
+        ],
+    ),
+    (
+        "library",
+        &[
+            "transformers",
+            "safetensors",
+            "pytorch",
+            "gguf",
+            "diffusers",
+            "sentence-transformers",
+            "peft",
+            "onnx",
+            "jax",
+        ],
+    ),
+    (
+        "license",
+        &[
+            "apache-2.0",
+            "mit",
+            "bsd-3-clause",
+            "cc-by-4.0",
+            "cc-by-nc-4.0",
+            "cc-by-sa-4.0",
+            "openrail",
+            "llama3",
+            "gemma",
+            "other",
+        ],
+    ),
+];
+
+/// `GET /api/models-tags-by-type` (`get_model_tags`).
+pub(super) async fn tags_by_type() -> axum::Json<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for (kind, ids) in TAGS_BY_TYPE {
+        out.insert(
+            kind.to_string(),
+            ids.iter()
+                .map(|id| serde_json::json!({"id": id, "label": id, "type": kind}))
+                .collect(),
+        );
+    }
+    axum::Json(serde_json::Value::Object(out))
+}

@@ -122,6 +122,13 @@ pub async fn duplicate_repo(
     if let Some(e) = gate.error {
         return Err(e);
     }
+    // Asked before the namespace is looked up, so the answer says nothing of other namespaces.
+    caller.require(
+        &Action::CreateRepo {
+            namespace: &target.namespace,
+        },
+        &target.to_string(),
+    )?;
     if state
         .store
         .db

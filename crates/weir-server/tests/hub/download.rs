@@ -500,3 +500,58 @@ async fn security_status_grades_each_pickle_in_model_info_tree_and_paths_info() 
     assert_eq!(v[0]["securityFileStatus"]["status"], "safe", "{v}");
     assert_eq!(v[1]["securityFileStatus"]["status"], "unsafe", "{v}");
 }
+
+#[tokio::test]
+async fn sharded_safetensors_metadata_is_read_through_the_download_gate() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Read).await;
+    app.repo("alice/m", false).await;
+    let shard = safetensors_file(&[("w", "F32", &[2])]);
+    let index = serde_json::json!({"metadata": {"total_size": 8}, "weight_map": {"w": "model-00001-of-00001.safetensors"}});
+    app.commit(
+        "alice/m",
+        "main",
+        &alice,
+        &[
+            ("model.safetensors.index.json", index.to_string().as_bytes()),
+            ("model-00001-of-00001.safetensors", &shard),
+        ],
+    )
+    .await;
+    let url = "/api/models/alice/m/safetensors-metadata/model.safetensors.index.json";
+    let v: serde_json::Value = app.get(url, Some(&bob)).await.json().await.expect("json");
+    assert_eq!(v["index"]["metadata"]["total_size"], 8);
+    assert_eq!(
+        v["headers"]["model-00001-of-00001.safetensors"]["w"]["dtype"],
+        "F32"
+    );
+    // Gated: the same answer as a download would get, and the decision is recorded.
+    let repo = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("alice/m").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo");
+    app.store
+        .db
+        .set_tier(&repo, weir_core::Tier::T2)
+        .await
+        .expect("tier");
+    assert_eq!(
+        app.get(url, Some(&bob)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let events = app
+        .store
+        .db
+        .events(Some("alice/m"), 10)
+        .await
+        .expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| e.action == "download.metadata" && e.decision == "deny")
+    );
+}

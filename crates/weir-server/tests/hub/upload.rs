@@ -598,3 +598,124 @@ async fn a_duplicate_keeps_the_tier_and_needs_a_download_allow_on_the_source() {
         .expect("events");
     assert!(events.iter().any(|(_, e)| e.action == "repo.duplicated"));
 }
+
+#[tokio::test]
+async fn a_repo_with_a_running_incident_is_not_deleted_and_a_deleted_ones_records_still_count() {
+    use crate::incidents::{app_transition, post, report};
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"w")])
+        .await;
+    let (s, v) = post(&app, "/api/v1/incidents", Some(&carol), report("alice/m")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let delete = || async {
+        app.req(Method::DELETE, "/api/repos/delete", Some(&alice))
+            .json(&json!({"name": "alice/m"}))
+            .send()
+            .await
+            .expect("send")
+    };
+    let r = delete().await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "incident_hold", "{v}");
+    // Rejected: settled, and the repo may go; the incident stays in the operators' list.
+    let (s, v) = app_transition(
+        &app,
+        &id,
+        Some(&op),
+        None,
+        json!({"to": "rejected", "reason": "not reproducible"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(delete().await.status(), StatusCode::OK);
+    let list: Value = app
+        .get("/api/v1/incidents", Some(&op))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(list.to_string().contains(&id), "{list}");
+}
+
+#[tokio::test]
+async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
+    use crate::incidents::incident_post;
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/src", false).await;
+    app.commit("alice/src", "main", &alice, &[("w.bin", b"w")])
+        .await;
+    let v1 = app.head_of("alice/src", "main").await;
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/src/duplicate",
+            Some(&carol),
+        )
+        .json(&json!({"repository": "carol/copy"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "carol has no namespace of her own here"
+    );
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/src/duplicate",
+            Some(&alice),
+        )
+        .json(&json!({"repository": "alice/copy"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    // A hold on the source's copied revision holds the copy.
+    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
+        json!({"repo": "alice/src", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [v1]})).await;
+    let id = v["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "r"}),
+    )
+    .await;
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "r", "hold": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .get("/alice/copy/resolve/main/w.bin", Some(&carol))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"], "incident_hold", "{v}");
+    // A raise of the source reaches the copy (it is classified as a derivative).
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/alice/src/tier", Some(&alice))
+        .json(&json!({"tier": "T2"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let t = crate::evals::tier(&app, "alice/copy").await;
+    assert!(t >= weir_core::Tier::T2, "{t:?}");
+}
