@@ -1,7 +1,7 @@
 """Deleting and duplicating repos through the official client: delete_repo leaves a tombstone
 (missing everywhere, the name never reused, missing_ok as on the Hub), duplicate_repo copies main
-with the source's tier and only for a caller who may download it; super_squash_history and
-move_repo answer the explicit 501."""
+with the source's tier and only for a caller who may download it; super_squash_history leaves
+one root commit; move_repo answers the explicit 501."""
 
 import huggingface_hub as hf
 import pytest
@@ -52,10 +52,19 @@ def test_duplicate_repo_keeps_the_tier_and_the_download_gate(api, registry):
         carol.model_info("carol/vetted-copy")
 
 
-def test_the_rest_of_the_lifecycle_is_an_explicit_501(api):
+def test_super_squash_history(api):
     api.create_repo("alice/squash", exist_ok=True)
-    for call in (lambda: api.super_squash_history("alice/squash"),
-                 lambda: api.move_repo("alice/squash", "alice/moved")):
+    for n in range(3):
+        api.upload_file(path_or_fileobj=str(n).encode(), path_in_repo=f"f{n}.txt", repo_id="alice/squash")
+    api.super_squash_history("alice/squash", commit_message="one")
+    commits = api.list_repo_commits("alice/squash")
+    assert [c.title for c in commits] == ["one"]
+    assert set(api.list_repo_files("alice/squash")) >= {"f0.txt", "f1.txt", "f2.txt"}
+
+
+def test_move_repo_is_an_explicit_501(api):
+    api.create_repo("alice/squash", exist_ok=True)
+    for call in (lambda: api.move_repo("alice/squash", "alice/moved"),):
         with pytest.raises(HfHubHTTPError) as e:
             call()
         assert e.value.response.status_code == 501

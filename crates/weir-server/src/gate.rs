@@ -59,13 +59,12 @@ pub async fn check_at(
 ) -> Result<Gate, ApiError> {
     let at = now();
     let mut f = facts(repo);
-    f.held = state.store.db.is_held(repo.id, commit.as_str()).await?;
     // A copy is held with the revision of its source it was made from.
-    if !f.held
-        && let Some((source, copied)) = state.store.db.lineage(repo).await?
-    {
-        f.held = state.store.db.is_held(source.id, &copied).await?;
-    }
+    f.held = state
+        .store
+        .db
+        .is_held_here_or_at_source(repo.id, commit.as_str())
+        .await?;
     let (st, request) = standing(state, caller, repo, at).await?;
     let decision = caller.authorize(&Action::Download(&f, st));
     let error =

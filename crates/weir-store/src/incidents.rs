@@ -531,6 +531,33 @@ impl Db {
         Ok(out)
     }
 
+    /// Whether deliveries of this revision are held: by a confirmed incident on the repo, or,
+    /// for a copy, by one on its source's copied revision. One query (every gated GET asks).
+    pub async fn is_held_here_or_at_source(&self, repo_id: i64, commit: &str) -> Result<bool> {
+        let rows = sqlx::query(
+            "SELECT revisions, NULL AS copied FROM incidents WHERE repo_id = $1 AND hold = 1
+               AND state IN ('confirmed', 'mitigated', 'disclosed')
+             UNION ALL
+             SELECT i.revisions, l.commit_id AS copied FROM repo_lineage l
+               JOIN incidents i ON i.repo_id = l.source_id
+             WHERE l.repo_id = $1 AND i.hold = 1
+               AND i.state IN ('confirmed', 'mitigated', 'disclosed')",
+        )
+        .bind(repo_id)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let s: String = r.try_get("revisions")?;
+            let copied: Option<String> = r.try_get("copied")?;
+            let want = copied.as_deref().unwrap_or(commit);
+            let revs: Vec<String> = serde_json::from_str(&s).map_err(corrupt)?;
+            if revs.iter().any(|x| x == want) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether a confirmed incident holds deliveries of this revision.
     pub async fn is_held(&self, repo_id: i64, commit: &str) -> Result<bool> {
         let rows = sqlx::query(

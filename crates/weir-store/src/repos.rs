@@ -467,6 +467,58 @@ impl Db {
             .transpose()
     }
 
+    /// A revision and one file at it, in one query (the download path asks both): `None` when
+    /// the revision does not resolve, `Some((commit, None))` when the file is not there. The
+    /// same resolution as [`Db::resolve`]: a bare name is a branch before a tag.
+    pub async fn file_at(
+        &self,
+        repo: &Repo,
+        rev: &Revision,
+        path: &RepoPath,
+    ) -> Result<Option<(CommitId, Option<FileEntry>)>> {
+        let row = match rev {
+            Revision::Commit(c) => {
+                sqlx::query(
+                    "SELECT c.id AS commit_id, f.path, f.sha256, f.size, f.git_oid, f.lfs FROM commits c
+                     LEFT JOIN commit_files f ON f.repo_id = c.repo_id AND f.commit_id = c.id AND f.path = $3
+                     WHERE c.repo_id = $1 AND c.id = $2",
+                )
+                .bind(repo.id)
+                .bind(c.as_str())
+                .bind(path.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Revision::Branch(name) | Revision::Tag(name) | Revision::Ref(name) => {
+                let kinds: &[&str] = match rev {
+                    Revision::Branch(_) => &["branch", "branch"],
+                    Revision::Tag(_) => &["tag", "tag"],
+                    _ => &["branch", "tag"],
+                };
+                sqlx::query(
+                    "SELECT r.commit_id, f.path, f.sha256, f.size, f.git_oid, f.lfs FROM refs r
+                     LEFT JOIN commit_files f ON f.repo_id = r.repo_id AND f.commit_id = r.commit_id AND f.path = $5
+                     WHERE r.repo_id = $1 AND r.name = $2 AND r.kind IN ($3, $4)
+                     ORDER BY CASE r.kind WHEN 'branch' THEN 0 ELSE 1 END LIMIT 1",
+                )
+                .bind(repo.id)
+                .bind(name.as_str().to_string())
+                .bind(kinds[0])
+                .bind(kinds[1])
+                .bind(path.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        let Some(r) = row else { return Ok(None) };
+        let commit = commit_id(&r.try_get::<String, _>("commit_id")?)?;
+        let file = match r.try_get::<Option<String>, _>("path")? {
+            Some(_) => Some(file_from_row(&r)?),
+            None => None,
+        };
+        Ok(Some((commit, file)))
+    }
+
     pub async fn commit_info(&self, repo: &Repo, id: &CommitId) -> Result<Option<CommitInfo>> {
         let row = sqlx::query(
             "SELECT id, parent, tree, author, summary, description, created_at FROM commits
@@ -823,6 +875,65 @@ impl Db {
             .bind(repo.id)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+}
+
+impl Db {
+    /// Squashes a branch's history: one new root commit with the head's files becomes the
+    /// branch's head (compare-and-swap on the head read), with its event, in one transaction.
+    /// The old commits stay: releases and tags keep naming them, and they still resolve by id.
+    pub async fn squash_branch_logged(
+        &self,
+        repo: &Repo,
+        c: &NewCommit,
+        event: impl FnOnce(&CommitId, &CommitId) -> weir_core::Event,
+    ) -> Result<CommitId> {
+        let mut tx = self.begin_write().await?;
+        let head = sqlx::query(
+            "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
+        )
+        .bind(repo.id)
+        .bind(c.branch.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("branch {}", c.branch)))?;
+        let rows = sqlx::query(
+            "SELECT path, sha256, size, git_oid, lfs FROM commit_files WHERE repo_id = $1 AND commit_id = $2",
+        )
+        .bind(repo.id)
+        .bind(head.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut files = BTreeMap::new();
+        for r in &rows {
+            let f = file_from_row(r)?;
+            files.insert(f.path.clone(), f);
+        }
+        let new = write_commit(&mut tx, repo, None, &files, c).await?;
+        let moved = sqlx::query(
+            "UPDATE refs SET commit_id = $1, updated_at = $2
+             WHERE repo_id = $3 AND kind = 'branch' AND name = $4 AND commit_id = $5",
+        )
+        .bind(new.as_str())
+        .bind(now())
+        .bind(repo.id)
+        .bind(c.branch.as_str())
+        .bind(head.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::Conflict {
+                branch: c.branch.to_string(),
+                head: "moved concurrently".into(),
+                expected: head.to_string(),
+            });
+        }
+        crate::events::record_event_in(&mut tx, &event(&head, &new)).await?;
         tx.commit().await?;
         Ok(new)
     }

@@ -372,15 +372,19 @@ pub async fn resolve(
     req: Request,
 ) -> Result<Response, ApiError> {
     let repo_name = repo.repo_id.to_string();
-    let commit = resolve_revision(&state, &repo, &rev).await?;
     let path = RepoPath::parse(&path)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?;
-    let file = state
+    // The revision and the file in one query.
+    let parsed = weir_core::Revision::parse(&rev)
+        .map_err(|_| ApiError::revision_not_found(&repo_name, &rev))?;
+    let (commit, file) = state
         .store
         .db
-        .file(&repo, &commit, &path)
+        .file_at(&repo, &parsed, &path)
         .await?
-        .ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
+        .ok_or_else(|| ApiError::revision_not_found(&repo_name, &rev))?;
+    let file =
+        file.ok_or_else(|| ApiError::entry_not_found(&repo_name, path.as_str(), commit.as_str()))?;
     // Every decision on gated content is an audit event; a delivery that cannot be recorded
     // does not happen.
     let gate = crate::gate::check_at(&state, &caller, &repo, &commit).await?;

@@ -37,10 +37,6 @@ fn unsupported() -> crate::routes::Routes {
             "storage usage per repo",
         )
         .unsupported("/uploads", "discussion attachments")
-        .unsupported(
-            "/api/models/{ns}/{name}/super-squash/{branch}",
-            "squashing a branch's history",
-        )
         .unsupported("/api/collections", "collections")
         .unsupported("/api/collections/{*rest}", "collections")
         .unsupported("/api/settings/webhooks", "Hub webhooks")
@@ -140,6 +136,11 @@ pub fn routes() -> crate::routes::Routes {
             get(download::resolve).head(download::resolve),
         )
         .add("/api/repos/create", &["POST"], post(upload::create_repo))
+        .add(
+            "/api/models/{ns}/{name}/super-squash/{branch}",
+            &["POST"],
+            post(upload::super_squash),
+        )
         .add(
             "/api/models/{ns}/{name}/duplicate",
             &["POST"],

@@ -641,6 +641,69 @@ async fn delete_ref(
     }
 }
 
+#[derive(Deserialize)]
+pub struct Squash {
+    message: Option<String>,
+}
+
+/// `super_squash_history`: the branch's head becomes one root commit with the same files. The
+/// old commits stay (releases and tags name them; they resolve by id), and the change is an
+/// event (`branch.squashed`, naming the old and new heads).
+pub async fn super_squash(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    Writable(repo): Writable,
+    Path((_, _, branch)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<Squash>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(user) = caller.name().cloned() else {
+        return Err(ApiError::invalid_token());
+    };
+    let branch = RefName::parse(&branch)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRef, e.to_string()))?;
+    let summary = body
+        .message
+        .unwrap_or_else(|| format!("Super-squash branch '{branch}'"));
+    if summary.len() > 4096 {
+        return Err(ApiError::bad_request(
+            ErrorCode::SummaryTooLong,
+            "the commit message is longer than 4096 bytes",
+        ));
+    }
+    let c = weir_store::NewCommit {
+        branch: branch.clone(),
+        expected_parent: None,
+        create_branch: false,
+        ops: Vec::new(),
+        author: signature(&state, &user).await?,
+        summary,
+        description: String::new(),
+    };
+    let new = state
+        .store
+        .db
+        .squash_branch_logged(&repo, &c, |old, new| {
+            crate::gate::event(
+                &caller,
+                &meta,
+                "branch.squashed",
+                Some(&repo),
+                "change",
+                "squashed",
+                json!({"branch": branch.as_str(), "from": old.as_str(), "to": new.as_str()}),
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => {
+                ApiError::revision_not_found(&repo.repo_id.to_string(), branch.as_str())
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(json!({"commit": new.as_str()})))
+}
+
 pub async fn delete_branch(
     State(state): State<AppState>,
     caller: Caller,

@@ -719,3 +719,68 @@ async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
     let t = crate::evals::tier(&app, "alice/copy").await;
     assert!(t >= weir_core::Tier::T2, "{t:?}");
 }
+
+#[tokio::test]
+async fn super_squash_leaves_one_root_commit_with_the_same_files_and_keeps_the_old_ones() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    app.commit("alice/m", "main", &alice, &[("b.txt", b"b")])
+        .await;
+    let old = app.head_of("alice/m", "main").await;
+    let squash = |token: String| {
+        let app = &app;
+        async move {
+            app.req(
+                Method::POST,
+                "/api/models/alice/m/super-squash/main",
+                Some(&token),
+            )
+            .json(&json!({"message": "squashed"}))
+            .send()
+            .await
+            .expect("send")
+        }
+    };
+    assert_eq!(squash(bob.clone()).await.status(), StatusCode::FORBIDDEN);
+    let r = squash(alice.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let commits: Value = app
+        .get("/api/models/alice/m/commits/main", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(commits.as_array().map(Vec::len), Some(1), "{commits}");
+    assert_eq!(commits[0]["title"], "squashed");
+    for p in ["a.txt", "b.txt"] {
+        let r = app.get(&format!("/alice/m/resolve/main/{p}"), None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{p}");
+    }
+    // The old head still resolves by id (a release or tag may name it).
+    let r = app
+        .get(&format!("/alice/m/resolve/{old}/a.txt"), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let events = app
+        .store
+        .db
+        .events(Some("alice/m"), 10)
+        .await
+        .expect("events");
+    assert!(events.iter().any(|(_, e)| e.action == "branch.squashed"));
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/m/super-squash/nope",
+            Some(&alice),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
