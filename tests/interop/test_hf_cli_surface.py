@@ -32,7 +32,6 @@ NOT_IMPLEMENTED = {
     "discussions merge": ["discussions", "merge", REPO, "1", "--yes"],
     "discussions rename": ["discussions", "rename", REPO, "1", "t"],
     "discussions reopen": ["discussions", "reopen", REPO, "1", "--yes"],
-    "repos move": ["repos", "move", REPO, "alice/cli-moved"],
     "repos list": ["repos", "list"],
 }
 
@@ -85,7 +84,9 @@ def runs(tmp):
         ("repos cp", ["repos", "cp", f"hf://{REPO}/config.json", str(tmp / "copied2.json")]),
         ("repos delete-files", ["repos", "delete-files", REPO, "README.md"]),
         ("repos duplicate", ["repos", "duplicate", REPO, "alice/cli-copy", "--exist-ok"]),
+        ("repos create", ["repos", "create", "alice/cli-copy2", "--exist-ok"]),
         ("repos delete", ["repos", "delete", "alice/cli-copy", "--yes"]),
+        ("repos move", ["repos", "move", "alice/cli-copy2", "alice/cli-moved"]),
         ("cache rm", ["cache", "rm", f"model/{REPO}", "--cache-dir", str(tmp / "cache"), "--yes"]),
         ("cache prune", ["cache", "prune", "--cache-dir", str(tmp / "cache"), "--yes"]),
         ("auth logout", ["auth", "logout"]),

@@ -48,7 +48,6 @@ NOT_IMPLEMENTED = {
     "rename_discussion": lambda a: a.rename_discussion(REPO, 1, "t"),
     "merge_pull_request": lambda a: a.merge_pull_request(REPO, 1),
     "upload_attachment": None,  # discussion attachments; set up in the test (needs a file)
-    "move_repo": lambda a: a.move_repo(REPO, "alice/surface-moved"),
     "list_lfs_files": lambda a: list(a.list_lfs_files(REPO)),
     "permanently_delete_lfs_files": lambda a: a.permanently_delete_lfs_files(
         REPO, [type("LFSFile", (), {"file_oid": "0" * 64})()]),
@@ -134,6 +133,9 @@ def _calls(tmp):
         "cancel_access_request": None,
         "duplicate_repo": lambda a: a.duplicate_repo(REPO, to_id="alice/surface-copy", exist_ok=True),
         "delete_repo": lambda a: a.delete_repo("alice/surface-copy", missing_ok=True),
+        "move_repo": lambda a: a.create_repo("alice/surface-mv", exist_ok=True)
+        and a.move_repo("alice/surface-mv", "alice/surface-moved") is None
+        and a.model_info("alice/surface-mv").id == "alice/surface-moved",
         "super_squash_history": lambda a: a.super_squash_history(REPO) is None
         and len(a.list_repo_commits(REPO)) == 1,
     }

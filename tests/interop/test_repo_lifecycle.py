@@ -1,7 +1,7 @@
 """Deleting and duplicating repos through the official client: delete_repo leaves a tombstone
 (missing everywhere, the name never reused, missing_ok as on the Hub), duplicate_repo copies main
 with the source's tier and only for a caller who may download it; super_squash_history leaves
-one root commit; move_repo answers the explicit 501."""
+one root commit; move_repo leaves a redirect at the former name."""
 
 import huggingface_hub as hf
 import pytest
@@ -62,10 +62,13 @@ def test_super_squash_history(api):
     assert set(api.list_repo_files("alice/squash")) >= {"f0.txt", "f1.txt", "f2.txt"}
 
 
-def test_move_repo_is_an_explicit_501(api):
-    api.create_repo("alice/squash", exist_ok=True)
-    for call in (lambda: api.move_repo("alice/squash", "alice/moved"),):
-        with pytest.raises(HfHubHTTPError) as e:
-            call()
-        assert e.value.response.status_code == 501
-        assert e.value.response.json()["error"] == "not_implemented"
+def test_move_repo_redirects_the_former_name(api, registry):
+    api.create_repo("alice/before", exist_ok=True)
+    api.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id="alice/before")
+    api.move_repo("alice/before", "alice/after")
+    # The client follows the redirect: the former name still reads, and downloads.
+    assert api.model_info("alice/before").id == "alice/after"
+    assert api.hf_hub_download("alice/before", "config.json")
+    carol = hf.HfApi(token=registry.token("carol"))
+    with pytest.raises(HfHubHTTPError):
+        carol.move_repo("alice/after", "carol/stolen")

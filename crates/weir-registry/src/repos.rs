@@ -173,3 +173,51 @@ pub async fn duplicate(
     .await?;
     Ok(created)
 }
+
+/// Moves (renames) a repo: its namespace's owners (or an operator), into a namespace where the
+/// caller may create repos. The former name redirects to the repo and stays taken. A repo with
+/// an incident record (anything but rejected or withdrawn) does not leave its namespace: the
+/// record belongs to the publisher that released it. The `repo.moved` event names both names.
+pub async fn move_repo(
+    store: &Store,
+    repo: &Repo,
+    to: &weir_core::RepoId,
+    subject: &Subject,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    require(subject, &Action::Review(&facts(repo)), repo)?;
+    let d = weir_authz::authorize(
+        subject,
+        &Action::CreateRepo {
+            namespace: &to.namespace,
+        },
+    );
+    if !d.allow {
+        return Err(ServiceError::Denied {
+            reason: d.reason,
+            repo: to.to_string(),
+            anonymous: matches!(subject, Subject::Anonymous),
+        });
+    }
+    if to.namespace != repo.repo_id.namespace && store.db.has_incident_record(repo).await? {
+        return Err(ServiceError::refused(
+            crate::Kind::Conflict,
+            weir_wire::ErrorCode::IncidentHold,
+            format!(
+                "{} has an incident record; it stays in {} (the record belongs to its publisher)",
+                repo.repo_id, repo.repo_id.namespace
+            ),
+        )
+        .next(format!("rename it within {}", repo.repo_id.namespace)));
+    }
+    let e = ctx.event(
+        now,
+        "repo.moved",
+        Some(repo),
+        "moved",
+        json!({"public": {"repo": repo.repo_id.to_string(), "to": to.to_string()}}),
+    );
+    store.db.move_repo_logged(repo, to, &e).await?;
+    Ok(())
+}

@@ -30,6 +30,8 @@ pub struct ErrorBody {
     pub repo_commit: Option<String>,
     /// Extra JSON fields (e.g. `url` on a 409 from repo creation, which the client reads).
     pub extra: Map<String, Value>,
+    /// `Location` of a redirect (a moved repo's former name).
+    pub location: Option<String>,
 }
 
 impl std::ops::Deref for ApiError {
@@ -55,6 +57,7 @@ impl ApiError {
             next: None,
             repo_commit: None,
             extra: Map::new(),
+            location: None,
         }))
     }
 
@@ -126,6 +129,17 @@ impl ApiError {
     }
 
     /// A Hub surface weir does not offer.
+    /// 307 to where a moved repo now is (the Hub answers a former name so; its client follows).
+    pub fn moved(from: &str, to: &str, location: String) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TEMPORARY_REDIRECT,
+            ErrorCode::RepoMoved,
+            format!("{from} moved to {to}"),
+        );
+        e.0.location = Some(location);
+        e
+    }
+
     pub fn not_implemented(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -350,6 +364,11 @@ impl IntoResponse for ApiError {
         );
         if let Some(c) = &e.repo_commit {
             headers.insert(HeaderName::from_static("x-repo-commit"), header_text(c));
+        }
+        if let Some(l) = &e.location
+            && let Ok(v) = HeaderValue::from_str(l)
+        {
+            headers.insert(axum::http::header::LOCATION, v);
         }
         let mut body = json!({ "error": e.error, "message": e.message, "next": e.next });
         if let Value::Object(m) = &mut body {

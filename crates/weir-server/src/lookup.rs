@@ -63,6 +63,67 @@ pub(crate) async fn writable_repo(
     Ok(repo)
 }
 
+/// [`visible_repo`], or a 307 for a moved repo's former name (for handlers that read the repo's
+/// name themselves).
+pub(crate) async fn visible_or_moved(
+    state: &AppState,
+    caller: &Caller,
+    uri: &axum::http::Uri,
+    ns: &str,
+    name: &str,
+) -> Result<(Repo, RepoFacts), ApiError> {
+    match visible_repo(state, caller, ns, name).await {
+        Ok(found) => Ok(found),
+        Err(e) => {
+            let p = RepoParams {
+                ns: ns.to_string(),
+                name: name.to_string(),
+            };
+            Err(redirect_if_moved(state, caller, uri, &p, e).await)
+        }
+    }
+}
+
+/// For a former name of a moved repo the caller may see: a 307 to the same route under the
+/// current name. Otherwise the lookup's own error (a hidden repo's former name is missing).
+async fn redirect_if_moved(
+    state: &AppState,
+    caller: &Caller,
+    uri: &axum::http::Uri,
+    p: &RepoParams,
+    not_found: ApiError,
+) -> ApiError {
+    let Ok(id) = RepoId::new(&p.ns, &p.name) else {
+        return not_found;
+    };
+    let Ok(Some(target)) = state.store.db.redirect_target(&id).await else {
+        return not_found;
+    };
+    let facts = weir_registry::access::facts(&target);
+    if !caller.authorize(&Action::ReadMetadata(&facts)).allow {
+        return not_found;
+    }
+    let path = uri.path();
+    let old = format!("/{}/{}", p.ns, p.name);
+    let Some(at) = path.find(&old).filter(|i| {
+        matches!(
+            path.as_bytes().get(i + old.len()),
+            None | Some(b'/') | Some(b'.')
+        )
+    }) else {
+        return not_found;
+    };
+    let location = format!(
+        "{}{}/{}{}{}",
+        state.config.public_url,
+        &path[..at],
+        target.repo_id,
+        &path[at + old.len()..],
+        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    ApiError::moved(&id.to_string(), &target.repo_id.to_string(), location)
+}
+
 /// The `{ns}/{name}` of a route (other path parameters are read by the handler).
 #[derive(serde::Deserialize)]
 struct RepoParams {
@@ -84,7 +145,10 @@ impl FromRequestParts<AppState> for Visible {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Visible, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let Path(p) = Path::<RepoParams>::from_request_parts(parts, state).await?;
-        let (repo, facts) = visible_repo(state, &caller, &p.ns, &p.name).await?;
+        let (repo, facts) = match visible_repo(state, &caller, &p.ns, &p.name).await {
+            Ok(found) => found,
+            Err(e) => return Err(redirect_if_moved(state, &caller, &parts.uri, &p, e).await),
+        };
         Ok(Visible { repo, facts })
     }
 }
@@ -98,8 +162,13 @@ impl FromRequestParts<AppState> for Writable {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Writable, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let Path(p) = Path::<RepoParams>::from_request_parts(parts, state).await?;
-        Ok(Writable(
-            writable_repo(state, &caller, &p.ns, &p.name).await?,
-        ))
+        // A hidden or missing repo fails at the lookup, a former name redirects, and only then
+        // is write access asked.
+        let (repo, facts) = match visible_repo(state, &caller, &p.ns, &p.name).await {
+            Ok(found) => found,
+            Err(e) => return Err(redirect_if_moved(state, &caller, &parts.uri, &p, e).await),
+        };
+        caller.require(&Action::Write(&facts), &repo.repo_id.to_string())?;
+        Ok(Writable(repo))
     }
 }

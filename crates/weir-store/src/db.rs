@@ -91,6 +91,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "lineage",
         include_str!("../migrations/sqlite/0017_lineage.sql"),
     ),
+    (
+        18,
+        "redirects",
+        include_str!("../migrations/sqlite/0018_redirects.sql"),
+    ),
 ];
 
 #[derive(Clone)]

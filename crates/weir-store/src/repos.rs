@@ -366,6 +366,99 @@ impl Db {
         Ok(row.is_some())
     }
 
+    /// The live repo a former name redirects to, if any.
+    pub async fn redirect_target(&self, id: &RepoId) -> Result<Option<Repo>> {
+        let row =
+            sqlx::query("SELECT repo_id FROM repo_redirects WHERE namespace = $1 AND name = $2")
+                .bind(id.namespace.as_str())
+                .bind(id.name.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(r) = row else { return Ok(None) };
+        let target = self.repo_by_id(r.try_get("repo_id")?).await?;
+        Ok(match target {
+            Some(t) if self.deleted_at(&t.repo_id).await?.is_none() => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Renames a repo, leaving a redirect at its former name, with its event, in one
+    /// transaction. The new name must be free: no repo, tombstone or other repo's redirect
+    /// (a redirect of this same repo is taken back).
+    pub async fn move_repo_logged(
+        &self,
+        repo: &Repo,
+        to: &RepoId,
+        event: &weir_core::Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let taken = sqlx::query("SELECT 1 AS one FROM repos WHERE namespace = $1 AND name = $2")
+            .bind(to.namespace.as_str())
+            .bind(to.name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let redirected =
+            sqlx::query("SELECT repo_id FROM repo_redirects WHERE namespace = $1 AND name = $2")
+                .bind(to.namespace.as_str())
+                .bind(to.name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get::<i64, _>("repo_id"))
+                .transpose()?;
+        if taken.is_some() || redirected.is_some_and(|id| id != repo.id) {
+            return Err(StoreError::Exists(format!("repo {to}")));
+        }
+        sqlx::query("DELETE FROM repo_redirects WHERE namespace = $1 AND name = $2")
+            .bind(to.namespace.as_str())
+            .bind(to.name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // The event first, under the name it had (sealed if the repo is private).
+        crate::events::record_event_in(&mut tx, event).await?;
+        let n = sqlx::query(
+            "UPDATE repos SET namespace = $1, name = $2, updated_at = $3
+             WHERE id = $4 AND namespace = $5 AND name = $6 AND deleted_at IS NULL",
+        )
+        .bind(to.namespace.as_str())
+        .bind(to.name.as_str())
+        .bind(now())
+        .bind(repo.id)
+        .bind(repo.repo_id.namespace.as_str())
+        .bind(repo.repo_id.name.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::StateChanged {
+                record: format!("repo {}", repo.repo_id),
+                expected: "unmoved".into(),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO repo_redirects (namespace, name, repo_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(repo.repo_id.namespace.as_str())
+        .bind(repo.repo_id.name.as_str())
+        .bind(repo.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the repo has any incident record that is not rejected or withdrawn.
+    pub async fn has_incident_record(&self, repo: &Repo) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM incidents WHERE repo_id = $1
+             AND state NOT IN ('rejected', 'withdrawn') LIMIT 1",
+        )
+        .bind(repo.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// When the repo of this name was deleted, if it was (its tombstone).
     pub async fn deleted_at(&self, id: &RepoId) -> Result<Option<i64>> {
         let row = sqlx::query(
@@ -1074,6 +1167,12 @@ impl Store {
     ) -> Result<Repo> {
         if self.db.repo(id).await?.is_some() {
             return Err(StoreError::Exists(format!("repo {id}")));
+        }
+        if let Some(to) = self.db.redirect_target(id).await? {
+            return Err(StoreError::Exists(format!(
+                "repo {id} (the former name of {}, which it redirects to)",
+                to.repo_id
+            )));
         }
         if let Some(at) = self.db.deleted_at(id).await? {
             return Err(StoreError::Deleted {

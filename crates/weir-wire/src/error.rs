@@ -154,6 +154,7 @@ codes! {
     Rejected => "rejected",
     RepoDeleted => "repo_deleted",
     RepoExists => "repo_exists",
+    RepoMoved => "repo_moved",
     RepoNotFound => "repo_not_found",
     RequesterNotEligible => "requester_not_eligible",
     ResultNotFound => "result_not_found",

@@ -20,7 +20,7 @@ use weir_core::git::{FileEntry, TreeBuilder};
 
 use crate::auth::Caller;
 use crate::lookup::Visible;
-use crate::lookup::{resolve_revision, visible_repo};
+use crate::lookup::resolve_revision;
 use crate::{ApiError, AppState, iso8601};
 
 pub async fn whoami(
@@ -63,30 +63,33 @@ fn wants_blobs(query: &[(String, String)]) -> bool {
 pub async fn model_info(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     Path((ns, name)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    info(state, caller, ns, name, "main".to_string(), query).await
+    info(state, caller, uri, ns, name, "main".to_string(), query).await
 }
 
 pub async fn model_info_at(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     Path((ns, name, rev)): Path<(String, String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    info(state, caller, ns, name, rev, query).await
+    info(state, caller, uri, ns, name, rev, query).await
 }
 
 async fn info(
     state: AppState,
     caller: Caller,
+    uri: axum::http::Uri,
     ns: String,
     name: String,
     rev: String,
     query: Vec<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let (repo, _) = crate::lookup::visible_or_moved(&state, &caller, &uri, &ns, &name).await?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let files = state.store.db.files(&repo, &commit).await?;
     let info = state
@@ -219,31 +222,33 @@ pub(super) fn file_json(f: &FileEntry) -> Value {
 pub async fn tree_root(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     Path((ns, name, rev)): Path<(String, String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    tree(state, caller, ns, name, rev, None, query).await
+    tree(state, caller, uri, (ns, name), rev, None, query).await
 }
 
 pub async fn tree_path(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     Path((ns, name, rev, path)): Path<(String, String, String, String)>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    tree(state, caller, ns, name, rev, Some(path), query).await
+    tree(state, caller, uri, (ns, name), rev, Some(path), query).await
 }
 
 async fn tree(
     state: AppState,
     caller: Caller,
-    ns: String,
-    name: String,
+    uri: axum::http::Uri,
+    (ns, name): (String, String),
     rev: String,
     path: Option<String>,
     query: Vec<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let (repo, _) = visible_repo(&state, &caller, &ns, &name).await?;
+    let (repo, _) = crate::lookup::visible_or_moved(&state, &caller, &uri, &ns, &name).await?;
     let commit = resolve_revision(&state, &repo, &rev).await?;
     let recursive = query
         .iter()

@@ -22,7 +22,6 @@ fn unsupported() -> crate::routes::Routes {
             "/api/models/{ns}/{name}/discussions/{*rest}",
             "discussions and pull requests",
         )
-        .unsupported("/api/repos/move", "moving repos")
         .unsupported(
             "/api/models/{ns}/{name}/lfs-files",
             "listing and purging LFS files",
@@ -136,6 +135,7 @@ pub fn routes() -> crate::routes::Routes {
             get(download::resolve).head(download::resolve),
         )
         .add("/api/repos/create", &["POST"], post(upload::create_repo))
+        .add("/api/repos/move", &["POST"], post(upload::move_repo))
         .add(
             "/api/models/{ns}/{name}/super-squash/{branch}",
             &["POST"],

@@ -168,6 +168,62 @@ pub async fn duplicate_repo(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct MoveRepo {
+    #[serde(rename = "fromRepo")]
+    from_repo: String,
+    #[serde(rename = "toRepo")]
+    to_repo: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `move_repo`: a rename, within or across namespaces (README, "Moving a repo"); the former name
+/// redirects.
+pub async fn move_repo(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: crate::extract::RequestMeta,
+    JsonBody(req): JsonBody<MoveRepo>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(kind) = req.kind.as_deref()
+        && kind != "model"
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::UnsupportedRepoType,
+            format!("repo type {kind:?} is not supported"),
+        ));
+    }
+    let (ns, name) = req
+        .from_repo
+        .split_once('/')
+        .ok_or_else(|| ApiError::repo_not_found(&req.from_repo, caller.anonymous()))?;
+    let (repo, _) = crate::lookup::visible_repo(&state, &caller, ns, name).await?;
+    let to = RepoId::parse(&req.to_repo).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string())
+            .next("name it NAMESPACE/NAME")
+    })?;
+    weir_registry::repos::move_repo(
+        &state.store,
+        &repo,
+        &to,
+        &caller.subject,
+        &meta.context(&caller),
+        crate::now(),
+    )
+    .await
+    .map_err(|e| match e {
+        weir_registry::ServiceError::Store(StoreError::Exists(_)) => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::RepoExists,
+            format!("{to} is taken (a repo, a deleted repo or a moved repo's former name)"),
+        )
+        .next("pick another name"),
+        other => other.into(),
+    })?;
+    Ok(Json(json!({})))
+}
+
 pub async fn create_repo(
     State(state): State<AppState>,
     caller: Caller,

@@ -784,3 +784,95 @@ async fn super_squash_leaves_one_root_commit_with_the_same_files_and_keeps_the_o
         .expect("send");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
+    use crate::incidents::{post, report};
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let bob = app.user("bob", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    app.repo("alice/m", false).await;
+    app.repo("alice/hidden", true).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    app.commit("alice/hidden", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    let mv = |from: &'static str, to: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .req(Method::POST, "/api/repos/move", Some(&token))
+                .json(&json!({"fromRepo": from, "toRepo": to, "type": "model"}))
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(
+        mv("alice/m", "bob/m", bob.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        mv("alice/hidden", "bob/h", bob.clone()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, v) = mv("alice/m", "alice/n", alice.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (old, new) in [
+        ("/api/models/alice/m", "/api/models/alice/n"),
+        ("/alice/m/resolve/main/a.txt", "/alice/n/resolve/main/a.txt"),
+        (
+            "/api/models/alice/m/tree/main?recursive=true",
+            "/api/models/alice/n/tree/main?recursive=true",
+        ),
+    ] {
+        let r = app.get(old, None).await;
+        assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT, "{old}");
+        assert_eq!(
+            r.headers().get("location").and_then(|v| v.to_str().ok()),
+            Some(format!("{}{new}", app.url).as_str())
+        );
+    }
+    assert_eq!(
+        app.get("/api/models/alice/n", None).await.status(),
+        StatusCode::OK
+    );
+    // The former name stays taken; moving back takes it again.
+    let r = app
+        .req(Method::POST, "/api/repos/create", Some(&alice))
+        .json(&json!({"name": "m", "organization": "alice"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let (s, _) = mv("alice/n", "alice/m", alice.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/models/alice/m", None).await.status(),
+        StatusCode::OK
+    );
+    // A private repo's former name is missing to those who cannot see it.
+    let (s, _) = mv("alice/hidden", "alice/hidden2", alice.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app.get("/api/models/alice/hidden", Some(&carol)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("location").is_none());
+    let r = app.get("/api/models/alice/hidden", Some(&alice)).await;
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    // A repo with an incident record stays with its publisher.
+    let (s, _) = post(&app, "/api/v1/incidents", Some(&carol), report("alice/m")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let _ = app.user("org2", Scope::Write).await;
+    let (s, v) = mv("alice/m", "alice/m-renamed", alice.clone()).await;
+    assert_eq!(s, StatusCode::OK, "renaming within the namespace: {v}");
+    let events = app
+        .store
+        .db
+        .events(Some("alice/m"), 20)
+        .await
+        .expect("events");
+    assert!(events.iter().any(|(_, e)| e.action == "repo.moved"));
+}
