@@ -456,7 +456,7 @@ pub async fn set_tier(
     store.db.set_tier_logged(repo, to, correction, &e).await?;
     // Derivatives (declared on their cards, or copies) inherit a raise.
     if to > repo.tier {
-        for d in store.db.derivatives_of(&repo.repo_id.to_string()).await? {
+        for d in store.db.derivatives_of_any_name(&repo.repo_id).await? {
             crate::classification::reclassify(
                 store,
                 &d,

@@ -162,13 +162,18 @@ pub async fn classify_with(
     for b in &card.base_models {
         // A private base counts only for derivatives in its own namespace: to anyone else it is
         // exactly like a missing one, or the derivative's tier would be an oracle for it.
+        // A moved base is found by its former name too (the name the card was written with).
         let tier = match RepoId::parse(b) {
-            Ok(id) if id != repo.repo_id => store
-                .db
-                .repo(&id)
-                .await?
-                .filter(|b| !b.private || b.repo_id.namespace == repo.repo_id.namespace)
-                .map(|r| r.tier),
+            Ok(id) if id != repo.repo_id => {
+                let found = match store.db.repo(&id).await? {
+                    Some(r) => Some(r),
+                    None => store.db.redirect_target(&id).await?,
+                };
+                found
+                    .filter(|b| b.id != repo.id)
+                    .filter(|b| !b.private || b.repo_id.namespace == repo.repo_id.namespace)
+                    .map(|r| r.tier)
+            }
             _ => None,
         };
         bases.push(BaseInput {
@@ -343,7 +348,7 @@ pub async fn reclassify(
                 .await?;
         }
         if (raise.is_some() || lower.is_some()) && depth < MAX_CASCADE {
-            for d in store.db.derivatives_of(&id.to_string()).await? {
+            for d in store.db.derivatives_of_any_name(&id).await? {
                 queue.push((d, depth + 1));
             }
         }

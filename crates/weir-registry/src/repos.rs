@@ -200,16 +200,21 @@ pub async fn move_repo(
             anonymous: matches!(subject, Subject::Anonymous),
         });
     }
-    if to.namespace != repo.repo_id.namespace && store.db.has_incident_record(repo).await? {
-        return Err(ServiceError::refused(
-            crate::Kind::Conflict,
-            weir_wire::ErrorCode::IncidentHold,
-            format!(
-                "{} has an incident record; it stays in {} (the record belongs to its publisher)",
-                repo.repo_id, repo.repo_id.namespace
-            ),
-        )
-        .next(format!("rename it within {}", repo.repo_id.namespace)));
+    // Into another namespace: its owners' decision too (a member could otherwise drop a repo,
+    // and what it carries, into an org it does not run).
+    if to.namespace != repo.repo_id.namespace {
+        let dest = weir_authz::RepoFacts {
+            namespace: to.namespace.clone(),
+            ..facts(repo)
+        };
+        let d = weir_authz::authorize(subject, &Action::Review(&dest));
+        if !d.allow {
+            return Err(ServiceError::Denied {
+                reason: d.reason,
+                repo: to.to_string(),
+                anonymous: matches!(subject, Subject::Anonymous),
+            });
+        }
     }
     let e = ctx.event(
         now,
@@ -218,6 +223,16 @@ pub async fn move_repo(
         "moved",
         json!({"public": {"repo": repo.repo_id.to_string(), "to": to.to_string()}}),
     );
-    store.db.move_repo_logged(repo, to, &e).await?;
-    Ok(())
+    match store.db.move_repo_logged(repo, to, &e).await {
+        Err(weir_store::StoreError::StateChanged { .. }) => Err(ServiceError::refused(
+            crate::Kind::Conflict,
+            weir_wire::ErrorCode::IncidentHold,
+            format!(
+                "{} has an accountability record (releases, incidents, sign-offs or a presumption clock); it stays in {}, whose record it is",
+                repo.repo_id, repo.repo_id.namespace
+            ),
+        )
+        .next(format!("rename it within {}", repo.repo_id.namespace))),
+        other => Ok(other?),
+    }
 }

@@ -113,9 +113,9 @@ async fn redirect_if_moved(
     }) else {
         return not_found;
     };
+    // Relative, as the Hub answers (its client follows relative redirects on HEAD too).
     let location = format!(
-        "{}{}/{}{}{}",
-        state.config.public_url,
+        "{}/{}{}{}",
         &path[..at],
         target.repo_id,
         &path[at + old.len()..],

@@ -624,6 +624,26 @@ impl Db {
     /// Forgets what a repo's card declared before (an operator's correction of a misdeclared
     /// card); the next classification counts the card as it is.
     /// Repos whose last classification named `base` (`ns/name`) as a base model.
+    /// Derivatives naming the repo by its current name or any former one (a moved base).
+    pub async fn derivatives_of_any_name(
+        &self,
+        base: &weir_core::RepoId,
+    ) -> Result<Vec<weir_core::RepoId>> {
+        let mut names = vec![base.to_string()];
+        if let Some(repo) = self.repo(base).await? {
+            names.extend(self.former_names(&repo).await?);
+        }
+        let mut out: Vec<weir_core::RepoId> = Vec::new();
+        for n in names {
+            for d in self.derivatives_of(&n).await? {
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn derivatives_of(&self, base: &str) -> Result<Vec<weir_core::RepoId>> {
         let rows = sqlx::query(
             "SELECT r.namespace, r.name, c.bases FROM classifications c JOIN repos r ON r.id = c.repo_id

@@ -368,18 +368,55 @@ impl Db {
 
     /// The live repo a former name redirects to, if any.
     pub async fn redirect_target(&self, id: &RepoId) -> Result<Option<Repo>> {
+        let row = sqlx::query(
+            "SELECT repo_id, private_at_move FROM repo_redirects WHERE namespace = $1 AND name = $2",
+        )
+        .bind(id.namespace.as_str())
+        .bind(id.name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        // A repo private when it moved keeps its former name private.
+        let was_private = r.try_get::<i64, _>("private_at_move")? != 0;
+        let target = self.repo_by_id(r.try_get("repo_id")?).await?;
+        Ok(match target {
+            Some(mut t) if self.deleted_at(&t.repo_id).await?.is_none() => {
+                t.private |= was_private;
+                Some(t)
+            }
+            _ => None,
+        })
+    }
+
+    /// The repo (live or deleted) a former name belongs to.
+    pub async fn former_name_of(&self, id: &RepoId) -> Result<Option<Repo>> {
         let row =
             sqlx::query("SELECT repo_id FROM repo_redirects WHERE namespace = $1 AND name = $2")
                 .bind(id.namespace.as_str())
                 .bind(id.name.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some(r) = row else { return Ok(None) };
-        let target = self.repo_by_id(r.try_get("repo_id")?).await?;
-        Ok(match target {
-            Some(t) if self.deleted_at(&t.repo_id).await?.is_none() => Some(t),
-            _ => None,
-        })
+        match row {
+            Some(r) => self.repo_by_id(r.try_get("repo_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Every former name of a repo.
+    pub async fn former_names(&self, repo: &Repo) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT namespace, name FROM repo_redirects WHERE repo_id = $1")
+            .bind(repo.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(format!(
+                    "{}/{}",
+                    r.try_get::<String, _>("namespace")?,
+                    r.try_get::<String, _>("name")?
+                ))
+            })
+            .collect()
     }
 
     /// Renames a repo, leaving a redirect at its former name, with its event, in one
@@ -413,6 +450,27 @@ impl Db {
             .bind(to.name.as_str())
             .execute(&mut *tx)
             .await?;
+        // Leaving the namespace is decided in this transaction, so a record filed meanwhile
+        // counts: releases, incidents, sign-offs and a running presumption clock belong to the
+        // publisher that has them.
+        if to.namespace != repo.repo_id.namespace {
+            let record = sqlx::query(
+                "SELECT 1 AS one FROM releases WHERE repo_id = $1
+                 UNION ALL SELECT 1 FROM incidents WHERE repo_id = $1 AND state NOT IN ('rejected', 'withdrawn')
+                 UNION ALL SELECT 1 FROM release_signoffs WHERE repo_id = $1
+                 UNION ALL SELECT 1 FROM classifications WHERE repo_id = $1 AND presumption_since IS NOT NULL
+                 LIMIT 1",
+            )
+            .bind(repo.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if record.is_some() {
+                return Err(StoreError::StateChanged {
+                    record: format!("repo {}", repo.repo_id),
+                    expected: "without an accountability record".into(),
+                });
+            }
+        }
         // The event first, under the name it had (sealed if the repo is private).
         crate::events::record_event_in(&mut tx, event).await?;
         let n = sqlx::query(
@@ -435,28 +493,18 @@ impl Db {
             });
         }
         sqlx::query(
-            "INSERT INTO repo_redirects (namespace, name, repo_id, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO repo_redirects (namespace, name, repo_id, created_at, private_at_move)
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(repo.repo_id.namespace.as_str())
         .bind(repo.repo_id.name.as_str())
         .bind(repo.id)
         .bind(now())
+        .bind(i64::from(repo.private))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Whether the repo has any incident record that is not rejected or withdrawn.
-    pub async fn has_incident_record(&self, repo: &Repo) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT 1 AS one FROM incidents WHERE repo_id = $1
-             AND state NOT IN ('rejected', 'withdrawn') LIMIT 1",
-        )
-        .bind(repo.id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
     }
 
     /// When the repo of this name was deleted, if it was (its tombstone).
@@ -1168,11 +1216,18 @@ impl Store {
         if self.db.repo(id).await?.is_some() {
             return Err(StoreError::Exists(format!("repo {id}")));
         }
-        if let Some(to) = self.db.redirect_target(id).await? {
-            return Err(StoreError::Exists(format!(
-                "repo {id} (the former name of {}, which it redirects to)",
-                to.repo_id
-            )));
+        // A former name is never free again, whatever became of the repo it names.
+        if let Some(target) = self.db.former_name_of(id).await? {
+            return match self.db.deleted_at(&target.repo_id).await? {
+                Some(at) => Err(StoreError::Deleted {
+                    repo: id.to_string(),
+                    at,
+                }),
+                None => Err(StoreError::Exists(format!(
+                    "repo {id} (the former name of {}, which it redirects to)",
+                    target.repo_id
+                ))),
+            };
         }
         if let Some(at) = self.db.deleted_at(id).await? {
             return Err(StoreError::Deleted {

@@ -727,6 +727,26 @@ pub async fn super_squash(
             "the commit message is longer than 4096 bytes",
         ));
     }
+    // A held head is not re-issued under a new id (holds name commits).
+    if let Some(head) = state
+        .store
+        .db
+        .resolve(&repo, &weir_core::Revision::Branch(branch.clone()))
+        .await?
+        && state
+            .store
+            .db
+            .is_held_here_or_at_source(repo.id, head.as_str())
+            .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::IncidentHold,
+            format!(
+                "the head of {branch} is under an incident delivery hold; it is not squashed into a new commit"
+            ),
+        ));
+    }
     let c = weir_store::NewCommit {
         branch: branch.clone(),
         expected_parent: None,
@@ -747,7 +767,7 @@ pub async fn super_squash(
                 Some(&repo),
                 "change",
                 "squashed",
-                json!({"branch": branch.as_str(), "from": old.as_str(), "to": new.as_str()}),
+                json!({"public": {"repo": repo.repo_id.to_string(), "branch": branch.as_str(), "from": old.as_str(), "to": new.as_str()}}),
             )
         })
         .await

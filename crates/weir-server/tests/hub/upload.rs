@@ -833,7 +833,7 @@ async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
         assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT, "{old}");
         assert_eq!(
             r.headers().get("location").and_then(|v| v.to_str().ok()),
-            Some(format!("{}{new}", app.url).as_str())
+            Some(new)
         );
     }
     assert_eq!(
@@ -875,4 +875,158 @@ async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
         .await
         .expect("events");
     assert!(events.iter().any(|(_, e)| e.action == "repo.moved"));
+}
+
+#[tokio::test]
+async fn a_former_name_is_never_freed_and_accountability_stays_with_the_publisher() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    app.repo("alice/m", false).await;
+    app.repo("alice/secret", true).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    let mv = |from: &'static str, to: &'static str| {
+        let (app, alice) = (&app, alice.clone());
+        async move {
+            let r = app
+                .req(Method::POST, "/api/repos/move", Some(&alice))
+                .json(&json!({"fromRepo": from, "toRepo": to}))
+                .send()
+                .await
+                .expect("send");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Moved, then deleted: the former name answers as the tombstone does, never reused.
+    assert_eq!(mv("alice/m", "alice/m2").await.0, StatusCode::OK);
+    let r = app
+        .req(Method::DELETE, "/api/repos/delete", Some(&alice))
+        .json(&json!({"name": "alice/m2"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .req(Method::POST, "/api/repos/create", Some(&alice))
+        .json(&json!({"name": "alice/m"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::GONE);
+    // A private repo's former name stays private after the repo is made public.
+    assert_eq!(mv("alice/secret", "alice/open-now").await.0, StatusCode::OK);
+    let r = app
+        .req(
+            Method::PUT,
+            "/api/models/alice/open-now/settings",
+            Some(&alice),
+        )
+        .json(&json!({"private": false}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success());
+    let r = app.get("/api/models/alice/secret", Some(&carol)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("location").is_none());
+    // A released repo stays in its namespace (the release is its publisher's record).
+    app.repo("alice/r", false).await;
+    app.commit("alice/r", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    let r = app
+        .req(Method::POST, "/api/v1/repos/alice/r/releases", Some(&alice))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let org2 = weir_core::Name::parse("org2").expect("name");
+    app.store.db.create_org(&org2).await.expect("org");
+    app.store
+        .db
+        .add_member(
+            &org2,
+            &weir_core::Name::parse("alice").expect("name"),
+            "owner",
+        )
+        .await
+        .expect("member");
+    let (s, v) = mv("alice/r", "org2/r").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "incident_hold");
+    assert_eq!(mv("alice/r", "alice/r-renamed").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
+    use crate::incidents::incident_post;
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let mallory = app.user("mallory", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/base", false).await;
+    app.commit("alice/base", "main", &alice, &[("w.bin", b"w")])
+        .await;
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/alice/base/tier", Some(&alice))
+        .json(&json!({"tier": "T2"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success());
+    let r = app
+        .req(Method::POST, "/api/repos/move", Some(&alice))
+        .json(&json!({"fromRepo": "alice/base", "toRepo": "alice/base2"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    // A fine-tune whose card names the former name inherits the base's tier.
+    app.repo("mallory/ft", false).await;
+    app.commit(
+        "mallory/ft",
+        "main",
+        &mallory,
+        &[("README.md", b"---\nbase_model: alice/base\n---\n")],
+    )
+    .await;
+    let t = crate::evals::tier(&app, "mallory/ft").await;
+    assert!(t >= weir_core::Tier::T2, "{t:?}");
+    // A head under a hold is not squashed into a new, unheld commit.
+    let head = app.head_of("alice/base2", "main").await;
+    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
+        json!({"repo": "alice/base2", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [head]})).await;
+    let id = v["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "r"}),
+    )
+    .await;
+    let (s, _) = incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "r", "hold": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .req(
+            Method::POST,
+            "/api/models/alice/base2/super-squash/main",
+            Some(&alice),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
 }

@@ -5,5 +5,7 @@ CREATE TABLE repo_redirects (
     name        TEXT NOT NULL,
     repo_id     BIGINT NOT NULL REFERENCES repos(id),
     created_at  BIGINT NOT NULL,
+    -- A repo private when it moved keeps its former name private, even if made public later.
+    private_at_move BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (namespace, name)
 );
