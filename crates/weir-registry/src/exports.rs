@@ -122,7 +122,10 @@ async fn current_facts(store: &Store, e: &Export) -> Result<Option<(Repo, RepoFa
         return Ok(None);
     };
     let mut f = facts(&repo);
-    f.held = store.db.is_held(repo.id, e.commit.as_str()).await?;
+    f.held = store
+        .db
+        .is_held_here_or_at_source(repo.id, e.commit.as_str())
+        .await?;
     Ok(Some((repo, f)))
 }
 

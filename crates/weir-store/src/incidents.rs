@@ -534,22 +534,25 @@ impl Db {
     /// Whether deliveries of this revision are held: by a confirmed incident on the repo, or,
     /// for a copy, by one on its source's copied revision. One query (every gated GET asks).
     pub async fn is_held_here_or_at_source(&self, repo_id: i64, commit: &str) -> Result<bool> {
+        // The repo, then its source, the source's source…: each at the revision copied.
         let rows = sqlx::query(
-            "SELECT revisions, NULL AS copied FROM incidents WHERE repo_id = $1 AND hold = 1
-               AND state IN ('confirmed', 'mitigated', 'disclosed')
-             UNION ALL
-             SELECT i.revisions, l.commit_id AS copied FROM repo_lineage l
-               JOIN incidents i ON i.repo_id = l.source_id
-             WHERE l.repo_id = $1 AND i.hold = 1
-               AND i.state IN ('confirmed', 'mitigated', 'disclosed')",
+            "WITH RECURSIVE chain(repo_id, commit_id) AS (
+                 SELECT $1, $2
+                 UNION
+                 SELECT l.source_id, l.commit_id FROM repo_lineage l JOIN chain c ON l.repo_id = c.repo_id
+             )
+             SELECT i.revisions, c.commit_id AS want FROM chain c
+               JOIN incidents i ON i.repo_id = c.repo_id
+             WHERE i.hold = 1 AND i.state IN ('confirmed', 'mitigated', 'disclosed')",
         )
         .bind(repo_id)
+        .bind(commit)
         .fetch_all(&self.pool)
         .await?;
         for r in rows {
             let s: String = r.try_get("revisions")?;
-            let copied: Option<String> = r.try_get("copied")?;
-            let want = copied.as_deref().unwrap_or(commit);
+            let want: String = r.try_get("want")?;
+            let want = want.as_str();
             let revs: Vec<String> = serde_json::from_str(&s).map_err(corrupt)?;
             if revs.iter().any(|x| x == want) {
                 return Ok(true);

@@ -33,6 +33,7 @@ impl Db {
             )));
         }
         let mut tx = self.begin_write().await?;
+        crate::repos::require_live(&mut tx, repo).await?;
         let event_id = crate::events::record_event_in(&mut tx, event).await?;
         let t = now();
         sqlx::query("INSERT INTO releases (repo_id, commit_id, bundle, event_id, created_at, tier) VALUES ($1, $2, $3, $4, $5, $6)")

@@ -917,6 +917,7 @@ impl Db {
         git_oids: &BTreeMap<RepoPath, String>,
     ) -> Result<CommitId> {
         let mut tx = self.begin_write().await?;
+        require_live(&mut tx, repo).await?;
         let head_row = sqlx::query(
             "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
         )
@@ -1032,6 +1033,7 @@ impl Db {
         event: impl FnOnce(&CommitId, &CommitId) -> weir_core::Event,
     ) -> Result<CommitId> {
         let mut tx = self.begin_write().await?;
+        require_live(&mut tx, repo).await?;
         let head = sqlx::query(
             "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
         )
@@ -1077,6 +1079,22 @@ impl Db {
         crate::events::record_event_in(&mut tx, &event(&head, &new)).await?;
         tx.commit().await?;
         Ok(new)
+    }
+}
+
+/// Refuses a write to a repo deleted since it was looked up (checked inside the write's
+/// transaction, so nothing lands on a tombstone).
+pub(crate) async fn require_live(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+) -> Result<()> {
+    let row = sqlx::query("SELECT deleted_at FROM repos WHERE id = $1")
+        .bind(repo.id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) if r.try_get::<Option<i64>, _>("deleted_at")?.is_none() => Ok(()),
+        _ => Err(StoreError::NotFound(format!("repo {}", repo.repo_id))),
     }
 }
 

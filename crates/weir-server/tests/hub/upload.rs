@@ -1030,3 +1030,91 @@ async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn holds_reach_copies_of_copies_and_nothing_lands_on_a_tombstone() {
+    use crate::incidents::incident_post;
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Read).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/a", false).await;
+    app.commit("alice/a", "main", &alice, &[("w.bin", b"w")])
+        .await;
+    let v1 = app.head_of("alice/a", "main").await;
+    for (from, to) in [("alice/a", "alice/b"), ("alice/b", "alice/c")] {
+        let r = app
+            .req(
+                Method::POST,
+                &format!("/api/models/{from}/duplicate"),
+                Some(&alice),
+            )
+            .json(&json!({"repository": to}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
+        json!({"repo": "alice/a", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [v1]})).await;
+    let id = v["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "triaged", "severity": "high", "reason": "r"}),
+    )
+    .await;
+    incident_post(
+        &app,
+        &path,
+        Some(&op),
+        None,
+        json!({"to": "confirmed", "reason": "r", "hold": true}),
+    )
+    .await;
+    let r = app.get("/alice/c/resolve/main/w.bin", Some(&carol)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a copy of a copy is held too"
+    );
+    // A write decided before a delete does not land on the tombstone.
+    let id = weir_core::RepoId::parse("alice/c").expect("id");
+    let stale = app.store.db.repo(&id).await.expect("db").expect("repo");
+    let r = app
+        .req(Method::DELETE, "/api/repos/delete", Some(&alice))
+        .json(&json!({"name": "alice/c"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (sha, size) = app
+        .store
+        .ingest_bytes_for(&stale, "late".into())
+        .await
+        .expect("ingest");
+    let c = weir_store::NewCommit {
+        branch: weir_core::RefName::main(),
+        expected_parent: None,
+        create_branch: false,
+        ops: vec![weir_store::CommitOp::Add {
+            path: weir_core::RepoPath::parse("late.txt").expect("path"),
+            sha256: sha,
+            size,
+        }],
+        author: weir_core::CommitSignature {
+            name: "alice".into(),
+            email: "a@x".into(),
+            time: 1,
+        },
+        summary: "late".into(),
+        description: String::new(),
+    };
+    assert!(matches!(
+        app.store.commit(&stale, &c).await,
+        Err(weir_store::StoreError::NotFound(_))
+    ));
+}
