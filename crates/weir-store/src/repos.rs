@@ -918,16 +918,7 @@ impl Db {
     ) -> Result<CommitId> {
         let mut tx = self.begin_write().await?;
         require_live(&mut tx, repo).await?;
-        let head_row = sqlx::query(
-            "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
-        )
-        .bind(repo.id)
-        .bind(c.branch.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let head = head_row
-            .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
-            .transpose()?;
+        let head = branch_head_in(&mut tx, repo, &c.branch).await?;
         let base = match &head {
             Some(h) => Some(h.clone()),
             None if c.create_branch => {
@@ -956,20 +947,10 @@ impl Db {
                 expected: expected.to_string(),
             });
         }
-        let mut files = BTreeMap::new();
-        if let Some(b) = &base {
-            let rows = sqlx::query(
-                "SELECT path, sha256, size, git_oid, lfs FROM commit_files WHERE repo_id = $1 AND commit_id = $2",
-            )
-            .bind(repo.id)
-            .bind(b.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-            for r in &rows {
-                let f = file_from_row(r)?;
-                files.insert(f.path.clone(), f);
-            }
-        }
+        let files = match &base {
+            Some(b) => files_in(&mut tx, repo, b).await?,
+            None => BTreeMap::new(),
+        };
         for op in &c.ops {
             if let CommitOp::Add { path, sha256, size } = op
                 && possessed_size(&mut *tx, repo.id, sha256).await? != Some(*size)
@@ -981,18 +962,7 @@ impl Db {
         let new = write_commit(&mut tx, repo, base.as_ref(), &files, c).await?;
         let t = now();
         let moved = match &head {
-            Some(h) => sqlx::query(
-                "UPDATE refs SET commit_id = $1, updated_at = $2
-                 WHERE repo_id = $3 AND kind = 'branch' AND name = $4 AND commit_id = $5",
-            )
-            .bind(new.as_str())
-            .bind(t)
-            .bind(repo.id)
-            .bind(c.branch.as_str())
-            .bind(h.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
+            Some(h) => move_branch_in(&mut tx, repo, &c.branch, h, &new).await?,
             None => sqlx::query(
                 "INSERT INTO refs (repo_id, kind, name, commit_id, updated_at) VALUES ($1, 'branch', $2, $3, $4)
                  ON CONFLICT (repo_id, kind, name) DO NOTHING",
@@ -1034,41 +1004,12 @@ impl Db {
     ) -> Result<CommitId> {
         let mut tx = self.begin_write().await?;
         require_live(&mut tx, repo).await?;
-        let head = sqlx::query(
-            "SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2",
-        )
-        .bind(repo.id)
-        .bind(c.branch.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound(format!("branch {}", c.branch)))?;
-        let rows = sqlx::query(
-            "SELECT path, sha256, size, git_oid, lfs FROM commit_files WHERE repo_id = $1 AND commit_id = $2",
-        )
-        .bind(repo.id)
-        .bind(head.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut files = BTreeMap::new();
-        for r in &rows {
-            let f = file_from_row(r)?;
-            files.insert(f.path.clone(), f);
-        }
+        let head = branch_head_in(&mut tx, repo, &c.branch)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("branch {}", c.branch)))?;
+        let files = files_in(&mut tx, repo, &head).await?;
         let new = write_commit(&mut tx, repo, None, &files, c).await?;
-        let moved = sqlx::query(
-            "UPDATE refs SET commit_id = $1, updated_at = $2
-             WHERE repo_id = $3 AND kind = 'branch' AND name = $4 AND commit_id = $5",
-        )
-        .bind(new.as_str())
-        .bind(now())
-        .bind(repo.id)
-        .bind(c.branch.as_str())
-        .bind(head.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let moved = move_branch_in(&mut tx, repo, &c.branch, &head, &new).await?;
         if moved != 1 {
             return Err(StoreError::Conflict {
                 branch: c.branch.to_string(),
@@ -1080,6 +1021,65 @@ impl Db {
         tx.commit().await?;
         Ok(new)
     }
+}
+
+/// The head of a branch, read inside a write transaction.
+async fn branch_head_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    branch: &RefName,
+) -> Result<Option<CommitId>> {
+    sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2")
+        .bind(repo.id)
+        .bind(branch.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
+        .transpose()
+}
+
+/// A commit's files by path, read inside a write transaction.
+async fn files_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    commit: &CommitId,
+) -> Result<BTreeMap<RepoPath, FileEntry>> {
+    let rows = sqlx::query(
+        "SELECT path, sha256, size, git_oid, lfs FROM commit_files WHERE repo_id = $1 AND commit_id = $2",
+    )
+    .bind(repo.id)
+    .bind(commit.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut files = BTreeMap::new();
+    for r in &rows {
+        let f = file_from_row(r)?;
+        files.insert(f.path.clone(), f);
+    }
+    Ok(files)
+}
+
+/// Moves a branch from `from` to `to` by compare-and-swap; the rows moved (0 if it moved
+/// meanwhile).
+async fn move_branch_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repo: &Repo,
+    branch: &RefName,
+    from: &CommitId,
+    to: &CommitId,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE refs SET commit_id = $1, updated_at = $2
+         WHERE repo_id = $3 AND kind = 'branch' AND name = $4 AND commit_id = $5",
+    )
+    .bind(to.as_str())
+    .bind(now())
+    .bind(repo.id)
+    .bind(branch.as_str())
+    .bind(from.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Refuses a write to a repo deleted since it was looked up (checked inside the write's

@@ -34,6 +34,18 @@ pub struct CreateRepo {
     kind: Option<String>,
 }
 
+/// Only model repos exist here: a dataset, space or kernel type is refused with the way forward.
+fn model_repos_only(kind: Option<&str>) -> Result<(), ApiError> {
+    match kind {
+        Some(kind) if kind != "model" => Err(ApiError::bad_request(
+            ErrorCode::UnsupportedRepoType,
+            format!("repo type {kind:?} is not supported"),
+        )
+        .next("weir hosts model repos only; omit 'repo_type'")),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct DeleteRepo {
     name: String,
@@ -50,15 +62,7 @@ pub async fn delete_repo(
     meta: crate::extract::RequestMeta,
     JsonBody(req): JsonBody<DeleteRepo>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(kind) = req.kind.as_deref()
-        && kind != "model"
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::UnsupportedRepoType,
-            format!("repo type {kind:?} is not supported"),
-        )
-        .next("weir hosts model repos only; omit 'repo_type'"));
-    }
+    model_repos_only(req.kind.as_deref())?;
     let (ns, name) = match (req.organization.as_deref(), req.name.split_once('/')) {
         (Some(org), _) => (org.to_string(), req.name.clone()),
         (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
@@ -186,14 +190,7 @@ pub async fn move_repo(
     meta: crate::extract::RequestMeta,
     JsonBody(req): JsonBody<MoveRepo>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(kind) = req.kind.as_deref()
-        && kind != "model"
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::UnsupportedRepoType,
-            format!("repo type {kind:?} is not supported"),
-        ));
-    }
+    model_repos_only(req.kind.as_deref())?;
     let (ns, name) = req
         .from_repo
         .split_once('/')
@@ -229,15 +226,7 @@ pub async fn create_repo(
     caller: Caller,
     JsonBody(req): JsonBody<CreateRepo>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(kind) = req.kind.as_deref()
-        && kind != "model"
-    {
-        return Err(ApiError::bad_request(
-            ErrorCode::UnsupportedRepoType,
-            format!("repo type {kind:?} is not supported"),
-        )
-        .next("weir hosts model repos only; omit 'repo_type'"));
-    }
+    model_repos_only(req.kind.as_deref())?;
     let Some(user) = caller.name().cloned() else {
         return Err(
             ApiError::denied(weir_authz::Reason::NotSignedIn, &req.name, true).hub("RepoNotFound"),

@@ -645,7 +645,6 @@ async fn a_repo_with_a_running_incident_is_not_deleted_and_a_deleted_ones_record
 
 #[tokio::test]
 async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
-    use crate::incidents::incident_post;
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
@@ -681,27 +680,7 @@ async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     // A hold on the source's copied revision holds the copy.
-    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
-        json!({"repo": "alice/src", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [v1]})).await;
-    let id = v["id"].as_str().expect("id").to_string();
-    let path = format!("/api/v1/incidents/{id}/transition");
-    incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "triaged", "severity": "high", "reason": "r"}),
-    )
-    .await;
-    let (s, _) = incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "confirmed", "reason": "r", "hold": true}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    crate::incidents::confirmed_hold(&app, "alice/src", &v1, &carol, &op).await;
     let r = app
         .get("/alice/copy/resolve/main/w.bin", Some(&carol))
         .await;
@@ -961,7 +940,6 @@ async fn a_former_name_is_never_freed_and_accountability_stays_with_the_publishe
 
 #[tokio::test]
 async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
-    use crate::incidents::incident_post;
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let mallory = app.user("mallory", Scope::Write).await;
@@ -997,27 +975,7 @@ async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
     assert!(t >= weir_core::Tier::T2, "{t:?}");
     // A head under a hold is not squashed into a new, unheld commit.
     let head = app.head_of("alice/base2", "main").await;
-    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
-        json!({"repo": "alice/base2", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [head]})).await;
-    let id = v["id"].as_str().expect("id").to_string();
-    let path = format!("/api/v1/incidents/{id}/transition");
-    incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "triaged", "severity": "high", "reason": "r"}),
-    )
-    .await;
-    let (s, _) = incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "confirmed", "reason": "r", "hold": true}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    crate::incidents::confirmed_hold(&app, "alice/base2", &head, &carol, &op).await;
     let r = app
         .req(
             Method::POST,
@@ -1033,7 +991,6 @@ async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
 
 #[tokio::test]
 async fn holds_reach_copies_of_copies_and_nothing_lands_on_a_tombstone() {
-    use crate::incidents::incident_post;
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
@@ -1055,26 +1012,7 @@ async fn holds_reach_copies_of_copies_and_nothing_lands_on_a_tombstone() {
             .expect("send");
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let (_, v) = incident_post(&app, "/api/v1/incidents", Some(&carol), None,
-        json!({"repo": "alice/a", "kind": "incident", "class": "cyber", "summary": "s", "revisions": [v1]})).await;
-    let id = v["id"].as_str().expect("id").to_string();
-    let path = format!("/api/v1/incidents/{id}/transition");
-    incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "triaged", "severity": "high", "reason": "r"}),
-    )
-    .await;
-    incident_post(
-        &app,
-        &path,
-        Some(&op),
-        None,
-        json!({"to": "confirmed", "reason": "r", "hold": true}),
-    )
-    .await;
+    crate::incidents::confirmed_hold(&app, "alice/a", &v1, &carol, &op).await;
     let r = app.get("/alice/c/resolve/main/w.bin", Some(&carol)).await;
     assert_eq!(
         r.status(),

@@ -142,6 +142,45 @@ pub async fn incident_post(
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
+/// A confirmed incident holding deliveries of `revision` of `repo`: reported by `reporter`,
+/// triaged and confirmed with a hold by the operator `op`. Returns the incident id.
+pub async fn confirmed_hold(
+    app: &TestApp,
+    repo: &str,
+    revision: &str,
+    reporter: &str,
+    op: &str,
+) -> String {
+    let (_, v) = incident_post(
+        app,
+        "/api/v1/incidents",
+        Some(reporter),
+        None,
+        serde_json::json!({"repo": repo, "kind": "incident", "class": "cyber", "summary": "s", "revisions": [revision]}),
+    )
+    .await;
+    let id = v["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/incidents/{id}/transition");
+    incident_post(
+        app,
+        &path,
+        Some(op),
+        None,
+        serde_json::json!({"to": "triaged", "severity": "high", "reason": "r"}),
+    )
+    .await;
+    let (s, v) = incident_post(
+        app,
+        &path,
+        Some(op),
+        None,
+        serde_json::json!({"to": "confirmed", "reason": "r", "hold": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    id
+}
+
 pub fn a_report(extra: Value) -> Value {
     let mut v = json!({
         "repo": "alice/m", "kind": "incident", "class": "cyber",
