@@ -36,6 +36,13 @@ pub async fn card_facts(
     let Some(f) = store.db.file(repo, commit, &path).await? else {
         return Ok(CardFacts::default());
     };
+    // Card facts are a pure function of the README's bytes: kept by content address.
+    if let Ok(cache) = CARDS.lock()
+        && let Some(c) = cache.get(&f.sha256)
+    {
+        return Ok(c.clone());
+    }
+    let sha = f.sha256.clone();
     let file = store.blobs.path_of(&f.sha256);
     // Front matter is at the start; read a little more than its cap so an oversized one is
     // reported rather than cut.
@@ -50,8 +57,21 @@ pub async fn card_facts(
     .await
     .map_err(|e| StoreError::Corrupt(e.to_string()))?
     .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
-    Ok(card::parse(&String::from_utf8_lossy(&bytes)))
+    let facts = card::parse(&String::from_utf8_lossy(&bytes));
+    if let Ok(mut cache) = CARDS.lock() {
+        if cache.len() >= MAX_CACHED_CARDS {
+            cache.clear();
+        }
+        cache.insert(sha, facts.clone());
+    }
+    Ok(facts)
 }
+
+/// Card facts by the README's SHA-256 (bounded; cleared when full).
+static CARDS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<weir_core::Sha256Hex, CardFacts>>,
+> = std::sync::LazyLock::new(Default::default);
+const MAX_CACHED_CARDS: usize = 1024;
 
 /// Classifies one revision of a repo under the policy in force.
 pub async fn classify_at(

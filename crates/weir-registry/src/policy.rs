@@ -15,10 +15,43 @@ pub struct PolicyInForce {
     pub set_at: Option<i64>,
 }
 
+/// The last policy text parsed, by its SHA-256: parsing is a pure function of the text, so a
+/// policy read again (every model info, every classification) is not parsed again.
+static PARSED: std::sync::Mutex<Option<(String, Policy)>> = std::sync::Mutex::new(None);
+
+fn parsed(sha256: &str, text: &str) -> Result<Policy, StoreError> {
+    if let Ok(g) = PARSED.lock()
+        && let Some((sha, p)) = g.as_ref()
+        && sha == sha256
+    {
+        return Ok(p.clone());
+    }
+    let p = Policy::parse(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // Keyed by the digest of the text actually parsed, never by the one stored beside it.
+    let sha = hex::encode(Sha256::digest(text.as_bytes()));
+    if sha == sha256
+        && let Ok(mut g) = PARSED.lock()
+    {
+        *g = Some((sha, p.clone()));
+    }
+    Ok(p)
+}
+
+/// The shipped default, parsed once.
+fn default_parsed() -> &'static (Policy, String) {
+    static DEFAULT: std::sync::OnceLock<(Policy, String)> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        (
+            Policy::default_policy(),
+            hex::encode(Sha256::digest(weir_core::policy::DEFAULT_POLICY.as_bytes())),
+        )
+    })
+}
+
 pub async fn policy_in_force(store: &Store) -> Result<PolicyInForce, StoreError> {
     match store.db.current_policy().await? {
         Some(p) => Ok(PolicyInForce {
-            policy: Policy::parse(&p.text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            policy: parsed(&p.sha256, &p.text)?,
             text: p.text,
             sha256: p.sha256,
             signature: Some(p.signature),
@@ -26,9 +59,9 @@ pub async fn policy_in_force(store: &Store) -> Result<PolicyInForce, StoreError>
             set_at: Some(p.created_at),
         }),
         None => Ok(PolicyInForce {
-            policy: Policy::default_policy(),
+            policy: default_parsed().0.clone(),
             text: weir_core::policy::DEFAULT_POLICY.to_string(),
-            sha256: hex::encode(Sha256::digest(weir_core::policy::DEFAULT_POLICY.as_bytes())),
+            sha256: default_parsed().1.clone(),
             signature: None,
             set_by: None,
             set_at: None,
