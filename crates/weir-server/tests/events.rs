@@ -162,3 +162,42 @@ async fn bad_event_queries_get_clear_errors() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
     }
 }
+
+#[tokio::test]
+async fn a_moved_repos_events_are_found_under_any_of_its_names() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.repo("alice/old", false).await;
+    let r = app
+        .req(Method::PUT, "/api/v1/repos/alice/old/tier", Some(&alice))
+        .json(&serde_json::json!({"tier": "T1"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success());
+    let r = app
+        .req(Method::POST, "/api/repos/move", Some(&alice))
+        .json(&serde_json::json!({"fromRepo": "alice/old", "toRepo": "alice/new"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    for name in ["alice/new", "alice/old"] {
+        let v: serde_json::Value = app
+            .get(&format!("/api/v1/events?repo={name}"), Some(&op))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let actions: Vec<&str> = v["events"]
+            .as_array()
+            .or(v.as_array())
+            .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            actions.contains(&"tier.set") && actions.contains(&"repo.moved"),
+            "{name}: {v}"
+        );
+    }
+}

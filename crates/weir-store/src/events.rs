@@ -226,6 +226,26 @@ impl Db {
         .await
     }
 
+    /// Every name of the repo called `name` now or before (just `name` if it names none).
+    async fn names_of(&self, name: &str) -> Result<Vec<String>> {
+        let mut out = vec![name.to_string()];
+        let Ok(id) = weir_core::RepoId::parse(name) else {
+            return Ok(out);
+        };
+        let repo = match self.repo(&id).await? {
+            Some(r) => Some(r),
+            None => self.former_name_of(&id).await?,
+        };
+        if let Some(r) = repo {
+            for n in std::iter::once(r.repo_id.to_string()).chain(self.former_names(&r).await?) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Events matching `f`, newest first, at most `limit`. Only the filters given are in the
     /// query, so each can use its index.
     pub async fn query_events(&self, f: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>> {
@@ -233,13 +253,23 @@ impl Db {
             "SELECT id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details
              FROM events WHERE 1 = 1",
         );
+        // A repo is asked for under every name it has had (a moved repo's events were recorded
+        // under the name of their moment), from its current name or any former one.
+        let names: Vec<String> = match &f.repo {
+            Some(name) => self.names_of(name).await?,
+            None => Vec::new(),
+        };
         let mut texts: Vec<&str> = Vec::new();
         let mut numbers: Vec<i64> = Vec::new();
-        for (col, v) in [
-            ("repo", &f.repo),
-            ("actor", &f.actor),
-            ("action", &f.action),
-        ] {
+        if !names.is_empty() {
+            let mut marks = Vec::new();
+            for n in &names {
+                texts.push(n);
+                marks.push(format!("${}", texts.len()));
+            }
+            sql.push_str(&format!(" AND repo IN ({})", marks.join(", ")));
+        }
+        for (col, v) in [("actor", &f.actor), ("action", &f.action)] {
             if let Some(v) = v {
                 texts.push(v);
                 sql.push_str(&format!(" AND {col} = ${}", texts.len()));
