@@ -285,6 +285,53 @@ impl TestApp {
             .expect("send")
     }
 
+    /// Sends a JSON body; the status and the JSON answer (null when it is not JSON).
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let r = self
+            .req(method, path, token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sets a repo's tier directly in the store (the setup of a gated-repo test).
+    pub async fn set_tier(&self, repo: &str, tier: weir_core::Tier) {
+        let id = RepoId::parse(repo).expect("repo id");
+        let r = self.store.db.repo(&id).await.expect("db").expect("repo");
+        self.store.db.set_tier(&r, tier).await.expect("tier");
+    }
+
+    /// Whether an event of `action` about `repo` was recorded (among its latest 100).
+    pub async fn has_event(&self, repo: &str, action: &str) -> bool {
+        self.store
+            .db
+            .events(Some(repo), 100)
+            .await
+            .expect("events")
+            .iter()
+            .any(|(_, e)| e.action == action)
+    }
+
+    /// Releases `main` of `repo` (`POST /api/v1/repos/{repo}/releases`).
+    pub async fn release(&self, repo: &str, token: &str) -> (StatusCode, Value) {
+        self.send_json(
+            Method::POST,
+            &format!("/api/v1/repos/{repo}/releases"),
+            Some(token),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
     pub async fn json(&self, path: &str, token: Option<&str>) -> Value {
         let r = self.get(path, token).await;
         assert!(r.status().is_success(), "GET {path}: {}", r.status());

@@ -169,20 +169,28 @@ async fn a_moved_repos_events_are_found_under_any_of_its_names() {
     let alice = app.user("alice", Scope::Write).await;
     let op = app.user("op", Scope::Admin).await;
     app.repo("alice/old", false).await;
-    let r = app
-        .req(Method::PUT, "/api/v1/repos/alice/old/tier", Some(&alice))
-        .json(&serde_json::json!({"tier": "T1"}))
-        .send()
+    assert!(
+        app.send_json(
+            Method::PUT,
+            "/api/v1/repos/alice/old/tier",
+            Some(&alice),
+            serde_json::json!({"tier": "T1"})
+        )
         .await
-        .expect("send");
-    assert!(r.status().is_success());
-    let r = app
-        .req(Method::POST, "/api/repos/move", Some(&alice))
-        .json(&serde_json::json!({"fromRepo": "alice/old", "toRepo": "alice/new"}))
-        .send()
+        .0
+        .is_success()
+    );
+    assert_eq!(
+        app.send_json(
+            Method::POST,
+            "/api/repos/move",
+            Some(&alice),
+            serde_json::json!({"fromRepo": "alice/old", "toRepo": "alice/new"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
+        .0,
+        StatusCode::OK
+    );
     for name in ["alice/new", "alice/old"] {
         let v: serde_json::Value = app
             .get(&format!("/api/v1/events?repo={name}"), Some(&op))

@@ -163,13 +163,6 @@ async fn a_release_holding_a_dangerous_pickle_is_refused_naming_the_file_and_its
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     app.repo("alice/m", false).await;
-    let release = || async {
-        app.req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
-            .json(&json!({"revision": "main"}))
-            .send()
-            .await
-            .expect("send")
-    };
     // Renamed, the pickle is still found by its first bytes.
     for path in [
         "pytorch_model.bin",
@@ -180,9 +173,8 @@ async fn a_release_holding_a_dangerous_pickle_is_refused_naming_the_file_and_its
             .commit("alice/m", "main", &alice, &[(path, HOSTILE_PICKLE)])
             .await;
         assert_eq!(r.status(), StatusCode::OK);
-        let r = release().await;
-        assert_eq!(r.status(), StatusCode::CONFLICT, "{path}");
-        let v: Value = r.json().await.expect("json");
+        let (s, v) = app.release("alice/m", &alice).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{path}");
         assert_eq!(v["error"], "unsafe_serialization", "{v}");
         let m = v["message"].as_str().unwrap_or_default();
         assert!(m.contains(path) && m.contains("posix.system"), "{m}");
@@ -213,7 +205,7 @@ async fn a_release_holding_a_dangerous_pickle_is_refused_naming_the_file_and_its
         &[("pytorch_model.bin", BENIGN_PICKLE)],
     )
     .await;
-    assert_eq!(release().await.status(), StatusCode::CREATED);
+    assert_eq!(app.release("alice/m", &alice).await.0, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -251,24 +243,9 @@ async fn an_operator_may_allow_unsafe_serialization_in_the_policy_and_refuse_sus
     )
     .await
     .expect("policy");
-    let release = |repo: &'static str| {
-        let (app, alice) = (&app, alice.clone());
-        async move {
-            app.req(
-                Method::POST,
-                &format!("/api/v1/repos/{repo}/releases"),
-                Some(&alice),
-            )
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("send")
-        }
-    };
-    assert_eq!(release("alice/m").await.status(), StatusCode::CREATED);
-    let r = release("alice/n").await;
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let v: Value = r.json().await.expect("json");
+    assert_eq!(app.release("alice/m", &alice).await.0, StatusCode::CREATED);
+    let (s, v) = app.release("alice/n", &alice).await;
+    assert_eq!(s, StatusCode::CONFLICT);
     assert!(
         v["message"]
             .as_str()
@@ -290,14 +267,8 @@ async fn bytes_first_committed_under_another_name_are_scanned_when_a_pickle_name
         .await;
     app.commit("alice/m", "main", &alice, &[("b.bin", p0)])
         .await;
-    let r = app
-        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let v: Value = r.json().await.expect("json");
+    let (s, v) = app.release("alice/m", &alice).await;
+    assert_eq!(s, StatusCode::CONFLICT);
     assert!(
         v["message"]
             .as_str()
@@ -320,14 +291,8 @@ async fn a_file_the_scan_cannot_finish_is_refused_unless_the_policy_allows_it() 
         &[("model.pkl", &BENIGN_PICKLE[..BENIGN_PICKLE.len() - 3])],
     )
     .await;
-    let r = app
-        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let v: Value = r.json().await.expect("json");
+    let (s, v) = app.release("alice/m", &alice).await;
+    assert_eq!(s, StatusCode::CONFLICT);
     assert!(
         v["message"]
             .as_str()

@@ -368,6 +368,24 @@ impl Db {
 
     /// The live repo a former name redirects to, if any.
     pub async fn redirect_target(&self, id: &RepoId) -> Result<Option<Repo>> {
+        let Some((mut target, was_private)) = self.redirect_row(id).await? else {
+            return Ok(None);
+        };
+        if self.deleted_at(&target.repo_id).await?.is_some() {
+            return Ok(None);
+        }
+        // A repo private when it moved keeps its former name private.
+        target.private |= was_private;
+        Ok(Some(target))
+    }
+
+    /// The repo (live or deleted) a former name belongs to.
+    pub async fn former_name_of(&self, id: &RepoId) -> Result<Option<Repo>> {
+        Ok(self.redirect_row(id).await?.map(|(r, _)| r))
+    }
+
+    /// A former name's repo (live or deleted) and whether it was private when it moved.
+    async fn redirect_row(&self, id: &RepoId) -> Result<Option<(Repo, bool)>> {
         let row = sqlx::query(
             "SELECT repo_id, private_at_move FROM repo_redirects WHERE namespace = $1 AND name = $2",
         )
@@ -376,30 +394,11 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        // A repo private when it moved keeps its former name private.
         let was_private = r.try_get::<i64, _>("private_at_move")? != 0;
-        let target = self.repo_by_id(r.try_get("repo_id")?).await?;
-        Ok(match target {
-            Some(mut t) if self.deleted_at(&t.repo_id).await?.is_none() => {
-                t.private |= was_private;
-                Some(t)
-            }
-            _ => None,
-        })
-    }
-
-    /// The repo (live or deleted) a former name belongs to.
-    pub async fn former_name_of(&self, id: &RepoId) -> Result<Option<Repo>> {
-        let row =
-            sqlx::query("SELECT repo_id FROM repo_redirects WHERE namespace = $1 AND name = $2")
-                .bind(id.namespace.as_str())
-                .bind(id.name.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        match row {
-            Some(r) => self.repo_by_id(r.try_get("repo_id")?).await,
-            None => Ok(None),
-        }
+        Ok(self
+            .repo_by_id(r.try_get("repo_id")?)
+            .await?
+            .map(|repo| (repo, was_private)))
     }
 
     /// Every former name of a repo.

@@ -34,6 +34,16 @@ pub struct CreateRepo {
     kind: Option<String>,
 }
 
+/// The namespace and name of a Hub repo body (`create_repo`, `delete_repo`): `organization`
+/// and `name`, or `name` as `NS/NAME`, or `name` in the caller's own namespace.
+fn hub_repo_name(name: &str, organization: Option<&str>, own: &str) -> (String, String) {
+    match (organization, name.split_once('/')) {
+        (Some(org), _) => (org.to_string(), name.to_string()),
+        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
+        (None, None) => (own.to_string(), name.to_string()),
+    }
+}
+
 /// Only model repos exist here: a dataset, space or kernel type is refused with the way forward.
 fn model_repos_only(kind: Option<&str>) -> Result<(), ApiError> {
     match kind {
@@ -63,14 +73,8 @@ pub async fn delete_repo(
     JsonBody(req): JsonBody<DeleteRepo>,
 ) -> Result<Json<Value>, ApiError> {
     model_repos_only(req.kind.as_deref())?;
-    let (ns, name) = match (req.organization.as_deref(), req.name.split_once('/')) {
-        (Some(org), _) => (org.to_string(), req.name.clone()),
-        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
-        (None, None) => match caller.name() {
-            Some(u) => (u.to_string(), req.name.clone()),
-            None => (String::new(), req.name.clone()),
-        },
-    };
+    let default_ns = caller.name().map(|u| u.to_string()).unwrap_or_default();
+    let (ns, name) = hub_repo_name(&req.name, req.organization.as_deref(), &default_ns);
     let (repo, _) = crate::lookup::visible_repo(&state, &caller, &ns, &name).await?;
     weir_registry::repos::delete(
         &state.store,
@@ -232,11 +236,7 @@ pub async fn create_repo(
             ApiError::denied(weir_authz::Reason::NotSignedIn, &req.name, true).hub("RepoNotFound"),
         );
     };
-    let (ns, name) = match (req.organization.as_deref(), req.name.split_once('/')) {
-        (Some(org), _) => (org.to_string(), req.name.clone()),
-        (None, Some((ns, n))) => (ns.to_string(), n.to_string()),
-        (None, None) => (user.to_string(), req.name.clone()),
-    };
+    let (ns, name) = hub_repo_name(&req.name, req.organization.as_deref(), user.as_str());
     let id = RepoId::new(&ns, &name)
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidRepoId, e.to_string()))?;
     let namespace = id.namespace.clone();

@@ -527,18 +527,7 @@ async fn sharded_safetensors_metadata_is_read_through_the_download_gate() {
         "F32"
     );
     // Gated: the same answer as a download would get, and the decision is recorded.
-    let repo = app
-        .store
-        .db
-        .repo(&weir_core::RepoId::parse("alice/m").expect("id"))
-        .await
-        .expect("db")
-        .expect("repo");
-    app.store
-        .db
-        .set_tier(&repo, weir_core::Tier::T2)
-        .await
-        .expect("tier");
+    app.set_tier("alice/m", weir_core::Tier::T2).await;
     assert_eq!(
         app.get(url, Some(&bob)).await.status(),
         StatusCode::FORBIDDEN

@@ -400,13 +400,17 @@ async fn a_deleted_repo_is_a_tombstone_missing_everywhere_whose_name_is_never_re
     app.repo("alice/hidden", true).await;
     app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
         .await;
-    let r = app
-        .req(Method::POST, "/api/v1/repos/alice/m/releases", Some(&alice))
-        .json(&json!({}))
-        .send()
+    assert_eq!(
+        app.send_json(
+            Method::POST,
+            "/api/v1/repos/alice/m/releases",
+            Some(&alice),
+            json!({})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::CREATED);
+        .0,
+        StatusCode::CREATED
+    );
     let delete = |name: &'static str, org: Option<&'static str>, token: Option<String>| {
         let app = &app;
         async move {
@@ -511,18 +515,7 @@ async fn a_duplicate_keeps_the_tier_and_needs_a_download_allow_on_the_source() {
         )
         .await;
     }
-    let repo = app
-        .store
-        .db
-        .repo(&weir_core::RepoId::parse("alice/gated").expect("id"))
-        .await
-        .expect("db")
-        .expect("repo");
-    app.store
-        .db
-        .set_tier(&repo, weir_core::Tier::T2)
-        .await
-        .expect("tier");
+    app.set_tier("alice/gated", weir_core::Tier::T2).await;
     let dup = |from: &'static str, to: &'static str, token: &str, vis: Option<&str>| {
         let (app, token) = (&app, token.to_string());
         let body = match vis {
@@ -530,18 +523,13 @@ async fn a_duplicate_keeps_the_tier_and_needs_a_download_allow_on_the_source() {
             None => json!({"repository": to}),
         };
         async move {
-            let r = app
-                .req(
-                    Method::POST,
-                    &format!("/api/models/{from}/duplicate"),
-                    Some(&token),
-                )
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            app.send_json(
+                Method::POST,
+                &format!("/api/models/{from}/duplicate"),
+                Some(&token),
+                body,
+            )
+            .await
         }
     };
     // bob cannot download the T2 source: no copy, and nothing is created.
@@ -590,13 +578,7 @@ async fn a_duplicate_keeps_the_tier_and_needs_a_download_allow_on_the_source() {
     );
     let (s, _) = dup("alice/open", "bob/copy", &bob, None).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let events = app
-        .store
-        .db
-        .events(Some("alice/gated-copy"), 10)
-        .await
-        .expect("events");
-    assert!(events.iter().any(|(_, e)| e.action == "repo.duplicated"));
+    assert!(app.has_event("alice/gated-copy", "repo.duplicated").await);
 }
 
 #[tokio::test]
@@ -668,17 +650,17 @@ async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
         StatusCode::FORBIDDEN,
         "carol has no namespace of her own here"
     );
-    let r = app
-        .req(
+    assert_eq!(
+        app.send_json(
             Method::POST,
             "/api/models/alice/src/duplicate",
             Some(&alice),
+            json!({"repository": "alice/copy"})
         )
-        .json(&json!({"repository": "alice/copy"}))
-        .send()
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
+        .0,
+        StatusCode::OK
+    );
     // A hold on the source's copied revision holds the copy.
     crate::incidents::confirmed_hold(&app, "alice/src", &v1, &carol, &op).await;
     let r = app
@@ -688,13 +670,15 @@ async fn a_copy_derives_from_its_source_raises_cascade_and_holds_apply() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"], "incident_hold", "{v}");
     // A raise of the source reaches the copy (it is classified as a derivative).
-    let r = app
-        .req(Method::PUT, "/api/v1/repos/alice/src/tier", Some(&alice))
-        .json(&json!({"tier": "T2"}))
-        .send()
-        .await
-        .expect("send");
-    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let (s, v) = app
+        .send_json(
+            Method::PUT,
+            "/api/v1/repos/alice/src/tier",
+            Some(&alice),
+            json!({"tier": "T2"}),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
     let t = crate::evals::tier(&app, "alice/copy").await;
     assert!(t >= weir_core::Tier::T2, "{t:?}");
 }
@@ -744,24 +728,18 @@ async fn super_squash_leaves_one_root_commit_with_the_same_files_and_keeps_the_o
         .get(&format!("/alice/m/resolve/{old}/a.txt"), None)
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let events = app
-        .store
-        .db
-        .events(Some("alice/m"), 10)
-        .await
-        .expect("events");
-    assert!(events.iter().any(|(_, e)| e.action == "branch.squashed"));
-    let r = app
-        .req(
+    assert!(app.has_event("alice/m", "branch.squashed").await);
+    assert_eq!(
+        app.send_json(
             Method::POST,
             "/api/models/alice/m/super-squash/nope",
             Some(&alice),
+            json!({})
         )
-        .json(&json!({}))
-        .send()
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        .0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -780,14 +758,13 @@ async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
     let mv = |from: &'static str, to: &'static str, token: String| {
         let app = &app;
         async move {
-            let r = app
-                .req(Method::POST, "/api/repos/move", Some(&token))
-                .json(&json!({"fromRepo": from, "toRepo": to, "type": "model"}))
-                .send()
-                .await
-                .expect("send");
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            app.send_json(
+                Method::POST,
+                "/api/repos/move",
+                Some(&token),
+                json!({"fromRepo": from, "toRepo": to, "type": "model"}),
+            )
+            .await
         }
     };
     assert_eq!(
@@ -820,13 +797,17 @@ async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
         StatusCode::OK
     );
     // The former name stays taken; moving back takes it again.
-    let r = app
-        .req(Method::POST, "/api/repos/create", Some(&alice))
-        .json(&json!({"name": "m", "organization": "alice"}))
-        .send()
+    assert_eq!(
+        app.send_json(
+            Method::POST,
+            "/api/repos/create",
+            Some(&alice),
+            json!({"name": "m", "organization": "alice"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+        .0,
+        StatusCode::CONFLICT
+    );
     let (s, _) = mv("alice/n", "alice/m", alice.clone()).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
@@ -847,13 +828,7 @@ async fn a_moved_repo_redirects_from_its_former_name_to_those_who_may_see_it() {
     let _ = app.user("org2", Scope::Write).await;
     let (s, v) = mv("alice/m", "alice/m-renamed", alice.clone()).await;
     assert_eq!(s, StatusCode::OK, "renaming within the namespace: {v}");
-    let events = app
-        .store
-        .db
-        .events(Some("alice/m"), 20)
-        .await
-        .expect("events");
-    assert!(events.iter().any(|(_, e)| e.action == "repo.moved"));
+    assert!(app.has_event("alice/m", "repo.moved").await);
 }
 
 #[tokio::test]
@@ -868,45 +843,52 @@ async fn a_former_name_is_never_freed_and_accountability_stays_with_the_publishe
     let mv = |from: &'static str, to: &'static str| {
         let (app, alice) = (&app, alice.clone());
         async move {
-            let r = app
-                .req(Method::POST, "/api/repos/move", Some(&alice))
-                .json(&json!({"fromRepo": from, "toRepo": to}))
-                .send()
-                .await
-                .expect("send");
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            app.send_json(
+                Method::POST,
+                "/api/repos/move",
+                Some(&alice),
+                json!({"fromRepo": from, "toRepo": to}),
+            )
+            .await
         }
     };
     // Moved, then deleted: the former name answers as the tombstone does, never reused.
     assert_eq!(mv("alice/m", "alice/m2").await.0, StatusCode::OK);
-    let r = app
-        .req(Method::DELETE, "/api/repos/delete", Some(&alice))
-        .json(&json!({"name": "alice/m2"}))
-        .send()
+    assert_eq!(
+        app.send_json(
+            Method::DELETE,
+            "/api/repos/delete",
+            Some(&alice),
+            json!({"name": "alice/m2"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = app
-        .req(Method::POST, "/api/repos/create", Some(&alice))
-        .json(&json!({"name": "alice/m"}))
-        .send()
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send_json(
+            Method::POST,
+            "/api/repos/create",
+            Some(&alice),
+            json!({"name": "alice/m"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::GONE);
+        .0,
+        StatusCode::GONE
+    );
     // A private repo's former name stays private after the repo is made public.
     assert_eq!(mv("alice/secret", "alice/open-now").await.0, StatusCode::OK);
-    let r = app
-        .req(
+    assert!(
+        app.send_json(
             Method::PUT,
             "/api/models/alice/open-now/settings",
             Some(&alice),
+            json!({"private": false})
         )
-        .json(&json!({"private": false}))
-        .send()
         .await
-        .expect("send");
-    assert!(r.status().is_success());
+        .0
+        .is_success()
+    );
     let r = app.get("/api/models/alice/secret", Some(&carol)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(r.headers().get("location").is_none());
@@ -948,20 +930,28 @@ async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
     app.repo("alice/base", false).await;
     app.commit("alice/base", "main", &alice, &[("w.bin", b"w")])
         .await;
-    let r = app
-        .req(Method::PUT, "/api/v1/repos/alice/base/tier", Some(&alice))
-        .json(&json!({"tier": "T2"}))
-        .send()
+    assert!(
+        app.send_json(
+            Method::PUT,
+            "/api/v1/repos/alice/base/tier",
+            Some(&alice),
+            json!({"tier": "T2"})
+        )
         .await
-        .expect("send");
-    assert!(r.status().is_success());
-    let r = app
-        .req(Method::POST, "/api/repos/move", Some(&alice))
-        .json(&json!({"fromRepo": "alice/base", "toRepo": "alice/base2"}))
-        .send()
+        .0
+        .is_success()
+    );
+    assert_eq!(
+        app.send_json(
+            Method::POST,
+            "/api/repos/move",
+            Some(&alice),
+            json!({"fromRepo": "alice/base", "toRepo": "alice/base2"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
+        .0,
+        StatusCode::OK
+    );
     // A fine-tune whose card names the former name inherits the base's tier.
     app.repo("mallory/ft", false).await;
     app.commit(
@@ -976,17 +966,17 @@ async fn a_moved_base_still_passes_its_tier_and_a_held_head_is_not_squashed() {
     // A head under a hold is not squashed into a new, unheld commit.
     let head = app.head_of("alice/base2", "main").await;
     crate::incidents::confirmed_hold(&app, "alice/base2", &head, &carol, &op).await;
-    let r = app
-        .req(
+    assert_eq!(
+        app.send_json(
             Method::POST,
             "/api/models/alice/base2/super-squash/main",
             Some(&alice),
+            json!({})
         )
-        .json(&json!({}))
-        .send()
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+        .0,
+        StatusCode::CONFLICT
+    );
 }
 
 #[tokio::test]
@@ -1000,17 +990,17 @@ async fn holds_reach_copies_of_copies_and_nothing_lands_on_a_tombstone() {
         .await;
     let v1 = app.head_of("alice/a", "main").await;
     for (from, to) in [("alice/a", "alice/b"), ("alice/b", "alice/c")] {
-        let r = app
-            .req(
+        assert_eq!(
+            app.send_json(
                 Method::POST,
                 &format!("/api/models/{from}/duplicate"),
                 Some(&alice),
+                json!({"repository": to})
             )
-            .json(&json!({"repository": to}))
-            .send()
             .await
-            .expect("send");
-        assert_eq!(r.status(), StatusCode::OK);
+            .0,
+            StatusCode::OK
+        );
     }
     crate::incidents::confirmed_hold(&app, "alice/a", &v1, &carol, &op).await;
     let r = app.get("/alice/c/resolve/main/w.bin", Some(&carol)).await;
@@ -1022,13 +1012,17 @@ async fn holds_reach_copies_of_copies_and_nothing_lands_on_a_tombstone() {
     // A write decided before a delete does not land on the tombstone.
     let id = weir_core::RepoId::parse("alice/c").expect("id");
     let stale = app.store.db.repo(&id).await.expect("db").expect("repo");
-    let r = app
-        .req(Method::DELETE, "/api/repos/delete", Some(&alice))
-        .json(&json!({"name": "alice/c"}))
-        .send()
+    assert_eq!(
+        app.send_json(
+            Method::DELETE,
+            "/api/repos/delete",
+            Some(&alice),
+            json!({"name": "alice/c"})
+        )
         .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::OK);
+        .0,
+        StatusCode::OK
+    );
     let (sha, size) = app
         .store
         .ingest_bytes_for(&stale, "late".into())
