@@ -40,12 +40,18 @@ use weir_store::Store;
 pub use error::ApiError;
 
 /// Everything a handler needs, built once at startup and passed down explicitly.
+pub use hub::download::SmallBlobs;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     /// Per-address and per-account counters for anonymous and low-level callers.
     pub limiter: Arc<limits::RateLimiter>,
+    /// Small blobs' bytes, by content address (see [`SmallBlobs`]).
+    pub small_blobs: Arc<SmallBlobs>,
+    /// `model_info` answers at the current state version.
+    pub info: Arc<hub::download::InfoMemo>,
 }
 
 impl AppState {
@@ -54,6 +60,8 @@ impl AppState {
             store,
             config: Arc::new(config),
             limiter: Arc::new(limits::RateLimiter::default()),
+            small_blobs: Arc::new(SmallBlobs::default()),
+            info: Arc::new(weir_store::cache::Memo::new(4096)),
         }
     }
 }

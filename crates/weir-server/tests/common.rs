@@ -175,6 +175,12 @@ impl TestApp {
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_data_dir(dir.path()).await.expect("open store");
+        // Only this process's own marks may make a change visible (never the poll interval):
+        // every test that changes something and reads it back checks that no write path
+        // forgets to mark (see weir_store::cache).
+        store
+            .db
+            .set_state_poll(std::time::Duration::from_secs(3600));
         let url = match &listener {
             Some(l) => format!("http://{}", l.local_addr().expect("addr")),
             None => "http://weir.test".to_string(),

@@ -5,9 +5,11 @@
 //! The tree mirrors `src/`: `access/`, `evals/`, `incidents/` and `hub/` hold one file per handler
 //! file (each capability with its abuse cases next to it), `events.rs`, `exports.rs`, `log.rs`, `releases.rs`,
 //! `publishers.rs`, `tokens.rs`, `gate.rs` and `conn.rs` mirror their modules; `possession.rs`, `matrix.rs`,
-//! `errors.rs`, `openapi.rs`, `modules.rs` and `docs.rs` check invariants across all routes.
+//! `errors.rs`, `openapi.rs`, `modules.rs` and `docs.rs` check invariants across all routes, and
+//! `cache.rs` that no cache serves what is no longer true.
 
 mod access;
+mod cache;
 mod common;
 mod conn;
 mod docs;

@@ -74,10 +74,21 @@ impl Db {
             .bind(user)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(())
     }
 
     pub async fn terms_accepted(&self, repo: &Repo, user: &str) -> Result<bool> {
+        let key = (repo.id, user.to_string());
+        self.memoized(
+            &self.memo.terms,
+            key,
+            self.terms_accepted_uncached(repo, user),
+        )
+        .await
+    }
+
+    async fn terms_accepted_uncached(&self, repo: &Repo, user: &str) -> Result<bool> {
         let row =
             sqlx::query("SELECT 1 AS x FROM terms_acceptances WHERE repo_id = $1 AND account = $2")
                 .bind(repo.id)
@@ -88,6 +99,20 @@ impl Db {
     }
 
     pub async fn access_request(&self, repo: &Repo, user: &str) -> Result<Option<AccessRequest>> {
+        let key = (repo.id, user.to_string());
+        self.memoized(
+            &self.memo.requests,
+            key,
+            self.access_request_uncached(repo, user),
+        )
+        .await
+    }
+
+    async fn access_request_uncached(
+        &self,
+        repo: &Repo,
+        user: &str,
+    ) -> Result<Option<AccessRequest>> {
         let row = sqlx::query(
             "SELECT account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at
              FROM access_requests WHERE repo_id = $1 AND account = $2",
@@ -218,11 +243,7 @@ impl Db {
     }
 }
 
-async fn accept_terms_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo: &Repo,
-    user: &str,
-) -> Result<()> {
+async fn accept_terms_in(tx: &mut sqlx::AnyConnection, repo: &Repo, user: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO terms_acceptances (repo_id, account, accepted_at) VALUES ($1, $2, $3)
          ON CONFLICT (repo_id, account) DO UPDATE SET accepted_at = excluded.accepted_at",
@@ -230,13 +251,13 @@ async fn accept_terms_in(
     .bind(repo.id)
     .bind(user)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 async fn put_access_request_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     req: &AccessRequest,
 ) -> Result<()> {
@@ -260,32 +281,24 @@ async fn put_access_request_in(
     .bind(req.decided_at)
     .bind(req.reason.as_deref())
     .bind(req.expires_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-async fn set_tier_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo: &Repo,
-    tier: Tier,
-) -> Result<()> {
+async fn set_tier_in(tx: &mut sqlx::AnyConnection, repo: &Repo, tier: Tier) -> Result<()> {
     // Setting a tier is a choice; the effective tier follows it (the caller checked it is not
     // below the policy's minimum).
     sqlx::query("UPDATE repos SET tier = $1, chosen_tier = $1, updated_at = $2 WHERE id = $3")
         .bind(tier.as_str())
         .bind(now())
         .bind(repo.id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
-async fn set_gating_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo: &Repo,
-    g: &Gating,
-) -> Result<()> {
+async fn set_gating_in(tx: &mut sqlx::AnyConnection, repo: &Repo, g: &Gating) -> Result<()> {
     sqlx::query(
         "UPDATE repos SET min_level = $1, auto_approve_level = $2, blocked_countries = $3,
            required_fields = $4, terms = $5, updated_at = $6 WHERE id = $7",
@@ -297,7 +310,7 @@ async fn set_gating_in(
     .bind(&g.terms)
     .bind(now())
     .bind(repo.id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

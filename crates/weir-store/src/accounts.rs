@@ -55,6 +55,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
+        self.wrote();
         if res.rows_affected() == 0 {
             return Err(StoreError::Exists(format!("account {name}")));
         }
@@ -161,6 +162,7 @@ impl Db {
         .bind(role)
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -189,11 +191,21 @@ impl Db {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        self.wrote();
         Ok(n > 0)
     }
 
     /// Orgs `user` belongs to, with the role: `(org, role)`.
     pub async fn orgs_of(&self, user: &str) -> Result<Vec<(Name, String)>> {
+        self.memoized(
+            &self.memo.orgs,
+            user.to_string(),
+            self.orgs_of_uncached(user),
+        )
+        .await
+    }
+
+    async fn orgs_of_uncached(&self, user: &str) -> Result<Vec<(Name, String)>> {
         let rows = sqlx::query("SELECT org, role FROM org_members WHERE member = $1 ORDER BY org")
             .bind(user)
             .fetch_all(&self.pool)

@@ -96,6 +96,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "redirects",
         include_str!("../migrations/sqlite/0018_redirects.sql"),
     ),
+    (
+        19,
+        "state_version",
+        include_str!("../migrations/sqlite/0019_state_version.sql"),
+    ),
 ];
 
 #[derive(Clone)]
@@ -103,6 +108,12 @@ pub struct Db {
     pub(crate) pool: AnyPool,
     /// The group writer of standalone events and deliveries.
     pub(crate) recorder: crate::events::Recorder,
+    /// The state version this process last read (see [`crate::cache`]).
+    pub(crate) cache: std::sync::Arc<crate::cache::StateCache>,
+    /// Cached reads of state, tagged with the version they were read at.
+    pub(crate) memo: std::sync::Arc<crate::cache::Memos>,
+    /// This process's queue for the single write lock (see [`crate::cache::WriteTurn`]).
+    pub(crate) write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -112,6 +123,9 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            // A SQLite connection is a file handle in this process: there is no peer to lose,
+            // so no ping before each use (it doubled the round trips of every small request).
+            .test_before_acquire(false)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
@@ -147,8 +161,17 @@ impl Db {
     }
 
     fn with_pool(pool: AnyPool) -> Db {
+        let cache = std::sync::Arc::new(crate::cache::StateCache::new());
+        let memo = std::sync::Arc::new(crate::cache::Memos::new());
+        let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         Db {
-            recorder: crate::events::Recorder::start(pool.clone()),
+            recorder: crate::events::Recorder::start(
+                pool.clone(),
+                (cache.clone(), memo.clone(), write_lock.clone()),
+            ),
+            cache,
+            memo,
+            write_lock,
             pool,
         }
     }
@@ -156,8 +179,31 @@ impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN
     /// IMMEDIATE`), so two transactions that read before they write wait for each other (within
     /// the busy timeout) instead of failing with a lock-upgrade deadlock.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub(crate) async fn begin_write(&self) -> Result<crate::cache::WriteTx> {
+        let turn = crate::cache::write_turn(&self.write_lock).await?;
+        Ok(crate::cache::WriteTx::new(
+            self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            self.cache.clone(),
+            turn,
+        ))
+    }
+
+    /// The current state version (see [`crate::cache`]): what cached reads are tagged with.
+    pub async fn state_version(&self) -> Result<crate::cache::Version> {
+        self.cache.version(&self.pool).await
+    }
+
+    /// Sets how long the state version is trusted without re-reading it (default
+    /// [`crate::cache::POLL`]). Tests set it long, so that only this process's own marks can
+    /// make a change visible, which is what they check.
+    #[doc(hidden)]
+    pub fn set_state_poll(&self, poll: Duration) {
+        self.cache.set_poll(poll);
+    }
+
+    /// Notes a committed write made outside [`Db::begin_write`].
+    pub(crate) fn wrote(&self) {
+        self.cache.wrote();
     }
 
     pub async fn close(&self) {

@@ -696,16 +696,13 @@ impl Db {
 }
 
 /// Forgets the declarations a card made (declared compute, closed, base models) of `repo`.
-pub(crate) async fn reset_declarations_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo: &Repo,
-) -> Result<()> {
+pub(crate) async fn reset_declarations_in(tx: &mut sqlx::AnyConnection, repo: &Repo) -> Result<()> {
     sqlx::query(
         "UPDATE classifications SET declared_compute = NULL, declared_closed = 0, bases = '[]'
          WHERE repo_id = $1",
     )
     .bind(repo.id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

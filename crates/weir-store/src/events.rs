@@ -29,18 +29,20 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Recorder {
     tx: tokio::sync::mpsc::Sender<Job>,
+    cache: std::sync::Arc<crate::cache::StateCache>,
 }
 
 impl Recorder {
     /// Starts the writer on the current runtime; it ends when the last `Db` clone (the last
     /// sender) is dropped.
-    pub(crate) fn start(pool: sqlx::AnyPool) -> Recorder {
+    pub(crate) fn start(pool: sqlx::AnyPool, state: Shared) -> Recorder {
+        let cache = state.0.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(4 * MAX_GROUP);
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
             while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
                 let records: Vec<&Record> = batch.iter().map(|j| &j.record).collect();
-                match write_group(&pool, &records).await {
+                match write_group(&pool, &state, &records).await {
                     Ok(ids) => {
                         for (job, id) in batch.drain(..).zip(ids) {
                             let _ = job.done.send(Ok(id));
@@ -48,7 +50,7 @@ impl Recorder {
                     }
                     Err(_) => {
                         for job in batch.drain(..) {
-                            let r = write_group(&pool, &[&job.record])
+                            let r = write_group(&pool, &state, &[&job.record])
                                 .await
                                 .map(|ids| ids.into_iter().next().flatten());
                             let _ = job.done.send(r);
@@ -57,17 +59,22 @@ impl Recorder {
                 }
             }
         });
-        Recorder { tx }
+        Recorder { tx, cache }
     }
 
     pub(crate) async fn record(&self, record: Record) -> Result<Option<i64>> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let gone = || StoreError::Corrupt("the event writer has stopped".into());
+        let delivery = record.delivery.is_some();
         self.tx
             .send(Job { record, done })
             .await
             .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        let id = rx.await.map_err(|_| gone())??;
+        if delivery {
+            self.cache.delivered();
+        }
+        Ok(id)
     }
 }
 
@@ -78,8 +85,23 @@ const ROWS_PER_STATEMENT: usize = 256;
 /// (each row's id found by its random salt, whatever order the database returns them in), the
 /// sealing decision is read once per repo, and deliveries of the same revision to the same
 /// account are counted together.
-async fn write_group(pool: &sqlx::AnyPool, records: &[&Record]) -> Result<Vec<Option<i64>>> {
+/// What the recorder shares with its [`Db`]: the state cache, its memos and the write queue.
+pub(crate) type Shared = (
+    std::sync::Arc<crate::cache::StateCache>,
+    std::sync::Arc<crate::cache::Memos>,
+    std::sync::Arc<tokio::sync::Mutex<()>>,
+);
+
+async fn write_group(
+    pool: &sqlx::AnyPool,
+    (cache, memo, write_lock): &Shared,
+    records: &[&Record],
+) -> Result<Vec<Option<i64>>> {
     use std::collections::HashMap;
+    // Whether a repo is private is state: a live repo's flag comes from the state cache at the
+    // current version (what every authorization decision reads), others from the database.
+    let at = cache.version(pool).await?;
+    let _turn = crate::cache::write_turn(write_lock).await?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut hidden: HashMap<String, bool> = HashMap::new();
     // (record index, event, salt, log entry)
@@ -93,7 +115,13 @@ async fn write_group(pool: &sqlx::AnyPool, records: &[&Record]) -> Result<Vec<Op
             let h = match hidden.get(name) {
                 Some(h) => *h,
                 None => {
-                    let h = repo_hidden(&mut tx, name).await?;
+                    let cached = name
+                        .split_once('/')
+                        .and_then(|(ns, n)| memo.repos.get(at, &(ns.to_string(), n.to_string())));
+                    let h = match cached {
+                        Some(Some(repo)) => repo.private,
+                        _ => repo_hidden(&mut tx, name).await?,
+                    };
                     hidden.insert(name.to_string(), h);
                     h
                 }
@@ -336,10 +364,7 @@ pub struct EventFilter {
 
 /// Records an event and queues its log entry inside the caller's transaction, so a change and
 /// its event commit together.
-pub(crate) async fn record_event_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    e: &Event,
-) -> Result<i64> {
+pub(crate) async fn record_event_in(tx: &mut sqlx::AnyConnection, e: &Event) -> Result<i64> {
     let mut salt = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
     let row = sqlx::query(
@@ -357,14 +382,14 @@ pub(crate) async fn record_event_in(
     .bind(e.user_agent.as_deref())
     .bind(e.details.to_string())
     .bind(salt.to_vec())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     let id: i64 = row.try_get("id")?;
     let sealed = is_hidden(tx, e).await?;
     sqlx::query("INSERT INTO log_pending (event_id, data) VALUES ($1, $2)")
         .bind(id)
         .bind(e.log_entry(&salt, sealed))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(id)
 }
@@ -372,7 +397,7 @@ pub(crate) async fn record_event_in(
 /// Whether an event concerns a repo that is private now, or that does not exist (fail closed:
 /// a name that is not a public repo never reaches the log in clear). Decided inside the event's
 /// transaction, so a repo made private in the same transaction is already sealed.
-async fn is_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Event) -> Result<bool> {
+async fn is_hidden(tx: &mut sqlx::AnyConnection, e: &Event) -> Result<bool> {
     for name in e.repos() {
         if repo_hidden(tx, name).await? {
             return Ok(true);
@@ -382,14 +407,14 @@ async fn is_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &Event) -> Resu
 }
 
 /// Whether a repo name is not a public repo now (private, missing or not a name).
-async fn repo_hidden(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<bool> {
+async fn repo_hidden(tx: &mut sqlx::AnyConnection, name: &str) -> Result<bool> {
     let Some((ns, n)) = name.split_once('/') else {
         return Ok(true);
     };
     let row = sqlx::query("SELECT private FROM repos WHERE namespace = $1 AND name = $2")
         .bind(ns)
         .bind(n)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     Ok(!matches!(row, Some(r) if r.try_get::<i64, _>("private")? == 0))
 }

@@ -251,7 +251,7 @@ impl Db {
             .await
             .map_err(StoreError::from)?;
         record_event_in(&mut tx, &event).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         export.state = "downloaded".into();
         export.downloaded_at = Some(at);
         Ok(Ok((export, decided)))

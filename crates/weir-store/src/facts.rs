@@ -214,6 +214,7 @@ impl Db {
         .bind(st)
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(())
     }
 

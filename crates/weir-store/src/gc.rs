@@ -68,6 +68,7 @@ impl Store {
                 .await?
                 .rows_affected()
         };
+        self.db.wrote();
         let mut report = GcReport {
             uploads_forgotten,
             ..GcReport::default()
@@ -106,6 +107,7 @@ impl Store {
                     .execute(&self.db.pool)
                     .await?
                     .rows_affected();
+                    self.db.wrote();
                     if n == 0 {
                         continue;
                     }

@@ -1,7 +1,8 @@
 //! Identity: the operator's level shortcut, registered verifiers and their attestations, and the
-//! effective level of a user at an instant. Nothing is cached: an expired or revoked attestation
-//! (or a revoked verifier) stops counting at the next decision, which is how revocation cascades
-//! to every grant that relied on it.
+//! effective level of a user at an instant. The level is computed at each decision from the
+//! rows (which are cached only while the state version stands, see [`crate::cache`]): an expired
+//! or revoked attestation (or a revoked verifier) stops counting at the next decision, which is
+//! how revocation cascades to every grant that relied on it.
 
 use sqlx::Row;
 use weir_core::{IdentityLevel, Name};
@@ -27,6 +28,52 @@ pub struct AttestationRecord {
     pub country: Option<String>,
     pub issued_at: i64,
     pub expires_at: i64,
+}
+
+/// The rows a user's identity is computed from (see [`Db::identity`]).
+#[derive(Debug, Clone)]
+pub(crate) struct IdentityRows {
+    country: Option<String>,
+    op_level: IdentityLevel,
+    op_expires_at: Option<i64>,
+    attestations: Vec<AttestationRow>,
+}
+
+#[derive(Debug, Clone)]
+struct AttestationRow {
+    id: String,
+    level: IdentityLevel,
+    country: Option<String>,
+    expires_at: i64,
+}
+
+impl IdentityRows {
+    /// The best of the operator's unexpired level and every unexpired attestation at `at`; at
+    /// least `account`.
+    fn effective(&self, at: i64) -> Identity {
+        let mut best = Identity {
+            level: IdentityLevel::Account,
+            country: self.country.clone(),
+            source: "account".into(),
+            expires_at: None,
+        };
+        if self.op_expires_at.is_none_or(|e| e > at) && self.op_level > best.level {
+            best.level = self.op_level;
+            best.source = "operator".into();
+            best.expires_at = self.op_expires_at;
+        }
+        for a in self.attestations.iter().filter(|a| a.expires_at > at) {
+            if a.level > best.level {
+                best.level = a.level;
+                best.source = format!("attestation:{}", a.id);
+                best.expires_at = Some(a.expires_at);
+                if a.country.is_some() {
+                    best.country = a.country.clone();
+                }
+            }
+        }
+        best
+    }
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -64,50 +111,56 @@ impl Db {
     /// The effective identity at `at`: the best of the operator's unexpired level and every
     /// unexpired, unrevoked attestation by an unrevoked verifier; at least `account`.
     pub async fn identity(&self, user: &str, at: i64) -> Result<Identity> {
-        let row = sqlx::query(
+        let rows = self
+            .memoized(
+                &self.memo.identity,
+                user.to_string(),
+                self.identity_rows(user),
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+        Ok(rows.effective(at))
+    }
+
+    /// What a user's identity at any instant is computed from: the operator's level and every
+    /// attestation by an unrevoked verifier that is not revoked (expired ones included: expiry
+    /// is decided at the instant asked).
+    async fn identity_rows(&self, user: &str) -> Result<Option<IdentityRows>> {
+        let Some(row) = sqlx::query(
             "SELECT identity_level, country, level_expires_at FROM accounts WHERE name = $1",
         )
         .bind(user)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
-        let mut best = Identity {
-            level: IdentityLevel::Account,
-            country: row.try_get("country")?,
-            source: "account".into(),
-            expires_at: None,
+        else {
+            return Ok(None);
         };
         let op_level: String = row.try_get("identity_level")?;
-        let op_exp: Option<i64> = row.try_get("level_expires_at")?;
-        let op_level = IdentityLevel::parse(&op_level).ok_or_else(|| corrupt(&op_level))?;
-        if op_exp.is_none_or(|e| e > at) && op_level > best.level {
-            best.level = op_level;
-            best.source = "operator".into();
-            best.expires_at = op_exp;
-        }
+        let mut out = IdentityRows {
+            country: row.try_get("country")?,
+            op_level: IdentityLevel::parse(&op_level).ok_or_else(|| corrupt(&op_level))?,
+            op_expires_at: row.try_get("level_expires_at")?,
+            attestations: vec![],
+        };
         let rows = sqlx::query(
             "SELECT a.id, a.level, a.country, a.expires_at FROM attestations a
              JOIN verifiers v ON v.name = a.verifier
-             WHERE a.subject = $1 AND a.revoked_at IS NULL AND v.revoked_at IS NULL AND a.expires_at > $2",
+             WHERE a.subject = $1 AND a.revoked_at IS NULL AND v.revoked_at IS NULL
+             ORDER BY a.issued_at, a.id",
         )
         .bind(user)
-        .bind(at)
         .fetch_all(&self.pool)
         .await?;
         for r in rows {
             let lv: String = r.try_get("level")?;
-            let lv = IdentityLevel::parse(&lv).ok_or_else(|| corrupt(&lv))?;
-            if lv > best.level {
-                best.level = lv;
-                best.source = format!("attestation:{}", r.try_get::<String, _>("id")?);
-                best.expires_at = Some(r.try_get("expires_at")?);
-                let c: Option<String> = r.try_get("country")?;
-                if c.is_some() {
-                    best.country = c;
-                }
-            }
+            out.attestations.push(AttestationRow {
+                id: r.try_get("id")?,
+                level: IdentityLevel::parse(&lv).ok_or_else(|| corrupt(&lv))?,
+                country: r.try_get("country")?,
+                expires_at: r.try_get("expires_at")?,
+            });
         }
-        Ok(best)
+        Ok(Some(out))
     }
 
     pub async fn add_verifier_logged(
@@ -203,10 +256,7 @@ impl Db {
     }
 }
 
-async fn record_attestation_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    a: &AttestationRecord,
-) -> Result<()> {
+async fn record_attestation_in(tx: &mut sqlx::AnyConnection, a: &AttestationRecord) -> Result<()> {
     let res = sqlx::query(
         "INSERT INTO attestations (id, subject, verifier, level, country, issued_at, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
@@ -219,7 +269,7 @@ async fn record_attestation_in(
     .bind(a.issued_at)
     .bind(a.expires_at)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     if res.rows_affected() == 0 {
         return Err(StoreError::Exists(format!("attestation {}", a.id)));

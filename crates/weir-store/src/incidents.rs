@@ -206,11 +206,7 @@ pub struct NewNotification {
     pub message: String,
 }
 
-async fn log_line_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    incident_id: i64,
-    line: &LogLine,
-) -> Result<()> {
+async fn log_line_in(tx: &mut sqlx::AnyConnection, incident_id: i64, line: &LogLine) -> Result<()> {
     sqlx::query(
         "INSERT INTO incident_log (incident_id, kind, from_state, to_state, actor, note, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -222,7 +218,7 @@ async fn log_line_in(
     .bind(&line.actor)
     .bind(&line.note)
     .bind(line.at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -534,6 +530,16 @@ impl Db {
     /// Whether deliveries of this revision are held: by a confirmed incident on the repo, or,
     /// for a copy, by one on its source's copied revision. One query (every gated GET asks).
     pub async fn is_held_here_or_at_source(&self, repo_id: i64, commit: &str) -> Result<bool> {
+        let key = (repo_id, commit.to_string());
+        self.memoized(
+            &self.memo.held,
+            key,
+            self.is_held_here_or_at_source_uncached(repo_id, commit),
+        )
+        .await
+    }
+
+    async fn is_held_here_or_at_source_uncached(&self, repo_id: i64, commit: &str) -> Result<bool> {
         // The repo, then its source, the source's source…: each at the revision copied.
         let rows = sqlx::query(
             "WITH RECURSIVE chain(repo_id, commit_id) AS (
@@ -614,6 +620,7 @@ impl Db {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(r.rows_affected() > 0)
     }
 
@@ -629,6 +636,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -637,6 +645,7 @@ impl Db {
             .bind(account)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(r.rows_affected() > 0)
     }
 
@@ -665,6 +674,7 @@ impl Db {
             .bind(account)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(())
     }
 

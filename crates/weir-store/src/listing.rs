@@ -71,11 +71,26 @@ impl Db {
         .bind(card)
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(())
     }
 
     /// How many accounts received one of `repo`'s files at or after `since`.
+    /// Another process's deliveries are counted from the next second on (the count is the
+    /// Hub's `downloads`, not an authorization fact).
     pub async fn recent_recipients_of(&self, repo: &Repo, since: i64) -> Result<i64> {
+        let seen = self.cache.deliveries();
+        if let Some((at, n)) = self.memo.recipients.get(&(repo.id, since))
+            && at == seen
+        {
+            return Ok(n);
+        }
+        let n = self.recent_recipients_of_uncached(repo, since).await?;
+        self.memo.recipients.insert((repo.id, since), (seen, n));
+        Ok(n)
+    }
+
+    async fn recent_recipients_of_uncached(&self, repo: &Repo, since: i64) -> Result<i64> {
         Ok(sqlx::query(
             "SELECT COUNT(DISTINCT account) AS n FROM deliveries WHERE repo_id = $1 AND last_at >= $2",
         )
@@ -113,6 +128,7 @@ impl Db {
         .bind(at)
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(res.rows_affected() == 1)
     }
 
@@ -122,6 +138,7 @@ impl Db {
             .bind(account)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(res.rows_affected() == 1)
     }
 

@@ -277,6 +277,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -293,6 +294,7 @@ impl Db {
             .bind(now())
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -306,6 +308,12 @@ impl Db {
     }
 
     pub async fn repo(&self, id: &RepoId) -> Result<Option<Repo>> {
+        let key = (id.namespace.to_string(), id.name.to_string());
+        self.memoized(&self.memo.repos, key, self.repo_uncached(id))
+            .await
+    }
+
+    async fn repo_uncached(&self, id: &RepoId) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
                     auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
@@ -338,6 +346,7 @@ impl Db {
             .bind(commit.as_str())
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -616,6 +625,27 @@ impl Db {
         rev: &Revision,
         path: &RepoPath,
     ) -> Result<Option<(CommitId, Option<FileEntry>)>> {
+        let rev_key = match rev {
+            Revision::Commit(c) => format!("c:{c}"),
+            Revision::Branch(n) => format!("b:{n}"),
+            Revision::Tag(n) => format!("t:{n}"),
+            Revision::Ref(n) => format!("r:{n}"),
+        };
+        let key = (repo.id, rev_key, path.as_str().to_string());
+        self.memoized(
+            &self.memo.files,
+            key,
+            self.file_at_uncached(repo, rev, path),
+        )
+        .await
+    }
+
+    async fn file_at_uncached(
+        &self,
+        repo: &Repo,
+        rev: &Revision,
+        path: &RepoPath,
+    ) -> Result<Option<(CommitId, Option<FileEntry>)>> {
         let row = match rev {
             Revision::Commit(c) => {
                 sqlx::query(
@@ -861,6 +891,7 @@ impl Db {
             .bind(repo.id)
             .execute(&self.pool)
             .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -1024,14 +1055,14 @@ impl Db {
 
 /// The head of a branch, read inside a write transaction.
 async fn branch_head_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     branch: &RefName,
 ) -> Result<Option<CommitId>> {
     sqlx::query("SELECT commit_id FROM refs WHERE repo_id = $1 AND kind = 'branch' AND name = $2")
         .bind(repo.id)
         .bind(branch.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .map(|r| commit_id(&r.try_get::<String, _>("commit_id")?))
         .transpose()
@@ -1039,7 +1070,7 @@ async fn branch_head_in(
 
 /// A commit's files by path, read inside a write transaction.
 async fn files_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     commit: &CommitId,
 ) -> Result<BTreeMap<RepoPath, FileEntry>> {
@@ -1048,7 +1079,7 @@ async fn files_in(
     )
     .bind(repo.id)
     .bind(commit.as_str())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?;
     let mut files = BTreeMap::new();
     for r in &rows {
@@ -1061,7 +1092,7 @@ async fn files_in(
 /// Moves a branch from `from` to `to` by compare-and-swap; the rows moved (0 if it moved
 /// meanwhile).
 async fn move_branch_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     branch: &RefName,
     from: &CommitId,
@@ -1076,20 +1107,17 @@ async fn move_branch_in(
     .bind(repo.id)
     .bind(branch.as_str())
     .bind(from.as_str())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected())
 }
 
 /// Refuses a write to a repo deleted since it was looked up (checked inside the write's
 /// transaction, so nothing lands on a tombstone).
-pub(crate) async fn require_live(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repo: &Repo,
-) -> Result<()> {
+pub(crate) async fn require_live(tx: &mut sqlx::AnyConnection, repo: &Repo) -> Result<()> {
     let row = sqlx::query("SELECT deleted_at FROM repos WHERE id = $1")
         .bind(repo.id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     match row {
         Some(r) if r.try_get::<Option<i64>, _>("deleted_at")?.is_none() => Ok(()),
@@ -1099,14 +1127,14 @@ pub(crate) async fn require_live(
 
 /// The kind of the ref called `name` in `repo`, branch or tag, if there is one.
 async fn ref_named(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     name: &RefName,
 ) -> Result<Option<RefKind>> {
     let row = sqlx::query("SELECT kind FROM refs WHERE repo_id = $1 AND name = $2 LIMIT 1")
         .bind(repo.id)
         .bind(name.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
     row.map(|r| {
         let k: String = r.try_get("kind")?;
@@ -1128,7 +1156,7 @@ fn not_uploaded(path: &RepoPath, sha256: &Sha256Hex, size: u64) -> StoreError {
 }
 
 async fn write_commit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     repo: &Repo,
     parent: Option<&CommitId>,
     files: &BTreeMap<RepoPath, FileEntry>,
@@ -1157,7 +1185,7 @@ async fn write_commit(
     .bind(&c.summary)
     .bind(&c.description)
     .bind(c.author.time)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 1 {
@@ -1173,7 +1201,7 @@ async fn write_commit(
             .bind(size_i64(f.size)?)
             .bind(&f.git_oid)
             .bind(i64::from(f.lfs))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
     }

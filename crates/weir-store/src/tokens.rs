@@ -45,6 +45,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
+        self.wrote();
         Ok(token)
     }
 
@@ -53,10 +54,25 @@ impl Db {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
+        // Keyed by the hash: the cache never holds a token itself. Unknown tokens are not
+        // remembered (a flood of made-up tokens must not push the real ones out).
+        let hash = hash_token(token);
+        let at = self.state_version().await?;
+        if let Some(info) = self.memo.tokens.get(at, &hash) {
+            return Ok(Some(info));
+        }
+        let found = self.authenticate_hash(hash.clone()).await?;
+        if let Some(info) = &found {
+            self.memo.tokens.put(at, hash, info.clone());
+        }
+        Ok(found)
+    }
+
+    async fn authenticate_hash(&self, hash: String) -> Result<Option<TokenInfo>> {
         let row = sqlx::query(
             "SELECT account, scope, display_name FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
         )
-        .bind(hash_token(token))
+        .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {

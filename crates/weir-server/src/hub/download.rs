@@ -66,7 +66,7 @@ pub async fn model_info(
     uri: axum::http::Uri,
     Path((ns, name)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     info(state, caller, uri, ns, name, "main".to_string(), query).await
 }
 
@@ -76,7 +76,7 @@ pub async fn model_info_at(
     uri: axum::http::Uri,
     Path((ns, name, rev)): Path<(String, String, String)>,
     Query(query): Query<Vec<(String, String)>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     info(state, caller, uri, ns, name, rev, query).await
 }
 
@@ -88,9 +88,93 @@ async fn info(
     name: String,
     rev: String,
     query: Vec<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (repo, _) = crate::lookup::visible_or_moved(&state, &caller, &uri, &ns, &name).await?;
-    let commit = resolve_revision(&state, &repo, &rev).await?;
+    let (blobs, security) = (wants_blobs(&query), wants_security(&query));
+    // Everything but the download count and the presumption clock changes only with the
+    // state version (see weir_store::cache).
+    let at = state.store.db.state_version().await?;
+    let key = (repo.id, rev.clone(), blobs, security);
+    let parts = match state.info.get(at, &key) {
+        Some(p) => p,
+        None => {
+            let p = std::sync::Arc::new(info_parts(&state, &repo, &rev, blobs, security).await?);
+            state.info.put(at, key, p.clone());
+            p
+        }
+    };
+    let downloads = state
+        .store
+        .db
+        .recent_recipients_of(
+            &repo,
+            crate::now() - weir_registry::listing::DOWNLOAD_WINDOW_SECS,
+        )
+        .await?;
+    let mut weir = parts.weir.clone();
+    if let Some((since, notified, policy)) = &parts.clock {
+        weir["classification"]["notification"] = json!(crate::views::notification(
+            *since,
+            notified.as_ref(),
+            policy,
+            crate::now()
+        ));
+    }
+    Ok(Json(InfoOut {
+        body: &parts.body,
+        downloads,
+        weir: &weir,
+    })
+    .into_response())
+}
+
+/// `model_info` of one revision, apart from its live parts.
+pub struct InfoParts {
+    /// The answer, with `downloads` and `weir` written at each request.
+    body: serde_json::Map<String, Value>,
+    weir: Value,
+    /// What the classification's presumption clock is computed from, if classified.
+    #[allow(clippy::type_complexity)]
+    clock: Option<(
+        Option<i64>,
+        Option<(i64, String)>,
+        std::sync::Arc<weir_core::policy::Policy>,
+    )>,
+}
+
+/// Cached `model_info` answers: (repo, revision, blobs, securityStatus) → their parts.
+pub type InfoMemo = weir_store::cache::Memo<(i64, String, bool, bool), std::sync::Arc<InfoParts>>;
+
+struct InfoOut<'a> {
+    body: &'a serde_json::Map<String, Value>,
+    downloads: i64,
+    weir: &'a Value,
+}
+
+impl serde::Serialize for InfoOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.body.len()))?;
+        for (k, v) in self.body {
+            match k.as_str() {
+                "downloads" => m.serialize_entry(k, &self.downloads)?,
+                "weir" => m.serialize_entry(k, self.weir)?,
+                _ => m.serialize_entry(k, v)?,
+            }
+        }
+        m.end()
+    }
+}
+
+async fn info_parts(
+    state: &AppState,
+    repo: &weir_store::Repo,
+    rev: &str,
+    blobs: bool,
+    security: bool,
+) -> Result<InfoParts, ApiError> {
+    let repo = repo.clone();
+    let commit = resolve_revision(state, &repo, rev).await?;
     let files = state.store.db.files(&repo, &commit).await?;
     let info = state
         .store
@@ -98,7 +182,6 @@ async fn info(
         .commit_info(&repo, &commit)
         .await?
         .ok_or_else(ApiError::internal)?;
-    let blobs = wants_blobs(&query);
     let siblings: Vec<Value> = files
         .iter()
         .map(|f| {
@@ -124,11 +207,24 @@ async fn info(
             "minimumTier": c.tier.as_str(),
             "rule": c.rule,
             "commit": c.commit,
-            "notification": crate::views::notification(c.presumption_since, c.notified.as_ref(), &policy.policy, crate::now()),
+            "notification": Value::Null,
         }),
         None => Value::Null,
     };
-    Ok(Json(json!({
+    let clock = stored.as_ref().map(|c| {
+        (
+            c.presumption_since,
+            c.notified.clone(),
+            std::sync::Arc::new(policy.policy.clone()),
+        )
+    });
+    let weir = json!({
+        "tier": repo.tier.as_str(),
+        "tierName": repo.tier.name(),
+        "card": crate::views::card_json(&card),
+        "classification": classification,
+    });
+    let Value::Object(body) = json!({
         "_id": format!("{:024x}", repo.id),
         "id": id,
         "modelId": id,
@@ -139,25 +235,19 @@ async fn info(
         "private": repo.private,
         "gated": crate::views::gated(repo.tier),
         "disabled": false,
-        "downloads": state
-            .store
-            .db
-            .recent_recipients_of(&repo, crate::now() - weir_registry::listing::DOWNLOAD_WINDOW_SECS)
-            .await?,
+        "downloads": 0,
         "likes": state.store.db.like_count(&repo).await?,
         "tags": card.tags,
         "cardData": if card.data.is_empty() { Value::Null } else { Value::Object(weir_core::card::hub_card_data(&card.data)) },
         "siblings": siblings,
         "usedStorage": used,
         "safetensors": safetensors_json(&facts),
-        "securityRepoStatus": if wants_security(&query) { security_repo_json(&files, &facts) } else { Value::Null },
-        "weir": {
-            "tier": repo.tier.as_str(),
-            "tierName": repo.tier.name(),
-            "card": crate::views::card_json(&card),
-            "classification": classification,
-        },
-    })))
+        "securityRepoStatus": if security { security_repo_json(&files, &facts) } else { Value::Null },
+        "weir": Value::Null,
+    }) else {
+        return Err(ApiError::internal());
+    };
+    Ok(InfoParts { body, weir, clock })
 }
 
 fn wants_security(query: &[(String, String)]) -> bool {
@@ -360,8 +450,129 @@ pub async fn auth_check_write(
     Ok(Json(json!({})))
 }
 
-/// Chunk size for streaming blobs from disk.
+/// Files up to this size are answered from memory ([`SmallBlobs`]).
+pub const SMALL_FILE_MAX: u64 = 256 << 10;
+
+/// The bytes of small blobs (configs, tokenizers, model cards), by content address, so the
+/// requests every client makes before a download (`config.json` GETs, `HEAD`s) do not open a
+/// file. A blob's bytes never change under its address, so nothing here is ever stale; the
+/// download gate has decided before anything is read from here.
+pub struct SmallBlobs {
+    cache: quick_cache::sync::Cache<String, SmallBlob, BlobWeight>,
+}
+
+/// At most this many bytes of small blobs are held.
+const SMALL_BLOBS_BYTES: u64 = 64 << 20;
+
+#[derive(Clone)]
+pub struct SmallBlob {
+    bytes: bytes::Bytes,
+    last_modified: Option<HeaderValue>,
+}
+
+#[derive(Clone)]
+struct BlobWeight;
+
+impl quick_cache::Weighter<String, SmallBlob> for BlobWeight {
+    fn weight(&self, _: &String, v: &SmallBlob) -> u64 {
+        v.bytes.len().max(1) as u64
+    }
+}
+
+impl Default for SmallBlobs {
+    fn default() -> SmallBlobs {
+        SmallBlobs {
+            cache: quick_cache::sync::Cache::with_weighter(4096, SMALL_BLOBS_BYTES, BlobWeight),
+        }
+    }
+}
+
+/// `Some(is_head)` for a `GET` or `HEAD` with no `Range` and no conditions.
+fn plain_request(req: &Request) -> Option<bool> {
+    use axum::http::{Method, header};
+    let head = match *req.method() {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    let conditional = [
+        header::RANGE,
+        header::IF_RANGE,
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|h| req.headers().contains_key(h));
+    (!conditional).then_some(head)
+}
+
+/// The answer to a plain `GET`/`HEAD` (no `Range`, no conditions) of a small file, with the
+/// headers `ServeFile` gives; `None` sends the request the streaming way (large files,
+/// ranges, conditional requests, a blob whose bytes are not its recorded size).
+async fn small_file(state: &AppState, file: &FileEntry, plain: Option<bool>) -> Option<Response> {
+    use axum::http::header;
+    let head = plain?;
+    if file.size > SMALL_FILE_MAX {
+        return None;
+    }
+    let key = file.sha256.to_string();
+    let blob = match state.small_blobs.cache.get(&key) {
+        Some(b) => b,
+        None => {
+            let path = state.store.blobs.path_of(&file.sha256);
+            let want = file.size;
+            let read = tokio::task::spawn_blocking(move || -> std::io::Result<SmallBlob> {
+                use std::io::Read;
+                let f = std::fs::File::open(&path)?;
+                let modified = f.metadata()?.modified().ok();
+                let mut bytes = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+                f.take(want + 1).read_to_end(&mut bytes)?;
+                Ok(SmallBlob {
+                    bytes: bytes.into(),
+                    last_modified: modified
+                        .and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok()),
+                })
+            });
+            let b = read.await.ok()?.ok()?;
+            if b.bytes.len() as u64 != want {
+                return None;
+            }
+            state.small_blobs.cache.insert(key, b.clone());
+            b
+        }
+    };
+    let mut resp = if head {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(blob.bytes.clone()))
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(lm) = blob.last_modified {
+        h.insert(header::LAST_MODIFIED, lm);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.bytes.len()));
+    Some(resp)
+}
+
+/// Largest chunk read from disk at a time when streaming a blob.
 const SERVE_CHUNK: usize = 1 << 20;
+/// Smallest read buffer (a small file is read in one go).
+const MIN_SERVE_CHUNK: usize = 8 << 10;
+
+/// The read buffer for a file of `size` bytes: the file itself when small, so a 1 KiB
+/// `config.json` does not allocate (and fault in) a 1 MiB buffer per request.
+fn serve_chunk(size: u64) -> usize {
+    usize::try_from(size)
+        .unwrap_or(SERVE_CHUNK)
+        .clamp(MIN_SERVE_CHUNK, SERVE_CHUNK)
+}
 
 fn header(v: &str) -> HeaderValue {
     HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
@@ -445,13 +656,19 @@ pub async fn resolve(
         repo = %repo_name, commit = %commit, path = %path, method = %req.method(),
         user = caller.name().map(|n| n.as_str()).unwrap_or("-"), trace_id, "resolve"
     );
-    let blob = state.store.blobs.path_of(&file.sha256);
-    let served = tower_http::services::ServeFile::new(blob)
-        .with_buf_chunk_size(SERVE_CHUNK)
-        .oneshot(req)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let mut resp = served.map(Body::new);
+    let plain = plain_request(&req);
+    let mut resp = match small_file(&state, &file, plain).await {
+        Some(r) => r,
+        None => {
+            let blob = state.store.blobs.path_of(&file.sha256);
+            tower_http::services::ServeFile::new(blob)
+                .with_buf_chunk_size(serve_chunk(file.size))
+                .oneshot(req)
+                .await
+                .map_err(|_| ApiError::internal())?
+                .map(Body::new)
+        }
+    };
     let h = resp.headers_mut();
     h.insert(
         HeaderName::from_static("x-repo-commit"),

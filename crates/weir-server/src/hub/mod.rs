@@ -4,7 +4,7 @@
 //! answer 501 `not_implemented` ([`unsupported`]).
 
 mod cards;
-mod download;
+pub mod download;
 mod history;
 mod likes;
 mod models;
