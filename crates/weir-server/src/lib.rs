@@ -61,7 +61,7 @@ impl AppState {
             config: Arc::new(config),
             limiter: Arc::new(limits::RateLimiter::default()),
             small_blobs: Arc::new(SmallBlobs::default()),
-            info: Arc::new(weir_store::cache::Memo::new(4096)),
+            info: Arc::new(hub::download::info_memo()),
         }
     }
 }

@@ -69,12 +69,13 @@ impl Db {
 
     /// Withdraws an acceptance (the user's own choice, or an operator correcting a mistake).
     pub async fn withdraw_terms(&self, repo: &Repo, user: &str) -> Result<()> {
+        let w = self.writing();
         sqlx::query("DELETE FROM terms_acceptances WHERE repo_id = $1 AND account = $2")
             .bind(repo.id)
             .bind(user)
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 

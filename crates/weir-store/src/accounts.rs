@@ -44,6 +44,7 @@ impl Db {
         if name.is_reserved_namespace() {
             return Err(StoreError::Reserved(name.to_string()));
         }
+        let w = self.writing();
         let res = sqlx::query(
             "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
              VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (name) DO NOTHING",
@@ -55,7 +56,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         if res.rows_affected() == 0 {
             return Err(StoreError::Exists(format!("account {name}")));
         }
@@ -153,6 +154,7 @@ impl Db {
             Some(a) if a.kind == AccountKind::User => {}
             _ => return Err(StoreError::NotFound(format!("user {user}"))),
         }
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO org_members (org, member, role) VALUES ($1, $2, $3)
              ON CONFLICT (org, member) DO UPDATE SET role = excluded.role",
@@ -162,7 +164,7 @@ impl Db {
         .bind(role)
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
@@ -185,13 +187,14 @@ impl Db {
 
     /// Removes `user` from `org`. Returns whether they were a member.
     pub async fn remove_member(&self, org: &Name, user: &Name) -> Result<bool> {
+        let w = self.writing();
         let n = sqlx::query("DELETE FROM org_members WHERE org = $1 AND member = $2")
             .bind(org.as_str())
             .bind(user.as_str())
             .execute(&self.pool)
             .await?
             .rows_affected();
-        self.wrote();
+        drop(w);
         Ok(n > 0)
     }
 

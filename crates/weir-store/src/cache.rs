@@ -37,7 +37,12 @@ pub const POLL: Duration = Duration::from_millis(10);
 pub struct Version(u64);
 
 struct Known {
+    /// The tag of values read at the current state: a new one each time `state_version.n` is
+    /// seen to differ from `n` (up or down: a database restored under a running server counts
+    /// as a change), so a tag is never reused.
     version: u64,
+    /// The `state_version.n` last read.
+    n: Option<i64>,
     /// The value of [`StateCache::writes`] the version was read after.
     writes_seen: u64,
     /// When the version was last read (since [`StateCache::start`]).
@@ -64,6 +69,7 @@ impl StateCache {
             deliveries: AtomicU64::new(0),
             known: Mutex::new(Known {
                 version: 0,
+                n: None,
                 writes_seen: u64::MAX,
                 checked_at: Duration::ZERO,
             }),
@@ -111,10 +117,15 @@ impl StateCache {
         let row = sqlx::query("SELECT n FROM state_version WHERE id = 1")
             .fetch_one(pool)
             .await?;
-        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        let n: i64 = row.try_get("n")?;
         let mut k = self.known();
-        // The number only grows; a slower concurrent refresh never moves it back.
-        k.version = k.version.max(n);
+        // Values are always read after their tag was obtained; a refresh that saw a write
+        // (even a slower one that saw an older number) starts a new tag, so nothing read
+        // before that write is used after it.
+        if k.n != Some(n) {
+            k.n = Some(n);
+            k.version += 1;
+        }
         if k.writes_seen == u64::MAX || writes > k.writes_seen {
             k.writes_seen = writes;
         }
@@ -123,9 +134,10 @@ impl StateCache {
     }
 }
 
-/// A bounded map of values read at a state version (least recently used entries go first).
-pub struct Memo<K, V> {
-    cache: quick_cache::sync::Cache<K, (u64, V)>,
+/// A bounded map of values read at a state version (least recently used entries go first),
+/// bounded by entries or, with a weigher, by total weight.
+pub struct Memo<K, V, W = quick_cache::UnitWeighter> {
+    cache: quick_cache::sync::Cache<K, (u64, V), W>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
@@ -133,6 +145,16 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     pub fn new(capacity: usize) -> Memo<K, V> {
         Memo {
             cache: quick_cache::sync::Cache::new(capacity),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone, W: quick_cache::Weighter<K, (u64, V)> + Clone> Memo<K, V, W> {
+    /// A memo holding at most `weight` in total as `weigher` weighs entries (about `items` of
+    /// them).
+    pub fn weighted(items: usize, weight: u64, weigher: W) -> Memo<K, V, W> {
+        Memo {
+            cache: quick_cache::sync::Cache::with_weighter(items, weight, weigher),
         }
     }
 
@@ -152,12 +174,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 /// The cached reads of [`crate::Db`] (each bounded; least recently used entries go first).
 pub(crate) struct Memos {
     pub(crate) repos: Memo<(String, String), Option<crate::Repo>>,
-    /// (repo, revision, path) → the commit and the file (if any).
-    #[allow(clippy::type_complexity)]
-    pub(crate) files: Memo<
-        (i64, String, String),
-        Option<(weir_core::CommitId, Option<weir_core::git::FileEntry>)>,
-    >,
+    /// (repo, revision, path) → the commit and the file (if any; a missing file is remembered
+    /// too: clients probe for optional files), weighed by size.
+    pub(crate) files: Memo<(i64, String, String), FileAt, FileWeight>,
     pub(crate) held: Memo<(i64, String), bool>,
     /// Token hash → its facts (unknown tokens are not remembered).
     pub(crate) tokens: Memo<String, crate::TokenInfo>,
@@ -170,11 +189,31 @@ pub(crate) struct Memos {
     pub(crate) recipients: quick_cache::sync::Cache<(i64, i64), (u64, i64)>,
 }
 
+/// What `Db::file_at` answers.
+pub(crate) type FileAt = Option<(weir_core::CommitId, Option<weir_core::git::FileEntry>)>;
+
+/// All cached file rows together at most (their paths are the caller's choice).
+const FILES_BYTES: u64 = 16 << 20;
+
+/// Weighs a cached file row by its size in memory, about.
+#[derive(Clone)]
+pub(crate) struct FileWeight;
+
+impl quick_cache::Weighter<(i64, String, String), (u64, FileAt)> for FileWeight {
+    fn weight(&self, k: &(i64, String, String), v: &(u64, FileAt)) -> u64 {
+        let file = match &v.1 {
+            Some((_, Some(f))) => f.path.as_str().len() + f.git_oid.len() + 160,
+            _ => 64,
+        };
+        (k.1.len() + k.2.len() + file) as u64
+    }
+}
+
 impl Memos {
     pub(crate) fn new() -> Memos {
         Memos {
             repos: Memo::new(10_000),
-            files: Memo::new(50_000),
+            files: Memo::weighted(50_000, FILES_BYTES, FileWeight),
             held: Memo::new(10_000),
             tokens: Memo::new(10_000),
             orgs: Memo::new(10_000),
@@ -188,9 +227,13 @@ impl Memos {
 
 impl crate::Db {
     /// The value of `key` in `memo` at the current state version, or `read`'s (stored there).
-    pub(crate) async fn memoized<K: Eq + Hash + Clone, V: Clone>(
+    pub(crate) async fn memoized<
+        K: Eq + Hash + Clone,
+        V: Clone,
+        W: quick_cache::Weighter<K, (u64, V)> + Clone,
+    >(
         &self,
-        memo: &Memo<K, V>,
+        memo: &Memo<K, V, W>,
         key: K,
         read: impl std::future::Future<Output = Result<V>>,
     ) -> Result<V> {
@@ -225,9 +268,7 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn write_turn(lock: &std::sync::Arc<tokio::sync::Mutex<()>>) -> Result<WriteTurn> {
     tokio::time::timeout(TURN_TIMEOUT, lock.clone().lock_owned())
         .await
-        .map_err(|_| {
-            crate::StoreError::Corrupt("timed out waiting for the database's write lock".into())
-        })
+        .map_err(|_| crate::StoreError::Busy)
 }
 
 impl WriteTx {
@@ -244,9 +285,20 @@ impl WriteTx {
     }
 
     pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        self.cache.wrote();
+        let WriteTx { tx, cache, _turn } = self;
+        // Armed before the commit: a request dropped while its commit completes still marks it.
+        let _mark = Writing(cache);
+        tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Marks a write when dropped (armed before the write, so a cancelled request still marks it).
+pub(crate) struct Writing(pub(crate) std::sync::Arc<StateCache>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.wrote();
     }
 }
 
@@ -347,6 +399,15 @@ mod tests {
             v
         };
         // Events do not move it.
+        let n = |db: crate::Db| async move {
+            sqlx::query("SELECT n FROM state_version")
+                .fetch_one(&db.pool)
+                .await
+                .expect("n")
+                .try_get::<i64, _>("n")
+                .expect("n")
+        };
+        let before = n(db.clone()).await;
         db.record_event(&weir_core::Event {
             at: 1,
             actor: None,
@@ -362,15 +423,7 @@ mod tests {
         .await
         .expect("event");
         assert_eq!(db.state_version().await.expect("v2"), v1);
-        let raw = sqlx::query("SELECT n FROM state_version")
-            .fetch_one(&db.pool)
-            .await
-            .expect("n");
-        assert_eq!(
-            super::Version(raw.try_get::<i64, _>("n").expect("n") as u64),
-            v1,
-            "an event moved the state version"
-        );
+        assert_eq!(n(db.clone()).await, before, "an event moved the state version");
     }
 
     #[tokio::test]
@@ -385,7 +438,16 @@ mod tests {
             .await
             .expect("user");
         tokio::time::sleep(super::POLL * 2).await;
-        assert_ne!(server.state_version().await.expect("v1"), v0);
+        let v1 = server.state_version().await.expect("v1");
+        assert_ne!(v1, v0);
+        // A database restored under the running server: the number goes down, still a change.
+        sqlx::query("UPDATE state_version SET n = 0")
+            .execute(&cli.pool)
+            .await
+            .expect("restore");
+        tokio::time::sleep(super::POLL * 2).await;
+        let v2 = server.state_version().await.expect("v2");
+        assert!(v2 != v1 && v2 != v0, "a lower number was not taken as a change");
     }
 
     #[test]

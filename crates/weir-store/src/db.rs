@@ -167,7 +167,7 @@ impl Db {
         Db {
             recorder: crate::events::Recorder::start(
                 pool.clone(),
-                (cache.clone(), memo.clone(), write_lock.clone()),
+                (cache.clone(), write_lock.clone()),
             ),
             cache,
             memo,
@@ -181,11 +181,11 @@ impl Db {
     /// the busy timeout) instead of failing with a lock-upgrade deadlock.
     pub(crate) async fn begin_write(&self) -> Result<crate::cache::WriteTx> {
         let turn = crate::cache::write_turn(&self.write_lock).await?;
-        Ok(crate::cache::WriteTx::new(
-            self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            self.cache.clone(),
-            turn,
-        ))
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Holding the write lock, nobody commits: the next cached read re-reads the version,
+        // so what a write transaction decides on is exactly the committed state.
+        self.cache.wrote();
+        Ok(crate::cache::WriteTx::new(tx, self.cache.clone(), turn))
     }
 
     /// The current state version (see [`crate::cache`]): what cached reads are tagged with.
@@ -201,9 +201,10 @@ impl Db {
         self.cache.set_poll(poll);
     }
 
-    /// Notes a committed write made outside [`Db::begin_write`].
-    pub(crate) fn wrote(&self) {
-        self.cache.wrote();
+    /// Armed before a write made outside [`Db::begin_write`]: marks it when dropped (after the
+    /// write, or when a cancelled request drops it mid-way).
+    pub(crate) fn writing(&self) -> crate::cache::Writing {
+        crate::cache::Writing(self.cache.clone())
     }
 
     pub async fn close(&self) {

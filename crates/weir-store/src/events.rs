@@ -29,7 +29,6 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Recorder {
     tx: tokio::sync::mpsc::Sender<Job>,
-    cache: std::sync::Arc<crate::cache::StateCache>,
 }
 
 impl Recorder {
@@ -42,8 +41,13 @@ impl Recorder {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
             while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
                 let records: Vec<&Record> = batch.iter().map(|j| &j.record).collect();
+                let delivered = records.iter().any(|r| r.delivery.is_some());
                 match write_group(&pool, &state, &records).await {
                     Ok(ids) => {
+                        // Counted before anyone is answered: their next read counts them.
+                        if delivered {
+                            cache.delivered();
+                        }
                         for (job, id) in batch.drain(..).zip(ids) {
                             let _ = job.done.send(Ok(id));
                         }
@@ -53,28 +57,26 @@ impl Recorder {
                             let r = write_group(&pool, &state, &[&job.record])
                                 .await
                                 .map(|ids| ids.into_iter().next().flatten());
+                            if r.is_ok() && job.record.delivery.is_some() {
+                                cache.delivered();
+                            }
                             let _ = job.done.send(r);
                         }
                     }
                 }
             }
         });
-        Recorder { tx, cache }
+        Recorder { tx }
     }
 
     pub(crate) async fn record(&self, record: Record) -> Result<Option<i64>> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let gone = || StoreError::Corrupt("the event writer has stopped".into());
-        let delivery = record.delivery.is_some();
         self.tx
             .send(Job { record, done })
             .await
             .map_err(|_| gone())?;
-        let id = rx.await.map_err(|_| gone())??;
-        if delivery {
-            self.cache.delivered();
-        }
-        Ok(id)
+        rx.await.map_err(|_| gone())?
     }
 }
 
@@ -85,22 +87,20 @@ const ROWS_PER_STATEMENT: usize = 256;
 /// (each row's id found by its random salt, whatever order the database returns them in), the
 /// sealing decision is read once per repo, and deliveries of the same revision to the same
 /// account are counted together.
-/// What the recorder shares with its [`Db`]: the state cache, its memos and the write queue.
+/// What the recorder shares with its [`Db`]: the state cache and the write queue.
 pub(crate) type Shared = (
     std::sync::Arc<crate::cache::StateCache>,
-    std::sync::Arc<crate::cache::Memos>,
     std::sync::Arc<tokio::sync::Mutex<()>>,
 );
 
 async fn write_group(
     pool: &sqlx::AnyPool,
-    (cache, memo, write_lock): &Shared,
+    (_, write_lock): &Shared,
     records: &[&Record],
 ) -> Result<Vec<Option<i64>>> {
     use std::collections::HashMap;
-    // Whether a repo is private is state: a live repo's flag comes from the state cache at the
-    // current version (what every authorization decision reads), others from the database.
-    let at = cache.version(pool).await?;
+    // Whether an entry is sealed is decided inside this transaction, never from a cache: the
+    // repo is private now, or the log names it in clear.
     let _turn = crate::cache::write_turn(write_lock).await?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut hidden: HashMap<String, bool> = HashMap::new();
@@ -115,13 +115,7 @@ async fn write_group(
             let h = match hidden.get(name) {
                 Some(h) => *h,
                 None => {
-                    let cached = name
-                        .split_once('/')
-                        .and_then(|(ns, n)| memo.repos.get(at, &(ns.to_string(), n.to_string())));
-                    let h = match cached {
-                        Some(Some(repo)) => repo.private,
-                        _ => repo_hidden(&mut tx, name).await?,
-                    };
+                    let h = repo_hidden(&mut tx, name).await?;
                     hidden.insert(name.to_string(), h);
                     h
                 }

@@ -203,6 +203,7 @@ impl Db {
             .map(serde_json::to_string)
             .transpose()
             .map_err(json)?;
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO blob_facts (sha256, version, pickle, safetensors) VALUES ($1, $2, $3, $4)
              ON CONFLICT (sha256) DO UPDATE SET version = excluded.version,
@@ -214,7 +215,7 @@ impl Db {
         .bind(st)
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 

@@ -62,13 +62,13 @@ impl Store {
                 .await?;
             r.try_get::<i64, _>("n")? as u64
         } else {
+            let _w = self.db.writing();
             sqlx::query(concat!("DELETE ", stale_uploads!()))
                 .bind(cutoff)
                 .execute(&self.db.pool)
                 .await?
                 .rows_affected()
         };
-        self.db.wrote();
         let mut report = GcReport {
             uploads_forgotten,
             ..GcReport::default()
@@ -97,6 +97,7 @@ impl Store {
             if !path.exists() || old_enough(&path) {
                 if !dry_run {
                     // Decided again inside the delete: a reference made since is respected.
+                    let w = self.db.writing();
                     let n = sqlx::query(concat!(
                         "DELETE FROM blobs WHERE sha256 = $1 AND sha256 IN (
                            SELECT b.sha256 FROM blobs b WHERE b.sha256 = $1 AND ",
@@ -107,7 +108,7 @@ impl Store {
                     .execute(&self.db.pool)
                     .await?
                     .rows_affected();
-                    self.db.wrote();
+                    drop(w);
                     if n == 0 {
                         continue;
                     }

@@ -612,6 +612,7 @@ impl Db {
     }
 
     pub async fn mark_read(&self, account: &str, id: i64) -> Result<bool> {
+        let w = self.writing();
         let r = sqlx::query(
             "UPDATE notifications SET read_at = $1 WHERE account = $2 AND id = $3 AND read_at IS NULL",
         )
@@ -620,11 +621,12 @@ impl Db {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(r.rows_affected() > 0)
     }
 
     pub async fn set_webhook(&self, account: &str, url: &str, secret: &str) -> Result<()> {
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO webhooks (account, url, secret, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account) DO UPDATE SET url = excluded.url, secret = excluded.secret,
@@ -636,16 +638,17 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
     pub async fn delete_webhook(&self, account: &str) -> Result<bool> {
+        let w = self.writing();
         let r = sqlx::query("DELETE FROM webhooks WHERE account = $1")
             .bind(account)
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(r.rows_affected() > 0)
     }
 
@@ -669,12 +672,13 @@ impl Db {
     }
 
     pub async fn set_webhook_status(&self, account: &str, status: &str) -> Result<()> {
+        let w = self.writing();
         sqlx::query("UPDATE webhooks SET last_status = $1 WHERE account = $2")
             .bind(status)
             .bind(account)
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 

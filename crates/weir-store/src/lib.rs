@@ -51,6 +51,9 @@ pub enum StoreError {
     Reserved(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// This process's writers queued longer than the busy timeout for the write lock.
+    #[error("the database is busy: timed out waiting for the write lock")]
+    Busy,
     /// The name belongs to a deleted repo (a tombstone): never taken again.
     #[error("{repo} was deleted; the name of a deleted repo is never reused")]
     Deleted { repo: String, at: i64 },

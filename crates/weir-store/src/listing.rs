@@ -62,6 +62,7 @@ impl Db {
 
     /// Keeps the card facts read at `commit` for the listing.
     pub async fn put_repo_card(&self, repo_id: i64, commit: &CommitId, card: &str) -> Result<()> {
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO repo_cards (repo_id, commit_id, card) VALUES ($1, $2, $3)
              ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, card = excluded.card",
@@ -71,7 +72,7 @@ impl Db {
         .bind(card)
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
@@ -119,6 +120,7 @@ impl Db {
 impl Db {
     /// `account` likes `repo` (once; liking again changes nothing). Returns whether it is new.
     pub async fn like(&self, repo: &Repo, account: &str, at: i64) -> Result<bool> {
+        let w = self.writing();
         let res = sqlx::query(
             "INSERT INTO likes (repo_id, account, at) VALUES ($1, $2, $3)
              ON CONFLICT (repo_id, account) DO NOTHING",
@@ -128,17 +130,18 @@ impl Db {
         .bind(at)
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(res.rows_affected() == 1)
     }
 
     pub async fn unlike(&self, repo: &Repo, account: &str) -> Result<bool> {
+        let w = self.writing();
         let res = sqlx::query("DELETE FROM likes WHERE repo_id = $1 AND account = $2")
             .bind(repo.id)
             .bind(account)
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(res.rows_affected() == 1)
     }
 

@@ -267,6 +267,7 @@ impl Db {
     /// Records that the bytes of `sha` were received for `repo` (hashed by the server on the way
     /// in). Only this, or the blob being in one of the repo's commits, lets a commit reference it.
     pub async fn record_upload(&self, repo: &Repo, sha: &Sha256Hex, size: u64) -> Result<()> {
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO repo_uploads (repo_id, sha256, size, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (repo_id, sha256) DO NOTHING",
@@ -277,7 +278,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
@@ -288,13 +289,14 @@ impl Db {
     }
 
     pub async fn record_blob(&self, sha: &Sha256Hex, size: u64) -> Result<()> {
+        let w = self.writing();
         sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
             .bind(sha.as_str())
             .bind(size_i64(size)?)
             .bind(now())
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
@@ -340,13 +342,14 @@ impl Db {
 
     /// Records that `repo` is a copy of `source` at `commit`.
     pub async fn set_lineage(&self, repo: &Repo, source: &Repo, commit: &CommitId) -> Result<()> {
+        let w = self.writing();
         sqlx::query("INSERT INTO repo_lineage (repo_id, source_id, commit_id) VALUES ($1, $2, $3)")
             .bind(repo.id)
             .bind(source.id)
             .bind(commit.as_str())
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 
@@ -885,13 +888,14 @@ impl Db {
     }
 
     pub async fn set_private(&self, repo: &Repo, private: bool) -> Result<()> {
+        let w = self.writing();
         sqlx::query("UPDATE repos SET private = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(private))
             .bind(now())
             .bind(repo.id)
             .execute(&self.pool)
             .await?;
-        self.wrote();
+        drop(w);
         Ok(())
     }
 

@@ -35,6 +35,7 @@ impl Db {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        let w = self.writing();
         sqlx::query(
             "INSERT INTO tokens (hash, account, scope, display_name, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -45,7 +46,7 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        self.wrote();
+        drop(w);
         Ok(token)
     }
 

@@ -89,17 +89,19 @@ async fn info(
     rev: String,
     query: Vec<(String, String)>,
 ) -> Result<Response, ApiError> {
+    // Everything but the download count and the presumption clock changes only with the
+    // state version (see weir_store::cache); taken before anything is read.
+    let at = state.store.db.state_version().await?;
     let (repo, _) = crate::lookup::visible_or_moved(&state, &caller, &uri, &ns, &name).await?;
     let (blobs, security) = (wants_blobs(&query), wants_security(&query));
-    // Everything but the download count and the presumption clock changes only with the
-    // state version (see weir_store::cache).
-    let at = state.store.db.state_version().await?;
     let key = (repo.id, rev.clone(), blobs, security);
     let parts = match state.info.get(at, &key) {
         Some(p) => p,
         None => {
             let p = std::sync::Arc::new(info_parts(&state, &repo, &rev, blobs, security).await?);
-            state.info.put(at, key, p.clone());
+            if p.bytes <= MAX_CACHED_INFO {
+                state.info.put(at, key, p.clone());
+            }
             p
         }
     };
@@ -128,8 +130,15 @@ async fn info(
     .into_response())
 }
 
+/// Largest `model_info` answer kept (a repo of many thousands of files is answered afresh).
+const MAX_CACHED_INFO: u64 = 1 << 20;
+/// All cached `model_info` answers together at most.
+const INFO_CACHE_BYTES: u64 = 32 << 20;
+
 /// `model_info` of one revision, apart from its live parts.
 pub struct InfoParts {
+    /// The size of the answer, serialized: its weight in the cache.
+    bytes: u64,
     /// The answer, with `downloads` and `weir` written at each request.
     body: serde_json::Map<String, Value>,
     weir: Value,
@@ -142,8 +151,27 @@ pub struct InfoParts {
     )>,
 }
 
-/// Cached `model_info` answers: (repo, revision, blobs, securityStatus) → their parts.
-pub type InfoMemo = weir_store::cache::Memo<(i64, String, bool, bool), std::sync::Arc<InfoParts>>;
+/// Cached `model_info` answers: (repo, revision, blobs, securityStatus) → their parts, at most
+/// [`INFO_CACHE_BYTES`] of them.
+pub type InfoMemo =
+    weir_store::cache::Memo<(i64, String, bool, bool), std::sync::Arc<InfoParts>, InfoWeight>;
+
+/// Weighs a cached `model_info` answer by its size.
+#[derive(Clone)]
+pub struct InfoWeight;
+
+impl quick_cache::Weighter<(i64, String, bool, bool), (u64, std::sync::Arc<InfoParts>)>
+    for InfoWeight
+{
+    fn weight(&self, k: &(i64, String, bool, bool), v: &(u64, std::sync::Arc<InfoParts>)) -> u64 {
+        v.1.bytes.saturating_add(k.1.len() as u64).max(1)
+    }
+}
+
+/// An empty `model_info` cache.
+pub fn info_memo() -> InfoMemo {
+    weir_store::cache::Memo::weighted(4096, INFO_CACHE_BYTES, InfoWeight)
+}
 
 struct InfoOut<'a> {
     body: &'a serde_json::Map<String, Value>,
@@ -247,7 +275,16 @@ async fn info_parts(
     }) else {
         return Err(ApiError::internal());
     };
-    Ok(InfoParts { body, weir, clock })
+    let bytes = (serde_json::to_vec(&body)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX) as u64)
+        .saturating_add(serde_json::to_vec(&weir).map(|v| v.len()).unwrap_or(0) as u64);
+    Ok(InfoParts {
+        bytes,
+        body,
+        weir,
+        clock,
+    })
 }
 
 fn wants_security(query: &[(String, String)]) -> bool {
