@@ -423,7 +423,11 @@ mod tests {
         .await
         .expect("event");
         assert_eq!(db.state_version().await.expect("v2"), v1);
-        assert_eq!(n(db.clone()).await, before, "an event moved the state version");
+        assert_eq!(
+            n(db.clone()).await,
+            before,
+            "an event moved the state version"
+        );
     }
 
     #[tokio::test]
@@ -447,7 +451,10 @@ mod tests {
             .expect("restore");
         tokio::time::sleep(super::POLL * 2).await;
         let v2 = server.state_version().await.expect("v2");
-        assert!(v2 != v1 && v2 != v0, "a lower number was not taken as a change");
+        assert!(
+            v2 != v1 && v2 != v0,
+            "a lower number was not taken as a change"
+        );
     }
 
     #[test]
