@@ -30,7 +30,16 @@ use crate::Result;
 
 /// How long the state version is trusted without re-reading it: the bound on how late a change
 /// made by another process is seen.
-pub const POLL: Duration = Duration::from_millis(10);
+pub const POLL: Duration = Duration::from_millis(2);
+
+/// Clears the in-flight flag of a poll when it ends (or is cancelled).
+struct Flight<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 /// A state version: what cached values are tagged with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +66,8 @@ pub(crate) struct StateCache {
     writes: AtomicU64,
     /// Delivery records this process wrote (deliveries do not move the state version).
     deliveries: AtomicU64,
+    /// Whether a poll of the version is in flight.
+    refreshing: std::sync::atomic::AtomicBool,
     known: Mutex<Known>,
 }
 
@@ -67,6 +78,7 @@ impl StateCache {
             poll_ms: AtomicU64::new(POLL.as_millis() as u64),
             writes: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             known: Mutex::new(Known {
                 version: 0,
                 n: None,
@@ -107,11 +119,20 @@ impl StateCache {
         // Captured before the read: a write committed after this is noticed by the next caller.
         let writes = self.writes.load(Ordering::Acquire);
         let now = self.start.elapsed();
+        let mut flight = None;
         {
             let k = self.known();
-            let poll = Duration::from_millis(self.poll_ms.load(Ordering::Relaxed));
-            if k.writes_seen == writes && now.saturating_sub(k.checked_at) < poll {
-                return Ok(Version(k.version));
+            if k.writes_seen == writes {
+                let poll = Duration::from_millis(self.poll_ms.load(Ordering::Relaxed));
+                if now.saturating_sub(k.checked_at) < poll {
+                    return Ok(Version(k.version));
+                }
+                // Only the poll is due (this process wrote nothing since): one caller reads
+                // the version, the others go on with the one known meanwhile.
+                if self.refreshing.swap(true, Ordering::AcqRel) {
+                    return Ok(Version(k.version));
+                }
+                flight = Some(Flight(&self.refreshing));
             }
         }
         let row = sqlx::query("SELECT n FROM state_version WHERE id = 1")
@@ -130,6 +151,7 @@ impl StateCache {
             k.writes_seen = writes;
         }
         k.checked_at = k.checked_at.max(now);
+        drop(flight);
         Ok(Version(k.version))
     }
 }
