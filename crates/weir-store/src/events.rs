@@ -412,3 +412,79 @@ async fn repo_hidden(tx: &mut sqlx::AnyConnection, name: &str) -> Result<bool> {
         .await?;
     Ok(!matches!(row, Some(r) if r.try_get::<i64, _>("private")? == 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    /// Many records sent at once (one group or a few, several statements each): every event
+    /// has its log entry and every delivery is counted, nothing lost or doubled.
+    #[tokio::test]
+    async fn a_group_writes_every_event_entry_and_delivery() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::Store::open_data_dir(dir.path())
+            .await
+            .expect("store");
+        let sig = weir_core::git::CommitSignature {
+            name: "t".into(),
+            email: "t@x".into(),
+            time: 1,
+        };
+        let id = weir_core::RepoId::parse("acme/m").expect("id");
+        store
+            .db
+            .create_user(&weir_core::Name::parse("acme").expect("name"), None, false)
+            .await
+            .expect("user");
+        store.create_repo(&id, false, sig).await.expect("repo");
+        let repo = store.db.repo(&id).await.expect("db").expect("repo");
+        let n = 700usize;
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (db, repo) = (store.db.clone(), repo.clone());
+            tasks.push(tokio::spawn(async move {
+                let e = weir_core::Event {
+                    at: i as i64,
+                    actor: Some(format!("u{}", i % 300)),
+                    action: "download".into(),
+                    repo: Some("acme/m".into()),
+                    subject: None,
+                    decision: "allow".into(),
+                    reason: "ok".into(),
+                    request_id: None,
+                    user_agent: None,
+                    details: serde_json::json!({"i": i}),
+                };
+                let account = format!("u{}", i % 300);
+                db.record_download(Some(&e), Some((&repo, "c0ffee", &account)))
+                    .await
+                    .expect("record");
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join");
+        }
+        let count = |sql: &'static str| {
+            let db = store.db.clone();
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(&db.pool)
+                    .await
+                    .expect("count")
+                    .try_get::<i64, _>(0)
+                    .expect("n")
+            }
+        };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM events WHERE action = 'download'").await,
+            n as i64
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM log_pending p JOIN events e ON e.id = p.event_id WHERE e.action = 'download'").await,
+            n as i64,
+            "an event without its log entry"
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM deliveries").await, 300);
+        assert_eq!(count("SELECT SUM(count) FROM deliveries").await, n as i64);
+    }
+}
