@@ -5,6 +5,7 @@
 #     (goal >= 0.8x), with the data dir on disk (durable: fsync) and on tmpfs (the pipeline alone),
 #     and the disk's own write+fsync speed for reference
 #  3. peak server RSS (VmHWM) during a 4 GiB upload (goal < 200 MB)
+#  4. the small-request benchmark, bench/small.sh (T0 GETs vs nginx, model_info, gated GETs, events/s)
 # Usage: bash bench/run.sh   (WEIR_BENCH_DIR picks the scratch dir; needs ~11 GB free there and
 # 2 GB of /dev/shm). Installs nginx with apt-get if missing. Best of several runs.
 set -euo pipefail
@@ -146,3 +147,6 @@ cat <<REPORT
 | release signing vs openssl dgst -sha256 of the same file, s | $(printf '%.3f' "$rel_weir") | $(printf '%.3f' "$osl") | | ≤ 1.1× |
 | weir verify of the 1 GiB model (re-hash + signature), s | $(printf '%.3f' "$verify_s") | | | |
 REPORT
+
+# 4. small requests (T0 GETs vs nginx, model_info, gated GETs, events/s): same run, same machine.
+bash bench/small.sh
