@@ -423,6 +423,13 @@ impl From<StoreError> for ApiError {
             )
             .next("upload the file's bytes through the LFS batch API for this repo, then commit"),
             StoreError::Blob(b) => b.into(),
+            StoreError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Busy,
+                "the registry is busy writing; try again in a moment",
+            )
+            .next("retry after retry_after_secs")
+            .with("retry_after_secs", serde_json::json!(1)),
             StoreError::LimitReached(msg) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::TooManyAttachments,
@@ -494,5 +501,16 @@ impl From<weir_registry::ServiceError> for ApiError {
                 anonymous,
             } => ApiError::denied(reason, &repo, anonymous),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_busy_database_is_a_503_to_retry() {
+        let e = super::ApiError::from(weir_store::StoreError::Busy);
+        assert_eq!(e.0.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.0.error, weir_wire::ErrorCode::Busy);
+        assert_eq!(e.0.extra["retry_after_secs"], 1);
     }
 }

@@ -176,7 +176,12 @@ impl<K: Eq + Hash + Clone, V: Clone, W: quick_cache::Weighter<K, (u64, V)> + Clo
     /// them).
     pub fn weighted(items: usize, weight: u64, weigher: W) -> Memo<K, V, W> {
         Memo {
-            cache: quick_cache::sync::Cache::with_weighter(items, weight, weigher),
+            cache: quick_cache::sync::Cache::with_options(
+                weighted_options(items, weight),
+                weigher,
+                Default::default(),
+                Default::default(),
+            ),
         }
     }
 
@@ -191,6 +196,18 @@ impl<K: Eq + Hash + Clone, V: Clone, W: quick_cache::Weighter<K, (u64, V)> + Clo
     pub fn put(&self, at: Version, key: K, value: V) {
         self.cache.insert(key, (at.0, value));
     }
+}
+
+/// Options of a cache bounded by weight: few shards, since each holds only its share of the
+/// weight (an entry heavier than a shard's share is never kept; with one shard per core, a
+/// large machine would silently refuse every large entry).
+pub fn weighted_options(items: usize, weight: u64) -> quick_cache::Options {
+    let mut o = quick_cache::OptionsBuilder::new();
+    o.estimated_items_capacity(items)
+        .weight_capacity(weight)
+        .shards(4);
+    o.build()
+        .expect("an item estimate, a weight capacity and four shards are valid cache options")
 }
 
 /// The cached reads of [`crate::Db`] (each bounded; least recently used entries go first).

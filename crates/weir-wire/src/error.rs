@@ -44,6 +44,7 @@ codes! {
     BadSignature => "bad_signature",
     BelowPolicyMinimum => "below_policy_minimum",
     BundleMismatch => "bundle_mismatch",
+    Busy => "busy",
     CoolDown => "cool_down",
     Embargoed => "embargoed",
     EmptyLog => "empty_log",

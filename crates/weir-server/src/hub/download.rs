@@ -519,7 +519,12 @@ impl quick_cache::Weighter<String, SmallBlob> for BlobWeight {
 impl Default for SmallBlobs {
     fn default() -> SmallBlobs {
         SmallBlobs {
-            cache: quick_cache::sync::Cache::with_weighter(4096, SMALL_BLOBS_BYTES, BlobWeight),
+            cache: quick_cache::sync::Cache::with_options(
+                weir_store::cache::weighted_options(4096, SMALL_BLOBS_BYTES),
+                BlobWeight,
+                Default::default(),
+                Default::default(),
+            ),
         }
     }
 }
