@@ -138,6 +138,11 @@ impl Db {
                     // Reads of the log's hash table are random: keep pages cached and mapped.
                     conn.execute("PRAGMA cache_size = -16384").await?;
                     conn.execute("PRAGMA mmap_size = 268435456").await?;
+                    // Checkpoint every 4,000 pages (16 MiB, still one wal-index segment)
+                    // rather than 1,000: the pages every commit rewrites (the tails of the
+                    // events table, its indexes and the log queue) are copied back once for
+                    // four times as many commits.
+                    conn.execute("PRAGMA wal_autocheckpoint = 4000").await?;
                     Ok(())
                 })
             })

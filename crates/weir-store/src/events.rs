@@ -17,8 +17,45 @@ pub struct Record {
     pub delivery: Option<(i64, String, String)>,
 }
 
+/// A record as the group writer takes it: what does not depend on the database (the salt, the
+/// details text, the log entry of a public repo's event) is computed by the sender, in parallel
+/// with other requests, not in the writer's one serial transaction.
+struct Prepared {
+    event: Option<PreparedEvent>,
+    delivery: Option<(i64, String, String)>,
+}
+
+struct PreparedEvent {
+    event: Event,
+    salt: [u8; 16],
+    details: String,
+    /// The entry if none of the event's repos is hidden; the writer decides that inside its
+    /// transaction and computes the sealed entry instead when one is.
+    clear: Vec<u8>,
+}
+
+impl Prepared {
+    fn new(record: Record) -> Prepared {
+        let event = record.event.map(|event| {
+            let mut salt = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+            let details = event.details.to_string();
+            PreparedEvent {
+                clear: event.log_entry(&salt, false),
+                details,
+                salt,
+                event,
+            }
+        });
+        Prepared {
+            event,
+            delivery: record.delivery,
+        }
+    }
+}
+
 struct Job {
-    record: Record,
+    record: Prepared,
     done: tokio::sync::oneshot::Sender<Result<Option<i64>>>,
 }
 
@@ -39,10 +76,11 @@ impl Recorder {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(4 * MAX_GROUP);
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+            let mut conn: Option<sqlx::AnyConnection> = None;
             while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
-                let records: Vec<&Record> = batch.iter().map(|j| &j.record).collect();
+                let records: Vec<&Prepared> = batch.iter().map(|j| &j.record).collect();
                 let delivered = records.iter().any(|r| r.delivery.is_some());
-                match write_group(&pool, &state, &records).await {
+                match write_group(&pool, &mut conn, &state, &records).await {
                     Ok(ids) => {
                         // Counted before anyone is answered: their next read counts them.
                         if delivered {
@@ -54,7 +92,7 @@ impl Recorder {
                     }
                     Err(_) => {
                         for job in batch.drain(..) {
-                            let r = write_group(&pool, &state, &[&job.record])
+                            let r = write_group(&pool, &mut conn, &state, &[&job.record])
                                 .await
                                 .map(|ids| ids.into_iter().next().flatten());
                             if r.is_ok() && job.record.delivery.is_some() {
@@ -65,6 +103,9 @@ impl Recorder {
                     }
                 }
             }
+            if let Some(c) = conn {
+                let _ = sqlx::Connection::close(c).await;
+            }
         });
         Recorder { tx }
     }
@@ -73,64 +114,218 @@ impl Recorder {
         let (done, rx) = tokio::sync::oneshot::channel();
         let gone = || StoreError::Corrupt("the event writer has stopped".into());
         self.tx
-            .send(Job { record, done })
+            .send(Job {
+                record: Prepared::new(record),
+                done,
+            })
             .await
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 }
 
-/// Rows per multi-row statement (11 bound values an event row; SQLite allows 32,766).
+/// Rows per multi-row statement of the portable writer (11 bound values an event row; SQLite
+/// allows 32,766).
 const ROWS_PER_STATEMENT: usize = 256;
 
-/// Writes records in one transaction; the event ids in order. Events go in multi-row inserts
-/// (each row's id found by its random salt, whatever order the database returns them in), the
-/// sealing decision is read once per repo, and deliveries of the same revision to the same
-/// account are counted together.
 /// What the recorder shares with its [`Db`]: the state cache and the write queue.
 pub(crate) type Shared = (
     std::sync::Arc<crate::cache::StateCache>,
     std::sync::Arc<tokio::sync::Mutex<()>>,
 );
 
+/// Writes records in one transaction on the writer's own connection; the event ids in order.
+/// The connection is taken out of the pool (detached) and kept: SQLite keeps a connection's
+/// page cache between its transactions only while no other connection wrote, so the pages the
+/// writer touches (the tails of the events table, its indexes and the log queue) stay warm, and
+/// a connection left mid-transaction by a failure is closed (rolled back), never handed to
+/// another caller.
 async fn write_group(
     pool: &sqlx::AnyPool,
+    conn: &mut Option<sqlx::AnyConnection>,
     (_, write_lock): &Shared,
-    records: &[&Record],
+    records: &[&Prepared],
 ) -> Result<Vec<Option<i64>>> {
-    use std::collections::HashMap;
     // Whether an entry is sealed is decided inside this transaction, never from a cache: the
     // repo is private now, or the log names it in clear.
     let _turn = crate::cache::write_turn(write_lock).await?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut hidden: HashMap<String, bool> = HashMap::new();
-    // (record index, event, salt, log entry)
-    let mut rows = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let Some(e) = &r.event else { continue };
-        let mut salt = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
-        let mut sealed = false;
-        for name in e.repos() {
-            let h = match hidden.get(name) {
-                Some(h) => *h,
-                None => {
-                    let h = repo_hidden(&mut tx, name).await?;
-                    hidden.insert(name.to_string(), h);
-                    h
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(pool.acquire().await?.detach()),
+    };
+    let group = if c.backend_name().eq_ignore_ascii_case("sqlite") {
+        write_group_sqlite(c, records).await
+    } else {
+        write_group_portable(c, records).await
+    };
+    if group.is_err()
+        && let Some(c) = conn.take()
+    {
+        let _ = sqlx::Connection::close(c).await;
+    }
+    group
+}
+
+/// The first round trip of SQLite's writer: takes the write lock, then reads the last event id
+/// (ids are given explicitly, so each log entry names its event whatever order rows are written
+/// in) and which of the group's repos (`[[namespace, name], …]`) are not public now.
+const SQLITE_BEGIN: &str = "BEGIN IMMEDIATE;
+SELECT -1 AS k, MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+                    COALESCE((SELECT MAX(id) FROM events), 0)) AS base
+UNION ALL
+SELECT j.key, 0 FROM json_each($1) j
+WHERE NOT EXISTS (SELECT 1 FROM repos r
+                  WHERE r.namespace = j.value ->> 0 AND r.name = j.value ->> 1 AND r.private = 0)";
+
+/// Every repo the group's events concern, once.
+fn repo_names<'a>(records: &[&'a Prepared]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in records {
+        if let Some(p) = &r.event {
+            for n in p.event.repos() {
+                if !names.contains(&n) {
+                    names.push(n);
                 }
-            };
-            sealed |= h;
+            }
         }
-        let entry = e.log_entry(&salt, sealed);
-        rows.push((i, e, salt, entry));
+    }
+    names
+}
+
+/// Deliveries of the same revision to the same account counted together.
+fn delivery_counts<'a>(records: &[&'a Prepared]) -> Vec<((i64, &'a str, &'a str), i64)> {
+    let mut counts: std::collections::HashMap<(i64, &str, &str), i64> =
+        std::collections::HashMap::new();
+    for r in records {
+        if let Some((repo_id, commit, account)) = &r.delivery {
+            *counts
+                .entry((*repo_id, commit.as_str(), account.as_str()))
+                .or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+/// SQLite's writer: two round trips whatever the group's size.
+async fn write_group_sqlite(
+    c: &mut sqlx::AnyConnection,
+    records: &[&Prepared],
+) -> Result<Vec<Option<i64>>> {
+    let names = repo_names(records);
+    // A name that is not `namespace/name` is never a public repo.
+    let mut hidden: Vec<&str> = names.iter().copied().filter(|n| !n.contains('/')).collect();
+    let pairs: Vec<(&str, &str)> = names.iter().filter_map(|n| n.split_once('/')).collect();
+    let rows = sqlx::query(SQLITE_BEGIN)
+        .bind(serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut base: Option<i64> = None;
+    for r in &rows {
+        let k: i64 = r.try_get("k")?;
+        if k < 0 {
+            base = Some(r.try_get("base")?);
+        } else if let Some((ns, n)) = pairs.get(k as usize) {
+            hidden.extend(
+                names
+                    .iter()
+                    .copied()
+                    .filter(|x| x.split_once('/') == Some((ns, n))),
+            );
+        }
+    }
+    let base = base.ok_or_else(|| StoreError::Corrupt("no last event id".into()))?;
+    // The second round trip: every event, log entry and delivery of the group, then the
+    // commit. Ids are given explicitly (the last one read above, plus one for each), so each
+    // log entry names its event whatever order rows are written in. OR ROLLBACK: a failing row
+    // ends the whole transaction (the group is then written record by record), so SQLite keeps
+    // no statement journal for a partial undo.
+    let mut ids: Vec<Option<i64>> = vec![None; records.len()];
+    let mut rows: Vec<(i64, &PreparedEvent, bool)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Some(p) = &r.event else { continue };
+        let id = base + 1 + rows.len() as i64;
+        ids[i] = Some(id);
+        rows.push((id, p, p.event.repos().iter().any(|n| hidden.contains(n))));
+    }
+    let mut q = sqlx::QueryBuilder::<sqlx::Any>::new("");
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        q.push(
+            "INSERT OR ROLLBACK INTO events (id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt) ",
+        );
+        q.push_values(chunk, |mut b, (id, p, _)| {
+            let e = &p.event;
+            b.push_bind(*id)
+                .push_bind(e.at)
+                .push_bind(e.actor.clone())
+                .push_bind(e.action.clone())
+                .push_bind(e.repo.clone())
+                .push_bind(e.subject.clone())
+                .push_bind(e.decision.clone())
+                .push_bind(e.reason.clone())
+                .push_bind(e.request_id.clone())
+                .push_bind(e.user_agent.clone())
+                .push_bind(p.details.clone())
+                .push_bind(p.salt.to_vec());
+        });
+        q.push("; INSERT OR ROLLBACK INTO log_pending (event_id, data) ");
+        q.push_values(chunk, |mut b, (id, p, sealed)| {
+            b.push_bind(*id).push_bind(if *sealed {
+                p.event.log_entry(&p.salt, true)
+            } else {
+                p.clear.clone()
+            });
+        });
+        q.push("; ");
+    }
+    let deliveries = delivery_counts(records);
+    let t = crate::now();
+    for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
+        q.push("INSERT INTO deliveries (repo_id, commit_id, account, first_at, last_at, count) ");
+        q.push_values(chunk, |mut b, ((repo_id, commit, account), n)| {
+            b.push_bind(*repo_id)
+                .push_bind(commit.to_string())
+                .push_bind(account.to_string())
+                .push_bind(t)
+                .push_bind(t)
+                .push_bind(*n);
+        });
+        q.push(
+            " ON CONFLICT (repo_id, commit_id, account) DO UPDATE SET last_at = excluded.last_at, count = deliveries.count + excluded.count; ",
+        );
+    }
+    q.push("COMMIT");
+    q.build().execute(&mut *c).await?;
+    Ok(ids)
+}
+
+/// The portable writer (any engine): multi-row inserts in a transaction, each event's id found
+/// by its random salt among the returned rows.
+async fn write_group_portable(
+    c: &mut sqlx::AnyConnection,
+    records: &[&Prepared],
+) -> Result<Vec<Option<i64>>> {
+    use std::collections::HashMap;
+    let mut tx = sqlx::Connection::begin(c).await?;
+    let mut hidden = Vec::new();
+    for n in repo_names(records) {
+        if repo_hidden(&mut tx, n).await? {
+            hidden.push(n);
+        }
+    }
+    // (record index, event, sealed entry if one of its repos is hidden)
+    let mut rows: Vec<(usize, &PreparedEvent, Option<Vec<u8>>)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Some(p) = &r.event else { continue };
+        let sealed = p.event.repos().iter().any(|n| hidden.contains(n));
+        rows.push((i, p, sealed.then(|| p.event.log_entry(&p.salt, true))));
     }
     let mut ids: Vec<Option<i64>> = vec![None; records.len()];
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
             "INSERT INTO events (at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt) ",
         );
-        q.push_values(chunk, |mut b, (_, e, salt, _)| {
+        q.push_values(chunk, |mut b, (_, p, _)| {
+            let e = &p.event;
             b.push_bind(e.at)
                 .push_bind(e.actor.clone())
                 .push_bind(e.action.clone())
@@ -140,8 +335,8 @@ async fn write_group(
                 .push_bind(e.reason.clone())
                 .push_bind(e.request_id.clone())
                 .push_bind(e.user_agent.clone())
-                .push_bind(e.details.to_string())
-                .push_bind(salt.to_vec());
+                .push_bind(p.details.clone())
+                .push_bind(p.salt.to_vec());
         });
         q.push(" RETURNING id, salt");
         let returned = q.build().fetch_all(&mut *tx).await?;
@@ -149,30 +344,22 @@ async fn write_group(
         for r in &returned {
             by_salt.insert(r.try_get("salt")?, r.try_get("id")?);
         }
-        let mut pending = Vec::with_capacity(chunk.len());
-        for (i, _, salt, entry) in chunk {
-            let id = *by_salt
-                .get(&salt[..])
-                .ok_or_else(|| StoreError::Corrupt("an inserted event was not returned".into()))?;
-            ids[*i] = Some(id);
-            pending.push((id, entry));
-        }
         let mut q =
             sqlx::QueryBuilder::<sqlx::Any>::new("INSERT INTO log_pending (event_id, data) ");
+        let mut pending = Vec::with_capacity(chunk.len());
+        for (i, p, sealed) in chunk {
+            let id = *by_salt
+                .get(&p.salt[..])
+                .ok_or_else(|| StoreError::Corrupt("an inserted event was not returned".into()))?;
+            ids[*i] = Some(id);
+            pending.push((id, sealed.as_ref().unwrap_or(&p.clear)));
+        }
         q.push_values(pending, |mut b, (id, entry)| {
             b.push_bind(id).push_bind(entry.clone());
         });
         q.build().execute(&mut *tx).await?;
     }
-    let mut deliveries: HashMap<(i64, &str, &str), i64> = HashMap::new();
-    for r in records {
-        if let Some((repo_id, commit, account)) = &r.delivery {
-            *deliveries
-                .entry((*repo_id, commit.as_str(), account.as_str()))
-                .or_default() += 1;
-        }
-    }
-    let deliveries: Vec<_> = deliveries.into_iter().collect();
+    let deliveries = delivery_counts(records);
     let t = crate::now();
     for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
@@ -416,6 +603,183 @@ async fn repo_hidden(tx: &mut sqlx::AnyConnection, name: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use sqlx::Row;
+
+    fn event(at: i64, repo: Option<&str>, actor: &str) -> weir_core::Event {
+        weir_core::Event {
+            at,
+            actor: Some(actor.into()),
+            action: "download".into(),
+            repo: repo.map(str::to_string),
+            subject: None,
+            decision: "allow".into(),
+            reason: "ok".into(),
+            request_id: Some(format!("req-{at}")),
+            user_agent: None,
+            details: serde_json::json!({"at": at}),
+        }
+    }
+
+    async fn store_with_repos() -> (tempfile::TempDir, crate::Store, i64) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::Store::open_data_dir(dir.path())
+            .await
+            .expect("store");
+        let sig = weir_core::git::CommitSignature {
+            name: "t".into(),
+            email: "t@x".into(),
+            time: 1,
+        };
+        store
+            .db
+            .create_user(&weir_core::Name::parse("acme").expect("name"), None, false)
+            .await
+            .expect("user");
+        for (name, private) in [("acme/open", false), ("acme/secret", true)] {
+            let id = weir_core::RepoId::parse(name).expect("id");
+            store
+                .create_repo(&id, private, sig.clone())
+                .await
+                .expect("repo");
+        }
+        let open = store
+            .db
+            .repo(&weir_core::RepoId::parse("acme/open").expect("id"))
+            .await
+            .expect("db")
+            .expect("repo");
+        (dir, store, open.id)
+    }
+
+    /// SQLite's two-round-trip writer and the portable one write the same thing: each event
+    /// under the id returned to its sender, its log entry under that id (sealed when its repo
+    /// is private, missing or not a name), and deliveries counted.
+    #[tokio::test]
+    async fn both_writers_number_seal_and_count_alike() {
+        let (_dir, store, open) = store_with_repos().await;
+        for sqlite in [true, false] {
+            let repos = [
+                Some("acme/open"),
+                Some("acme/secret"),
+                Some("acme/missing"),
+                Some("not-a-name"),
+                None,
+            ];
+            let records: Vec<super::Prepared> = (0..40i64)
+                .map(|i| {
+                    super::Prepared::new(super::Record {
+                        event: (i % 7 != 3).then(|| event(i, repos[i as usize % 5], "u")),
+                        delivery: (i % 2 == 0)
+                            .then(|| (open, "c0ffee".into(), format!("a{}", i % 4))),
+                    })
+                })
+                .collect();
+            let refs: Vec<&super::Prepared> = records.iter().collect();
+            let mut conn = store.db.pool.acquire().await.expect("conn").detach();
+            let ids = if sqlite {
+                super::write_group_sqlite(&mut conn, &refs).await
+            } else {
+                super::write_group_portable(&mut conn, &refs).await
+            }
+            .expect("group");
+            assert_eq!(ids.len(), records.len());
+            for (r, id) in records.iter().zip(&ids) {
+                let Some(p) = &r.event else {
+                    assert_eq!(*id, None, "a delivery alone has no event id");
+                    continue;
+                };
+                let id = id.expect("an event id");
+                let row = sqlx::query(
+                    "SELECT e.at, e.request_id, e.salt, p.data FROM events e JOIN log_pending p ON p.event_id = e.id WHERE e.id = $1",
+                )
+                .bind(id)
+                .fetch_one(&store.db.pool)
+                .await
+                .expect("event and its entry");
+                assert_eq!(row.try_get::<i64, _>("at").expect("at"), p.event.at);
+                assert_eq!(
+                    row.try_get::<Option<String>, _>("request_id").expect("rid"),
+                    p.event.request_id
+                );
+                let salt: Vec<u8> = row.try_get("salt").expect("salt");
+                // An event about no repo has nothing to seal.
+                let hidden = p.event.repo.is_some() && p.event.repo.as_deref() != Some("acme/open");
+                assert_eq!(
+                    row.try_get::<Vec<u8>, _>("data").expect("data"),
+                    p.event.log_entry(&salt, hidden),
+                    "the entry of event {} (sealed: {hidden})",
+                    p.event.at
+                );
+            }
+            let mut sorted: Vec<i64> = ids.iter().flatten().copied().collect();
+            sorted.dedup();
+            assert_eq!(
+                sorted.len(),
+                ids.iter().flatten().count(),
+                "ids are distinct"
+            );
+        }
+        let total: i64 = sqlx::query("SELECT SUM(count) FROM deliveries")
+            .fetch_one(&store.db.pool)
+            .await
+            .expect("sum")
+            .try_get(0)
+            .expect("n");
+        assert_eq!(total, 40, "20 deliveries a group, two groups");
+    }
+
+    /// A record that cannot be written (a delivery of a repo that does not exist) fails its own
+    /// request only: the others of its group are written, and the writer goes on.
+    #[tokio::test]
+    async fn a_failing_record_fails_alone() {
+        let (_dir, store, open) = store_with_repos().await;
+        let repo = store
+            .db
+            .repo(&weir_core::RepoId::parse("acme/open").expect("id"))
+            .await
+            .expect("db")
+            .expect("repo");
+        let mut ghost = repo.clone();
+        ghost.id = open + 1_000_000;
+        let mut tasks = Vec::new();
+        for i in 0..50i64 {
+            let (db, repo) = (
+                store.db.clone(),
+                if i == 17 { ghost.clone() } else { repo.clone() },
+            );
+            tasks.push(tokio::spawn(async move {
+                let e = event(i, Some("acme/open"), "u");
+                db.record_download(Some(&e), Some((&repo, "c0ffee", "erin")))
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut ok = Vec::new();
+        for t in tasks {
+            ok.push(t.await.expect("join"));
+        }
+        assert_eq!(ok.iter().filter(|o| !**o).count(), 1, "{ok:?}");
+        assert!(!ok[17]);
+        let after = store
+            .db
+            .record_event(&event(99, Some("acme/open"), "u"))
+            .await
+            .expect("the writer goes on");
+        assert!(after > 0);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM log_pending")
+            .fetch_one(&store.db.pool)
+            .await
+            .expect("count")
+            .try_get(0)
+            .expect("n");
+        let events: i64 = sqlx::query("SELECT COUNT(*) FROM events WHERE action = 'download'")
+            .fetch_one(&store.db.pool)
+            .await
+            .expect("count")
+            .try_get(0)
+            .expect("n");
+        assert_eq!(events, 50, "49 downloads and the one after");
+        assert!(n >= events, "every event has its entry");
+    }
 
     /// Many records sent at once (one group or a few, several statements each): every event
     /// has its log entry and every delivery is counted, nothing lost or doubled.
