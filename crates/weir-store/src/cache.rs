@@ -364,6 +364,8 @@ mod tests {
         "_sqlx_migrations",
         "cosignatures",
         "deliveries",
+        "event_actors",
+        "event_index",
         "events",
         "log_entries",
         "log_hashes",

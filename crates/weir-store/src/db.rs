@@ -101,6 +101,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "state_version",
         include_str!("../migrations/sqlite/0019_state_version.sql"),
     ),
+    (
+        20,
+        "event_actors",
+        include_str!("../migrations/sqlite/0020_event_actors.sql"),
+    ),
 ];
 
 #[derive(Clone)]

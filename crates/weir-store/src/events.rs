@@ -74,6 +74,24 @@ impl Recorder {
     pub(crate) fn start(pool: sqlx::AnyPool, state: Shared) -> Recorder {
         let cache = state.0.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(4 * MAX_GROUP);
+        // The actor index follows the writer, and stops with it (when no `Db` is left).
+        let alive = tx.downgrade();
+        let (index_pool, index_state) = (pool.clone(), state.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(INDEX_EVERY).await;
+                if alive.upgrade().is_none() {
+                    break;
+                }
+                // A failed step is retried at the next tick; reads stay right meanwhile (they
+                // scan what is above the mark).
+                while let Ok(n) = index_actors(&index_pool, &index_state, INDEX_STEP).await {
+                    if n < INDEX_STEP as u64 {
+                        break;
+                    }
+                }
+            }
+        });
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
             let mut conn: Option<sqlx::AnyConnection> = None;
@@ -122,6 +140,54 @@ impl Recorder {
             .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
+}
+
+/// How often the actor index catches up with the events table, and how many events one of its
+/// transactions covers at most.
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const INDEX_STEP: i64 = 50_000;
+
+/// Adds the events above `event_index.through` (at most `limit`) to `event_actors` and moves
+/// the mark past them, in one transaction; how many events it covered. Event ids only grow
+/// (each is given under the write lock, above every id before it), so no event ever appears
+/// below the mark.
+async fn index_actors(pool: &sqlx::AnyPool, (_, write_lock): &Shared, limit: i64) -> Result<u64> {
+    let _turn = crate::cache::write_turn(write_lock).await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let through: i64 =
+        sqlx::query("SELECT COALESCE((SELECT through FROM event_index WHERE id = 1), 0)")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+    let row = sqlx::query(
+        "SELECT MAX(id) AS upto, COUNT(*) AS n FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) t",
+    )
+    .bind(through)
+    .bind(limit)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (upto, n): (Option<i64>, i64) = (row.try_get("upto")?, row.try_get("n")?);
+    let Some(upto) = upto else {
+        return Ok(0);
+    };
+    sqlx::query(
+        "INSERT INTO event_actors (actor, event_id)
+         SELECT actor, id FROM events WHERE id > $1 AND id <= $2 AND actor IS NOT NULL
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(through)
+    .bind(upto)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO event_index (id, through) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+    )
+    .bind(upto)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(n as u64)
 }
 
 /// Rows per multi-row statement of the portable writer (11 bound values an event row; SQLite
@@ -398,6 +464,21 @@ impl Db {
         id.ok_or_else(|| StoreError::Corrupt("an event was recorded without an id".into()))
     }
 
+    /// Brings the actor index up to date (the writer's background step, run at once); how
+    /// many events it covered. Reads are right without it.
+    #[doc(hidden)]
+    pub async fn index_event_actors(&self) -> Result<u64> {
+        let shared = (self.cache.clone(), self.write_lock.clone());
+        let mut total = 0;
+        loop {
+            let n = index_actors(&self.pool, &shared, INDEX_STEP).await?;
+            total += n;
+            if n < INDEX_STEP as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// The opening of an event's log entry: its salt and its `public` facts. Callers give it
     /// only to those who may see the event's repo.
     pub async fn event_opening(&self, id: i64) -> Result<Option<weir_core::event::Opening>> {
@@ -456,33 +537,35 @@ impl Db {
     }
 
     /// Events matching `f`, newest first, at most `limit`. Only the filters given are in the
-    /// query, so each can use its index.
+    /// query, so each can use its index. By actor: the events above the actor index's mark are
+    /// scanned (a second's worth at most, while the index keeps up), then the indexed ones
+    /// below it are read through `event_actors`, both in the order of their ids.
     pub async fn query_events(&self, f: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>> {
-        let mut sql = String::from(
-            "SELECT id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details
-             FROM events WHERE 1 = 1",
-        );
         // A repo is asked for under every name it has had (a moved repo's events were recorded
         // under the name of their moment), from its current name or any former one.
         let names: Vec<String> = match &f.repo {
             Some(name) => self.names_of(name).await?,
             None => Vec::new(),
         };
-        let mut texts: Vec<&str> = Vec::new();
-        let mut numbers: Vec<i64> = Vec::new();
+        // The conditions other than the actor's, on columns only `events` has, so they read
+        // the same in both of the actor's queries. Values are bound: only fixed column names
+        // and numbered placeholders go into the text.
+        let mut conds = String::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let mark = |b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
         if !names.is_empty() {
-            let mut marks = Vec::new();
-            for n in &names {
-                texts.push(n);
-                marks.push(format!("${}", texts.len()));
-            }
-            sql.push_str(&format!(" AND repo IN ({})", marks.join(", ")));
+            let marks: Vec<String> = names
+                .iter()
+                .map(|n| mark(Bind::Text(n.clone()), &mut binds))
+                .collect();
+            conds.push_str(&format!(" AND repo IN ({})", marks.join(", ")));
         }
-        for (col, v) in [("actor", &f.actor), ("action", &f.action)] {
-            if let Some(v) = v {
-                texts.push(v);
-                sql.push_str(&format!(" AND {col} = ${}", texts.len()));
-            }
+        if let Some(v) = &f.action {
+            let m = mark(Bind::Text(v.clone()), &mut binds);
+            conds.push_str(&format!(" AND action = {m}"));
         }
         for (cond, v) in [
             ("at >=", f.since),
@@ -490,23 +573,70 @@ impl Db {
             ("id <", f.before_id),
         ] {
             if let Some(v) = v {
-                numbers.push(v);
-                sql.push_str(&format!(" AND {cond} ${}", texts.len() + numbers.len()));
+                let m = mark(Bind::Int(v), &mut binds);
+                conds.push_str(&format!(" AND {cond} {m}"));
             }
         }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT ${}",
-            texts.len() + numbers.len() + 1
-        ));
-        // Only fixed column names and numbered placeholders go into the text; values are bound.
+        const COLUMNS: &str = "id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details";
+        let Some(actor) = &f.actor else {
+            let l = mark(Bind::Int(limit), &mut binds);
+            let sql = format!(
+                "SELECT {COLUMNS} FROM events WHERE 1 = 1{conds} ORDER BY id DESC LIMIT {l}"
+            );
+            return self.read_events(sql, &binds).await;
+        };
+        let through: i64 =
+            sqlx::query("SELECT COALESCE((SELECT through FROM event_index WHERE id = 1), 0)")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+        let a = mark(Bind::Text(actor.clone()), &mut binds);
+        let t = mark(Bind::Int(through), &mut binds);
+        let l = mark(Bind::Int(limit), &mut binds);
+        let mut out = self
+            .read_events(
+                format!(
+                    "SELECT {COLUMNS} FROM events WHERE id > {t} AND actor = {a}{conds}
+                     ORDER BY id DESC LIMIT {l}"
+                ),
+                &binds,
+            )
+            .await?;
+        let rest = limit - out.len() as i64;
+        if rest > 0 {
+            if let Some(Bind::Int(n)) = binds.last_mut() {
+                *n = rest;
+            }
+            let columns = COLUMNS
+                .split(", ")
+                .map(|c| format!("e.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.extend(
+                self.read_events(
+                    format!(
+                        "SELECT {columns} FROM event_actors x JOIN events e ON e.id = x.event_id
+                         WHERE x.actor = {a} AND x.event_id <= {t}{conds}
+                         ORDER BY x.event_id DESC LIMIT {l}"
+                    ),
+                    &binds,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs one of [`Db::query_events`]' queries.
+    async fn read_events(&self, sql: String, binds: &[Bind]) -> Result<Vec<(i64, Event)>> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for t in texts {
-            q = q.bind(t);
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t.clone()),
+                Bind::Int(n) => q.bind(*n),
+            };
         }
-        for n in numbers {
-            q = q.bind(n);
-        }
-        let rows = q.bind(limit).fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let details: String = r.try_get("details")?;
@@ -529,6 +659,12 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// A value bound into an event query.
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 /// Which events to read: each `Some` narrows (times inclusive, unix seconds); `before_id` pages
@@ -725,6 +861,111 @@ mod tests {
             .try_get(0)
             .expect("n");
         assert_eq!(total, 40, "20 deliveries a group, two groups");
+    }
+
+    /// Reads by actor are the same whether the actor index has caught up, not at all, or
+    /// half-way (its mark between a page's events), with the other filters and paging.
+    #[tokio::test]
+    async fn reads_by_actor_do_not_depend_on_the_index() {
+        let (_dir, store, _) = store_with_repos().await;
+        let db = &store.db;
+        let record = |from: i64, to: i64| {
+            let db = db.clone();
+            async move {
+                for i in from..to {
+                    let mut e = event(i, Some("acme/open"), ["ann", "bob", "cy"][i as usize % 3]);
+                    if i % 5 == 0 {
+                        e.action = "access.request".into();
+                    }
+                    db.record_event(&e).await.expect("record");
+                }
+            }
+        };
+        let filters = |before: Option<i64>| {
+            let mut out = Vec::new();
+            for actor in ["ann", "bob", "nobody"] {
+                for action in [None, Some("download")] {
+                    out.push(super::EventFilter {
+                        actor: Some(actor.into()),
+                        action: action.map(str::to_string),
+                        since: Some(3),
+                        before_id: before,
+                        ..super::EventFilter::default()
+                    });
+                }
+            }
+            out
+        };
+        // What a scan of every event says.
+        let expected = |all: &[(i64, weir_core::Event)], f: &super::EventFilter, limit: usize| {
+            all.iter()
+                .filter(|(id, e)| {
+                    e.actor == f.actor
+                        && f.action.as_ref().is_none_or(|a| &e.action == a)
+                        && f.since.is_none_or(|s| e.at >= s)
+                        && f.before_id.is_none_or(|b| *id < b)
+                })
+                .take(limit)
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>()
+        };
+        let check = |stage: &'static str| {
+            let db = db.clone();
+            async move {
+                let all = db
+                    .query_events(&super::EventFilter::default(), 10_000)
+                    .await
+                    .expect("all");
+                for before in [None, Some(all[all.len() / 2].0), Some(all[5].0)] {
+                    for f in filters(before) {
+                        for limit in [1usize, 4, 1000] {
+                            let got: Vec<i64> = db
+                                .query_events(&f, limit as i64)
+                                .await
+                                .expect("query")
+                                .into_iter()
+                                .map(|(id, _)| id)
+                                .collect();
+                            assert_eq!(
+                                got,
+                                expected(&all, &f, limit),
+                                "{stage}: {f:?} limit {limit}"
+                            );
+                        }
+                    }
+                }
+            }
+        };
+        record(0, 30).await;
+        check("nothing indexed").await;
+        // (The background step may have run first on a slow machine: the reads are checked
+        // the same, only the stage's name is then approximate.)
+        assert!(db.index_event_actors().await.expect("index") <= 30);
+        check("all indexed").await;
+        record(30, 60).await;
+        check("half indexed").await;
+        // A mark in the middle of what one page reads.
+        super::index_actors(&db.pool, &(db.cache.clone(), db.write_lock.clone()), 7)
+            .await
+            .expect("step");
+        check("mark mid-page").await;
+        db.index_event_actors().await.expect("index");
+        check("all indexed again").await;
+        let plan: Vec<String> = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT e.id FROM event_actors x JOIN events e ON e.id = x.event_id WHERE x.actor = 'ann' AND x.event_id <= 10 ORDER BY x.event_id DESC LIMIT 5",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .expect("plan")
+        .iter()
+        .map(|r| r.try_get::<String, _>("detail").expect("detail"))
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("SEARCH x USING PRIMARY KEY"))
+                && !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+            "the indexed part reads one actor's ids in order: {plan:?}"
+        );
     }
 
     /// A record that cannot be written (a delivery of a repo that does not exist) fails its own
