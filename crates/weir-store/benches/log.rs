@@ -36,6 +36,25 @@ async fn main() {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_data_dir(dir.path()).await.expect("store");
+    // The events are about a public repo, as a gated download's are (an event about a private
+    // or missing repo is sealed, which the writer computes when the sender did not guess it).
+    store
+        .db
+        .create_user(&weir_core::Name::parse("acme").expect("name"), None, false)
+        .await
+        .expect("user");
+    store
+        .create_repo(
+            &weir_core::RepoId::parse("acme/model").expect("id"),
+            false,
+            weir_core::git::CommitSignature {
+                name: "bench".into(),
+                email: "bench@example.org".into(),
+                time: 0,
+            },
+        )
+        .await
+        .expect("repo");
 
     // 1. events through the real path
     let events = 100_000u64;

@@ -15,6 +15,10 @@ pub struct Record {
     pub event: Option<Event>,
     /// (repo id, commit, account)
     pub delivery: Option<(i64, String, String)>,
+    /// The sender's guess that the event's entry will be sealed (its repo was private when the
+    /// request read it): which of the two entries to compute ahead. Only a guess; the writer
+    /// decides inside its transaction and computes the other entry when the guess was wrong.
+    pub likely_sealed: bool,
 }
 
 /// A record as the group writer takes it: what does not depend on the database (the salt, the
@@ -29,9 +33,10 @@ struct PreparedEvent {
     event: Event,
     salt: [u8; 16],
     details: String,
-    /// The entry if none of the event's repos is hidden; the writer decides that inside its
-    /// transaction and computes the sealed entry instead when one is.
-    clear: Vec<u8>,
+    /// The log entry, sealed or not as the sender guessed (`entry_sealed`); the writer decides
+    /// inside its transaction and computes the other one when the guess was wrong.
+    entry: Vec<u8>,
+    entry_sealed: bool,
 }
 
 impl Prepared {
@@ -41,7 +46,8 @@ impl Prepared {
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
             let details = event.details.to_string();
             PreparedEvent {
-                clear: event.log_entry(&salt, false),
+                entry: event.log_entry(&salt, record.likely_sealed),
+                entry_sealed: record.likely_sealed,
                 details,
                 salt,
                 event,
@@ -50,6 +56,17 @@ impl Prepared {
         Prepared {
             event,
             delivery: record.delivery,
+        }
+    }
+}
+
+impl PreparedEvent {
+    /// The log entry, sealed or not.
+    fn entry_for(&self, sealed: bool) -> Vec<u8> {
+        if sealed == self.entry_sealed {
+            self.entry.clone()
+        } else {
+            self.event.log_entry(&self.salt, sealed)
         }
     }
 }
@@ -66,6 +83,8 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Recorder {
     tx: tokio::sync::mpsc::Sender<Job>,
+    /// Set by tests that move the actor index's mark themselves.
+    index_paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Recorder {
@@ -77,17 +96,26 @@ impl Recorder {
         // The actor index follows the writer, and stops with it (when no `Db` is left).
         let alive = tx.downgrade();
         let (index_pool, index_state) = (pool.clone(), state.clone());
+        let index_paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let paused = index_paused.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(INDEX_EVERY).await;
                 if alive.upgrade().is_none() {
                     break;
                 }
-                // A failed step is retried at the next tick; reads stay right meanwhile (they
-                // scan what is above the mark).
-                while let Ok(n) = index_actors(&index_pool, &index_state, INDEX_STEP).await {
-                    if n < INDEX_STEP as u64 {
-                        break;
+                // Catching up is done a step at a time, each its own transaction, so the
+                // recorder gets the write lock between steps.
+                while !paused.load(std::sync::atomic::Ordering::Relaxed) {
+                    match index_actors(&index_pool, &index_state, INDEX_STEP).await {
+                        Ok(n) if n < INDEX_STEP as u64 => break,
+                        Ok(_) => tokio::task::yield_now().await,
+                        // Retried at the next tick; reads stay exact meanwhile (they scan what
+                        // is above the mark), only slower while it lags.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the actor index did not catch up; retrying");
+                            break;
+                        }
                     }
                 }
             }
@@ -125,7 +153,7 @@ impl Recorder {
                 let _ = sqlx::Connection::close(c).await;
             }
         });
-        Recorder { tx }
+        Recorder { tx, index_paused }
     }
 
     pub(crate) async fn record(&self, record: Record) -> Result<Option<i64>> {
@@ -145,7 +173,7 @@ impl Recorder {
 /// How often the actor index catches up with the events table, and how many events one of its
 /// transactions covers at most.
 const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-const INDEX_STEP: i64 = 50_000;
+const INDEX_STEP: i64 = 10_000;
 
 /// Adds the events above `event_index.through` (at most `limit`) to `event_actors` and moves
 /// the mark past them, in one transaction; how many events it covered. Event ids only grow
@@ -245,11 +273,12 @@ WHERE NOT EXISTS (SELECT 1 FROM repos r
 
 /// Every repo the group's events concern, once.
 fn repo_names<'a>(records: &[&'a Prepared]) -> Vec<&'a str> {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut names: Vec<&str> = Vec::new();
     for r in records {
         if let Some(p) = &r.event {
             for n in p.event.repos() {
-                if !names.contains(&n) {
+                if seen.insert(n) {
                     names.push(n);
                 }
             }
@@ -279,8 +308,11 @@ async fn write_group_sqlite(
 ) -> Result<Vec<Option<i64>>> {
     let names = repo_names(records);
     // A name that is not `namespace/name` is never a public repo.
-    let mut hidden: Vec<&str> = names.iter().copied().filter(|n| !n.contains('/')).collect();
-    let pairs: Vec<(&str, &str)> = names.iter().filter_map(|n| n.split_once('/')).collect();
+    let mut hidden: std::collections::HashSet<&str> =
+        names.iter().copied().filter(|n| !n.contains('/')).collect();
+    // The names that may be repos, and the same as [namespace, name] pairs, index for index.
+    let named: Vec<&str> = names.iter().copied().filter(|n| n.contains('/')).collect();
+    let pairs: Vec<(&str, &str)> = named.iter().filter_map(|n| n.split_once('/')).collect();
     let rows = sqlx::query(SQLITE_BEGIN)
         .bind(serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(e.to_string()))?)
         .fetch_all(&mut *c)
@@ -290,13 +322,14 @@ async fn write_group_sqlite(
         let k: i64 = r.try_get("k")?;
         if k < 0 {
             base = Some(r.try_get("base")?);
-        } else if let Some((ns, n)) = pairs.get(k as usize) {
-            hidden.extend(
-                names
-                    .iter()
-                    .copied()
-                    .filter(|x| x.split_once('/') == Some((ns, n))),
-            );
+        } else {
+            let name = usize::try_from(k)
+                .ok()
+                .and_then(|k| named.get(k))
+                .ok_or_else(|| {
+                    StoreError::Corrupt("the visibility read named no repo of the group".into())
+                })?;
+            hidden.insert(*name);
         }
     }
     let base = base.ok_or_else(|| StoreError::Corrupt("no last event id".into()))?;
@@ -335,11 +368,7 @@ async fn write_group_sqlite(
         });
         q.push("; INSERT OR ROLLBACK INTO log_pending (event_id, data) ");
         q.push_values(chunk, |mut b, (id, p, sealed)| {
-            b.push_bind(*id).push_bind(if *sealed {
-                p.event.log_entry(&p.salt, true)
-            } else {
-                p.clear.clone()
-            });
+            b.push_bind(*id).push_bind(p.entry_for(*sealed));
         });
         q.push("; ");
     }
@@ -371,19 +400,24 @@ async fn write_group_portable(
     records: &[&Prepared],
 ) -> Result<Vec<Option<i64>>> {
     use std::collections::HashMap;
-    let mut tx = sqlx::Connection::begin(c).await?;
-    let mut hidden = Vec::new();
+    // On SQLite (where tests run this path) the write lock is taken up front, as everywhere.
+    let mut tx = if c.backend_name().eq_ignore_ascii_case("sqlite") {
+        sqlx::Connection::begin_with(c, "BEGIN IMMEDIATE").await?
+    } else {
+        sqlx::Connection::begin(c).await?
+    };
+    let mut hidden = std::collections::HashSet::new();
     for n in repo_names(records) {
         if repo_hidden(&mut tx, n).await? {
-            hidden.push(n);
+            hidden.insert(n);
         }
     }
-    // (record index, event, sealed entry if one of its repos is hidden)
-    let mut rows: Vec<(usize, &PreparedEvent, Option<Vec<u8>>)> = Vec::new();
+    // (record index, event, its entry)
+    let mut rows: Vec<(usize, &PreparedEvent, Vec<u8>)> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let Some(p) = &r.event else { continue };
         let sealed = p.event.repos().iter().any(|n| hidden.contains(n));
-        rows.push((i, p, sealed.then(|| p.event.log_entry(&p.salt, true))));
+        rows.push((i, p, p.entry_for(sealed)));
     }
     let mut ids: Vec<Option<i64>> = vec![None; records.len()];
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -413,12 +447,12 @@ async fn write_group_portable(
         let mut q =
             sqlx::QueryBuilder::<sqlx::Any>::new("INSERT INTO log_pending (event_id, data) ");
         let mut pending = Vec::with_capacity(chunk.len());
-        for (i, p, sealed) in chunk {
+        for (i, p, entry) in chunk {
             let id = *by_salt
                 .get(&p.salt[..])
                 .ok_or_else(|| StoreError::Corrupt("an inserted event was not returned".into()))?;
             ids[*i] = Some(id);
-            pending.push((id, sealed.as_ref().unwrap_or(&p.clear)));
+            pending.push((id, entry));
         }
         q.push_values(pending, |mut b, (id, entry)| {
             b.push_bind(id).push_bind(entry.clone());
@@ -459,13 +493,22 @@ impl Db {
             .record(Record {
                 event: Some(e.clone()),
                 delivery: None,
+                likely_sealed: false,
             })
             .await?;
         id.ok_or_else(|| StoreError::Corrupt("an event was recorded without an id".into()))
     }
 
-    /// Brings the actor index up to date (the writer's background step, run at once); how
-    /// many events it covered. Reads are right without it.
+    /// Stops (or resumes) the actor index's background step, for tests that move its mark
+    /// themselves. Reads are exact either way.
+    #[doc(hidden)]
+    pub fn pause_actor_index(&self, paused: bool) {
+        self.recorder
+            .index_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Brings the actor index up to date now; how many events it covered.
     #[doc(hidden)]
     pub async fn index_event_actors(&self) -> Result<u64> {
         let shared = (self.cache.clone(), self.write_lock.clone());
@@ -792,20 +835,46 @@ mod tests {
     #[tokio::test]
     async fn both_writers_number_seal_and_count_alike() {
         let (_dir, store, open) = store_with_repos().await;
+        store.db.pause_actor_index(true);
+        let count = |sql: &'static str| {
+            let db = store.db.clone();
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(&db.pool)
+                    .await
+                    .expect("count")
+                    .try_get::<i64, _>(0)
+                    .expect("n")
+            }
+        };
+        // More than one statement's worth of rows (256), so both writers cross a chunk.
+        let n = 300i64;
         for sqlite in [true, false] {
+            let (events_before, entries_before) = (
+                count("SELECT COUNT(*) FROM events").await,
+                count("SELECT COUNT(*) FROM log_pending").await,
+            );
             let repos = [
                 Some("acme/open"),
                 Some("acme/secret"),
                 Some("acme/missing"),
                 Some("not-a-name"),
                 None,
+                // public, but its public facts name a private repo
+                Some("acme/open"),
             ];
-            let records: Vec<super::Prepared> = (0..40i64)
+            let records: Vec<super::Prepared> = (0..n)
                 .map(|i| {
+                    let mut e = event(i, repos[i as usize % 6], "u");
+                    if i % 6 == 5 {
+                        e.details = serde_json::json!({"public": {"repo": "acme/secret"}});
+                    }
                     super::Prepared::new(super::Record {
-                        event: (i % 7 != 3).then(|| event(i, repos[i as usize % 5], "u")),
+                        event: (i % 7 != 3).then_some(e),
                         delivery: (i % 2 == 0)
-                            .then(|| (open, "c0ffee".into(), format!("a{}", i % 4))),
+                            .then(|| (open, "c0ffee".into(), format!("a{}", i % 3))),
+                        // Guesses right and wrong both ways.
+                        likely_sealed: i % 4 == 1,
                     })
                 })
                 .collect();
@@ -818,6 +887,16 @@ mod tests {
             }
             .expect("group");
             assert_eq!(ids.len(), records.len());
+            let written = ids.iter().flatten().count() as i64;
+            assert_eq!(
+                count("SELECT COUNT(*) FROM events").await - events_before,
+                written
+            );
+            assert_eq!(
+                count("SELECT COUNT(*) FROM log_pending").await - entries_before,
+                written,
+                "one log entry an event, no more"
+            );
             for (r, id) in records.iter().zip(&ids) {
                 let Some(p) = &r.event else {
                     assert_eq!(*id, None, "a delivery alone has no event id");
@@ -837,8 +916,8 @@ mod tests {
                     p.event.request_id
                 );
                 let salt: Vec<u8> = row.try_get("salt").expect("salt");
-                // An event about no repo has nothing to seal.
-                let hidden = p.event.repo.is_some() && p.event.repo.as_deref() != Some("acme/open");
+                // Sealed when any repo it names is not the public one (none: nothing to seal).
+                let hidden = p.event.repos().iter().any(|n| *n != "acme/open");
                 assert_eq!(
                     row.try_get::<Vec<u8>, _>("data").expect("data"),
                     p.event.log_entry(&salt, hidden),
@@ -847,20 +926,75 @@ mod tests {
                 );
             }
             let mut sorted: Vec<i64> = ids.iter().flatten().copied().collect();
+            sorted.sort_unstable();
             sorted.dedup();
-            assert_eq!(
-                sorted.len(),
-                ids.iter().flatten().count(),
-                "ids are distinct"
-            );
+            assert_eq!(sorted.len() as i64, written, "ids are distinct");
         }
-        let total: i64 = sqlx::query("SELECT SUM(count) FROM deliveries")
-            .fetch_one(&store.db.pool)
+        // Each account's deliveries, both groups together.
+        for k in 0..3 {
+            let got: i64 = sqlx::query("SELECT count FROM deliveries WHERE account = $1")
+                .bind(format!("a{k}"))
+                .fetch_one(&store.db.pool)
+                .await
+                .expect("delivery")
+                .try_get(0)
+                .expect("n");
+            let want = 2 * (0..n).filter(|i| i % 2 == 0 && i % 3 == k).count() as i64;
+            assert_eq!(got, want, "deliveries to a{k}");
+        }
+    }
+
+    /// A group whose delivery fails (its repo does not exist) commits nothing of the group: no
+    /// event, no log entry, no delivery; and the connection it ran on is left to be closed.
+    #[tokio::test]
+    async fn a_failed_group_commits_nothing() {
+        let (_dir, store, open) = store_with_repos().await;
+        store.db.pause_actor_index(true);
+        let count = |sql: &'static str| {
+            let db = store.db.clone();
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(&db.pool)
+                    .await
+                    .expect("count")
+                    .try_get::<i64, _>(0)
+                    .expect("n")
+            }
+        };
+        let before = (
+            count("SELECT COUNT(*) FROM events").await,
+            count("SELECT COUNT(*) FROM log_pending").await,
+            count("SELECT COUNT(*) FROM deliveries").await,
+        );
+        let records: Vec<super::Prepared> = (0..10i64)
+            .map(|i| {
+                super::Prepared::new(super::Record {
+                    event: Some(event(i, Some("acme/open"), "u")),
+                    delivery: Some((
+                        if i == 9 { open + 1_000_000 } else { open },
+                        "c0ffee".into(),
+                        "erin".into(),
+                    )),
+                    likely_sealed: false,
+                })
+            })
+            .collect();
+        let refs: Vec<&super::Prepared> = records.iter().collect();
+        let mut conn = store.db.pool.acquire().await.expect("conn").detach();
+        assert!(super::write_group_sqlite(&mut conn, &refs).await.is_err());
+        sqlx::Connection::close(conn).await.expect("close");
+        let after = (
+            count("SELECT COUNT(*) FROM events").await,
+            count("SELECT COUNT(*) FROM log_pending").await,
+            count("SELECT COUNT(*) FROM deliveries").await,
+        );
+        assert_eq!(before, after, "nothing of the failed group is visible");
+        // And the write lock is free again.
+        store
+            .db
+            .record_event(&event(99, Some("acme/open"), "u"))
             .await
-            .expect("sum")
-            .try_get(0)
-            .expect("n");
-        assert_eq!(total, 40, "20 deliveries a group, two groups");
+            .expect("a write after the failure");
     }
 
     /// Reads by actor are the same whether the actor index has caught up, not at all, or
@@ -936,21 +1070,30 @@ mod tests {
                 }
             }
         };
-        record(0, 30).await;
+        db.pause_actor_index(true);
+        let step = |n: i64| {
+            let db = db.clone();
+            async move {
+                super::index_actors(&db.pool, &(db.cache.clone(), db.write_lock.clone()), n)
+                    .await
+                    .expect("step")
+            }
+        };
+        record(0, 29).await;
         check("nothing indexed").await;
-        // (The background step may have run first on a slow machine: the reads are checked
-        // the same, only the stage's name is then approximate.)
-        assert!(db.index_event_actors().await.expect("index") <= 30);
-        check("all indexed").await;
-        record(30, 60).await;
+        // The mark on event 28, by bob (queried).
+        assert_eq!(db.index_event_actors().await.expect("index"), 29);
+        check("all indexed, the mark on bob's").await;
+        record(29, 60).await;
         check("half indexed").await;
-        // A mark in the middle of what one page reads.
-        super::index_actors(&db.pool, &(db.cache.clone(), db.write_lock.clone()), 7)
-            .await
-            .expect("step");
-        check("mark mid-page").await;
-        db.index_event_actors().await.expect("index");
+        // The mark on event 36, by ann, then 37, by bob: in the middle of what pages read.
+        assert_eq!(step(8).await, 8);
+        check("the mark on ann's, mid-page").await;
+        assert_eq!(step(1).await, 1);
+        check("the mark on bob's, mid-page").await;
+        assert_eq!(db.index_event_actors().await.expect("index"), 22);
         check("all indexed again").await;
+        assert_eq!(step(100).await, 0, "nothing left above the mark");
         let plan: Vec<String> = sqlx::query(
             "EXPLAIN QUERY PLAN SELECT e.id FROM event_actors x JOIN events e ON e.id = x.event_id WHERE x.actor = 'ann' AND x.event_id <= 10 ORDER BY x.event_id DESC LIMIT 5",
         )

@@ -503,6 +503,7 @@ impl Db {
             .record(crate::events::Record {
                 event: event.cloned(),
                 delivery: delivery.map(|(r, c, a)| (r.id, c.to_string(), a.to_string())),
+                likely_sealed: delivery.is_some_and(|(r, _, _)| r.private),
             })
             .await?;
         Ok(())
