@@ -5,6 +5,10 @@
 
 use std::time::Instant;
 
+/// The allocator the `weir` binary runs with, so the recording path is measured as it serves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use weir_core::Event;
 use weir_store::Store;
 use weir_tlog::merkle::{inclusion_proof, leaf_hash, verify_inclusion};

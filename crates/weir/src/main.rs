@@ -8,6 +8,12 @@ mod demo;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's allocator: small requests allocate and free many short-lived
+/// buffers across threads, and glibc's arenas spent a fifth of a gated download's CPU in
+/// `malloc`, `free` and `malloc_consolidate` (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "weir",
