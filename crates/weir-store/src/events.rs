@@ -798,6 +798,16 @@ mod tests {
         }
     }
 
+    /// The one number a counting query answers.
+    async fn count(db: &crate::Db, sql: &'static str) -> i64 {
+        sqlx::query(sql)
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+            .try_get::<i64, _>(0)
+            .expect("n")
+    }
+
     async fn store_with_repos() -> (tempfile::TempDir, crate::Store, i64) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::Store::open_data_dir(dir.path())
@@ -836,17 +846,7 @@ mod tests {
     async fn both_writers_number_seal_and_count_alike() {
         let (_dir, store, open) = store_with_repos().await;
         store.db.pause_actor_index(true);
-        let count = |sql: &'static str| {
-            let db = store.db.clone();
-            async move {
-                sqlx::query(sql)
-                    .fetch_one(&db.pool)
-                    .await
-                    .expect("count")
-                    .try_get::<i64, _>(0)
-                    .expect("n")
-            }
-        };
+        let count = |sql: &'static str| count(&store.db, sql);
         // More than one statement's worth of rows (256), so both writers cross a chunk.
         let n = 300i64;
         for sqlite in [true, false] {
@@ -950,17 +950,7 @@ mod tests {
     async fn a_failed_group_commits_nothing() {
         let (_dir, store, open) = store_with_repos().await;
         store.db.pause_actor_index(true);
-        let count = |sql: &'static str| {
-            let db = store.db.clone();
-            async move {
-                sqlx::query(sql)
-                    .fetch_one(&db.pool)
-                    .await
-                    .expect("count")
-                    .try_get::<i64, _>(0)
-                    .expect("n")
-            }
-        };
+        let count = |sql: &'static str| count(&store.db, sql);
         let before = (
             count("SELECT COUNT(*) FROM events").await,
             count("SELECT COUNT(*) FROM log_pending").await,
@@ -1212,17 +1202,7 @@ mod tests {
         for t in tasks {
             t.await.expect("join");
         }
-        let count = |sql: &'static str| {
-            let db = store.db.clone();
-            async move {
-                sqlx::query(sql)
-                    .fetch_one(&db.pool)
-                    .await
-                    .expect("count")
-                    .try_get::<i64, _>(0)
-                    .expect("n")
-            }
-        };
+        let count = |sql: &'static str| count(&store.db, sql);
         assert_eq!(
             count("SELECT COUNT(*) FROM events WHERE action = 'download'").await,
             n as i64
