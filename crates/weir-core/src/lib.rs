@@ -11,6 +11,7 @@ pub mod git;
 pub mod identity;
 pub mod ids;
 pub mod incident;
+pub mod outputs;
 pub mod path;
 pub mod pickle;
 pub mod policy;
