@@ -15,6 +15,7 @@ pub mod outputs;
 pub mod path;
 pub mod pickle;
 pub mod policy;
+pub mod research;
 pub mod safetensors;
 pub mod scope;
 pub mod standing;
