@@ -61,6 +61,24 @@ impl Prepared {
 }
 
 impl PreparedEvent {
+    /// Binds the event row's columns (after its id, where the writer gives one) in the order
+    /// both writers name them: at, actor, action, repo, subject, decision, reason, request_id,
+    /// user_agent, details, salt.
+    fn bind_row(&self, b: &mut sqlx::query_builder::Separated<'_, sqlx::Any, &'static str>) {
+        let e = &self.event;
+        b.push_bind(e.at)
+            .push_bind(e.actor.clone())
+            .push_bind(e.action.clone())
+            .push_bind(e.repo.clone())
+            .push_bind(e.subject.clone())
+            .push_bind(e.decision.clone())
+            .push_bind(e.reason.clone())
+            .push_bind(e.request_id.clone())
+            .push_bind(e.user_agent.clone())
+            .push_bind(self.details.clone())
+            .push_bind(self.salt.to_vec());
+    }
+
     /// The log entry, sealed or not.
     fn entry_for(&self, sealed: bool) -> Vec<u8> {
         if sealed == self.entry_sealed {
@@ -352,19 +370,8 @@ async fn write_group_sqlite(
             "INSERT OR ROLLBACK INTO events (id, at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt) ",
         );
         q.push_values(chunk, |mut b, (id, p, _)| {
-            let e = &p.event;
-            b.push_bind(*id)
-                .push_bind(e.at)
-                .push_bind(e.actor.clone())
-                .push_bind(e.action.clone())
-                .push_bind(e.repo.clone())
-                .push_bind(e.subject.clone())
-                .push_bind(e.decision.clone())
-                .push_bind(e.reason.clone())
-                .push_bind(e.request_id.clone())
-                .push_bind(e.user_agent.clone())
-                .push_bind(p.details.clone())
-                .push_bind(p.salt.to_vec());
+            b.push_bind(*id);
+            p.bind_row(&mut b);
         });
         q.push("; INSERT OR ROLLBACK INTO log_pending (event_id, data) ");
         q.push_values(chunk, |mut b, (id, p, sealed)| {
@@ -424,20 +431,7 @@ async fn write_group_portable(
         let mut q = sqlx::QueryBuilder::<sqlx::Any>::new(
             "INSERT INTO events (at, actor, action, repo, subject, decision, reason, request_id, user_agent, details, salt) ",
         );
-        q.push_values(chunk, |mut b, (_, p, _)| {
-            let e = &p.event;
-            b.push_bind(e.at)
-                .push_bind(e.actor.clone())
-                .push_bind(e.action.clone())
-                .push_bind(e.repo.clone())
-                .push_bind(e.subject.clone())
-                .push_bind(e.decision.clone())
-                .push_bind(e.reason.clone())
-                .push_bind(e.request_id.clone())
-                .push_bind(e.user_agent.clone())
-                .push_bind(p.details.clone())
-                .push_bind(p.salt.to_vec());
-        });
+        q.push_values(chunk, |mut b, (_, p, _)| p.bind_row(&mut b));
         q.push(" RETURNING id, salt");
         let returned = q.build().fetch_all(&mut *tx).await?;
         let mut by_salt: HashMap<Vec<u8>, i64> = HashMap::with_capacity(returned.len());
