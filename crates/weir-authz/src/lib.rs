@@ -12,6 +12,7 @@
 //! answers, and a second language to review.
 
 use serde::Serialize;
+use weir_core::research::{AccessLevel, JobKind, LevelRefusal, ProjectStanding};
 use weir_core::{GrantState, IdentityLevel, Name, Scope, Tier};
 
 /// Who is asking.
@@ -158,8 +159,39 @@ pub enum Action<'a> {
     /// Record that a regulatory notification about a repo was made (the compute presumption's
     /// notice): the namespace's owners and operators.
     RecordNotification(&'a RepoFacts),
+    /// Apply for a research project under a namespace: a member of it, with a write token.
+    ApplyProject { namespace: &'a Name },
+    /// Name a model in a project application at an access level: the applicant sees the
+    /// model, and its tier allows the level (T4: black-box only).
+    UseModelInProject {
+        repo: &'a RepoFacts,
+        level: AccessLevel,
+    },
+    /// Approve, reject or revoke a research project: operators only, never on an application
+    /// they made or a project they are on.
+    DecideProject { applicant: &'a Name, member: bool },
+    /// See a project's team, jobs and outputs: its members and operators.
+    ReadProject { member: bool },
+    /// Run a job on a model under a project, asked when the job is submitted and again when it
+    /// starts, with the facts of that moment.
+    RunJob(&'a JobFacts<'a>),
     /// Operator tasks.
     Administer,
+}
+
+/// What a job's authorization depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFacts<'a> {
+    pub repo: &'a RepoFacts,
+    /// The project's standing now (an approved project past its expiry is expired).
+    pub project: ProjectStanding,
+    /// The caller is on the project's team.
+    pub member: bool,
+    /// The identity level the repo asks of research-project members.
+    pub required_level: IdentityLevel,
+    /// The level the project holds on this model and revision, if the project names it.
+    pub granted: Option<AccessLevel>,
+    pub kind: JobKind,
 }
 
 /// Why a decision came out as it did: snake_case codes, the same in the API, CLI and logs.
@@ -200,6 +232,14 @@ pub enum Reason {
     SignedIn,
     OwnEvidence,
     IncidentHold,
+    /// The project does not name this model at this revision.
+    NotInProject,
+    /// The project is not approved (yet), or no longer active.
+    ProjectNotActive,
+    /// The model's tier caps the access level below what is asked (T4: black-box only).
+    TierCapsLevel,
+    /// The job kind needs a higher access level than the project holds on the model.
+    KindNeedsLevel,
 }
 
 impl Reason {
@@ -236,6 +276,10 @@ impl Reason {
             Reason::SignedIn => "signed_in",
             Reason::OwnEvidence => "own_evidence",
             Reason::IncidentHold => "incident_hold",
+            Reason::NotInProject => "not_in_project",
+            Reason::ProjectNotActive => "project_not_active",
+            Reason::TierCapsLevel => "tier_caps_level",
+            Reason::KindNeedsLevel => "kind_needs_level",
         }
     }
 }
@@ -320,12 +364,7 @@ fn download(subject: &Subject, repo: &RepoFacts, standing: AccessStanding) -> De
     }
     // A region-blocked repo denies users whose country is unknown too: no attested country is
     // no evidence of being outside the blocked regions.
-    if !repo.blocked_countries.is_empty()
-        && user
-            .country
-            .as_ref()
-            .is_none_or(|c| repo.blocked_countries.contains(c))
-    {
+    if region_blocked(user, repo) {
         return Decision::deny(Reason::Region);
     }
     if repo.tier == Tier::T1 {
@@ -349,6 +388,53 @@ fn download(subject: &Subject, repo: &RepoFacts, standing: AccessStanding) -> De
         GrantState::Rejected => Decision::deny(Reason::Rejected),
         GrantState::Expired => Decision::deny(Reason::Expired),
         GrantState::Revoked => Decision::deny(Reason::Revoked),
+    }
+}
+
+/// A blocked region denies users whose country is unknown too.
+fn region_blocked(user: &UserFacts, repo: &RepoFacts) -> bool {
+    !repo.blocked_countries.is_empty()
+        && user
+            .country
+            .as_ref()
+            .is_none_or(|c| repo.blocked_countries.contains(c))
+}
+
+fn run_job(subject: &Subject, job: &JobFacts<'_>) -> Decision {
+    let Some(user) = subject.user() else {
+        return Decision::deny(Reason::NotSignedIn);
+    };
+    if !user.scope.allows(Scope::Write) {
+        return Decision::deny(Reason::TokenScope);
+    }
+    // Operators decide projects; they run jobs only as members of one.
+    if !job.member {
+        return Decision::deny(Reason::NotMember);
+    }
+    match job.project {
+        ProjectStanding::Active => {}
+        ProjectStanding::Expired => return Decision::deny(Reason::Expired),
+        ProjectStanding::Revoked => return Decision::deny(Reason::Revoked),
+        ProjectStanding::Rejected => return Decision::deny(Reason::Rejected),
+        ProjectStanding::Applied => return Decision::deny(Reason::ProjectNotActive),
+    }
+    if job.repo.held {
+        return Decision::deny(Reason::IncidentHold);
+    }
+    // A lapsed attestation stops the member's jobs at once, as it stops a T2 grant.
+    if user.level < job.required_level {
+        return Decision::deny(Reason::IdentityLevel);
+    }
+    if region_blocked(user, job.repo) {
+        return Decision::deny(Reason::Region);
+    }
+    let Some(granted) = job.granted else {
+        return Decision::deny(Reason::NotInProject);
+    };
+    match weir_core::research::level_allows(job.kind, job.repo.tier, granted) {
+        Ok(()) => Decision::allow(Reason::Granted),
+        Err(LevelRefusal::TierCapsLevel) => Decision::deny(Reason::TierCapsLevel),
+        Err(LevelRefusal::KindNeedsLevel) => Decision::deny(Reason::KindNeedsLevel),
     }
 }
 
@@ -455,14 +541,7 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                     Decision::deny(Reason::IdentityLevel)
                 }
                 Some(u) if !u.orgs.contains(org) => Decision::deny(Reason::NotMember),
-                Some(u)
-                    if !repo.blocked_countries.is_empty()
-                        && u.country
-                            .as_ref()
-                            .is_none_or(|c| repo.blocked_countries.contains(c)) =>
-                {
-                    Decision::deny(Reason::Region)
-                }
+                Some(u) if region_blocked(u, repo) => Decision::deny(Reason::Region),
                 Some(_) => Decision::allow(Reason::Accredited),
             }
         }
@@ -505,6 +584,37 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 Some(Scope::Admin) => Decision::allow(Reason::AdminToken),
                 Some(_) => Decision::deny(Reason::NotOperator),
             }
+        }
+        Action::ApplyProject { namespace } => write_rule(subject, namespace),
+        Action::UseModelInProject { repo, level } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match subject.user() {
+                None => Decision::deny(Reason::NotSignedIn),
+                Some(_) if *level > AccessLevel::highest_for(repo.tier) => {
+                    Decision::deny(Reason::TierCapsLevel)
+                }
+                Some(_) => Decision::allow(Reason::PublicRepo),
+            }
+        }
+        Action::DecideProject { applicant, member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
+            Some(u) if &u.name == *applicant || *member => Decision::deny(Reason::OwnRequest),
+            Some(_) => Decision::allow(Reason::AdminToken),
+        },
+        Action::ReadProject { member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
+            Some(_) if *member => Decision::allow(Reason::Member),
+            Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::RunJob(job) => {
+            if visible(subject, job.repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            run_job(subject, job)
         }
         Action::Administer => match subject.scope() {
             None => Decision::deny(Reason::NotSignedIn),

@@ -456,3 +456,235 @@ proptest! {
         }
     }
 }
+
+mod research {
+    use super::*;
+    use weir_core::research::{AccessLevel, JobKind, ProjectStanding};
+
+    const LEVELS: [AccessLevel; 3] = [AccessLevel::Al1, AccessLevel::Al2, AccessLevel::Al3];
+    const KINDS: [JobKind; 4] = [
+        JobKind::Generate,
+        JobKind::Mcq,
+        JobKind::Logits,
+        JobKind::Command,
+    ];
+    const STANDINGS: [ProjectStanding; 5] = [
+        ProjectStanding::Applied,
+        ProjectStanding::Active,
+        ProjectStanding::Rejected,
+        ProjectStanding::Revoked,
+        ProjectStanding::Expired,
+    ];
+
+    fn job<'a>(
+        repo: &'a RepoFacts,
+        project: ProjectStanding,
+        member: bool,
+        granted: Option<AccessLevel>,
+        kind: JobKind,
+    ) -> JobFacts<'a> {
+        JobFacts {
+            repo,
+            project,
+            member,
+            required_level: IdentityLevel::Accredited,
+            granted,
+            kind,
+        }
+    }
+
+    /// Every cell of tier × granted level × kind × project standing for an accredited
+    /// member, snapshotted.
+    #[test]
+    fn run_job_matrix() {
+        let grace = user("grace", &[], Scope::Write, IdentityLevel::Accredited);
+        let mut out = String::from("tier granted kind     project  -> decision\n");
+        for tier in TIERS {
+            let r = repo(false, tier);
+            for granted in LEVELS {
+                for kind in KINDS {
+                    for project in STANDINGS {
+                        let f = job(&r, project, true, Some(granted), kind);
+                        let d = authorize(&grace, &Action::RunJob(&f));
+                        out.push_str(&format!(
+                            "{:<4} {:<7} {:<8} {:<8} -> {} {}\n",
+                            tier.as_str(),
+                            granted.as_str(),
+                            kind.as_str(),
+                            format!("{project:?}").to_lowercase(),
+                            if d.allow { "allow" } else { "deny " },
+                            d.reason.code()
+                        ));
+                    }
+                }
+            }
+        }
+        insta::assert_snapshot!("run_job_matrix", out);
+    }
+
+    #[test]
+    fn the_front_door_and_the_side_doors() {
+        let r = repo(false, Tier::T3);
+        let grace = user("grace", &[], Scope::Write, IdentityLevel::Accredited);
+        let ok = job(
+            &r,
+            ProjectStanding::Active,
+            true,
+            Some(AccessLevel::Al1),
+            JobKind::Mcq,
+        );
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&ok)),
+            Decision::allow(Reason::Granted)
+        );
+        // A read token, an anonymous caller, a non-member, an operator who is not on the team.
+        let read = user("grace", &[], Scope::Read, IdentityLevel::Accredited);
+        assert_eq!(
+            authorize(&read, &Action::RunJob(&ok)),
+            Decision::deny(Reason::TokenScope)
+        );
+        assert_eq!(
+            authorize(&Subject::Anonymous, &Action::RunJob(&ok)),
+            Decision::deny(Reason::NotSignedIn)
+        );
+        let outsider = JobFacts {
+            member: false,
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&outsider)),
+            Decision::deny(Reason::NotMember)
+        );
+        let op = user("op", &[], Scope::Admin, IdentityLevel::Accredited);
+        assert_eq!(
+            authorize(&op, &Action::RunJob(&outsider)),
+            Decision::deny(Reason::NotMember)
+        );
+        // A lapsed attestation, a region block, a hold, a model the project does not name.
+        let lapsed = user("grace", &[], Scope::Write, IdentityLevel::Identified);
+        assert_eq!(
+            authorize(&lapsed, &Action::RunJob(&ok)),
+            Decision::deny(Reason::IdentityLevel)
+        );
+        let mut blocked = repo(false, Tier::T3);
+        blocked.blocked_countries = vec!["DE".into()];
+        let b = JobFacts {
+            repo: &blocked,
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&b)),
+            Decision::deny(Reason::Region)
+        );
+        let mut held = repo(false, Tier::T3);
+        held.held = true;
+        let h = JobFacts {
+            repo: &held,
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&h)),
+            Decision::deny(Reason::IncidentHold)
+        );
+        let unnamed = JobFacts {
+            granted: None,
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&unnamed)),
+            Decision::deny(Reason::NotInProject)
+        );
+        // A private model the caller cannot see answers like a missing one.
+        let hidden = repo(true, Tier::T3);
+        let p = JobFacts {
+            repo: &hidden,
+            ..ok.clone()
+        };
+        assert_eq!(
+            authorize(&grace, &Action::RunJob(&p)),
+            Decision::deny(Reason::NotVisible)
+        );
+    }
+
+    #[test]
+    fn projects_are_decided_by_operators_not_by_their_own_team() {
+        let op = user("op", &[], Scope::Admin, IdentityLevel::Account);
+        let grace = name("grace");
+        let opn = name("op");
+        let decide = |applicant: &Name, member: bool, s: &Subject| {
+            authorize(s, &Action::DecideProject { applicant, member })
+        };
+        assert_eq!(
+            decide(&grace, false, &op),
+            Decision::allow(Reason::AdminToken)
+        );
+        assert_eq!(decide(&opn, false, &op), Decision::deny(Reason::OwnRequest));
+        assert_eq!(
+            decide(&grace, true, &op),
+            Decision::deny(Reason::OwnRequest)
+        );
+        let writer = user("dan", &[], Scope::Write, IdentityLevel::Accredited);
+        assert_eq!(
+            decide(&grace, false, &writer),
+            Decision::deny(Reason::NotOperator)
+        );
+        assert_eq!(
+            decide(&grace, false, &Subject::Anonymous),
+            Decision::deny(Reason::NotSignedIn)
+        );
+        // Sealed models are named at black-box only; the applicant must see the model.
+        let t4 = repo(false, Tier::T4);
+        let g = user("grace", &[], Scope::Write, IdentityLevel::Accredited);
+        for level in LEVELS {
+            let d = authorize(&g, &Action::UseModelInProject { repo: &t4, level });
+            assert_eq!(d.allow, level == AccessLevel::Al1, "{level:?}");
+        }
+        let hidden = repo(true, Tier::T3);
+        assert_eq!(
+            authorize(
+                &g,
+                &Action::UseModelInProject {
+                    repo: &hidden,
+                    level: AccessLevel::Al1
+                }
+            ),
+            Decision::deny(Reason::NotVisible)
+        );
+        assert_eq!(
+            authorize(&g, &Action::ReadProject { member: false }),
+            Decision::deny(Reason::NotMember)
+        );
+        assert!(authorize(&g, &Action::ReadProject { member: true }).allow);
+        assert!(authorize(&op, &Action::ReadProject { member: false }).allow);
+    }
+
+    fn arb_standing() -> impl Strategy<Value = ProjectStanding> {
+        prop::sample::select(STANDINGS.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn jobs_run_only_for_active_members_within_the_tier_cap(
+            scope in arb_scope(), level in arb_level(), tier in arb_tier(),
+            member in any::<bool>(), project in arb_standing(),
+            granted in prop::option::of(prop::sample::select(LEVELS.to_vec())),
+            kind in prop::sample::select(KINDS.to_vec()), held in any::<bool>(),
+            private in any::<bool>(), in_org in any::<bool>(),
+        ) {
+            let s = user("grace", if in_org { &["acme"] } else { &[] }, scope, level);
+            let mut r = repo(private, tier);
+            r.held = held;
+            let f = job(&r, project, member, granted, kind);
+            let d = authorize(&s, &Action::RunJob(&f));
+            if d.allow {
+                prop_assert!(member && project == ProjectStanding::Active && !held);
+                prop_assert!(scope >= Scope::Write);
+                prop_assert!(level >= IdentityLevel::Accredited);
+                prop_assert!(granted.is_some_and(|g| g >= kind.needs()));
+                // T4 never runs grey- or white-box jobs.
+                prop_assert!(!(tier == Tier::T4 && kind.needs() > AccessLevel::Al1));
+                prop_assert!(authorize(&s, &Action::ReadMetadata(&r)).allow);
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod log;
 pub mod pins;
 mod pull;
 mod push;
+mod research;
 pub mod verify;
 
 use std::time::Duration;

@@ -506,6 +506,8 @@ pub struct GatingChange {
     pub blocked_countries: Option<Vec<String>>,
     pub required_fields: Option<Vec<String>>,
     pub terms: Option<String>,
+    /// The identity level research-project members need (at least `identified`).
+    pub research_level: Option<String>,
 }
 
 pub fn parse_level(s: &str) -> Result<IdentityLevel, ServiceError> {
@@ -588,12 +590,26 @@ pub async fn set_gating(
         }
         g.terms = t;
     }
+    if let Some(l) = change.research_level.as_deref() {
+        let l = parse_level(l)?;
+        if l < IdentityLevel::Identified {
+            return Err(invalid(
+                ErrorCode::InvalidLevel,
+                format!(
+                    "research-project members must be at least identified, not {}",
+                    l.as_str()
+                ),
+            )
+            .next("use identified or accredited"));
+        }
+        g.research_level = l;
+    }
     let e = ctx.event(
         now,
         "gating.set",
         Some(repo),
         "updated",
-        json!({"min_level": g.min_level.as_str()}),
+        json!({"min_level": g.min_level.as_str(), "research_level": g.research_level.as_str()}),
     );
     store.db.set_gating_logged(repo, &g, &e).await?;
     Ok(g)

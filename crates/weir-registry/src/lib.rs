@@ -39,6 +39,7 @@ pub mod log;
 pub mod policy;
 pub mod releases;
 pub mod repos;
+pub mod research;
 pub mod results;
 pub mod settings;
 pub mod standing;

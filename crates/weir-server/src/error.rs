@@ -274,6 +274,12 @@ impl ApiError {
             | Reason::Region => ApiError::new(StatusCode::FORBIDDEN, reason_code(reason), format!("Access to {repo} is denied: {}.", reason.code()))
                 .hub("GatedRepo")
                 .next(format!("see: weir access check {repo}")),
+            Reason::TierCapsLevel | Reason::KindNeedsLevel | Reason::NotInProject | Reason::ProjectNotActive => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason_code(reason),
+                format!("The research project may not run this on {repo}: {}.", reason.code()),
+            )
+            .next("see the project's models and levels: weir project show NS/NAME"),
             Reason::OpenTier
             | Reason::PublicRepo
             | Reason::Member
@@ -313,6 +319,10 @@ pub fn reason_code(reason: Reason) -> ErrorCode {
         Reason::AlreadyApproved => ErrorCode::AlreadyApproved,
         Reason::OwnEvidence => ErrorCode::OwnEvidence,
         Reason::IncidentHold => ErrorCode::IncidentHold,
+        Reason::NotInProject => ErrorCode::NotInProject,
+        Reason::ProjectNotActive => ErrorCode::ProjectNotActive,
+        Reason::TierCapsLevel => ErrorCode::TierCapsLevel,
+        Reason::KindNeedsLevel => ErrorCode::KindNeedsLevel,
         Reason::OpenTier
         | Reason::PublicRepo
         | Reason::Member

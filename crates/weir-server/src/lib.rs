@@ -25,6 +25,7 @@ pub mod ndjson;
 pub mod openapi;
 mod publishers;
 mod releases;
+mod research;
 pub mod routes;
 mod tokens;
 mod views;
@@ -102,6 +103,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(events::routes().tag("events"))
         .merge(tokens::routes().tag("tokens"))
         .merge(exports::routes().tag("exports"))
+        .merge(research::routes().tag("research"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))
         .merge(evals::routes().tag("evals"))

@@ -65,6 +65,10 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("DELETE", "/api/v1/tokens/{id}") => "Token",
         ("POST", "/api/v1/exports/{id}/approve") => "Export",
         ("POST", "/api/v1/exports/{id}/link") => "ExportLink",
+        ("GET", "/api/v1/projects") => "Projects",
+        ("POST", "/api/v1/projects") => "Project",
+        ("GET", "/api/v1/projects/{ns}/{name}") => "Project",
+        ("POST", "/api/v1/projects/{ns}/{name}/decision") => "Project",
         ("POST", "/api/v1/repos/{ns}/{name}/releases") => "Release",
         ("PUT", "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig") => "PublisherBundle",
         ("GET", "/api/v1/eval/suites") => "Suites",
@@ -150,6 +154,10 @@ fn schemas() -> Vec<(
     add::<incidents::PublisherRecord>(&mut out);
     add::<incidents::Signoff>(&mut out);
     add::<incidents::OsvRecord>(&mut out);
+    add::<weir_wire::research::Project>(&mut out);
+    add::<weir_wire::research::Projects>(&mut out);
+    add::<weir_wire::research::ProjectApplication>(&mut out);
+    add::<weir_wire::research::ProjectDecision>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out

@@ -195,7 +195,7 @@ async fn governance_actions_reach_the_log() {
 }
 
 /// Every sequenced entry of the transparency log, as text (the proof routes sequence first).
-async fn log_text(app: &TestApp) -> Vec<String> {
+pub async fn log_text(app: &TestApp) -> Vec<String> {
     let size = app.store.db.log_state().await.expect("state").size;
     app.store
         .db

@@ -27,4 +27,5 @@ mod openapi;
 mod possession;
 mod publishers;
 mod releases;
+mod research;
 mod tokens;

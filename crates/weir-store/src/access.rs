@@ -302,7 +302,7 @@ async fn set_tier_in(tx: &mut sqlx::AnyConnection, repo: &Repo, tier: Tier) -> R
 async fn set_gating_in(tx: &mut sqlx::AnyConnection, repo: &Repo, g: &Gating) -> Result<()> {
     sqlx::query(
         "UPDATE repos SET min_level = $1, auto_approve_level = $2, blocked_countries = $3,
-           required_fields = $4, terms = $5, updated_at = $6 WHERE id = $7",
+           required_fields = $4, terms = $5, updated_at = $6, research_level = $8 WHERE id = $7",
     )
     .bind(g.min_level.as_str())
     .bind(g.auto_approve_level.map(|l| l.as_str()))
@@ -311,6 +311,7 @@ async fn set_gating_in(tx: &mut sqlx::AnyConnection, repo: &Repo, g: &Gating) ->
     .bind(&g.terms)
     .bind(now())
     .bind(repo.id)
+    .bind(g.research_level.as_str())
     .execute(&mut *tx)
     .await?;
     Ok(())

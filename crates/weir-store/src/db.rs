@@ -106,6 +106,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "event_actors",
         include_str!("../migrations/sqlite/0020_event_actors.sql"),
     ),
+    (
+        21,
+        "research",
+        include_str!("../migrations/sqlite/0021_research.sql"),
+    ),
 ];
 
 #[derive(Clone)]

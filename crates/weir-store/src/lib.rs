@@ -23,6 +23,7 @@ pub mod incidents;
 pub mod listing;
 pub mod releases;
 pub mod repos;
+pub mod research;
 pub mod tlog;
 pub mod tokens;
 

@@ -26,7 +26,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT r.id, r.namespace, r.name, r.private, r.tier, r.created_at, r.updated_at,
                     r.min_level, r.auto_approve_level, r.blocked_countries, r.required_fields,
-                    r.terms, r.chosen_tier,
+                    r.terms, r.chosen_tier, r.research_level,
                     h.commit_id AS head, c.created_at AS head_at,
                     rc.commit_id AS card_commit, rc.card AS card
              FROM repos r

@@ -40,6 +40,8 @@ pub struct Gating {
     pub required_fields: Vec<String>,
     /// Licence / acceptable-use terms shown before T1 downloads.
     pub terms: String,
+    /// The identity level research-project members need to run jobs on this repo.
+    pub research_level: IdentityLevel,
 }
 
 impl Default for Gating {
@@ -50,6 +52,7 @@ impl Default for Gating {
             blocked_countries: Vec::new(),
             required_fields: Vec::new(),
             terms: String::new(),
+            research_level: IdentityLevel::Accredited,
         }
     }
 }
@@ -159,6 +162,7 @@ pub(crate) fn repo_from_row(r: &AnyRow) -> Result<Repo> {
                 .collect(),
             required_fields: serde_json::from_str(&fields).map_err(corrupt)?,
             terms: r.try_get("terms")?,
+            research_level: level(&r.try_get::<String, _>("research_level")?)?,
         },
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -318,7 +322,7 @@ impl Db {
     async fn repo_uncached(&self, id: &RepoId) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier, research_level
              FROM repos WHERE namespace = $1 AND name = $2 AND deleted_at IS NULL",
         )
         .bind(id.namespace.as_str())
@@ -332,7 +336,7 @@ impl Db {
     pub async fn list_live_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier, research_level
              FROM repos WHERE deleted_at IS NULL ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)
@@ -564,7 +568,7 @@ impl Db {
     pub async fn repo_by_id(&self, id: i64) -> Result<Option<Repo>> {
         let row = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier, research_level
              FROM repos WHERE id = $1",
         )
         .bind(id)
@@ -578,7 +582,7 @@ impl Db {
     pub async fn list_repos(&self) -> Result<Vec<Repo>> {
         let rows = sqlx::query(
             "SELECT id, namespace, name, private, tier, created_at, updated_at, min_level,
-                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier
+                    auto_approve_level, blocked_countries, required_fields, terms, chosen_tier, research_level
              FROM repos ORDER BY namespace, name",
         )
         .fetch_all(&self.pool)

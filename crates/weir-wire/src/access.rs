@@ -123,6 +123,9 @@ pub struct Gating {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     pub required_fields: Option<Vec<String>>,
+    /// The identity level research-project members need to run jobs (default `accredited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub research_level: Option<String>,
     pub terms: Option<String>,
 }
 

@@ -8,6 +8,7 @@
 //! - [`exports`]: custodial export under dual control;
 //! - [`incidents`]: incidents, notifications, webhooks, publisher records, sign-offs;
 //! - [`releases`]: signed releases;
+//! - [`research`]: the secure research environment's projects;
 //! - [`tokens`]: API tokens, listed and revoked.
 
 pub mod access;
@@ -17,6 +18,7 @@ pub mod events;
 pub mod exports;
 pub mod incidents;
 pub mod releases;
+pub mod research;
 pub mod tokens;
 
 pub use error::{Code, ErrorCode, ErrorEnvelope, with_next};

@@ -71,6 +71,8 @@ enum Command {
     Notifications(cli::notifications::Args),
     /// (operator) Sign off releasing NS/NAME@REV for a publisher on probation.
     Signoff(cli::signoff::Args),
+    /// Research projects in the secure research environment: apply, review (operators), show.
+    Project(cli::project::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -120,5 +122,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Publisher(args) => cli::publisher::run(args).await,
         Command::Notifications(args) => cli::notifications::run(args).await,
         Command::Signoff(args) => cli::signoff::run(args).await,
+        Command::Project(args) => cli::project::run(args).await,
     }
 }

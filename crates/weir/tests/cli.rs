@@ -610,3 +610,102 @@ fn identity_tier_and_export_commands() {
     ok(&server.admin(&["identity", "revoke", &att_id]));
     assert!(ok(&run(&["identity", "show"], &grace)).contains("grace: account"));
 }
+
+#[test]
+fn research_project_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let url = server.url.as_str();
+    let alice = server.user_with_token("alice");
+    let grace = server.user_with_token("grace");
+    ok(&server.admin(&["user", "add", "op"]));
+    let op = ok(&server.admin(&["token", "create", "op", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    ok(&server.admin(&["org", "add", "lab", "--member", "grace"]));
+    let run =
+        |args: &[&str], token: &str| weir(args, &[("WEIR_SERVER", url), ("WEIR_TOKEN", token)]);
+    let src = dir.path().join("src");
+    write(&src.join("config.json"), b"{}");
+    ok(&run(
+        &["push", src.to_str().expect("utf8"), "alice/sealed"],
+        &alice,
+    ));
+    ok(&run(&["tier", "set", "alice/sealed", "T4"], &alice));
+    let apply = |level: &str| {
+        run(
+            &[
+                "project",
+                "apply",
+                "lab/study",
+                "--purpose",
+                "score the sealed model on WMDP",
+                "--model",
+                &format!("alice/sealed:{level}"),
+                "--cpu-hours",
+                "2",
+            ],
+            &grace,
+        )
+    };
+    let denied = apply("AL3");
+    assert!(!denied.status.success());
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        err.contains("tier_caps_level") || err.contains("black-box"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let out = ok(&apply("AL1"));
+    assert!(out.contains("project lab/study: applied"), "{out}");
+    assert!(
+        out.contains("alice/sealed@") && out.contains("AL1"),
+        "{out}"
+    );
+    assert!(out.contains("2.0 CPU-hours"), "{out}");
+    let own = run(
+        &[
+            "project",
+            "review",
+            "lab/study",
+            "approve",
+            "--reason",
+            "ok",
+        ],
+        &grace,
+    );
+    assert!(String::from_utf8_lossy(&own.stderr).contains("Only operators"));
+    let out = ok(&run(
+        &[
+            "project",
+            "review",
+            "lab/study",
+            "approve",
+            "--reason",
+            "meets policy",
+            "--expires",
+            "30",
+        ],
+        &op,
+    ));
+    assert!(out.contains("project lab/study: active"), "{out}");
+    let listed = ok(&run(&["project", "list", "--mine"], &grace));
+    assert!(listed.contains("lab/study  active"), "{listed}");
+    let shown = ok(&run(&["project", "show", "lab/study"], &alice));
+    assert!(!shown.contains("team:"), "{shown}");
+    let shown = ok(&run(&["project", "show", "lab/study"], &grace));
+    assert!(shown.contains("team: grace"), "{shown}");
+    let bad = run(
+        &[
+            "project",
+            "apply",
+            "lab/x",
+            "--purpose",
+            "p",
+            "--model",
+            "alice/sealed",
+        ],
+        &grace,
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("add the access level"));
+}

@@ -18,6 +18,7 @@ pub struct GatingBody {
     blocked_countries: Option<Vec<String>>,
     required_fields: Option<Vec<String>>,
     terms: Option<String>,
+    research_level: Option<String>,
 }
 
 pub(super) async fn set_gating(
@@ -37,6 +38,7 @@ pub(super) async fn set_gating(
             blocked_countries: body.blocked_countries,
             required_fields: body.required_fields,
             terms: body.terms,
+            research_level: body.research_level,
         },
         &meta.context(&caller),
         now(),
@@ -49,5 +51,6 @@ pub(super) async fn set_gating(
         blocked_countries: Some(g.blocked_countries),
         required_fields: Some(g.required_fields),
         terms: Some(g.terms),
+        research_level: Some(g.research_level.as_str().to_string()),
     }))
 }

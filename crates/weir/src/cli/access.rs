@@ -74,6 +74,9 @@ pub enum AccessCommand {
         required_fields: Option<String>,
         #[arg(long)]
         terms: Option<String>,
+        /// The identity level research-project members need here (identified or accredited).
+        #[arg(long)]
+        research_level: Option<String>,
     },
 }
 
@@ -204,6 +207,7 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
             blocked_countries,
             required_fields,
             terms,
+            research_level,
         } => {
             let list = |s: Option<String>| {
                 s.map(|s| {
@@ -219,6 +223,7 @@ async fn access(command: AccessCommand, client: &Client) -> Result<()> {
                 blocked_countries: list(blocked_countries),
                 required_fields: list(required_fields),
                 terms,
+                research_level,
                 repo: None,
             };
             let v = client.set_gating(&repo_id(&repo)?, &body).await?;

@@ -17,6 +17,7 @@ pub mod incident;
 pub mod log;
 pub mod login;
 pub mod notifications;
+pub mod project;
 pub mod publisher;
 pub mod pull;
 pub mod push;
