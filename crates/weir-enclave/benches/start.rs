@@ -33,7 +33,9 @@ async fn main() {
     };
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
-        let job = sandbox.job_dir(&format!("bench-{i}"), &slot).expect("job dir");
+        let job = sandbox
+            .job_dir(&format!("bench-{i}"), &slot)
+            .expect("job dir");
         let t = Instant::now();
         let o = sandbox.run(&slot, &job, &spec).await.expect("run");
         times.push(t.elapsed());
@@ -55,7 +57,10 @@ async fn main() {
         "sandboxed true: median {:.1} ms, p90 {:.1} ms ({n} runs, cgroup {:?})",
         percentile(&times, 0.5).as_secs_f64() * 1e3,
         percentile(&times, 0.9).as_secs_f64() * 1e3,
-        sandbox.cgroup_version().map(|v| v.as_str()).unwrap_or("none")
+        sandbox
+            .cgroup_version()
+            .map(|v| v.as_str())
+            .unwrap_or("none")
     );
     println!(
         "plain true:     median {:.1} ms",
