@@ -175,6 +175,9 @@ pub enum Action<'a> {
     /// Run a job on a model under a project, asked when the job is submitted and again when it
     /// starts, with the facts of that moment.
     RunJob(&'a JobFacts<'a>),
+    /// Vote on a job's held outputs: operators only, never the job's author or anyone on its
+    /// project's team.
+    ReviewOutputs { author: &'a Name, member: bool },
     /// Operator tasks.
     Administer,
 }
@@ -609,6 +612,12 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
             Some(_) if *member => Decision::allow(Reason::Member),
             Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::ReviewOutputs { author, member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
+            Some(u) if &u.name == *author || *member => Decision::deny(Reason::OwnRequest),
+            Some(_) => Decision::allow(Reason::AdminToken),
         },
         Action::RunJob(job) => {
             if visible(subject, job.repo).is_none() {

@@ -656,6 +656,20 @@ mod research {
         );
         assert!(authorize(&g, &Action::ReadProject { member: true }).allow);
         assert!(authorize(&op, &Action::ReadProject { member: false }).allow);
+        // Output checkers: operators, never the job's author or its team.
+        let review = |author: &Name, member: bool, s: &Subject| {
+            authorize(s, &Action::ReviewOutputs { author, member })
+        };
+        assert!(review(&grace, false, &op).allow);
+        assert_eq!(review(&opn, false, &op), Decision::deny(Reason::OwnRequest));
+        assert_eq!(
+            review(&grace, true, &op),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&grace, false, &g),
+            Decision::deny(Reason::NotOperator)
+        );
     }
 
     fn arb_standing() -> impl Strategy<Value = ProjectStanding> {

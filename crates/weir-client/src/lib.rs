@@ -7,6 +7,7 @@
 mod access;
 mod eval;
 mod incident;
+mod jobs;
 mod log;
 pub mod pins;
 mod pull;

@@ -137,6 +137,8 @@ pub enum Ending {
     OutOfMemory,
     /// Wrote more than the output cap: killed, and its outputs are not kept.
     OutputCap,
+    /// Cancelled while running: killed.
+    Cancelled,
 }
 
 impl Ending {
@@ -152,6 +154,7 @@ impl Ending {
             Ending::WallClock => "wall_clock".into(),
             Ending::OutOfMemory => "out_of_memory".into(),
             Ending::OutputCap => "output_cap".into(),
+            Ending::Cancelled => "cancelled".into(),
         }
     }
 }
@@ -623,6 +626,18 @@ impl Sandbox {
         job: &JobDir,
         spec: &Spec,
     ) -> Result<Outcome, SandboxError> {
+        self.run_cancellable(slot, job, spec, &|| false).await
+    }
+
+    /// [`Sandbox::run`], also killing the job as soon as `cancelled()` says so (asked every
+    /// 50 ms).
+    pub async fn run_cancellable(
+        &self,
+        slot: &Slot,
+        job: &JobDir,
+        spec: &Spec,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Outcome, SandboxError> {
         let _held = hold_slot(slot.uid).await?;
         let l = spec.limits;
         let name = format!(
@@ -661,6 +676,7 @@ impl Sandbox {
             .map_err(io("starting", Path::new("/bin/sh")))?;
         let deadline = started + l.wall;
         let mut over_cap = false;
+        let mut was_cancelled = false;
         let status = loop {
             let tick = tokio::time::sleep(Duration::from_millis(50));
             tokio::select! {
@@ -672,6 +688,10 @@ impl Sandbox {
                         break None;
                     }
                     if Instant::now() >= deadline {
+                        break None;
+                    }
+                    if cancelled() {
+                        was_cancelled = true;
                         break None;
                     }
                 }
@@ -692,7 +712,9 @@ impl Sandbox {
         // The cap is checked once more at the end: a burst between two looks does not slip by.
         let (bytes, entries) = job.out_usage(l.out_files);
         over_cap |= bytes > l.out_bytes || entries > l.out_files;
-        let ending = if over_cap {
+        let ending = if was_cancelled {
+            Ending::Cancelled
+        } else if over_cap {
             Ending::OutputCap
         } else if usage.oom_killed {
             Ending::OutOfMemory

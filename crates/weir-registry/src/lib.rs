@@ -33,6 +33,7 @@ pub mod exports;
 pub mod history;
 pub mod incident_rows;
 pub mod incidents;
+pub mod jobs;
 pub mod keys;
 pub mod listing;
 pub mod log;

@@ -16,6 +16,7 @@ pub mod extract;
 mod gate;
 mod hub;
 mod incidents;
+mod jobs;
 mod lfs;
 pub mod limits;
 pub mod log;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub small_blobs: Arc<SmallBlobs>,
     /// `model_info` answers at the current state version.
     pub info: Arc<hub::download::InfoMemo>,
+    /// The research environment, when the operator enabled it ([`AppState::with_enclave`]).
+    pub enclave: Option<Arc<weir_registry::jobs::Enclave>>,
 }
 
 impl AppState {
@@ -63,7 +66,14 @@ impl AppState {
             limiter: Arc::new(limits::RateLimiter::default()),
             small_blobs: Arc::new(SmallBlobs::default()),
             info: Arc::new(hub::download::info_memo()),
+            enclave: None,
         }
+    }
+
+    /// This state with a research environment: jobs are accepted and [`start`] runs them.
+    pub fn with_enclave(mut self, enclave: weir_registry::jobs::Enclave) -> AppState {
+        self.enclave = Some(Arc::new(enclave));
+        self
     }
 }
 
@@ -104,6 +114,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(tokens::routes().tag("tokens"))
         .merge(exports::routes().tag("exports"))
         .merge(research::routes().tag("research"))
+        .merge(jobs::routes().tag("jobs"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))
         .merge(evals::routes().tag("evals"))
@@ -242,6 +253,13 @@ pub async fn start(state: AppState) -> Router {
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
     }
     log::spawn_sequencer(state.clone());
+    if let Some(enclave) = state.enclave.clone().filter(|e| e.autostart) {
+        tokio::spawn(weir_registry::jobs::run_queue(
+            state.store.clone(),
+            enclave,
+            std::future::pending::<()>(),
+        ));
+    }
     router(state)
 }
 

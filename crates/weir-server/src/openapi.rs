@@ -69,6 +69,12 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "/api/v1/projects") => "Project",
         ("GET", "/api/v1/projects/{ns}/{name}") => "Project",
         ("POST", "/api/v1/projects/{ns}/{name}/decision") => "Project",
+        ("GET", "/api/v1/jobs") => "Jobs",
+        ("POST", "/api/v1/jobs") => "Job",
+        ("GET", "/api/v1/jobs/log") => "Jobs",
+        ("GET", "/api/v1/jobs/{id}") => "Job",
+        ("POST", "/api/v1/jobs/{id}/cancel") => "Job",
+        ("POST", "/api/v1/jobs/{id}/review") => "Reviewed",
         ("POST", "/api/v1/repos/{ns}/{name}/releases") => "Release",
         ("PUT", "/api/v1/models/{ns}/{name}/releases/{rev}/publisher.sig") => "PublisherBundle",
         ("GET", "/api/v1/eval/suites") => "Suites",
@@ -158,6 +164,11 @@ fn schemas() -> Vec<(
     add::<weir_wire::research::Projects>(&mut out);
     add::<weir_wire::research::ProjectApplication>(&mut out);
     add::<weir_wire::research::ProjectDecision>(&mut out);
+    add::<weir_wire::jobs::Job>(&mut out);
+    add::<weir_wire::jobs::Jobs>(&mut out);
+    add::<weir_wire::jobs::JobSubmission>(&mut out);
+    add::<weir_wire::jobs::OutputReview>(&mut out);
+    add::<weir_wire::jobs::Reviewed>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out
@@ -171,9 +182,10 @@ fn success_type(r: &RouteInfo) -> &'static str {
         || p.ends_with("/raw")
         || p.starts_with("/api/v1/exports/download")
         || p.contains("/attachments/{sha}")
+        || p.starts_with("/api/v1/jobs/{id}/outputs")
     {
         "application/octet-stream"
-    } else if p == "/log/checkpoint" || p == "/log/vkey" {
+    } else if p == "/log/checkpoint" || p == "/log/vkey" || p == "/api/v1/jobs/{id}/logs" {
         "text/plain"
     } else if p.ends_with(".pem") {
         "application/x-pem-file"

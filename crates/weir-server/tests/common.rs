@@ -26,6 +26,8 @@ pub struct TestApp {
     router: Router,
     /// Set for a live app: the HTTP client its requests go through, and the server's shutdown.
     live: Option<(reqwest::Client, tokio::sync::oneshot::Sender<()>)>,
+    /// The research environment, for apps made by [`TestApp::with_enclave`].
+    pub enclave: Option<std::sync::Arc<weir_registry::jobs::Enclave>>,
 }
 
 impl Drop for TestApp {
@@ -158,7 +160,33 @@ impl TestApp {
 
     /// A test app whose server configuration `adjust` changes first.
     pub async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
-        TestApp::build(None, adjust).await
+        TestApp::build(None, adjust, None).await
+    }
+
+    /// A test app with a research environment: a real sandbox (root, bubblewrap, the slot
+    /// users), its work dir in `work`. `None` where the machine has no sandbox, unless
+    /// `WEIR_ENCLAVE_REQUIRED` is set (then that is a failure). `autostart: false` leaves the
+    /// queue runner to the test (`weir_registry::jobs::run_queue`).
+    pub async fn with_enclave(work: &std::path::Path, autostart: bool) -> Option<TestApp> {
+        let cfg = weir_enclave::SandboxConfig::new(work.join("enclave"));
+        let sandbox = match weir_enclave::Sandbox::open(&cfg) {
+            Ok(s) => s,
+            Err(e) if std::env::var_os("WEIR_ENCLAVE_REQUIRED").is_some() => {
+                panic!("the sandbox is required here and cannot start: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED (no sandbox on this machine: {e}); .ci/run installs it");
+                return None;
+            }
+        };
+        let limits = weir_enclave::Limits {
+            memory_bytes: 256 << 20,
+            wall: std::time::Duration::from_secs(30),
+            ..weir_enclave::Limits::default()
+        };
+        let mut enclave = weir_registry::jobs::Enclave::new(sandbox, limits);
+        enclave.autostart = autostart;
+        Some(TestApp::build(None, |_| {}, Some(enclave)).await)
     }
 
     /// A real server on a loopback port, for the tests of the connection layer.
@@ -166,12 +194,13 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        TestApp::build(Some(listener), adjust).await
+        TestApp::build(Some(listener), adjust, None).await
     }
 
     async fn build(
         listener: Option<tokio::net::TcpListener>,
         adjust: impl FnOnce(&mut ServerConfig),
+        enclave: Option<weir_registry::jobs::Enclave>,
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_data_dir(dir.path()).await.expect("open store");
@@ -202,7 +231,11 @@ impl TestApp {
             limits: Default::default(),
         };
         adjust(&mut config);
-        let state = AppState::new(store.clone(), config);
+        let mut state = AppState::new(store.clone(), config);
+        if let Some(e) = enclave {
+            state = state.with_enclave(e);
+        }
+        let enclave = state.enclave.clone();
         let (router, live) = match listener {
             Some(l) => {
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -220,6 +253,7 @@ impl TestApp {
             dir,
             router,
             live,
+            enclave,
         }
     }
 

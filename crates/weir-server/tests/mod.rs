@@ -20,6 +20,7 @@ mod exports;
 mod gate;
 mod hub;
 mod incidents;
+mod jobs;
 mod log;
 mod matrix;
 mod modules;

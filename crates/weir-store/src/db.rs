@@ -111,6 +111,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "research",
         include_str!("../migrations/sqlite/0021_research.sql"),
     ),
+    (
+        22,
+        "jobs",
+        include_str!("../migrations/sqlite/0022_jobs.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -20,6 +20,7 @@ pub mod facts;
 pub mod gc;
 pub mod identity;
 pub mod incidents;
+pub mod jobs;
 pub mod listing;
 pub mod releases;
 pub mod repos;

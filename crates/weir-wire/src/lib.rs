@@ -6,6 +6,7 @@
 //! - [`evals`]: evaluation results, evidence, classification, the policy;
 //! - [`events`]: recorded events as operators read them;
 //! - [`exports`]: custodial export under dual control;
+//! - [`jobs`]: research-environment jobs, their outputs and reviews;
 //! - [`incidents`]: incidents, notifications, webhooks, publisher records, sign-offs;
 //! - [`releases`]: signed releases;
 //! - [`research`]: the secure research environment's projects;
@@ -17,6 +18,7 @@ pub mod evals;
 pub mod events;
 pub mod exports;
 pub mod incidents;
+pub mod jobs;
 pub mod releases;
 pub mod research;
 pub mod tokens;

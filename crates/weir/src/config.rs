@@ -40,6 +40,44 @@ pub struct Config {
     pub idle_timeout: u64,
     /// Seconds in which a request in flight must move 1 KiB.
     pub stall_timeout: u64,
+    /// The secure research environment (`[research]` in weir.toml).
+    #[serde(default)]
+    pub research: Research,
+}
+
+/// The secure research environment's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Research {
+    /// Run jobs in the sandbox: needs root, bubblewrap, the job group and its slot users
+    /// (scripts/enclave-setup.sh). Also `weir serve --research`.
+    pub enabled: bool,
+    /// The group of the slot users.
+    pub group: String,
+    /// One user per concurrent job.
+    pub slots: Vec<String>,
+    /// Where job directories are made (default: DATA-enclave beside the data dir).
+    pub work_dir: Option<PathBuf>,
+    /// Per-job limits.
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub wall_secs: u64,
+    pub pids: u32,
+}
+
+impl Default for Research {
+    fn default() -> Research {
+        Research {
+            enabled: false,
+            group: "weirjob".into(),
+            slots: vec!["weirjob0".into(), "weirjob1".into()],
+            work_dir: None,
+            memory_mb: 2048,
+            cpus: 1.0,
+            wall_secs: 600,
+            pids: 128,
+        }
+    }
 }
 
 impl Default for Config {
@@ -57,6 +95,7 @@ impl Default for Config {
             header_read_timeout: 10,
             idle_timeout: 60,
             stall_timeout: 30,
+            research: Research::default(),
         }
     }
 }
@@ -172,6 +211,12 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
     }
     if c.header_read_timeout == 0 || c.idle_timeout == 0 || c.stall_timeout == 0 {
         return Err(anyhow!("timeouts are whole seconds, at least 1"));
+    }
+    let r = &c.research;
+    if r.memory_mb < 64 || !(r.cpus > 0.0 && r.cpus <= 256.0) || r.wall_secs == 0 || r.pids < 8 {
+        return Err(anyhow!(
+            "[research] limits: memory_mb at least 64, cpus in (0, 256], wall_secs at least 1, pids at least 8"
+        ));
     }
     if c.upload_link_ttl_secs < 60 {
         return Err(anyhow!(

@@ -73,6 +73,8 @@ enum Command {
     Signoff(cli::signoff::Args),
     /// Research projects in the secure research environment: apply, review (operators), show.
     Project(cli::project::Args),
+    /// Jobs in the secure research environment: submit, status, list, log, logs, outputs, review.
+    Job(cli::job::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -123,5 +125,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Notifications(args) => cli::notifications::run(args).await,
         Command::Signoff(args) => cli::signoff::run(args).await,
         Command::Project(args) => cli::project::run(args).await,
+        Command::Job(args) => cli::job::run(args).await,
     }
 }

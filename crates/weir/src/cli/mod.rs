@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod export;
 pub mod identity;
 pub mod incident;
+pub mod job;
 pub mod log;
 pub mod login;
 pub mod notifications;

@@ -13,8 +13,39 @@ pub struct Args {
     /// Seed demo publishers, users and models.
     #[arg(long)]
     pub demo: bool,
+    /// Run the secure research environment (as [research] enabled = true in weir.toml).
+    #[arg(long)]
+    pub research: bool,
     #[command(flatten)]
     pub config: crate::config::ConfigArgs,
+}
+
+/// The sandbox and the per-job limits from `[research]`; a host that cannot run it is an error
+/// naming the fix.
+fn open_enclave(args: &crate::config::Config) -> Result<weir_registry::jobs::Enclave> {
+    let r = &args.research;
+    let work_dir = r.work_dir.clone().unwrap_or_else(|| {
+        let mut name = args
+            .data
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "weir-data".into());
+        name.push("-enclave");
+        args.data.with_file_name(name)
+    });
+    let mut cfg = weir_enclave::SandboxConfig::new(work_dir);
+    cfg.group = r.group.clone();
+    cfg.slot_users = r.slots.clone();
+    let sandbox = weir_enclave::Sandbox::open(&cfg)
+        .map_err(|e| anyhow!("the research environment cannot start: {e}"))?;
+    let limits = weir_enclave::Limits {
+        memory_bytes: r.memory_mb << 20,
+        cpus: r.cpus,
+        pids: r.pids,
+        wall: std::time::Duration::from_secs(r.wall_secs),
+        ..weir_enclave::Limits::default()
+    };
+    Ok(weir_registry::jobs::Enclave::new(sandbox, limits))
 }
 
 pub async fn run(serve_args: Args) -> Result<()> {
@@ -97,6 +128,21 @@ pub async fn run(serve_args: Args) -> Result<()> {
             },
         },
     );
+    let state = if args.research.enabled || serve_args.research {
+        let enclave = open_enclave(&args)?;
+        println!(
+            "the research environment runs jobs in {} slots (cgroup {})",
+            enclave.sandbox.slots().len(),
+            enclave
+                .sandbox
+                .cgroup_version()
+                .map(|v| v.as_str())
+                .unwrap_or("none: rlimits only")
+        );
+        state.with_enclave(enclave)
+    } else {
+        state
+    };
     println!(
         "weir is serving {} on {} (data: {})",
         public_url,

@@ -1,0 +1,1130 @@
+//! Research-environment jobs (issue 13, points 2, 4, 5, 7): submitted by a project's member,
+//! queued in the database, run by [`run_queue`] in the sandbox with the weights of the exact
+//! revision the project names, metered and charged to the project, and their outputs (and logs)
+//! held until they pass the automatic rules and, for T3/T4 models, two independent output
+//! checkers. `weir_authz` decides at submission and again when the job starts, with the facts
+//! of that moment (a revoked project, a lapsed attestation, a hold, an exhausted quota stop a
+//! queued job).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use weir_authz::{Action, JobFacts, Reason, Subject};
+use weir_core::outputs::{self, OutputRules};
+use weir_core::research::JobKind;
+use weir_core::{Name, RepoId, Scope, Tier};
+use weir_enclave::{Limits, Sandbox, Spec};
+use weir_store::jobs::{Finish, Job, JobState, NewJob, Output, QueueBounds, Vote};
+use weir_store::research::Project;
+use weir_store::{Repo, Store, StoreError};
+use weir_wire::ErrorCode;
+
+use crate::access::{facts, signed_in};
+use crate::research::project_denied;
+use crate::{Context, Kind, ServiceError};
+
+/// At most this many input files (prompts, questions, the researcher's code) per job.
+pub const MAX_INPUTS: usize = 100;
+/// All of a job's inputs together, in bytes.
+pub const MAX_INPUT_BYTES: usize = 10 << 20;
+/// At most this many arguments, each at most [`MAX_ARG`] bytes.
+pub const MAX_ARGS: usize = 64;
+pub const MAX_ARG: usize = 4096;
+/// The logs kept of a job (each of stdout and stderr), held with its outputs.
+pub const MAX_LOG: u64 = 64 << 10;
+/// A job starts only with at least this much of its project's quota left (CPU milliseconds):
+/// its wall clock is then cut to what remains, so a project overspends by at most a tick.
+pub const MIN_START_MS: i64 = 1000;
+/// Where a job's logs appear among its outputs.
+pub const LOG_DIR: &str = "_logs";
+
+/// The research environment of a registry: the sandbox, the per-job limits, the queue's
+/// bounds and the output rules. A registry without one refuses jobs (`research_unavailable`).
+pub struct Enclave {
+    pub sandbox: Sandbox,
+    pub limits: Limits,
+    pub bounds: QueueBounds,
+    pub rules: OutputRules,
+    /// Wakes the queue runner when a job is queued.
+    pub wake: tokio::sync::Notify,
+    /// Whether the server starts [`run_queue`] itself (tests that must hold a job in the queue
+    /// start it when they are ready).
+    pub autostart: bool,
+}
+
+impl Enclave {
+    pub fn new(sandbox: Sandbox, limits: Limits) -> Enclave {
+        Enclave {
+            sandbox,
+            limits,
+            bounds: QueueBounds {
+                per_project: 20,
+                total: 1000,
+            },
+            rules: OutputRules::default(),
+            wake: tokio::sync::Notify::new(),
+            autostart: true,
+        }
+    }
+}
+
+fn refused(kind: Kind, code: ErrorCode, message: impl Into<String>) -> ServiceError {
+    ServiceError::refused(kind, code, message)
+}
+
+fn not_found(id: i64) -> ServiceError {
+    refused(
+        Kind::NotFound,
+        ErrorCode::JobNotFound,
+        format!("no job {id} that you can see"),
+    )
+    .next("list your project's jobs: weir job list --project NS/NAME")
+}
+
+fn corrupt(what: &str) -> ServiceError {
+    StoreError::Corrupt(what.to_string()).into()
+}
+
+/// What a member submits.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub project: String,
+    pub repo: String,
+    pub revision: String,
+    pub kind: String,
+    /// The kind's parameters (`command`: `{"argv": ["/usr/bin/python3", "/job/main.py"]}`).
+    pub params: serde_json::Value,
+    /// Files placed under `/job` (read-only inside), by relative path.
+    pub inputs: Vec<(String, Vec<u8>)>,
+}
+
+/// The facts a job decision needs about `subject` and `repo` now.
+fn job_facts_now<'a>(
+    project: &Project,
+    repo: &'a weir_authz::RepoFacts,
+    repo_row: &Repo,
+    commit: &weir_core::CommitId,
+    member: bool,
+    kind: JobKind,
+    now: i64,
+) -> JobFacts<'a> {
+    JobFacts {
+        repo,
+        project: project.state.at(now, project.expires_at),
+        member,
+        required_level: repo_row.gating.research_level,
+        granted: project.granted(repo_row.id, commit),
+        kind,
+    }
+}
+
+/// A denial of a job: a model the subject may not see answers like a missing repo.
+fn job_denied(reason: Reason, repo: &Repo, subject: &Subject, project: &str) -> ServiceError {
+    match reason {
+        Reason::NotVisible => ServiceError::denied(reason, repo, subject),
+        Reason::NotMember => refused(
+            Kind::Forbidden,
+            ErrorCode::NotMember,
+            format!("You are not on the team of {project}."),
+        )
+        .next("ask the project's applicant to include you"),
+        Reason::IdentityLevel => refused(
+            Kind::Forbidden,
+            ErrorCode::IdentityLevel,
+            format!(
+                "{} asks research-project members to be {}; your identity level is lower now.",
+                repo.repo_id,
+                repo.gating.research_level.as_str()
+            ),
+        )
+        .next("obtain an attestation from an accredited verifier: weir identity submit FILE"),
+        Reason::NotInProject => refused(
+            Kind::Forbidden,
+            ErrorCode::NotInProject,
+            format!("{project} does not name this revision of {}.", repo.repo_id),
+        )
+        .next("use the revision the project names (weir project show)"),
+        Reason::KindNeedsLevel => refused(
+            Kind::Forbidden,
+            ErrorCode::KindNeedsLevel,
+            format!(
+                "This job kind needs a higher access level than {project} holds on {}.",
+                repo.repo_id
+            ),
+        )
+        .next("AL1 runs generate and mcq, AL2 adds logits, AL3 runs your own command"),
+        Reason::TierCapsLevel => refused(
+            Kind::Forbidden,
+            ErrorCode::TierCapsLevel,
+            format!(
+                "{} is sealed (T4): black-box jobs (generate, mcq) only.",
+                repo.repo_id
+            ),
+        ),
+        Reason::ProjectNotActive | Reason::Expired | Reason::Revoked | Reason::Rejected => refused(
+            Kind::Forbidden,
+            ErrorCode::ProjectNotActive,
+            format!("{project} is not active ({}).", reason.code()),
+        )
+        .with("reason", json!(reason.code()))
+        .next("see: weir project show"),
+        Reason::IncidentHold => ServiceError::denied(reason, repo, subject),
+        other => project_denied(other, project),
+    }
+}
+
+fn check_inputs(inputs: &[(String, Vec<u8>)]) -> Result<(), ServiceError> {
+    if inputs.len() > MAX_INPUTS {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::TooLarge,
+            format!("at most {MAX_INPUTS} input files"),
+        ));
+    }
+    let total: usize = inputs.iter().map(|(_, b)| b.len()).sum();
+    if total > MAX_INPUT_BYTES {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::TooLarge,
+            format!("the inputs are {total} bytes; at most {MAX_INPUT_BYTES}"),
+        ));
+    }
+    for (p, _) in inputs {
+        if weir_core::RepoPath::parse(p).is_err() {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::InvalidPath,
+                format!("input path {p:?} is not a relative path inside the job"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The argv of a `command` job: 1 to 64 strings, the first an absolute path inside the sandbox.
+fn command_argv(params: &serde_json::Value) -> Result<Vec<String>, ServiceError> {
+    let bad = |m: String| {
+        refused(Kind::Invalid, ErrorCode::InvalidParams, m)
+            .next(r#"{"argv": ["/usr/bin/python3", "/job/main.py"]}"#)
+    };
+    let argv: Vec<String> = params
+        .get("argv")
+        .and_then(|a| a.as_array())
+        .ok_or_else(|| bad("a command job needs params.argv, a list of strings".into()))?
+        .iter()
+        .map(|a| a.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("params.argv must hold strings only".into()))?;
+    if argv.is_empty() || argv.len() > MAX_ARGS {
+        return Err(bad(format!("params.argv holds 1 to {MAX_ARGS} arguments")));
+    }
+    if argv.iter().any(|a| a.len() > MAX_ARG || a.contains('\0')) {
+        return Err(bad(format!(
+            "each argument is at most {MAX_ARG} bytes, without NUL"
+        )));
+    }
+    if !argv[0].starts_with('/') {
+        return Err(bad(format!(
+            "params.argv[0] must be an absolute path inside the sandbox (e.g. /usr/bin/python3), not {:?}",
+            argv[0]
+        )));
+    }
+    Ok(argv)
+}
+
+/// CPU milliseconds the project may still spend.
+async fn remaining_ms(store: &Store, p: &Project) -> Result<i64, ServiceError> {
+    let used = store.db.project_charged_ms(p.id).await?;
+    Ok(p.quota_cpu_seconds
+        .saturating_mul(1000)
+        .saturating_sub(used))
+}
+
+fn quota_exhausted(project: &str) -> ServiceError {
+    refused(
+        Kind::Conflict,
+        ErrorCode::QuotaExhausted,
+        format!("{project} has used its compute quota"),
+    )
+    .next("ask an operator for more (weir project review ... approve --cpu-hours N on a new application)")
+}
+
+/// Queues a job. Asks `weir_authz` (`RunJob`) with the facts now; the runner asks again when
+/// the job starts.
+pub async fn submit(
+    store: &Store,
+    enclave: Option<&Enclave>,
+    subject: &Subject,
+    sub: &Submission,
+    ctx: &Context,
+    now: i64,
+) -> Result<Job, ServiceError> {
+    let me = signed_in(subject)?.to_string();
+    let p = crate::research::find(store, &sub.project).await?;
+    let full = p.full_name();
+    let id = RepoId::parse(&sub.repo).map_err(|e| {
+        refused(
+            Kind::Invalid,
+            ErrorCode::InvalidRepoId,
+            format!("{:?}: {e}", sub.repo),
+        )
+    })?;
+    let Some(repo) = store.db.repo(&id).await? else {
+        return Err(ServiceError::Denied {
+            reason: Reason::NotVisible,
+            repo: sub.repo.clone(),
+            anonymous: false,
+        });
+    };
+    let kind = JobKind::parse(&sub.kind).ok_or_else(|| {
+        refused(
+            Kind::Invalid,
+            ErrorCode::InvalidKind,
+            format!("unknown job kind {:?}", sub.kind),
+        )
+        .next("use generate, mcq, logits or command")
+    })?;
+    let mut f = facts(&repo);
+    crate::access::require(subject, &Action::ReadMetadata(&f), &repo)?;
+    let commit = crate::exports::resolve(store, &repo, &sub.revision).await?;
+    f.held = store
+        .db
+        .is_held_here_or_at_source(repo.id, commit.as_str())
+        .await?;
+    let member = p.is_member(&me);
+    let jf = job_facts_now(&p, &f, &repo, &commit, member, kind, now);
+    let d = weir_authz::authorize(subject, &Action::RunJob(&jf));
+    if !d.allow {
+        return Err(job_denied(d.reason, &repo, subject, &full));
+    }
+    let Some(enclave) = enclave else {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::ResearchUnavailable,
+            "this registry runs no research environment",
+        )
+        .next("the operator enables it with [research] enabled = true (README: The secure research environment)"));
+    };
+    if kind != JobKind::Command {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::Unsupported,
+            format!(
+                "{} jobs are not available on this registry yet; command jobs are",
+                kind.as_str()
+            ),
+        ));
+    }
+    command_argv(&sub.params)?;
+    check_inputs(&sub.inputs)?;
+    if remaining_ms(store, &p).await? < MIN_START_MS {
+        return Err(quota_exhausted(&full));
+    }
+    let params = serde_json::to_string(&sub.params).map_err(|_| corrupt("job params"))?;
+    let new = NewJob {
+        project_id: p.id,
+        repo_id: repo.id,
+        commit: &commit,
+        kind,
+        params: &params,
+        submitted_by: &me,
+        at: now,
+        inputs: &sub.inputs,
+    };
+    let job = store
+        .db
+        .submit_job_logged(&new, enclave.bounds, |id| {
+            ctx.event(
+                now,
+                "job.submit",
+                Some(&repo),
+                "queued",
+                json!({
+                    "job": id,
+                    "public": {
+                        "project": full,
+                        "job": id,
+                        "repo": repo.repo_id.to_string(),
+                        "revision": commit.as_str(),
+                        "kind": kind.as_str(),
+                    },
+                }),
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::LimitReached(m) => refused(Kind::RateLimited, ErrorCode::RateLimited, m),
+            other => other.into(),
+        })?;
+    enclave.wake.notify_one();
+    Ok(job)
+}
+
+/// What a caller may see of a job: everything for the project's team and operators.
+pub async fn show(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+) -> Result<(Job, Project), ServiceError> {
+    let job = store.db.job(id).await?.ok_or_else(|| not_found(id))?;
+    let p = store
+        .db
+        .project_by_id(job.project_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if !crate::research::sees_details(subject, &p) {
+        return Err(not_found(id));
+    }
+    Ok((job, p))
+}
+
+/// The jobs of a project (its team and operators), newest first.
+pub async fn list(
+    store: &Store,
+    subject: &Subject,
+    project: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Job>, ServiceError> {
+    let p = crate::research::find(store, project).await?;
+    if !crate::research::sees_details(subject, &p) {
+        return Err(project_denied(
+            if subject.name().is_some() {
+                Reason::NotMember
+            } else {
+                Reason::NotSignedIn
+            },
+            &p.full_name(),
+        ));
+    }
+    Ok(store
+        .db
+        .list_jobs(Some(p.id), before, limit.clamp(1, 500))
+        .await?)
+}
+
+/// The public job log: every job on a model the caller may see, newest first (no inputs, no
+/// outputs, no people).
+pub async fn public_log(
+    store: &Store,
+    subject: &Subject,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Job>, ServiceError> {
+    let mut out = Vec::new();
+    let mut cursor = before;
+    let limit = limit.clamp(1, 500);
+    // Read pages until `limit` visible jobs (or the end), so hidden models do not shorten pages.
+    for _ in 0..20 {
+        let page = store.db.list_jobs(None, cursor, limit).await?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        for j in page {
+            if let Some(repo) = store.db.repo(&j.repo).await?
+                && weir_authz::authorize(subject, &Action::ReadMetadata(&facts(&repo))).allow
+            {
+                out.push(j);
+                if out.len() as i64 >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Cancels a queued or running job: its team or an operator.
+pub async fn cancel(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+    ctx: &Context,
+    now: i64,
+) -> Result<Job, ServiceError> {
+    let (job, p) = show(store, subject, id).await?;
+    if !matches!(subject, Subject::User(u) if u.scope.allows(Scope::Write)) {
+        return Err(project_denied(Reason::TokenScope, &p.full_name()));
+    }
+    if job.state.finished() {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::InvalidTransition,
+            format!("job {id} is already {}", job.state.as_str()),
+        ));
+    }
+    let repo = store.db.repo(&job.repo).await?;
+    let ev = ctx.event(
+        now,
+        "job.cancel",
+        repo.as_ref(),
+        "cancelled",
+        json!({"job": id, "public": {"project": p.full_name(), "job": id}}),
+    );
+    store
+        .db
+        .set_job_state_logged(
+            id,
+            &[JobState::Queued, JobState::Running],
+            JobState::Cancelled,
+            "cancelled",
+            now,
+            &ev,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::StateChanged { .. } => refused(
+                Kind::Conflict,
+                ErrorCode::StateChanged,
+                format!("job {id} changed meanwhile; read it again"),
+            ),
+            other => other.into(),
+        })
+}
+
+/// Whether `subject` may read the bytes of job `id`'s held outputs now: the team once they are
+/// released; operators (the output checkers) while they are in review and after.
+pub async fn output_access(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+) -> Result<(Job, Project), ServiceError> {
+    let (job, p) = show(store, subject, id).await?;
+    let operator = weir_authz::authorize(subject, &Action::Administer).allow;
+    let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
+    let ok = match job.outputs_state.as_str() {
+        "released" => member || operator,
+        "awaiting_review" | "rejected" | "returned" | "blocked" => operator && !member,
+        _ => false,
+    };
+    if !ok {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::OutputsHeld,
+            format!(
+                "the outputs of job {id} are {}: nothing leaves before it passes the checks",
+                job.outputs_state
+            ),
+        )
+        .with("outputs_state", json!(job.outputs_state))
+        .next("two output checkers review outputs of T3/T4 models; see weir job status ID"));
+    }
+    Ok((job, p))
+}
+
+/// One file of a job's outputs, if the caller may read it now.
+pub async fn output_file(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+    path: &str,
+) -> Result<Vec<u8>, ServiceError> {
+    output_access(store, subject, id).await?;
+    store.db.job_output_bytes(id, path).await?.ok_or_else(|| {
+        refused(
+            Kind::NotFound,
+            ErrorCode::EntryNotFound,
+            format!("job {id} has no output {path}"),
+        )
+    })
+}
+
+/// A checker's vote on one file.
+#[derive(Debug, Clone)]
+pub struct FileVote {
+    pub path: String,
+    pub vote: String,
+    pub reason: String,
+}
+
+/// The outputs' state once `votes` are in: two distinct reviewers on every file release them
+/// when all approve, reject them when any rejects, and return them (changes requested)
+/// otherwise; fewer keep them in review.
+pub fn consolidate(files: &[String], votes: &[Vote]) -> &'static str {
+    let mut reviewers: Vec<&str> = votes.iter().map(|v| v.reviewer.as_str()).collect();
+    reviewers.sort_unstable();
+    reviewers.dedup();
+    let complete = reviewers.len() >= 2
+        && files.iter().all(|f| {
+            let mut by: Vec<&str> = votes
+                .iter()
+                .filter(|v| &v.path == f)
+                .map(|v| v.reviewer.as_str())
+                .collect();
+            by.sort_unstable();
+            by.dedup();
+            by.len() >= 2
+        });
+    if !complete {
+        return "awaiting_review";
+    }
+    if votes.iter().any(|v| v.vote == "reject") {
+        "rejected"
+    } else if votes.iter().all(|v| v.vote == "approve") {
+        "released"
+    } else {
+        "returned"
+    }
+}
+
+/// Records one output checker's votes, one per held file, blind to the other checker's.
+pub async fn review_outputs(
+    store: &Store,
+    subject: &Subject,
+    id: i64,
+    votes: &[FileVote],
+    ctx: &Context,
+    now: i64,
+) -> Result<String, ServiceError> {
+    let job = store.db.job(id).await?.ok_or_else(|| not_found(id))?;
+    let p = store
+        .db
+        .project_by_id(job.project_id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let author = Name::parse(&job.submitted_by).map_err(|_| corrupt("job author"))?;
+    let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
+    let d = weir_authz::authorize(
+        subject,
+        &Action::ReviewOutputs {
+            author: &author,
+            member,
+        },
+    );
+    if !d.allow {
+        return Err(if d.reason == Reason::OwnRequest {
+            refused(
+                Kind::Forbidden,
+                ErrorCode::OwnRequest,
+                format!(
+                    "You submitted job {id} or are on its team: independent checkers review it."
+                ),
+            )
+        } else {
+            project_denied(d.reason, &p.full_name())
+        });
+    }
+    let me = signed_in(subject)?.to_string();
+    if job.outputs_state != "awaiting_review" {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::NotInReview,
+            format!(
+                "the outputs of job {id} are {}, not awaiting review",
+                job.outputs_state
+            ),
+        ));
+    }
+    let files: Vec<String> = store
+        .db
+        .job_outputs(id)
+        .await?
+        .into_iter()
+        .map(|o| o.path)
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::with_capacity(votes.len());
+    for v in votes {
+        if !files.contains(&v.path) || !seen.insert(v.path.clone()) {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::InvalidVote,
+                format!(
+                    "{:?} is not a held output of job {id}, or is voted on twice",
+                    v.path
+                ),
+            ));
+        }
+        if !["approve", "request_changes", "reject"].contains(&v.vote.as_str()) {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::InvalidVote,
+                format!("unknown vote {:?}", v.vote),
+            )
+            .next("vote approve, request_changes or reject"));
+        }
+        let reason = v.reason.trim();
+        if reason.len() > crate::research::MAX_REASON || (v.vote != "approve" && reason.is_empty())
+        {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::MissingReason,
+                "a vote other than approve needs a reason (at most 2000 bytes)",
+            ));
+        }
+        rows.push(Vote {
+            path: v.path.clone(),
+            reviewer: me.clone(),
+            vote: v.vote.clone(),
+            reason: reason.to_string(),
+            at: now,
+        });
+    }
+    if seen.len() != files.len() {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::InvalidVote,
+            format!(
+                "vote on every held file of job {id} ({} files)",
+                files.len()
+            ),
+        ));
+    }
+    let repo = store.db.repo(&job.repo).await?;
+    let full = p.full_name();
+    store
+        .db
+        .vote_outputs_logged(id, "awaiting_review", &rows, |all| {
+            let state = consolidate(&files, all);
+            let ev = ctx.event(
+                now,
+                "job.outputs",
+                repo.as_ref(),
+                state,
+                json!({
+                    "job": id,
+                    "votes": rows.iter().map(|v| json!({"path": v.path, "vote": v.vote})).collect::<Vec<_>>(),
+                    "public": {"project": full, "job": id, "outputs": state},
+                }),
+            );
+            (state.to_string(), ev)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Exists(_) => refused(
+                Kind::Conflict,
+                ErrorCode::AlreadyReviewed,
+                format!("you already reviewed job {id}; another checker must review it"),
+            ),
+            StoreError::StateChanged { .. } => refused(
+                Kind::Conflict,
+                ErrorCode::StateChanged,
+                format!("job {id} changed meanwhile; read it again"),
+            ),
+            other => other.into(),
+        })
+}
+
+/// The votes `subject` may see on job `id`: all once the review is over, else only their own.
+pub fn visible_votes(votes: Vec<Vote>, outputs_state: &str, me: Option<&str>) -> Vec<Vote> {
+    if outputs_state == "awaiting_review" {
+        votes
+            .into_iter()
+            .filter(|v| Some(v.reviewer.as_str()) == me)
+            .collect()
+    } else {
+        votes
+    }
+}
+
+/// Fails the jobs a stopped server left running (`interrupted`), each with its event; queued
+/// jobs stay queued and run.
+pub async fn recover(store: &Store, now: i64) -> Result<usize, ServiceError> {
+    let ctx = Context::local("weir", "weir-job-runner");
+    let jobs = store.db.running_jobs().await?;
+    for j in &jobs {
+        let repo = store.db.repo(&j.repo).await?;
+        let ev = finish_event(&ctx, j, repo.as_ref(), "interrupted", now, None, None, None);
+        let f = Finish {
+            state: JobState::Failed,
+            ending: "interrupted",
+            at: now,
+            cpu_ms: None,
+            wall_ms: None,
+            peak_memory: None,
+            charged_ms: 0,
+            outputs_state: "none",
+        };
+        match store
+            .db
+            .finish_job_logged(j.id, &[JobState::Running], &f, &[], &[ev])
+            .await
+        {
+            Ok(_) | Err(StoreError::StateChanged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(jobs.len())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_event(
+    ctx: &Context,
+    j: &Job,
+    repo: Option<&Repo>,
+    ending: &str,
+    now: i64,
+    cpu_ms: Option<i64>,
+    wall_ms: Option<i64>,
+    peak_memory: Option<i64>,
+) -> weir_core::Event {
+    let mut ev = ctx.event(
+        now,
+        "job.finish",
+        repo,
+        ending,
+        json!({
+            "job": j.id,
+            "public": {
+                "project": j.project,
+                "job": j.id,
+                "repo": j.repo.to_string(),
+                "revision": j.commit.as_str(),
+                "kind": j.kind.as_str(),
+                "submitted_at": j.submitted_at,
+                "started_at": j.started_at,
+                "finished_at": now,
+                "cpu_seconds": cpu_ms.map(|c| c as f64 / 1000.0),
+                "wall_seconds": wall_ms.map(|w| w as f64 / 1000.0),
+                "peak_memory": peak_memory,
+                "ending": ending,
+            },
+        }),
+    );
+    ev.subject = Some(j.submitted_by.clone());
+    ev
+}
+
+/// Runs queued jobs, one per free slot, until `shutdown` resolves. Fails the jobs a previous
+/// run left running first.
+pub async fn run_queue(
+    store: Store,
+    enclave: Arc<Enclave>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    if let Err(e) = recover(&store, crate::clock::now()).await {
+        tracing::error!(error = %e, "recovering interrupted jobs");
+    }
+    let slots = Arc::new(tokio::sync::Mutex::new(enclave.sandbox.slots().to_vec()));
+    let free = Arc::new(tokio::sync::Semaphore::new(enclave.sandbox.slots().len()));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            p = free.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let job = match store.db.claim_next_job(crate::clock::now()).await {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = enclave.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming a job");
+                drop(permit);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.lock().await.pop() else {
+            drop(permit);
+            continue;
+        };
+        let (store, enclave, slots) = (store.clone(), enclave.clone(), slots.clone());
+        tokio::spawn(async move {
+            let id = job.id;
+            if let Err(e) = run_one(&store, &enclave, &slot, job).await {
+                tracing::error!(job = id, error = %e, "running a job");
+            }
+            slots.lock().await.push(slot);
+            drop(permit);
+        });
+    }
+}
+
+/// Ends a job that never ran (denied at start), with its event.
+async fn refuse_start(
+    store: &Store,
+    ctx: &Context,
+    j: &Job,
+    repo: Option<&Repo>,
+    reason: &str,
+) -> Result<(), ServiceError> {
+    let now = crate::clock::now();
+    let ev = finish_event(ctx, j, repo, reason, now, None, None, None);
+    let f = Finish {
+        state: JobState::Failed,
+        ending: reason,
+        at: now,
+        cpu_ms: None,
+        wall_ms: None,
+        peak_memory: None,
+        charged_ms: 0,
+        outputs_state: "none",
+    };
+    match store
+        .db
+        .finish_job_logged(j.id, &[JobState::Running], &f, &[], &[ev])
+        .await
+    {
+        Ok(_) | Err(StoreError::StateChanged { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether job `id` was cancelled meanwhile.
+fn watch_cancel(store: Store, id: i64) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if let Ok(Some(j)) = store.db.job(id).await
+                && j.state == JobState::Cancelled
+            {
+                f.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+    });
+    (flag, task)
+}
+
+async fn run_one(
+    store: &Store,
+    enclave: &Enclave,
+    slot: &weir_enclave::Slot,
+    j: Job,
+) -> Result<(), ServiceError> {
+    let ctx = Context::local("weir", "weir-job-runner");
+    let now = crate::clock::now();
+    let repo = store.db.repo(&j.repo).await?;
+    let p = store.db.project_by_id(j.project_id).await?;
+    let (Some(repo), Some(p)) = (repo, p) else {
+        return refuse_start(store, &ctx, &j, None, "not_visible").await;
+    };
+    // Asked again with the facts of this moment: the submitter as they are now.
+    let author = Name::parse(&j.submitted_by).map_err(|_| corrupt("job author"))?;
+    let (subject, _) = crate::access::subject_of(store, &author, Scope::Write, now).await?;
+    let mut f = facts(&repo);
+    f.held = store
+        .db
+        .is_held_here_or_at_source(repo.id, j.commit.as_str())
+        .await?;
+    let member = p.is_member(&j.submitted_by);
+    let jf = job_facts_now(&p, &f, &repo, &j.commit, member, j.kind, now);
+    let d = weir_authz::authorize(&subject, &Action::RunJob(&jf));
+    if !d.allow {
+        return refuse_start(store, &ctx, &j, Some(&repo), d.reason.code()).await;
+    }
+    let remaining = remaining_ms(store, &p).await?;
+    if remaining < MIN_START_MS {
+        return refuse_start(store, &ctx, &j, Some(&repo), "quota_exhausted").await;
+    }
+    let argv = match serde_json::from_str::<serde_json::Value>(&j.params)
+        .ok()
+        .and_then(|v| command_argv(&v).ok())
+    {
+        Some(a) => a,
+        None => return refuse_start(store, &ctx, &j, Some(&repo), "invalid_params").await,
+    };
+    let dir = enclave
+        .sandbox
+        .job_dir(&format!("job-{}", j.id), slot)
+        .map_err(|e| {
+            ServiceError::from(StoreError::Corrupt(format!("staging job {}: {e}", j.id)))
+        })?;
+    let staged = stage(store, &dir, &repo, &j).await;
+    if let Err(e) = staged {
+        let _ = dir.remove();
+        tracing::error!(job = j.id, error = %e, "staging");
+        return refuse_start(store, &ctx, &j, Some(&repo), "staging_failed").await;
+    }
+    let mut limits = enclave.limits;
+    // The wall clock never lets a job spend much past the project's remaining quota.
+    let budget = Duration::from_millis((remaining as f64 / limits.cpus.max(0.01)) as u64);
+    limits.wall = limits.wall.min(budget);
+    let spec = Spec {
+        argv,
+        env: vec![],
+        limits,
+    };
+    let (cancel, watcher) = watch_cancel(store.clone(), j.id);
+    let run = enclave
+        .sandbox
+        .run_cancellable(slot, &dir, &spec, &|| cancel.load(Ordering::Relaxed))
+        .await;
+    watcher.abort();
+    let outcome = match run {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = dir.remove();
+            tracing::error!(job = j.id, error = %e, "sandbox");
+            return refuse_start(store, &ctx, &j, Some(&repo), "sandbox_failed").await;
+        }
+    };
+    if outcome.left_behind > 0 {
+        tracing::error!(
+            job = j.id,
+            slot = slot.user,
+            n = outcome.left_behind,
+            "processes left behind after a job"
+        );
+    }
+    let done = crate::clock::now();
+    let ending = outcome.ending.code();
+    let cpu_ms = outcome.cpu_ms.map(|c| c as i64);
+    let wall_ms = outcome.wall_ms as i64;
+    let peak = outcome.peak_memory.map(|m| m as i64);
+    let charged_ms = cpu_ms.unwrap_or((wall_ms as f64 * limits.cpus) as i64);
+    let held = if outcome.ending == weir_enclave::Ending::OutputCap {
+        // Nothing of an over-cap job is kept.
+        Vec::new()
+    } else {
+        collect(&dir, &enclave.rules)
+    };
+    let _ = dir.remove();
+    let blocked = held.iter().any(|(o, _)| o.findings != "[]")
+        || outputs::check_release(
+            &held
+                .iter()
+                .filter(|(o, _)| !o.path.starts_with(LOG_DIR))
+                .map(|(o, _)| o.size as u64)
+                .collect::<Vec<_>>(),
+            &enclave.rules,
+        )
+        .is_some();
+    let outputs_state = if held.is_empty() {
+        "none"
+    } else if blocked {
+        "blocked"
+    } else if repo.tier >= Tier::T3 {
+        "awaiting_review"
+    } else {
+        "released"
+    };
+    let state = if outcome.ending.succeeded() {
+        JobState::Succeeded
+    } else {
+        JobState::Failed
+    };
+    let mut evs = vec![finish_event(
+        &ctx,
+        &j,
+        Some(&repo),
+        &ending,
+        done,
+        cpu_ms,
+        Some(wall_ms),
+        peak,
+    )];
+    if !held.is_empty() {
+        evs.push(ctx.event(
+            done,
+            "job.outputs",
+            Some(&repo),
+            outputs_state,
+            json!({
+                "job": j.id,
+                "files": held.iter().map(|(o, _)| json!({"path": o.path, "size": o.size, "sha256": o.sha256})).collect::<Vec<_>>(),
+                "public": {"project": j.project, "job": j.id, "outputs": outputs_state, "files": held.len()},
+            }),
+        ));
+    }
+    let fin = Finish {
+        state,
+        ending: &ending,
+        at: done,
+        cpu_ms,
+        wall_ms: Some(wall_ms),
+        peak_memory: peak,
+        charged_ms,
+        outputs_state,
+    };
+    match store
+        .db
+        .finish_job_logged(j.id, &[JobState::Running], &fin, &held, &evs)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Cancelled while running: charged nothing more, its outputs dropped.
+        Err(StoreError::StateChanged { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Puts the revision's files under `weights/` and the job's inputs under `code/`.
+async fn stage(
+    store: &Store,
+    dir: &weir_enclave::JobDir,
+    repo: &Repo,
+    j: &Job,
+) -> Result<(), String> {
+    let files = store
+        .db
+        .files(repo, &j.commit)
+        .await
+        .map_err(|e| e.to_string())?;
+    for f in files {
+        let src = store.blobs.path_of(&f.sha256);
+        dir.add_weight(f.path.as_str(), &src)
+            .map_err(|e| e.to_string())?;
+    }
+    for (path, bytes) in store.db.job_inputs(j.id).await.map_err(|e| e.to_string())? {
+        dir.add_code(&path, &bytes, true)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The job's output files and logs with their findings, read without following links; each
+/// read at most one byte past the per-file cap (a larger file is a finding, its bytes dropped).
+fn collect(dir: &weir_enclave::JobDir, rules: &OutputRules) -> Vec<(Output, Vec<u8>)> {
+    let mut files: Vec<(String, std::path::PathBuf, u64)> = dir.outputs(1000);
+    files.push((format!("{LOG_DIR}/stdout.txt"), dir.stdout.clone(), 0));
+    files.push((format!("{LOG_DIR}/stderr.txt"), dir.stderr.clone(), 0));
+    let mut out = Vec::new();
+    for (path, host, _) in files {
+        let is_log = path.starts_with(LOG_DIR);
+        let cap = if is_log { MAX_LOG } else { rules.max_file + 1 };
+        let Ok(bytes) = read_capped(&host, cap) else {
+            continue;
+        };
+        if is_log && bytes.is_empty() {
+            continue;
+        }
+        let size = std::fs::symlink_metadata(&host)
+            .map(|m| m.len())
+            .unwrap_or(bytes.len() as u64);
+        let size = if is_log { bytes.len() as u64 } else { size };
+        let findings = outputs::check_file(size, &bytes, rules);
+        let keep = if size > rules.max_file {
+            Vec::new()
+        } else {
+            bytes
+        };
+        out.push((
+            Output {
+                sha256: hex::encode(Sha256::digest(&keep)),
+                path,
+                size: size as i64,
+                findings: serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into()),
+            },
+            keep,
+        ));
+    }
+    out
+}
+
+/// Reads at most `cap` bytes of a regular file, refusing symlinks.
+fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut buf = Vec::new();
+    f.take(cap).read_to_end(&mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,254 @@
+//! `weir job`: jobs in the secure research environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use clap::Subcommand;
+
+use weir_wire::jobs::{FileVote, Job, JobInput, JobSubmission, OutputReview};
+
+use super::{Remote, client, split_rev};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: JobCommand,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Submit a job on NS/NAME[@REV] under a project: weir job submit acme/m --project lab/p
+    /// --kind command --code ./src -- /usr/bin/python3 /job/main.py
+    Submit {
+        model: String,
+        #[arg(long)]
+        project: String,
+        /// generate | mcq | logits | command
+        #[arg(long, default_value = "command")]
+        kind: String,
+        /// A file or directory placed under /job (read-only inside; repeatable).
+        #[arg(long = "code")]
+        code: Vec<PathBuf>,
+        /// The command's argv inside the sandbox (after --), an absolute path first.
+        #[arg(last = true)]
+        argv: Vec<String>,
+    },
+    /// A job's state, metering, held outputs and their findings.
+    Status { id: i64 },
+    /// A project's jobs.
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// The public job log: every job on a model you may see.
+    Log,
+    /// A job's stdout and stderr, once they may leave.
+    Logs { id: i64 },
+    /// Download a job's released outputs into DIR (default ./job-ID).
+    Outputs { id: i64, dir: Option<PathBuf> },
+    /// Cancel a queued or running job.
+    Cancel { id: i64 },
+    /// (output checker) Vote on every held file: --vote PATH=approve|request_changes|reject.
+    Review {
+        id: i64,
+        #[arg(long = "vote", required = true)]
+        votes: Vec<String>,
+        /// The reason (needed for request_changes and reject).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// Files under `path` (a file, or a directory walked without following links), with their
+/// names relative to it.
+fn code_files(path: &Path, out: &mut Vec<JobInput>) -> Result<()> {
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.is_file() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a UTF-8 file name", path.display()))?;
+        out.push(input(name, path)?);
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        bail!("--code {}: a file or a directory", path.display());
+    }
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let p = e?.path();
+            let m = std::fs::symlink_metadata(&p)?;
+            if m.is_dir() {
+                stack.push(p);
+            } else if m.is_file() {
+                let rel = p
+                    .strip_prefix(path)
+                    .ok()
+                    .and_then(|r| r.to_str())
+                    .ok_or_else(|| anyhow!("{}: not a UTF-8 path", p.display()))?
+                    .to_string();
+                out.push(input(&rel, &p)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn input(rel: &str, path: &Path) -> Result<JobInput> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(JobInput {
+        path: rel.to_string(),
+        content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
+}
+
+fn print_job(j: &Job) {
+    println!(
+        "job {} ({}) on {}@{} for {}: {}{}",
+        j.id,
+        j.kind,
+        j.repo,
+        &j.revision[..j.revision.len().min(12)],
+        j.project,
+        j.state,
+        j.ending
+            .as_ref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default()
+    );
+    if let Some(c) = j.cpu_seconds {
+        println!(
+            "  cpu {c:.2} s, wall {:.2} s, peak memory {} MiB, charged {:.2} CPU-s",
+            j.wall_seconds.unwrap_or(0.0),
+            j.peak_memory.unwrap_or(0) / (1 << 20),
+            j.charged_seconds
+        );
+    }
+    if j.outputs_state != "none" {
+        println!("  outputs: {}", j.outputs_state);
+    }
+    for o in &j.outputs {
+        let rules: Vec<String> = o
+            .findings
+            .iter()
+            .filter_map(|f| f.get("rule").and_then(|r| r.as_str()).map(str::to_string))
+            .collect();
+        println!(
+            "    {} ({} bytes){}",
+            o.path,
+            o.size,
+            if rules.is_empty() {
+                String::new()
+            } else {
+                format!(" blocked: {}", rules.join(", "))
+            }
+        );
+    }
+    for v in &j.votes {
+        println!(
+            "  vote by {} on {}: {} {}",
+            v.reviewer, v.path, v.vote, v.reason
+        );
+    }
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let Args { command, remote } = args;
+    let client = client(&remote)?;
+    match command {
+        JobCommand::Submit {
+            model,
+            project,
+            kind,
+            code,
+            argv,
+        } => {
+            let (repo, rev) = split_rev(&model);
+            let mut inputs = Vec::new();
+            for c in &code {
+                code_files(c, &mut inputs)?;
+            }
+            let params = if kind == "command" {
+                if argv.is_empty() {
+                    bail!(
+                        "a command job needs its argv after --, e.g. -- /usr/bin/python3 /job/main.py"
+                    );
+                }
+                serde_json::json!({ "argv": argv })
+            } else {
+                serde_json::json!({})
+            };
+            let j = client
+                .submit_job(&JobSubmission {
+                    project,
+                    repo: repo.to_string(),
+                    revision: Some(rev.to_string()),
+                    kind,
+                    params,
+                    inputs,
+                })
+                .await?;
+            print_job(&j);
+            println!("next: weir job status {}", j.id);
+        }
+        JobCommand::Status { id } => print_job(&client.job(id).await?),
+        JobCommand::List { project } => {
+            for j in client.jobs(&project).await?.jobs {
+                print_job(&j);
+            }
+        }
+        JobCommand::Log => {
+            for j in client.job_log().await?.jobs {
+                print_job(&j);
+            }
+        }
+        JobCommand::Logs { id } => {
+            let b = client.job_logs(id).await?;
+            print!("{}", String::from_utf8_lossy(&b));
+        }
+        JobCommand::Outputs { id, dir } => {
+            let j = client.job(id).await?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from(format!("job-{id}")));
+            let mut n = 0;
+            for o in j.outputs.iter().filter(|o| !o.path.starts_with("_logs/")) {
+                let rel = weir_core::RepoPath::parse(&o.path).map_err(|e| {
+                    anyhow!("the server named an unsafe output path {:?}: {e}", o.path)
+                })?;
+                let bytes = client.job_output(id, &o.path).await?;
+                let target = dir.join(rel.as_str());
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                std::fs::write(&target, bytes)
+                    .with_context(|| format!("writing {}", target.display()))?;
+                n += 1;
+            }
+            println!("{n} outputs of job {id} written to {}", dir.display());
+        }
+        JobCommand::Cancel { id } => print_job(&client.cancel_job(id).await?),
+        JobCommand::Review { id, votes, reason } => {
+            let votes = votes
+                .iter()
+                .map(|v| {
+                    let (path, vote) = v.rsplit_once('=').ok_or_else(|| {
+                        anyhow!("--vote {v}: use PATH=approve|request_changes|reject")
+                    })?;
+                    Ok(FileVote {
+                        path: path.to_string(),
+                        vote: vote.to_string(),
+                        reason: reason.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let r = client.review_job(id, &OutputReview { votes }).await?;
+            println!("job {}: outputs {}", r.job, r.outputs_state);
+        }
+    }
+    Ok(())
+}
