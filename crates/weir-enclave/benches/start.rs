@@ -30,6 +30,7 @@ async fn main() {
         argv: vec!["/usr/bin/true".into()],
         env: vec![],
         limits: Limits::default(),
+        extra_ro: vec![],
     };
     let mut times = Vec::with_capacity(n);
     for i in 0..n {

@@ -122,6 +122,9 @@ pub struct Spec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub limits: Limits,
+    /// More host files or directories mounted read-only (host path, absolute path inside), e.g.
+    /// the built-in kinds' runner.
+    pub extra_ro: Vec<(PathBuf, String)>,
 }
 
 /// How a job ended.
@@ -595,6 +598,11 @@ impl Sandbox {
             a.push(if writable { "--bind" } else { "--ro-bind" }.into());
             a.push(host.to_string_lossy().into_owned());
             a.push(inside.into());
+        }
+        for (host, inside) in &spec.extra_ro {
+            a.push("--ro-bind".into());
+            a.push(host.to_string_lossy().into_owned());
+            a.push(inside.clone());
         }
         for (k, v) in &spec.env {
             a.extend(["--setenv".into(), k.clone(), v.clone()]);

@@ -53,6 +53,7 @@ fn bash(script: &str) -> Spec {
         argv: vec!["/usr/bin/bash".into(), "-c".into(), script.into()],
         env: vec![],
         limits: limits(),
+        extra_ro: vec![],
     }
 }
 
@@ -240,6 +241,7 @@ os.waitpid(pid, 0); print("fork ok")
         argv: vec!["/usr/bin/python3".into(), "/job/probe.py".into()],
         env: vec![],
         limits: limits(),
+        extra_ro: vec![],
     };
     let (o, out, err) = run(&env, &j, 0, &spec).await;
     assert_eq!(o.ending, Ending::Exited(0), "{out}{err}");
@@ -282,6 +284,7 @@ async fn forking_past_the_pids_limit_fails() {
         argv: vec!["/usr/bin/python3".into(), "/job/forks.py".into()],
         env: vec![],
         limits: limits(),
+        extra_ro: vec![],
     };
     let (o, out, err) = run(&env, &j, 0, &spec).await;
     let started: usize = out
@@ -426,6 +429,7 @@ async fn without_cgroups_rlimits_still_hold() {
         argv: vec!["/usr/bin/python3".into(), "/job/forks.py".into()],
         env: vec![],
         limits: limits(),
+        extra_ro: vec![],
     };
     let (_, out, err) = run(&env, &j, 0, &spec).await;
     let started: usize = out

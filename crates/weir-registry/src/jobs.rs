@@ -53,6 +53,24 @@ pub struct Enclave {
     /// Whether the server starts [`run_queue`] itself (tests that must hold a job in the queue
     /// start it when they are ready).
     pub autostart: bool,
+    /// The `weir-runner` binary of the built-in kinds (generate, mcq, logits), mounted read-only
+    /// at [`RUNNER`] in their jobs; `None`: only command jobs run.
+    pub runner: Option<std::path::PathBuf>,
+}
+
+/// Where the built-in kinds' runner is inside the sandbox.
+pub const RUNNER: &str = "/runner/weir-runner";
+/// The one input file of a built-in job (prompts or questions, JSON lines).
+pub const BUILTIN_INPUT: &str = "input.jsonl";
+
+/// `weir-runner` beside the running binary (or one directory up, as for test binaries in
+/// `target/*/deps`).
+pub fn default_runner() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir.join("weir-runner"), dir.parent()?.join("weir-runner")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 impl Enclave {
@@ -67,6 +85,7 @@ impl Enclave {
             rules: OutputRules::default(),
             wake: tokio::sync::Notify::new(),
             autostart: true,
+            runner: default_runner(),
         }
     }
 }
@@ -235,6 +254,56 @@ fn command_argv(params: &serde_json::Value) -> Result<Vec<String>, ServiceError>
     Ok(argv)
 }
 
+/// Checks a built-in kind's parameters (the runner checks them again): `generate`
+/// `{max_tokens 1..=1024, temperature 0..=10, seed}`, `mcq` `{task}`, `logits` `{top_k 1..=20}`.
+fn builtin_params(kind: JobKind, params: &serde_json::Value) -> Result<(), ServiceError> {
+    let bad = |m: String| refused(Kind::Invalid, ErrorCode::InvalidParams, m);
+    let obj = match params {
+        serde_json::Value::Null => return Ok(()),
+        serde_json::Value::Object(o) => o,
+        _ => return Err(bad("params is a JSON object".into())),
+    };
+    let allowed: &[&str] = match kind {
+        JobKind::Generate => &["max_tokens", "temperature", "seed"],
+        JobKind::Mcq => &["task"],
+        JobKind::Logits => &["top_k"],
+        JobKind::Command => &["argv"],
+    };
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "unknown parameter {k:?} for {}; known: {}",
+            kind.as_str(),
+            allowed.join(", ")
+        )));
+    }
+    let int = |k: &str, lo: u64, hi: u64| -> Result<(), ServiceError> {
+        match obj.get(k) {
+            None => Ok(()),
+            Some(v) if v.as_u64().is_some_and(|n| (lo..=hi).contains(&n)) => Ok(()),
+            Some(_) => Err(bad(format!("{k} is an integer from {lo} to {hi}"))),
+        }
+    };
+    int("max_tokens", 1, 1024)?;
+    int("top_k", 1, 20)?;
+    int("seed", 0, u64::MAX)?;
+    if let Some(t) = obj.get("temperature")
+        && !t.as_f64().is_some_and(|t| (0.0..=10.0).contains(&t))
+    {
+        return Err(bad("temperature is a number from 0 to 10".into()));
+    }
+    if let Some(t) = obj.get("task")
+        && !t.as_str().is_some_and(|t| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+    {
+        return Err(bad("task is 1 to 64 letters, digits, '_' or '-'".into()));
+    }
+    Ok(())
+}
+
 /// CPU milliseconds the project may still spend.
 async fn remaining_ms(store: &Store, p: &Project) -> Result<i64, ServiceError> {
     let used = store.db.project_charged_ms(p.id).await?;
@@ -308,18 +377,37 @@ pub async fn submit(
         )
         .next("the operator enables it with [research] enabled = true (README: The secure research environment)"));
     };
-    if kind != JobKind::Command {
-        return Err(refused(
-            Kind::Conflict,
-            ErrorCode::Unsupported,
-            format!(
-                "{} jobs are not available on this registry yet; command jobs are",
-                kind.as_str()
-            ),
-        ));
-    }
-    command_argv(&sub.params)?;
     check_inputs(&sub.inputs)?;
+    if kind == JobKind::Command {
+        command_argv(&sub.params)?;
+    } else {
+        if enclave.runner.is_none() {
+            return Err(refused(
+                Kind::Conflict,
+                ErrorCode::Unsupported,
+                format!(
+                    "{} jobs need weir-runner beside the weir binary; this registry runs command jobs only",
+                    kind.as_str()
+                ),
+            ));
+        }
+        builtin_params(kind, &sub.params)?;
+        if sub.inputs.len() != 1 || sub.inputs[0].0 != BUILTIN_INPUT {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::InvalidParams,
+                format!(
+                    "a {} job takes one input, {BUILTIN_INPUT} (JSON lines: {})",
+                    kind.as_str(),
+                    if kind == JobKind::Mcq {
+                        r#"{"question", "choices", "answer"}"#
+                    } else {
+                        r#"{"prompt"}"#
+                    }
+                ),
+            ));
+        }
+    }
     if remaining_ms(store, &p).await? < MIN_START_MS {
         return Err(quota_exhausted(&full));
     }
@@ -921,12 +1009,40 @@ async fn run_one(
     if remaining < MIN_START_MS {
         return refuse_start(store, &ctx, &j, Some(&repo), "quota_exhausted").await;
     }
-    let argv = match serde_json::from_str::<serde_json::Value>(&j.params)
-        .ok()
-        .and_then(|v| command_argv(&v).ok())
-    {
-        Some(a) => a,
-        None => return refuse_start(store, &ctx, &j, Some(&repo), "invalid_params").await,
+    let params = serde_json::from_str::<serde_json::Value>(&j.params).unwrap_or_default();
+    let mut extra_ro = Vec::new();
+    let argv = if j.kind == JobKind::Command {
+        match command_argv(&params) {
+            Ok(a) => a,
+            Err(_) => return refuse_start(store, &ctx, &j, Some(&repo), "invalid_params").await,
+        }
+    } else {
+        let Some(runner) = enclave.runner.clone() else {
+            return refuse_start(store, &ctx, &j, Some(&repo), "unsupported").await;
+        };
+        extra_ro.push((runner, RUNNER.to_string()));
+        let input = format!("/job/{BUILTIN_INPUT}");
+        let params = params.to_string();
+        let model = j.repo.to_string();
+        [
+            RUNNER,
+            j.kind.as_str(),
+            "--weights",
+            "/weights",
+            "--input",
+            &input,
+            "--out",
+            "/out",
+            "--params",
+            &params,
+            "--model",
+            &model,
+            "--revision",
+            j.commit.as_str(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let dir = enclave
         .sandbox
@@ -948,6 +1064,7 @@ async fn run_one(
         argv,
         env: vec![],
         limits,
+        extra_ro,
     };
     let (cancel, watcher) = watch_cancel(store.clone(), j.id);
     let run = enclave

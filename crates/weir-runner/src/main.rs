@@ -14,8 +14,38 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `weir-runner random-model DIR [--seed N] [--shape tiny|smollm-135m]`: a Llama with random
+/// weights (tests, stand-ins, the benchmark).
+fn random_model(args: Vec<String>) -> anyhow::Result<()> {
+    let mut it = args.into_iter();
+    let dir = it.next().ok_or_else(|| {
+        anyhow::anyhow!("usage: weir-runner random-model DIR [--seed N] [--shape tiny|smollm-135m]")
+    })?;
+    let (mut seed, mut shape) = (0u64, weir_runner::Shape::TINY);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--seed" => seed = value.parse()?,
+            "--shape" => {
+                shape = match value.as_str() {
+                    "tiny" => weir_runner::Shape::TINY,
+                    "smollm-135m" => weir_runner::Shape::SMOLLM_135M,
+                    other => anyhow::bail!("unknown shape {other} (tiny, smollm-135m)"),
+                }
+            }
+            other => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+    weir_runner::write_random_model(std::path::Path::new(&dir), shape, seed)
+}
+
 fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
+    if std::env::args().nth(1).as_deref() == Some("random-model") {
+        return random_model(std::env::args().skip(2).collect());
+    }
     let kind = args
         .next()
         .ok_or_else(|| anyhow::anyhow!("usage: weir-runner generate|mcq|logits --weights DIR --input FILE --out DIR [--params JSON] [--model NAME] [--revision SHA]"))?;
