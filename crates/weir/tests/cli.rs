@@ -1,6 +1,7 @@
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use crate::harness::{Server, ok, weir};
+use crate::harness::{self, Server, ok, weir};
 
 fn sha256(path: &Path) -> String {
     use sha2::{Digest, Sha256};
@@ -708,4 +709,199 @@ fn research_project_commands() {
         &grace,
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("add the access level"));
+}
+
+/// The research environment end to end through the CLI and a real `weir serve --research`:
+/// grace scores a restricted model on a WMDP-format file inside the sandbox; two checkers
+/// release the results; `weir job run --local` on the public stand-in (the same weights) gives
+/// the same answers on her machine.
+#[test]
+fn research_jobs_from_the_cli_match_local_runs_on_the_standin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = weir_enclave::SandboxConfig::new(dir.path().join("probe"));
+    if let Err(e) = weir_enclave::Sandbox::open(&probe) {
+        if std::env::var_os("WEIR_ENCLAVE_REQUIRED").is_some() {
+            panic!("the sandbox is required here and cannot start: {e}");
+        }
+        eprintln!("SKIPPED (no sandbox on this machine: {e})");
+        return;
+    }
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        harness::free_port(),
+        &["--research"],
+    );
+    let url = server.url.as_str();
+    let alice = server.user_with_token("alice");
+    let grace = server.user_with_token("grace");
+    ok(&server.admin(&["user", "add", "op1"]));
+    ok(&server.admin(&["user", "add", "op2"]));
+    let op1 = ok(&server.admin(&["token", "create", "op1", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    let op2 = ok(&server.admin(&["token", "create", "op2", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    ok(&server.admin(&["org", "add", "lab", "--member", "grace"]));
+    ok(&server.admin(&[
+        "identity",
+        "set",
+        "grace",
+        "--level",
+        "accredited",
+        "--country",
+        "NL",
+    ]));
+    let run =
+        |args: &[&str], token: &str| weir(args, &[("WEIR_SERVER", url), ("WEIR_TOKEN", token)]);
+    // The restricted model and its public stand-in: the same random Llama.
+    let runner = std::path::Path::new(harness::WEIR).with_file_name("weir-runner");
+    let model = dir.path().join("model");
+    let out = std::process::Command::new(&runner)
+        .args(["random-model", model.to_str().expect("utf8"), "--seed", "3"])
+        .output()
+        .expect("weir-runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&run(
+        &["push", model.to_str().expect("utf8"), "alice/llama"],
+        &alice,
+    ));
+    ok(&run(
+        &["push", model.to_str().expect("utf8"), "alice/llama-standin"],
+        &alice,
+    ));
+    ok(&run(&["tier", "set", "alice/llama", "T3"], &alice));
+    ok(&run(
+        &[
+            "project",
+            "apply",
+            "lab/study",
+            "--purpose",
+            "WMDP uplift",
+            "--model",
+            "alice/llama:AL1",
+            "--standin",
+            "alice/llama-standin",
+        ],
+        &grace,
+    ));
+    ok(&run(
+        &[
+            "project",
+            "review",
+            "lab/study",
+            "approve",
+            "--reason",
+            "ok",
+        ],
+        &op1,
+    ));
+    let questions = dir.path().join("questions.jsonl");
+    std::fs::write(
+        &questions,
+        "{\"question\": \"what is the cell?\", \"choices\": [\"virus\", \"gene\", \"protein\", \"bacteria\"], \"answer\": 1}\n\
+         {\"question\": \"which dose is the risk?\", \"choices\": [\"one\", \"two\", \"three\", \"heat\"], \"answer\": 3}\n",
+    )
+    .expect("questions");
+    let params = r#"{"task": "wmdp_bio"}"#;
+    let submitted = ok(&run(
+        &[
+            "job",
+            "submit",
+            "alice/llama",
+            "--project",
+            "lab/study",
+            "--kind",
+            "mcq",
+            "--input",
+            questions.to_str().expect("utf8"),
+            "--params",
+            params,
+        ],
+        &grace,
+    ));
+    let id = submitted
+        .split_whitespace()
+        .nth(1)
+        .expect("job id")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = ok(&run(&["job", "status", &id], &grace));
+        if status.contains("succeeded") {
+            assert!(status.contains("outputs: awaiting_review"), "{status}");
+            break;
+        }
+        assert!(!status.contains("failed"), "{status}");
+        assert!(
+            Instant::now() < deadline,
+            "the job did not finish: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let held = run(
+        &[
+            "job",
+            "outputs",
+            &id,
+            dir.path().join("early").to_str().expect("utf8"),
+        ],
+        &grace,
+    );
+    assert!(!held.status.success(), "outputs left before the checks");
+    for op in [&op1, &op2] {
+        ok(&run(&["job", "review", &id, "--all", "approve"], op));
+    }
+    let got = dir.path().join("got");
+    ok(&run(
+        &["job", "outputs", &id, got.to_str().expect("utf8")],
+        &grace,
+    ));
+    // The same job on grace's machine, against the stand-in pulled from the registry.
+    let local = dir.path().join("local");
+    let cache = dir.path().join("cache");
+    let out = weir(
+        &[
+            "job",
+            "run",
+            "--local",
+            "--kind",
+            "mcq",
+            "--project",
+            "lab/study",
+            "--input",
+            questions.to_str().expect("utf8"),
+            "--params",
+            params,
+            "--out",
+            local.to_str().expect("utf8"),
+        ],
+        &[
+            ("WEIR_SERVER", url),
+            ("WEIR_TOKEN", &grace),
+            ("WEIR_CACHE_DIR", cache.to_str().expect("utf8")),
+        ],
+    );
+    ok(&out);
+    assert_eq!(
+        std::fs::read(got.join("samples.jsonl")).expect("sandbox samples"),
+        std::fs::read(local.join("samples.jsonl")).expect("local samples"),
+    );
+    let inside: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(got.join("results.json")).expect("results"))
+            .expect("json");
+    let outside: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local.join("results.json")).expect("results"))
+            .expect("json");
+    assert_eq!(inside["results"], outside["results"]);
+    let log = ok(&run(&["job", "log"], &grace));
+    assert!(
+        log.contains(&format!("job {id} (mcq) on alice/llama")),
+        "{log}"
+    );
+    ok(&server.admin(&["events", "--action", "job.finish"]));
 }

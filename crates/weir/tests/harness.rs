@@ -38,6 +38,8 @@ pub struct Server {
     pub url: String,
     port: u16,
     child: Option<Child>,
+    /// More `weir serve` flags.
+    extra: Vec<String>,
 }
 
 impl Server {
@@ -47,11 +49,17 @@ impl Server {
 
     /// Starts on a given port (the same public URL, so clients keep their pinned log state).
     pub fn start_on(data: &Path, port: u16) -> Server {
+        Server::start_with(data, port, &[])
+    }
+
+    /// Starts with more `weir serve` flags.
+    pub fn start_with(data: &Path, port: u16, extra: &[&str]) -> Server {
         let mut s = Server {
             data: data.to_path_buf(),
             url: format!("http://127.0.0.1:{port}"),
             port,
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         s.spawn();
         s
@@ -62,6 +70,7 @@ impl Server {
             .args(["serve", "--data"])
             .arg(&self.data)
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

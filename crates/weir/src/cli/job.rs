@@ -32,7 +32,48 @@ pub enum JobCommand {
         /// A file or directory placed under /job (read-only inside; repeatable).
         #[arg(long = "code")]
         code: Vec<PathBuf>,
+        /// The built-in kinds' input, sent as /job/input.jsonl (JSON lines: {"prompt"} for
+        /// generate and logits, {"question","choices","answer"} for mcq).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The kind's parameters as JSON (generate: max_tokens, temperature, seed; mcq: task;
+        /// logits: top_k).
+        #[arg(long)]
+        params: Option<String>,
         /// The command's argv inside the sandbox (after --), an absolute path first.
+        #[arg(last = true)]
+        argv: Vec<String>,
+    },
+    /// Run a job on your own machine against a public stand-in (or any local weights): the same
+    /// runner and the same layout as inside the research environment, so what you develop here
+    /// runs there unchanged.
+    Run {
+        /// Required: this runs here, not in the registry.
+        #[arg(long, required = true)]
+        local: bool,
+        /// generate | mcq | logits | command
+        #[arg(long)]
+        kind: String,
+        /// The project whose public stand-in to pull and run against.
+        #[arg(long, conflicts_with = "weights")]
+        project: Option<String>,
+        /// Weights already on disk (a directory with config.json, tokenizer.json, *.safetensors).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// The built-in kinds' input (JSON lines: {"prompt"} or {"question","choices","answer"}).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The kind's parameters as JSON (generate: max_tokens, temperature, seed; mcq: task;
+        /// logits: top_k).
+        #[arg(long)]
+        params: Option<String>,
+        /// command jobs: files or directories placed under /job.
+        #[arg(long = "code")]
+        code: Vec<PathBuf>,
+        /// Where the outputs go.
+        #[arg(long)]
+        out: PathBuf,
+        /// command jobs: the argv, after --.
         #[arg(last = true)]
         argv: Vec<String>,
     },
@@ -54,8 +95,11 @@ pub enum JobCommand {
     /// (output checker) Vote on every held file: --vote PATH=approve|request_changes|reject.
     Review {
         id: i64,
-        #[arg(long = "vote", required = true)]
+        #[arg(long = "vote", required_unless_present = "all")]
         votes: Vec<String>,
+        /// The same vote on every held file.
+        #[arg(long)]
+        all: Option<String>,
         /// The reason (needed for request_changes and reject).
         #[arg(long, default_value = "")]
         reason: String,
@@ -105,6 +149,117 @@ fn input(rel: &str, path: &Path) -> Result<JobInput> {
         path: rel.to_string(),
         content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
     })
+}
+
+/// `weir-runner` beside this binary.
+fn runner() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding this binary")?;
+    let p = exe.with_file_name("weir-runner");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        bail!(
+            "{} not found: the built-in kinds need weir-runner beside weir (cargo build --release -p weir-runner)",
+            p.display()
+        )
+    }
+}
+
+/// Pulls the public stand-in of `project` into the local cache; its directory.
+async fn pull_standin(client: &weir_client::Client, project: &str) -> Result<PathBuf> {
+    let p = client.project(project).await?;
+    let standin = p
+        .standin
+        .ok_or_else(|| anyhow!("{project} names no stand-in; pass --weights DIR"))?;
+    let id = weir_core::RepoId::parse(&standin).map_err(|e| anyhow!("{e}"))?;
+    let base = std::env::var_os("WEIR_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("weir")))
+        .unwrap_or_else(|| PathBuf::from(".weir-cache"));
+    let dir = base
+        .join("standins")
+        .join(id.namespace.as_str())
+        .join(id.name.as_str());
+    let outcome = client
+        .pull(
+            &id,
+            &dir,
+            &weir_client::PullOptions {
+                revision: "main".into(),
+                parallel: 4,
+                progress: false,
+            },
+        )
+        .await?;
+    println!("stand-in {standin}@{} in {}", outcome.commit, dir.display());
+    Ok(dir)
+}
+
+/// A command job here: under bubblewrap as you, with the same layout as in the research
+/// environment (`/weights` and `/job` read-only, `/out` writable, no network).
+fn run_command_locally(
+    weights: &Path,
+    code: &[PathBuf],
+    out: &Path,
+    argv: &[String],
+) -> Result<()> {
+    if argv.is_empty() {
+        bail!("a command job needs its argv after --, e.g. -- /usr/bin/python3 /job/main.py");
+    }
+    let job = tempfile::tempdir().context("a temporary /job")?;
+    let mut inputs = Vec::new();
+    for c in code {
+        code_files(c, &mut inputs)?;
+    }
+    for i in &inputs {
+        let rel = weir_core::RepoPath::parse(&i.path).map_err(|e| anyhow!("{}: {e}", i.path))?;
+        let target = job.path().join(rel.as_str());
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&i.content_base64)
+            .map_err(|e| anyhow!("{e}"))?;
+        std::fs::write(&target, bytes)?;
+    }
+    let status = std::process::Command::new("bwrap")
+        .args(["--unshare-all", "--die-with-parent", "--new-session"])
+        .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin"])
+        .args([
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+        ])
+        .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
+        .arg("--ro-bind")
+        .arg(weights)
+        .arg("/weights")
+        .arg("--ro-bind")
+        .arg(job.path())
+        .arg("/job")
+        .arg("--bind")
+        .arg(out)
+        .arg("/out")
+        .args([
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin",
+            "--setenv",
+            "HOME",
+            "/out",
+        ])
+        .args(["--chdir", "/out", "--"])
+        .args(argv)
+        .status()
+        .context("running bwrap (install bubblewrap to run command jobs locally)")?;
+    if !status.success() {
+        bail!("the command job failed ({status})");
+    }
+    Ok(())
 }
 
 fn print_job(j: &Job) {
@@ -166,12 +321,17 @@ pub async fn run(args: Args) -> Result<()> {
             project,
             kind,
             code,
+            input,
+            params,
             argv,
         } => {
             let (repo, rev) = split_rev(&model);
             let mut inputs = Vec::new();
             for c in &code {
                 code_files(c, &mut inputs)?;
+            }
+            if let Some(i) = &input {
+                inputs.push(self::input("input.jsonl", i)?);
             }
             let params = if kind == "command" {
                 if argv.is_empty() {
@@ -181,7 +341,11 @@ pub async fn run(args: Args) -> Result<()> {
                 }
                 serde_json::json!({ "argv": argv })
             } else {
-                serde_json::json!({})
+                match params {
+                    Some(p) => serde_json::from_str(&p)
+                        .map_err(|e| anyhow!("--params is not JSON: {e}"))?,
+                    None => serde_json::json!({}),
+                }
             };
             let j = client
                 .submit_job(&JobSubmission {
@@ -195,6 +359,50 @@ pub async fn run(args: Args) -> Result<()> {
                 .await?;
             print_job(&j);
             println!("next: weir job status {}", j.id);
+        }
+        JobCommand::Run {
+            local: _,
+            kind,
+            project,
+            weights,
+            input,
+            params,
+            code,
+            out,
+            argv,
+        } => {
+            let weights = match (weights, project) {
+                (Some(w), _) => w,
+                (None, Some(p)) => pull_standin(&client, &p).await?,
+                (None, None) => {
+                    bail!("name the weights: --project NS/NAME (its stand-in) or --weights DIR")
+                }
+            };
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            if kind == "command" {
+                run_command_locally(&weights, &code, &out, &argv)?;
+            } else {
+                let input = input.ok_or_else(|| anyhow!("a {kind} job needs --input FILE"))?;
+                let runner = runner()?;
+                let status = std::process::Command::new(&runner)
+                    .arg(&kind)
+                    .arg("--weights")
+                    .arg(&weights)
+                    .arg("--input")
+                    .arg(&input)
+                    .arg("--out")
+                    .arg(&out)
+                    .args(["--params", params.as_deref().unwrap_or("{}")])
+                    .status()
+                    .with_context(|| format!("running {}", runner.display()))?;
+                if !status.success() {
+                    bail!("the {kind} job failed ({status})");
+                }
+            }
+            println!(
+                "the {kind} job ran locally; its outputs are in {}",
+                out.display()
+            );
         }
         JobCommand::Status { id } => print_job(&client.job(id).await?),
         JobCommand::List { project } => {
@@ -232,7 +440,22 @@ pub async fn run(args: Args) -> Result<()> {
             println!("{n} outputs of job {id} written to {}", dir.display());
         }
         JobCommand::Cancel { id } => print_job(&client.cancel_job(id).await?),
-        JobCommand::Review { id, votes, reason } => {
+        JobCommand::Review {
+            id,
+            votes,
+            all,
+            reason,
+        } => {
+            let votes = match all {
+                Some(v) => client
+                    .job(id)
+                    .await?
+                    .outputs
+                    .iter()
+                    .map(|o| format!("{}={v}", o.path))
+                    .collect(),
+                None => votes,
+            };
             let votes = votes
                 .iter()
                 .map(|v| {
