@@ -88,6 +88,11 @@ pub async fn run(serve_args: Args) -> Result<()> {
         &args.data,
         &weir_registry::settings::log_origin(&public_url),
     )?;
+    let enclave = if args.research.enabled || serve_args.research {
+        Some(open_enclave(&args)?)
+    } else {
+        None
+    };
     if serve_args.demo {
         crate::demo::seed(
             &store,
@@ -96,6 +101,7 @@ pub async fn run(serve_args: Args) -> Result<()> {
             &release_key,
             &log_signer,
             &args.osv_prefix,
+            enclave.as_ref(),
         )
         .await?;
     }
@@ -128,8 +134,7 @@ pub async fn run(serve_args: Args) -> Result<()> {
             },
         },
     );
-    let state = if args.research.enabled || serve_args.research {
-        let enclave = open_enclave(&args)?;
+    let state = if let Some(enclave) = enclave {
         println!(
             "the research environment runs jobs in {} slots (cgroup {})",
             enclave.sandbox.slots().len(),
