@@ -62,6 +62,8 @@ pub enum Finding {
         length: usize,
         max: usize,
     },
+    /// Output names are a channel too: they must be short and plain, and few.
+    Names { problem: String },
 }
 
 impl Finding {
@@ -86,8 +88,42 @@ impl Finding {
                 length,
                 max,
             } => format!("a {encoding} run of {length} characters; at most {max}"),
+            Finding::Names { problem } => problem.clone(),
         }
     }
+}
+
+/// At most this many files in one release.
+pub const MAX_FILES: usize = 100;
+
+/// Whether `path` is a plain output name: at most 4 parts, each 1 to 64 letters, digits, `.`,
+/// `_` or `-`, starting with a letter or digit.
+pub fn plain_name(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.len() <= 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 64
+                && p.as_bytes()[0].is_ascii_alphanumeric()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        })
+}
+
+/// The names of a release: plain (see [`plain_name`]) and at most [`MAX_FILES`].
+pub fn check_names<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Finding> {
+    let mut n = 0usize;
+    for p in paths {
+        n += 1;
+        if !plain_name(p) {
+            return Some(Finding::Names {
+                problem: "an output name that is not plain (at most 4 parts of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)".into(),
+            });
+        }
+    }
+    (n > MAX_FILES).then(|| Finding::Names {
+        problem: format!("{n} output files; a release has at most {MAX_FILES}"),
+    })
 }
 
 /// The format a file's first bytes announce, if it is one that can carry weights: tensor
@@ -247,6 +283,29 @@ pub fn check_release(sizes: &[u64], rules: &OutputRules) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_names_are_plain_and_few() {
+        for ok in ["results.json", "a/b/c/d.txt", "run-1_x.csv"] {
+            assert!(plain_name(ok), "{ok}");
+        }
+        let long = "x".repeat(65);
+        for bad in [
+            "_logs/stdout.txt",
+            ".hidden",
+            "a//b",
+            "a/b/c/d/e",
+            "a b",
+            &long,
+            "é.txt",
+            "",
+        ] {
+            assert!(!plain_name(bad), "{bad:?}");
+        }
+        assert!(check_names(["a.txt", "b.txt"]).is_none());
+        let many: Vec<String> = (0..=MAX_FILES).map(|i| format!("f{i}")).collect();
+        assert!(check_names(many.iter().map(String::as_str)).is_some());
+    }
 
     fn check(bytes: &[u8]) -> Vec<Finding> {
         check_file(bytes.len() as u64, bytes, &OutputRules::default())

@@ -211,7 +211,15 @@ fn check_inputs(inputs: &[(String, Vec<u8>)]) -> Result<(), ServiceError> {
             format!("the inputs are {total} bytes; at most {MAX_INPUT_BYTES}"),
         ));
     }
+    let mut seen = std::collections::BTreeSet::new();
     for (p, _) in inputs {
+        if !seen.insert(p.as_str()) {
+            return Err(refused(
+                Kind::Invalid,
+                ErrorCode::InvalidPath,
+                format!("input path {p:?} given twice"),
+            ));
+        }
         if weir_core::RepoPath::parse(p).is_err() {
             return Err(refused(
                 Kind::Invalid,
@@ -466,6 +474,14 @@ pub async fn show(
     if !crate::research::sees_details(subject, &p) {
         return Err(not_found(id));
     }
+    // A team member who cannot see the model (a private repo of another namespace) finds no job.
+    let visible = match store.db.repo(&job.repo).await? {
+        Some(r) => weir_authz::authorize(subject, &Action::ReadMetadata(&facts(&r))).allow,
+        None => false,
+    };
+    if !visible {
+        return Err(not_found(id));
+    }
     Ok((job, p))
 }
 
@@ -488,10 +504,19 @@ pub async fn list(
             &p.full_name(),
         ));
     }
-    Ok(store
+    let mut out = Vec::new();
+    for j in store
         .db
         .list_jobs(Some(p.id), before, limit.clamp(1, 500))
-        .await?)
+        .await?
+    {
+        if let Some(r) = store.db.repo(&j.repo).await?
+            && weir_authz::authorize(subject, &Action::ReadMetadata(&facts(&r))).allow
+        {
+            out.push(j);
+        }
+    }
+    Ok(out)
 }
 
 /// The public job log: every job on a model the caller may see, newest first (no inputs, no
@@ -921,8 +946,14 @@ pub async fn run_queue(
         let (store, enclave, slots) = (store.clone(), enclave.clone(), slots.clone());
         tokio::spawn(async move {
             let id = job.id;
+            let copy = job.clone();
             if let Err(e) = run_one(&store, &enclave, &slot, job).await {
                 tracing::error!(job = id, error = %e, "running a job");
+                // Never leave it running: it fails, with its event.
+                let ctx = Context::local("weir", "weir-job-runner");
+                if let Err(e) = refuse_start(&store, &ctx, &copy, None, "internal_error").await {
+                    tracing::error!(job = id, error = %e, "failing a job after an error");
+                }
             }
             slots.lock().await.push(slot);
             drop(permit);
@@ -1036,6 +1067,19 @@ async fn run_one(
         };
         extra_ro.push((runner, RUNNER.to_string()));
         let input = format!("/job/{BUILTIN_INPUT}");
+        let mut params = params;
+        // Per-choice log-likelihoods are grey-box output: only where the project holds AL2
+        // on this revision and the tier allows it.
+        if j.kind == JobKind::Mcq
+            && let Some(o) = params.as_object_mut()
+        {
+            let grey = p
+                .granted(repo.id, &j.commit)
+                .is_some_and(|g| g >= weir_core::research::AccessLevel::Al2)
+                && weir_core::research::AccessLevel::highest_for(repo.tier)
+                    >= weir_core::research::AccessLevel::Al2;
+            o.insert("loglikelihoods".into(), json!(grey));
+        }
         let params = params.to_string();
         let model = j.repo.to_string();
         [
@@ -1129,7 +1173,9 @@ async fn run_one(
         "none"
     } else if blocked {
         "blocked"
-    } else if repo.tier >= Tier::T3 {
+    } else if repo.tier >= Tier::T3 || j.kind == JobKind::Command {
+        // The researcher's own program can write anything the rules miss: two checkers read
+        // its outputs whatever the tier. Built-in kinds write only their own schema.
         "awaiting_review"
     } else {
         "released"
@@ -1178,8 +1224,24 @@ async fn run_one(
         .await
     {
         Ok(_) => Ok(()),
-        // Cancelled while running: charged nothing more, its outputs dropped.
-        Err(StoreError::StateChanged { .. }) => Ok(()),
+        // Cancelled while running: its outputs are dropped, what it used is charged and logged.
+        Err(StoreError::StateChanged { .. }) => {
+            let ev = finish_event(
+                &ctx,
+                &j,
+                Some(&repo),
+                "cancelled",
+                done,
+                cpu_ms,
+                Some(wall_ms),
+                peak,
+            );
+            store
+                .db
+                .charge_cancelled_logged(j.id, cpu_ms, Some(wall_ms), peak, charged_ms, &ev)
+                .await?;
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -1210,11 +1272,27 @@ async fn stage(
 
 /// The job's output files and logs with their findings, read without following links; each
 /// read at most one byte past the per-file cap (a larger file is a finding, its bytes dropped).
+///
+/// Names are a channel too: a release with a name that is not plain, or with more than
+/// [`outputs::MAX_FILES`] files, keeps none of its files, only one `_blocked` entry with the
+/// finding (and the logs, held like everything else).
 fn collect(dir: &weir_enclave::JobDir, rules: &OutputRules) -> Vec<(Output, Vec<u8>)> {
-    let mut files: Vec<(String, std::path::PathBuf, u64)> = dir.outputs(1000);
+    let mut files: Vec<(String, std::path::PathBuf, u64)> = dir.outputs(outputs::MAX_FILES * 10);
+    let mut out = Vec::new();
+    if let Some(f) = outputs::check_names(files.iter().map(|(p, _, _)| p.as_str())) {
+        files.clear();
+        out.push((
+            Output {
+                path: "_blocked".into(),
+                size: 0,
+                sha256: hex::encode(Sha256::digest(b"")),
+                findings: serde_json::to_string(&[f]).unwrap_or_else(|_| "[]".into()),
+            },
+            Vec::new(),
+        ));
+    }
     files.push((format!("{LOG_DIR}/stdout.txt"), dir.stdout.clone(), 0));
     files.push((format!("{LOG_DIR}/stderr.txt"), dir.stderr.clone(), 0));
-    let mut out = Vec::new();
     for (path, host, _) in files {
         let is_log = path.starts_with(LOG_DIR);
         let cap = if is_log { MAX_LOG } else { rules.max_file + 1 };

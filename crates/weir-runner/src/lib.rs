@@ -212,8 +212,10 @@ pub struct Question {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub doc_id: usize,
-    /// The log-likelihood of each choice's letter.
-    pub loglikelihoods: Vec<f32>,
+    /// The log-likelihood of each choice's letter: grey-box output, written only when the job
+    /// asks for it (`loglikelihoods: true`, which the registry sets only at AL2 and above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglikelihoods: Option<Vec<f32>>,
     pub chosen: usize,
     pub answer: usize,
     pub acc: f64,
@@ -232,7 +234,7 @@ pub fn wmdp_prompt(q: &Question) -> String {
 }
 
 /// Scores `questions`: per question, the choice whose letter is most likely after the prompt.
-pub fn mcq(m: &Model, questions: &[Question]) -> Result<Vec<Sample>> {
+pub fn mcq(m: &Model, questions: &[Question], loglikelihoods: bool) -> Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(questions.len());
     for (i, q) in questions.iter().enumerate() {
         if q.choices.len() < 2 || q.choices.len() > LETTERS.len() || q.answer >= q.choices.len() {
@@ -260,7 +262,7 @@ pub fn mcq(m: &Model, questions: &[Question]) -> Result<Vec<Sample>> {
             .0;
         out.push(Sample {
             doc_id: i,
-            loglikelihoods: lls,
+            loglikelihoods: loglikelihoods.then_some(lls),
             chosen,
             answer: q.answer,
             acc: if chosen == q.answer { 1.0 } else { 0.0 },
@@ -408,6 +410,8 @@ pub fn run(
             struct McqParams {
                 #[serde(default = "default_task")]
                 task: String,
+                #[serde(default)]
+                loglikelihoods: bool,
             }
             fn default_task() -> String {
                 "wmdp".into()
@@ -424,7 +428,7 @@ pub fn run(
             }
             let questions: Vec<Question> = read_jsonl(input)?;
             let m = Model::load(weights)?;
-            let samples = mcq(&m, &questions)?;
+            let samples = mcq(&m, &questions, p.loglikelihoods)?;
             write_jsonl(&out.join("samples.jsonl"), &samples)?;
             let results = lm_eval_results(&p.task, model, revision, &samples);
             std::fs::write(
@@ -642,13 +646,19 @@ mod tests {
         let g2 = generate(&m, &prompts, p).expect("generate");
         assert_eq!(g1, g2, "a seed makes generation deterministic");
         assert!(g1[0].tokens >= 1 && g1[0].tokens <= 8);
-        let s = mcq(&m, &questions()).expect("mcq");
+        let s = mcq(&m, &questions(), true).expect("mcq");
         assert_eq!(s.len(), 6);
         assert!(
             s.iter()
-                .all(|x| x.loglikelihoods.len() == 4 && x.chosen < 4)
+                .all(|x| x.loglikelihoods.as_ref().is_some_and(|l| l.len() == 4) && x.chosen < 4)
         );
-        let again = mcq(&Model::load(b.path()).expect("load"), &questions()).expect("mcq");
+        let black = mcq(&m, &questions(), false).expect("mcq");
+        assert!(black.iter().all(|x| x.loglikelihoods.is_none()));
+        assert_eq!(
+            black.iter().map(|x| x.chosen).collect::<Vec<_>>(),
+            s.iter().map(|x| x.chosen).collect::<Vec<_>>()
+        );
+        let again = mcq(&Model::load(b.path()).expect("load"), &questions(), true).expect("mcq");
         assert_eq!(s, again, "the same weights give the same answers");
         let l = logits(&m, &prompts, LogitsParams { top_k: 3 }).expect("logits");
         assert_eq!(l[0].top.len(), 3);
@@ -661,14 +671,14 @@ mod tests {
         let samples = vec![
             Sample {
                 doc_id: 0,
-                loglikelihoods: vec![-1.0, -2.0],
+                loglikelihoods: None,
                 chosen: 0,
                 answer: 0,
                 acc: 1.0,
             },
             Sample {
                 doc_id: 1,
-                loglikelihoods: vec![-1.0, -2.0],
+                loglikelihoods: None,
                 chosen: 0,
                 answer: 1,
                 acc: 0.0,

@@ -54,6 +54,8 @@ fn job_json(j: &Job) -> wire::Job {
         submitted_by: None,
         params: None,
         outputs: vec![],
+        held_files: 0,
+        blocked_by: vec![],
         votes: vec![],
     }
 }
@@ -103,6 +105,7 @@ async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<wire::Job>, ApiError> {
     let (j, _) = svc::show(&state.store, &caller.subject, id).await?;
+    let operator = weir_authz::authorize(&caller.subject, &weir_authz::Action::Administer).allow;
     let mut out = job_json(&j);
     out.submitted_by = Some(j.submitted_by.clone());
     out.params = serde_json::from_str(&j.params).ok();
@@ -120,6 +123,22 @@ async fn show(
             size: o.size,
         })
         .collect();
+    // Names, sizes and digests of held files are a channel out of the sandbox too: the team
+    // sees them once the outputs are released, the output checkers (operators) always; the
+    // team sees how many are held and which rules blocked them.
+    out.held_files = out.outputs.len();
+    if j.outputs_state != "released" && !operator {
+        let mut rules: Vec<String> = out
+            .outputs
+            .iter()
+            .flat_map(|o| o.findings.iter())
+            .filter_map(|f| f.get("rule").and_then(|r| r.as_str()).map(str::to_string))
+            .collect();
+        rules.sort();
+        rules.dedup();
+        out.blocked_by = rules;
+        out.outputs.clear();
+    }
     let me = caller.subject.name().map(|n| n.to_string());
     let votes = state
         .store

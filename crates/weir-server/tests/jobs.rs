@@ -182,6 +182,10 @@ async fn a_job_runs_on_the_weights_and_its_outputs_need_two_checkers() {
         "{v}"
     );
     assert_eq!(v["outputs_state"], "awaiting_review");
+    // Held: the team sees how many files, not their names, sizes or digests (a channel too).
+    assert_eq!(v["held_files"], 3, "{v}");
+    assert_eq!(v["outputs"], json!([]), "{v}");
+    let v = w.app.json(&format!("/api/v1/jobs/{id}"), Some(&w.op)).await;
     let paths: Vec<&str> = v["outputs"]
         .as_array()
         .expect("outputs")
@@ -289,6 +293,8 @@ async fn an_output_holding_weights_is_blocked() {
     let id = v["id"].as_i64().expect("id");
     let v = finished(&w, id).await;
     assert_eq!(v["outputs_state"], "blocked", "{v}");
+    assert_eq!(v["blocked_by"], json!(["format"]), "{v}");
+    let v = w.app.json(&format!("/api/v1/jobs/{id}"), Some(&w.op)).await;
     let copy = v["outputs"]
         .as_array()
         .expect("outputs")
@@ -308,6 +314,83 @@ async fn an_output_holding_weights_is_blocked() {
         .await;
         assert_eq!(s, StatusCode::CONFLICT, "{path}");
     }
+    // Names are a channel: a release with names that are not plain, or with too many files,
+    // keeps none of them (nor can a job pass its files off as the logs).
+    for script in [
+        "mkdir -p /out/_logs; echo x > /out/_logs/stdout.txt; echo printed",
+        "for i in $(seq 1 150); do : > /out/f$i; done",
+        "echo x > '/out/QUFBQUFB=='",
+    ] {
+        let (s, v) = submit(&w, &w.grace, command("acme/restricted", script)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let id = v["id"].as_i64().expect("id");
+        let v = finished(&w, id).await;
+        assert_eq!(v["state"], "succeeded", "{script}: {v}");
+        assert_eq!(v["outputs_state"], "blocked", "{script}: {v}");
+        assert_eq!(v["blocked_by"], json!(["names"]), "{script}: {v}");
+        let v = w.app.json(&format!("/api/v1/jobs/{id}"), Some(&w.op)).await;
+        let paths: Vec<&str> = v["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .filter_map(|o| o["path"].as_str())
+            .filter(|p| !p.starts_with("_logs/"))
+            .collect();
+        assert_eq!(paths, vec!["_blocked"], "{script}: {v}");
+    }
+}
+
+/// Cancelling a running job kills it, and what it used is still charged and logged.
+#[tokio::test]
+async fn a_cancelled_running_job_is_charged() {
+    let Some(w) = world(true, 3600).await else {
+        return;
+    };
+    let (s, v) = submit(
+        &w,
+        &w.grace,
+        command("acme/restricted", "while :; do :; done"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    for _ in 0..100 {
+        let v = w
+            .app
+            .json(&format!("/api/v1/jobs/{id}"), Some(&w.grace))
+            .await;
+        if v["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/cancel"),
+            Some(&w.grace),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let mut charged = 0.0;
+    for _ in 0..100 {
+        let v = w
+            .app
+            .json(&format!("/api/v1/jobs/{id}"), Some(&w.grace))
+            .await;
+        charged = v["charged_seconds"].as_f64().unwrap_or(0.0);
+        if charged > 0.0 {
+            assert_eq!(v["state"], "cancelled");
+            assert_eq!(v["outputs"], json!([]));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(charged > 0.2, "a cancelled job ran for free: {charged}");
+    assert!(w.app.has_event("acme/restricted", "job.finish").await);
 }
 
 #[tokio::test]
@@ -806,4 +889,34 @@ async fn a_sealed_model_generates_and_nothing_more() {
         (StatusCode::BAD_REQUEST, "invalid_params"),
         "{v}"
     );
+}
+
+/// A member whose attestation lapses while their job waits never runs it; nor does a job on a
+/// revision put under an incident hold meanwhile.
+#[tokio::test]
+async fn a_lapsed_attestation_stops_a_queued_job() {
+    let Some(w) = world(false, 3600).await else {
+        return;
+    };
+    let (s, v) = submit(
+        &w,
+        &w.grace,
+        command("acme/restricted", "echo ran > /out/ran.txt"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    set_level(&w.app, "grace", IdentityLevel::Identified, Some("NL")).await;
+    tokio::spawn(weir_registry::jobs::run_queue(
+        w.app.store.clone(),
+        w.app_enclave(),
+        std::future::pending::<()>(),
+    ));
+    let v = finished(&w, id).await;
+    assert_eq!(
+        (v["state"].as_str(), v["ending"].as_str()),
+        (Some("failed"), Some("identity_level")),
+        "{v}"
+    );
+    assert_eq!(v["outputs"], json!([]));
 }

@@ -283,13 +283,20 @@ impl Db {
             .collect()
     }
 
-    /// The oldest queued job, now running (started at `at`); `None` when the queue is empty.
+    /// The oldest queued job of a project with no job running, now running (started at `at`);
+    /// `None` when there is none. One job per project at a time: its wall clock is cut to the
+    /// project's remaining quota, which a second job at once would spend again, and no project
+    /// holds every slot.
     pub async fn claim_next_job(&self, at: i64) -> Result<Option<Job>> {
         let mut tx = self.begin_write().await?;
-        let next =
-            sqlx::query("SELECT id FROM research_jobs WHERE state = 'queued' ORDER BY id LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
+        let next = sqlx::query(
+            "SELECT j.id FROM research_jobs j WHERE j.state = 'queued'
+               AND NOT EXISTS (SELECT 1 FROM research_jobs r
+                               WHERE r.project_id = j.project_id AND r.state = 'running')
+             ORDER BY j.id LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(next) = next else {
             return Ok(None);
         };
@@ -363,6 +370,33 @@ impl Db {
         self.job(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id}")))
+    }
+
+    /// Records what a job cancelled while running used (its charge) with its event.
+    pub async fn charge_cancelled_logged(
+        &self,
+        id: i64,
+        cpu_ms: Option<i64>,
+        wall_ms: Option<i64>,
+        peak_memory: Option<i64>,
+        charged_ms: i64,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE research_jobs SET cpu_ms = $1, wall_ms = $2, peak_memory = $3, charged_ms = $4
+             WHERE id = $5 AND state = 'cancelled'",
+        )
+        .bind(cpu_ms)
+        .bind(wall_ms)
+        .bind(peak_memory)
+        .bind(charged_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The jobs a stopped server left running: the runner fails them at start (`interrupted`).

@@ -64,6 +64,13 @@ pub struct Job {
     pub finished_at: Option<String>,
     pub id: i64,
     pub kind: String,
+    /// The rules that blocked the outputs (what the team sees of findings before a release).
+    #[serde(default)]
+    pub blocked_by: Vec<String>,
+    /// How many files (outputs and logs) are held.
+    #[serde(default)]
+    pub held_files: usize,
+    /// The held files: for output checkers (operators) always, for the team once released.
     #[serde(default)]
     pub outputs: Vec<JobOutput>,
     /// `none`, `blocked`, `awaiting_review`, `released`, `returned` or `rejected`.

@@ -370,7 +370,15 @@ fn log_entries_are_decoded_filtered_and_private_repos_stay_sealed() {
         ],
     ));
     wait_size(&server, &cfg, 3);
-    let all = ok(&log_cmd(&server, &cfg, &["entries"]));
+    // The sealed entry is integrated a sequencer interval or two after the others.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let all = loop {
+        let all = ok(&log_cmd(&server, &cfg, &["entries"]));
+        if all.contains("(sealed)") || Instant::now() >= deadline {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(all.lines().count() >= 3, "{all}");
     assert!(all.contains("\ttier.set\talice/m\t"), "{all}");
     assert!(all.contains("(sealed)"), "{all}");

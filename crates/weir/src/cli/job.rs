@@ -285,7 +285,16 @@ fn print_job(j: &Job) {
         );
     }
     if j.outputs_state != "none" {
-        println!("  outputs: {}", j.outputs_state);
+        println!(
+            "  outputs: {} ({} files held{})",
+            j.outputs_state,
+            j.held_files,
+            if j.blocked_by.is_empty() {
+                String::new()
+            } else {
+                format!("; blocked by {}", j.blocked_by.join(", "))
+            }
+        );
     }
     for o in &j.outputs {
         let rules: Vec<String> = o
@@ -421,6 +430,12 @@ pub async fn run(args: Args) -> Result<()> {
         }
         JobCommand::Outputs { id, dir } => {
             let j = client.job(id).await?;
+            if j.outputs_state != "released" {
+                bail!(
+                    "the outputs of job {id} are {}: nothing leaves before it passes the checks (see weir job status {id})",
+                    j.outputs_state
+                );
+            }
             let dir = dir.unwrap_or_else(|| PathBuf::from(format!("job-{id}")));
             let mut n = 0;
             for o in j.outputs.iter().filter(|o| !o.path.starts_with("_logs/")) {
