@@ -1,7 +1,7 @@
 //! Running one job in the sandbox: its directories, its limits, the launch chain (see the crate
 //! docs), the wall clock and the output cap, and the sweep afterwards.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -284,25 +284,42 @@ impl JobDir {
 
     /// Total bytes and entries under `out/` (not following symlinks), stopping past `limit`
     /// entries.
+    ///
+    /// Runs while the job does, so it walks by file descriptor: each directory is opened
+    /// relative to its parent with `O_NOFOLLOW`, and a directory the job swaps for a symlink
+    /// between two looks is never followed out of `out/`.
     fn out_usage(&self, limit: usize) -> (u64, usize) {
+        use nix::fcntl::{AtFlags, OFlag};
+        use nix::sys::stat::{Mode, SFlag, fstatat};
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let mut bytes = 0u64;
         let mut entries = 0usize;
-        let mut stack = vec![self.out.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in rd.flatten() {
+        let Ok(root) = nix::dir::Dir::open(&self.out, flags, Mode::empty()) else {
+            return (0, 0);
+        };
+        let mut stack = vec![root];
+        while let Some(mut dir) = stack.pop() {
+            let names: Vec<std::ffi::CString> = dir
+                .iter()
+                .flatten()
+                .map(|e| e.file_name().to_owned())
+                .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+                .collect();
+            for name in names {
                 entries += 1;
                 if entries > limit {
                     return (bytes, entries);
                 }
-                if let Ok(m) = std::fs::symlink_metadata(e.path()) {
-                    if m.file_type().is_dir() {
-                        stack.push(e.path());
-                    }
-                    // Allocated blocks, so sparse files count for what they hold on disk too.
-                    bytes += m.len().max(m.blocks() * 512);
+                let Ok(st) = fstatat(&dir, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                // Allocated blocks, so sparse files count for what they hold on disk too.
+                bytes += (st.st_size.max(0) as u64).max(st.st_blocks.max(0) as u64 * 512);
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+                    && let Ok(sub) =
+                        nix::dir::Dir::openat(&dir, name.as_c_str(), flags, Mode::empty())
+                {
+                    stack.push(sub);
                 }
             }
         }

@@ -862,6 +862,17 @@ pub async fn recover(store: &Store, now: i64) -> Result<usize, ServiceError> {
     Ok(jobs.len())
 }
 
+/// Milliseconds as seconds rounded to a tenth: the metering everyone sees carries no more bits
+/// than it needs (a job's exact CPU time or memory would be a channel out of the sandbox).
+pub fn tenths(ms: i64) -> f64 {
+    (ms as f64 / 100.0).round() / 10.0
+}
+
+/// Bytes rounded up to whole MiB, for the same reason.
+pub fn mib(bytes: i64) -> i64 {
+    bytes.saturating_add((1 << 20) - 1) / (1 << 20) * (1 << 20)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish_event(
     ctx: &Context,
@@ -889,9 +900,9 @@ fn finish_event(
                 "submitted_at": j.submitted_at,
                 "started_at": j.started_at,
                 "finished_at": now,
-                "cpu_seconds": cpu_ms.map(|c| c as f64 / 1000.0),
-                "wall_seconds": wall_ms.map(|w| w as f64 / 1000.0),
-                "peak_memory": peak_memory,
+                "cpu_seconds": cpu_ms.map(tenths),
+                "wall_seconds": wall_ms.map(tenths),
+                "peak_memory": peak_memory.map(mib),
                 "ending": ending,
             },
         }),

@@ -30,7 +30,7 @@ pub fn routes() -> crate::routes::Routes {
 }
 
 fn secs(ms: Option<i64>) -> Option<f64> {
-    ms.map(|m| m as f64 / 1000.0)
+    ms.map(svc::tenths)
 }
 
 /// A job's public facts (what the job log shows).
@@ -48,8 +48,8 @@ fn job_json(j: &Job) -> wire::Job {
         ending: j.ending.clone(),
         cpu_seconds: secs(j.cpu_ms),
         wall_seconds: secs(j.wall_ms),
-        peak_memory: j.peak_memory,
-        charged_seconds: j.charged_ms as f64 / 1000.0,
+        peak_memory: j.peak_memory.map(svc::mib),
+        charged_seconds: svc::tenths(j.charged_ms),
         outputs_state: j.outputs_state.clone(),
         submitted_by: None,
         params: None,

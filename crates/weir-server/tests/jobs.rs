@@ -177,9 +177,15 @@ async fn a_job_runs_on_the_weights_and_its_outputs_need_two_checkers() {
     assert_eq!(v["state"], "succeeded", "{v}");
     assert_eq!(v["ending"], "exit_0");
     assert!(v["wall_seconds"].as_f64().is_some());
+    // Metered and charged (shown to a tenth of a second: exact figures would be a channel).
     assert!(
-        v["charged_seconds"].as_f64().is_some_and(|c| c > 0.0),
+        v["cpu_seconds"].as_f64().is_some() && v["charged_seconds"].as_f64().is_some(),
         "{v}"
+    );
+    let row = w.app.store.db.job(id).await.expect("db").expect("job");
+    assert!(
+        row.charged_ms > 0 && row.cpu_ms.is_some_and(|c| c > 0),
+        "{row:?}"
     );
     assert_eq!(v["outputs_state"], "awaiting_review");
     // Held: the team sees how many files, not their names, sizes or digests (a channel too).
