@@ -10,8 +10,10 @@
 //!   samples, and accuracy in lm-evaluation-harness's results JSON shape;
 //! - `logits`: prompts → the top-k next-token log-probabilities (k ≤ 20, never the full vocab).
 //!
-//! Models: Llama-architecture safetensors (`config.json`, `tokenizer.json`, `*.safetensors`),
-//! which Mistral- and Qwen2-style checkpoints without biases share.
+//! Models: Llama-architecture safetensors (`config.json`, `tokenizer.json`, `*.safetensors`).
+//! Mistral checkpoints share the layout (their sliding-window attention is not applied, which
+//! only matters past the window); Qwen2's attention biases are not loaded yet, so Qwen2 is not
+//! supported.
 
 use std::collections::HashMap;
 use std::path::Path;
