@@ -903,5 +903,17 @@ fn research_jobs_from_the_cli_match_local_runs_on_the_standin() {
         log.contains(&format!("job {id} (mcq) on alice/llama")),
         "{log}"
     );
-    ok(&server.admin(&["events", "--action", "job.finish"]));
+    let finished = ok(&server.admin(&["events", "--action", "job.finish"]));
+    assert!(finished.contains("job.finish"), "{finished}");
+    // The job, its metering and the output decisions are on the transparency log, which audits.
+    let cfg = dir.path().join("cfg");
+    let audit = weir(
+        &["log", "audit"],
+        &[
+            ("WEIR_SERVER", url),
+            ("WEIR_CONFIG_DIR", cfg.to_str().expect("utf8")),
+        ],
+    );
+    let text = ok(&audit);
+    assert!(text.contains("audited"), "{text}");
 }
