@@ -272,11 +272,9 @@ os.waitpid(pid, 0); print("fork ok")
     }
 }
 
-/// Forking past the pids limit fails inside; the children it left running are gone afterwards.
-#[tokio::test]
-async fn forking_past_the_pids_limit_fails() {
-    let Some(env) = env() else { return };
-    let j = job(&env, "forks", 0);
+/// Runs a Python job that forks 200 sleeping children, as far as it can; how many it started.
+async fn forks(env: &Env, name: &str) -> (Outcome, usize, String) {
+    let j = job(env, name, 0);
     let probe = "import os, time\nn = 0\nfor i in range(200):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1\nprint('started', n, flush=True)\n";
     j.add_code("forks.py", probe.as_bytes(), false)
         .expect("probe");
@@ -286,15 +284,23 @@ async fn forking_past_the_pids_limit_fails() {
         limits: limits(),
         extra_ro: vec![],
     };
-    let (o, out, err) = run(&env, &j, 0, &spec).await;
-    let started: usize = out
+    let (o, out, err) = run(env, &j, 0, &spec).await;
+    let started = out
         .lines()
         .find_map(|l| l.strip_prefix("started "))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(usize::MAX);
+    (o, started, format!("{out}{err}"))
+}
+
+/// Forking past the pids limit fails inside; the children it left running are gone afterwards.
+#[tokio::test]
+async fn forking_past_the_pids_limit_fails() {
+    let Some(env) = env() else { return };
+    let (o, started, out) = forks(&env, "forks").await;
     assert!(
         started < limits().pids as usize,
-        "forked {started} times under a limit of {}: {out}{err} {o:?}",
+        "forked {started} times under a limit of {}: {out} {o:?}",
         limits().pids
     );
     // `run` asserted that none of the sleeping children is left.
@@ -421,21 +427,6 @@ async fn without_cgroups_rlimits_still_hold() {
     let (o, out, _) = run(&env, &j, 0, &spec).await;
     assert!(!out.contains("400000000"), "{o:?}");
     assert_eq!(o.cpu_ms, None);
-    let j = job(&env, "nocg-forks", 0);
-    let probe = "import os, time\nn = 0\nfor i in range(200):\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1\nprint('started', n, flush=True)\n";
-    j.add_code("forks.py", probe.as_bytes(), false)
-        .expect("probe");
-    let spec = Spec {
-        argv: vec!["/usr/bin/python3".into(), "/job/forks.py".into()],
-        env: vec![],
-        limits: limits(),
-        extra_ro: vec![],
-    };
-    let (_, out, err) = run(&env, &j, 0, &spec).await;
-    let started: usize = out
-        .lines()
-        .find_map(|l| l.strip_prefix("started "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(usize::MAX);
-    assert!(started < 60, "{out}{err}");
+    let (_, started, out) = forks(&env, "nocg-forks").await;
+    assert!(started < 60, "{out}");
 }

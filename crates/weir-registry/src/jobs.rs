@@ -834,30 +834,12 @@ pub fn visible_votes(votes: Vec<Vote>, outputs_state: &str, me: Option<&str>) ->
 
 /// Fails the jobs a stopped server left running (`interrupted`), each with its event; queued
 /// jobs stay queued and run.
-pub async fn recover(store: &Store, now: i64) -> Result<usize, ServiceError> {
+pub async fn recover(store: &Store) -> Result<usize, ServiceError> {
     let ctx = Context::local("weir", "weir-job-runner");
     let jobs = store.db.running_jobs().await?;
     for j in &jobs {
         let repo = store.db.repo(&j.repo).await?;
-        let ev = finish_event(&ctx, j, repo.as_ref(), "interrupted", now, None, None, None);
-        let f = Finish {
-            state: JobState::Failed,
-            ending: "interrupted",
-            at: now,
-            cpu_ms: None,
-            wall_ms: None,
-            peak_memory: None,
-            charged_ms: 0,
-            outputs_state: "none",
-        };
-        match store
-            .db
-            .finish_job_logged(j.id, &[JobState::Running], &f, &[], &[ev])
-            .await
-        {
-            Ok(_) | Err(StoreError::StateChanged { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        refuse_start(store, &ctx, j, repo.as_ref(), "interrupted").await?;
     }
     Ok(jobs.len())
 }
@@ -918,7 +900,7 @@ pub async fn run_queue(
     enclave: Arc<Enclave>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    if let Err(e) = recover(&store, crate::clock::now()).await {
+    if let Err(e) = recover(&store).await {
         tracing::error!(error = %e, "recovering interrupted jobs");
     }
     let slots = Arc::new(tokio::sync::Mutex::new(enclave.sandbox.slots().to_vec()));

@@ -286,6 +286,20 @@ impl TestApp {
         }
     }
 
+    /// An org with `owner` as its owner.
+    pub async fn org_owned_by(&self, org: &str, owner: &str) {
+        self.org(org, &[]).await;
+        self.store
+            .db
+            .add_member(
+                &Name::parse(org).expect("org"),
+                &Name::parse(owner).expect("owner"),
+                "owner",
+            )
+            .await
+            .expect("owner");
+    }
+
     pub async fn repo(&self, id: &str, private: bool) {
         let sig = CommitSignature {
             name: "t".into(),

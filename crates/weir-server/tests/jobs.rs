@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use weir_core::{IdentityLevel, Name, Scope, Tier};
+use weir_core::{IdentityLevel, Scope, Tier};
 
 use crate::access::{set_level, set_tier};
 use crate::common::TestApp;
@@ -38,16 +38,7 @@ async fn world(autostart: bool, quota_cpu_seconds: i64) -> Option<World> {
     let dan = app.user("dan", Scope::Write).await;
     let op = app.user("op", Scope::Admin).await;
     let op2 = app.user("op2", Scope::Admin).await;
-    app.org("acme", &[]).await;
-    app.store
-        .db
-        .add_member(
-            &Name::parse("acme").expect("n"),
-            &Name::parse("alice").expect("n"),
-            "owner",
-        )
-        .await
-        .expect("owner");
+    app.org_owned_by("acme", "alice").await;
     app.org("safetylab", &["grace"]).await;
     for (repo, tier) in [("acme/restricted", Tier::T3), ("acme/sealed", Tier::T4)] {
         app.repo(repo, false).await;
@@ -126,6 +117,13 @@ async fn finished(w: &World, id: i64) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("job {id} never finished");
+}
+
+/// Submits `body` as grace; the new job's id.
+async fn queued(w: &World, body: Value) -> i64 {
+    let (s, v) = submit(w, &w.grace, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_i64().expect("id")
 }
 
 fn code(v: &Value) -> &str {
@@ -286,17 +284,14 @@ async fn an_output_holding_weights_is_blocked() {
     let Some(w) = world(true, 3600).await else {
         return;
     };
-    let (s, v) = submit(
+    let id = queued(
         &w,
-        &w.grace,
         command(
             "acme/restricted",
             "cp /weights/model.safetensors /out/copy.bin; echo ok > /out/fine.txt",
         ),
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
     let v = finished(&w, id).await;
     assert_eq!(v["outputs_state"], "blocked", "{v}");
     assert_eq!(v["blocked_by"], json!(["format"]), "{v}");
@@ -352,14 +347,7 @@ async fn a_cancelled_running_job_is_charged() {
     let Some(w) = world(true, 3600).await else {
         return;
     };
-    let (s, v) = submit(
-        &w,
-        &w.grace,
-        command("acme/restricted", "while :; do :; done"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
+    let id = queued(&w, command("acme/restricted", "while :; do :; done")).await;
     for _ in 0..100 {
         let v = w
             .app
@@ -480,9 +468,7 @@ async fn jobs_are_refused_to_whoever_may_not_run_them() {
         "{v}"
     );
     set_level(&w.app, "grace", IdentityLevel::Accredited, Some("NL")).await;
-    let (s, v) = submit(&w, &w.grace, pinned).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
+    let id = queued(&w, pinned).await;
     assert_eq!(finished(&w, id).await["state"], "succeeded");
 }
 
@@ -575,14 +561,7 @@ async fn a_job_stops_at_the_quota_and_the_next_one_is_refused() {
     let Some(w) = world(true, 1).await else {
         return;
     };
-    let (s, v) = submit(
-        &w,
-        &w.grace,
-        command("acme/restricted", "while :; do :; done"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
+    let id = queued(&w, command("acme/restricted", "while :; do :; done")).await;
     let v = finished(&w, id).await;
     assert_eq!(v["ending"], "wall_clock", "{v}");
     assert!(v["wall_seconds"].as_f64().is_some_and(|s| s < 5.0), "{v}");
@@ -729,9 +708,8 @@ async fn mcq_inside_the_sandbox_matches_the_runner_outside() {
         return;
     };
     let (dir, commit) = llama_project(&w, "acme/llama", Tier::T3, "safetylab/mcq", "AL1").await;
-    let (s, v) = submit(
+    let id = queued(
         &w,
-        &w.grace,
         builtin(
             "safetylab/mcq",
             "acme/llama",
@@ -741,8 +719,6 @@ async fn mcq_inside_the_sandbox_matches_the_runner_outside() {
         ),
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
     let v = finished(&w, id).await;
     assert_eq!(v["state"], "succeeded", "{v}");
     assert_eq!(v["outputs_state"], "awaiting_review", "{v}");
@@ -904,14 +880,7 @@ async fn a_lapsed_attestation_stops_a_queued_job() {
     let Some(w) = world(false, 3600).await else {
         return;
     };
-    let (s, v) = submit(
-        &w,
-        &w.grace,
-        command("acme/restricted", "echo ran > /out/ran.txt"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
+    let id = queued(&w, command("acme/restricted", "echo ran > /out/ran.txt")).await;
     set_level(&w.app, "grace", IdentityLevel::Identified, Some("NL")).await;
     tokio::spawn(weir_registry::jobs::run_queue(
         w.app.store.clone(),

@@ -4,7 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use weir_core::{Name, Scope, Tier};
+use weir_core::{Scope, Tier};
 
 use crate::access::set_tier;
 use crate::common::TestApp;
@@ -32,16 +32,7 @@ async fn world() -> World {
     let dan = app.user("dan", Scope::Write).await;
     let op = app.user("op", Scope::Admin).await;
     let op2 = app.user("op2", Scope::Admin).await;
-    app.org("acme", &[]).await;
-    app.store
-        .db
-        .add_member(
-            &Name::parse("acme").expect("n"),
-            &Name::parse("alice").expect("n"),
-            "owner",
-        )
-        .await
-        .expect("owner");
+    app.org_owned_by("acme", "alice").await;
     app.org("safetylab", &["grace"]).await;
     for (repo, private, tier) in [
         ("acme/restricted", false, Tier::T3),

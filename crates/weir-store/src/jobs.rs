@@ -171,6 +171,16 @@ fn job_from_row(r: &AnyRow) -> Result<Job> {
     })
 }
 
+fn vote_from_row(r: &AnyRow) -> Result<Vote> {
+    Ok(Vote {
+        path: r.try_get("path")?,
+        reviewer: r.try_get("reviewer")?,
+        vote: r.try_get("vote")?,
+        reason: r.try_get("reason")?,
+        at: r.try_get("at")?,
+    })
+}
+
 fn changed(id: i64, expected: &str) -> StoreError {
     StoreError::StateChanged {
         record: format!("job {id}"),
@@ -461,15 +471,7 @@ impl Db {
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Vote {
-                path: r.try_get("path")?,
-                reviewer: r.try_get("reviewer")?,
-                vote: r.try_get("vote")?,
-                reason: r.try_get("reason")?,
-                at: r.try_get("at")?,
-            })
-        })
+        .map(vote_from_row)
         .collect()
     }
 
@@ -520,15 +522,7 @@ impl Db {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Vote {
-                path: r.try_get("path")?,
-                reviewer: r.try_get("reviewer")?,
-                vote: r.try_get("vote")?,
-                reason: r.try_get("reason")?,
-                at: r.try_get("at")?,
-            })
-        })
+        .map(vote_from_row)
         .collect::<Result<Vec<_>>>()?;
         let (state, event) = decide(&all);
         sqlx::query("UPDATE research_jobs SET outputs_state = $1 WHERE id = $2")
