@@ -12,6 +12,7 @@ jobs="${JOBS:-15}"
 cargo build --release -q -p weir -p weir-runner
 bin=target/release
 work="$(mktemp -d)"
+chmod 755 "$work"   # the slot users must reach DATA-enclave beside the data dir
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== 1. sandbox start overhead"

@@ -32,6 +32,10 @@ pub enum SandboxError {
         "bubblewrap cannot make a user namespace here ({0}); on Ubuntu 23.10+ allow it with sysctl kernel.apparmor_restrict_unprivileged_userns=0"
     )]
     NoUserNamespace(String),
+    #[error(
+        "the slot users cannot reach the work dir {0}: every directory above it must be traversable by others (chmod o+x), or set [research] work_dir elsewhere"
+    )]
+    WorkDirUnreachable(PathBuf),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("{what} {path}: {source}")]
@@ -431,6 +435,7 @@ impl Sandbox {
             clone3_bpf,
         };
         sandbox.check_userns()?;
+        sandbox.check_work_dir()?;
         Ok(sandbox)
     }
 
@@ -473,6 +478,47 @@ impl Sandbox {
             Err(SandboxError::NoUserNamespace(
                 String::from_utf8_lossy(&out.stderr).trim().to_string(),
             ))
+        }
+    }
+
+    /// bubblewrap resolves a job's mounts as the slot user: the work dir must be reachable.
+    fn check_work_dir(&self) -> Result<(), SandboxError> {
+        let slot = &self.slots[0];
+        let out = std::process::Command::new("setpriv")
+            .args([
+                "--reuid",
+                &slot.uid.to_string(),
+                "--regid",
+                &self.gid.to_string(),
+                "--clear-groups",
+                "--",
+            ])
+            .arg(&self.bwrap)
+            .args([
+                "--unshare-all",
+                "--unshare-user",
+                "--ro-bind",
+                "/usr",
+                "/usr",
+            ])
+            .args([
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+            ])
+            .arg("--ro-bind")
+            .arg(&self.work_dir)
+            .args(["/work", "/usr/bin/true"])
+            .env_clear()
+            .output()
+            .map_err(io("running", &self.bwrap))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(SandboxError::WorkDirUnreachable(self.work_dir.clone()))
         }
     }
 

@@ -430,3 +430,24 @@ async fn without_cgroups_rlimits_still_hold() {
     let (_, started, out) = forks(&env, "nocg-forks").await;
     assert!(started < 60, "{out}");
 }
+
+/// A work dir the slot users cannot reach is refused when the sandbox opens, naming the fix,
+/// rather than failing every job later.
+#[tokio::test]
+async fn an_unreachable_work_dir_is_refused_at_start() {
+    if env().is_none() {
+        return;
+    }
+    let closed = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        closed.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let err = Sandbox::open(&SandboxConfig::new(closed.path().join("enclave")))
+        .expect_err("an unreachable work dir");
+    assert!(
+        err.to_string().contains("cannot reach the work dir"),
+        "{err}"
+    );
+}
