@@ -60,7 +60,7 @@ t0=$(date +%s.%N)
 id=$(WEIR_TOKEN=$grace "$bin/weir" job submit grace/smol --project lab/bench --kind mcq --input "$work/q.jsonl" --params '{"task":"wmdp_bio"}' | awk 'NR==1{print $2}')
 wait_for "$id"
 t1=$(date +%s.%N)
-WEIR_TOKEN=$grace "$bin/weir" job status "$id" | head -2
+WEIR_TOKEN=$grace "$bin/weir" job status "$id" | sed -n 1,2p
 python3 -c "print('inside the sandbox, through the queue: %d questions in %.1f s = %.2f questions/s' % ($questions, $t1-$t0, $questions/($t1-$t0)))"
 
 echo "== 3. trivial jobs through the queue"

@@ -950,6 +950,8 @@ pub async fn run_queue(
             }
             slots.lock().await.push(slot);
             drop(permit);
+            // The project's next job (held back while this one ran) may start now.
+            enclave.wake.notify_one();
         });
     }
 }
