@@ -439,11 +439,11 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// One `bwrap --unshare-user true` as the first slot user: tells at start-up, not at the
-    /// first job, that the host refuses user namespaces.
-    fn check_userns(&self) -> Result<(), SandboxError> {
+    /// Runs `/usr/bin/true` under bwrap as the first slot user, with `extra` mounts: the
+    /// start-up checks, so a host that cannot run jobs says so at once, not at the first job.
+    fn probe(&self, extra: &[&std::ffi::OsStr]) -> Result<std::process::Output, SandboxError> {
         let slot = &self.slots[0];
-        let out = std::process::Command::new("setpriv")
+        std::process::Command::new("setpriv")
             .args([
                 "--reuid",
                 &slot.uid.to_string(),
@@ -468,10 +468,16 @@ impl Sandbox {
                 "usr/lib64",
                 "/lib64",
             ])
-            .args(["/usr/bin/true"])
+            .args(extra)
+            .arg("/usr/bin/true")
             .env_clear()
             .output()
-            .map_err(io("running", &self.bwrap))?;
+            .map_err(io("running", &self.bwrap))
+    }
+
+    /// The host lets the slot users make a user namespace.
+    fn check_userns(&self) -> Result<(), SandboxError> {
+        let out = self.probe(&[])?;
         if out.status.success() {
             Ok(())
         } else {
@@ -483,38 +489,11 @@ impl Sandbox {
 
     /// bubblewrap resolves a job's mounts as the slot user: the work dir must be reachable.
     fn check_work_dir(&self) -> Result<(), SandboxError> {
-        let slot = &self.slots[0];
-        let out = std::process::Command::new("setpriv")
-            .args([
-                "--reuid",
-                &slot.uid.to_string(),
-                "--regid",
-                &self.gid.to_string(),
-                "--clear-groups",
-                "--",
-            ])
-            .arg(&self.bwrap)
-            .args([
-                "--unshare-all",
-                "--unshare-user",
-                "--ro-bind",
-                "/usr",
-                "/usr",
-            ])
-            .args([
-                "--symlink",
-                "usr/lib",
-                "/lib",
-                "--symlink",
-                "usr/lib64",
-                "/lib64",
-            ])
-            .arg("--ro-bind")
-            .arg(&self.work_dir)
-            .args(["/work", "/usr/bin/true"])
-            .env_clear()
-            .output()
-            .map_err(io("running", &self.bwrap))?;
+        let out = self.probe(&[
+            "--ro-bind".as_ref(),
+            self.work_dir.as_os_str(),
+            "/work".as_ref(),
+        ])?;
         if out.status.success() {
             Ok(())
         } else {

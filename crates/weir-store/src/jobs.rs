@@ -181,6 +181,21 @@ fn vote_from_row(r: &AnyRow) -> Result<Vote> {
     })
 }
 
+/// Job `id` is in one of `from` inside `tx`, else [`StoreError::StateChanged`].
+async fn expect_state(tx: &mut sqlx::AnyConnection, id: i64, from: &[JobState]) -> Result<()> {
+    let row = sqlx::query("SELECT state FROM research_jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
+    let state: String = row.try_get("state")?;
+    if from.iter().any(|s| s.as_str() == state) {
+        Ok(())
+    } else {
+        Err(changed(id, from.first().map(|s| s.as_str()).unwrap_or("")))
+    }
+}
+
 fn changed(id: i64, expected: &str) -> StoreError {
     StoreError::StateChanged {
         record: format!("job {id}"),
@@ -334,15 +349,7 @@ impl Db {
         events: &[Event],
     ) -> Result<Job> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT state FROM research_jobs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
-        let state: String = row.try_get("state")?;
-        if !from.iter().any(|s| s.as_str() == state) {
-            return Err(changed(id, from.first().map(|s| s.as_str()).unwrap_or("")));
-        }
+        expect_state(&mut tx, id, from).await?;
         sqlx::query(
             "UPDATE research_jobs SET state = $1, ending = $2, finished_at = $3, cpu_ms = $4,
                  wall_ms = $5, peak_memory = $6, charged_ms = $7, outputs_state = $8
@@ -547,15 +554,7 @@ impl Db {
         event: &Event,
     ) -> Result<Job> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT state FROM research_jobs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
-        let state: String = row.try_get("state")?;
-        if !from.iter().any(|s| s.as_str() == state) {
-            return Err(changed(id, from.first().map(|s| s.as_str()).unwrap_or("")));
-        }
+        expect_state(&mut tx, id, from).await?;
         sqlx::query(
             "UPDATE research_jobs SET state = $1, ending = $2, finished_at = $3 WHERE id = $4",
         )
