@@ -175,9 +175,14 @@ pub enum Action<'a> {
     /// Run a job on a model under a project, asked when the job is submitted and again when it
     /// starts, with the facts of that moment.
     RunJob(&'a JobFacts<'a>),
-    /// Vote on a job's held outputs: operators only, never the job's author or anyone on its
-    /// project's team.
-    ReviewOutputs { author: &'a Name, member: bool },
+    /// Check a job's held outputs (see them and vote on them): operators, and designated
+    /// output checkers (`checker`: the account's designation stands now) with a write token;
+    /// never the job's author or anyone on its project's team.
+    ReviewOutputs {
+        author: &'a Name,
+        member: bool,
+        checker: bool,
+    },
     /// Operator tasks.
     Administer,
 }
@@ -210,6 +215,8 @@ pub enum Reason {
     TermsAccepted,
     Granted,
     Accredited,
+    /// A designated output checker.
+    OutputChecker,
     // denials
     NotVisible,
     NotSignedIn,
@@ -256,6 +263,7 @@ impl Reason {
             Reason::TermsAccepted => "terms_accepted",
             Reason::Granted => "granted",
             Reason::Accredited => "accredited",
+            Reason::OutputChecker => "output_checker",
             Reason::NotVisible => "not_visible",
             Reason::NotSignedIn => "not_signed_in",
             Reason::TermsNotAccepted => "terms_not_accepted",
@@ -613,11 +621,19 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             Some(_) if *member => Decision::allow(Reason::Member),
             Some(_) => Decision::deny(Reason::NotMember),
         },
-        Action::ReviewOutputs { author, member } => match subject.user() {
+        Action::ReviewOutputs {
+            author,
+            member,
+            checker,
+        } => match subject.user() {
             None => Decision::deny(Reason::NotSignedIn),
-            Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
             Some(u) if &u.name == *author || *member => Decision::deny(Reason::OwnRequest),
-            Some(_) => Decision::allow(Reason::AdminToken),
+            Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
+            Some(u) if *checker && u.scope.allows(Scope::Write) => {
+                Decision::allow(Reason::OutputChecker)
+            }
+            Some(_) if *checker => Decision::deny(Reason::TokenScope),
+            Some(_) => Decision::deny(Reason::NotOperator),
         },
         Action::RunJob(job) => {
             if visible(subject, job.repo).is_none() {

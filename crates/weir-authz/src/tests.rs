@@ -656,19 +656,62 @@ mod research {
         );
         assert!(authorize(&g, &Action::ReadProject { member: true }).allow);
         assert!(authorize(&op, &Action::ReadProject { member: false }).allow);
-        // Output checkers: operators, never the job's author or its team.
-        let review = |author: &Name, member: bool, s: &Subject| {
-            authorize(s, &Action::ReviewOutputs { author, member })
+        // Output checkers: operators and designated checkers (with a write token), never the
+        // job's author or its team.
+        let review = |author: &Name, member: bool, checker: bool, s: &Subject| {
+            authorize(
+                s,
+                &Action::ReviewOutputs {
+                    author,
+                    member,
+                    checker,
+                },
+            )
         };
-        assert!(review(&grace, false, &op).allow);
-        assert_eq!(review(&opn, false, &op), Decision::deny(Reason::OwnRequest));
+        assert!(review(&grace, false, false, &op).allow);
         assert_eq!(
-            review(&grace, true, &op),
+            review(&opn, false, false, &op),
             Decision::deny(Reason::OwnRequest)
         );
         assert_eq!(
-            review(&grace, false, &g),
+            review(&grace, true, false, &op),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&opn, false, false, &g),
             Decision::deny(Reason::NotOperator)
+        );
+        let dana = Name::parse("dana").expect("name");
+        let checker = |scope| {
+            Subject::User(UserFacts {
+                name: dana.clone(),
+                orgs: vec![],
+                owner_of: vec![],
+                scope,
+                level: IdentityLevel::Account,
+                country: None,
+            })
+        };
+        assert_eq!(
+            review(&grace, false, true, &checker(Scope::Write)),
+            Decision::allow(Reason::OutputChecker)
+        );
+        assert_eq!(
+            review(&grace, false, true, &checker(Scope::Read)),
+            Decision::deny(Reason::TokenScope)
+        );
+        // A designation never overrides independence.
+        assert_eq!(
+            review(&dana, false, true, &checker(Scope::Write)),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&grace, true, true, &checker(Scope::Write)),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&grace, false, true, &Subject::Anonymous),
+            Decision::deny(Reason::NotSignedIn)
         );
     }
 

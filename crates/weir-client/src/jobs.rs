@@ -33,6 +33,12 @@ impl Client {
             .await
     }
 
+    /// The jobs awaiting review that the caller may check (operators, designated checkers).
+    pub async fn review_queue(&self) -> Result<Jobs> {
+        self.call(reqwest::Method::GET, "/api/v1/jobs/review", None::<&()>)
+            .await
+    }
+
     pub async fn cancel_job(&self, id: i64) -> Result<Job> {
         self.call(
             reqwest::Method::POST,

@@ -9,36 +9,89 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The version of these rules, recorded with every decision they make.
+/// The version of the rules weir ships, the policy's default `[outputs]` section.
 pub const RULES_VERSION: &str = "outputs-v1";
 
-/// The limits the rules apply; [`OutputRules::default`] is the defaults.
+/// The most files an `[outputs]` section may let out in one release, and the walk's bound.
+pub const MAX_FILES: usize = 1000;
+
+/// The limits the rules apply: the policy file's `[outputs]` section (a signed, logged policy
+/// change replaces them; every job records the `version` its outputs were checked under).
+/// [`OutputRules::default`] is the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutputRules {
+    pub source: String,
+    /// Names these limits; recorded with every job's output decision.
+    pub version: String,
     /// Largest file let out, bytes.
+    #[serde(rename = "max_file_bytes")]
     pub max_file: u64,
     /// Largest release (all files of one job), bytes.
+    #[serde(rename = "max_release_bytes")]
     pub max_release: u64,
+    /// Most files in one release.
+    pub max_files: usize,
     /// Most numbers a text file may hold.
     pub max_numbers: usize,
     /// Longest run of base64 or hex characters a text file may hold.
     pub max_encoded_run: usize,
     /// Binary files at least this long are checked for entropy.
+    #[serde(rename = "entropy_min_bytes")]
     pub entropy_min_len: usize,
     /// Byte entropy (bits per byte, at most 8) above which a binary file is blocked.
+    #[serde(rename = "max_entropy_bits")]
     pub max_entropy: f64,
 }
 
 impl Default for OutputRules {
     fn default() -> Self {
         OutputRules {
+            source: "weir's own output checks (OpenSAFELY's model: automatic rules before two independent checkers); the numbers are ours".into(),
+            version: RULES_VERSION.into(),
             max_file: 1 << 20,
             max_release: 5 << 20,
+            max_files: 100,
             max_numbers: 10_000,
             max_encoded_run: 1024,
             entropy_min_len: 256,
             max_entropy: 7.0,
         }
+    }
+}
+
+impl OutputRules {
+    /// Outputs are held in the database until released: the limits stay bounded whatever a
+    /// policy says.
+    pub fn validate(&self) -> Result<(), String> {
+        let v = &self.version;
+        if v.is_empty()
+            || v.len() > 64
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err("version is 1 to 64 letters, digits, '.', '_' or '-'".into());
+        }
+        if !(1..=16 << 20).contains(&self.max_file) {
+            return Err("max_file_bytes is 1 to 16 MiB".into());
+        }
+        if !(self.max_file..=64 << 20).contains(&self.max_release) {
+            return Err("max_release_bytes is max_file_bytes to 64 MiB".into());
+        }
+        if !(1..=MAX_FILES).contains(&self.max_files) {
+            return Err(format!("max_files is 1 to {MAX_FILES}"));
+        }
+        if !(16..=1 << 20).contains(&self.max_encoded_run) {
+            return Err("max_encoded_run is 16 to 1048576".into());
+        }
+        if !(16..=1 << 20).contains(&self.entropy_min_len) {
+            return Err("entropy_min_bytes is 16 to 1048576".into());
+        }
+        if !(self.max_entropy.is_finite() && self.max_entropy > 0.0 && self.max_entropy <= 8.0) {
+            return Err("max_entropy_bits is above 0 and at most 8".into());
+        }
+        Ok(())
     }
 }
 
@@ -93,9 +146,6 @@ impl Finding {
     }
 }
 
-/// At most this many files in one release.
-pub const MAX_FILES: usize = 100;
-
 /// Whether `path` is a plain output name: at most 4 parts, each 1 to 64 letters, digits, `.`,
 /// `_` or `-`, starting with a letter or digit.
 pub fn plain_name(path: &str) -> bool {
@@ -110,8 +160,11 @@ pub fn plain_name(path: &str) -> bool {
         })
 }
 
-/// The names of a release: plain (see [`plain_name`]) and at most [`MAX_FILES`].
-pub fn check_names<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Finding> {
+/// The names of a release: plain (see [`plain_name`]) and at most the rules' `max_files`.
+pub fn check_names<'a>(
+    paths: impl IntoIterator<Item = &'a str>,
+    rules: &OutputRules,
+) -> Option<Finding> {
     let mut n = 0usize;
     for p in paths {
         n += 1;
@@ -121,8 +174,11 @@ pub fn check_names<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<Findi
             });
         }
     }
-    (n > MAX_FILES).then(|| Finding::Names {
-        problem: format!("{n} output files; a release has at most {MAX_FILES}"),
+    (n > rules.max_files).then(|| Finding::Names {
+        problem: format!(
+            "{n} output files; a release has at most {}",
+            rules.max_files
+        ),
     })
 }
 
@@ -302,9 +358,63 @@ mod tests {
         ] {
             assert!(!plain_name(bad), "{bad:?}");
         }
-        assert!(check_names(["a.txt", "b.txt"]).is_none());
-        let many: Vec<String> = (0..=MAX_FILES).map(|i| format!("f{i}")).collect();
-        assert!(check_names(many.iter().map(String::as_str)).is_some());
+        let rules = OutputRules::default();
+        assert!(check_names(["a.txt", "b.txt"], &rules).is_none());
+        let many: Vec<String> = (0..=rules.max_files).map(|i| format!("f{i}")).collect();
+        assert!(check_names(many.iter().map(String::as_str), &rules).is_some());
+        assert!(check_names(many.iter().take(100).map(String::as_str), &rules).is_none());
+        let fewer = OutputRules {
+            max_files: 3,
+            ..OutputRules::default()
+        };
+        assert!(check_names(many.iter().take(4).map(String::as_str), &fewer).is_some());
+    }
+
+    #[test]
+    fn a_policy_cannot_unbound_the_rules() {
+        assert_eq!(OutputRules::default().validate(), Ok(()));
+        let bad = [
+            OutputRules {
+                version: "".into(),
+                ..OutputRules::default()
+            },
+            OutputRules {
+                version: "v 1".into(),
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_file: 0,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_file: 1 << 30,
+                max_release: 1 << 30,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_release: 1024,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_files: MAX_FILES + 1,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_entropy: 9.0,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                max_entropy: f64::NAN,
+                ..OutputRules::default()
+            },
+            OutputRules {
+                entropy_min_len: 0,
+                ..OutputRules::default()
+            },
+        ];
+        for r in bad {
+            assert!(r.validate().is_err(), "{r:?}");
+        }
     }
 
     fn check(bytes: &[u8]) -> Vec<Finding> {

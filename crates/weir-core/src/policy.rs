@@ -38,6 +38,9 @@ pub struct Policy {
     /// What a release does with pickle-based files (the unsafe-serialization scan).
     #[serde(default)]
     pub serialization: Serialization,
+    /// The research environment's automatic output rules (issue 13).
+    #[serde(default)]
+    pub outputs: crate::outputs::OutputRules,
 }
 
 /// Whether a release goes ahead with a file the scan graded.
@@ -169,6 +172,7 @@ impl Policy {
             ("derivatives", &self.derivatives.source),
             ("reassessment", &self.reassessment.source),
             ("export_control", &self.export_control.source),
+            ("outputs", &self.outputs.source),
         ] {
             if source.trim().is_empty() {
                 return Err(PolicyError::MissingSource(rule));
@@ -203,6 +207,12 @@ impl Policy {
         if let Err(problem) = self.standing.validate() {
             return Err(PolicyError::Invalid {
                 rule: "standing",
+                problem,
+            });
+        }
+        if let Err(problem) = self.outputs.validate() {
+            return Err(PolicyError::Invalid {
+                rule: "outputs",
                 problem,
             });
         }

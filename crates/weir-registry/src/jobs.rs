@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use weir_authz::{Action, JobFacts, Reason, Subject};
+use weir_authz::{Action, Decision, JobFacts, Reason, Subject};
 use weir_core::outputs::{self, OutputRules};
 use weir_core::research::JobKind;
 use weir_core::{Name, RepoId, Scope, Tier};
@@ -41,13 +41,13 @@ pub const MIN_START_MS: i64 = 1000;
 /// Where a job's logs appear among its outputs.
 pub const LOG_DIR: &str = "_logs";
 
-/// The research environment of a registry: the sandbox, the per-job limits, the queue's
-/// bounds and the output rules. A registry without one refuses jobs (`research_unavailable`).
+/// The research environment of a registry: the sandbox, the per-job limits and the queue's
+/// bounds (the output rules are the policy's `[outputs]`, read when a job starts). A registry
+/// without one refuses jobs (`research_unavailable`).
 pub struct Enclave {
     pub sandbox: Sandbox,
     pub limits: Limits,
     pub bounds: QueueBounds,
-    pub rules: OutputRules,
     /// Wakes the queue runner when a job is queued.
     pub wake: tokio::sync::Notify,
     /// Whether the server starts [`run_queue`] itself (tests that must hold a job in the queue
@@ -82,7 +82,6 @@ impl Enclave {
                 per_project: 20,
                 total: 1000,
             },
-            rules: OutputRules::default(),
             wake: tokio::sync::Notify::new(),
             autostart: true,
             runner: default_runner(),
@@ -459,7 +458,40 @@ pub async fn submit(
     Ok(job)
 }
 
-/// What a caller may see of a job: everything for the project's team and operators.
+/// Whether `subject` may check job `job`'s held outputs (see them, vote on them): operators
+/// and designated output checkers, never its author or its team ([`Action::ReviewOutputs`]).
+pub async fn checks(
+    store: &Store,
+    subject: &Subject,
+    job: &Job,
+    p: &Project,
+) -> Result<Decision, ServiceError> {
+    let author = Name::parse(&job.submitted_by).map_err(|_| corrupt("job author"))?;
+    let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
+    let checker = match subject.name() {
+        Some(n) => store.db.is_output_checker(n.as_str()).await?,
+        None => false,
+    };
+    Ok(weir_authz::authorize(
+        subject,
+        &Action::ReviewOutputs {
+            author: &author,
+            member,
+            checker,
+        },
+    ))
+}
+
+/// Output states that went before the checkers: they see those jobs.
+fn went_to_review(outputs_state: &str) -> bool {
+    matches!(
+        outputs_state,
+        "awaiting_review" | "returned" | "rejected" | "released"
+    )
+}
+
+/// What a caller may see of a job: everything for the project's team and operators; an output
+/// checker sees the jobs whose outputs went to review.
 pub async fn show(
     store: &Store,
     subject: &Subject,
@@ -471,7 +503,9 @@ pub async fn show(
         .project_by_id(job.project_id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if !crate::research::sees_details(subject, &p) {
+    let sees = crate::research::sees_details(subject, &p)
+        || (went_to_review(&job.outputs_state) && checks(store, subject, &job, &p).await?.allow);
+    if !sees {
         return Err(not_found(id));
     }
     // A team member who cannot see the model (a private repo of another namespace) finds no job.
@@ -558,6 +592,9 @@ pub async fn cancel(
     now: i64,
 ) -> Result<Job, ServiceError> {
     let (job, p) = show(store, subject, id).await?;
+    if !crate::research::sees_details(subject, &p) {
+        return Err(project_denied(Reason::NotMember, &p.full_name()));
+    }
     if !matches!(subject, Subject::User(u) if u.scope.allows(Scope::Write)) {
         return Err(project_denied(Reason::TokenScope, &p.full_name()));
     }
@@ -598,7 +635,9 @@ pub async fn cancel(
 }
 
 /// Whether `subject` may read the bytes of job `id`'s held outputs now: the team once they are
-/// released; operators (the output checkers) while they are in review and after.
+/// released (and operators); the output checkers (operators and designated checkers) while
+/// they are in review or after a decision to hold them; what the automatic rules blocked,
+/// operators only.
 pub async fn output_access(
     store: &Store,
     subject: &Subject,
@@ -609,7 +648,10 @@ pub async fn output_access(
     let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
     let ok = match job.outputs_state.as_str() {
         "released" => member || operator,
-        "awaiting_review" | "rejected" | "returned" | "blocked" => operator && !member,
+        "awaiting_review" | "rejected" | "returned" => {
+            checks(store, subject, &job, &p).await?.allow
+        }
+        "blocked" => operator && !member,
         _ => false,
     };
     if !ok {
@@ -682,6 +724,104 @@ pub fn consolidate(files: &[String], votes: &[Vote]) -> &'static str {
     }
 }
 
+/// Names user `account` a designated output checker, with `reason`, on the log.
+pub async fn add_checker(
+    store: &Store,
+    account: &str,
+    reason: &str,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    Name::parse(account)
+        .map_err(|e| refused(Kind::Invalid, ErrorCode::InvalidName, e.to_string()))?;
+    let reason = checker_reason(reason)?;
+    let mut ev = ctx.event(now, "checker.add", None, reason, json!({}));
+    ev.subject = Some(account.to_string());
+    store
+        .db
+        .add_output_checker_logged(account, reason, now, &ev)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => refused(
+                Kind::NotFound,
+                ErrorCode::UserNotFound,
+                format!("no user {account}: output checkers are user accounts"),
+            ),
+            other => other.into(),
+        })
+}
+
+/// Withdraws `account`'s designation at once, with `reason`, on the log.
+pub async fn revoke_checker(
+    store: &Store,
+    account: &str,
+    reason: &str,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let reason = checker_reason(reason)?;
+    let mut ev = ctx.event(now, "checker.revoke", None, reason, json!({}));
+    ev.subject = Some(account.to_string());
+    store
+        .db
+        .revoke_output_checker_logged(account, now, &ev)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(m) => {
+                refused(Kind::NotFound, ErrorCode::UserNotFound, format!("no {m}"))
+                    .next("see: weir admin checker list")
+            }
+            other => other.into(),
+        })
+}
+
+fn checker_reason(reason: &str) -> Result<&str, ServiceError> {
+    let r = reason.trim();
+    if r.is_empty() || r.len() > 1000 {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::ReasonRequired,
+            "a designation needs a reason of 1 to 1000 characters",
+        )
+        .next("pass --reason TEXT"));
+    }
+    Ok(r)
+}
+
+/// The jobs awaiting review that `subject` may check (operators and designated output
+/// checkers; never their own team's), oldest first.
+pub async fn review_queue(
+    store: &Store,
+    subject: &Subject,
+    limit: i64,
+) -> Result<Vec<Job>, ServiceError> {
+    let Some(name) = subject.name() else {
+        return Err(project_denied(Reason::NotSignedIn, ""));
+    };
+    let operator = weir_authz::authorize(subject, &Action::Administer).allow;
+    if !operator && !store.db.is_output_checker(name.as_str()).await? {
+        return Err(refused(
+            Kind::Forbidden,
+            ErrorCode::NotOperator,
+            "Only operators and designated output checkers review job outputs.",
+        )
+        .next("an operator designates checkers: weir admin checker add NAME --reason TEXT"));
+    }
+    let mut out = Vec::new();
+    for j in store.db.jobs_in_review(limit.clamp(1, 500)).await? {
+        // The same decision as opening the job: a model the checker cannot see hides its job.
+        if show(store, subject, j.id).await.is_ok() {
+            let Some(p) = store.db.project_by_id(j.project_id).await? else {
+                continue;
+            };
+            if checks(store, subject, &j, &p).await?.allow {
+                out.push(j);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Records one output checker's votes, one per held file, blind to the other checker's.
 pub async fn review_outputs(
     store: &Store,
@@ -691,21 +831,8 @@ pub async fn review_outputs(
     ctx: &Context,
     now: i64,
 ) -> Result<String, ServiceError> {
-    let job = store.db.job(id).await?.ok_or_else(|| not_found(id))?;
-    let p = store
-        .db
-        .project_by_id(job.project_id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    let author = Name::parse(&job.submitted_by).map_err(|_| corrupt("job author"))?;
-    let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
-    let d = weir_authz::authorize(
-        subject,
-        &Action::ReviewOutputs {
-            author: &author,
-            member,
-        },
-    );
+    let (job, p) = show(store, subject, id).await?;
+    let d = checks(store, subject, &job, &p).await?;
     if !d.allow {
         return Err(if d.reason == Reason::OwnRequest {
             refused(
@@ -989,6 +1116,7 @@ async fn refuse_start(
         peak_memory: None,
         charged_ms: 0,
         outputs_state: "none",
+        output_rules: None,
     };
     match store
         .db
@@ -1049,6 +1177,9 @@ async fn run_one(
     if remaining < MIN_START_MS {
         return refuse_start(store, &ctx, &j, Some(&repo), "quota_exhausted").await;
     }
+    // The output rules in force when the job starts are the ones its outputs are checked
+    // under, and their version is recorded with it.
+    let rules = crate::policy::policy_in_force(store).await?.policy.outputs;
     let params = serde_json::from_str::<serde_json::Value>(&j.params).unwrap_or_default();
     let mut extra_ro = Vec::new();
     let argv = if j.kind == JobKind::Command {
@@ -1151,7 +1282,7 @@ async fn run_one(
         // Nothing of an over-cap job is kept.
         Vec::new()
     } else {
-        collect(&dir, &enclave.rules)
+        collect(&dir, &rules)
     };
     let _ = dir.remove();
     let blocked = held.iter().any(|(o, _)| o.findings != "[]")
@@ -1161,7 +1292,7 @@ async fn run_one(
                 .filter(|(o, _)| !o.path.starts_with(LOG_DIR))
                 .map(|(o, _)| o.size as u64)
                 .collect::<Vec<_>>(),
-            &enclave.rules,
+            &rules,
         )
         .is_some();
     let outputs_state = if held.is_empty() {
@@ -1199,7 +1330,8 @@ async fn run_one(
             json!({
                 "job": j.id,
                 "files": held.iter().map(|(o, _)| json!({"path": o.path, "size": o.size, "sha256": o.sha256})).collect::<Vec<_>>(),
-                "public": {"project": j.project, "job": j.id, "outputs": outputs_state, "files": held.len()},
+                "rules": rules.version,
+                "public": {"project": j.project, "job": j.id, "outputs": outputs_state, "files": held.len(), "rules": rules.version},
             }),
         ));
     }
@@ -1212,6 +1344,7 @@ async fn run_one(
         peak_memory: peak,
         charged_ms,
         outputs_state,
+        output_rules: (!held.is_empty()).then_some(rules.version.as_str()),
     };
     match store
         .db
@@ -1269,12 +1402,12 @@ async fn stage(
 /// read at most one byte past the per-file cap (a larger file is a finding, its bytes dropped).
 ///
 /// Names are a channel too: a release with a name that is not plain, or with more than
-/// [`outputs::MAX_FILES`] files, keeps none of its files, only one `_blocked` entry with the
+/// the rules' `max_files` files, keeps none of its files, only one `_blocked` entry with the
 /// finding (and the logs, held like everything else).
 fn collect(dir: &weir_enclave::JobDir, rules: &OutputRules) -> Vec<(Output, Vec<u8>)> {
-    let mut files: Vec<(String, std::path::PathBuf, u64)> = dir.outputs(outputs::MAX_FILES * 10);
+    let mut files: Vec<(String, std::path::PathBuf, u64)> = dir.outputs(rules.max_files * 10);
     let mut out = Vec::new();
-    if let Some(f) = outputs::check_names(files.iter().map(|(p, _, _)| p.as_str())) {
+    if let Some(f) = outputs::check_names(files.iter().map(|(p, _, _)| p.as_str()), rules) {
         files.clear();
         out.push((
             Output {

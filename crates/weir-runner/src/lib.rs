@@ -10,19 +10,20 @@
 //!   samples, and accuracy in lm-evaluation-harness's results JSON shape;
 //! - `logits`: prompts → the top-k next-token log-probabilities (k ≤ 20, never the full vocab).
 //!
-//! Models: Llama-architecture safetensors (`config.json`, `tokenizer.json`, `*.safetensors`).
-//! Mistral checkpoints share the layout (their sliding-window attention is not applied, which
-//! only matters past the window); Qwen2's attention biases are not loaded yet, so Qwen2 is not
-//! supported.
+//! Models: safetensors checkpoints (`config.json`, `tokenizer.json`, `*.safetensors`) of the
+//! Llama, Mistral (sliding-window attention applied) and Qwen2 (attention biases, tied
+//! embeddings) architectures, chosen by `config.json`'s `model_type` (or `architectures`).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, Result, anyhow, bail};
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::generation::LogitsProcessor;
 use candle_transformers::models::llama::{Cache, Llama, LlamaConfig};
+use candle_transformers::models::{mistral, qwen2};
 use serde::{Deserialize, Serialize};
 
 /// At most this many prompts or questions per job.
@@ -32,22 +33,141 @@ pub const MAX_NEW_TOKENS: usize = 1024;
 /// The most logits a `logits` job may see per prompt.
 pub const MAX_TOP_K: usize = 20;
 
+/// The architectures built-in jobs run, by `config.json`'s `model_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Llama,
+    Mistral,
+    Qwen2,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 3] = [Arch::Llama, Arch::Mistral, Arch::Qwen2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Mistral => "mistral",
+            Arch::Qwen2 => "qwen2",
+        }
+    }
+
+    fn architecture(self) -> &'static str {
+        match self {
+            Arch::Llama => "LlamaForCausalLM",
+            Arch::Mistral => "MistralForCausalLM",
+            Arch::Qwen2 => "Qwen2ForCausalLM",
+        }
+    }
+
+    /// `model_type`, or else the first of `architectures`.
+    fn of(config: &serde_json::Value) -> Result<Arch> {
+        let named = config["model_type"].as_str().map(str::to_ascii_lowercase);
+        if let Some(t) = &named
+            && let Some(a) = Arch::ALL.into_iter().find(|a| a.as_str() == t)
+        {
+            return Ok(a);
+        }
+        let first = config["architectures"][0].as_str();
+        if let Some(a) = Arch::ALL
+            .into_iter()
+            .find(|a| Some(a.architecture()) == first)
+        {
+            return Ok(a);
+        }
+        bail!(
+            "config.json names the architecture {:?}; built-in jobs run llama, mistral and qwen2 \
+             (a command job runs any other)",
+            named.or(first.map(String::from)).unwrap_or_default()
+        )
+    }
+}
+
+/// The network, with the KV cache of the sequence being computed.
+enum Net {
+    Llama {
+        llama: Llama,
+        config: candle_transformers::models::llama::Config,
+    },
+    // candle's Mistral and Qwen2 keep their KV cache inside the model: one sequence at a time.
+    Mistral(Mutex<mistral::Model>),
+    Qwen2(Mutex<qwen2::ModelForCausalLM>),
+}
+
+/// One sequence being computed: feed it tokens, read the next-token logits.
+enum Sequence<'a> {
+    Llama(&'a Llama, Box<Cache>),
+    Mistral(MutexGuard<'a, mistral::Model>),
+    Qwen2(MutexGuard<'a, qwen2::ModelForCausalLM>),
+}
+
+impl Sequence<'_> {
+    /// The logits after `ctx`, the tokens from position `pos` on (earlier ones are cached).
+    fn step(&mut self, ctx: &[u32], pos: usize, device: &Device) -> Result<Tensor> {
+        let input = Tensor::new(ctx, device)?.unsqueeze(0)?;
+        // Llama answers (batch, vocab); Mistral and Qwen2 (batch, 1, vocab).
+        Ok(match self {
+            Sequence::Llama(m, cache) => m.forward(&input, pos, cache)?.squeeze(0)?,
+            Sequence::Mistral(m) => m.forward(&input, pos)?.squeeze(0)?.squeeze(0)?,
+            Sequence::Qwen2(m) => m.forward(&input, pos)?.squeeze(0)?.squeeze(0)?,
+        })
+    }
+}
+
 /// A loaded model.
 pub struct Model {
-    llama: Llama,
-    config: candle_transformers::models::llama::Config,
+    net: Net,
+    arch: Arch,
+    max_positions: usize,
+    eos: Vec<u32>,
     tokenizer: tokenizers::Tokenizer,
     device: Device,
+}
+
+/// Qwen2 configs leave out what candle's config needs; and with `use_sliding_window: false`
+/// no window applies, whatever `sliding_window` says.
+fn qwen2_config(mut v: serde_json::Value) -> Result<qwen2::Config> {
+    let positions = v["max_position_embeddings"].as_u64().unwrap_or(32768);
+    let layers = v["num_hidden_layers"].clone();
+    if let Some(o) = v.as_object_mut() {
+        for (k, d) in [
+            ("tie_word_embeddings", serde_json::json!(false)),
+            ("use_sliding_window", serde_json::json!(false)),
+            ("rope_theta", serde_json::json!(10000.0)),
+            ("hidden_act", serde_json::json!("silu")),
+            ("max_window_layers", layers),
+        ] {
+            if o.get(k).is_none_or(|x| x.is_null()) {
+                o.insert(k.into(), d);
+            }
+        }
+        if o.get("use_sliding_window") != Some(&serde_json::json!(true))
+            || o.get("sliding_window").is_none_or(|x| x.is_null())
+        {
+            o.insert("sliding_window".into(), serde_json::json!(positions));
+        }
+    }
+    serde_json::from_value(v).context("config.json is not a Qwen2 config")
+}
+
+/// `eos_token_id`: a number or a list of them.
+fn eos_ids(v: &serde_json::Value) -> Vec<u32> {
+    let one = |x: &serde_json::Value| x.as_u64().and_then(|n| u32::try_from(n).ok());
+    match &v["eos_token_id"] {
+        serde_json::Value::Array(a) => a.iter().filter_map(one).collect(),
+        x => one(x).into_iter().collect(),
+    }
 }
 
 impl Model {
     /// Loads `dir/config.json`, `dir/tokenizer.json` and every `dir/*.safetensors`.
     pub fn load(dir: &Path) -> Result<Model> {
-        let cfg: LlamaConfig = serde_json::from_slice(
+        let raw: serde_json::Value = serde_json::from_slice(
             &std::fs::read(dir.join("config.json")).context("reading config.json")?,
         )
-        .context("config.json is not a Llama-style config")?;
-        let config = cfg.into_config(false);
+        .context("config.json is not JSON")?;
+        let arch = Arch::of(&raw)?;
         let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| anyhow!("reading tokenizer.json: {e}"))?;
         let device = Device::Cpu;
@@ -69,12 +189,62 @@ impl Model {
             );
         }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let llama = Llama::load(vb, &config).context("the weights do not match config.json")?;
+        let mismatch = "the weights do not match config.json";
+        let eos = eos_ids(&raw);
+        let (net, max_positions) = match arch {
+            Arch::Llama => {
+                let cfg: LlamaConfig =
+                    serde_json::from_value(raw).context("config.json is not a Llama config")?;
+                let config = cfg.into_config(false);
+                let llama = Llama::load(vb, &config).context(mismatch)?;
+                let n = config.max_position_embeddings;
+                (Net::Llama { llama, config }, n)
+            }
+            Arch::Mistral => {
+                let config: mistral::Config =
+                    serde_json::from_value(raw).context("config.json is not a Mistral config")?;
+                let m = mistral::Model::new(&config, vb).context(mismatch)?;
+                (Net::Mistral(Mutex::new(m)), config.max_position_embeddings)
+            }
+            Arch::Qwen2 => {
+                let config = qwen2_config(raw)?;
+                let m = qwen2::ModelForCausalLM::new(&config, vb).context(mismatch)?;
+                (Net::Qwen2(Mutex::new(m)), config.max_position_embeddings)
+            }
+        };
         Ok(Model {
-            llama,
-            config,
+            net,
+            arch,
+            max_positions,
+            eos,
             tokenizer,
             device,
+        })
+    }
+
+    /// The architecture `config.json` named.
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// A fresh sequence (an empty KV cache).
+    fn sequence(&self) -> Result<Sequence<'_>> {
+        let poisoned = || anyhow!("the model failed in an earlier sequence");
+        Ok(match &self.net {
+            Net::Llama { llama, config } => Sequence::Llama(
+                llama,
+                Box::new(Cache::new(true, DType::F32, config, &self.device)?),
+            ),
+            Net::Mistral(m) => {
+                let mut g = m.lock().map_err(|_| poisoned())?;
+                g.clear_kv_cache();
+                Sequence::Mistral(g)
+            }
+            Net::Qwen2(m) => {
+                let mut g = m.lock().map_err(|_| poisoned())?;
+                g.clear_kv_cache();
+                Sequence::Qwen2(g)
+            }
         })
     }
 
@@ -87,11 +257,11 @@ impl Model {
         if ids.is_empty() {
             bail!("the text {text:?} has no tokens");
         }
-        if ids.len() > self.config.max_position_embeddings {
+        if ids.len() > self.max_positions {
             bail!(
                 "a prompt of {} tokens is longer than the model's {}",
                 ids.len(),
-                self.config.max_position_embeddings
+                self.max_positions
             );
         }
         Ok(ids)
@@ -99,9 +269,7 @@ impl Model {
 
     /// The next-token log-probabilities after `ids` (a fresh cache each time).
     fn next_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>> {
-        let mut cache = Cache::new(true, DType::F32, &self.config, &self.device)?;
-        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let logits = self.llama.forward(&input, 0, &mut cache)?.squeeze(0)?;
+        let logits = self.sequence()?.step(ids, 0, &self.device)?;
         let lp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         Ok(lp.to_vec1::<f32>()?)
     }
@@ -159,11 +327,6 @@ pub fn generate(m: &Model, prompts: &[Prompt], p: GenerateParams) -> Result<Vec<
     if !(0.0..=10.0).contains(&p.temperature) {
         bail!("temperature is 0 to 10");
     }
-    let eos: Vec<u32> = match &m.config.eos_token_id {
-        Some(candle_transformers::models::llama::LlamaEosToks::Single(t)) => vec![*t],
-        Some(candle_transformers::models::llama::LlamaEosToks::Multiple(t)) => t.clone(),
-        None => vec![],
-    };
     let mut out = Vec::with_capacity(prompts.len());
     for (i, pr) in prompts.iter().enumerate() {
         let mut ids = m.encode(&pr.prompt)?;
@@ -173,19 +336,17 @@ pub fn generate(m: &Model, prompts: &[Prompt], p: GenerateParams) -> Result<Vec<
             (p.temperature > 0.0).then_some(p.temperature),
             None,
         );
-        let mut cache = Cache::new(true, DType::F32, &m.config, &m.device)?;
+        let mut seq = m.sequence()?;
         let mut pos = 0;
         for _ in 0..p.max_tokens {
-            if ids.len() >= m.config.max_position_embeddings {
+            if ids.len() >= m.max_positions {
                 break;
             }
-            let ctx = &ids[pos..];
-            let input = Tensor::new(ctx, &m.device)?.unsqueeze(0)?;
-            let logits = m.llama.forward(&input, pos, &mut cache)?.squeeze(0)?;
+            let logits = seq.step(&ids[pos..], pos, &m.device)?;
             pos = ids.len();
             let next = sampler.sample(&logits)?;
             ids.push(next);
-            if eos.contains(&next) {
+            if m.eos.contains(&next) {
                 break;
             }
         }
@@ -538,15 +699,16 @@ impl Rng {
     }
 }
 
-/// Writes a Llama-architecture model with random weights from `seed` into `dir`:
-/// `config.json`, `tokenizer.json`, `model.safetensors` (mode 0644). The same seed and shape
-/// always give the same bytes.
-pub fn write_random_model(dir: &Path, shape: Shape, seed: u64) -> Result<()> {
+/// Writes a model of `arch` with random weights from `seed` into `dir`: `config.json`,
+/// `tokenizer.json`, `model.safetensors` (mode 0644). The same arch, seed and shape always give
+/// the same bytes. A Qwen2 gets random attention biases and ties its embeddings (no
+/// `lm_head.weight`), as Qwen2's small checkpoints do; a Mistral gets a sliding window of 8.
+pub fn write_random_model(dir: &Path, arch: Arch, shape: Shape, seed: u64) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let head_dim = shape.hidden / shape.heads;
-    let config = serde_json::json!({
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+    let mut config = serde_json::json!({
+        "architectures": [arch.architecture()],
+        "model_type": arch.as_str(),
         "hidden_size": shape.hidden,
         "intermediate_size": shape.intermediate,
         "num_hidden_layers": shape.layers,
@@ -561,6 +723,19 @@ pub fn write_random_model(dir: &Path, shape: Shape, seed: u64) -> Result<()> {
         "eos_token_id": 1,
         "torch_dtype": "float32",
     });
+    match arch {
+        Arch::Llama => {}
+        Arch::Mistral => {
+            config["sliding_window"] = serde_json::json!(8);
+        }
+        Arch::Qwen2 => {
+            config["tie_word_embeddings"] = serde_json::json!(true);
+            config["use_sliding_window"] = serde_json::json!(false);
+            config["sliding_window"] = serde_json::json!(2048);
+            config["max_window_layers"] = serde_json::json!(shape.layers);
+            config["hidden_act"] = serde_json::json!("silu");
+        }
+    }
     std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config)?)?;
     std::fs::write(
         dir.join("tokenizer.json"),
@@ -596,6 +771,12 @@ pub fn write_random_model(dir: &Path, shape: Shape, seed: u64) -> Result<()> {
         ] {
             t.insert(format!("{p}.{name}.weight"), random(rows, cols, &mut rng)?);
         }
+        if arch == Arch::Qwen2 {
+            for (name, n) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
+                let b = random(1, n, &mut rng)?.squeeze(0)?;
+                t.insert(format!("{p}.self_attn.{name}.bias"), b);
+            }
+        }
         t.insert(format!("{p}.input_layernorm.weight"), ones(shape.hidden)?);
         t.insert(
             format!("{p}.post_attention_layernorm.weight"),
@@ -603,10 +784,12 @@ pub fn write_random_model(dir: &Path, shape: Shape, seed: u64) -> Result<()> {
         );
     }
     t.insert("model.norm.weight".into(), ones(shape.hidden)?);
-    t.insert(
-        "lm_head.weight".into(),
-        random(shape.vocab, shape.hidden, &mut rng)?,
-    );
+    if arch != Arch::Qwen2 {
+        t.insert(
+            "lm_head.weight".into(),
+            random(shape.vocab, shape.hidden, &mut rng)?,
+        );
+    }
     candle_core::safetensors::save(&t, dir.join("model.safetensors"))?;
     Ok(())
 }
@@ -629,8 +812,8 @@ mod tests {
     fn a_random_model_is_deterministic_and_every_kind_runs() {
         let a = tempfile::tempdir().expect("tempdir");
         let b = tempfile::tempdir().expect("tempdir");
-        write_random_model(a.path(), Shape::TINY, 7).expect("write");
-        write_random_model(b.path(), Shape::TINY, 7).expect("write");
+        write_random_model(a.path(), Arch::Llama, Shape::TINY, 7).expect("write");
+        write_random_model(b.path(), Arch::Llama, Shape::TINY, 7).expect("write");
         assert_eq!(
             std::fs::read(a.path().join("model.safetensors")).expect("a"),
             std::fs::read(b.path().join("model.safetensors")).expect("b")
@@ -666,6 +849,121 @@ mod tests {
         assert_eq!(l[0].top.len(), 3);
         assert!(l[0].top[0].2 >= l[0].top[1].2);
         assert!(logits(&m, &prompts, LogitsParams { top_k: 50 }).is_err());
+    }
+
+    /// Next-token log-probabilities of `prompt`, at full precision.
+    fn logprobs(dir: &Path, prompt: &str) -> Vec<f32> {
+        let m = Model::load(dir).expect("load");
+        m.next_logprobs(&m.encode(prompt).expect("encode"))
+            .expect("forward")
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    }
+
+    /// Rewrites `dir/config.json` with `edit`.
+    fn edit_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let p = dir.join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("json");
+        edit(&mut v);
+        std::fs::write(&p, serde_json::to_vec(&v).expect("json")).expect("write");
+    }
+
+    #[test]
+    fn every_architecture_loads_and_runs_every_kind_deterministically() {
+        for arch in Arch::ALL {
+            let d = tempfile::tempdir().expect("tempdir");
+            write_random_model(d.path(), arch, Shape::TINY, 11).expect("write");
+            let m = Model::load(d.path()).expect("load");
+            assert_eq!(m.arch(), arch);
+            let prompts = vec![Prompt {
+                prompt: "the virus and the cell".into(),
+            }];
+            let p = GenerateParams {
+                max_tokens: 12,
+                temperature: 0.0,
+                seed: 0,
+            };
+            let g = generate(&m, &prompts, p).expect("generate");
+            assert_eq!(g, generate(&m, &prompts, p).expect("again"), "{arch:?}");
+            let s = mcq(&m, &questions(), true).expect("mcq");
+            assert_eq!(s.len(), 6, "{arch:?}");
+            let l = logits(&m, &prompts, LogitsParams { top_k: 4 }).expect("logits");
+            assert_eq!(l[0].top.len(), 4, "{arch:?}");
+        }
+    }
+
+    #[test]
+    fn qwen2_applies_its_attention_biases_and_is_llama_without_them() {
+        let q = tempfile::tempdir().expect("tempdir");
+        write_random_model(q.path(), Arch::Qwen2, Shape::TINY, 5).expect("write");
+        let prompt = "the toxin and the dose of the virus";
+        let with_biases = logprobs(q.path(), prompt);
+        // The same weights read as a Llama (which has no biases) answer differently: the
+        // biases are loaded and used.
+        let as_llama = tempfile::tempdir().expect("tempdir");
+        for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::copy(q.path().join(f), as_llama.path().join(f)).expect("copy");
+        }
+        edit_config(as_llama.path(), |v| {
+            v["model_type"] = "llama".into();
+            v["architectures"] = serde_json::json!(["LlamaForCausalLM"]);
+        });
+        let llama = logprobs(as_llama.path(), prompt);
+        assert!(!close(&with_biases, &llama), "the biases change the answer");
+        // With the biases zeroed, Qwen2 is exactly a Llama with tied embeddings.
+        let path = q.path().join("model.safetensors");
+        let mut t = candle_core::safetensors::load(&path, &Device::Cpu).expect("load");
+        for (name, v) in t.iter_mut() {
+            if name.ends_with(".bias") {
+                *v = v.zeros_like().expect("zeros");
+            }
+        }
+        candle_core::safetensors::save(&t, &path).expect("save");
+        assert!(close(&logprobs(q.path(), prompt), &llama));
+    }
+
+    #[test]
+    fn mistral_applies_its_sliding_window() {
+        let d = tempfile::tempdir().expect("tempdir");
+        write_random_model(d.path(), Arch::Mistral, Shape::TINY, 9).expect("write");
+        let as_llama = tempfile::tempdir().expect("tempdir");
+        for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::copy(d.path().join(f), as_llama.path().join(f)).expect("copy");
+        }
+        edit_config(as_llama.path(), |v| v["model_type"] = "llama".into());
+        // Within the window of 8 a Mistral is a Llama; past it, it attends to fewer tokens.
+        let short = "the cell and the virus";
+        assert!(close(
+            &logprobs(d.path(), short),
+            &logprobs(as_llama.path(), short)
+        ));
+        let long = "the cell and the virus and the toxin and the dose of the gene in the lab";
+        assert!(!close(
+            &logprobs(d.path(), long),
+            &logprobs(as_llama.path(), long)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_architecture_is_refused_naming_what_runs() {
+        let d = tempfile::tempdir().expect("tempdir");
+        write_random_model(d.path(), Arch::Llama, Shape::TINY, 1).expect("write");
+        edit_config(d.path(), |v| {
+            v["model_type"] = "gpt2".into();
+            v["architectures"] = serde_json::json!(["GPT2LMHeadModel"]);
+        });
+        let e = Model::load(d.path()).err().expect("refused").to_string();
+        assert!(e.contains("\"gpt2\"") && e.contains("qwen2"), "{e}");
+        edit_config(d.path(), |v| {
+            v.as_object_mut().expect("object").remove("model_type");
+            v["architectures"] = serde_json::json!(["Qwen2ForCausalLM"]);
+        });
+        // Named by `architectures` alone: a Qwen2 without its biases does not load.
+        let e = format!("{:#}", Model::load(d.path()).err().expect("refused"));
+        assert!(e.contains("do not match config.json"), "{e}");
     }
 
     #[test]

@@ -14,14 +14,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// `weir-runner random-model DIR [--seed N] [--shape tiny|smollm-135m]`: a Llama with random
+const RANDOM_USAGE: &str = "usage: weir-runner random-model DIR [--seed N] [--shape tiny|smollm-135m] [--arch llama|mistral|qwen2]";
+
+/// `weir-runner random-model DIR [--seed N] [--shape …] [--arch …]`: a model with random
 /// weights (tests, stand-ins, the benchmark).
 fn random_model(args: Vec<String>) -> anyhow::Result<()> {
     let mut it = args.into_iter();
-    let dir = it.next().ok_or_else(|| {
-        anyhow::anyhow!("usage: weir-runner random-model DIR [--seed N] [--shape tiny|smollm-135m]")
-    })?;
+    let dir = it.next().ok_or_else(|| anyhow::anyhow!(RANDOM_USAGE))?;
     let (mut seed, mut shape) = (0u64, weir_runner::Shape::TINY);
+    let mut arch = weir_runner::Arch::Llama;
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -35,10 +36,18 @@ fn random_model(args: Vec<String>) -> anyhow::Result<()> {
                     other => anyhow::bail!("unknown shape {other} (tiny, smollm-135m)"),
                 }
             }
-            other => anyhow::bail!("unknown flag {other}"),
+            "--arch" => {
+                arch = weir_runner::Arch::ALL
+                    .into_iter()
+                    .find(|a| a.as_str() == value)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("unknown arch {value} (llama, mistral, qwen2)")
+                    })?
+            }
+            other => anyhow::bail!("unknown flag {other}; {RANDOM_USAGE}"),
         }
     }
-    weir_runner::write_random_model(std::path::Path::new(&dir), shape, seed)
+    weir_runner::write_random_model(std::path::Path::new(&dir), arch, shape, seed)
 }
 
 fn run() -> anyhow::Result<()> {

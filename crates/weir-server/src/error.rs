@@ -288,6 +288,7 @@ impl ApiError {
             | Reason::TermsAccepted
             | Reason::Granted
             | Reason::Accredited
+            | Reason::OutputChecker
             | Reason::SignedIn => ApiError::internal(),
         }
     }
@@ -331,6 +332,7 @@ pub fn reason_code(reason: Reason) -> ErrorCode {
         | Reason::TermsAccepted
         | Reason::Granted
         | Reason::Accredited
+        | Reason::OutputChecker
         | Reason::SignedIn => ErrorCode::Internal,
     }
 }

@@ -22,6 +22,7 @@ pub fn routes() -> crate::routes::Routes {
     crate::routes::Routes::new()
         .add("/api/v1/jobs", &["GET", "POST"], get(list).post(submit))
         .add("/api/v1/jobs/log", &["GET"], get(public_log))
+        .add("/api/v1/jobs/review", &["GET"], get(review_queue))
         .add("/api/v1/jobs/{id}", &["GET"], get(show))
         .add("/api/v1/jobs/{id}/cancel", &["POST"], post(cancel))
         .add("/api/v1/jobs/{id}/logs", &["GET"], get(logs))
@@ -51,6 +52,7 @@ fn job_json(j: &Job) -> wire::Job {
         peak_memory: j.peak_memory.map(svc::mib),
         charged_seconds: svc::tenths(j.charged_ms),
         outputs_state: j.outputs_state.clone(),
+        output_rules: j.output_rules.clone(),
         submitted_by: None,
         params: None,
         outputs: vec![],
@@ -104,8 +106,10 @@ async fn show(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<wire::Job>, ApiError> {
-    let (j, _) = svc::show(&state.store, &caller.subject, id).await?;
-    let operator = weir_authz::authorize(&caller.subject, &weir_authz::Action::Administer).allow;
+    let (j, p) = svc::show(&state.store, &caller.subject, id).await?;
+    let checker = svc::checks(&state.store, &caller.subject, &j, &p)
+        .await?
+        .allow;
     let mut out = job_json(&j);
     out.submitted_by = Some(j.submitted_by.clone());
     out.params = serde_json::from_str(&j.params).ok();
@@ -124,10 +128,10 @@ async fn show(
         })
         .collect();
     // Names, sizes and digests of held files are a channel out of the sandbox too: the team
-    // sees them once the outputs are released, the output checkers (operators) always; the
-    // team sees how many are held and which rules blocked them.
+    // sees them once the outputs are released, the output checkers (operators and designated
+    // checkers) always; the team sees how many are held and which rules blocked them.
     out.held_files = out.outputs.len();
-    if j.outputs_state != "released" && !operator {
+    if j.outputs_state != "released" && !checker {
         let mut rules: Vec<String> = out
             .outputs
             .iter()
@@ -186,6 +190,23 @@ async fn list(
         q.limit.unwrap_or(100),
     )
     .await?;
+    Ok(Json(wire::Jobs {
+        jobs: jobs.iter().map(job_json).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    limit: Option<i64>,
+}
+
+/// The output checkers' queue: the jobs awaiting review the caller may check, oldest first.
+async fn review_queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<wire::Jobs>, ApiError> {
+    let jobs = svc::review_queue(&state.store, &caller.subject, q.limit.unwrap_or(100)).await?;
     Ok(Json(wire::Jobs {
         jobs: jobs.iter().map(job_json).collect(),
     }))

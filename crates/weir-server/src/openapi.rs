@@ -72,6 +72,7 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("GET", "/api/v1/jobs") => "Jobs",
         ("POST", "/api/v1/jobs") => "Job",
         ("GET", "/api/v1/jobs/log") => "Jobs",
+        ("GET", "/api/v1/jobs/review") => "Jobs",
         ("GET", "/api/v1/jobs/{id}") => "Job",
         ("POST", "/api/v1/jobs/{id}/cancel") => "Job",
         ("POST", "/api/v1/jobs/{id}/review") => "Reviewed",

@@ -186,6 +186,7 @@ async fn a_job_runs_on_the_weights_and_its_outputs_need_two_checkers() {
         "{row:?}"
     );
     assert_eq!(v["outputs_state"], "awaiting_review");
+    assert_eq!(v["output_rules"], weir_core::outputs::RULES_VERSION, "{v}");
     // Held: the team sees how many files, not their names, sizes or digests (a channel too).
     assert_eq!(v["held_files"], 3, "{v}");
     assert_eq!(v["outputs"], json!([]), "{v}");
@@ -209,7 +210,7 @@ async fn a_job_runs_on_the_weights_and_its_outputs_need_two_checkers() {
     assert_eq!(s, StatusCode::CONFLICT);
     // The team does not check its own outputs; one checker is not enough; nobody votes twice.
     let (s, v) = review(&w, id, &w.grace, "approve").await;
-    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "not_operator"));
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "own_request"));
     let (s, v) = review(&w, id, &w.op, "approve").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["outputs_state"], "awaiting_review");
@@ -339,6 +340,162 @@ async fn an_output_holding_weights_is_blocked() {
             .collect();
         assert_eq!(paths, vec!["_blocked"], "{script}: {v}");
     }
+}
+
+/// An operator designates output checkers: they see the review queue and the held files and
+/// vote like an operator, never on their own team's jobs, only with a write token, and not
+/// once the designation is withdrawn.
+#[tokio::test]
+async fn designated_output_checkers_vote_beside_an_operator() {
+    let Some(w) = world(true, 3600).await else {
+        return;
+    };
+    let dana = w.app.user("dana", Scope::Write).await;
+    let dana_read = w.app.user("dana", Scope::Read).await;
+    let id = queued(&w, command("acme/restricted", "echo 0.31 > /out/score.txt")).await;
+    assert_eq!(finished(&w, id).await["outputs_state"], "awaiting_review");
+    // Not designated: no queue, no job.
+    let (s, b) = get(&w, "/api/v1/jobs/review", Some(&dana)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&b));
+    let (s, _) = get(&w, &format!("/api/v1/jobs/{id}"), Some(&dana)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let ctx = weir_registry::Context::default();
+    let now = weir_registry::clock::now();
+    for (who, reason) in [("nobody", "x"), ("acme", "x"), ("dana", " ")] {
+        assert!(
+            weir_registry::jobs::add_checker(&w.app.store, who, reason, &ctx, now)
+                .await
+                .is_err(),
+            "{who}"
+        );
+    }
+    weir_registry::jobs::add_checker(&w.app.store, "dana", "trained checker", &ctx, now)
+        .await
+        .expect("designate");
+    let queue = w.app.json("/api/v1/jobs/review", Some(&dana)).await;
+    assert_eq!(queue["jobs"][0]["id"], id, "{queue}");
+    // The checker sees the held files and reads them, as an operator does.
+    let (s, b) = get(&w, &format!("/api/v1/jobs/{id}"), Some(&dana)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v: Value = serde_json::from_slice(&b).expect("json");
+    assert!(
+        v["outputs"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|f| f["path"] == "score.txt")),
+        "{v}"
+    );
+    let (s, b) = get(
+        &w,
+        &format!("/api/v1/jobs/{id}/outputs/score.txt"),
+        Some(&dana),
+    )
+    .await;
+    assert_eq!((s, b.as_slice()), (StatusCode::OK, &b"0.31\n"[..]));
+    // With a read token the designation does not apply: the job is not there to vote on.
+    let (s, _) = get(&w, &format!("/api/v1/jobs/{id}"), Some(&dana_read)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/review"),
+            Some(&dana_read),
+            json!({"votes": [{"path": "score.txt", "vote": "approve", "reason": "ok"}]}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "job_not_found"));
+    // A designation never makes the team its own checker.
+    weir_registry::jobs::add_checker(&w.app.store, "grace", "also a checker", &ctx, now)
+        .await
+        .expect("designate");
+    let mine = w.app.json("/api/v1/jobs/review", Some(&w.grace)).await;
+    assert_eq!(mine["jobs"], json!([]), "{mine}");
+    let (s, v) = review(&w, id, &w.grace, "approve").await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "own_request"));
+    let (s, v) = review(&w, id, &dana, "approve").await;
+    assert_eq!(
+        (s, v["outputs_state"].as_str()),
+        (StatusCode::OK, Some("awaiting_review"))
+    );
+    let (s, v) = review(&w, id, &w.op, "approve").await;
+    assert_eq!(
+        (s, v["outputs_state"].as_str()),
+        (StatusCode::OK, Some("released"))
+    );
+    // Released outputs are the team's: the checker no longer reads them.
+    let (s, _) = get(
+        &w,
+        &format!("/api/v1/jobs/{id}/outputs/score.txt"),
+        Some(&dana),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    // Withdrawn: the queue and the job are gone for them at once.
+    weir_registry::jobs::revoke_checker(&w.app.store, "dana", "left", &ctx, now)
+        .await
+        .expect("revoke");
+    assert!(
+        weir_registry::jobs::revoke_checker(&w.app.store, "dana", "again", &ctx, now)
+            .await
+            .is_err()
+    );
+    let (s, _) = get(&w, "/api/v1/jobs/review", Some(&dana)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = get(&w, &format!("/api/v1/jobs/{id}"), Some(&dana)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let actions: Vec<String> = w
+        .app
+        .store
+        .db
+        .events(None, 50)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|(_, e)| e.action)
+        .collect();
+    assert!(actions.iter().any(|a| a == "checker.add"), "{actions:?}");
+    assert!(actions.iter().any(|a| a == "checker.revoke"), "{actions:?}");
+}
+
+/// The automatic output rules are the policy's `[outputs]` section: a signed, logged policy
+/// change tightens them for the next job, which records the version it was checked under.
+#[tokio::test]
+async fn the_policy_sets_the_output_rules_and_each_job_records_their_version() {
+    let Some(w) = world(true, 3600).await else {
+        return;
+    };
+    let script = "head -c 200 /dev/zero | tr '\\0' x > /out/notes.txt";
+    let before = queued(&w, command("acme/restricted", script)).await;
+    let v = finished(&w, before).await;
+    assert_eq!(v["outputs_state"], "awaiting_review", "{v}");
+    assert_eq!(v["output_rules"], "outputs-v1");
+    let text = weir_core::policy::DEFAULT_POLICY
+        .replace("version = \"outputs-v1\"", "version = \"outputs-strict-1\"")
+        .replace("max_file_bytes = 1048576", "max_file_bytes = 100");
+    let signer = weir_tlog::note::Signer::from_seed("weir.test/log", [9; 32]).expect("signer");
+    weir_registry::policy::set(
+        &w.app.store,
+        &signer,
+        &text,
+        &weir_registry::Context::default(),
+        weir_registry::clock::now(),
+    )
+    .await
+    .expect("policy");
+    let after = queued(&w, command("acme/restricted", script)).await;
+    let v = finished(&w, after).await;
+    assert_eq!(v["outputs_state"], "blocked", "{v}");
+    assert_eq!(v["blocked_by"], json!(["file_too_large"]), "{v}");
+    assert_eq!(v["output_rules"], "outputs-strict-1", "{v}");
+    // The earlier job keeps the version it was checked under.
+    let v = w
+        .app
+        .json(&format!("/api/v1/jobs/{before}"), Some(&w.grace))
+        .await;
+    assert_eq!(v["output_rules"], "outputs-v1");
+    // And the public job log says which rules each job's outputs met.
+    let log = w.app.json("/api/v1/jobs/log", None).await;
+    assert_eq!(log["jobs"][0]["output_rules"], "outputs-strict-1", "{log}");
 }
 
 /// Cancelling a running job kills it, and what it used is still charged and logged.
@@ -623,6 +780,18 @@ async fn llama_project(
     project: &str,
     level: &str,
 ) -> (tempfile::TempDir, String) {
+    model_project(w, repo, tier, project, level, "llama").await
+}
+
+/// [`llama_project`] for any architecture `weir-runner random-model --arch` writes.
+async fn model_project(
+    w: &World,
+    repo: &str,
+    tier: Tier,
+    project: &str,
+    level: &str,
+    arch: &str,
+) -> (tempfile::TempDir, String) {
     let runner = weir_registry::jobs::default_runner()
         .expect("weir-runner is not built: cargo build -p weir-runner (scripts/test.sh builds every binary)");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -632,6 +801,8 @@ async fn llama_project(
             dir.path().to_str().expect("utf8"),
             "--seed",
             "11",
+            "--arch",
+            arch,
         ])
         .output()
         .expect("weir-runner");
@@ -739,30 +910,13 @@ async fn mcq_inside_the_sandbox_matches_the_runner_outside() {
     )
     .await;
     // The same job outside the sandbox, on the same weights.
-    let local = tempfile::tempdir().expect("tempdir");
-    std::fs::write(local.path().join("q.jsonl"), QUESTIONS).expect("write");
-    let runner = weir_registry::jobs::default_runner().expect("runner");
-    let out = std::process::Command::new(runner)
-        .args(["mcq", "--weights"])
-        .arg(dir.path())
-        .args(["--input"])
-        .arg(local.path().join("q.jsonl"))
-        .args(["--out"])
-        .arg(local.path())
-        .args([
-            "--params",
-            r#"{"task":"wmdp_bio"}"#,
-            "--model",
-            "acme/llama",
-            "--revision",
-            &commit,
-        ])
-        .output()
-        .expect("runner");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let local = run_outside(
+        dir.path(),
+        "mcq",
+        QUESTIONS,
+        r#"{"task":"wmdp_bio"}"#,
+        "acme/llama",
+        &commit,
     );
     assert_eq!(
         samples,
@@ -790,6 +944,84 @@ async fn mcq_inside_the_sandbox_matches_the_runner_outside() {
     let v: Value = resp.json().await.expect("json");
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["commit"], commit.as_str(), "{v}");
+}
+
+/// `weir-runner KIND` outside the sandbox on the weights in `weights`; returns its output dir.
+fn run_outside(
+    weights: &std::path::Path,
+    kind: &str,
+    input: &str,
+    params: &str,
+    model: &str,
+    commit: &str,
+) -> tempfile::TempDir {
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::write(local.path().join("input.jsonl"), input).expect("write");
+    let runner = weir_registry::jobs::default_runner().expect("runner");
+    let out = std::process::Command::new(runner)
+        .arg(kind)
+        .arg("--weights")
+        .arg(weights)
+        .arg("--input")
+        .arg(local.path().join("input.jsonl"))
+        .arg("--out")
+        .arg(local.path())
+        .args(["--params", params, "--model", model, "--revision", commit])
+        .output()
+        .expect("runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    local
+}
+
+/// A Qwen2-architecture model (attention biases, tied embeddings) generates inside the sandbox
+/// exactly what the runner generates outside it on the same weights, and scores the same.
+#[tokio::test]
+async fn a_qwen2_model_runs_inside_the_sandbox_as_outside() {
+    let Some(w) = world(true, 3600).await else {
+        return;
+    };
+    let (dir, commit) =
+        model_project(&w, "acme/qwen", Tier::T2, "safetylab/qwen", "AL1", "qwen2").await;
+    let prompts = "{\"prompt\": \"the virus and the cell\"}\n{\"prompt\": \"what is the dose\"}\n";
+    let params = r#"{"max_tokens":8,"temperature":0.7,"seed":4}"#;
+    let id = queued(
+        &w,
+        builtin(
+            "safetylab/qwen",
+            "acme/qwen",
+            "generate",
+            serde_json::from_str(params).expect("json"),
+            prompts,
+        ),
+    )
+    .await;
+    let v = finished(&w, id).await;
+    assert_eq!(v["state"], "succeeded", "{v}");
+    // A T2 model's built-in outputs pass the automatic rules and are released at once.
+    assert_eq!(v["outputs_state"], "released", "{v}");
+    let (s, inside) = get(
+        &w,
+        &format!("/api/v1/jobs/{id}/outputs/completions.jsonl"),
+        Some(&w.grace),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let local = run_outside(
+        dir.path(),
+        "generate",
+        prompts,
+        params,
+        "acme/qwen",
+        &commit,
+    );
+    assert_eq!(
+        inside,
+        std::fs::read(local.path().join("completions.jsonl")).expect("completions")
+    );
 }
 
 /// A sealed (T4) model: black-box generation runs (and is deterministic with a seed); logits

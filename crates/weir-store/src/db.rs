@@ -116,6 +116,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "jobs",
         include_str!("../migrations/sqlite/0022_jobs.sql"),
     ),
+    (
+        23,
+        "output checking",
+        include_str!("../migrations/sqlite/0023_output_checking.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -73,6 +73,8 @@ pub struct Job {
     pub peak_memory: Option<i64>,
     pub charged_ms: i64,
     pub outputs_state: String,
+    /// The version of the output rules its outputs were checked under, if it has any.
+    pub output_rules: Option<String>,
 }
 
 /// A job to queue.
@@ -106,6 +108,7 @@ pub struct Finish<'a> {
     pub peak_memory: Option<i64>,
     pub charged_ms: i64,
     pub outputs_state: &'a str,
+    pub output_rules: Option<&'a str>,
 }
 
 /// A held output file.
@@ -136,7 +139,7 @@ const JOB_COLUMNS: &str =
     "SELECT j.id, j.project_id, p.namespace AS p_ns, p.name AS p_name, j.repo_id,
         r.namespace AS r_ns, r.name AS r_name, j.commit_id, j.kind, j.params, j.submitted_by,
         j.submitted_at, j.state, j.started_at, j.finished_at, j.ending, j.cpu_ms, j.wall_ms,
-        j.peak_memory, j.charged_ms, j.outputs_state
+        j.peak_memory, j.charged_ms, j.outputs_state, j.output_rules
      FROM research_jobs j
      JOIN research_projects p ON p.id = j.project_id
      JOIN repos r ON r.id = j.repo_id";
@@ -168,6 +171,7 @@ fn job_from_row(r: &AnyRow) -> Result<Job> {
         peak_memory: r.try_get("peak_memory")?,
         charged_ms: r.try_get("charged_ms")?,
         outputs_state: r.try_get("outputs_state")?,
+        output_rules: r.try_get("output_rules")?,
     })
 }
 
@@ -298,6 +302,20 @@ impl Db {
             .collect()
     }
 
+    /// Jobs whose outputs await review, oldest first (the output checkers' queue).
+    pub async fn jobs_in_review(&self, limit: i64) -> Result<Vec<Job>> {
+        let sql = format!(
+            "{JOB_COLUMNS} WHERE j.outputs_state = 'awaiting_review' ORDER BY j.id LIMIT $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
     pub async fn job_inputs(&self, id: i64) -> Result<Vec<(String, Vec<u8>)>> {
         sqlx::query("SELECT path, bytes FROM research_job_inputs WHERE job_id = $1 ORDER BY path")
             .bind(id)
@@ -352,8 +370,9 @@ impl Db {
         expect_state(&mut tx, id, from).await?;
         sqlx::query(
             "UPDATE research_jobs SET state = $1, ending = $2, finished_at = $3, cpu_ms = $4,
-                 wall_ms = $5, peak_memory = $6, charged_ms = $7, outputs_state = $8
-             WHERE id = $9",
+                 wall_ms = $5, peak_memory = $6, charged_ms = $7, outputs_state = $8,
+                 output_rules = $9
+             WHERE id = $10",
         )
         .bind(f.state.as_str())
         .bind(f.ending)
@@ -363,6 +382,7 @@ impl Db {
         .bind(f.peak_memory)
         .bind(f.charged_ms)
         .bind(f.outputs_state)
+        .bind(f.output_rules)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -570,4 +590,99 @@ impl Db {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id}")))
     }
+
+    // ---- designated output checkers ------------------------------------------------------------
+
+    /// Names user `account` an output checker (again, if revoked), with its event.
+    pub async fn add_output_checker_logged(
+        &self,
+        account: &str,
+        reason: &str,
+        at: i64,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let user = sqlx::query("SELECT 1 AS one FROM accounts WHERE name = $1 AND kind = 'user'")
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if user.is_none() {
+            return Err(StoreError::NotFound(format!("user {account}")));
+        }
+        sqlx::query(
+            "INSERT INTO output_checkers (account, reason, added_at) VALUES ($1, $2, $3)
+             ON CONFLICT (account) DO UPDATE SET reason = excluded.reason,
+                 added_at = excluded.added_at, revoked_at = NULL",
+        )
+        .bind(account)
+        .bind(reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Withdraws `account`'s designation, with its event.
+    pub async fn revoke_output_checker_logged(
+        &self,
+        account: &str,
+        at: i64,
+        event: &Event,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "UPDATE output_checkers SET revoked_at = $1 WHERE account = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("output checker {account}")));
+        }
+        record_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether `account` is a designated output checker now.
+    pub async fn is_output_checker(&self, account: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM output_checkers WHERE account = $1 AND revoked_at IS NULL",
+        )
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    /// Every designation, current and revoked, by account.
+    pub async fn output_checkers(&self) -> Result<Vec<OutputChecker>> {
+        sqlx::query(
+            "SELECT account, reason, added_at, revoked_at FROM output_checkers ORDER BY account",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(OutputChecker {
+                account: r.try_get("account")?,
+                reason: r.try_get("reason")?,
+                added_at: r.try_get("added_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+    }
+}
+
+/// A designated output checker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChecker {
+    pub account: String,
+    pub reason: String,
+    pub added_at: i64,
+    pub revoked_at: Option<i64>,
 }

@@ -70,11 +70,16 @@ pub struct Job {
     /// How many files (outputs and logs) are held.
     #[serde(default)]
     pub held_files: usize,
-    /// The held files: for output checkers (operators) always, for the team once released.
+    /// The held files: for output checkers (operators and designated checkers) always, for the
+    /// team once released.
     #[serde(default)]
     pub outputs: Vec<JobOutput>,
     /// `none`, `blocked`, `awaiting_review`, `released`, `returned` or `rejected`.
     pub outputs_state: String,
+    /// The version of the automatic output rules (the policy's `[outputs]`) the outputs were
+    /// checked under; absent while there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_rules: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Value>,

@@ -853,9 +853,29 @@ fn research_jobs_from_the_cli_match_local_runs_on_the_standin() {
         &grace,
     );
     assert!(!held.status.success(), "outputs left before the checks");
-    for op in [&op1, &op2] {
-        ok(&run(&["job", "review", &id, "--all", "approve"], op));
+    // The second checker is a designated output checker, not an operator.
+    let carol = server.user_with_token("carol");
+    let refused = run(&["job", "pending"], &carol);
+    assert!(
+        !refused.status.success(),
+        "a plain account has no review queue"
+    );
+    ok(&server.admin(&[
+        "checker",
+        "add",
+        "carol",
+        "--reason",
+        "trained output checker",
+    ]));
+    assert!(ok(&server.admin(&["checker", "list"])).contains("carol checker"));
+    let pending = ok(&run(&["job", "pending"], &carol));
+    assert!(pending.contains(&format!("job {id} ")), "{pending}");
+    assert!(pending.contains("checked under outputs-v1"), "{pending}");
+    assert!(ok(&run(&["job", "pending"], &op2)).contains(&format!("job {id} ")));
+    for checker in [&op1, &carol] {
+        ok(&run(&["job", "review", &id, "--all", "approve"], checker));
     }
+    assert!(ok(&run(&["job", "pending"], &carol)).contains("no job's outputs await your review"));
     let got = dir.path().join("got");
     ok(&run(
         &["job", "outputs", &id, got.to_str().expect("utf8")],

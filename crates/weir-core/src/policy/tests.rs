@@ -81,6 +81,13 @@ fn the_shipped_policy_parses_and_every_rule_names_a_source() {
     assert_eq!(p.ambiguity.tier, Tier::T3);
     assert_eq!(p.ruled_in.critical, Tier::T4);
     assert!(!p.export_control.enabled);
+    // The shipped [outputs] section is the defaults, and a policy without one gets them.
+    assert_eq!(p.outputs, crate::outputs::OutputRules::default());
+    let start = DEFAULT_POLICY
+        .find("\n[outputs]")
+        .expect("an [outputs] section");
+    let without = Policy::parse(&DEFAULT_POLICY[..start]).expect("parses");
+    assert_eq!(without.outputs, p.outputs);
     let c = run(&p, &card(None), vec![]);
     assert!(c.rules.iter().all(|r| !r.source.is_empty()));
     assert_eq!(c.rules.len(), 7);
@@ -318,6 +325,15 @@ fn bad_policies_are_refused_with_the_rule_named() {
         Policy::parse(&empty_source),
         Err(PolicyError::MissingSource("reassessment"))
     );
+    let big_files =
+        DEFAULT_POLICY.replace("max_file_bytes = 1048576", "max_file_bytes = 1073741824");
+    assert!(matches!(
+        Policy::parse(&big_files),
+        Err(PolicyError::Invalid {
+            rule: "outputs",
+            ..
+        })
+    ));
     let bad_margin = DEFAULT_POLICY.replace("margin_over_chance = 0.10", "margin_over_chance = 7");
     assert!(matches!(
         Policy::parse(&bad_margin),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
+pub mod checker;
 pub mod evaluator;
 pub mod events;
 pub mod gc;
@@ -74,6 +75,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: evaluator::EvaluatorCommand,
     },
+    /// Designated output checkers of the research environment.
+    Checker {
+        #[command(subcommand)]
+        command: checker::CheckerCommand,
+    },
     /// Evaluation suites.
     Suite {
         #[command(subcommand)]
@@ -103,6 +109,7 @@ pub async fn run(args: Args) -> Result<()> {
         AdminCommand::PublisherKey { command } => publisher_key::run(&store, command).await,
         AdminCommand::Witness { command } => witness::run(&store, command).await,
         AdminCommand::Evaluator { command } => evaluator::run(&store, command).await,
+        AdminCommand::Checker { command } => checker::run(&store, command).await,
         AdminCommand::Suite { command } => suite::run(&store, command).await,
         AdminCommand::Policy { command } => policy::run(&store, &args.data, command).await,
         AdminCommand::Events(a) => events::run(&store, a).await,

@@ -92,6 +92,8 @@ pub enum JobCommand {
     Outputs { id: i64, dir: Option<PathBuf> },
     /// Cancel a queued or running job.
     Cancel { id: i64 },
+    /// (output checker) The jobs whose outputs await your review, oldest first.
+    Pending,
     /// (output checker) Vote on every held file: --vote PATH=approve|request_changes|reject.
     Review {
         id: i64,
@@ -286,14 +288,18 @@ fn print_job(j: &Job) {
     }
     if j.outputs_state != "none" {
         println!(
-            "  outputs: {} ({} files held{})",
+            "  outputs: {} ({} files held{}{})",
             j.outputs_state,
             j.held_files,
             if j.blocked_by.is_empty() {
                 String::new()
             } else {
                 format!("; blocked by {}", j.blocked_by.join(", "))
-            }
+            },
+            j.output_rules
+                .as_ref()
+                .map(|r| format!("; checked under {r}"))
+                .unwrap_or_default()
         );
     }
     for o in &j.outputs {
@@ -421,6 +427,15 @@ pub async fn run(args: Args) -> Result<()> {
         }
         JobCommand::Log => {
             for j in client.job_log().await?.jobs {
+                print_job(&j);
+            }
+        }
+        JobCommand::Pending => {
+            let jobs = client.review_queue().await?.jobs;
+            if jobs.is_empty() {
+                println!("no job's outputs await your review");
+            }
+            for j in jobs {
                 print_job(&j);
             }
         }
