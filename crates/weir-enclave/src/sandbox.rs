@@ -441,8 +441,12 @@ impl Sandbox {
 
     /// Runs `/usr/bin/true` under bwrap as the first slot user, with `extra` mounts: the
     /// start-up checks, so a host that cannot run jobs says so at once, not at the first job.
+    /// Waits for the slot to be free (a running job in it holds it up to its wall clock).
     fn probe(&self, extra: &[&std::ffi::OsStr]) -> Result<std::process::Output, SandboxError> {
         let slot = &self.slots[0];
+        // The slot's lock: a job of another process in this slot ends with a sweep that kills
+        // every process of the slot user, this probe included.
+        let _held = lock_slot(slot.uid)?;
         std::process::Command::new("setpriv")
             .args([
                 "--reuid",
@@ -796,8 +800,8 @@ impl Sandbox {
 
 const LOCK_DIR: &str = "/run/weir-enclave";
 
-/// Waits for the host-wide lock of the slot of `uid`.
-async fn hold_slot(uid: u32) -> Result<nix::fcntl::Flock<std::fs::File>, SandboxError> {
+/// Waits for the host-wide lock of the slot of `uid`, blocking the thread.
+fn lock_slot(uid: u32) -> Result<nix::fcntl::Flock<std::fs::File>, SandboxError> {
     let dir = Path::new(LOCK_DIR);
     std::fs::create_dir_all(dir).map_err(io("mkdir", dir))?;
     let path = dir.join(format!("slot-{uid}.lock"));
@@ -807,21 +811,24 @@ async fn hold_slot(uid: u32) -> Result<nix::fcntl::Flock<std::fs::File>, Sandbox
         .write(true)
         .open(&path)
         .map_err(io("open", &path))?;
-    tokio::task::spawn_blocking(move || {
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
-            SandboxError::Io {
-                what: "lock",
-                path,
-                source: std::io::Error::from(e),
-            }
-        })
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+        SandboxError::Io {
+            what: "lock",
+            path,
+            source: std::io::Error::from(e),
+        }
     })
-    .await
-    .map_err(|e| SandboxError::Io {
-        what: "lock",
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?
+}
+
+/// Waits for the host-wide lock of the slot of `uid`.
+async fn hold_slot(uid: u32) -> Result<nix::fcntl::Flock<std::fs::File>, SandboxError> {
+    tokio::task::spawn_blocking(move || lock_slot(uid))
+        .await
+        .map_err(|e| SandboxError::Io {
+            what: "lock",
+            path: PathBuf::from(LOCK_DIR),
+            source: std::io::Error::other(e),
+        })?
 }
 
 /// The pids of processes whose real uid is `uid`.
