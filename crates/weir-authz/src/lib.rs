@@ -12,6 +12,7 @@
 //! answers, and a second language to review.
 
 use serde::Serialize;
+use weir_core::grants::Budget;
 use weir_core::research::{AccessLevel, JobKind, LevelRefusal, ProjectStanding};
 use weir_core::{GrantState, IdentityLevel, Name, Scope, Tier};
 
@@ -183,6 +184,21 @@ pub enum Action<'a> {
         member: bool,
         checker: bool,
     },
+    /// Apply for a compute grant for a research project: a member of its team, write token.
+    ApplyGrant { member: bool },
+    /// See a grant application (its plan, its reviews) and its award's usage: the project's
+    /// team and operators.
+    ReadGrant { member: bool },
+    /// Review a grant application (or decide an award's progress report, or revoke it):
+    /// operators, never on their own application or their own project's, never after
+    /// declaring a conflict.
+    ReviewGrant {
+        applicant: &'a Name,
+        member: bool,
+        conflict: bool,
+    },
+    /// Submit an award's progress report: the project's team, write token.
+    ReportProgress { member: bool },
     /// Operator tasks.
     Administer,
 }
@@ -200,6 +216,8 @@ pub struct JobFacts<'a> {
     /// The level the project holds on this model and revision, if the project names it.
     pub granted: Option<AccessLevel>,
     pub kind: JobKind,
+    /// What the project's compute budget (its award, or its own quota) allows now.
+    pub budget: weir_core::grants::Budget,
 }
 
 /// Why a decision came out as it did: snake_case codes, the same in the API, CLI and logs.
@@ -250,6 +268,16 @@ pub enum Reason {
     TierCapsLevel,
     /// The job kind needs a higher access level than the project holds on the model.
     KindNeedsLevel,
+    /// Nothing is left of the project's released compute (its award's, or its quota).
+    QuotaExhausted,
+    /// The project's award starts later.
+    AwardNotStarted,
+    /// The project's award has ended.
+    AwardExpired,
+    /// The project's award was revoked.
+    AwardRevoked,
+    /// The reviewer declared a conflict of interest on this application.
+    Conflict,
 }
 
 impl Reason {
@@ -291,6 +319,11 @@ impl Reason {
             Reason::ProjectNotActive => "project_not_active",
             Reason::TierCapsLevel => "tier_caps_level",
             Reason::KindNeedsLevel => "kind_needs_level",
+            Reason::QuotaExhausted => "quota_exhausted",
+            Reason::AwardNotStarted => "award_not_started",
+            Reason::AwardExpired => "award_expired",
+            Reason::AwardRevoked => "award_revoked",
+            Reason::Conflict => "conflict_declared",
         }
     }
 }
@@ -428,6 +461,13 @@ fn run_job(subject: &Subject, job: &JobFacts<'_>) -> Decision {
         ProjectStanding::Revoked => return Decision::deny(Reason::Revoked),
         ProjectStanding::Rejected => return Decision::deny(Reason::Rejected),
         ProjectStanding::Applied => return Decision::deny(Reason::ProjectNotActive),
+    }
+    match job.budget {
+        Budget::Available => {}
+        Budget::Exhausted => return Decision::deny(Reason::QuotaExhausted),
+        Budget::NotStarted => return Decision::deny(Reason::AwardNotStarted),
+        Budget::Expired => return Decision::deny(Reason::AwardExpired),
+        Budget::Revoked => return Decision::deny(Reason::AwardRevoked),
     }
     if job.repo.held {
         return Decision::deny(Reason::IncidentHold);
@@ -641,6 +681,29 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             }
             run_job(subject, job)
         }
+        Action::ApplyGrant { member } | Action::ReportProgress { member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if !u.scope.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+            Some(_) if *member => Decision::allow(Reason::Member),
+            Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::ReadGrant { member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
+            Some(_) if *member => Decision::allow(Reason::Member),
+            Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::ReviewGrant {
+            applicant,
+            member,
+            conflict,
+        } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
+            Some(u) if &u.name == *applicant || *member => Decision::deny(Reason::OwnRequest),
+            Some(_) if *conflict => Decision::deny(Reason::Conflict),
+            Some(_) => Decision::allow(Reason::AdminToken),
+        },
         Action::Administer => match subject.scope() {
             None => Decision::deny(Reason::NotSignedIn),
             Some(Scope::Admin) => Decision::allow(Reason::AdminToken),

@@ -490,6 +490,7 @@ mod research {
             required_level: IdentityLevel::Accredited,
             granted,
             kind,
+            budget: weir_core::grants::Budget::Available,
         }
     }
 
@@ -715,6 +716,99 @@ mod research {
         );
     }
 
+    /// A job runs only while its project's budget allows; each other budget names itself.
+    #[test]
+    fn the_budget_stops_jobs_with_its_own_reason() {
+        use weir_core::grants::Budget;
+        let r = repo(false, Tier::T3);
+        let grace = user("grace", &[], Scope::Write, IdentityLevel::Accredited);
+        for (budget, reason) in [
+            (Budget::Available, None),
+            (Budget::Exhausted, Some(Reason::QuotaExhausted)),
+            (Budget::NotStarted, Some(Reason::AwardNotStarted)),
+            (Budget::Expired, Some(Reason::AwardExpired)),
+            (Budget::Revoked, Some(Reason::AwardRevoked)),
+        ] {
+            let f = JobFacts {
+                budget,
+                ..job(
+                    &r,
+                    ProjectStanding::Active,
+                    true,
+                    Some(AccessLevel::Al1),
+                    JobKind::Mcq,
+                )
+            };
+            let d = authorize(&grace, &Action::RunJob(&f));
+            match reason {
+                None => assert!(d.allow, "{budget:?}"),
+                Some(reason) => assert_eq!(d, Decision::deny(reason), "{budget:?}"),
+            }
+        }
+    }
+
+    /// Grants: the team applies and reports; operators review, never their own application
+    /// or project's, never after declaring a conflict; the team and operators read it.
+    #[test]
+    fn grants_are_reviewed_by_unconflicted_operators_off_the_team() {
+        let grace = user("grace", &[], Scope::Write, IdentityLevel::Identified);
+        let read = user("grace", &[], Scope::Read, IdentityLevel::Identified);
+        let op = user("op", &[], Scope::Admin, IdentityLevel::Account);
+        let applicant = Name::parse("grace").expect("name");
+        let opn = Name::parse("op").expect("name");
+        for action in [
+            Action::ApplyGrant { member: true },
+            Action::ReportProgress { member: true },
+        ] {
+            assert_eq!(authorize(&grace, &action), Decision::allow(Reason::Member));
+            assert_eq!(
+                authorize(&read, &action),
+                Decision::deny(Reason::TokenScope)
+            );
+            assert_eq!(
+                authorize(&Subject::Anonymous, &action),
+                Decision::deny(Reason::NotSignedIn)
+            );
+        }
+        assert_eq!(
+            authorize(&grace, &Action::ApplyGrant { member: false }),
+            Decision::deny(Reason::NotMember)
+        );
+        assert!(authorize(&op, &Action::ReadGrant { member: false }).allow);
+        assert!(authorize(&read, &Action::ReadGrant { member: true }).allow);
+        assert_eq!(
+            authorize(&grace, &Action::ReadGrant { member: false }),
+            Decision::deny(Reason::NotMember)
+        );
+        let review = |s: &Subject, applicant: &Name, member: bool, conflict: bool| {
+            authorize(
+                s,
+                &Action::ReviewGrant {
+                    applicant,
+                    member,
+                    conflict,
+                },
+            )
+        };
+        assert!(review(&op, &applicant, false, false).allow);
+        assert_eq!(
+            review(&op, &applicant, false, true),
+            Decision::deny(Reason::Conflict)
+        );
+        assert_eq!(
+            review(&op, &opn, false, false),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&op, &applicant, true, false),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            review(&grace, &opn, false, false),
+            Decision::deny(Reason::NotOperator)
+        );
+    }
+
     fn arb_standing() -> impl Strategy<Value = ProjectStanding> {
         prop::sample::select(STANDINGS.to_vec())
     }
@@ -727,14 +821,16 @@ mod research {
             granted in prop::option::of(prop::sample::select(LEVELS.to_vec())),
             kind in prop::sample::select(KINDS.to_vec()), held in any::<bool>(),
             private in any::<bool>(), in_org in any::<bool>(),
+            budget in prop::sample::select(weir_core::grants::Budget::ALL.to_vec()),
         ) {
             let s = user("grace", if in_org { &["acme"] } else { &[] }, scope, level);
             let mut r = repo(private, tier);
             r.held = held;
-            let f = job(&r, project, member, granted, kind);
+            let f = JobFacts { budget, ..job(&r, project, member, granted, kind) };
             let d = authorize(&s, &Action::RunJob(&f));
             if d.allow {
                 prop_assert!(member && project == ProjectStanding::Active && !held);
+                prop_assert_eq!(budget, weir_core::grants::Budget::Available);
                 prop_assert!(scope >= Scope::Write);
                 prop_assert!(level >= IdentityLevel::Accredited);
                 prop_assert!(granted.is_some_and(|g| g >= kind.needs()));

@@ -8,6 +8,7 @@ pub mod card;
 pub mod eval;
 pub mod event;
 pub mod git;
+pub mod grants;
 pub mod identity;
 pub mod ids;
 pub mod incident;

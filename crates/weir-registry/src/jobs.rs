@@ -120,6 +120,7 @@ pub struct Submission {
 }
 
 /// The facts a job decision needs about `subject` and `repo` now.
+#[allow(clippy::too_many_arguments)]
 fn job_facts_now<'a>(
     project: &Project,
     repo: &'a weir_authz::RepoFacts,
@@ -128,6 +129,7 @@ fn job_facts_now<'a>(
     member: bool,
     kind: JobKind,
     now: i64,
+    budget: weir_core::grants::Budget,
 ) -> JobFacts<'a> {
     JobFacts {
         repo,
@@ -136,6 +138,7 @@ fn job_facts_now<'a>(
         required_level: repo_row.gating.research_level,
         granted: project.granted(repo_row.id, commit),
         kind,
+        budget,
     }
 }
 
@@ -190,6 +193,23 @@ fn job_denied(reason: Reason, repo: &Repo, subject: &Subject, project: &str) -> 
         .with("reason", json!(reason.code()))
         .next("see: weir project show"),
         Reason::IncidentHold => ServiceError::denied(reason, repo, subject),
+        Reason::QuotaExhausted => quota_exhausted(project),
+        Reason::AwardNotStarted | Reason::AwardExpired | Reason::AwardRevoked => {
+            let code = match reason {
+                Reason::AwardNotStarted => ErrorCode::AwardNotStarted,
+                Reason::AwardExpired => ErrorCode::AwardExpired,
+                _ => ErrorCode::AwardRevoked,
+            };
+            refused(
+                Kind::Conflict,
+                code,
+                format!(
+                    "{project}'s compute award is {}: no job starts on it",
+                    reason.code().trim_start_matches("award_").replace('_', " ")
+                ),
+            )
+            .next("see the award: weir grant show APPLICATION; apply to an open call: weir grant call list")
+        }
         other => project_denied(other, project),
     }
 }
@@ -312,20 +332,13 @@ fn builtin_params(kind: JobKind, params: &serde_json::Value) -> Result<(), Servi
 }
 
 /// CPU milliseconds the project may still spend.
-async fn remaining_ms(store: &Store, p: &Project) -> Result<i64, ServiceError> {
-    let used = store.db.project_charged_ms(p.id).await?;
-    Ok(p.quota_cpu_seconds
-        .saturating_mul(1000)
-        .saturating_sub(used))
-}
-
 fn quota_exhausted(project: &str) -> ServiceError {
     refused(
         Kind::Conflict,
         ErrorCode::QuotaExhausted,
-        format!("{project} has used its compute quota"),
+        format!("{project} has used its compute: its award's released tranches, or its quota"),
     )
-    .next("ask an operator for more (weir project review ... approve --cpu-hours N on a new application)")
+    .next("report progress for the second tranche (weir grant report AWARD), or apply to a call (weir grant call list)")
 }
 
 /// Queues a job. Asks `weir_authz` (`RunJob`) with the facts now; the runner asks again when
@@ -371,7 +384,8 @@ pub async fn submit(
         .is_held_here_or_at_source(repo.id, commit.as_str())
         .await?;
     let member = p.is_member(&me);
-    let jf = job_facts_now(&p, &f, &repo, &commit, member, kind, now);
+    let (budget, _, _) = crate::grants::budget(store, &p, now, MIN_START_MS).await?;
+    let jf = job_facts_now(&p, &f, &repo, &commit, member, kind, now, budget);
     let d = weir_authz::authorize(subject, &Action::RunJob(&jf));
     if !d.allow {
         return Err(job_denied(d.reason, &repo, subject, &full));
@@ -414,9 +428,6 @@ pub async fn submit(
                 ),
             ));
         }
-    }
-    if remaining_ms(store, &p).await? < MIN_START_MS {
-        return Err(quota_exhausted(&full));
     }
     let params = serde_json::to_string(&sub.params).map_err(|_| corrupt("job params"))?;
     let new = NewJob {
@@ -1168,15 +1179,15 @@ async fn run_one(
         .is_held_here_or_at_source(repo.id, j.commit.as_str())
         .await?;
     let member = p.is_member(&j.submitted_by);
-    let jf = job_facts_now(&p, &f, &repo, &j.commit, member, j.kind, now);
+    // The budget now: the project's current award (revoked, expired, not started or spent
+    // meanwhile stops the job), or its own quota.
+    let (budget, remaining, award) = crate::grants::budget(store, &p, now, MIN_START_MS).await?;
+    let jf = job_facts_now(&p, &f, &repo, &j.commit, member, j.kind, now, budget);
     let d = weir_authz::authorize(&subject, &Action::RunJob(&jf));
     if !d.allow {
         return refuse_start(store, &ctx, &j, Some(&repo), d.reason.code()).await;
     }
-    let remaining = remaining_ms(store, &p).await?;
-    if remaining < MIN_START_MS {
-        return refuse_start(store, &ctx, &j, Some(&repo), "quota_exhausted").await;
-    }
+    store.db.set_job_award(j.id, award).await?;
     // The output rules in force when the job starts are the ones its outputs are checked
     // under, and their version is recorded with it.
     let rules = crate::policy::policy_in_force(store).await?.policy.outputs;

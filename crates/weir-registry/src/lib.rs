@@ -30,6 +30,7 @@ pub mod evaluators;
 pub mod events;
 pub mod evidence;
 pub mod exports;
+pub mod grants;
 pub mod history;
 pub mod incident_rows;
 pub mod incidents;

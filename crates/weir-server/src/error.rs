@@ -280,6 +280,20 @@ impl ApiError {
                 format!("The research project may not run this on {repo}: {}.", reason.code()),
             )
             .next("see the project's models and levels: weir project show NS/NAME"),
+            Reason::QuotaExhausted
+            | Reason::AwardNotStarted
+            | Reason::AwardExpired
+            | Reason::AwardRevoked => ApiError::new(
+                StatusCode::CONFLICT,
+                reason_code(reason),
+                format!("The research project's compute does not allow a job on {repo}: {}.", reason.code()),
+            )
+            .next("see the project's award: weir grant awards"),
+            Reason::Conflict => ApiError::new(
+                StatusCode::FORBIDDEN,
+                reason_code(reason),
+                "You declared a conflict of interest on this.",
+            ),
             Reason::OpenTier
             | Reason::PublicRepo
             | Reason::Member
@@ -324,6 +338,11 @@ pub fn reason_code(reason: Reason) -> ErrorCode {
         Reason::ProjectNotActive => ErrorCode::ProjectNotActive,
         Reason::TierCapsLevel => ErrorCode::TierCapsLevel,
         Reason::KindNeedsLevel => ErrorCode::KindNeedsLevel,
+        Reason::QuotaExhausted => ErrorCode::QuotaExhausted,
+        Reason::AwardNotStarted => ErrorCode::AwardNotStarted,
+        Reason::AwardExpired => ErrorCode::AwardExpired,
+        Reason::AwardRevoked => ErrorCode::AwardRevoked,
+        Reason::Conflict => ErrorCode::ConflictDeclared,
         Reason::OpenTier
         | Reason::PublicRepo
         | Reason::Member

@@ -14,6 +14,7 @@ mod events;
 mod exports;
 pub mod extract;
 mod gate;
+mod grants;
 mod hub;
 mod incidents;
 mod jobs;
@@ -115,6 +116,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(exports::routes().tag("exports"))
         .merge(research::routes().tag("research"))
         .merge(jobs::routes().tag("jobs"))
+        .merge(grants::routes().tag("grants"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))
         .merge(evals::routes().tag("evals"))

@@ -73,6 +73,21 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "/api/v1/jobs") => "Job",
         ("GET", "/api/v1/jobs/log") => "Jobs",
         ("GET", "/api/v1/jobs/review") => "Jobs",
+        ("GET", "/api/v1/grants/calls") => "Calls",
+        ("POST", "/api/v1/grants/calls") => "Call",
+        ("GET", "/api/v1/grants/calls/{name}") => "Call",
+        ("POST", "/api/v1/grants/calls/{name}/close") => "Call",
+        ("GET", "/api/v1/grants/applications") => "Applications",
+        ("POST", "/api/v1/grants/applications") => "Application",
+        ("GET", "/api/v1/grants/applications/{id}") => "Application",
+        ("POST", "/api/v1/grants/applications/{id}/review") => "Application",
+        ("POST", "/api/v1/grants/applications/{id}/withdraw") => "Application",
+        ("GET", "/api/v1/grants/awards") => "Awards",
+        ("GET", "/api/v1/grants/awards/{id}") => "Award",
+        ("GET", "/api/v1/grants/awards/{id}/usage") => "UsageStatement",
+        ("POST", "/api/v1/grants/awards/{id}/report") => "Award",
+        ("POST", "/api/v1/grants/awards/{id}/accept") => "Award",
+        ("POST", "/api/v1/grants/awards/{id}/revoke") => "Award",
         ("GET", "/api/v1/jobs/{id}") => "Job",
         ("POST", "/api/v1/jobs/{id}/cancel") => "Job",
         ("POST", "/api/v1/jobs/{id}/review") => "Reviewed",
@@ -170,6 +185,22 @@ fn schemas() -> Vec<(
     add::<weir_wire::jobs::JobSubmission>(&mut out);
     add::<weir_wire::jobs::OutputReview>(&mut out);
     add::<weir_wire::jobs::Reviewed>(&mut out);
+    add::<weir_wire::grants::GrantRoute>(&mut out);
+    add::<weir_wire::grants::CallModel>(&mut out);
+    add::<weir_wire::grants::CallSubmission>(&mut out);
+    add::<weir_wire::grants::Call>(&mut out);
+    add::<weir_wire::grants::Calls>(&mut out);
+    add::<weir_wire::grants::ApplicationSubmission>(&mut out);
+    add::<weir_wire::grants::GrantReview>(&mut out);
+    add::<weir_wire::grants::GrantReviewSubmission>(&mut out);
+    add::<weir_wire::grants::Award>(&mut out);
+    add::<weir_wire::grants::Awards>(&mut out);
+    add::<weir_wire::grants::Application>(&mut out);
+    add::<weir_wire::grants::Applications>(&mut out);
+    add::<weir_wire::grants::UsageLine>(&mut out);
+    add::<weir_wire::grants::UsageStatement>(&mut out);
+    add::<weir_wire::grants::ProgressReport>(&mut out);
+    add::<weir_wire::grants::GrantDecision>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out

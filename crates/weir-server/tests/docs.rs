@@ -41,6 +41,7 @@ fn every_denial_reason_is_an_error_code() {
         "terms_accepted",
         "granted",
         "accredited",
+        "output_checker",
         "signed_in",
     ];
     for line in authz.lines() {

@@ -730,6 +730,114 @@ async fn a_job_stops_at_the_quota_and_the_next_one_is_refused() {
     );
 }
 
+/// With a compute award, jobs are metered against it: the first job runs until the released
+/// tranche is spent, the job queued behind it does not start, the usage statement adds up to
+/// the metered job, and once the award is revoked no job is taken.
+#[tokio::test]
+async fn jobs_are_metered_against_the_award_and_stop_with_it() {
+    let Some(w) = world(false, 3600).await else {
+        return;
+    };
+    let closes = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("date");
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            "/api/v1/grants/calls",
+            Some(&w.op),
+            json!({"name": "airr", "title": "t", "closes_at": closes, "models": [
+                {"repo": "acme/restricted", "level": "AL3"}, {"repo": "acme/sealed", "level": "AL1"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // 0.0008 CPU-hours is 2.88 CPU-seconds: the first tranche, 1.44 s, is released at once.
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            "/api/v1/grants/applications",
+            Some(&w.grace),
+            json!({"call": "airr", "route": "gateway", "project": "safetylab/study",
+                "purpose": "p", "plan": "p", "cpu_hours": 0.0008}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::CREATED, Some("awarded")),
+        "{v}"
+    );
+    let award = v["award"]["id"].as_i64().expect("award");
+    let busy = queued(&w, command("acme/restricted", "while :; do :; done")).await;
+    let behind = queued(&w, command("acme/restricted", "true")).await;
+    let ran = weir_registry::jobs::run_pending(&w.app.store, &w.app_enclave())
+        .await
+        .expect("run");
+    assert_eq!(ran, 2);
+    let v = finished(&w, busy).await;
+    assert_eq!(
+        v["ending"], "wall_clock",
+        "cut to the award's remaining compute: {v}"
+    );
+    assert!(v["wall_seconds"].as_f64().is_some_and(|s| s < 3.0), "{v}");
+    let v = finished(&w, behind).await;
+    assert_eq!(
+        (v["state"].as_str(), v["ending"].as_str()),
+        (Some("failed"), Some("quota_exhausted")),
+        "{v}"
+    );
+    // The statement: the one metered job, adding up; the public award shows the same use.
+    let st = w
+        .app
+        .json(
+            &format!("/api/v1/grants/awards/{award}/usage"),
+            Some(&w.grace),
+        )
+        .await;
+    let lines = st["jobs"].as_array().expect("jobs");
+    assert_eq!(lines.len(), 1, "{st}");
+    assert_eq!(lines[0]["job"], busy);
+    let charged = lines[0]["charged_cpu_seconds"].as_f64().expect("charged");
+    assert!(charged >= 1.0, "{st}");
+    assert_eq!(st["total_cpu_seconds"].as_f64(), Some(charged));
+    let row = w.app.store.db.job(busy).await.expect("db").expect("job");
+    assert_eq!(
+        weir_registry::jobs::tenths(row.charged_ms),
+        charged,
+        "the statement is the job's metering"
+    );
+    let public = w
+        .app
+        .json(&format!("/api/v1/grants/awards/{award}"), None)
+        .await;
+    assert_eq!(public["state"], "exhausted", "{public}");
+    assert_eq!(public["jobs"], 1);
+    // A new job is refused at once; so, after a revocation, with its own reason.
+    let (s, v) = submit(&w, &w.grace, command("acme/restricted", "true")).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "quota_exhausted"),
+        "{v}"
+    );
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/grants/awards/{award}/revoke"),
+            Some(&w.op2),
+            json!({"reason": "misuse"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = submit(&w, &w.grace, command("acme/restricted", "true")).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "award_revoked"),
+        "{v}"
+    );
+}
+
 /// A server killed with a job running fails it as interrupted at the next start (never loses
 /// it); queued jobs stay queued and run.
 #[tokio::test]

@@ -18,6 +18,7 @@ mod evals;
 mod events;
 mod exports;
 mod gate;
+mod grants;
 mod hub;
 mod incidents;
 mod jobs;

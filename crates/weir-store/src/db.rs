@@ -121,6 +121,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "output checking",
         include_str!("../migrations/sqlite/0023_output_checking.sql"),
     ),
+    (
+        24,
+        "grants",
+        include_str!("../migrations/sqlite/0024_grants.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -302,6 +302,18 @@ impl Db {
             .collect()
     }
 
+    /// The jobs metered against award `award_id`, oldest first (its usage statement).
+    pub async fn jobs_of_award(&self, award_id: i64) -> Result<Vec<Job>> {
+        let sql = format!("{JOB_COLUMNS} WHERE j.award_id = $1 ORDER BY j.id LIMIT 10000");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(award_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
     /// Jobs whose outputs await review, oldest first (the output checkers' queue).
     pub async fn jobs_in_review(&self, limit: i64) -> Result<Vec<Job>> {
         let sql = format!(

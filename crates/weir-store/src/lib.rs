@@ -18,6 +18,7 @@ pub mod events;
 pub mod exports;
 pub mod facts;
 pub mod gc;
+pub mod grants;
 pub mod identity;
 pub mod incidents;
 pub mod jobs;

@@ -17,6 +17,7 @@ pub mod error;
 pub mod evals;
 pub mod events;
 pub mod exports;
+pub mod grants;
 pub mod incidents;
 pub mod jobs;
 pub mod releases;

@@ -1,0 +1,468 @@
+//! Compute grants (`src/grants.rs`): operators open calls; a research project's team applies;
+//! each route is reviewed as the call says (automatic at the call's level, one reviewer, a
+//! panel of three by majority with declared conflicts); awards come in two tranches; every step
+//! is on the log. And what must never happen: a call by a non-operator, an application by
+//! someone off the team or outside the call's scope or caps, a review by the applicant, the
+//! team, a conflicted or repeated reviewer, a second tranche without an accepted report, an
+//! application seen by outsiders.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use weir_core::{IdentityLevel, Scope, Tier};
+
+use crate::access::{set_level, set_tier};
+use crate::common::TestApp;
+
+pub struct Grants {
+    pub app: TestApp,
+    pub grace: String,
+    pub dan: String,
+    pub ops: Vec<String>,
+}
+
+fn code(v: &Value) -> &str {
+    v["error"].as_str().unwrap_or("")
+}
+
+/// acme/restricted (T3); safetylab/PROJECT approved for grace (identified) at AL3 on it, for
+/// each of `projects`; four operators.
+pub async fn grants_world(projects: &[&str]) -> Grants {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let grace = app.user("grace", Scope::Write).await;
+    let dan = app.user("dan", Scope::Write).await;
+    let mut ops = Vec::new();
+    for op in ["op1", "op2", "op3", "op4"] {
+        ops.push(app.user(op, Scope::Admin).await);
+    }
+    app.org_owned_by("acme", "alice").await;
+    app.org("safetylab", &["grace"]).await;
+    app.repo("acme/restricted", false).await;
+    assert!(
+        app.commit(
+            "acme/restricted",
+            "main",
+            &alice,
+            &[("config.json", b"{}"), ("model.safetensors", b"x")]
+        )
+        .await
+        .status()
+        .is_success()
+    );
+    set_tier(&app, "acme/restricted", Tier::T3).await;
+    set_level(&app, "grace", IdentityLevel::Accredited, Some("NL")).await;
+    for p in projects {
+        let (s, v) = app
+            .send_json(
+                Method::POST,
+                "/api/v1/projects",
+                Some(&grace),
+                json!({"name": format!("safetylab/{p}"), "purpose": "uplift study",
+                    "models": [{"repo": "acme/restricted", "level": "AL3"}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (s, v) = app
+            .send_json(
+                Method::POST,
+                &format!("/api/v1/projects/safetylab/{p}/decision"),
+                Some(&ops[0]),
+                json!({"decision": "approve", "reason": "ok"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    Grants {
+        app,
+        grace,
+        dan,
+        ops,
+    }
+}
+
+/// Opens call `name` on acme/restricted (AL3) with the default routes, asking `subsidy_history`.
+pub async fn open_call(w: &Grants, name: &str) {
+    let closes = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    let closes = closes
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("date");
+    let (s, v) = w
+        .app
+        .send_json(
+            Method::POST,
+            "/api/v1/grants/calls",
+            Some(&w.ops[0]),
+            json!({"name": name, "title": "Safety evaluations 2026", "closes_at": closes,
+                "fields": ["subsidy_history"],
+                "models": [{"repo": "acme/restricted", "level": "AL3"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+pub fn application(project: &str, route: &str, cpu_hours: f64) -> Value {
+    json!({"call": "airr", "route": route, "project": format!("safetylab/{project}"),
+        "purpose": "WMDP uplift", "plan": "score the model on WMDP-bio",
+        "answers": {"subsidy_history": "none"}, "cpu_hours": cpu_hours})
+}
+
+async fn post(w: &Grants, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    w.app.send_json(Method::POST, path, Some(token), body).await
+}
+
+async fn review(w: &Grants, id: i64, op: usize, vote: &str) -> (StatusCode, Value) {
+    post(
+        w,
+        &format!("/api/v1/grants/applications/{id}/review"),
+        &w.ops[op],
+        json!({"vote": vote, "reason": format!("{vote}: checked")}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn calls_are_opened_by_operators_and_anyone_reads_them() {
+    let w = grants_world(&[]).await;
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/calls",
+        &w.grace,
+        json!({"name": "x", "title": "t", "closes_at": "2099-01-01",
+            "models": [{"repo": "acme/restricted", "level": "AL1"}]}),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "not_operator"));
+    for bad in [
+        json!({"name": "Bad Name", "title": "t", "closes_at": "2099-01-01", "models": [{"repo": "acme/restricted", "level": "AL1"}]}),
+        json!({"name": "x", "title": "t", "closes_at": "2001-01-01", "models": [{"repo": "acme/restricted", "level": "AL1"}]}),
+        json!({"name": "x", "title": "t", "closes_at": "2027-01-01", "models": []}),
+        json!({"name": "x", "title": "t", "closes_at": "2027-01-01", "models": [{"repo": "acme/restricted", "level": "AL9"}]}),
+        json!({"name": "x", "title": "t", "closes_at": "2027-01-01", "models": [{"repo": "acme/nothing", "level": "AL1"}]}),
+        json!({"name": "x", "title": "t", "closes_at": "2027-01-01", "fields": ["a", "a"], "models": [{"repo": "acme/restricted", "level": "AL1"}]}),
+        json!({"name": "x", "title": "t", "closes_at": "2027-01-01", "routes": [], "models": [{"repo": "acme/restricted", "level": "AL1"}]}),
+    ] {
+        let (s, v) = post(&w, "/api/v1/grants/calls", &w.ops[0], bad.clone()).await;
+        assert!(s.is_client_error(), "{bad}: {s} {v}");
+    }
+    open_call(&w, "airr").await;
+    let calls = w.app.json("/api/v1/grants/calls", None).await;
+    let c = &calls["calls"][0];
+    assert_eq!(c["name"], "airr");
+    assert_eq!(c["open"], true);
+    let caps: Vec<i64> = c["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .filter_map(|r| r["gpu_hours"].as_i64())
+        .collect();
+    assert_eq!(caps, vec![10_000, 20_000, 150_000, 1_400_000]);
+    assert_eq!(c["routes"][0]["review"], "automatic");
+    assert_eq!(c["routes"][3]["review"], "panel");
+    let (s, v) = post(&w, "/api/v1/grants/calls/airr/close", &w.grace, json!({})).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "not_operator"));
+    let (s, v) = post(&w, "/api/v1/grants/calls/airr/close", &w.ops[0], json!({})).await;
+    assert_eq!((s, v["open"].as_bool()), (StatusCode::OK, Some(false)));
+}
+
+#[tokio::test]
+async fn each_route_is_reviewed_as_the_call_says() {
+    let w = grants_world(&["small", "big", "mid"]).await;
+    open_call(&w, "airr").await;
+    // The front door's side doors: off the team, a missing field, an unknown route, over the
+    // route's cap, nothing asked, a model outside the call.
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.dan,
+        application("small", "gateway", 2.0),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "not_member"), "{v}");
+    let mut missing = application("small", "gateway", 2.0);
+    missing["answers"] = json!({});
+    let (s, v) = post(&w, "/api/v1/grants/applications", &w.grace, missing).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "missing_field"),
+        "{v}"
+    );
+    let (s, _) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "nope", 2.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for hours in [10_001.0, 0.0, -1.0] {
+        let (s, v) = post(
+            &w,
+            "/api/v1/grants/applications",
+            &w.grace,
+            application("small", "gateway", hours),
+        )
+        .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, "invalid_compute"),
+            "{hours}"
+        );
+    }
+    // The smallest route at the call's level: awarded at once, its first half released.
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "gateway", 2.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["state"], "awarded", "{v}");
+    assert_eq!(v["decision"], "automatic");
+    let award = &v["award"];
+    assert_eq!(award["cpu_hours"], 2.0);
+    assert_eq!(award["released_cpu_hours"], 1.0);
+    assert_eq!(award["state"], "active");
+    let award_id = award["id"].as_i64().expect("award");
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "gateway", 1.0),
+    )
+    .await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "already_applied"));
+
+    // The largest: a panel of three, majority, conflicts declared, never the team.
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("big", "open", 500.0),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::CREATED, Some("submitted"))
+    );
+    let big = v["id"].as_i64().expect("id");
+    let (s, v) = post(
+        &w,
+        &format!("/api/v1/grants/applications/{big}/review"),
+        &w.grace,
+        json!({"vote": "award", "reason": "mine"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = review(&w, big, 0, "award").await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("submitted")),
+        "{v}"
+    );
+    let (s, v) = review(&w, big, 0, "award").await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "already_reviewed"));
+    let (s, _) = review(&w, big, 1, "conflict").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = review(&w, big, 1, "award").await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "conflict_declared"));
+    let (s, v) = review(&w, big, 2, "reject").await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("submitted")),
+        "one each: undecided"
+    );
+    let (s, v) = review(&w, big, 3, "award").await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("awarded")),
+        "{v}"
+    );
+    assert!(
+        v["decision"]
+            .as_str()
+            .is_some_and(|d| d.contains("op1") && d.contains("op4")),
+        "{v}"
+    );
+    assert_eq!(v["award"]["released_cpu_hours"], 250.0);
+
+    // A middle route: one reviewer decides.
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("mid", "rapid", 100.0),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::CREATED, Some("submitted"))
+    );
+    let mid = v["id"].as_i64().expect("id");
+    assert_eq!(v["overdue"], false);
+    let (s, v) = review(&w, mid, 2, "reject").await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("rejected")),
+        "{v}"
+    );
+    let (s, v) = review(&w, mid, 3, "award").await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "invalid_transition"));
+
+    // Applications are the team's and the operators'; awards are public.
+    for token in [Some(w.dan.as_str()), None] {
+        let (s, _) = w
+            .app
+            .send_json(
+                Method::GET,
+                &format!("/api/v1/grants/applications/{big}"),
+                token,
+                json!(null),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{token:?}");
+        let (s, _) = w
+            .app
+            .send_json(
+                Method::GET,
+                &format!("/api/v1/grants/awards/{award_id}/usage"),
+                token,
+                json!(null),
+            )
+            .await;
+        assert!(s.is_client_error(), "{token:?}");
+    }
+    let listed = w
+        .app
+        .json("/api/v1/grants/applications", Some(&w.dan))
+        .await;
+    assert_eq!(listed["applications"], json!([]));
+    let awards = w.app.json("/api/v1/grants/awards", None).await;
+    assert_eq!(
+        awards["awards"].as_array().map(Vec::len),
+        Some(2),
+        "{awards}"
+    );
+    assert!(
+        !awards.to_string().contains("grace"),
+        "no people in the public awards"
+    );
+
+    // The second tranche: only after a report, accepted by an operator off the team.
+    let path = |what: &str| format!("/api/v1/grants/awards/{award_id}/{what}");
+    let (s, v) = post(&w, &path("accept"), &w.ops[1], json!({"reason": "good"})).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "invalid_transition"),
+        "no report yet"
+    );
+    let (s, v) = post(&w, &path("report"), &w.dan, json!({"report": "done"})).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "not_member"));
+    let (s, v) = post(
+        &w,
+        &path("report"),
+        &w.grace,
+        json!({"report": "half the questions scored"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["reported_at"].is_string()),
+        (StatusCode::OK, true),
+        "{v}"
+    );
+    let (s, v) = post(&w, &path("accept"), &w.grace, json!({"reason": "mine"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = post(
+        &w,
+        &path("accept"),
+        &w.ops[1],
+        json!({"reason": "progress shown"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["released_cpu_hours"].as_f64()),
+        (StatusCode::OK, Some(2.0)),
+        "{v}"
+    );
+    let (s, _) = post(&w, &path("accept"), &w.ops[2], json!({"reason": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, v) = post(&w, &path("revoke"), &w.ops[1], json!({"reason": "misuse"})).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("revoked")),
+        "{v}"
+    );
+
+    // Every step is on the transparency log, with no names.
+    w.app.settled_checkpoint().await;
+    let entries = crate::log::log_text(&w.app).await;
+    for action in [
+        "grant.call",
+        "grant.apply",
+        "grant.review",
+        "grant.decide",
+        "grant.award",
+        "grant.report",
+        "grant.tranche",
+        "grant.revoke",
+    ] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.contains(&format!("\"action\":\"{action}\""))),
+            "{action} is not on the log"
+        );
+    }
+    assert!(entries.iter().all(|e| !e.contains("grace")));
+}
+
+/// An award's standing is read at each job decision: past its end it is expired, before its
+/// start not started, once revoked revoked (with the store's own clock moved, not a mock).
+#[tokio::test]
+async fn an_awards_standing_follows_its_dates() {
+    let w = grants_world(&["small"]).await;
+    open_call(&w, "airr").await;
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "gateway", 1.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let p = w
+        .app
+        .store
+        .db
+        .project("safetylab", "small")
+        .await
+        .expect("db")
+        .expect("project");
+    let a = w
+        .app
+        .store
+        .db
+        .current_award(p.id)
+        .await
+        .expect("db")
+        .expect("award");
+    let budget = |at: i64| {
+        let store = w.app.store.clone();
+        let p = p.clone();
+        async move {
+            weir_registry::grants::budget(&store, &p, at, 1000)
+                .await
+                .expect("budget")
+                .0
+        }
+    };
+    use weir_core::grants::Budget;
+    assert_eq!(budget(a.starts_at).await, Budget::Available);
+    assert_eq!(budget(a.starts_at - 1).await, Budget::NotStarted);
+    assert_eq!(budget(a.ends_at).await, Budget::Expired);
+    assert_eq!(
+        a.ends_at - a.starts_at,
+        3 * 30 * 86_400,
+        "gateway: three months"
+    );
+}
