@@ -6,6 +6,7 @@
 
 mod access;
 mod eval;
+mod grants;
 mod incident;
 mod jobs;
 mod log;

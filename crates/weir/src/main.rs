@@ -75,6 +75,8 @@ enum Command {
     Project(cli::project::Args),
     /// Jobs in the secure research environment: submit, status, list, log, logs, outputs, review.
     Job(cli::job::Args),
+    /// Public-interest compute grants: calls, applications, reviews, awards, usage.
+    Grant(cli::grant::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -126,5 +128,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Signoff(args) => cli::signoff::run(args).await,
         Command::Project(args) => cli::project::run(args).await,
         Command::Job(args) => cli::job::run(args).await,
+        Command::Grant(args) => cli::grant::run(args).await,
     }
 }

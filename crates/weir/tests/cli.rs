@@ -709,6 +709,83 @@ fn research_project_commands() {
         &grace,
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("add the access level"));
+    // A compute grant for the project: an operator opens a call, grace (identified) applies on
+    // the smallest route and is awarded at once, half released; the award is public.
+    ok(&server.admin(&["identity", "set", "grace", "--level", "identified"]));
+    let closes = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("date");
+    let open = [
+        "grant",
+        "call",
+        "open",
+        "airr",
+        "--title",
+        "Safety 2026",
+        "--closes",
+        &closes,
+        "--model",
+        "alice/sealed:AL1",
+        "--field",
+        "subsidy_history",
+    ];
+    let refused = run(&open, &grace);
+    assert!(!refused.status.success(), "only operators open calls");
+    let call = ok(&run(&open, &op));
+    assert!(
+        call.contains("route gateway: up to 10000 GPU-hours"),
+        "{call}"
+    );
+    assert!(call.contains("model: alice/sealed up to AL1"), "{call}");
+    let apply = |fields: &[&str]| {
+        let mut args = vec![
+            "grant",
+            "apply",
+            "airr",
+            "--route",
+            "gateway",
+            "--project",
+            "lab/study",
+            "--purpose",
+            "WMDP",
+            "--plan",
+            "score it",
+            "--cpu-hours",
+            "4",
+        ];
+        args.extend_from_slice(fields);
+        run(&args, &grace)
+    };
+    let missing = apply(&[]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("subsidy_history"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let applied = ok(&apply(&["--field", "subsidy_history=none"]));
+    assert!(applied.contains(": awarded"), "{applied}");
+    assert!(applied.contains("2.000 CPU-hours released"), "{applied}");
+    let awards = ok(&weir(&["grant", "awards"], &[("WEIR_SERVER", url)]));
+    assert!(awards.contains("for lab/study: active"), "{awards}");
+    let usage = ok(&run(&["grant", "usage", "1"], &grace));
+    assert!(usage.contains("total 0.0 CPU-s"), "{usage}");
+    let report = dir.path().join("report.md");
+    write(&report, b"half done");
+    ok(&run(
+        &[
+            "grant",
+            "report",
+            "1",
+            "--file",
+            report.to_str().expect("utf8"),
+        ],
+        &grace,
+    ));
+    let accepted = ok(&run(
+        &["grant", "accept", "1", "--reason", "progress shown"],
+        &op,
+    ));
+    assert!(accepted.contains("4.000 CPU-hours released"), "{accepted}");
 }
 
 /// The research environment end to end through the CLI and a real `weir serve --research`:

@@ -12,6 +12,7 @@ pub mod doc;
 pub mod eval;
 pub mod evidence;
 pub mod export;
+pub mod grant;
 pub mod identity;
 pub mod incident;
 pub mod job;
