@@ -199,6 +199,17 @@ pub enum Action<'a> {
     },
     /// Submit an award's progress report: the project's team, write token.
     ReportProgress { member: bool },
+    /// Award compute without a reviewer: only on a route reviewed automatically, to an
+    /// applicant whose identity level now meets the call's.
+    AwardAutomatically {
+        automatic_route: bool,
+        required: IdentityLevel,
+    },
+    /// Propose a board decision: board members (write token) and operators.
+    ProposeChange { board_member: bool },
+    /// Sign a board proposal: board members only, write token (the signature itself is
+    /// checked against the member's registered key).
+    SignProposal { board_member: bool },
     /// Operator tasks.
     Administer,
 }
@@ -685,6 +696,28 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             None => Decision::deny(Reason::NotSignedIn),
             Some(u) if !u.scope.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
             Some(_) if *member => Decision::allow(Reason::Member),
+            Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::AwardAutomatically {
+            automatic_route,
+            required,
+        } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(_) if !*automatic_route => Decision::deny(Reason::NotReviewer),
+            Some(u) if u.level < *required => Decision::deny(Reason::IdentityLevel),
+            Some(_) => Decision::allow(Reason::Accredited),
+        },
+        Action::ProposeChange { board_member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
+            Some(u) if !u.scope.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+            Some(_) if *board_member => Decision::allow(Reason::Member),
+            Some(_) => Decision::deny(Reason::NotMember),
+        },
+        Action::SignProposal { board_member } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if !u.scope.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+            Some(_) if *board_member => Decision::allow(Reason::Member),
             Some(_) => Decision::deny(Reason::NotMember),
         },
         Action::ReadGrant { member } => match subject.user() {

@@ -790,6 +790,23 @@ mod research {
                 },
             )
         };
+        // No reviewer only on an automatic route, at the call's level, as the applicant is now.
+        let auto = |s: &Subject, automatic_route: bool| {
+            authorize(
+                s,
+                &Action::AwardAutomatically {
+                    automatic_route,
+                    required: IdentityLevel::Identified,
+                },
+            )
+        };
+        assert!(auto(&grace, true).allow);
+        assert_eq!(auto(&grace, false), Decision::deny(Reason::NotReviewer));
+        assert_eq!(auto(&op, true), Decision::deny(Reason::IdentityLevel));
+        assert_eq!(
+            auto(&Subject::Anonymous, true),
+            Decision::deny(Reason::NotSignedIn)
+        );
         assert!(review(&op, &applicant, false, false).allow);
         assert_eq!(
             review(&op, &applicant, false, true),
@@ -806,6 +823,55 @@ mod research {
         assert_eq!(
             review(&grace, &opn, false, false),
             Decision::deny(Reason::NotOperator)
+        );
+    }
+
+    /// The board: members (write token) and operators propose; only members sign, whatever
+    /// their other roles.
+    #[test]
+    fn only_board_members_sign_and_members_or_operators_propose() {
+        let m = user("mia", &[], Scope::Write, IdentityLevel::Account);
+        let read = user("mia", &[], Scope::Read, IdentityLevel::Account);
+        let op = user("op", &[], Scope::Admin, IdentityLevel::Account);
+        assert!(authorize(&m, &Action::ProposeChange { board_member: true }).allow);
+        assert!(
+            authorize(
+                &op,
+                &Action::ProposeChange {
+                    board_member: false
+                }
+            )
+            .allow
+        );
+        assert_eq!(
+            authorize(
+                &m,
+                &Action::ProposeChange {
+                    board_member: false
+                }
+            ),
+            Decision::deny(Reason::NotMember)
+        );
+        assert!(authorize(&m, &Action::SignProposal { board_member: true }).allow);
+        assert_eq!(
+            authorize(
+                &op,
+                &Action::SignProposal {
+                    board_member: false
+                }
+            ),
+            Decision::deny(Reason::NotMember)
+        );
+        assert_eq!(
+            authorize(&read, &Action::SignProposal { board_member: true }),
+            Decision::deny(Reason::TokenScope)
+        );
+        assert_eq!(
+            authorize(
+                &Subject::Anonymous,
+                &Action::SignProposal { board_member: true }
+            ),
+            Decision::deny(Reason::NotSignedIn)
         );
     }
 

@@ -2,7 +2,7 @@
 
 use weir_wire::grants::{
     Application, ApplicationSubmission, Applications, Award, Awards, Call, CallSubmission, Calls,
-    GrantDecision, GrantReviewSubmission, ProgressReport, UsageStatement,
+    GrantDecision, GrantReviewSubmission, ProgressReport, ReportAcceptance, UsageStatement,
 };
 
 use crate::{Client, Result};
@@ -106,7 +106,7 @@ impl Client {
         .await
     }
 
-    pub async fn accept_report(&self, id: i64, d: &GrantDecision) -> Result<Award> {
+    pub async fn accept_report(&self, id: i64, d: &ReportAcceptance) -> Result<Award> {
         self.call(
             reqwest::Method::POST,
             &format!("/api/v1/grants/awards/{id}/accept"),

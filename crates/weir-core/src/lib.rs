@@ -4,6 +4,7 @@
 //! and is unit-tested without I/O. Storage, the server and the client depend inward on this crate.
 
 pub mod access;
+pub mod board;
 pub mod card;
 pub mod eval;
 pub mod event;

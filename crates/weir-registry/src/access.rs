@@ -392,7 +392,25 @@ pub async fn review(
 /// lowering needs an operator and a reason. An operator lowering with a reason corrects the
 /// record: the minimum counts what the card declares now, and the card's earlier declarations
 /// are forgotten with the change (one transaction). Returns the previous tier.
+/// Where a board governs the registry, lowering a tier below the publisher's choice is the
+/// board's decision (`weir board propose tier-lower`), refused here as `board_required`.
 pub async fn set_tier(
+    store: &Store,
+    repo: &Repo,
+    subject: &Subject,
+    to: Tier,
+    reason: Option<String>,
+    ctx: &Context,
+    now: i64,
+) -> Result<Tier, ServiceError> {
+    if to < repo.tier && crate::board::governed(store).await? {
+        return Err(crate::board::board_required("lowering a tier"));
+    }
+    set_tier_decided(store, repo, subject, to, reason, ctx, now).await
+}
+
+/// [`set_tier`] once the board has decided (or where no board governs).
+pub async fn set_tier_decided(
     store: &Store,
     repo: &Repo,
     subject: &Subject,

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use sha2::Digest;
+
 use serde_json::json;
 use weir_authz::{Action, Reason, Subject};
 use weir_core::grants::{
@@ -60,6 +62,15 @@ fn application_not_found(id: i64) -> ServiceError {
         format!("no grant application {id} that you can see"),
     )
     .next("list yours: weir grant list --mine")
+}
+
+fn award_revoked(project: &str) -> ServiceError {
+    refused(
+        Kind::Conflict,
+        ErrorCode::AwardRevoked,
+        format!("{project}'s award was revoked: it takes no new application"),
+    )
+    .next("ask the operators; a revocation stands until they decide otherwise")
 }
 
 fn award_not_found(id: i64) -> ServiceError {
@@ -494,14 +505,12 @@ pub async fn apply(
     }
     let cpu_ms = hours_ms("cpu_hours", spec.cpu_hours)?;
     let gpu_ms = hours_ms("gpu_hours", spec.gpu_hours)?;
-    if cpu_ms + gpu_ms == 0
-        || cpu_ms > route.cpu_hours * HOUR_MS
-        || gpu_ms > route.gpu_hours * HOUR_MS
-    {
+    // Jobs are metered in CPU time: an award without CPU time could run nothing.
+    if cpu_ms == 0 || cpu_ms > route.cpu_hours * HOUR_MS || gpu_ms > route.gpu_hours * HOUR_MS {
         return Err(invalid(
             ErrorCode::InvalidCompute,
             format!(
-                "route {} grants up to {} CPU-hours and {} GPU-hours; ask for some, within them",
+                "route {} grants up to {} CPU-hours and {} GPU-hours; ask for some CPU-hours, within them",
                 route.name, route.cpu_hours, route.gpu_hours
             ),
         ));
@@ -532,13 +541,11 @@ pub async fn apply(
         .await?
         .into_iter()
         .any(|a| a.state == "submitted");
-    let running = match store.db.current_award(p.id).await? {
-        Some(a) => {
-            let (used, _) = store.db.award_usage(a.id).await?;
-            a.revoked_at.is_none() && now < a.ends_at && used < a.cpu_ms
-        }
-        None => false,
-    };
+    let current = store.db.current_award(p.id).await?;
+    if current.as_ref().is_some_and(|a| a.revoked_at.is_some()) {
+        return Err(award_revoked(&p.full_name()));
+    }
+    let running = current.is_some_and(|a| now < a.ends_at);
     if pending || running {
         return Err(refused(
             Kind::Conflict,
@@ -583,9 +590,25 @@ pub async fn apply(
                 vec![ev]
             },
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::Exists(_) => refused(
+                Kind::Conflict,
+                ErrorCode::AlreadyApplied,
+                format!("{project} already has an application in review or an award running"),
+            ),
+            StoreError::StateChanged { .. } => award_revoked(&project),
+            other => other.into(),
+        })?;
     let auto_level = IdentityLevel::parse(&call.auto_level).unwrap_or(IdentityLevel::Accredited);
-    if route.review == ReviewMode::Automatic && subject.level() >= auto_level {
+    let automatic = weir_authz::authorize(
+        subject,
+        &Action::AwardAutomatically {
+            automatic_route: route.review == ReviewMode::Automatic,
+            required: auto_level,
+        },
+    );
+    if automatic.allow {
         let award = new_award(&app, route, now);
         store
             .db
@@ -915,7 +938,7 @@ async fn award_view(store: &Store, a: Award, now: i64) -> Result<AwardView, Serv
         used_gpu_ms: 0,
     };
     Ok(AwardView {
-        standing: f.standing(now, 1),
+        standing: f.standing(now, crate::jobs::MIN_START_MS),
         award: a,
         application,
         project: p.full_name(),
@@ -934,13 +957,16 @@ pub async fn award(store: &Store, id: i64, now: i64) -> Result<AwardView, Servic
     award_view(store, a, now).await
 }
 
-/// Every award, newest first, public.
-pub async fn awards(store: &Store, now: i64) -> Result<Vec<AwardView>, ServiceError> {
+/// Awards, newest first (`before`: an award id, for the next page), public.
+pub async fn awards(
+    store: &Store,
+    before: Option<i64>,
+    limit: i64,
+    now: i64,
+) -> Result<Vec<AwardView>, ServiceError> {
     let mut out = Vec::new();
-    for app in store.db.applications(None, None).await? {
-        if let Some(a) = store.db.award_of_application(app.id).await? {
-            out.push(award_view(store, a, now).await?);
-        }
+    for a in store.db.awards(before, limit.clamp(1, 200)).await? {
+        out.push(award_view(store, a, now).await?);
     }
     Ok(out)
 }
@@ -969,7 +995,17 @@ pub async fn usage(
             &p.full_name(),
         ));
     }
-    let jobs = store.db.jobs_of_award(id).await?;
+    // A job on a model the caller cannot see (a private repo of another namespace) is not on
+    // their statement, as it is not in their job list.
+    let mut jobs = Vec::new();
+    for j in store.db.jobs_of_award(id).await? {
+        if let Some(r) = store.db.repo(&j.repo).await?
+            && weir_authz::authorize(subject, &Action::ReadMetadata(&crate::access::facts(&r)))
+                .allow
+        {
+            jobs.push(j);
+        }
+    }
     Ok((v, jobs))
 }
 
@@ -1034,16 +1070,35 @@ async fn operator_off_team(
     let applicant = Name::parse(&v.application.applicant)
         .map_err(|_| ServiceError::from(StoreError::Corrupt("applicant".into())))?;
     let member = subject.name().is_some_and(|n| p.is_member(n.as_str()));
+    // A conflict declared on the application recuses from its award too.
+    let conflict = match subject.name() {
+        Some(n) => store
+            .db
+            .grant_reviews(v.application.id)
+            .await?
+            .iter()
+            .any(|r| r.reviewer == n.as_str() && r.vote == "conflict"),
+        None => false,
+    };
     let d = weir_authz::authorize(
         subject,
         &Action::ReviewGrant {
             applicant: &applicant,
             member,
-            conflict: false,
+            conflict,
         },
     );
     if d.allow {
         Ok(())
+    } else if d.reason == Reason::Conflict {
+        Err(refused(
+            Kind::Forbidden,
+            ErrorCode::ConflictDeclared,
+            format!(
+                "You declared a conflict of interest on application {}.",
+                v.application.id
+            ),
+        ))
     } else if d.reason == Reason::OwnRequest {
         Err(refused(
             Kind::Forbidden,
@@ -1059,10 +1114,18 @@ async fn operator_off_team(
 }
 
 /// An operator off the team accepts the progress report: the second tranche is released.
+/// The SHA-256 (hex) of a progress report, as operators name the report they accept.
+pub fn report_sha256(report: &str) -> String {
+    hex::encode(sha2::Sha256::digest(report.as_bytes()))
+}
+
+/// An operator off the team (and not conflicted) accepts the progress report they read, named
+/// by its SHA-256 (a report replaced meanwhile is not accepted): the second tranche is released.
 pub async fn accept_report(
     store: &Store,
     subject: &Subject,
     id: i64,
+    report_sha: &str,
     reason: &str,
     ctx: &Context,
     now: i64,
@@ -1071,17 +1134,29 @@ pub async fn accept_report(
     operator_off_team(store, subject, &v).await?;
     let me = signed_in(subject)?.to_string();
     let reason = bounded_text("the reason", reason, 2000)?;
+    let report = v.award.report.clone().unwrap_or_default();
+    if v.award.report.is_none() || !report_sha256(&report).eq_ignore_ascii_case(report_sha.trim()) {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::InvalidTransition,
+            format!(
+                "award {id}'s progress report is not the one named (none yet, or replaced since)"
+            ),
+        )
+        .next("read it again (weir grant show APPLICATION) and accept it by its sha256"));
+    }
     let ev = ctx.event(
         now,
         "grant.tranche",
         None,
-        &reason,
-        json!({"award": id, "public": {"award": id, "tranche": 2,
+        "released",
+        json!({"award": id, "reason": reason, "report_sha256": report_sha256(&report),
+            "public": {"award": id, "tranche": 2,
             "released_cpu_hours": v.award.cpu_ms as f64 / HOUR_MS as f64}}),
     );
     store
         .db
-        .accept_report_logged(id, &me, now, &ev)
+        .accept_report_logged(id, &report, &me, now, &ev)
         .await
         .map_err(|e| match e {
             StoreError::StateChanged { .. } => refused(
@@ -1113,8 +1188,8 @@ pub async fn revoke(
         now,
         "grant.revoke",
         None,
-        &reason,
-        json!({"award": id, "public": {"award": id}}),
+        "revoked",
+        json!({"award": id, "reason": reason, "public": {"award": id}}),
     );
     store
         .db

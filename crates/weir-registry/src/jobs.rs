@@ -746,7 +746,7 @@ pub async fn add_checker(
     Name::parse(account)
         .map_err(|e| refused(Kind::Invalid, ErrorCode::InvalidName, e.to_string()))?;
     let reason = checker_reason(reason)?;
-    let mut ev = ctx.event(now, "checker.add", None, reason, json!({}));
+    let mut ev = ctx.event(now, "checker.add", None, "added", json!({"reason": reason}));
     ev.subject = Some(account.to_string());
     store
         .db
@@ -771,7 +771,13 @@ pub async fn revoke_checker(
     now: i64,
 ) -> Result<(), ServiceError> {
     let reason = checker_reason(reason)?;
-    let mut ev = ctx.event(now, "checker.revoke", None, reason, json!({}));
+    let mut ev = ctx.event(
+        now,
+        "checker.revoke",
+        None,
+        "revoked",
+        json!({"reason": reason}),
+    );
     ev.subject = Some(account.to_string());
     store
         .db
@@ -959,15 +965,46 @@ pub async fn review_outputs(
 }
 
 /// The votes `subject` may see on job `id`: all once the review is over, else only their own.
-pub fn visible_votes(votes: Vec<Vote>, outputs_state: &str, me: Option<&str>) -> Vec<Vote> {
+pub fn visible_votes(
+    votes: Vec<Vote>,
+    outputs_state: &str,
+    me: Option<&str>,
+    checker: bool,
+) -> Vec<Vote> {
     if outputs_state == "awaiting_review" {
-        votes
+        return votes
             .into_iter()
             .filter(|v| Some(v.reviewer.as_str()) == me)
-            .collect()
-    } else {
-        votes
+            .collect();
     }
+    if checker || outputs_state == "released" {
+        return votes;
+    }
+    // The team, before a release: file names are a channel out of the sandbox, so each
+    // checker's votes collapse to one verdict (the strictest) with their reasons, no paths.
+    let mut out: Vec<Vote> = Vec::new();
+    for v in votes {
+        let rank = |x: &str| match x {
+            "reject" => 2,
+            "request_changes" => 1,
+            _ => 0,
+        };
+        match out.iter_mut().find(|o| o.reviewer == v.reviewer) {
+            Some(o) => {
+                if rank(&v.vote) > rank(&o.vote) {
+                    o.vote = v.vote.clone();
+                }
+                if !v.reason.is_empty() && !o.reason.split("; ").any(|r| r == v.reason) {
+                    o.reason = format!("{}; {}", o.reason, v.reason);
+                }
+            }
+            None => out.push(Vote {
+                path: String::new(),
+                ..v
+            }),
+        }
+    }
+    out
 }
 
 /// Fails the jobs a stopped server left running (`interrupted`), each with its event; queued

@@ -24,6 +24,7 @@
 //! - [`settings`], [`clock`].
 
 pub mod access;
+pub mod board;
 pub mod classification;
 pub mod clock;
 pub mod evaluators;

@@ -103,7 +103,8 @@ fn call_json(c: &Call, at: i64) -> Result<wire::Call, ApiError> {
     })
 }
 
-fn award_json(v: &svc::AwardView) -> wire::Award {
+/// An award; its usage only for the project's team and operators (`full`).
+fn award_json(v: &svc::AwardView, full: bool) -> wire::Award {
     let a = &v.award;
     wire::Award {
         id: a.id,
@@ -115,16 +116,37 @@ fn award_json(v: &svc::AwardView) -> wire::Award {
         gpu_hours: a.gpu_ms as f64 / HOUR_MS as f64,
         released_cpu_hours: a.released_cpu_ms as f64 / HOUR_MS as f64,
         released_gpu_hours: a.released_gpu_ms as f64 / HOUR_MS as f64,
-        used_cpu_hours: hours(v.used_cpu_ms),
-        jobs: v.jobs,
+        used_cpu_hours: full.then(|| hours(v.used_cpu_ms)),
+        jobs: full.then_some(v.jobs),
         starts_at: iso8601(a.starts_at),
         ends_at: iso8601(a.ends_at),
         state: v.standing.as_str().to_string(),
         reported_at: a.reported_at.map(iso8601),
         report_accepted_at: a.report_accepted_at.map(iso8601),
         revoked_at: a.revoked_at.map(iso8601),
-        revoke_reason: a.revoke_reason.clone(),
+        report_sha256: a.report.as_deref().map(svc::report_sha256),
     }
+}
+
+/// Whether `caller` sees an award's usage: its project's team and operators.
+async fn sees_usage(
+    state: &AppState,
+    caller: &Caller,
+    v: &svc::AwardView,
+) -> Result<bool, ApiError> {
+    let p = state
+        .store
+        .db
+        .project_by_id(v.award.project_id)
+        .await
+        .map_err(weir_registry::ServiceError::from)?;
+    let member = p.is_some_and(|p| {
+        caller
+            .subject
+            .name()
+            .is_some_and(|n| p.is_member(n.as_str()))
+    });
+    Ok(weir_authz::authorize(&caller.subject, &weir_authz::Action::ReadGrant { member }).allow)
 }
 
 async fn application_json(
@@ -133,8 +155,13 @@ async fn application_json(
     at: i64,
 ) -> Result<wire::Application, ApiError> {
     let a = s.application;
+    // Whoever sees the application is on the team or an operator: the award in full.
+    let report = s.award.as_ref().and_then(|a| a.report.clone());
     let award = match s.award {
-        Some(aw) => Some(award_json(&svc::award(&state.store, aw.id, at).await?)),
+        Some(aw) => Some(award_json(
+            &svc::award(&state.store, aw.id, at).await?,
+            true,
+        )),
         None => None,
     };
     Ok(wire::Application {
@@ -144,6 +171,7 @@ async fn application_json(
         project: s.project,
         applicant: a.applicant.clone(),
         purpose: a.purpose.clone(),
+        report,
         plan: a.plan.clone(),
         answers: serde_json::from_str(&a.answers).unwrap_or_default(),
         cpu_hours: a.cpu_ms as f64 / HOUR_MS as f64,
@@ -426,20 +454,33 @@ async fn withdraw(
     Ok(Json(application_json(&state, s, at).await?))
 }
 
-async fn awards(State(state): State<AppState>) -> Result<Json<wire::Awards>, ApiError> {
-    let v = svc::awards(&state.store, now()).await?;
-    Ok(Json(wire::Awards {
-        awards: v.iter().map(award_json).collect(),
-    }))
+#[derive(Deserialize)]
+pub struct AwardsQuery {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn awards(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AwardsQuery>,
+) -> Result<Json<wire::Awards>, ApiError> {
+    let v = svc::awards(&state.store, q.before, q.limit.unwrap_or(100), now()).await?;
+    let mut out = Vec::with_capacity(v.len());
+    for a in &v {
+        out.push(award_json(a, sees_usage(&state, &caller, a).await?));
+    }
+    Ok(Json(wire::Awards { awards: out }))
 }
 
 async fn award(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<wire::Award>, ApiError> {
-    Ok(Json(award_json(
-        &svc::award(&state.store, id, now()).await?,
-    )))
+    let v = svc::award(&state.store, id, now()).await?;
+    let full = sees_usage(&state, &caller, &v).await?;
+    Ok(Json(award_json(&v, full)))
 }
 
 async fn usage(
@@ -453,7 +494,7 @@ async fn usage(
     let total: i64 = jobs.iter().map(|j| deci(j.charged_ms)).sum();
     let remaining = deci((v.award.released_cpu_ms - v.used_cpu_ms).max(0));
     Ok(Json(wire::UsageStatement {
-        award: award_json(&v),
+        award: award_json(&v, true),
         jobs: jobs
             .iter()
             .map(|j| wire::UsageLine {
@@ -487,7 +528,7 @@ async fn report(
         now(),
     )
     .await?;
-    Ok(Json(award_json(&v)))
+    Ok(Json(award_json(&v, true)))
 }
 
 async fn accept(
@@ -495,18 +536,19 @@ async fn accept(
     caller: Caller,
     meta: RequestMeta,
     Path(id): Path<i64>,
-    JsonBody(body): JsonBody<wire::GrantDecision>,
+    JsonBody(body): JsonBody<wire::ReportAcceptance>,
 ) -> Result<Json<wire::Award>, ApiError> {
     let v = svc::accept_report(
         &state.store,
         &caller.subject,
         id,
+        &body.report_sha256,
         &body.reason,
         &meta.context(&caller),
         now(),
     )
     .await?;
-    Ok(Json(award_json(&v)))
+    Ok(Json(award_json(&v, true)))
 }
 
 async fn revoke(
@@ -525,5 +567,5 @@ async fn revoke(
         now(),
     )
     .await?;
-    Ok(Json(award_json(&v)))
+    Ok(Json(award_json(&v, true)))
 }

@@ -150,7 +150,7 @@ async fn show(
         .output_votes(id)
         .await
         .map_err(weir_registry::ServiceError::from)?;
-    out.votes = svc::visible_votes(votes, &j.outputs_state, me.as_deref())
+    out.votes = svc::visible_votes(votes, &j.outputs_state, me.as_deref(), checker)
         .into_iter()
         .map(|v| wire::OutputVote {
             path: v.path,

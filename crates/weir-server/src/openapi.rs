@@ -201,6 +201,7 @@ fn schemas() -> Vec<(
     add::<weir_wire::grants::UsageStatement>(&mut out);
     add::<weir_wire::grants::ProgressReport>(&mut out);
     add::<weir_wire::grants::GrantDecision>(&mut out);
+    add::<weir_wire::grants::ReportAcceptance>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out

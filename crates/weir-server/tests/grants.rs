@@ -347,10 +347,24 @@ async fn each_route_is_reviewed_as_the_call_says() {
         !awards.to_string().contains("grace"),
         "no people in the public awards"
     );
+    assert!(
+        awards["awards"][0]["used_cpu_hours"].is_null(),
+        "usage is the team's: {awards}"
+    );
+    let mine = w.app.json("/api/v1/grants/awards", Some(&w.grace)).await;
+    assert!(mine["awards"][0]["used_cpu_hours"].is_number(), "{mine}");
 
-    // The second tranche: only after a report, accepted by an operator off the team.
+    // The second tranche: only after a report, accepted by an operator off the team, who
+    // names the report they read.
     let path = |what: &str| format!("/api/v1/grants/awards/{award_id}/{what}");
-    let (s, v) = post(&w, &path("accept"), &w.ops[1], json!({"reason": "good"})).await;
+    let accept = |reason: &str, sha: &str| json!({"reason": reason, "report_sha256": sha});
+    let (s, v) = post(
+        &w,
+        &path("accept"),
+        &w.ops[1],
+        accept("good", &"0".repeat(64)),
+    )
+    .await;
     assert_eq!(
         (s, code(&v)),
         (StatusCode::CONFLICT, "invalid_transition"),
@@ -370,13 +384,42 @@ async fn each_route_is_reviewed_as_the_call_says() {
         (StatusCode::OK, true),
         "{v}"
     );
-    let (s, v) = post(&w, &path("accept"), &w.grace, json!({"reason": "mine"})).await;
+    let sha = v["report_sha256"].as_str().expect("sha").to_string();
+    let (s, v) = post(&w, &path("accept"), &w.grace, accept("mine", &sha)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // A report replaced after the operator read it is not the one they accept.
+    let (s, _) = post(
+        &w,
+        &path("report"),
+        &w.grace,
+        json!({"report": "all done, trust us"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, v) = post(
         &w,
         &path("accept"),
         &w.ops[1],
-        json!({"reason": "progress shown"}),
+        accept("progress shown", &sha),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "invalid_transition"),
+        "{v}"
+    );
+    let app_path = format!("/api/v1/grants/applications/{}", award["application"]);
+    let shown = w.app.json(&app_path, Some(&w.ops[1])).await;
+    assert_eq!(shown["report"], "all done, trust us");
+    let sha = shown["award"]["report_sha256"]
+        .as_str()
+        .expect("sha")
+        .to_string();
+    let (s, v) = post(
+        &w,
+        &path("accept"),
+        &w.ops[1],
+        accept("progress shown", &sha),
     )
     .await;
     assert_eq!(
@@ -384,12 +427,54 @@ async fn each_route_is_reviewed_as_the_call_says() {
         (StatusCode::OK, Some(2.0)),
         "{v}"
     );
-    let (s, _) = post(&w, &path("accept"), &w.ops[2], json!({"reason": "again"})).await;
+    let (s, _) = post(&w, &path("accept"), &w.ops[2], accept("again", &sha)).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, v) = post(&w, &path("revoke"), &w.ops[1], json!({"reason": "misuse"})).await;
+    // A conflict declared on the application recuses from its award too.
+    let big_award = w
+        .app
+        .json(
+            &format!("/api/v1/grants/applications/{big}"),
+            Some(&w.ops[0]),
+        )
+        .await["award"]["id"]
+        .as_i64()
+        .expect("award");
+    let (s, v) = post(
+        &w,
+        &format!("/api/v1/grants/awards/{big_award}/revoke"),
+        &w.ops[1],
+        json!({"reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "conflict_declared"),
+        "{v}"
+    );
+    let (s, v) = post(
+        &w,
+        &path("revoke"),
+        &w.ops[1],
+        json!({"reason": "misuse of acme/restricted"}),
+    )
+    .await;
     assert_eq!(
         (s, v["state"].as_str()),
         (StatusCode::OK, Some("revoked")),
+        "{v}"
+    );
+    // A revocation stands: the project takes no new application, not even on the automatic
+    // route.
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "gateway", 1.0),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "award_revoked"),
         "{v}"
     );
 
@@ -414,6 +499,11 @@ async fn each_route_is_reviewed_as_the_call_says() {
         );
     }
     assert!(entries.iter().all(|e| !e.contains("grace")));
+    // Operators' free-text reasons stay out of the public entries.
+    assert!(
+        entries.iter().all(|e| !e.contains("misuse of")),
+        "a reason in clear"
+    );
 }
 
 /// An award's standing is read at each job decision: past its end it is expired, before its

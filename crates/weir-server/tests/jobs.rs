@@ -457,6 +457,42 @@ async fn designated_output_checkers_vote_beside_an_operator() {
     assert!(actions.iter().any(|a| a == "checker.revoke"), "{actions:?}");
 }
 
+/// Returned outputs tell the team each checker's verdict and reasons, never the held files'
+/// names (a channel out of the sandbox), until they are released.
+#[tokio::test]
+async fn returned_outputs_show_the_team_no_file_names() {
+    let Some(w) = world(true, 3600).await else {
+        return;
+    };
+    let id = queued(
+        &w,
+        command("acme/restricted", "echo 1 > /out/QUFBQUFBQUFBQUFB.txt"),
+    )
+    .await;
+    assert_eq!(finished(&w, id).await["outputs_state"], "awaiting_review");
+    let (s, _) = review(&w, id, &w.op, "request_changes").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = review(&w, id, &w.op2, "approve").await;
+    assert_eq!(
+        (s, v["outputs_state"].as_str()),
+        (StatusCode::OK, Some("returned"))
+    );
+    let team = w
+        .app
+        .json(&format!("/api/v1/jobs/{id}"), Some(&w.grace))
+        .await;
+    assert!(!team.to_string().contains("QUFBQUFB"), "{team}");
+    let votes = team["votes"].as_array().expect("votes");
+    assert_eq!(votes.len(), 2, "one verdict per checker: {team}");
+    assert!(
+        votes.iter().any(|v| v["vote"] == "request_changes"),
+        "{team}"
+    );
+    // The checkers still see what they voted on.
+    let op = w.app.json(&format!("/api/v1/jobs/{id}"), Some(&w.op)).await;
+    assert!(op.to_string().contains("QUFBQUFB"), "{op}");
+}
+
 /// The automatic output rules are the policy's `[outputs]` section: a signed, logged policy
 /// change tightens them for the next job, which records the version it was checked under.
 #[tokio::test]
@@ -812,7 +848,12 @@ async fn jobs_are_metered_against_the_award_and_stop_with_it() {
         .json(&format!("/api/v1/grants/awards/{award}"), None)
         .await;
     assert_eq!(public["state"], "exhausted", "{public}");
-    assert_eq!(public["jobs"], 1);
+    assert!(public["jobs"].is_null(), "usage is the team's: {public}");
+    let team = w
+        .app
+        .json(&format!("/api/v1/grants/awards/{award}"), Some(&w.grace))
+        .await;
+    assert_eq!(team["jobs"], 1, "{team}");
     // A new job is refused at once; so, after a revocation, with its own reason.
     let (s, v) = submit(&w, &w.grace, command("acme/restricted", "true")).await;
     assert_eq!(

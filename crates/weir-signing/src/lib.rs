@@ -112,6 +112,35 @@ pub fn verify(a: &SignedAttestation, public_hex: &str) -> Result<Claims, Signing
     Ok(c)
 }
 
+/// Context of board signatures: a member's signature over a proposal's digest is never valid as
+/// any other statement.
+const BOARD_CONTEXT: &[u8] = b"weir-board-signature-v1\n";
+
+/// A board member signs a proposal's digest (64 hex digits): the base64 Ed25519 signature over
+/// `weir-board-signature-v1\n` + digest.
+pub fn sign_board(digest_hex: &str, secret_hex: &str) -> Result<String, SigningError> {
+    let sk = SigningKey::from_bytes(&key32(secret_hex)?);
+    let mut msg = BOARD_CONTEXT.to_vec();
+    msg.extend_from_slice(digest_hex.trim().as_bytes());
+    Ok(base64::engine::general_purpose::STANDARD.encode(sk.sign(&msg).to_bytes()))
+}
+
+/// Whether `signature_b64` is `public_hex`'s signature over the proposal digest.
+pub fn verify_board(digest_hex: &str, signature_b64: &str, public_hex: &str) -> bool {
+    let Ok(vk) = public_key(public_hex) else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
+        return false;
+    };
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(&raw) else {
+        return false;
+    };
+    let mut msg = BOARD_CONTEXT.to_vec();
+    msg.extend_from_slice(digest_hex.trim().as_bytes());
+    vk.verify_strict(&msg, &sig).is_ok()
+}
+
 /// Context of evaluation-result signatures: an evaluator's signature over a result payload is
 /// never valid as any other statement.
 const EVAL_CONTEXT: &[u8] = b"weir-eval-result-v1\n";

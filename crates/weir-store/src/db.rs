@@ -126,6 +126,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "grants",
         include_str!("../migrations/sqlite/0024_grants.sql"),
     ),
+    (
+        25,
+        "board",
+        include_str!("../migrations/sqlite/0025_board.sql"),
+    ),
 ];
 
 #[derive(Clone)]

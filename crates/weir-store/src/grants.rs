@@ -311,6 +311,35 @@ impl Db {
         events: impl FnOnce(i64) -> Vec<Event>,
     ) -> Result<Application> {
         let mut tx = self.begin_write().await?;
+        // One application in review, or one award until it ends, per project; never again
+        // after a revocation (checked inside the write, so two at once cannot both pass).
+        let busy = sqlx::query(
+            "SELECT 1 AS one FROM grant_applications WHERE project_id = $1 AND state = 'submitted'
+             UNION ALL
+             SELECT 1 AS one FROM grant_awards WHERE project_id = $1 AND revoked_at IS NULL
+                 AND ends_at > $2",
+        )
+        .bind(a.project_id)
+        .bind(a.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if busy.is_some() {
+            return Err(StoreError::Exists(
+                "an application in review or an award running for this project".into(),
+            ));
+        }
+        let revoked = sqlx::query(
+            "SELECT 1 AS one FROM grant_awards WHERE project_id = $1 AND revoked_at IS NOT NULL",
+        )
+        .bind(a.project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if revoked.is_some() {
+            return Err(StoreError::StateChanged {
+                record: "the project's award".into(),
+                expected: "not revoked".into(),
+            });
+        }
         let row = sqlx::query(
             "INSERT INTO grant_applications (call_id, route, project_id, applicant, purpose, plan,
                  answers, cpu_ms, gpu_ms, state, submitted_at, review_due_at)
@@ -538,6 +567,20 @@ impl Db {
             .transpose()
     }
 
+    /// Every award, newest first.
+    pub async fn awards(&self, before: Option<i64>, limit: i64) -> Result<Vec<Award>> {
+        let sql =
+            format!("{AWARD_COLUMNS} WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(award_from_row)
+            .collect()
+    }
+
     /// The project's newest award: the one its jobs are metered against.
     pub async fn current_award(&self, project_id: i64) -> Result<Option<Award>> {
         let sql = format!("{AWARD_COLUMNS} WHERE project_id = $1 ORDER BY id DESC LIMIT 1");
@@ -603,10 +646,12 @@ impl Db {
         Ok(())
     }
 
-    /// Accepts the progress report and releases the second tranche (the whole award).
+    /// Accepts the progress report `report` (exactly the text the operator read) and releases
+    /// the second tranche (the whole award).
     pub async fn accept_report_logged(
         &self,
         award_id: i64,
+        report: &str,
         by: &str,
         at: i64,
         event: &Event,
@@ -615,12 +660,13 @@ impl Db {
         let r = sqlx::query(
             "UPDATE grant_awards SET report_accepted_by = $1, report_accepted_at = $2,
                  released_cpu_ms = cpu_ms, released_gpu_ms = gpu_ms
-             WHERE id = $3 AND report IS NOT NULL AND report_accepted_at IS NULL
+             WHERE id = $3 AND report = $4 AND report_accepted_at IS NULL
                  AND revoked_at IS NULL",
         )
         .bind(by)
         .bind(at)
         .bind(award_id)
+        .bind(report)
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {

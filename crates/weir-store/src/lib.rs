@@ -11,6 +11,7 @@
 pub mod access;
 pub mod accounts;
 pub mod blobs;
+pub mod board;
 pub mod cache;
 mod db;
 pub mod evals;

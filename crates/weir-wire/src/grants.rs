@@ -116,22 +116,24 @@ pub struct Award {
     pub ends_at: String,
     pub gpu_hours: f64,
     pub id: i64,
-    /// Jobs metered against it.
-    pub jobs: i64,
+    /// Jobs metered against it: for the project's team and operators.
+    pub jobs: Option<i64>,
     pub project: String,
     pub released_cpu_hours: f64,
     pub released_gpu_hours: f64,
     pub report_accepted_at: Option<String>,
     pub reported_at: Option<String>,
-    pub revoke_reason: Option<String>,
+    /// The SHA-256 of the progress report on file: an operator accepts a report by it.
+    pub report_sha256: Option<String>,
     pub revoked_at: Option<String>,
     pub route: String,
     pub starts_at: String,
     /// `active`, `exhausted` (nothing left of what is released), `not_started`, `expired` or
     /// `revoked`.
     pub state: String,
-    /// CPU-hours used, to a tenth of a CPU-second's precision.
-    pub used_cpu_hours: f64,
+    /// CPU-hours used, to a tenth of a CPU-second's precision: for the project's team and
+    /// operators.
+    pub used_cpu_hours: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -157,6 +159,8 @@ pub struct Application {
     pub plan: String,
     pub project: String,
     pub purpose: String,
+    /// The award's progress report, once submitted.
+    pub report: Option<String>,
     pub review_due_at: String,
     pub reviews: Vec<GrantReview>,
     pub route: String,
@@ -200,7 +204,15 @@ pub struct ProgressReport {
     pub report: String,
 }
 
-/// A decision's reason (accepting a report, revoking an award).
+/// `POST /api/v1/grants/awards/{id}/accept`: the report accepted, by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportAcceptance {
+    pub reason: String,
+    pub report_sha256: String,
+}
+
+/// A decision's reason (revoking an award).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantDecision {

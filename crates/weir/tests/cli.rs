@@ -781,8 +781,37 @@ fn research_project_commands() {
         ],
         &grace,
     ));
+    let shown = ok(&run(&["grant", "show", "1"], &op));
+    assert!(shown.contains("half done"), "{shown}");
+    let sha = shown
+        .split("sha256 ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .expect("the report's sha256")
+        .to_string();
+    let wrong = run(
+        &[
+            "grant",
+            "accept",
+            "1",
+            "--report",
+            &"0".repeat(64),
+            "--reason",
+            "x",
+        ],
+        &op,
+    );
+    assert!(!wrong.status.success(), "a report not read is not accepted");
     let accepted = ok(&run(
-        &["grant", "accept", "1", "--reason", "progress shown"],
+        &[
+            "grant",
+            "accept",
+            "1",
+            "--report",
+            &sha,
+            "--reason",
+            "progress shown",
+        ],
         &op,
     ));
     assert!(accepted.contains("4.000 CPU-hours released"), "{accepted}");

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
+pub mod board;
 pub mod checker;
 pub mod evaluator;
 pub mod events;
@@ -75,6 +76,11 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: evaluator::EvaluatorCommand,
     },
+    /// The consortium board (k-of-n decisions).
+    Board {
+        #[command(subcommand)]
+        command: board::BoardAdminCommand,
+    },
     /// Designated output checkers of the research environment.
     Checker {
         #[command(subcommand)]
@@ -98,9 +104,39 @@ pub enum AdminCommand {
     Gc(gc::Args),
 }
 
+/// What a board decides instead of the operator, when one governs.
+fn board_decides(command: &AdminCommand) -> Option<&'static str> {
+    match command {
+        AdminCommand::Policy {
+            command: policy::PolicyCommand::Set { .. },
+        } => Some("weir board propose policy-set FILE"),
+        AdminCommand::Evaluator {
+            command: evaluator::EvaluatorCommand::Add { .. },
+        } => Some("weir board propose evaluator-add NAME --key FILE"),
+        AdminCommand::Evaluator {
+            command: evaluator::EvaluatorCommand::Revoke { .. },
+        } => Some("weir board propose evaluator-revoke NAME"),
+        AdminCommand::Verifier {
+            command: verifier::VerifierCommand::Add { .. },
+        } => Some("weir board propose verifier-add NAME --key FILE"),
+        AdminCommand::Verifier {
+            command: verifier::VerifierCommand::Revoke { .. },
+        } => Some("weir board propose verifier-revoke NAME"),
+        _ => None,
+    }
+}
+
 pub async fn run(args: Args) -> Result<()> {
     let store = open_store(&args.data).await?;
+    if let Some(instead) = board_decides(&args.command)
+        && weir_registry::board::governed(&store).await?
+    {
+        anyhow::bail!(
+            "a board governs this registry: this change needs its k-of-n decision; propose it with: {instead}"
+        );
+    }
     match args.command {
+        AdminCommand::Board { command } => board::run(&store, command).await,
         AdminCommand::User { command } => user::run(&store, command).await,
         AdminCommand::Org { command } => org::run(&store, command).await,
         AdminCommand::Token { command } => token::run(&store, command).await,

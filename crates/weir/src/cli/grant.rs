@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use weir_wire::grants::{
     Application, ApplicationSubmission, Award, Call, CallModel, CallSubmission, GrantDecision,
-    GrantReviewSubmission, ProgressReport,
+    GrantReviewSubmission, ProgressReport, ReportAcceptance,
 };
 
 use super::{Remote, client};
@@ -106,9 +106,12 @@ pub enum GrantCommand {
         #[arg(long)]
         file: PathBuf,
     },
-    /// (operator) Accept an award's progress report: the second tranche is released.
+    /// (operator) Accept an award's progress report, named by the SHA-256 'weir grant show'
+    /// prints with it: the second tranche is released.
     Accept {
         award: i64,
+        #[arg(long)]
+        report: String,
         #[arg(long)]
         reason: String,
     },
@@ -148,14 +151,17 @@ fn print_award(a: &Award) {
         a.id, a.call, a.route, a.project, a.state
     );
     println!(
-        "  {:.3} CPU-hours and {:.3} GPU-hours granted; {:.3} CPU-hours released, {:.4} used by {} jobs",
-        a.cpu_hours, a.gpu_hours, a.released_cpu_hours, a.used_cpu_hours, a.jobs
+        "  {:.3} CPU-hours and {:.3} GPU-hours granted; {:.3} CPU-hours released",
+        a.cpu_hours, a.gpu_hours, a.released_cpu_hours
     );
+    if let (Some(used), Some(jobs)) = (a.used_cpu_hours, a.jobs) {
+        println!("  {used:.4} CPU-hours used by {jobs} jobs");
+    }
     println!("  from {} to {}", a.starts_at, a.ends_at);
     if a.report_accepted_at.is_some() {
         println!("  progress report accepted: second tranche released");
-    } else if a.reported_at.is_some() {
-        println!("  progress report submitted, awaiting an operator");
+    } else if let Some(sha) = &a.report_sha256 {
+        println!("  progress report submitted (sha256 {sha}), awaiting an operator");
     }
 }
 
@@ -178,6 +184,9 @@ fn print_application(a: &Application) {
     }
     if let Some(d) = &a.decision {
         println!("  decision: {d}");
+    }
+    if let Some(r) = &a.report {
+        println!("  progress report:\n    {}", r.replace('\n', "\n    "));
     }
     if let Some(aw) = &a.award {
         print_award(aw);
@@ -319,9 +328,19 @@ pub async fn run(args: Args) -> Result<()> {
                     .await?,
             );
         }
-        GrantCommand::Accept { award, reason } => print_award(
+        GrantCommand::Accept {
+            award,
+            report,
+            reason,
+        } => print_award(
             &client
-                .accept_report(award, &GrantDecision { reason })
+                .accept_report(
+                    award,
+                    &ReportAcceptance {
+                        reason,
+                        report_sha256: report,
+                    },
+                )
                 .await?,
         ),
         GrantCommand::Revoke { award, reason } => print_award(

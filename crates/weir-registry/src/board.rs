@@ -1,0 +1,474 @@
+//! Consortium governance (issue 14, point 3): where a board is set up, policy changes,
+//! accrediting or revoking evaluators and verifiers, lowering a tier and the board's own
+//! membership need k signatures from distinct members before they take effect. A proposal
+//! carries the exact change and its digest; members sign the digest (offline if they like); the
+//! signature that meets the threshold applies the change. The proposal, each signature and the
+//! outcome are log entries, so anyone can check the decision from the log alone
+//! ([`weir_core::board::verify_decision`]). Without a board the operator acts alone.
+
+use serde_json::json;
+use weir_authz::{Action, Subject, UserFacts};
+use weir_core::board::{self, Change, Member};
+use weir_core::{IdentityLevel, Name, RepoId, Scope};
+use weir_store::board::{Proposal, Signature};
+use weir_store::{Store, StoreError};
+use weir_wire::ErrorCode;
+
+use crate::access::signed_in;
+use crate::{Context, Kind, ServiceError};
+
+fn refused(kind: Kind, code: ErrorCode, message: impl Into<String>) -> ServiceError {
+    ServiceError::refused(kind, code, message)
+}
+
+/// The refusal of a change a board governs, made directly.
+pub fn board_required(what: &str) -> ServiceError {
+    refused(
+        Kind::Conflict,
+        ErrorCode::BoardRequired,
+        format!("A board governs this registry: {what} needs its k-of-n decision."),
+    )
+    .next("propose it: weir board propose … (members sign with weir board sign ID --key FILE)")
+}
+
+/// Whether a board governs the registry.
+pub async fn governed(store: &Store) -> Result<bool, ServiceError> {
+    Ok(store.db.board().await?.is_some())
+}
+
+/// The board in force: its members and threshold.
+pub async fn members(store: &Store) -> Result<Option<(Vec<Member>, usize)>, ServiceError> {
+    match store.db.board().await? {
+        None => Ok(None),
+        Some(b) => {
+            let m: Vec<Member> = serde_json::from_str(&b.members)
+                .map_err(|e| StoreError::Corrupt(format!("board members: {e}")))?;
+            Ok(Some((
+                m,
+                usize::try_from(b.threshold).unwrap_or(usize::MAX),
+            )))
+        }
+    }
+}
+
+fn membership_event(
+    ctx: &Context,
+    now: i64,
+    members: &[Member],
+    threshold: usize,
+) -> weir_core::Event {
+    ctx.event(
+        now,
+        "board.membership",
+        None,
+        "in force",
+        json!({"public": {"members": members, "threshold": threshold}}),
+    )
+}
+
+fn invalid_change(message: impl Into<String>) -> ServiceError {
+    refused(Kind::Invalid, ErrorCode::InvalidChange, message)
+}
+
+/// Sets up the first board (the operator, on the data dir). Members must be user accounts.
+pub async fn init(
+    store: &Store,
+    members: &[Member],
+    threshold: usize,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    check_members(store, members, threshold).await?;
+    let text = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store
+        .db
+        .create_board_logged(
+            &text,
+            threshold as i64,
+            now,
+            &membership_event(ctx, now, members, threshold),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Exists(_) => refused(
+                Kind::Conflict,
+                ErrorCode::AlreadyExists,
+                "a board is set up already: its membership changes by its own decision",
+            )
+            .next("weir board propose membership --member NAME=KEYFILE … --threshold K"),
+            other => other.into(),
+        })
+}
+
+async fn check_members(
+    store: &Store,
+    members: &[Member],
+    threshold: usize,
+) -> Result<(), ServiceError> {
+    board::check_membership(members, threshold).map_err(invalid_change)?;
+    for m in members {
+        let n = Name::parse(&m.name).map_err(|e| invalid_change(format!("{}: {e}", m.name)))?;
+        weir_signing::public_key(&m.public_key)
+            .map_err(|e| invalid_change(format!("{}'s key: {e}", m.name)))?;
+        let user = store.db.account(n.as_str()).await?;
+        if !user.is_some_and(|a| a.kind == weir_store::AccountKind::User) {
+            return Err(invalid_change(format!("{} is not a user account", m.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what a change names before it is proposed, so a decision never applies nonsense.
+async fn check_change(store: &Store, change: &Change) -> Result<(), ServiceError> {
+    let name_ok = |n: &str| {
+        Name::parse(n)
+            .map(|_| ())
+            .map_err(|e| invalid_change(format!("{n}: {e}")))
+    };
+    let key_ok = |k: &str| {
+        weir_signing::public_key(k)
+            .map(|_| ())
+            .map_err(|e| invalid_change(format!("key: {e}")))
+    };
+    match change {
+        Change::PolicySet { text } => {
+            if text.len() > 256 * 1024 {
+                return Err(invalid_change("a policy is at most 256 KiB"));
+            }
+            weir_core::policy::Policy::parse(text)
+                .map_err(|e| invalid_change(format!("the policy does not parse: {e}")))?;
+        }
+        Change::EvaluatorAdd { name, public_key } | Change::VerifierAdd { name, public_key } => {
+            name_ok(name)?;
+            key_ok(public_key)?;
+        }
+        Change::EvaluatorRevoke { name } | Change::VerifierRevoke { name } => name_ok(name)?,
+        Change::TierLower { repo, tier, reason } => {
+            let id = RepoId::parse(repo).map_err(|e| invalid_change(format!("{repo}: {e}")))?;
+            let r = store
+                .db
+                .repo(&id)
+                .await?
+                .ok_or_else(|| invalid_change(format!("no model {repo}")))?;
+            if *tier >= r.tier {
+                return Err(invalid_change(format!(
+                    "{repo} is {}: {} does not lower it",
+                    r.tier.as_str(),
+                    tier.as_str()
+                )));
+            }
+            if reason.trim().is_empty() || reason.len() > 2000 {
+                return Err(invalid_change(
+                    "lowering a tier needs a reason of 1 to 2000 characters",
+                ));
+            }
+        }
+        Change::Membership { members, threshold } => {
+            check_members(store, members, *threshold).await?
+        }
+    }
+    Ok(())
+}
+
+/// A proposal with its change parsed and its signatures.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub proposal: Proposal,
+    pub change: Change,
+    pub signatures: Vec<Signature>,
+    pub threshold: usize,
+}
+
+fn not_found(id: i64) -> ServiceError {
+    refused(
+        Kind::NotFound,
+        ErrorCode::ProposalNotFound,
+        format!("no board proposal {id}"),
+    )
+    .next("list them: weir board proposals")
+}
+
+/// A proposal, public (board decisions are public; their log entries are too).
+pub async fn show(store: &Store, id: i64) -> Result<Shown, ServiceError> {
+    let proposal = store.db.proposal(id).await?.ok_or_else(|| not_found(id))?;
+    let change: Change = serde_json::from_str(&proposal.change)
+        .map_err(|e| StoreError::Corrupt(format!("proposal {id}: {e}")))?;
+    let signatures = store.db.proposal_signatures(id).await?;
+    let threshold = members(store).await?.map(|(_, k)| k).unwrap_or(0);
+    Ok(Shown {
+        proposal,
+        change,
+        signatures,
+        threshold,
+    })
+}
+
+/// Proposes a change (board members and operators, where a board governs).
+pub async fn propose(
+    store: &Store,
+    subject: &Subject,
+    change: &Change,
+    ctx: &Context,
+    now: i64,
+) -> Result<Shown, ServiceError> {
+    let me = signed_in(subject)?.to_string();
+    let Some((board_members, _)) = members(store).await? else {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::NoBoard,
+            "No board governs this registry: the operator makes this change directly.",
+        )
+        .next("an operator sets up a board with: weir admin --data DIR board init"));
+    };
+    let board_member = board_members.iter().any(|m| m.name == me);
+    let d = weir_authz::authorize(subject, &Action::ProposeChange { board_member });
+    if !d.allow {
+        return Err(crate::research::project_denied(d.reason, "the board"));
+    }
+    check_change(store, change).await?;
+    let canonical = change.canonical();
+    let sha = change.sha256();
+    let kind = change.kind();
+    let p = store
+        .db
+        .create_proposal_logged(kind, &canonical, &sha, &me, now, |id| {
+            let digest = board::digest(id, &sha);
+            let ev = ctx.event(
+                now,
+                "board.propose",
+                None,
+                kind,
+                json!({"proposal": id, "public": {"proposal": id, "kind": kind,
+                    "change_sha256": sha, "digest": digest}}),
+            );
+            (digest, vec![ev])
+        })
+        .await?;
+    show(store, p.id).await
+}
+
+/// The subject a decided change acts as: the board's authority, with an operator's rights.
+fn board_subject() -> Result<Subject, ServiceError> {
+    let name = Name::parse("board").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Subject::User(UserFacts {
+        name,
+        orgs: vec![],
+        owner_of: vec![],
+        scope: Scope::Admin,
+        level: IdentityLevel::Accredited,
+        country: None,
+    }))
+}
+
+/// Applies a decided change.
+async fn apply(
+    store: &Store,
+    signer: &weir_tlog::note::Signer,
+    change: &Change,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    match change {
+        Change::PolicySet { text } => {
+            crate::policy::set(store, signer, text, ctx, now).await?;
+        }
+        Change::EvaluatorAdd { name, public_key } => {
+            crate::evaluators::add(store, name, public_key, ctx, now).await?;
+        }
+        Change::EvaluatorRevoke { name } => {
+            crate::evaluators::revoke(store, name, ctx, now).await?;
+        }
+        Change::VerifierAdd { name, public_key } => {
+            let n = Name::parse(name).map_err(|e| invalid_change(e.to_string()))?;
+            let mut e = ctx.event(now, "verifier.add", None, name, json!({}));
+            e.subject = None;
+            store
+                .db
+                .add_verifier_logged(&n, public_key.trim(), &e)
+                .await?;
+        }
+        Change::VerifierRevoke { name } => {
+            let e = ctx.event(now, "verifier.revoke", None, name, json!({}));
+            store.db.revoke_verifier_logged(name, &e).await?;
+        }
+        Change::TierLower { repo, tier, reason } => {
+            let id = RepoId::parse(repo).map_err(|e| invalid_change(e.to_string()))?;
+            let r = store
+                .db
+                .repo(&id)
+                .await?
+                .ok_or_else(|| invalid_change(format!("no model {repo}")))?;
+            crate::access::set_tier_decided(
+                store,
+                &r,
+                &board_subject()?,
+                *tier,
+                Some(reason.clone()),
+                ctx,
+                now,
+            )
+            .await?;
+        }
+        Change::Membership { members, threshold } => {
+            let text =
+                serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            store
+                .db
+                .replace_board_logged(
+                    &text,
+                    *threshold as i64,
+                    now,
+                    &membership_event(ctx, now, members, *threshold),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A board member's signature over proposal `id`'s digest (base64 Ed25519, checked against the
+/// member's registered key). The signature that meets the threshold applies the change; its
+/// outcome (`applied`, or `failed: …` when the change no longer applies) is logged.
+pub async fn sign(
+    store: &Store,
+    signer: &weir_tlog::note::Signer,
+    subject: &Subject,
+    id: i64,
+    signature_b64: &str,
+    ctx: &Context,
+    now: i64,
+) -> Result<Shown, ServiceError> {
+    let me = signed_in(subject)?.to_string();
+    let shown = show(store, id).await?;
+    let Some((board_members, threshold)) = members(store).await? else {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::NoBoard,
+            "No board governs this registry.",
+        ));
+    };
+    let mine = board_members.iter().find(|m| m.name == me);
+    let d = weir_authz::authorize(
+        subject,
+        &Action::SignProposal {
+            board_member: mine.is_some(),
+        },
+    );
+    let Some(member) = mine.filter(|_| d.allow) else {
+        return Err(refused(
+            Kind::Forbidden,
+            if d.reason == weir_authz::Reason::TokenScope {
+                ErrorCode::TokenScope
+            } else {
+                ErrorCode::NotMember
+            },
+            "Only board members sign board proposals (with a write token).",
+        ));
+    };
+    if shown.proposal.state != "pending" {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::InvalidTransition,
+            format!("proposal {id} is {} already", shown.proposal.state),
+        ));
+    }
+    if signature_b64.len() > 200 {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::BadSignature,
+            "a signature is at most 200 characters of base64",
+        ));
+    }
+    // The digest is recomputed from the stored change, never taken from the request.
+    let digest = board::digest(id, &shown.change.sha256());
+    if digest != shown.proposal.digest
+        || !weir_signing::verify_board(&digest, signature_b64, &member.public_key)
+    {
+        return Err(refused(
+            Kind::Invalid,
+            ErrorCode::BadSignature,
+            format!("that is not {me}'s signature over proposal {id}'s digest {digest}"),
+        )
+        .next("sign the digest the proposal shows: weir board sign ID --key FILE"));
+    }
+    let sig = Signature {
+        member: me.clone(),
+        public_key: member.public_key.to_ascii_lowercase(),
+        signature: signature_b64.trim().to_string(),
+        at: now,
+    };
+    let ev = ctx.event(
+        now,
+        "board.sign",
+        None,
+        "signed",
+        json!({"proposal": id, "public": {"proposal": id, "public_key": sig.public_key,
+            "signature": sig.signature}}),
+    );
+    store
+        .db
+        .add_signature_logged(id, &sig, &ev)
+        .await
+        .map_err(|e| match e {
+            StoreError::Exists(_) => refused(
+                Kind::Conflict,
+                ErrorCode::AlreadySigned,
+                format!("you signed proposal {id} already"),
+            ),
+            StoreError::StateChanged { .. } => refused(
+                Kind::Conflict,
+                ErrorCode::StateChanged,
+                format!("proposal {id} was decided meanwhile"),
+            ),
+            other => other.into(),
+        })?;
+    // Signatures that count: distinct members of the board now, with the key they hold now.
+    let valid = store
+        .db
+        .proposal_signatures(id)
+        .await?
+        .iter()
+        .filter(|s| {
+            board_members.iter().any(|m| {
+                m.name == s.member
+                    && m.public_key.eq_ignore_ascii_case(&s.public_key)
+                    && weir_signing::verify_board(&digest, &s.signature, &m.public_key)
+            })
+        })
+        .count();
+    if valid >= threshold {
+        // One signer wins the move to applying; the change applies once.
+        match store
+            .db
+            .move_proposal_logged(id, "pending", "applying", None, now, None)
+            .await
+        {
+            Ok(()) => {
+                let outcome = match apply(store, signer, &shown.change, ctx, now).await {
+                    Ok(()) => "applied".to_string(),
+                    Err(e) => format!("failed: {e}"),
+                };
+                let to = if outcome == "applied" {
+                    "applied"
+                } else {
+                    "failed"
+                };
+                let ev = ctx.event(
+                    now,
+                    "board.apply",
+                    None,
+                    to,
+                    json!({"proposal": id, "public": {"proposal": id, "outcome": outcome,
+                        "signatures": valid, "threshold": threshold}}),
+                );
+                store
+                    .db
+                    .move_proposal_logged(id, "applying", to, Some(&outcome), now, Some(&ev))
+                    .await?;
+            }
+            Err(StoreError::StateChanged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    show(store, id).await
+}
