@@ -5,6 +5,7 @@
 //! download stays under `.weir/partial/` and resumes with `Range` on the next attempt.
 
 mod access;
+mod board;
 mod eval;
 mod grants;
 mod incident;

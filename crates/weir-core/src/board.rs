@@ -151,7 +151,11 @@ pub fn verify_decision(
     let pos = entries
         .iter()
         .position(|e| action(e) == "board.propose" && public(e)["proposal"].as_i64() == Some(id))
-        .ok_or_else(|| format!("no board.propose entry for proposal {id} in the log"))?;
+        .ok_or_else(|| {
+            format!(
+                "no board.propose entry for proposal {id} in the log (yet: the log integrates new entries within seconds)"
+            )
+        })?;
     let p = public(&entries[pos]);
     let board = entries[..pos]
         .iter()

@@ -472,3 +472,103 @@ pub async fn sign(
     }
     show(store, id).await
 }
+
+/// A change from its wire form; a missing or unknown field is `invalid_change`.
+pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, ServiceError> {
+    let need = |v: &Option<String>, f: &str| {
+        v.clone()
+            .ok_or_else(|| invalid_change(format!("a {} change needs {f}", c.kind)))
+    };
+    Ok(match c.kind.as_str() {
+        "policy_set" => Change::PolicySet {
+            text: need(&c.text, "text")?,
+        },
+        "evaluator_add" => Change::EvaluatorAdd {
+            name: need(&c.name, "name")?,
+            public_key: need(&c.public_key, "public_key")?
+                .trim()
+                .to_ascii_lowercase(),
+        },
+        "evaluator_revoke" => Change::EvaluatorRevoke {
+            name: need(&c.name, "name")?,
+        },
+        "verifier_add" => Change::VerifierAdd {
+            name: need(&c.name, "name")?,
+            public_key: need(&c.public_key, "public_key")?
+                .trim()
+                .to_ascii_lowercase(),
+        },
+        "verifier_revoke" => Change::VerifierRevoke {
+            name: need(&c.name, "name")?,
+        },
+        "tier_lower" => Change::TierLower {
+            repo: need(&c.repo, "repo")?,
+            tier: weir_core::Tier::parse(&need(&c.tier, "tier")?)
+                .ok_or_else(|| invalid_change("tier is T0 to T4"))?,
+            reason: need(&c.reason, "reason")?,
+        },
+        "membership" => Change::Membership {
+            members: c
+                .members
+                .clone()
+                .ok_or_else(|| invalid_change("a membership change needs members"))?
+                .into_iter()
+                .map(|m| Member {
+                    name: m.name,
+                    public_key: m.public_key.trim().to_ascii_lowercase(),
+                })
+                .collect(),
+            threshold: c
+                .threshold
+                .ok_or_else(|| invalid_change("a membership change needs threshold"))?,
+        },
+        other => {
+            return Err(invalid_change(format!(
+                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, membership)"
+            )));
+        }
+    })
+}
+
+/// A change in its wire form.
+pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
+    let mut w = weir_wire::board::ProposedChange {
+        kind: c.kind().to_string(),
+        members: None,
+        name: None,
+        public_key: None,
+        reason: None,
+        repo: None,
+        text: None,
+        threshold: None,
+        tier: None,
+    };
+    match c {
+        Change::PolicySet { text } => w.text = Some(text.clone()),
+        Change::EvaluatorAdd { name, public_key } | Change::VerifierAdd { name, public_key } => {
+            w.name = Some(name.clone());
+            w.public_key = Some(public_key.clone());
+        }
+        Change::EvaluatorRevoke { name } | Change::VerifierRevoke { name } => {
+            w.name = Some(name.clone())
+        }
+        Change::TierLower { repo, tier, reason } => {
+            w.repo = Some(repo.clone());
+            w.tier = Some(tier.as_str().to_string());
+            w.reason = Some(reason.clone());
+        }
+        Change::Membership { members, threshold } => {
+            w.members = Some(
+                members
+                    .iter()
+                    .map(|m| weir_wire::board::BoardMember {
+                        name: m.name.clone(),
+                        public_key: m.public_key.clone(),
+                    })
+                    .collect(),
+            );
+            w.threshold = Some(*threshold);
+        }
+    }
+    w
+}

@@ -7,6 +7,7 @@
 
 mod access;
 pub mod auth;
+mod board;
 pub mod conn;
 pub mod error;
 mod evals;
@@ -117,6 +118,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(research::routes().tag("research"))
         .merge(jobs::routes().tag("jobs"))
         .merge(grants::routes().tag("grants"))
+        .merge(board::routes().tag("board"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))
         .merge(evals::routes().tag("evals"))

@@ -74,6 +74,11 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("GET", "/api/v1/jobs/log") => "Jobs",
         ("GET", "/api/v1/jobs/review") => "Jobs",
         ("GET", "/api/v1/grants/calls") => "Calls",
+        ("GET", "/api/v1/board") => "Board",
+        ("GET", "/api/v1/board/proposals") => "Proposals",
+        ("POST", "/api/v1/board/proposals") => "Proposal",
+        ("GET", "/api/v1/board/proposals/{id}") => "Proposal",
+        ("POST", "/api/v1/board/proposals/{id}/signatures") => "Proposal",
         ("POST", "/api/v1/grants/calls") => "Call",
         ("GET", "/api/v1/grants/calls/{name}") => "Call",
         ("POST", "/api/v1/grants/calls/{name}/close") => "Call",
@@ -202,6 +207,13 @@ fn schemas() -> Vec<(
     add::<weir_wire::grants::ProgressReport>(&mut out);
     add::<weir_wire::grants::GrantDecision>(&mut out);
     add::<weir_wire::grants::ReportAcceptance>(&mut out);
+    add::<weir_wire::board::BoardMember>(&mut out);
+    add::<weir_wire::board::Board>(&mut out);
+    add::<weir_wire::board::ProposedChange>(&mut out);
+    add::<weir_wire::board::BoardSignature>(&mut out);
+    add::<weir_wire::board::Proposal>(&mut out);
+    add::<weir_wire::board::Proposals>(&mut out);
+    add::<weir_wire::board::SignatureSubmission>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out

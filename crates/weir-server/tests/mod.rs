@@ -9,6 +9,7 @@
 //! `cache.rs` that no cache serves what is no longer true.
 
 mod access;
+mod board;
 mod cache;
 mod common;
 mod conn;

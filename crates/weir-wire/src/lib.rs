@@ -13,6 +13,7 @@
 //! - [`tokens`]: API tokens, listed and revoked.
 
 pub mod access;
+pub mod board;
 pub mod error;
 pub mod evals;
 pub mod events;

@@ -77,6 +77,8 @@ enum Command {
     Job(cli::job::Args),
     /// Public-interest compute grants: calls, applications, reviews, awards, usage.
     Grant(cli::grant::Args),
+    /// The consortium board's k-of-n decisions: propose, sign, verify from the log.
+    Board(cli::board::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -129,5 +131,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Project(args) => cli::project::run(args).await,
         Command::Job(args) => cli::job::run(args).await,
         Command::Grant(args) => cli::grant::run(args).await,
+        Command::Board(args) => cli::board::run(args).await,
     }
 }

@@ -817,6 +817,109 @@ fn research_project_commands() {
     assert!(accepted.contains("4.000 CPU-hours released"), "{accepted}");
 }
 
+/// The consortium board through the CLI: set up 2-of-2 on the data dir; the operator alone is
+/// refused; a policy change is proposed, signed online by one member and offline by the other,
+/// applied, and verified from the transparency log alone.
+#[test]
+fn board_decisions_from_the_cli_verify_from_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let url = server.url.as_str();
+    let m1 = server.user_with_token("mia");
+    let m2 = server.user_with_token("noah");
+    let run =
+        |args: &[&str], token: &str| weir(args, &[("WEIR_SERVER", url), ("WEIR_TOKEN", token)]);
+    let key = |n: &str| {
+        let k = dir.path().join(format!("{n}.key"));
+        ok(&weir(
+            &["identity", "keygen", k.to_str().expect("utf8")],
+            &[],
+        ));
+        k
+    };
+    let (k1, k2) = (key("mia"), key("noah"));
+    let member = |n: &str, k: &std::path::Path| format!("{n}={}.pub", k.display());
+    ok(&server.admin(&[
+        "board",
+        "init",
+        "--member",
+        &member("mia", &k1),
+        "--member",
+        &member("noah", &k2),
+        "--threshold",
+        "2",
+    ]));
+    let policy = dir.path().join("policy.toml");
+    write(
+        &policy,
+        weir_core::policy::DEFAULT_POLICY
+            .replace("weir-default-2026.11", "board-cli")
+            .as_bytes(),
+    );
+    let alone = server.admin(&["policy", "set", policy.to_str().expect("utf8")]);
+    assert!(!alone.status.success(), "the operator alone is refused");
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("board"));
+    let proposed = ok(&run(
+        &[
+            "board",
+            "propose",
+            "policy-set",
+            policy.to_str().expect("utf8"),
+        ],
+        &m1,
+    ));
+    assert!(
+        proposed.contains("proposal 1 (policy_set): pending"),
+        "{proposed}"
+    );
+    let signed = ok(&run(
+        &["board", "sign", "1", "--key", k1.to_str().expect("utf8")],
+        &m1,
+    ));
+    assert!(signed.contains("signatures 1 of 2"), "{signed}");
+    let digest = proposed
+        .split("digest ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("digest")
+        .to_string();
+    let offline = ok(&weir(
+        &[
+            "board",
+            "sign",
+            "1",
+            "--offline",
+            "--digest",
+            &digest,
+            "--key",
+            k2.to_str().expect("utf8"),
+        ],
+        &[],
+    ));
+    let applied = ok(&run(
+        &["board", "sign", "1", "--signature", offline.trim()],
+        &m2,
+    ));
+    assert!(applied.contains("applied"), "{applied}");
+    // The log integrates its entries within a second or two.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let verified = loop {
+        let out = run(&["board", "verify", "1"], &m2);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() && text.contains("outcome applied") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(verified.contains("2 of 2 valid signatures"), "{verified}");
+    assert!(verified.contains("outcome applied"), "{verified}");
+}
+
 /// The research environment end to end through the CLI and a real `weir serve --research`:
 /// grace scores a restricted model on a WMDP-format file inside the sandbox; two checkers
 /// release the results; `weir job run --local` on the public stand-in (the same weights) gives

@@ -63,6 +63,32 @@ pub enum LogCommand {
     },
 }
 
+/// The log's verifier key: `key` if given (pinned), else the one pinned for this server, else
+/// the server's, pinned on first use (said on stderr).
+pub async fn pinned_vkey(client: &weir_client::Client, key: Option<String>) -> Result<String> {
+    let server = client.server().to_string();
+    let (vkey, how) = weir_client::pins::key(
+        &server,
+        "vkey",
+        key.map(|k| format!("{}\n", k.trim())),
+        async {
+            let k = client.log_vkey().await?;
+            weir_tlog::note::Verifier::parse(&k).map_err(|e| {
+                weir_client::ClientError::Invalid(format!("the server's log key is invalid: {e}"))
+            })?;
+            Ok(format!("{k}\n"))
+        },
+    )
+    .await?;
+    let vkey = vkey.trim().to_string();
+    if how == weir_client::pins::Pinned::FirstUse {
+        eprintln!(
+            "pinned the log key of {server} on first use: {vkey} (pass --key to pin one you obtained out of band)"
+        );
+    }
+    Ok(vkey)
+}
+
 pub async fn run(args: Args) -> Result<()> {
     let Args {
         command,
@@ -85,25 +111,7 @@ async fn log(command: LogCommand, key: Option<String>, remote: &Remote) -> Resul
     }
     let client = client(remote)?;
     let server = client.server().to_string();
-    let (vkey, how) = weir_client::pins::key(
-        &server,
-        "vkey",
-        key.map(|k| format!("{}\n", k.trim())),
-        async {
-            let k = client.log_vkey().await?;
-            weir_tlog::note::Verifier::parse(&k).map_err(|e| {
-                weir_client::ClientError::Invalid(format!("the server's log key is invalid: {e}"))
-            })?;
-            Ok(format!("{k}\n"))
-        },
-    )
-    .await?;
-    let vkey = vkey.trim().to_string();
-    if how == weir_client::pins::Pinned::FirstUse {
-        eprintln!(
-            "pinned the log key of {server} on first use: {vkey} (pass --key to pin one you obtained out of band)"
-        );
-    }
+    let vkey = pinned_vkey(&client, key).await?;
     match command {
         LogCommand::Checkpoint => {
             let (_, text) = client.log_checkpoint(&vkey).await?;

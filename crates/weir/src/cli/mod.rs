@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 
 pub mod access;
+pub mod board;
 pub mod classify;
 pub mod config;
 pub mod doc;
