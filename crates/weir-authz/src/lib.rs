@@ -205,6 +205,12 @@ pub enum Action<'a> {
         automatic_route: bool,
         required: IdentityLevel,
     },
+    /// Pledge to a funding pool: any account, write token.
+    Pledge,
+    /// Decide a bounty payout (pay, reject, reverse): operators, never its beneficiary.
+    DecidePayout { beneficiary: bool },
+    /// See a member's ledger statement with parties named: the member and operators.
+    ReadStatement { own: bool },
     /// Propose a board decision: board members (write token) and operators.
     ProposeChange { board_member: bool },
     /// Sign a board proposal: board members only, write token (the signature itself is
@@ -706,6 +712,23 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             Some(_) if !*automatic_route => Decision::deny(Reason::NotReviewer),
             Some(u) if u.level < *required => Decision::deny(Reason::IdentityLevel),
             Some(_) => Decision::allow(Reason::Accredited),
+        },
+        Action::Pledge => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if !u.scope.allows(Scope::Write) => Decision::deny(Reason::TokenScope),
+            Some(_) => Decision::allow(Reason::SignedIn),
+        },
+        Action::DecidePayout { beneficiary } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope != Scope::Admin => Decision::deny(Reason::NotOperator),
+            Some(_) if *beneficiary => Decision::deny(Reason::OwnRequest),
+            Some(_) => Decision::allow(Reason::AdminToken),
+        },
+        Action::ReadStatement { own } => match subject.user() {
+            None => Decision::deny(Reason::NotSignedIn),
+            Some(u) if u.scope == Scope::Admin => Decision::allow(Reason::AdminToken),
+            Some(_) if *own => Decision::allow(Reason::Owner),
+            Some(_) => Decision::deny(Reason::NotMember),
         },
         Action::ProposeChange { board_member } => match subject.user() {
             None => Decision::deny(Reason::NotSignedIn),

@@ -875,6 +875,35 @@ mod research {
         );
     }
 
+    /// Funding: anyone with a write token pledges; operators decide payouts, never their own;
+    /// a statement names its parties to the member and operators only.
+    #[test]
+    fn payouts_are_decided_by_operators_never_by_their_beneficiary() {
+        let u = user("rita", &[], Scope::Write, IdentityLevel::Account);
+        let read = user("rita", &[], Scope::Read, IdentityLevel::Account);
+        let op = user("op", &[], Scope::Admin, IdentityLevel::Account);
+        assert!(authorize(&u, &Action::Pledge).allow);
+        assert_eq!(
+            authorize(&read, &Action::Pledge),
+            Decision::deny(Reason::TokenScope)
+        );
+        assert!(authorize(&op, &Action::DecidePayout { beneficiary: false }).allow);
+        assert_eq!(
+            authorize(&op, &Action::DecidePayout { beneficiary: true }),
+            Decision::deny(Reason::OwnRequest)
+        );
+        assert_eq!(
+            authorize(&u, &Action::DecidePayout { beneficiary: false }),
+            Decision::deny(Reason::NotOperator)
+        );
+        assert!(authorize(&u, &Action::ReadStatement { own: true }).allow);
+        assert!(authorize(&op, &Action::ReadStatement { own: false }).allow);
+        assert_eq!(
+            authorize(&u, &Action::ReadStatement { own: false }),
+            Decision::deny(Reason::NotMember)
+        );
+    }
+
     fn arb_standing() -> impl Strategy<Value = ProjectStanding> {
         prop::sample::select(STANDINGS.to_vec())
     }

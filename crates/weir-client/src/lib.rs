@@ -7,6 +7,7 @@
 mod access;
 mod board;
 mod eval;
+mod funding;
 mod grants;
 mod incident;
 mod jobs;

@@ -13,6 +13,7 @@ pub mod grants;
 pub mod identity;
 pub mod ids;
 pub mod incident;
+pub mod ledger;
 pub mod outputs;
 pub mod path;
 pub mod pickle;

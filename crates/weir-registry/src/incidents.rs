@@ -276,6 +276,13 @@ pub async fn transition(
             ),
             other => other.into(),
         })?;
+    if to == IState::Confirmed {
+        // Bounty pools whose rules cover the report propose its payout (decided by operators).
+        // The confirmation is recorded already: a failure here is logged, not the caller's.
+        if let Err(e) = crate::funding::propose_for_incident(store, &next, repo, ctx, now).await {
+            tracing::error!(incident = %next.osv_id, error = %e, "proposing bounty payouts");
+        }
+    }
     if let Some(d) = raise_domain {
         let ev = ctx.event(
             now,

@@ -31,6 +31,7 @@ pub mod evaluators;
 pub mod events;
 pub mod evidence;
 pub mod exports;
+pub mod funding;
 pub mod grants;
 pub mod history;
 pub mod incident_rows;

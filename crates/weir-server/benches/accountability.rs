@@ -137,6 +137,7 @@ async fn main() {
             log_interval_ms: 1000,
             release_key: weir_signing::model_signing::ReleaseKey::generate(),
             osv_prefix: "x_B".into(),
+            currency: weir_registry::funding::Currency::default(),
             allow_private_webhooks: false,
             limits: Default::default(),
         },

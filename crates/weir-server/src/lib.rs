@@ -14,6 +14,7 @@ mod evals;
 mod events;
 mod exports;
 pub mod extract;
+mod funding;
 mod gate;
 mod grants;
 mod hub;
@@ -94,6 +95,8 @@ pub struct ServerConfig {
     pub release_key: weir_signing::model_signing::ReleaseKey,
     /// Prefix of OSV ids (`x_WEIR` → `x_WEIR-2026-0001`); `x_` marks a local database.
     pub osv_prefix: String,
+    /// The one currency of the funding ledger.
+    pub currency: weir_registry::funding::Currency,
     /// Whether webhooks may point at loopback, private or link-local addresses (off: a webhook
     /// must not turn the registry into a probe of its own network).
     pub allow_private_webhooks: bool,
@@ -119,6 +122,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(jobs::routes().tag("jobs"))
         .merge(grants::routes().tag("grants"))
         .merge(board::routes().tag("board"))
+        .merge(funding::routes().tag("funding"))
         .merge(log::routes().tag("log"))
         .merge(releases::routes().tag("releases"))
         .merge(evals::routes().tag("evals"))

@@ -75,6 +75,14 @@ fn response_schema(method: &str, path: &str) -> Option<&'static str> {
         ("GET", "/api/v1/jobs/review") => "Jobs",
         ("GET", "/api/v1/grants/calls") => "Calls",
         ("GET", "/api/v1/board") => "Board",
+        ("GET", "/api/v1/funding/pools") => "Pools",
+        ("POST", "/api/v1/funding/pools") => "Pool",
+        ("GET", "/api/v1/funding/pools/{name}") => "Pool",
+        ("POST", "/api/v1/funding/pools/{name}/pledges") => "Pool",
+        ("POST", "/api/v1/funding/pools/{name}/disbursements") => "Pool",
+        ("GET", "/api/v1/funding/payouts") => "Payouts",
+        ("POST", "/api/v1/funding/payouts/{id}/decision") => "Payout",
+        ("GET", "/api/v1/funding/statements/{user}") => "Statement",
         ("GET", "/api/v1/board/proposals") => "Proposals",
         ("POST", "/api/v1/board/proposals") => "Proposal",
         ("GET", "/api/v1/board/proposals/{id}") => "Proposal",
@@ -214,6 +222,20 @@ fn schemas() -> Vec<(
     add::<weir_wire::board::Proposal>(&mut out);
     add::<weir_wire::board::Proposals>(&mut out);
     add::<weir_wire::board::SignatureSubmission>(&mut out);
+    add::<weir_wire::funding::BountyRule>(&mut out);
+    add::<weir_wire::funding::BountyRules>(&mut out);
+    add::<weir_wire::funding::PoolSubmission>(&mut out);
+    add::<weir_wire::funding::Balance>(&mut out);
+    add::<weir_wire::funding::LedgerEntry>(&mut out);
+    add::<weir_wire::funding::Pool>(&mut out);
+    add::<weir_wire::funding::Pools>(&mut out);
+    add::<weir_wire::funding::PledgeSubmission>(&mut out);
+    add::<weir_wire::funding::Disbursement>(&mut out);
+    add::<weir_wire::funding::Payout>(&mut out);
+    add::<weir_wire::funding::Payouts>(&mut out);
+    add::<weir_wire::funding::PayoutDecision>(&mut out);
+    add::<weir_wire::funding::StatementLine>(&mut out);
+    add::<weir_wire::funding::Statement>(&mut out);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     out

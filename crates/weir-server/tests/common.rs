@@ -226,6 +226,7 @@ impl TestApp {
             log_interval_ms: 50,
             release_key: weir_signing::model_signing::ReleaseKey::generate(),
             osv_prefix: "x_WEIR".into(),
+            currency: weir_registry::funding::Currency::default(),
             // The tests' webhook receivers listen on loopback.
             allow_private_webhooks: true,
             limits: Default::default(),

@@ -18,6 +18,7 @@ mod errors;
 mod evals;
 mod events;
 mod exports;
+mod funding;
 mod gate;
 mod grants;
 mod hub;

@@ -131,6 +131,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "board",
         include_str!("../migrations/sqlite/0025_board.sql"),
     ),
+    (
+        26,
+        "funding",
+        include_str!("../migrations/sqlite/0026_funding.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -18,6 +18,7 @@ pub mod evals;
 pub mod events;
 pub mod exports;
 pub mod facts;
+pub mod funding;
 pub mod gc;
 pub mod grants;
 pub mod identity;

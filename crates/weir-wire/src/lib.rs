@@ -18,6 +18,7 @@ pub mod error;
 pub mod evals;
 pub mod events;
 pub mod exports;
+pub mod funding;
 pub mod grants;
 pub mod incidents;
 pub mod jobs;

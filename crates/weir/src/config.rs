@@ -26,6 +26,10 @@ pub struct Config {
     pub log_interval_ms: u64,
     /// Prefix of OSV ids (`x_` marks a local database).
     pub osv_prefix: String,
+    /// The one currency of the funding ledger (a code, e.g. EUR), and the digits of its minor
+    /// unit.
+    pub currency: String,
+    pub currency_decimals: u32,
     /// Let webhooks point at loopback, private and other special-purpose addresses.
     pub allow_private_webhooks: bool,
     /// How long an LFS upload link stays valid (seconds).
@@ -88,6 +92,8 @@ impl Default for Config {
             public_url: None,
             log_interval_ms: 1000,
             osv_prefix: "x_WEIR".into(),
+            currency: "EUR".into(),
+            currency_decimals: 2,
             allow_private_webhooks: false,
             upload_link_ttl_secs: 3600,
             max_connections: 1024,
@@ -101,12 +107,14 @@ impl Default for Config {
 }
 
 /// The environment variables read (`WEIR_` + the field name in upper case).
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 14] = [
     "data",
     "listen",
     "public_url",
     "log_interval_ms",
     "osv_prefix",
+    "currency",
+    "currency_decimals",
     "allow_private_webhooks",
     "upload_link_ttl_secs",
     "max_connections",
@@ -216,6 +224,15 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
     if r.memory_mb < 64 || !(r.cpus > 0.0 && r.cpus <= 256.0) || r.wall_secs == 0 || r.pids < 8 {
         return Err(anyhow!(
             "[research] limits: memory_mb at least 64, cpus in (0, 256], wall_secs at least 1, pids at least 8"
+        ));
+    }
+    if c.currency.len() < 2
+        || c.currency.len() > 8
+        || !c.currency.bytes().all(|b| b.is_ascii_uppercase())
+        || c.currency_decimals > 6
+    {
+        return Err(anyhow!(
+            "currency is a code of 2 to 8 capital letters (e.g. EUR) and currency_decimals 0 to 6"
         ));
     }
     if c.upload_link_ttl_secs < 60 {

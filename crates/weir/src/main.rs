@@ -79,6 +79,8 @@ enum Command {
     Grant(cli::grant::Args),
     /// The consortium board's k-of-n decisions: propose, sign, verify from the log.
     Board(cli::board::Args),
+    /// Funding pools: pledges, bounty payouts, disbursements, statements.
+    Pool(cli::pool::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -132,5 +134,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Job(args) => cli::job::run(args).await,
         Command::Grant(args) => cli::grant::run(args).await,
         Command::Board(args) => cli::board::run(args).await,
+        Command::Pool(args) => cli::pool::run(args).await,
     }
 }

@@ -920,6 +920,57 @@ fn board_decisions_from_the_cli_verify_from_the_log() {
     assert!(verified.contains("outcome applied"), "{verified}");
 }
 
+/// Funding pools through the CLI: an operator opens a bounty pool from a rules file, members
+/// pledge exact amounts, the pool's ledger and a member's statement show them.
+#[test]
+fn funding_pools_from_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"));
+    let url = server.url.as_str();
+    let fred = server.user_with_token("fred");
+    ok(&server.admin(&["user", "add", "op"]));
+    let op = ok(&server.admin(&["token", "create", "op", "--scope", "admin"]))
+        .trim()
+        .to_string();
+    let run =
+        |args: &[&str], token: &str| weir(args, &[("WEIR_SERVER", url), ("WEIR_TOKEN", token)]);
+    let rules = dir.path().join("rules.json");
+    write(
+        &rules,
+        br#"{"pays": [{"kind": "vulnerability", "amount": "100"}], "cap_per_report": "100", "cap_per_pool": "1000"}"#,
+    );
+    let create = [
+        "pool",
+        "create",
+        "vulns",
+        "--title",
+        "Bounties",
+        "--purpose",
+        "bounty",
+        "--rules",
+        rules.to_str().expect("utf8"),
+    ];
+    assert!(
+        !run(&create, &fred).status.success(),
+        "operators open pools"
+    );
+    assert!(ok(&run(&create, &op)).contains("pool vulns (bounty)"));
+    let inexact = run(&["pool", "pledge", "vulns", "10.005"], &fred);
+    assert!(String::from_utf8_lossy(&inexact.stderr).contains("decimals"));
+    let pledged = ok(&run(&["pool", "pledge", "vulns", "10.50"], &fred));
+    assert!(
+        pledged.contains("10.50 pledged") && pledged.contains("(EUR)"),
+        "{pledged}"
+    );
+    let shown = ok(&weir(&["pool", "show", "vulns"], &[("WEIR_SERVER", url)]));
+    assert!(
+        shown.contains("pledge 10.50") && !shown.contains("fred"),
+        "{shown}"
+    );
+    let st = ok(&run(&["pool", "statement", "fred"], &fred));
+    assert!(st.contains("vulns: pledged 10.50"), "{st}");
+}
+
 /// The research environment end to end through the CLI and a real `weir serve --research`:
 /// grace scores a restricted model on a WMDP-format file inside the sandbox; two checkers
 /// release the results; `weir job run --local` on the public stand-in (the same weights) gives

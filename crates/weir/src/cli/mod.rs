@@ -20,6 +20,7 @@ pub mod job;
 pub mod log;
 pub mod login;
 pub mod notifications;
+pub mod pool;
 pub mod project;
 pub mod publisher;
 pub mod pull;

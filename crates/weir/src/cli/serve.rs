@@ -123,6 +123,10 @@ pub async fn run(serve_args: Args) -> Result<()> {
             log_interval_ms: args.log_interval_ms,
             release_key,
             osv_prefix: args.osv_prefix.clone(),
+            currency: weir_registry::funding::Currency {
+                code: args.currency.clone(),
+                decimals: args.currency_decimals,
+            },
             allow_private_webhooks: args.allow_private_webhooks,
             limits: weir_server::conn::ServeLimits {
                 max_connections: args.max_connections,
