@@ -247,6 +247,10 @@ const RESEARCH_MODELS: &[&str] = &[
     "acme/sealed-model",
 ];
 
+/// The demo's compute call and bounty pool.
+const DEMO_CALL: &str = "airr-2026";
+const DEMO_POOL: &str = "safety-bounties";
+
 /// The demo's research project.
 pub const DEMO_PROJECT: &str = "safetylab/bio-uplift-study";
 
@@ -339,6 +343,7 @@ async fn seed_research(
     )
     .await
     .map_err(err)?;
+    seed_grants(store, &grace, &r1).await?;
     let Some(enclave) = enclave else {
         return Ok(());
     };
@@ -387,6 +392,263 @@ async fn seed_research(
             .await
             .map_err(err)?;
     }
+    Ok(())
+}
+
+/// The call `airr-2026` with an application in every state: the demo project's, awarded at
+/// once on the gateway route (its first tranche released, so the demo's jobs are metered
+/// against it); one awaiting a reviewer; one rejected; one withdrawn.
+async fn seed_grants(
+    store: &Store,
+    grace: &weir_authz::Subject,
+    r1: &weir_authz::Subject,
+) -> Result<()> {
+    let err = |e: weir_registry::ServiceError| anyhow!("demo grants: {e}");
+    let ctx = |who: &str| weir_registry::Context::local(who, "weir serve --demo");
+    let call = weir_registry::grants::CallSpec {
+        name: DEMO_CALL.into(),
+        title: "Public-interest compute for safety evaluations, 2026".into(),
+        closes_at: time_now() + 90 * 86_400,
+        routes: None,
+        fields: vec!["subsidy_history".into()],
+        auto_level: IdentityLevel::Identified,
+        models: vec![
+            (
+                "acme/restricted-model".into(),
+                weir_core::research::AccessLevel::Al1,
+            ),
+            (
+                "acme/sealed-model".into(),
+                weir_core::research::AccessLevel::Al1,
+            ),
+        ],
+    };
+    weir_registry::grants::open_call(store, r1, &call, &ctx("reviewer1"), time_now())
+        .await
+        .map_err(err)?;
+    let mut answers = std::collections::BTreeMap::new();
+    answers.insert(
+        "subsidy_history".to_string(),
+        "none in the last three years".to_string(),
+    );
+    let apply = |project: &str, route: &str, hours: f64| weir_registry::grants::ApplicationSpec {
+        call: DEMO_CALL.into(),
+        route: route.into(),
+        project: project.into(),
+        purpose: "WMDP-bio scoring of restricted models".into(),
+        plan: "Score each model on the WMDP-bio questions, black-box; report accuracy only.".into(),
+        answers: answers.clone(),
+        cpu_hours: hours,
+        gpu_hours: 0.0,
+    };
+    weir_registry::grants::apply(
+        store,
+        grace,
+        &apply(DEMO_PROJECT, "gateway", 20.0),
+        &ctx("grace"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    // Three more projects of safetylab, each with one application.
+    let mut ids = Vec::new();
+    for (name, purpose) in [
+        (
+            "safetylab/red-team",
+            "Red-team the restricted model's refusals",
+        ),
+        (
+            "safetylab/interp",
+            "Probe the restricted model's activations",
+        ),
+        ("safetylab/scaling", "Compare uplift across model sizes"),
+    ] {
+        let app = weir_registry::research::Application {
+            project: name.into(),
+            purpose: purpose.into(),
+            members: vec![],
+            models: vec![weir_registry::research::ModelAsk {
+                repo: "acme/restricted-model".into(),
+                revision: "main".into(),
+                level: "AL1".into(),
+            }],
+            standin: None,
+            quota_cpu_seconds: None,
+        };
+        weir_registry::research::apply(store, grace, &app, &ctx("grace"), time_now())
+            .await
+            .map_err(err)?;
+        let a = weir_registry::grants::apply(
+            store,
+            grace,
+            &apply(name, "rapid", 500.0),
+            &ctx("grace"),
+            time_now(),
+        )
+        .await
+        .map_err(err)?;
+        ids.push(a.application.id);
+    }
+    weir_registry::grants::review(
+        store,
+        r1,
+        ids[1],
+        "reject",
+        "the plan does not say what leaves the environment",
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    weir_registry::grants::withdraw(store, grace, ids[2], &ctx("grace"), time_now())
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A bounty pool pledged by acme and openlab's owners, paying for confirmed incident and
+/// vulnerability reports: seeded before the incidents, so confirming the demo's vulnerability
+/// proposes its payout.
+async fn seed_bounties(store: &Store) -> Result<()> {
+    let err = |e: weir_registry::ServiceError| anyhow!("demo bounties: {e}");
+    let ctx = |who: &str| weir_registry::Context::local(who, "weir serve --demo");
+    let subject = |n: &'static str, scope: Scope| async move {
+        let name = Name::parse(n).map_err(|e| anyhow!("{e}"))?;
+        let (s, _) = weir_registry::access::subject_of(store, &name, scope, time_now()).await?;
+        Ok::<_, anyhow::Error>(s)
+    };
+    let r1 = subject("reviewer1", Scope::Admin).await?;
+    let currency = weir_registry::funding::Currency::default();
+    let rules = weir_core::ledger::BountyRules {
+        pays: vec![
+            weir_core::ledger::BountyRule {
+                kind: "vulnerability".into(),
+                class: None,
+                min_severity: None,
+                amount: 50_000,
+            },
+            weir_core::ledger::BountyRule {
+                kind: "incident".into(),
+                class: None,
+                min_severity: Some("high".into()),
+                amount: 100_000,
+            },
+        ],
+        cap_per_report: 100_000,
+        cap_per_pool: 1_000_000,
+    };
+    weir_registry::funding::create_pool(
+        store,
+        &r1,
+        DEMO_POOL,
+        "Safety research bounties",
+        "bounty",
+        Some(&rules),
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    for (who, amount) in [("alice", "2000.00"), ("bob", "1500.00")] {
+        let s = subject(who, Scope::Write).await?;
+        weir_registry::funding::pledge(
+            store,
+            &s,
+            DEMO_POOL,
+            amount,
+            &currency,
+            &ctx(who),
+            time_now(),
+        )
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Pays the payout the demo's confirmed vulnerability proposed (reviewer2).
+async fn pay_bounties(store: &Store) -> Result<()> {
+    let name = Name::parse("reviewer2").map_err(|e| anyhow!("{e}"))?;
+    let (r2, _) = weir_registry::access::subject_of(store, &name, Scope::Admin, time_now()).await?;
+    for p in store.db.payouts(Some("proposed")).await? {
+        weir_registry::funding::decide_payout(
+            store,
+            &r2,
+            p.id,
+            "pay",
+            "confirmed, fixed and disclosed in coordination",
+            &weir_registry::Context::local("reviewer2", "weir serve --demo"),
+            time_now(),
+        )
+        .await
+        .map_err(|e| anyhow!("demo payout: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A 2-of-3 board (reviewer1, reviewer2, erin), its keys in `DATA/demo-board/` (0600), and one
+/// pending proposal, a stricter policy, signed by reviewer1: reviewer2's signature applies it.
+/// Seeded last: from here on, policy changes, evaluators, verifiers and tier lowering are the
+/// board's.
+async fn seed_board(
+    store: &Store,
+    data: &Path,
+    log_signer: &weir_tlog::note::Signer,
+) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |e: weir_registry::ServiceError| anyhow!("demo board: {e}");
+    let dir = data.join("demo-board");
+    std::fs::create_dir_all(&dir)?;
+    let mut members = Vec::new();
+    let mut secrets = HashMap::new();
+    for who in ["reviewer1", "reviewer2", "erin"] {
+        let (secret, public) = weir_signing::generate_key();
+        let path = dir.join(format!("{who}.key"));
+        std::fs::write(&path, format!("{secret}\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::write(dir.join(format!("{who}.key.pub")), format!("{public}\n"))?;
+        secrets.insert(who, secret);
+        members.push(weir_core::board::Member {
+            name: who.into(),
+            public_key: public,
+        });
+    }
+    let ctx = |who: &str| weir_registry::Context::local(who, "weir serve --demo");
+    weir_registry::board::init(store, &members, 2, &ctx("operator"), time_now())
+        .await
+        .map_err(err)?;
+    let name = Name::parse("reviewer1").map_err(|e| anyhow!("{e}"))?;
+    let (r1, _) = weir_registry::access::subject_of(store, &name, Scope::Admin, time_now()).await?;
+    let text = weir_core::policy::DEFAULT_POLICY
+        .replace("margin_over_chance = 0.10", "margin_over_chance = 0.05")
+        .replace(
+            "version = \"weir-default-2026.11\"",
+            "version = \"weir-board-2026.12\"",
+        );
+    let p = weir_registry::board::propose(
+        store,
+        &r1,
+        &weir_core::board::Change::PolicySet { text },
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    let secret = secrets
+        .get("reviewer1")
+        .ok_or_else(|| anyhow!("demo board key"))?;
+    let sig = weir_signing::sign_board(&p.proposal.digest, secret)?;
+    weir_registry::board::sign(
+        store,
+        log_signer,
+        &r1,
+        p.proposal.id,
+        &sig,
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
     Ok(())
 }
 
@@ -555,8 +817,11 @@ pub async fn seed(
             weir_registry::releases::release_commit(store, release_key, &repo, &commit, event)
                 .await?;
         }
+        seed_bounties(store).await?;
         seed_incidents(store, osv_prefix).await?;
+        pay_bounties(store).await?;
         seed_research(store, enclave).await?;
+        seed_board(store, data, log_signer).await?;
     }
     println!(
         "demo data {}:",
@@ -643,6 +908,27 @@ pub async fn seed(
     println!(
         "    WEIR_TOKEN=<grace> weir job run --local --kind mcq --project {DEMO_PROJECT} --input QUESTIONS.jsonl --out results --server {public_url}"
     );
+    println!("  capacity building and governance:");
+    println!(
+        "    weir grant call show {DEMO_CALL} --server {public_url}; weir grant awards --server {public_url}"
+    );
+    println!(
+        "    WEIR_TOKEN=<grace> weir grant list --server {public_url}       # applications: awarded, submitted, rejected, withdrawn"
+    );
+    println!(
+        "    WEIR_TOKEN=<grace> weir grant usage 1 --server {public_url}    # the award's jobs (with --research)"
+    );
+    println!(
+        "    weir pool show {DEMO_POOL} --server {public_url}; weir pool payouts --server {public_url}"
+    );
+    println!(
+        "    weir board show --server {public_url}; weir board proposal 1 --server {public_url}   # 2-of-3, one signature so far"
+    );
+    println!(
+        "    WEIR_TOKEN=<reviewer2> weir board sign 1 --key {}/demo-board/reviewer2.key --server {public_url}   # applies the policy",
+        data.display()
+    );
+    println!("    weir board verify 1 --server {public_url}");
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(
