@@ -220,8 +220,15 @@ impl Client {
 
     /// Rebuilds the whole tree from the entry bundles and compares the signed root and every tile.
     pub async fn audit_log(&self, vkey: &str) -> Result<Audit> {
-        let (c, _) = self.log_checkpoint(vkey).await?;
+        Ok(self.audited_entries(vkey).await?.0)
+    }
+
+    /// [`Client::audit_log`], returning the entries it checked (index order) and the signed
+    /// checkpoint they rebuild: entries proven to be the log's, not merely served.
+    pub async fn audited_entries(&self, vkey: &str) -> Result<(Audit, Vec<Vec<u8>>, String)> {
+        let (c, text) = self.log_checkpoint(vkey).await?;
         let tiles = tiles_for(c.size);
+        let mut all = Vec::new();
         let mut mem = MemoryTree::new();
         for t in tiles.iter().filter(|t| t.level == 0) {
             let bundle = self
@@ -238,6 +245,7 @@ impl Client {
             }
             for e in entries {
                 mem.push(leaf_hash(&e));
+                all.push(e);
             }
         }
         if mem.root() != c.root {
@@ -255,10 +263,14 @@ impl Client {
                 )));
             }
         }
-        Ok(Audit {
-            size: c.size,
-            tiles: tiles.len(),
-            entries: mem.size(),
-        })
+        Ok((
+            Audit {
+                size: c.size,
+                tiles: tiles.len(),
+                entries: mem.size(),
+            },
+            all,
+            text,
+        ))
     }
 }

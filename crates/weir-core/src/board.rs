@@ -81,15 +81,23 @@ impl Change {
     }
 }
 
-/// The text a proposal's digest is taken over.
-pub fn statement(proposal: i64, change_sha256: &str) -> String {
-    format!("weir-board-proposal-v1\n{proposal}\n{change_sha256}\n")
+/// SHA-256 (hex) of a board's canonical JSON (`{"members", "threshold"}`): which board a
+/// proposal is decided by.
+pub fn board_sha256(members: &[Member], threshold: usize) -> String {
+    let v = serde_json::json!({"members": members, "threshold": threshold});
+    hex::encode(Sha256::digest(crate::event::canonical(&v).as_bytes()))
+}
+
+/// The text a proposal's digest is taken over: its number, its change and the board that
+/// decides it (a membership change makes the proposals pending under the old board stale).
+pub fn statement(proposal: i64, change_sha256: &str, board_sha256: &str) -> String {
+    format!("weir-board-proposal-v2\n{proposal}\n{change_sha256}\n{board_sha256}\n")
 }
 
 /// The digest members sign: SHA-256 (hex) of [`statement`].
-pub fn digest(proposal: i64, change_sha256: &str) -> String {
+pub fn digest(proposal: i64, change_sha256: &str, board_sha256: &str) -> String {
     hex::encode(Sha256::digest(
-        statement(proposal, change_sha256).as_bytes(),
+        statement(proposal, change_sha256, board_sha256).as_bytes(),
     ))
 }
 
@@ -135,14 +143,67 @@ pub struct Verified {
     pub outcome: String,
 }
 
-/// Checks proposal `id`'s decision from the log's entries (in log order, as JSON): the board
-/// in force when it was proposed (the last `board.membership` entry before it), the proposal's
-/// digest recomputed from its change's SHA-256, every `board.sign` entry's signature over that
-/// digest by a key on that board, and the outcome entry. `verify_sig(key, digest, signature)`
-/// checks one Ed25519 signature. A decision recorded as applied needs `threshold` distinct
-/// valid signers before it; anything else is an error naming what does not hold.
+/// Checks proposal `id`'s decision from the log's entries (in log order, as JSON).
+///
+/// The board is followed from its first `board.membership` entry (set up by the operator: the
+/// trust anchor): every later membership entry must follow an applied `membership` proposal of
+/// the board before it whose change is exactly that membership, or the log is refused. Then,
+/// for the proposal: the board in force when it was made, its digest recomputed from its
+/// change's SHA-256 and that board, every `board.sign` entry's signature over that digest by a
+/// key on that board, and the outcome entry. `verify_sig(key, digest, signature)` checks one
+/// Ed25519 signature. A decision recorded as applied needs `threshold` distinct valid signers
+/// before it.
 pub fn verify_decision(
     entries: &[serde_json::Value],
+    id: i64,
+    verify_sig: impl Fn(&str, &str, &str) -> bool + Copy,
+) -> Result<Verified, String> {
+    let action = |e: &serde_json::Value| e["action"].as_str().unwrap_or("").to_string();
+    // The chain of boards: (entry index, members, threshold).
+    let mut boards: Vec<(usize, Vec<Member>, usize)> = Vec::new();
+    for (n, e) in entries.iter().enumerate() {
+        if action(e) != "board.membership" {
+            continue;
+        }
+        let f = &e["public"];
+        let members: Vec<Member> = serde_json::from_value(f["members"].clone())
+            .map_err(|e| format!("board entry {n} does not parse: {e}"))?;
+        let threshold = f["threshold"]
+            .as_u64()
+            .ok_or_else(|| format!("board entry {n} has no threshold"))?
+            as usize;
+        check_membership(&members, threshold)?;
+        if !boards.is_empty() {
+            // Justified by an applied membership proposal decided by the board before.
+            let want = Change::Membership {
+                members: members.clone(),
+                threshold,
+            }
+            .sha256();
+            let justified = entries[..n].iter().any(|p| {
+                action(p) == "board.propose"
+                    && p["public"]["change_sha256"].as_str() == Some(want.as_str())
+                    && p["public"]["proposal"]
+                        .as_i64()
+                        // Its outcome entry follows the membership entry it wrote.
+                        .and_then(|pid| decide(entries, &boards, pid, verify_sig).ok())
+                        .is_some_and(|v| v.outcome == "applied")
+            });
+            if !justified {
+                return Err(format!(
+                    "board entry {n} changes the board without an applied membership decision"
+                ));
+            }
+        }
+        boards.push((n, members, threshold));
+    }
+    decide(entries, &boards, id, verify_sig)
+}
+
+/// One proposal's decision under the chain of `boards`.
+fn decide(
+    entries: &[serde_json::Value],
+    boards: &[(usize, Vec<Member>, usize)],
     id: i64,
     verify_sig: impl Fn(&str, &str, &str) -> bool,
 ) -> Result<Verified, String> {
@@ -157,26 +218,20 @@ pub fn verify_decision(
             )
         })?;
     let p = public(&entries[pos]);
-    let board = entries[..pos]
+    let (_, members, threshold) = boards
         .iter()
         .rev()
-        .find(|e| action(e) == "board.membership")
-        .map(public)
+        .find(|(n, _, _)| *n < pos)
         .ok_or_else(|| format!("no board was in force when proposal {id} was made"))?;
-    let members: Vec<Member> = serde_json::from_value(board["members"].clone())
-        .map_err(|e| format!("the board entry does not parse: {e}"))?;
-    let threshold = board["threshold"]
-        .as_u64()
-        .ok_or("the board entry has no threshold")? as usize;
-    check_membership(&members, threshold)?;
+    let threshold = *threshold;
     let change_sha256 = p["change_sha256"]
         .as_str()
         .ok_or("the proposal entry has no change_sha256")?
         .to_string();
-    let want = digest(id, &change_sha256);
+    let want = digest(id, &change_sha256, &board_sha256(members, threshold));
     if p["digest"].as_str() != Some(want.as_str()) {
         return Err(format!(
-            "proposal {id}'s digest does not match its change: {} != {want}",
+            "proposal {id}'s digest does not match its change and the board in force: {} != {want}",
             p["digest"]
         ));
     }
@@ -246,8 +301,11 @@ mod tests {
         let a = Change::VerifierRevoke { name: "x".into() };
         let b = Change::VerifierRevoke { name: "y".into() };
         assert_ne!(a.sha256(), b.sha256());
-        assert_ne!(digest(1, &a.sha256()), digest(2, &a.sha256()));
-        assert_eq!(digest(1, &a.sha256()), digest(1, &a.sha256()));
+        let b = board_sha256(&[member("a", 'a')], 1);
+        assert_ne!(digest(1, &a.sha256(), &b), digest(2, &a.sha256(), &b));
+        assert_eq!(digest(1, &a.sha256(), &b), digest(1, &a.sha256(), &b));
+        let other = board_sha256(&[member("a", 'a'), member("b", 'b')], 1);
+        assert_ne!(digest(1, &a.sha256(), &b), digest(1, &a.sha256(), &other));
         assert_eq!(a.kind(), "verifier_revoke");
         let back: Change = serde_json::from_str(&a.canonical()).expect("parses");
         assert_eq!(back, a);
@@ -273,9 +331,10 @@ mod tests {
         let members = vec![member("a", 'a'), member("b", 'b'), member("c", 'c')];
         let change = Change::VerifierRevoke { name: "x".into() };
         let sha = change.sha256();
+        let bsha = board_sha256(&members, 2);
         let mut out = vec![
             serde_json::json!({"action": "board.membership", "public": {"members": members, "threshold": 2}}),
-            serde_json::json!({"action": "board.propose", "public": {"proposal": 7, "kind": "verifier_revoke", "change_sha256": sha, "digest": digest(7, &sha)}}),
+            serde_json::json!({"action": "board.propose", "public": {"proposal": 7, "kind": "verifier_revoke", "change_sha256": sha, "digest": digest(7, &sha, &bsha)}}),
         ];
         for (k, s) in sigs {
             out.push(serde_json::json!({"action": "board.sign", "public": {"proposal": 7, "public_key": k.repeat(64), "signature": s}}));
@@ -309,5 +368,13 @@ mod tests {
         t[1]["public"]["change_sha256"] = serde_json::json!("0".repeat(64));
         assert!(verify_decision(&t, 7, ok).is_err());
         assert!(verify_decision(&t, 8, ok).is_err(), "no such proposal");
+        // A board swapped in without a membership decision: refused, whatever it then signs.
+        let mut swapped = entries(&[("a", "ok"), ("b", "ok")], true);
+        let fake = vec![member("x", 'e'), member("y", 'f')];
+        swapped.insert(
+            1,
+            serde_json::json!({"action": "board.membership", "public": {"members": fake, "threshold": 1}}),
+        );
+        assert!(verify_decision(&swapped, 7, ok).is_err());
     }
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// more; well inside i64 when summed over many entries).
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 
+/// The most a pool holds pledged, in minor units (a hundred times [`MAX_AMOUNT`]).
+pub const MAX_POOL: i64 = 100 * MAX_AMOUNT;
+
 /// Parses a decimal amount (`12`, `12.5`, `12.34`) into minor units with `decimals` digits
 /// after the point: exact, positive, at most [`MAX_AMOUNT`]; more digits than the currency has
 /// are refused, never rounded.
@@ -139,6 +142,8 @@ pub enum LedgerError {
     Amount,
     #[error("the pool has {available} available, less than {asked}")]
     Insufficient { available: i64, asked: i64 },
+    #[error("a pool holds at most {max} minor units pledged")]
+    PoolFull { max: i64 },
     #[error("{kind} of {asked} exceeds the {what} ({has})")]
     Exceeds {
         kind: &'static str,
@@ -184,7 +189,12 @@ impl Balance {
         };
         match kind {
             EntryKind::Pledge => {
-                b.pledged = b.pledged.checked_add(amount).ok_or(LedgerError::Amount)?
+                // A pool holds at most MAX_POOL pledged: the parts never near i64's range.
+                let total = b.pledged.checked_add(amount).ok_or(LedgerError::Amount)?;
+                if total > MAX_POOL {
+                    return Err(LedgerError::PoolFull { max: MAX_POOL });
+                }
+                b.pledged = total
             }
             EntryKind::Withdraw => {
                 need_available(&b)?;

@@ -177,6 +177,8 @@ pub struct Shown {
     pub change: Change,
     pub signatures: Vec<Signature>,
     pub threshold: usize,
+    /// The board in force now (a proposal made under another one is stale).
+    pub board_sha256: String,
 }
 
 fn not_found(id: i64) -> ServiceError {
@@ -188,18 +190,43 @@ fn not_found(id: i64) -> ServiceError {
     .next("list them: weir board proposals")
 }
 
-/// A proposal, public (board decisions are public; their log entries are too).
+/// Whether `subject` may see a proposal of `change`: all but lowering the tier of a repo
+/// they cannot see (private stays indistinguishable from missing).
+pub async fn visible_to(
+    store: &Store,
+    subject: &Subject,
+    change: &Change,
+) -> Result<bool, ServiceError> {
+    let Change::TierLower { repo, .. } = change else {
+        return Ok(true);
+    };
+    let Ok(id) = RepoId::parse(repo) else {
+        return Ok(false);
+    };
+    Ok(match store.db.repo(&id).await? {
+        Some(r) => {
+            weir_authz::authorize(subject, &Action::ReadMetadata(&crate::access::facts(&r))).allow
+        }
+        None => false,
+    })
+}
+
+/// A proposal (board decisions are public, but see [`visible_to`]).
 pub async fn show(store: &Store, id: i64) -> Result<Shown, ServiceError> {
     let proposal = store.db.proposal(id).await?.ok_or_else(|| not_found(id))?;
     let change: Change = serde_json::from_str(&proposal.change)
         .map_err(|e| StoreError::Corrupt(format!("proposal {id}: {e}")))?;
     let signatures = store.db.proposal_signatures(id).await?;
-    let threshold = members(store).await?.map(|(_, k)| k).unwrap_or(0);
+    let (threshold, board_sha256) = match members(store).await? {
+        Some((m, k)) => (k, board::board_sha256(&m, k)),
+        None => (0, String::new()),
+    };
     Ok(Shown {
         proposal,
         change,
         signatures,
         threshold,
+        board_sha256,
     })
 }
 
@@ -212,7 +239,7 @@ pub async fn propose(
     now: i64,
 ) -> Result<Shown, ServiceError> {
     let me = signed_in(subject)?.to_string();
-    let Some((board_members, _)) = members(store).await? else {
+    let Some((board_members, threshold)) = members(store).await? else {
         return Err(refused(
             Kind::Conflict,
             ErrorCode::NoBoard,
@@ -229,17 +256,18 @@ pub async fn propose(
     let canonical = change.canonical();
     let sha = change.sha256();
     let kind = change.kind();
+    let bsha = board::board_sha256(&board_members, threshold);
     let p = store
         .db
         .create_proposal_logged(kind, &canonical, &sha, &me, now, |id| {
-            let digest = board::digest(id, &sha);
+            let digest = board::digest(id, &sha, &bsha);
             let ev = ctx.event(
                 now,
                 "board.propose",
                 None,
                 kind,
                 json!({"proposal": id, "public": {"proposal": id, "kind": kind,
-                    "change_sha256": sha, "digest": digest}}),
+                    "change_sha256": sha, "board_sha256": bsha, "digest": digest}}),
             );
             (digest, vec![ev])
         })
@@ -379,11 +407,22 @@ pub async fn sign(
             "a signature is at most 200 characters of base64",
         ));
     }
-    // The digest is recomputed from the stored change, never taken from the request.
-    let digest = board::digest(id, &shown.change.sha256());
-    if digest != shown.proposal.digest
-        || !weir_signing::verify_board(&digest, signature_b64, &member.public_key)
-    {
+    // The digest is recomputed from the stored change and the board now, never taken from
+    // the request: a proposal made under another board can no longer be decided.
+    let digest = board::digest(
+        id,
+        &shown.change.sha256(),
+        &board::board_sha256(&board_members, threshold),
+    );
+    if digest != shown.proposal.digest {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::StateChanged,
+            format!("the board changed since proposal {id} was made: it can no longer be decided"),
+        )
+        .next("propose it again"));
+    }
+    if !weir_signing::verify_board(&digest, signature_b64, &member.public_key) {
         return Err(refused(
             Kind::Invalid,
             ErrorCode::BadSignature,

@@ -50,6 +50,9 @@ impl Currency {
     }
 }
 
+/// Pledges one account may make in a day.
+pub const MAX_PLEDGES_PER_DAY: i64 = 20;
+
 fn refused(kind: Kind, code: ErrorCode, message: impl Into<String>) -> ServiceError {
     ServiceError::refused(kind, code, message)
 }
@@ -214,6 +217,15 @@ pub async fn pledge(
     }
     let p = find(store, pool).await?;
     let minor = currency.parse(amount)?;
+    // Pledges are unverified obligations: bounded per account and day, so no account floods a
+    // pool's ledger.
+    if store.db.pledges_since(&me, now - 86_400).await? >= MAX_PLEDGES_PER_DAY {
+        return Err(refused(
+            Kind::RateLimited,
+            ErrorCode::RateLimited,
+            format!("at most {MAX_PLEDGES_PER_DAY} pledges a day per account"),
+        ));
+    }
     let mut ev = entry_event(ctx, now, &p.name, EntryKind::Pledge, minor, json!({}));
     ev.subject = Some(me.clone());
     store
@@ -314,18 +326,28 @@ pub async fn propose_for_incident(
         let name = pool.name.clone();
         match store
             .db
-            .propose_payout_logged(pool.id, &source, &reporter, amount, now, |id| {
-                let mut ev = entry_event(
-                    ctx,
-                    now,
-                    &name,
-                    EntryKind::Commit,
-                    amount,
-                    json!({"payout": id, "source": source}),
-                );
-                ev.subject = Some(reporter.clone());
-                ev
-            })
+            .propose_payout_logged(
+                pool.id,
+                &source,
+                &reporter,
+                amount,
+                rules.cap_per_pool,
+                now,
+                |id| {
+                    let mut ev = entry_event(
+                        ctx,
+                        now,
+                        &name,
+                        EntryKind::Commit,
+                        amount,
+                        json!({"payout": id, "source": source}),
+                    );
+                    // About the incident's repo: sealed on the log when it is private.
+                    ev.repo = Some(repo.repo_id.to_string());
+                    ev.subject = Some(reporter.clone());
+                    ev
+                },
+            )
             .await
         {
             Ok(p) => out.push(p),
@@ -386,6 +408,26 @@ pub async fn decide_payout(
             "a payout decision needs a reason of 1 to 2000 characters",
         ));
     }
+    // The report that earned it must still stand when it is paid.
+    let incident = match p.source.strip_prefix("incident:") {
+        Some(osv) => store.db.incident_by_osv(osv).await?,
+        None => None,
+    };
+    if decision == "pay"
+        && !incident.as_ref().is_some_and(|i| {
+            use weir_core::incident::State;
+            matches!(
+                i.state,
+                State::Confirmed | State::Mitigated | State::Disclosed
+            )
+        })
+    {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::InvalidTransition,
+            format!("{} is no longer confirmed: reject payout {id}", p.source),
+        ));
+    }
     let (from, to, entry) = match decision {
         "pay" => ("proposed", "paid", EntryKind::Payout),
         "reject" => ("proposed", "rejected", EntryKind::Release),
@@ -409,6 +451,11 @@ pub async fn decide_payout(
     );
     ev.subject = Some(p.beneficiary.clone());
     ev.details["reason"] = json!(reason);
+    if let Some(i) = &incident
+        && let Some(r) = store.db.repo_by_id(i.repo_id).await?
+    {
+        ev.repo = Some(r.repo_id.to_string());
+    }
     store
         .db
         .move_payout_logged(id, from, to, entry, &me, now, &ev)

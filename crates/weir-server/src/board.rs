@@ -38,7 +38,8 @@ fn proposal_json(s: &svc::Shown) -> wire::Proposal {
         kind: p.kind.clone(),
         change: svc::to_wire(&s.change),
         change_sha256: p.change_sha256.clone(),
-        statement: weir_core::board::statement(p.id, &p.change_sha256),
+        statement: weir_core::board::statement(p.id, &p.change_sha256, &s.board_sha256),
+        board_sha256: s.board_sha256.clone(),
         digest: p.digest.clone(),
         proposed_at: iso8601(p.proposed_at),
         state: p.state.clone(),
@@ -85,7 +86,10 @@ async fn board(State(state): State<AppState>) -> Result<Json<wire::Board>, ApiEr
     }))
 }
 
-async fn proposals(State(state): State<AppState>) -> Result<Json<wire::Proposals>, ApiError> {
+async fn proposals(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<wire::Proposals>, ApiError> {
     let mut out = Vec::new();
     for p in state
         .store
@@ -94,16 +98,28 @@ async fn proposals(State(state): State<AppState>) -> Result<Json<wire::Proposals
         .await
         .map_err(weir_registry::ServiceError::from)?
     {
-        out.push(proposal_json(&svc::show(&state.store, p.id).await?));
+        let s = svc::show(&state.store, p.id).await?;
+        if svc::visible_to(&state.store, &caller.subject, &s.change).await? {
+            out.push(proposal_json(&s));
+        }
     }
     Ok(Json(wire::Proposals { proposals: out }))
 }
 
 async fn proposal(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<wire::Proposal>, ApiError> {
-    Ok(Json(proposal_json(&svc::show(&state.store, id).await?)))
+    let s = svc::show(&state.store, id).await?;
+    if !svc::visible_to(&state.store, &caller.subject, &s.change).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ProposalNotFound,
+            format!("no board proposal {id}"),
+        ));
+    }
+    Ok(Json(proposal_json(&s)))
 }
 
 async fn propose(

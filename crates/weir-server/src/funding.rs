@@ -92,7 +92,15 @@ fn rules_json(p: &Pool, c: &Currency) -> Option<wire::BountyRules> {
     })
 }
 
-async fn pool_json(state: &AppState, p: &Pool, caller: &Caller) -> Result<wire::Pool, ApiError> {
+/// The most ledger entries one pool answer lists (page on with `?after=ENTRY`).
+const ENTRIES_PAGE: i64 = 1000;
+
+async fn pool_json(
+    state: &AppState,
+    p: &Pool,
+    caller: &Caller,
+    after: i64,
+) -> Result<wire::Pool, ApiError> {
     let c = &state.config.currency;
     let db = &state.store.db;
     let balance = db
@@ -100,7 +108,7 @@ async fn pool_json(state: &AppState, p: &Pool, caller: &Caller) -> Result<wire::
         .await
         .map_err(weir_registry::ServiceError::from)?;
     let entries = db
-        .ledger_entries(Some(p.id), None)
+        .ledger_entries(Some(p.id), None, after, ENTRIES_PAGE)
         .await
         .map_err(weir_registry::ServiceError::from)?;
     Ok(wire::Pool {
@@ -115,10 +123,17 @@ async fn pool_json(state: &AppState, p: &Pool, caller: &Caller) -> Result<wire::
 }
 
 fn payout_json(p: &Payout, c: &Currency, caller: &Caller) -> wire::Payout {
+    // The report behind a payout (its repo may be private) is the beneficiary's and the
+    // operators' to see.
+    let sees = svc::sees_parties(&caller.subject, &p.beneficiary);
     wire::Payout {
         id: p.id,
         pool: p.pool.clone(),
-        source: p.source.clone(),
+        source: if sees {
+            p.source.clone()
+        } else {
+            "report".into()
+        },
         beneficiary: Some(p.beneficiary.clone()).filter(|b| svc::sees_parties(&caller.subject, b)),
         amount: c.format(p.amount),
         state: p.state.clone(),
@@ -166,7 +181,7 @@ async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(pool_json(&state, &p, &caller).await?),
+        Json(pool_json(&state, &p, &caller, i64::MAX).await?),
     ))
 }
 
@@ -182,18 +197,26 @@ async fn pools(
         .await
         .map_err(weir_registry::ServiceError::from)?
     {
-        out.push(pool_json(&state, &p, &caller).await?);
+        out.push(pool_json(&state, &p, &caller, i64::MAX).await?);
     }
     Ok(Json(wire::Pools { pools: out }))
+}
+
+#[derive(Deserialize)]
+pub struct PoolQuery {
+    after: Option<i64>,
 }
 
 async fn pool(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+    Query(q): Query<PoolQuery>,
 ) -> Result<Json<wire::Pool>, ApiError> {
     let p = svc::find(&state.store, &name).await?;
-    Ok(Json(pool_json(&state, &p, &caller).await?))
+    Ok(Json(
+        pool_json(&state, &p, &caller, q.after.unwrap_or(0)).await?,
+    ))
 }
 
 async fn pledge(
@@ -216,7 +239,7 @@ async fn pledge(
     let p = svc::find(&state.store, &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(pool_json(&state, &p, &caller).await?),
+        Json(pool_json(&state, &p, &caller, i64::MAX).await?),
     ))
 }
 
@@ -241,7 +264,7 @@ async fn disburse(
     let p = svc::find(&state.store, &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(pool_json(&state, &p, &caller).await?),
+        Json(pool_json(&state, &p, &caller, i64::MAX).await?),
     ))
 }
 
@@ -305,7 +328,7 @@ async fn statement(
     let entries = state
         .store
         .db
-        .ledger_entries(None, Some(&user))
+        .ledger_entries(None, Some(&user), 0, 100_000)
         .await
         .map_err(weir_registry::ServiceError::from)?;
     let mut pools: Vec<wire::StatementLine> = Vec::new();

@@ -130,7 +130,10 @@ async fn a_two_of_three_board_decides_and_the_log_proves_it() {
     let id = p["id"].as_i64().expect("id");
     assert_eq!(p["state"], "pending");
     let sha = p["change_sha256"].as_str().expect("sha");
-    assert_eq!(p["digest"], weir_core::board::digest(id, sha));
+    assert_eq!(
+        p["digest"],
+        weir_core::board::digest(id, sha, p["board_sha256"].as_str().expect("board"))
+    );
     assert_eq!(
         weir_registry::board::from_wire(
             &serde_json::from_value(p["change"].clone()).expect("change")
@@ -292,6 +295,14 @@ async fn the_board_changes_its_own_membership_by_its_threshold() {
         (StatusCode::BAD_REQUEST, "invalid_change"),
         "threshold above the members: {v}"
     );
+    // A proposal pending under the old board...
+    let (s, stale) = propose(
+        &b,
+        &b.members[0].1,
+        json!({"kind": "verifier_revoke", "name": "old"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{stale}");
     let (s, p) = propose(
         &b,
         &b.members[0].1,
@@ -314,6 +325,22 @@ async fn the_board_changes_its_own_membership_by_its_threshold() {
         ),
         (Some(1), Some(2))
     );
+    // ...can no longer be decided by the new one.
+    let (s, v) = sign(&b, 0, &stale).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "state_changed"),
+        "{v}"
+    );
+    // The new board verifies from the log: its membership entry follows the applied decision.
+    b.app.settled_checkpoint().await;
+    let entries = log_json(crate::log::log_text(&b.app).await);
+    let verified =
+        weir_core::board::verify_decision(&entries, p["id"].as_i64().expect("id"), |k, d, s| {
+            weir_signing::verify_board(d, s, k)
+        })
+        .expect("the membership decision verifies");
+    assert_eq!(verified.outcome, "applied");
     // m3 is off the board now; m1 alone decides (threshold 1).
     let (s, q) = propose(
         &b,

@@ -148,6 +148,10 @@ async fn bounties_pay_confirmed_reports_within_what_is_pledged() {
     assert_eq!(p["source"], format!("incident:{first}"));
     assert_eq!(p["beneficiary"], "rita");
     let id = p["id"].as_i64().expect("id");
+    // Anyone else sees that a report earned it, not which (its repo may be private).
+    let anon = app.json("/api/v1/funding/payouts", None).await;
+    assert_eq!(anon["payouts"][0]["source"], "report", "{anon}");
+    assert!(anon["payouts"][0]["beneficiary"].is_null());
     let public = app.json("/api/v1/funding/pools/vulns", None).await;
     assert_eq!(public["balance"]["committed"], "150.00");
     assert_eq!(public["balance"]["available"], "0.00");
@@ -302,4 +306,17 @@ async fn compute_pools_disburse_only_what_is_pledged() {
     let pool = app.json("/api/v1/funding/pools/compute", None).await;
     assert_eq!(pool["balance"]["disbursed"], "60.00");
     assert_eq!(replay(&pool).available(), 4000);
+    // Pledges are bounded per account and day: no account floods a pool's ledger.
+    let mut last = StatusCode::CREATED;
+    for _ in 0..weir_registry::funding::MAX_PLEDGES_PER_DAY {
+        last = post(
+            &app,
+            "/api/v1/funding/pools/compute/pledges",
+            &fred,
+            json!({"amount": "1"}),
+        )
+        .await
+        .0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }

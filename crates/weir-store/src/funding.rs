@@ -159,6 +159,18 @@ async fn append_in(
 }
 
 impl Db {
+    /// How many pledges `party` made since `since`.
+    pub async fn pledges_since(&self, party: &str, since: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM funding_entries WHERE party = $1 AND kind = 'pledge' AND at >= $2",
+        )
+        .bind(party)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub async fn create_pool_logged(
         &self,
@@ -240,19 +252,25 @@ impl Db {
         Ok(b)
     }
 
-    /// Entries, oldest first: of one pool, of one party, or both.
+    /// Entries, oldest first, after entry `after`, at most `limit`: of one pool, of one party,
+    /// or both.
     pub async fn ledger_entries(
         &self,
         pool_id: Option<i64>,
         party: Option<&str>,
+        after: i64,
+        limit: i64,
     ) -> Result<Vec<Entry>> {
         let sql = format!(
             "{ENTRY_COLUMNS} WHERE ($1 IS NULL OR e.pool_id = $1) AND ($2 IS NULL OR e.party = $2)
-             ORDER BY e.id LIMIT 100000"
+                 AND e.id > $3
+             ORDER BY e.id LIMIT $4"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(pool_id)
             .bind(party)
+            .bind(after)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -262,16 +280,28 @@ impl Db {
 
     /// Proposes a payout and reserves its amount, with its event; a second proposal for the
     /// same source in the same pool is [`StoreError::Exists`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn propose_payout_logged(
         &self,
         pool_id: i64,
         source: &str,
         beneficiary: &str,
         amount: i64,
+        cap_per_pool: i64,
         at: i64,
         event: impl FnOnce(i64) -> Event,
     ) -> Result<Payout> {
         let mut tx = self.begin_write().await?;
+        // The pool's cap, inside the write: concurrent confirmations cannot pass it together.
+        let b = balance_in(&mut tx, pool_id).await?;
+        if b.committed + b.paid + amount > cap_per_pool {
+            return Err(refused(LedgerError::Exceeds {
+                kind: "commit",
+                what: "pool's cap",
+                has: cap_per_pool - b.committed - b.paid,
+                asked: amount,
+            }));
+        }
         let taken =
             sqlx::query("SELECT 1 AS one FROM funding_payouts WHERE pool_id = $1 AND source = $2")
                 .bind(pool_id)

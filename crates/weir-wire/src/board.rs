@@ -57,6 +57,8 @@ pub struct BoardSignature {
 /// A proposal, public.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Proposal {
+    /// SHA-256 of the board in force now; a proposal made under another board is stale.
+    pub board_sha256: String,
     pub change: ProposedChange,
     /// SHA-256 of the change's canonical JSON.
     pub change_sha256: String,
@@ -71,7 +73,7 @@ pub struct Proposal {
     pub signatures: Vec<BoardSignature>,
     /// `pending`, `applying`, `applied` or `failed`.
     pub state: String,
-    /// `weir-board-proposal-v1\nID\nCHANGE_SHA256\n`.
+    /// `weir-board-proposal-v2\nID\nCHANGE_SHA256\nBOARD_SHA256\n`.
     pub statement: String,
     pub threshold: usize,
 }

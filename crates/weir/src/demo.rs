@@ -759,6 +759,11 @@ pub async fn seed(
 ) -> Result<()> {
     let name = |s: &str| Name::parse(s).map_err(|e| anyhow!("{e}"));
     let fresh = store.db.account("alice").await?.is_none();
+    if fresh && weir_registry::board::governed(store).await? {
+        return Err(anyhow!(
+            "a board governs this data dir: the demo would change its policy and evaluators; start the demo on a fresh --data DIR"
+        ));
+    }
     if fresh {
         for org in ["acme", "openlab", "safetylab", "fastlab"] {
             store.db.create_org(&name(org)?).await?;

@@ -85,8 +85,9 @@ pub enum BoardCommand {
         #[arg(long)]
         signature: Option<String>,
     },
-    /// Check proposal ID's decision from the transparency log alone: the board in force, the
-    /// digest, every signature and the outcome (entries checked against the signed checkpoint).
+    /// Check proposal ID's decision from the transparency log alone: the whole tree rebuilt and
+    /// checked against the signed checkpoint (consistent with the one seen before), the chain of
+    /// boards from the first, the digest, every signature and the outcome.
     Verify {
         id: i64,
         /// The log's verifier key (default: the one pinned on first use).
@@ -227,6 +228,9 @@ pub async fn run(args: Args) -> Result<()> {
             let p = client.proposal(id).await?;
             print_proposal(&p);
             println!("  change sha256 {}", p.change_sha256);
+            if let Ok(c) = weir_registry::board::from_wire(&p.change) {
+                println!("  change: {}", c.canonical());
+            }
         }
         BoardCommand::Propose { change: c } => print_proposal(&client.propose(&change(c)?).await?),
         BoardCommand::Sign {
@@ -236,17 +240,34 @@ pub async fn run(args: Args) -> Result<()> {
                 (Some(s), _) => s,
                 (None, Some(key)) => {
                     let p = client.proposal(id).await?;
-                    // The digest is recomputed here from the change shown: a server that
-                    // showed one change and asked a signature over another is caught.
+                    let b = client.board().await?;
+                    // The digest is recomputed here from the change and the board shown: a
+                    // server that showed one and asked a signature over another is caught.
                     let c = weir_registry::board::from_wire(&p.change)
                         .map_err(|e| anyhow!("proposal {id}'s change: {e}"))?;
-                    let digest = weir_core::board::digest(id, &c.sha256());
+                    let members: Vec<weir_core::board::Member> = b
+                        .members
+                        .iter()
+                        .map(|m| weir_core::board::Member {
+                            name: m.name.clone(),
+                            public_key: m.public_key.clone(),
+                        })
+                        .collect();
+                    let digest = weir_core::board::digest(
+                        id,
+                        &c.sha256(),
+                        &weir_core::board::board_sha256(&members, b.threshold),
+                    );
                     if digest != p.digest {
                         bail!(
-                            "proposal {id}'s digest {} is not over the change it shows ({digest}): not signing",
+                            "proposal {id}'s digest {} is not over the change and board it shows ({digest}): not signing",
                             p.digest
                         );
                     }
+                    eprintln!(
+                        "signing proposal {id}, exactly this change:\n{}",
+                        c.canonical()
+                    );
                     weir_signing::sign_board(&digest, &read_key(&key)?)?
                 }
                 (None, None) => bail!("pass --key FILE (or --signature B64 made offline)"),
@@ -259,12 +280,18 @@ pub async fn run(args: Args) -> Result<()> {
         }
         BoardCommand::Verify { id, log_key } => {
             let vkey = super::log::pinned_vkey(&client, log_key).await?;
-            let entries: Vec<serde_json::Value> = client
-                .log_entries(&vkey, 0, u64::MAX)
-                .await?
-                .into_iter()
+            // The log has not forked from what this client saw before, and every entry is
+            // proven to be in the signed tree (the whole tree rebuilt), not merely served.
+            let server = client.server().to_string();
+            let seen = weir_client::pins::seen(&server, "checkpoint")?;
+            let check = client.verify_log(&vkey, seen.as_deref()).await?;
+            weir_client::pins::remember(&server, "checkpoint", &check.text)?;
+            let (_, raw, _) = client.audited_entries(&vkey).await?;
+            let entries: Vec<serde_json::Value> = raw
+                .iter()
+                .enumerate()
                 .map(|(i, bytes)| {
-                    serde_json::from_slice(&bytes)
+                    serde_json::from_slice(bytes)
                         .map_err(|e| anyhow!("log entry {i} is not JSON ({e})"))
                 })
                 .collect::<Result<_>>()?;
