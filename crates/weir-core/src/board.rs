@@ -47,6 +47,8 @@ pub enum Change {
     /// Lower a repo's tier below the publisher's choice, with the recorded reason.
     TierLower {
         repo: String,
+        /// The repo's internal id when proposed: a rename cannot redirect the decision.
+        repo_id: i64,
         tier: Tier,
         reason: String,
     },

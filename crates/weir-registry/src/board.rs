@@ -143,12 +143,18 @@ async fn check_change(store: &Store, change: &Change) -> Result<(), ServiceError
             key_ok(public_key)?;
         }
         Change::EvaluatorRevoke { name } | Change::VerifierRevoke { name } => name_ok(name)?,
-        Change::TierLower { repo, tier, reason } => {
+        Change::TierLower {
+            repo,
+            repo_id,
+            tier,
+            reason,
+        } => {
             let id = RepoId::parse(repo).map_err(|e| invalid_change(format!("{repo}: {e}")))?;
             let r = store
                 .db
                 .repo(&id)
                 .await?
+                .filter(|r| r.id == *repo_id)
                 .ok_or_else(|| invalid_change(format!("no model {repo}")))?;
             if *tier >= r.tier {
                 return Err(invalid_change(format!(
@@ -252,6 +258,15 @@ pub async fn propose(
     if !d.allow {
         return Err(crate::research::project_denied(d.reason, "the board"));
     }
+    // A tier lowering names its repo by id too, filled in here from the name.
+    let mut change = change.clone();
+    if let Change::TierLower { repo, repo_id, .. } = &mut change
+        && let Ok(id) = RepoId::parse(repo)
+        && let Some(r) = store.db.repo(&id).await?
+    {
+        *repo_id = r.id;
+    }
+    let change = &change;
     check_change(store, change).await?;
     let canonical = change.canonical();
     let sha = change.sha256();
@@ -319,13 +334,23 @@ async fn apply(
             let e = ctx.event(now, "verifier.revoke", None, name, json!({}));
             store.db.revoke_verifier_logged(name, &e).await?;
         }
-        Change::TierLower { repo, tier, reason } => {
-            let id = RepoId::parse(repo).map_err(|e| invalid_change(e.to_string()))?;
+        Change::TierLower {
+            repo,
+            repo_id,
+            tier,
+            reason,
+        } => {
+            // The repo decided on, by its id: renamed or replaced since, the decision fails.
             let r = store
                 .db
-                .repo(&id)
+                .repo_by_id(*repo_id)
                 .await?
-                .ok_or_else(|| invalid_change(format!("no model {repo}")))?;
+                .filter(|r| r.repo_id.to_string() == *repo)
+                .ok_or_else(|| {
+                    invalid_change(format!(
+                        "{repo} is not the repo this decision named any more"
+                    ))
+                })?;
             crate::access::set_tier_decided(
                 store,
                 &r,
@@ -542,6 +567,7 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
         },
         "tier_lower" => Change::TierLower {
             repo: need(&c.repo, "repo")?,
+            repo_id: c.repo_id.unwrap_or(0),
             tier: weir_core::Tier::parse(&need(&c.tier, "tier")?)
                 .ok_or_else(|| invalid_change("tier is T0 to T4"))?,
             reason: need(&c.reason, "reason")?,
@@ -578,6 +604,7 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
         public_key: None,
         reason: None,
         repo: None,
+        repo_id: None,
         text: None,
         threshold: None,
         tier: None,
@@ -591,8 +618,14 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
         Change::EvaluatorRevoke { name } | Change::VerifierRevoke { name } => {
             w.name = Some(name.clone())
         }
-        Change::TierLower { repo, tier, reason } => {
+        Change::TierLower {
+            repo,
+            repo_id,
+            tier,
+            reason,
+        } => {
             w.repo = Some(repo.clone());
+            w.repo_id = Some(*repo_id);
             w.tier = Some(tier.as_str().to_string());
             w.reason = Some(reason.clone());
         }

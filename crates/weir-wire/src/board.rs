@@ -36,6 +36,9 @@ pub struct ProposedChange {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    /// `tier_lower`: the repo's internal id, filled in by the registry when proposed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

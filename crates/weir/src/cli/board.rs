@@ -129,6 +129,7 @@ fn change(c: ProposeCommand) -> Result<ProposedChange> {
         public_key: None,
         reason: None,
         repo: None,
+        repo_id: None,
         text: None,
         threshold: None,
         tier: None,
