@@ -52,6 +52,10 @@ pub enum Change {
         tier: Tier,
         reason: String,
     },
+    /// Award a largest-route grant application its panel voted for.
+    GrantAward {
+        application: i64,
+    },
     /// Replace the board: its members and threshold.
     Membership {
         members: Vec<Member>,
@@ -68,6 +72,7 @@ impl Change {
             Change::VerifierAdd { .. } => "verifier_add",
             Change::VerifierRevoke { .. } => "verifier_revoke",
             Change::TierLower { .. } => "tier_lower",
+            Change::GrantAward { .. } => "grant_award",
             Change::Membership { .. } => "membership",
         }
     }

@@ -235,8 +235,10 @@ impl Balance {
     }
 }
 
-/// What a bounty pool pays for: a report `kind` (incident, hazard, vulnerability), optionally
-/// of one `class` and at least `min_severity`, and how much (minor units).
+/// What a bounty pool pays for: a confirmed report of `kind` (incident, hazard,
+/// vulnerability), optionally of one `class` and at least `min_severity`; or (`kind`
+/// `evaluation`) a result an accredited evaluator signed, optionally of one `suite`; and how
+/// much (minor units).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BountyRule {
@@ -245,6 +247,8 @@ pub struct BountyRule {
     pub class: Option<String>,
     #[serde(default)]
     pub min_severity: Option<String>,
+    #[serde(default)]
+    pub suite: Option<String>,
     pub amount: i64,
 }
 
@@ -268,11 +272,14 @@ impl BountyRules {
         }
         let positive = |a: i64| a > 0 && a <= MAX_AMOUNT;
         for r in &self.pays {
-            if Kind::ALL.iter().all(|k| k.as_str() != r.kind) {
+            if r.kind != "evaluation" && Kind::ALL.iter().all(|k| k.as_str() != r.kind) {
                 return Err(format!(
-                    "rule kind {:?}: incident, hazard or vulnerability",
+                    "rule kind {:?}: incident, hazard, vulnerability or evaluation",
                     r.kind
                 ));
+            }
+            if r.suite.is_some() != (r.kind == "evaluation" && r.suite.is_some()) {
+                return Err("only evaluation rules name a suite".into());
             }
             if let Some(c) = &r.class
                 && Class::ALL.iter().all(|x| x.as_str() != c)
@@ -297,6 +304,15 @@ impl BountyRules {
             return Err("the cap per report is at most the cap per pool".into());
         }
         Ok(())
+    }
+
+    /// What a result of `suite` signed by an accredited evaluator earns by the first matching
+    /// evaluation rule, before the caps.
+    pub fn amount_for_evaluation(&self, suite: &str) -> Option<i64> {
+        self.pays
+            .iter()
+            .find(|r| r.kind == "evaluation" && r.suite.as_deref().is_none_or(|s| s == suite))
+            .map(|r| r.amount)
     }
 
     /// What a confirmed report of `kind`, `class` and `severity` earns by the first matching
@@ -387,13 +403,22 @@ mod tests {
                     kind: "vulnerability".into(),
                     class: None,
                     min_severity: Some("high".into()),
+                    suite: None,
                     amount: 500,
                 },
                 BountyRule {
                     kind: "vulnerability".into(),
                     class: None,
                     min_severity: None,
+                    suite: None,
                     amount: 100,
+                },
+                BountyRule {
+                    kind: "evaluation".into(),
+                    class: None,
+                    min_severity: None,
+                    suite: Some("wmdp-bio".into()),
+                    amount: 50,
                 },
             ],
             cap_per_report: 400,
@@ -422,6 +447,7 @@ mod tests {
                 kind: "gossip".into(),
                 class: None,
                 min_severity: None,
+                suite: None,
                 amount: 1,
             }],
             ..rules

@@ -172,6 +172,13 @@ async fn check_change(store: &Store, change: &Change) -> Result<(), ServiceError
         Change::Membership { members, threshold } => {
             check_members(store, members, *threshold).await?
         }
+        Change::GrantAward { application } => {
+            if !crate::grants::panel_awards(store, *application).await? {
+                return Err(invalid_change(format!(
+                    "application {application} is not a largest-route application its panel voted to award"
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -307,11 +314,15 @@ fn board_subject() -> Result<Subject, ServiceError> {
 async fn apply(
     store: &Store,
     signer: &weir_tlog::note::Signer,
+    proposal: i64,
     change: &Change,
     ctx: &Context,
     now: i64,
 ) -> Result<(), ServiceError> {
     match change {
+        Change::GrantAward { application } => {
+            crate::grants::award_by_board(store, *application, proposal, ctx, now).await?;
+        }
         Change::PolicySet { text } => {
             crate::policy::set(store, signer, text, ctx, now).await?;
         }
@@ -508,7 +519,7 @@ pub async fn sign(
             .await
         {
             Ok(()) => {
-                let outcome = match apply(store, signer, &shown.change, ctx, now).await {
+                let outcome = match apply(store, signer, id, &shown.change, ctx, now).await {
                     Ok(()) => "applied".to_string(),
                     Err(e) => format!("failed: {e}"),
                 };
@@ -572,6 +583,11 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
                 .ok_or_else(|| invalid_change("tier is T0 to T4"))?,
             reason: need(&c.reason, "reason")?,
         },
+        "grant_award" => Change::GrantAward {
+            application: c
+                .application
+                .ok_or_else(|| invalid_change("a grant_award change needs application"))?,
+        },
         "membership" => Change::Membership {
             members: c
                 .members
@@ -589,7 +605,7 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
         },
         other => {
             return Err(invalid_change(format!(
-                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, membership)"
+                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, grant_award, membership)"
             )));
         }
     })
@@ -599,6 +615,7 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
 pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
     let mut w = weir_wire::board::ProposedChange {
         kind: c.kind().to_string(),
+        application: None,
         members: None,
         name: None,
         public_key: None,
@@ -629,6 +646,7 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
             w.tier = Some(tier.as_str().to_string());
             w.reason = Some(reason.clone());
         }
+        Change::GrantAward { application } => w.application = Some(*application),
         Change::Membership { members, threshold } => {
             w.members = Some(
                 members

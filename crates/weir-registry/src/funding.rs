@@ -288,11 +288,61 @@ pub async fn propose_for_incident(
     let Some(reporter) = i.reporter.clone() else {
         return Ok(vec![]);
     };
+    let (kind, class, severity) = (
+        i.kind.as_str(),
+        i.class.as_str(),
+        i.severity.map(|s| s.as_str()),
+    );
+    propose(
+        store,
+        &format!("incident:{}", i.osv_id),
+        &reporter,
+        |r| r.amount_for(kind, class, severity),
+        repo,
+        ctx,
+        now,
+    )
+    .await
+}
+
+/// Proposes the payouts an evaluation result earns once an accredited evaluator signed it (it
+/// then counts in classification), to the account that imported it: by the pools' evaluation
+/// rules, capped as for reports; never to the publishing namespace's own members.
+pub async fn propose_for_evaluation(
+    store: &Store,
+    result_id: &str,
+    suite: &str,
+    imported_by: &str,
+    repo: &weir_store::Repo,
+    ctx: &Context,
+    now: i64,
+) -> Result<Vec<Payout>, ServiceError> {
+    propose(
+        store,
+        &format!("evaluation:{result_id}"),
+        imported_by,
+        |r| r.amount_for_evaluation(suite),
+        repo,
+        ctx,
+        now,
+    )
+    .await
+}
+
+async fn propose(
+    store: &Store,
+    source: &str,
+    beneficiary: &str,
+    earns: impl Fn(&BountyRules) -> Option<i64>,
+    repo: &weir_store::Repo,
+    ctx: &Context,
+    now: i64,
+) -> Result<Vec<Payout>, ServiceError> {
     let ns = repo.repo_id.namespace.as_str();
-    let own = reporter == ns
+    let own = beneficiary == ns
         || store
             .db
-            .orgs_of(&reporter)
+            .orgs_of(beneficiary)
             .await?
             .iter()
             .any(|(o, _)| o.as_str() == ns);
@@ -306,11 +356,7 @@ pub async fn propose_for_incident(
         }
         let rules: BountyRules = serde_json::from_str(&pool.rules)
             .map_err(|e| StoreError::Corrupt(format!("pool {} rules: {e}", pool.name)))?;
-        let Some(amount) = rules.amount_for(
-            i.kind.as_str(),
-            i.class.as_str(),
-            i.severity.map(|s| s.as_str()),
-        ) else {
+        let Some(amount) = earns(&rules) else {
             continue;
         };
         let b = store.db.pool_balance(pool.id).await?;
@@ -322,14 +368,13 @@ pub async fn propose_for_incident(
         if amount <= 0 {
             continue;
         }
-        let source = format!("incident:{}", i.osv_id);
         let name = pool.name.clone();
         match store
             .db
             .propose_payout_logged(
                 pool.id,
-                &source,
-                &reporter,
+                source,
+                beneficiary,
                 amount,
                 rules.cap_per_pool,
                 now,
@@ -342,16 +387,16 @@ pub async fn propose_for_incident(
                         amount,
                         json!({"payout": id, "source": source}),
                     );
-                    // About the incident's repo: sealed on the log when it is private.
+                    // About the repo: sealed on the log when it is private.
                     ev.repo = Some(repo.repo_id.to_string());
-                    ev.subject = Some(reporter.clone());
+                    ev.subject = Some(beneficiary.to_string());
                     ev
                 },
             )
             .await
         {
             Ok(p) => out.push(p),
-            // Proposed already (a report confirmed twice), or the funds went meanwhile.
+            // Proposed already, or the funds went meanwhile.
             Err(StoreError::Exists(_)) => {}
             Err(e) if ledger_refusal(&e).is_some() => {}
             Err(e) => return Err(e.into()),
@@ -414,6 +459,7 @@ pub async fn decide_payout(
         None => None,
     };
     if decision == "pay"
+        && p.source.starts_with("incident:")
         && !incident.as_ref().is_some_and(|i| {
             use weir_core::incident::State;
             matches!(

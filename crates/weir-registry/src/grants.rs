@@ -791,6 +791,7 @@ pub async fn review(
         at: now,
     };
     let award_spec = new_award(&app, &route, now);
+    let board_decides = mode == ReviewMode::Panel && crate::board::governed(store).await?;
     let decided = store
         .db
         .review_application_logged(
@@ -804,6 +805,10 @@ pub async fn review(
                     .map(|r| format!("{}: {} ({})", r.reviewer, r.vote, r.reason))
                     .collect();
                 match grants::outcome(mode, &votes)? {
+                    // Where a board governs, the largest route's award is its decision: the
+                    // panel's majority makes the award proposable (weir board propose
+                    // grant-award), not made.
+                    Vote::Award if board_decides => None,
                     Vote::Award => Some((
                         ApplicationState::Awarded.as_str(),
                         by.join("; "),
@@ -859,6 +864,93 @@ pub async fn review(
         Err(e) => return Err(e.into()),
     }
     show(store, subject, id).await
+}
+
+/// Whether a submitted application's panel has a majority for its award (what a board's
+/// `grant_award` decision needs).
+pub async fn panel_awards(store: &Store, id: i64) -> Result<bool, ServiceError> {
+    let Some(app) = store.db.application(id).await? else {
+        return Ok(false);
+    };
+    let Some(call) = store.db.call(&app.call).await? else {
+        return Ok(false);
+    };
+    let panel = routes_of(&call)?
+        .iter()
+        .any(|r| r.name == app.route && r.review == ReviewMode::Panel);
+    let votes: Vec<Vote> = store
+        .db
+        .grant_reviews(id)
+        .await?
+        .iter()
+        .filter_map(|r| Vote::parse(&r.vote))
+        .collect();
+    Ok(app.state == "submitted"
+        && panel
+        && grants::outcome(ReviewMode::Panel, &votes) == Some(Vote::Award))
+}
+
+/// Makes the award a board decided for a panel-route application whose panel voted for it.
+pub async fn award_by_board(
+    store: &Store,
+    id: i64,
+    proposal: i64,
+    ctx: &Context,
+    now: i64,
+) -> Result<(), ServiceError> {
+    if !panel_awards(store, id).await? {
+        return Err(refused(
+            Kind::Conflict,
+            ErrorCode::InvalidTransition,
+            format!("application {id} has no panel majority for its award, or is decided"),
+        ));
+    }
+    let app = store
+        .db
+        .application(id)
+        .await?
+        .ok_or_else(|| application_not_found(id))?;
+    let call = store
+        .db
+        .call(&app.call)
+        .await?
+        .ok_or_else(|| call_not_found(&app.call))?;
+    let route = routes_of(&call)?
+        .into_iter()
+        .find(|r| r.name == app.route)
+        .ok_or_else(|| ServiceError::from(StoreError::Corrupt(format!("route {}", app.route))))?;
+    let project = store
+        .db
+        .project_by_id(app.project_id)
+        .await?
+        .map(|p| p.full_name())
+        .unwrap_or_default();
+    let award = new_award(&app, &route, now);
+    store
+        .db
+        .decide_application_logged(
+            id,
+            ApplicationState::Awarded.as_str(),
+            &format!("panel majority; board decision {proposal}"),
+            now,
+            Some(&award),
+            |award_id| {
+                let mut evs = vec![ctx.event(
+                    now,
+                    "grant.decide",
+                    None,
+                    "awarded",
+                    json!({"application": id, "public": {"application": id,
+                        "outcome": "awarded", "by": "board", "proposal": proposal}}),
+                )];
+                if let Some(a) = award_id {
+                    evs.push(award_event(ctx, now, &app, &project, a, &award));
+                }
+                evs
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// The applicant (or anyone on the team) withdraws a submitted application.

@@ -84,6 +84,7 @@ fn rules_json(p: &Pool, c: &Currency) -> Option<wire::BountyRules> {
                 kind: x.kind.clone(),
                 class: x.class.clone(),
                 min_severity: x.min_severity.clone(),
+                suite: x.suite.clone(),
                 amount: c.format(x.amount),
             })
             .collect(),
@@ -160,6 +161,7 @@ async fn create(
                         kind: x.kind.clone(),
                         class: x.class.clone(),
                         min_severity: x.min_severity.clone(),
+                        suite: x.suite.clone(),
                         amount: c.parse(&x.amount)?,
                     })
                 })

@@ -556,3 +556,92 @@ async fn an_awards_standing_follows_its_dates() {
         "gateway: three months"
     );
 }
+
+/// Where a board governs, the largest route's award is the board's decision: the panel's
+/// majority leaves the application submitted, and k signatures on a `grant_award` proposal
+/// make the award.
+#[tokio::test]
+async fn a_board_decides_the_largest_routes_award() {
+    let w = grants_world(&["big"]).await;
+    open_call(&w, "airr").await;
+    let keys: Vec<(String, String)> = (0..2).map(|_| weir_signing::generate_key()).collect();
+    let members: Vec<weir_core::board::Member> = ["op3", "op4"]
+        .iter()
+        .zip(&keys)
+        .map(|(n, (_, k))| weir_core::board::Member {
+            name: n.to_string(),
+            public_key: k.clone(),
+        })
+        .collect();
+    weir_registry::board::init(
+        &w.app.store,
+        &members,
+        2,
+        &weir_registry::Context::default(),
+        weir_registry::clock::now(),
+    )
+    .await
+    .expect("board");
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("big", "open", 500.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    // Not proposable before the panel's majority.
+    let (s, v) = post(
+        &w,
+        "/api/v1/board/proposals",
+        &w.ops[2],
+        json!({"kind": "grant_award", "application": id}),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_change"),
+        "{v}"
+    );
+    review(&w, id, 0, "award").await;
+    let (s, v) = review(&w, id, 1, "award").await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("submitted")),
+        "the board decides: {v}"
+    );
+    assert!(v["award"].is_null());
+    let (s, p) = post(
+        &w,
+        "/api/v1/board/proposals",
+        &w.ops[2],
+        json!({"kind": "grant_award", "application": id}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    for (i, token) in [&w.ops[2], &w.ops[3]].iter().enumerate() {
+        let sig = weir_signing::sign_board(p["digest"].as_str().expect("digest"), &keys[i].0)
+            .expect("sign");
+        let (s, v) = post(
+            &w,
+            &format!("/api/v1/board/proposals/{}/signatures", p["id"]),
+            token,
+            json!({"signature": sig}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let v = w
+        .app
+        .json(&format!("/api/v1/grants/applications/{id}"), Some(&w.grace))
+        .await;
+    assert_eq!(v["state"], "awarded", "{v}");
+    assert_eq!(v["award"]["released_cpu_hours"], 250.0);
+    assert!(
+        v["decision"]
+            .as_str()
+            .is_some_and(|d| d.contains("board decision")),
+        "{v}"
+    );
+}

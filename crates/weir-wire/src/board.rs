@@ -21,10 +21,14 @@ pub struct Board {
 
 /// A change a board decides, by `kind`: `policy_set` (`text`), `evaluator_add` and
 /// `verifier_add` (`name`, `public_key`), `evaluator_revoke` and `verifier_revoke` (`name`),
-/// `tier_lower` (`repo`, `tier`, `reason`), `membership` (`members`, `threshold`).
+/// `tier_lower` (`repo`, `tier`, `reason`), `grant_award` (`application`), `membership`
+/// (`members`, `threshold`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposedChange {
+    /// `grant_award`: the largest-route application its panel voted to award.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<i64>,
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<BoardMember>>,

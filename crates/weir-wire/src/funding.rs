@@ -11,10 +11,14 @@ pub struct BountyRule {
     pub amount: String,
     #[serde(default)]
     pub class: Option<String>,
-    /// `incident`, `hazard` or `vulnerability`.
+    /// `incident`, `hazard`, `vulnerability` (a confirmed report) or `evaluation` (a result an
+    /// accredited evaluator signed).
     pub kind: String,
     #[serde(default)]
     pub min_severity: Option<String>,
+    /// `evaluation` rules: the suite, if only one pays.
+    #[serde(default)]
+    pub suite: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

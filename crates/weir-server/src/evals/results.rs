@@ -325,6 +325,22 @@ pub(super) async fn sign_result(
         .db
         .sign_result_logged(&id, &evaluator.name, body.signature.trim(), &e)
         .await?;
+    // Signed by an accredited evaluator, the result counts: bounty pools that pay for
+    // evaluations propose their payout to whoever imported it (a failure is logged: the
+    // signature is recorded).
+    if let Err(err) = weir_registry::funding::propose_for_evaluation(
+        &state.store,
+        &id,
+        &r.suite,
+        &r.imported_by,
+        &repo,
+        &meta.context(&caller),
+        crate::now(),
+    )
+    .await
+    {
+        tracing::error!(result = %id, error = %err, "proposing evaluation payouts");
+    }
     let actor = caller.name().map(|n| n.to_string());
     // An accredited evaluator's signature can rule a domain out.
     reclassify_logged(

@@ -278,3 +278,48 @@ async fn hostile_logs_get_clear_errors_and_change_nothing() {
     );
     assert!(events(&app, "alice/m", "eval.imported").await.is_empty());
 }
+
+/// A bounty pool that pays for evaluations proposes a payout to whoever imported a result once
+/// an accredited evaluator signs it (it then counts), by its suite; an unsigned one earns
+/// nothing, and a second signature cannot earn twice.
+#[tokio::test]
+async fn a_signed_evaluation_earns_its_bounty() {
+    let (app, _alice, carol, secret) = derivative().await;
+    let op = app.user("op", Scope::Admin).await;
+    let fred = app.user("fred", Scope::Write).await;
+    let (s, v) = app
+        .send_json(
+            Method::POST,
+            "/api/v1/funding/pools",
+            Some(&op),
+            json!({"name": "evals", "title": "Evaluation bounties", "purpose": "bounty", "rules": {
+                "pays": [{"kind": "evaluation", "suite": "wmdp-bio", "amount": "40"}],
+                "cap_per_report": "40", "cap_per_pool": "100"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    app.send_json(
+        Method::POST,
+        "/api/v1/funding/pools/evals/pledges",
+        Some(&fred),
+        json!({"amount": "100"}),
+    )
+    .await;
+    let runs = full_runs(&app, &carol).await;
+    let payouts = app.json("/api/v1/funding/payouts", Some(&op)).await;
+    assert_eq!(
+        payouts["payouts"],
+        json!([]),
+        "unsigned results earn nothing"
+    );
+    for (id, payload) in &runs {
+        let sig = weir_signing::sign_result(payload, &secret).expect("sign");
+        assert_eq!(sign(&app, id, "evallab", &sig).await, StatusCode::OK);
+    }
+    let payouts = app.json("/api/v1/funding/payouts", Some(&op)).await;
+    let list = payouts["payouts"].as_array().expect("payouts");
+    assert_eq!(list.len(), 1, "only the wmdp-bio rule pays: {payouts}");
+    assert_eq!(list[0]["beneficiary"], "carol");
+    assert_eq!(list[0]["amount"], "40.00");
+    assert_eq!(list[0]["source"], format!("evaluation:{}", runs[0].0));
+}

@@ -49,6 +49,10 @@ pub enum ProposeCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Award the largest-route grant APPLICATION its panel voted for.
+    GrantAward {
+        application: i64,
+    },
     /// Replace the board: NAME=PUBKEY_FILE members and the threshold.
     Membership {
         #[arg(long = "member", required = true)]
@@ -123,6 +127,7 @@ fn print_proposal(p: &Proposal) {
 
 fn change(c: ProposeCommand) -> Result<ProposedChange> {
     let mut w = ProposedChange {
+        application: None,
         kind: String::new(),
         members: None,
         name: None,
@@ -165,6 +170,10 @@ fn change(c: ProposeCommand) -> Result<ProposedChange> {
             w.repo = Some(repo);
             w.tier = Some(tier);
             w.reason = Some(reason);
+        }
+        ProposeCommand::GrantAward { application } => {
+            w.kind = "grant_award".into();
+            w.application = Some(application);
         }
         ProposeCommand::Membership { members, threshold } => {
             w.kind = "membership".into();
