@@ -662,3 +662,33 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
     }
     w
 }
+
+/// Ends the proposals a stopped server left `applying` as failed, each with its outcome on the
+/// log: whether the change took effect is for the board to check, and to propose again.
+pub async fn recover(store: &Store, now: i64) -> Result<usize, ServiceError> {
+    let ctx = Context::local("weir", "weir serve");
+    let mut n = 0;
+    for p in store.db.proposals(10_000).await? {
+        if p.state != "applying" {
+            continue;
+        }
+        let outcome = "failed: interrupted while applying (check the change, propose it again)";
+        let ev = ctx.event(
+            now,
+            "board.apply",
+            None,
+            "failed",
+            json!({"proposal": p.id, "public": {"proposal": p.id, "outcome": outcome}}),
+        );
+        match store
+            .db
+            .move_proposal_logged(p.id, "applying", "failed", Some(outcome), now, Some(&ev))
+            .await
+        {
+            Ok(()) => n += 1,
+            Err(StoreError::StateChanged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}

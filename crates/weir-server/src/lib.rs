@@ -260,6 +260,12 @@ pub async fn start(state: AppState) -> Router {
         Ok(n) => tracing::info!(raised = n, "re-classification raised tiers"),
         Err(e) => tracing::error!(error = %e, "re-classification at start-up failed"),
     }
+    // A decision a stopped server was applying ends as failed, on the log (propose it again).
+    match weir_registry::board::recover(&state.store, crate::now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(proposals = n, "board decisions interrupted while applying"),
+        Err(e) => tracing::error!(error = %e, "board recovery at start-up failed"),
+    }
     log::spawn_sequencer(state.clone());
     if let Some(enclave) = state.enclave.clone().filter(|e| e.autostart) {
         tokio::spawn(weir_registry::jobs::run_queue(

@@ -362,3 +362,37 @@ async fn the_board_changes_its_own_membership_by_its_threshold() {
         "{v}"
     );
 }
+
+/// A decision a stopped server was applying is not left hanging: at the next start it ends
+/// as failed, on the log, and takes no more signatures.
+#[tokio::test]
+async fn a_decision_interrupted_while_applying_ends_failed() {
+    let b = board_world().await;
+    init(&b, 2).await;
+    let (s, p) = propose(
+        &b,
+        &b.members[0].1,
+        json!({"kind": "verifier_revoke", "name": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_i64().expect("id");
+    // As a server killed between the threshold signature and the outcome leaves it.
+    b.app
+        .store
+        .db
+        .move_proposal_logged(id, "pending", "applying", None, 0, None)
+        .await
+        .expect("applying");
+    let n = weir_registry::board::recover(&b.app.store, weir_registry::clock::now())
+        .await
+        .expect("recover");
+    assert_eq!(n, 1);
+    let v = b
+        .app
+        .json(&format!("/api/v1/board/proposals/{id}"), None)
+        .await;
+    assert_eq!(v["state"], "failed", "{v}");
+    let (s, _) = sign(&b, 1, &p).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
