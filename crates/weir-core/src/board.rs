@@ -56,6 +56,12 @@ pub enum Change {
     GrantAward {
         application: i64,
     },
+    /// Open a bounty pool with its rules (amounts in the currency's minor unit).
+    PoolCreate {
+        name: String,
+        title: String,
+        rules: crate::ledger::BountyRules,
+    },
     /// Replace the board: its members and threshold.
     Membership {
         members: Vec<Member>,
@@ -73,6 +79,7 @@ impl Change {
             Change::VerifierRevoke { .. } => "verifier_revoke",
             Change::TierLower { .. } => "tier_lower",
             Change::GrantAward { .. } => "grant_award",
+            Change::PoolCreate { .. } => "pool_create",
             Change::Membership { .. } => "membership",
         }
     }

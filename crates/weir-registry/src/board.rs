@@ -172,6 +172,18 @@ async fn check_change(store: &Store, change: &Change) -> Result<(), ServiceError
         Change::Membership { members, threshold } => {
             check_members(store, members, *threshold).await?
         }
+        Change::PoolCreate { name, title, rules } => {
+            if !weir_core::grants::plain_name(name) || title.trim().is_empty() || title.len() > 200
+            {
+                return Err(invalid_change(
+                    "a pool name is 1 to 40 lowercase letters, digits, '-' or '_', and its title 1 to 200 characters",
+                ));
+            }
+            rules.check().map_err(invalid_change)?;
+            if store.db.pool(name).await?.is_some() {
+                return Err(invalid_change(format!("pool {name} exists")));
+            }
+        }
         Change::GrantAward { application } => {
             if !crate::grants::panel_awards(store, *application).await? {
                 return Err(invalid_change(format!(
@@ -311,15 +323,30 @@ fn board_subject() -> Result<Subject, ServiceError> {
 }
 
 /// Applies a decided change.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     store: &Store,
     signer: &weir_tlog::note::Signer,
     proposal: i64,
+    by: &str,
     change: &Change,
     ctx: &Context,
     now: i64,
 ) -> Result<(), ServiceError> {
     match change {
+        Change::PoolCreate { name, title, rules } => {
+            crate::funding::create_pool_decided(
+                store,
+                name,
+                title,
+                "bounty",
+                Some(rules),
+                by,
+                ctx,
+                now,
+            )
+            .await?;
+        }
         Change::GrantAward { application } => {
             crate::grants::award_by_board(store, *application, proposal, ctx, now).await?;
         }
@@ -519,7 +546,7 @@ pub async fn sign(
             .await
         {
             Ok(()) => {
-                let outcome = match apply(store, signer, id, &shown.change, ctx, now).await {
+                let outcome = match apply(store, signer, id, &me, &shown.change, ctx, now).await {
                     Ok(()) => "applied".to_string(),
                     Err(e) => format!("failed: {e}"),
                 };
@@ -583,6 +610,31 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
                 .ok_or_else(|| invalid_change("tier is T0 to T4"))?,
             reason: need(&c.reason, "reason")?,
         },
+        "pool_create" => Change::PoolCreate {
+            name: need(&c.name, "name")?,
+            title: need(&c.title, "title")?,
+            rules: {
+                let r = c
+                    .rules
+                    .as_ref()
+                    .ok_or_else(|| invalid_change("a pool_create change needs rules"))?;
+                weir_core::ledger::BountyRules {
+                    pays: r
+                        .pays
+                        .iter()
+                        .map(|x| weir_core::ledger::BountyRule {
+                            kind: x.kind.clone(),
+                            class: x.class.clone(),
+                            min_severity: x.min_severity.clone(),
+                            suite: x.suite.clone(),
+                            amount: x.amount,
+                        })
+                        .collect(),
+                    cap_per_report: r.cap_per_report,
+                    cap_per_pool: r.cap_per_pool,
+                }
+            },
+        },
         "grant_award" => Change::GrantAward {
             application: c
                 .application
@@ -605,7 +657,7 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
         },
         other => {
             return Err(invalid_change(format!(
-                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, grant_award, membership)"
+                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, grant_award, pool_create, membership)"
             )));
         }
     })
@@ -616,6 +668,8 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
     let mut w = weir_wire::board::ProposedChange {
         kind: c.kind().to_string(),
         application: None,
+        title: None,
+        rules: None,
         members: None,
         name: None,
         public_key: None,
@@ -647,6 +701,25 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
             w.reason = Some(reason.clone());
         }
         Change::GrantAward { application } => w.application = Some(*application),
+        Change::PoolCreate { name, title, rules } => {
+            w.name = Some(name.clone());
+            w.title = Some(title.clone());
+            w.rules = Some(weir_wire::board::BountyRulesMinor {
+                pays: rules
+                    .pays
+                    .iter()
+                    .map(|x| weir_wire::board::BountyRuleMinor {
+                        kind: x.kind.clone(),
+                        class: x.class.clone(),
+                        min_severity: x.min_severity.clone(),
+                        suite: x.suite.clone(),
+                        amount: x.amount,
+                    })
+                    .collect(),
+                cap_per_report: rules.cap_per_report,
+                cap_per_pool: rules.cap_per_pool,
+            });
+        }
         Change::Membership { members, threshold } => {
             w.members = Some(
                 members

@@ -110,6 +110,23 @@ pub async fn create_pool(
     if crate::board::governed(store).await? && purpose == "bounty" {
         return Err(crate::board::board_required("a bounty pool's rules"));
     }
+    let me = signed_in(subject)?.to_string();
+    create_pool_decided(store, name, title, purpose, rules, &me, ctx, now).await
+}
+
+/// Opens a pool as decided (by an operator where no board governs, or by the board): the
+/// checks of [`create_pool`] without who may.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_pool_decided(
+    store: &Store,
+    name: &str,
+    title: &str,
+    purpose: &str,
+    rules: Option<&BountyRules>,
+    by: &str,
+    ctx: &Context,
+    now: i64,
+) -> Result<Pool, ServiceError> {
     if !weir_core::grants::plain_name(name) {
         return Err(refused(
             Kind::Invalid,
@@ -154,7 +171,6 @@ pub async fn create_pool(
             ));
         }
     };
-    let me = signed_in(subject)?.to_string();
     let ev = ctx.event(
         now,
         "funding.pool",
@@ -164,7 +180,7 @@ pub async fn create_pool(
     );
     store
         .db
-        .create_pool_logged(name, title, purpose, &rules_json, &me, now, &ev)
+        .create_pool_logged(name, title, purpose, &rules_json, by, now, &ev)
         .await
         .map_err(|e| match e {
             StoreError::Exists(m) => refused(

@@ -216,6 +216,8 @@ fn schemas() -> Vec<(
     add::<weir_wire::grants::GrantDecision>(&mut out);
     add::<weir_wire::grants::ReportAcceptance>(&mut out);
     add::<weir_wire::board::BoardMember>(&mut out);
+    add::<weir_wire::board::BountyRuleMinor>(&mut out);
+    add::<weir_wire::board::BountyRulesMinor>(&mut out);
     add::<weir_wire::board::Board>(&mut out);
     add::<weir_wire::board::ProposedChange>(&mut out);
     add::<weir_wire::board::BoardSignature>(&mut out);

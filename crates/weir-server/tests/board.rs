@@ -396,3 +396,45 @@ async fn a_decision_interrupted_while_applying_ends_failed() {
     let (s, _) = sign(&b, 1, &p).await;
     assert_eq!(s, StatusCode::CONFLICT);
 }
+
+/// A bounty pool's rules are a board decision where a board governs: the operator alone is
+/// refused, the board's k signatures open it.
+#[tokio::test]
+async fn the_board_opens_bounty_pools() {
+    let b = board_world().await;
+    init(&b, 2).await;
+    let rules = json!({"pays": [{"kind": "vulnerability", "amount": 10000}],
+        "cap_per_report": 10000, "cap_per_pool": 100000});
+    let (s, v) = b
+        .app
+        .send_json(
+            Method::POST,
+            "/api/v1/funding/pools",
+            Some(&b.op),
+            json!({"name": "vulns", "title": "Bounties", "purpose": "bounty", "rules": {
+                "pays": [{"kind": "vulnerability", "amount": "100"}],
+                "cap_per_report": "100", "cap_per_pool": "1000"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "board_required"),
+        "{v}"
+    );
+    let (s, p) = propose(
+        &b,
+        &b.op,
+        json!({"kind": "pool_create", "name": "vulns", "title": "Bounties", "rules": rules}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    sign(&b, 0, &p).await;
+    let (s, v) = sign(&b, 1, &p).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("applied")),
+        "{v}"
+    );
+    let pool = b.app.json("/api/v1/funding/pools/vulns", None).await;
+    assert_eq!(pool["rules"]["cap_per_pool"], "1000.00", "{pool}");
+}

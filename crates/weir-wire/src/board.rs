@@ -38,6 +38,9 @@ pub struct ProposedChange {
     pub public_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `pool_create`: the bounty pool's rules, amounts in the currency's minor unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<BountyRulesMinor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     /// `tier_lower`: the repo's internal id, filled in by the registry when proposed.
@@ -49,6 +52,31 @@ pub struct ProposedChange {
     pub threshold: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<String>,
+    /// `pool_create`: the pool's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A bounty rule with its amount in the currency's minor unit (e.g. cents).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BountyRuleMinor {
+    pub amount: i64,
+    #[serde(default)]
+    pub class: Option<String>,
+    pub kind: String,
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    #[serde(default)]
+    pub suite: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BountyRulesMinor {
+    pub cap_per_pool: i64,
+    pub cap_per_report: i64,
+    pub pays: Vec<BountyRuleMinor>,
 }
 
 /// One member's signature on a proposal.

@@ -53,6 +53,16 @@ pub enum ProposeCommand {
     GrantAward {
         application: i64,
     },
+    /// Open a bounty pool: --rules FILE, JSON {"pays": [{"kind", "class"?, "min_severity"?,
+    /// "suite"?, "amount"}], "cap_per_report", "cap_per_pool"} with amounts in the currency's
+    /// minor unit (cents for EUR).
+    PoolCreate {
+        name: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        rules: PathBuf,
+    },
     /// Replace the board: NAME=PUBKEY_FILE members and the threshold.
     Membership {
         #[arg(long = "member", required = true)]
@@ -128,6 +138,8 @@ fn print_proposal(p: &Proposal) {
 fn change(c: ProposeCommand) -> Result<ProposedChange> {
     let mut w = ProposedChange {
         application: None,
+        title: None,
+        rules: None,
         kind: String::new(),
         members: None,
         name: None,
@@ -170,6 +182,18 @@ fn change(c: ProposeCommand) -> Result<ProposedChange> {
             w.repo = Some(repo);
             w.tier = Some(tier);
             w.reason = Some(reason);
+        }
+        ProposeCommand::PoolCreate { name, title, rules } => {
+            w.kind = "pool_create".into();
+            w.name = Some(name);
+            w.title = Some(title);
+            w.rules = Some(
+                serde_json::from_slice(
+                    &std::fs::read(&rules)
+                        .with_context(|| format!("reading {}", rules.display()))?,
+                )
+                .with_context(|| format!("{}: not bounty rules JSON", rules.display()))?,
+            );
         }
         ProposeCommand::GrantAward { application } => {
             w.kind = "grant_award".into();
