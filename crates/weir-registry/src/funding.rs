@@ -242,7 +242,15 @@ pub async fn pledge(
             format!("at most {MAX_PLEDGES_PER_DAY} pledges a day per account"),
         ));
     }
-    let mut ev = entry_event(ctx, now, &p.name, EntryKind::Pledge, minor, json!({}));
+    // A pledge names its member publicly: the pooled ledger is the funders' public record.
+    let mut ev = entry_event(
+        ctx,
+        now,
+        &p.name,
+        EntryKind::Pledge,
+        minor,
+        json!({"member": me}),
+    );
     ev.subject = Some(me.clone());
     store
         .db

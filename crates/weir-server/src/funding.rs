@@ -7,10 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use weir_core::ledger::{Balance, BountyRule, BountyRules};
+use weir_core::ledger::{Balance, BountyRule, BountyRules, EntryKind};
 use weir_registry::funding::{self as svc, Currency};
 use weir_store::funding::{Entry, Payout, Pool};
-use weir_wire::ErrorCode;
 use weir_wire::funding as wire;
 
 use crate::auth::Caller;
@@ -65,10 +64,12 @@ fn entry_json(e: &Entry, c: &Currency, caller: &Caller) -> wire::LedgerEntry {
         pool: e.pool.clone(),
         kind: e.kind.as_str().to_string(),
         amount: c.format(e.amount),
-        party: e
-            .party
-            .clone()
-            .filter(|p| svc::sees_parties(&caller.subject, p)),
+        // Pledges are public (the pooled ledger names its funders); a payout's beneficiary is
+        // theirs and the operators' to see.
+        party: e.party.clone().filter(|p| {
+            matches!(e.kind, EntryKind::Pledge | EntryKind::Withdraw)
+                || svc::sees_parties(&caller.subject, p)
+        }),
         payout: e.payout_id,
         at: iso8601(e.at),
     }
@@ -319,20 +320,18 @@ async fn statement(
     caller: Caller,
     Path(user): Path<String>,
 ) -> Result<Json<wire::Statement>, ApiError> {
-    if !svc::sees_parties(&caller.subject, &user) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::NotMember,
-            "a member's statement is theirs and the operators'",
-        ));
-    }
+    // Public: what a member pledged; theirs and the operators': what was paid to them.
+    let full = svc::sees_parties(&caller.subject, &user);
     let c = &state.config.currency;
     let entries = state
         .store
         .db
         .ledger_entries(None, Some(&user), 0, 100_000)
         .await
-        .map_err(weir_registry::ServiceError::from)?;
+        .map_err(weir_registry::ServiceError::from)?
+        .into_iter()
+        .filter(|e| full || matches!(e.kind, EntryKind::Pledge | EntryKind::Withdraw))
+        .collect::<Vec<_>>();
     let mut pools: Vec<wire::StatementLine> = Vec::new();
     let mut totals: Vec<(String, i64, i64)> = Vec::new();
     for e in &entries {

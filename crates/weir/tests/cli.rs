@@ -964,7 +964,7 @@ fn funding_pools_from_the_cli() {
     );
     let shown = ok(&weir(&["pool", "show", "vulns"], &[("WEIR_SERVER", url)]));
     assert!(
-        shown.contains("pledge 10.50") && !shown.contains("fred"),
+        shown.contains("pledge 10.50 (fred)"),
         "{shown}"
     );
     let st = ok(&run(&["pool", "statement", "fred"], &fred));
