@@ -963,10 +963,7 @@ fn funding_pools_from_the_cli() {
         "{pledged}"
     );
     let shown = ok(&weir(&["pool", "show", "vulns"], &[("WEIR_SERVER", url)]));
-    assert!(
-        shown.contains("pledge 10.50 (fred)"),
-        "{shown}"
-    );
+    assert!(shown.contains("pledge 10.50 (fred)"), "{shown}");
     let st = ok(&run(&["pool", "statement", "fred"], &fred));
     assert!(st.contains("vulns: pledged 10.50"), "{st}");
 }
