@@ -58,6 +58,9 @@ def registry():
     proc = subprocess.Popen(
         [WEIR, "serve", "--data", data, "--listen", f"127.0.0.1:{PORT}", "--demo"],
         stdout=log, stderr=subprocess.STDOUT,
+        # The demo's board would govern the policy, evaluator and tier changes these tests make
+        # directly as the operator.
+        env=dict(os.environ, WEIR_DEMO_BOARD="off"),
     )
     deadline = time.time() + 60
     while True:

@@ -247,6 +247,11 @@ const RESEARCH_MODELS: &[&str] = &[
     "acme/sealed-model",
 ];
 
+/// Whether the demo seeds its board (not with `WEIR_DEMO_BOARD=off`).
+fn demo_board() -> bool {
+    std::env::var("WEIR_DEMO_BOARD").as_deref() != Ok("off")
+}
+
 /// The demo's compute call and bounty pool.
 const DEMO_CALL: &str = "airr-2026";
 const DEMO_POOL: &str = "safety-bounties";
@@ -828,7 +833,11 @@ pub async fn seed(
         seed_incidents(store, osv_prefix).await?;
         pay_bounties(store).await?;
         seed_research(store, enclave).await?;
-        seed_board(store, data, log_signer).await?;
+        // The board governs policy, evaluator, verifier and tier changes from here on; a demo
+        // for driving those directly (the interop tests) starts with WEIR_DEMO_BOARD=off.
+        if demo_board() {
+            seed_board(store, data, log_signer).await?;
+        }
     }
     println!(
         "demo data {}:",
@@ -928,14 +937,16 @@ pub async fn seed(
     println!(
         "    weir pool show {DEMO_POOL} --server {public_url}; weir pool payouts --server {public_url}"
     );
-    println!(
-        "    weir board show --server {public_url}; weir board proposal 1 --server {public_url}   # 2-of-3, one signature so far"
-    );
-    println!(
-        "    WEIR_TOKEN=<reviewer2> weir board sign 1 --key {}/demo-board/reviewer2.key --server {public_url}   # applies the policy",
-        data.display()
-    );
-    println!("    weir board verify 1 --server {public_url}");
+    if demo_board() {
+        println!(
+            "    weir board show --server {public_url}; weir board proposal 1 --server {public_url}   # 2-of-3, one signature so far"
+        );
+        println!(
+            "    WEIR_TOKEN=<reviewer2> weir board sign 1 --key {}/demo-board/reviewer2.key --server {public_url}   # applies the policy",
+            data.display()
+        );
+        println!("    weir board verify 1 --server {public_url}");
+    }
     println!("  try:");
     println!("    weir pull acme/tiny-llama --server {public_url}");
     println!(
