@@ -153,8 +153,12 @@ pub enum Action<'a> {
     /// Report an incident about a repo: anyone who can see it, signed in or not.
     ReportIncident(&'a RepoFacts),
     /// Handle incidents about a repo (triage, confirm, reject, mitigate, disclose, updates):
-    /// operators, and the owners of the publishing namespace.
-    HandleIncident(&'a RepoFacts),
+    /// operators, and the owners of the publishing namespace; never the incident's own reporter
+    /// (who acts on it as its reporter), since confirming it can pay them a bounty.
+    HandleIncident {
+        repo: &'a RepoFacts,
+        reporter: Option<&'a str>,
+    },
     /// Sign off a release of a publisher on probation: operators only.
     SignOffRelease(&'a RepoFacts),
     /// Record that a regulatory notification about a repo was made (the compute presumption's
@@ -637,7 +641,16 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
             None => Decision::deny(Reason::NotVisible),
             Some(_) => Decision::allow(Reason::PublicRepo),
         },
-        Action::HandleIncident(repo) | Action::RecordNotification(repo) => {
+        Action::HandleIncident { repo, reporter } => {
+            if visible(subject, repo).is_none() {
+                return Decision::deny(Reason::NotVisible);
+            }
+            match (subject.user(), reporter) {
+                (Some(u), Some(r)) if u.name.as_str() == *r => Decision::deny(Reason::OwnRequest),
+                _ => owners_or_operators(subject, repo),
+            }
+        }
+        Action::RecordNotification(repo) => {
             if visible(subject, repo).is_none() {
                 return Decision::deny(Reason::NotVisible);
             }

@@ -326,17 +326,51 @@ fn incidents_are_reported_by_anyone_and_handled_by_operators_and_the_publisher()
     let publisher = owner("alice", "acme");
     let outsider = user("carol", &[], Scope::Write, IdentityLevel::Identified);
     assert_eq!(
-        authorize(&op, &Action::HandleIncident(&r)).reason,
+        authorize(
+            &op,
+            &Action::HandleIncident {
+                repo: &r,
+                reporter: Some("dan"),
+            }
+        )
+        .reason,
         Reason::AdminToken
     );
     assert_eq!(
-        authorize(&publisher, &Action::HandleIncident(&r)).reason,
+        authorize(
+            &publisher,
+            &Action::HandleIncident {
+                repo: &r,
+                reporter: Some("dan"),
+            }
+        )
+        .reason,
         Reason::Owner
     );
     assert_eq!(
-        authorize(&outsider, &Action::HandleIncident(&r)).reason,
+        authorize(
+            &outsider,
+            &Action::HandleIncident {
+                repo: &r,
+                reporter: Some("dan"),
+            }
+        )
+        .reason,
         Reason::NotReviewer
     );
+    // Neither an operator nor the publisher handles an incident they reported themselves.
+    for (s, me) in [(&op, "op"), (&publisher, "alice")] {
+        let own = Action::HandleIncident {
+            repo: &r,
+            reporter: Some(me),
+        };
+        assert_eq!(authorize(s, &own).reason, Reason::OwnRequest);
+    }
+    let anonymous_report = Action::HandleIncident {
+        repo: &r,
+        reporter: None,
+    };
+    assert!(authorize(&op, &anonymous_report).allow);
     assert!(authorize(&op, &Action::SignOffRelease(&r)).allow);
     assert!(!authorize(&publisher, &Action::SignOffRelease(&r)).allow);
 }
@@ -377,7 +411,13 @@ fn decision_matrix() {
                         },
                     ),
                     ("report", Action::ReportIncident(&r)),
-                    ("handle", Action::HandleIncident(&r)),
+                    (
+                        "handle",
+                        Action::HandleIncident {
+                            repo: &r,
+                            reporter: Some("dan"),
+                        },
+                    ),
                 ];
                 for (label, action) in actions {
                     let d = authorize(&subject, &action);

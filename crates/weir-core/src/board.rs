@@ -21,7 +21,7 @@ pub struct Member {
 }
 
 /// What a proposal changes, exactly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Change {
     /// Put a classification policy (TOML text) in force.
@@ -43,6 +43,11 @@ pub enum Change {
     },
     VerifierRevoke {
         name: String,
+    },
+    /// Add an evaluation suite (or a new version of one): what a suite counts decides
+    /// classification as much as the policy does.
+    SuiteAdd {
+        suite: crate::eval::Suite,
     },
     /// Lower a repo's tier below the publisher's choice, with the recorded reason.
     TierLower {
@@ -77,6 +82,7 @@ impl Change {
             Change::EvaluatorRevoke { .. } => "evaluator_revoke",
             Change::VerifierAdd { .. } => "verifier_add",
             Change::VerifierRevoke { .. } => "verifier_revoke",
+            Change::SuiteAdd { .. } => "suite_add",
             Change::TierLower { .. } => "tier_lower",
             Change::GrantAward { .. } => "grant_award",
             Change::PoolCreate { .. } => "pool_create",

@@ -143,6 +143,7 @@ async fn check_change(store: &Store, change: &Change) -> Result<(), ServiceError
             key_ok(public_key)?;
         }
         Change::EvaluatorRevoke { name } | Change::VerifierRevoke { name } => name_ok(name)?,
+        Change::SuiteAdd { suite } => crate::evaluators::check_suite(suite)?,
         Change::TierLower {
             repo,
             repo_id,
@@ -358,6 +359,9 @@ async fn apply(
         }
         Change::EvaluatorRevoke { name } => {
             crate::evaluators::revoke(store, name, ctx, now).await?;
+        }
+        Change::SuiteAdd { suite } => {
+            crate::evaluators::add_suite_decided(store, suite.clone(), ctx, now).await?;
         }
         Change::VerifierAdd { name, public_key } => {
             let n = Name::parse(name).map_err(|e| invalid_change(e.to_string()))?;
@@ -603,6 +607,29 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
         "verifier_revoke" => Change::VerifierRevoke {
             name: need(&c.name, "name")?,
         },
+        "suite_add" => {
+            let s = c
+                .suite
+                .as_ref()
+                .ok_or_else(|| invalid_change("a suite_add change needs suite"))?;
+            Change::SuiteAdd {
+                suite: weir_core::eval::Suite {
+                    name: s.name.clone(),
+                    version: 0,
+                    domain: weir_core::eval::Domain::parse(&s.domain).ok_or_else(|| {
+                        invalid_change(
+                            "the suite's domain is bio, chem, cyber, autonomy or manipulation",
+                        )
+                    })?,
+                    metric: s.metric.clone(),
+                    chance: s.chance,
+                    questions: s.questions,
+                    original_questions: s.original_questions,
+                    tasks: s.tasks.clone(),
+                    source: s.source.clone(),
+                },
+            }
+        }
         "tier_lower" => Change::TierLower {
             repo: need(&c.repo, "repo")?,
             repo_id: c.repo_id.unwrap_or(0),
@@ -657,7 +684,7 @@ pub fn from_wire(c: &weir_wire::board::ProposedChange) -> Result<Change, Service
         },
         other => {
             return Err(invalid_change(format!(
-                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, tier_lower, grant_award, pool_create, membership)"
+                "unknown change {other:?} (policy_set, evaluator_add, evaluator_revoke, verifier_add, verifier_revoke, suite_add, tier_lower, grant_award, pool_create, membership)"
             )));
         }
     })
@@ -676,6 +703,7 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
         reason: None,
         repo: None,
         repo_id: None,
+        suite: None,
         text: None,
         threshold: None,
         tier: None,
@@ -701,6 +729,19 @@ pub fn to_wire(c: &Change) -> weir_wire::board::ProposedChange {
             w.reason = Some(reason.clone());
         }
         Change::GrantAward { application } => w.application = Some(*application),
+        Change::SuiteAdd { suite } => {
+            w.suite = Some(weir_wire::evals::Suite {
+                chance: suite.chance,
+                domain: suite.domain.as_str().to_string(),
+                metric: suite.metric.clone(),
+                name: suite.name.clone(),
+                original_questions: suite.original_questions,
+                questions: suite.questions,
+                source: suite.source.clone(),
+                tasks: suite.tasks.clone(),
+                version: suite.version,
+            })
+        }
         Change::PoolCreate { name, title, rules } => {
             w.name = Some(name.clone());
             w.title = Some(title.clone());

@@ -64,6 +64,29 @@ pub async fn add_suite(
     ctx: &Context,
     now: i64,
 ) -> Result<Suite, ServiceError> {
+    if crate::board::governed(store).await? {
+        return Err(crate::board::board_required("adding an evaluation suite"));
+    }
+    add_suite_decided(store, suite, ctx, now).await
+}
+
+/// [`add_suite`] as the board decided it (or the operator, where no board governs).
+pub async fn add_suite_decided(
+    store: &Store,
+    suite: Suite,
+    ctx: &Context,
+    now: i64,
+) -> Result<Suite, ServiceError> {
+    check_suite(&suite)?;
+    let e = event(ctx, now, "suite.add", &suite.name, "added");
+    let s = store.db.add_suite_logged(&suite, &e).await?;
+    reclassify_all(store, ctx.actor.as_deref(), Lowering::AfterReview, now).await?;
+    Ok(s)
+}
+
+/// A suite's fields are sensible: a name, chance in [0, 1), positive question counts, 1 to 20
+/// task names, a metric and a source, each bounded.
+pub fn check_suite(suite: &Suite) -> Result<(), ServiceError> {
     weir_core::Name::parse(&suite.name)
         .map_err(|e| invalid(ErrorCode::InvalidName, format!("suite name: {e}")))?;
     if !(0.0..1.0).contains(&suite.chance) {
@@ -84,8 +107,22 @@ pub async fn add_suite(
             "a suite must say where it comes from (source)",
         ));
     }
-    let e = event(ctx, now, "suite.add", &suite.name, "added");
-    let s = store.db.add_suite_logged(&suite, &e).await?;
-    reclassify_all(store, ctx.actor.as_deref(), Lowering::AfterReview, now).await?;
-    Ok(s)
+    let plain =
+        |t: &str, max: usize| !t.is_empty() && t.len() <= max && t.chars().all(|c| !c.is_control());
+    if suite.source.len() > 2000 || !plain(&suite.metric, 64) {
+        return Err(invalid(
+            ErrorCode::InvalidField,
+            "a suite's metric is 1 to 64 characters and its source at most 2000",
+        ));
+    }
+    if suite.tasks.is_empty()
+        || suite.tasks.len() > 20
+        || !suite.tasks.iter().all(|t| plain(t, 128))
+    {
+        return Err(invalid(
+            ErrorCode::InvalidField,
+            "a suite runs 1 to 20 harness tasks, each named in 1 to 128 characters",
+        ));
+    }
+    Ok(())
 }

@@ -254,13 +254,13 @@ pub async fn pledge(
     ev.subject = Some(me.clone());
     store
         .db
-        .append_entry_logged(p.id, EntryKind::Pledge, Some(&me), minor, now, &ev)
+        .append_entry_logged(p.id, EntryKind::Pledge, Some(&me), minor, None, now, &ev)
         .await
         .map_err(ledger_error)
 }
 
 /// Spending from a compute or grants pool (operators), with its reason (kept off the public
-/// entry).
+/// entry), optionally funding a grant award (named on the public entry).
 #[allow(clippy::too_many_arguments)]
 pub async fn disburse(
     store: &Store,
@@ -268,6 +268,7 @@ pub async fn disburse(
     pool: &str,
     amount: &str,
     reason: &str,
+    award: Option<i64>,
     currency: &Currency,
     ctx: &Context,
     now: i64,
@@ -289,11 +290,32 @@ pub async fn disburse(
         ));
     }
     let minor = currency.parse(amount)?;
-    let mut ev = entry_event(ctx, now, &p.name, EntryKind::Disburse, minor, json!({}));
+    if let Some(id) = award {
+        let a = store.db.award(id).await?.ok_or_else(|| {
+            refused(
+                Kind::NotFound,
+                ErrorCode::AwardNotFound,
+                format!("no award {id}"),
+            )
+            .next("weir grant awards lists them")
+        })?;
+        if a.revoked_at.is_some() {
+            return Err(refused(
+                Kind::Conflict,
+                ErrorCode::AwardRevoked,
+                format!("award {id} is revoked: nothing more is disbursed for it"),
+            ));
+        }
+    }
+    let extra = match award {
+        Some(id) => json!({ "award": id }),
+        None => json!({}),
+    };
+    let mut ev = entry_event(ctx, now, &p.name, EntryKind::Disburse, minor, extra);
     ev.details["reason"] = json!(reason.trim());
     store
         .db
-        .append_entry_logged(p.id, EntryKind::Disburse, None, minor, now, &ev)
+        .append_entry_logged(p.id, EntryKind::Disburse, None, minor, award, now, &ev)
         .await
         .map_err(ledger_error)
 }

@@ -58,7 +58,7 @@ fn balance_json(b: &Balance, c: &Currency) -> wire::Balance {
     }
 }
 
-fn entry_json(e: &Entry, c: &Currency, caller: &Caller) -> wire::LedgerEntry {
+pub(crate) fn entry_json(e: &Entry, c: &Currency, caller: &Caller) -> wire::LedgerEntry {
     wire::LedgerEntry {
         id: e.id,
         pool: e.pool.clone(),
@@ -71,6 +71,7 @@ fn entry_json(e: &Entry, c: &Currency, caller: &Caller) -> wire::LedgerEntry {
                 || svc::sees_parties(&caller.subject, p)
         }),
         payout: e.payout_id,
+        award: e.award_id,
         at: iso8601(e.at),
     }
 }
@@ -259,6 +260,7 @@ async fn disburse(
         &name,
         &body.amount,
         &body.reason,
+        body.award,
         &state.config.currency,
         &meta.context(&caller),
         now(),

@@ -493,8 +493,18 @@ async fn usage(
     let deci = |ms: i64| (ms + 50).div_euclid(100);
     let total: i64 = jobs.iter().map(|j| deci(j.charged_ms)).sum();
     let remaining = deci((v.award.released_cpu_ms - v.used_cpu_ms).max(0));
+    let disbursements = state
+        .store
+        .db
+        .award_disbursements(id)
+        .await
+        .map_err(weir_registry::ServiceError::from)?
+        .iter()
+        .map(|e| crate::funding::entry_json(e, &state.config.currency, &caller))
+        .collect();
     Ok(Json(wire::UsageStatement {
         award: award_json(&v, true),
+        disbursements,
         jobs: jobs
             .iter()
             .map(|j| wire::UsageLine {

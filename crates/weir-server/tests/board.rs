@@ -438,3 +438,80 @@ async fn the_board_opens_bounty_pools() {
     let pool = b.app.json("/api/v1/funding/pools/vulns", None).await;
     assert_eq!(pool["rules"]["cap_per_pool"], "1000.00", "{pool}");
 }
+
+/// A new evaluation suite changes classification as the policy does: where a board governs,
+/// the operator alone is refused, and k signatures add exactly the proposed suite.
+#[tokio::test]
+async fn the_board_adds_evaluation_suites() {
+    let b = board_world().await;
+    init(&b, 2).await;
+    let suite = weir_core::eval::Suite {
+        name: "cyber-ctf".into(),
+        version: 0,
+        domain: weir_core::eval::Domain::Cyber,
+        metric: "acc".into(),
+        chance: 0.25,
+        questions: 400,
+        original_questions: None,
+        tasks: vec!["cyber_ctf".into()],
+        source: "a test".into(),
+    };
+    let direct = weir_registry::evaluators::add_suite(
+        &b.app.store,
+        suite.clone(),
+        &weir_registry::Context::default(),
+        weir_registry::clock::now(),
+    )
+    .await;
+    assert!(direct.is_err(), "the operator alone adds no suite");
+    let change = json!({"kind": "suite_add", "suite": {"name": "cyber-ctf", "version": 0,
+        "domain": "cyber", "metric": "acc", "chance": 0.25, "questions": 400,
+        "original_questions": null, "tasks": ["cyber_ctf"], "source": "a test"}});
+    // Nonsense is refused when proposed, never at decision time.
+    let mut bad = change.clone();
+    bad["suite"]["chance"] = json!(1.5);
+    let (s, v) = propose(&b, &b.op, bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let mut bad = change.clone();
+    bad["suite"]["tasks"] = json!([]);
+    let (s, v) = propose(&b, &b.op, bad).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, p) = propose(&b, &b.op, change).await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (_, v) = sign(&b, 0, &p).await;
+    assert_eq!(v["state"], "pending", "{v}");
+    assert!(
+        b.app
+            .store
+            .db
+            .suites()
+            .await
+            .expect("suites")
+            .iter()
+            .all(|s| s.name != "cyber-ctf"),
+        "k-1 signatures change nothing"
+    );
+    let (s, v) = sign(&b, 2, &p).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("applied")),
+        "{v}"
+    );
+    let added = b
+        .app
+        .store
+        .db
+        .suites()
+        .await
+        .expect("suites")
+        .into_iter()
+        .find(|s| s.name == "cyber-ctf")
+        .expect("added");
+    assert_eq!(
+        weir_core::eval::Suite {
+            version: added.version,
+            ..suite
+        },
+        added
+    );
+}

@@ -645,3 +645,100 @@ async fn a_board_decides_the_largest_routes_award() {
         "{v}"
     );
 }
+
+/// A disbursement from a grants pool may name the award it funds: the public ledger entry and
+/// the award's usage statement both show it; an unknown or revoked award is refused.
+#[tokio::test]
+async fn disbursements_fund_named_awards() {
+    let w = grants_world(&["small"]).await;
+    open_call(&w, "airr").await;
+    let (s, v) = post(
+        &w,
+        "/api/v1/grants/applications",
+        &w.grace,
+        application("small", "gateway", 1.0),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let award = w.app.json("/api/v1/grants/awards", None).await["awards"][0]["id"]
+        .as_i64()
+        .expect("award");
+    let op = &w.ops[1];
+    let (s, v) = post(
+        &w,
+        "/api/v1/funding/pools",
+        op,
+        json!({"name": "grants", "title": "Grants", "purpose": "grants"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = post(
+        &w,
+        "/api/v1/funding/pools/grants/pledges",
+        &w.dan,
+        json!({"amount": "500"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let path = "/api/v1/funding/pools/grants/disbursements";
+    let (s, v) = post(
+        &w,
+        path,
+        op,
+        json!({"amount": "1", "reason": "r", "award": 999_999}),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "award_not_found"),
+        "{v}"
+    );
+    let (s, v) = post(
+        &w,
+        path,
+        op,
+        json!({"amount": "120.50", "reason": "first tranche's compute", "award": award}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let pool = w.app.json("/api/v1/funding/pools/grants", None).await;
+    let entry = pool["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["kind"] == "disburse")
+        .expect("disbursement")
+        .clone();
+    assert_eq!(
+        (entry["award"].as_i64(), entry["amount"].as_str()),
+        (Some(award), Some("120.50"))
+    );
+    let usage = w
+        .app
+        .json(
+            &format!("/api/v1/grants/awards/{award}/usage"),
+            Some(&w.grace),
+        )
+        .await;
+    assert_eq!(usage["disbursements"], json!([entry]), "{usage}");
+    let (s, v) = post(
+        &w,
+        &format!("/api/v1/grants/awards/{award}/revoke"),
+        op,
+        json!({"reason": "misuse"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = post(
+        &w,
+        path,
+        op,
+        json!({"amount": "1", "reason": "r", "award": award}),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::CONFLICT, "award_revoked"),
+        "{v}"
+    );
+}

@@ -136,6 +136,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "funding",
         include_str!("../migrations/sqlite/0026_funding.sql"),
     ),
+    (
+        27,
+        "disbursement_award",
+        include_str!("../migrations/sqlite/0027_disbursement_award.sql"),
+    ),
 ];
 
 #[derive(Clone)]

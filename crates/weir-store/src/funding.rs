@@ -29,6 +29,8 @@ pub struct Entry {
     pub party: Option<String>,
     pub amount: i64,
     pub payout_id: Option<i64>,
+    /// The grant award a disbursement funds.
+    pub award_id: Option<i64>,
     pub at: i64,
 }
 
@@ -85,6 +87,7 @@ fn entry_from_row(r: &AnyRow) -> Result<Entry> {
         party: r.try_get("party")?,
         amount: r.try_get("amount")?,
         payout_id: r.try_get("payout_id")?,
+        award_id: r.try_get("award_id")?,
         at: r.try_get("at")?,
     })
 }
@@ -105,7 +108,7 @@ fn payout_from_row(r: &AnyRow) -> Result<Payout> {
 }
 
 const ENTRY_COLUMNS: &str =
-    "SELECT e.id, p.name AS pool_name, e.kind, e.party, e.amount, e.payout_id, e.at
+    "SELECT e.id, p.name AS pool_name, e.kind, e.party, e.amount, e.payout_id, e.award_id, e.at
      FROM funding_entries e JOIN funding_pools p ON p.id = e.pool_id";
 const PAYOUT_COLUMNS: &str =
     "SELECT o.id, o.pool_id, p.name AS pool_name, o.source, o.beneficiary, o.amount, o.state,
@@ -136,22 +139,24 @@ async fn append_in(
     kind: EntryKind,
     party: Option<&str>,
     amount: i64,
-    payout_id: Option<i64>,
+    link: (Option<i64>, Option<i64>),
     at: i64,
 ) -> Result<Balance> {
+    let (payout_id, award_id) = link;
     let after = balance_in(tx, pool_id)
         .await?
         .apply(kind, amount)
         .map_err(refused)?;
     sqlx::query(
-        "INSERT INTO funding_entries (pool_id, kind, party, amount, payout_id, at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO funding_entries (pool_id, kind, party, amount, payout_id, award_id, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(pool_id)
     .bind(kind.as_str())
     .bind(party)
     .bind(amount)
     .bind(payout_id)
+    .bind(award_id)
     .bind(at)
     .execute(&mut *tx)
     .await?;
@@ -236,20 +241,34 @@ impl Db {
 
     /// A pledge, a withdrawal or a disbursement, with its event; refused (nothing written) when
     /// the balance would go negative ([`ledger_refusal`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn append_entry_logged(
         &self,
         pool_id: i64,
         kind: EntryKind,
         party: Option<&str>,
         amount: i64,
+        award_id: Option<i64>,
         at: i64,
         event: &Event,
     ) -> Result<Balance> {
         let mut tx = self.begin_write().await?;
-        let b = append_in(&mut tx, pool_id, kind, party, amount, None, at).await?;
+        let b = append_in(&mut tx, pool_id, kind, party, amount, (None, award_id), at).await?;
         record_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(b)
+    }
+
+    /// The disbursements that fund award `award_id`, oldest first.
+    pub async fn award_disbursements(&self, award_id: i64) -> Result<Vec<Entry>> {
+        let sql = format!("{ENTRY_COLUMNS} WHERE e.award_id = $1 ORDER BY e.id LIMIT 1000");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(award_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
     }
 
     /// Entries, oldest first, after entry `after`, at most `limit`: of one pool, of one party,
@@ -329,7 +348,7 @@ impl Db {
             EntryKind::Commit,
             Some(beneficiary),
             amount,
-            Some(id),
+            (Some(id), None),
             at,
         )
         .await?;
@@ -411,7 +430,7 @@ impl Db {
             entry,
             Some(&beneficiary),
             amount,
-            Some(id),
+            (Some(id), None),
             at,
         )
         .await?;

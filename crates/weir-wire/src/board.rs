@@ -46,6 +46,9 @@ pub struct ProposedChange {
     /// `tier_lower`: the repo's internal id, filled in by the registry when proposed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<i64>,
+    /// `suite_add`: the evaluation suite (its `version` is assigned when it applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<crate::evals::Suite>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

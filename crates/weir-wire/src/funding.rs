@@ -59,6 +59,8 @@ pub struct LedgerEntry {
     pub id: i64,
     /// `pledge`, `withdraw`, `commit`, `release`, `payout`, `reverse` or `disburse`.
     pub kind: String,
+    /// A disbursement: the grant award it funds, if it names one.
+    pub award: Option<i64>,
     pub party: Option<String>,
     pub payout: Option<i64>,
     pub pool: String,
@@ -94,6 +96,9 @@ pub struct PledgeSubmission {
 pub struct Disbursement {
     pub amount: String,
     pub reason: String,
+    /// The grant award it funds (optional; public on the entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub award: Option<i64>,
 }
 
 /// A bounty payout; `beneficiary` for them and operators.

@@ -192,6 +192,8 @@ pub struct UsageLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UsageStatement {
     pub award: Award,
+    /// Disbursements from the consortium's pools that name this award (public on the ledger).
+    pub disbursements: Vec<crate::funding::LedgerEntry>,
     pub jobs: Vec<UsageLine>,
     pub remaining_released_cpu_seconds: f64,
     pub total_cpu_seconds: f64,

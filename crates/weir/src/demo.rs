@@ -255,6 +255,7 @@ fn demo_board() -> bool {
 /// The demo's compute call and bounty pool.
 const DEMO_CALL: &str = "airr-2026";
 const DEMO_POOL: &str = "safety-bounties";
+const DEMO_COMPUTE_POOL: &str = "compute";
 
 /// The demo's research project.
 pub const DEMO_PROJECT: &str = "safetylab/bio-uplift-study";
@@ -508,6 +509,60 @@ async fn seed_grants(
     weir_registry::grants::withdraw(store, grace, ids[2], &ctx("grace"), time_now())
         .await
         .map_err(err)?;
+    // The consortium's compute pool, pledged by acme's owner, funds the demo project's award.
+    let currency = weir_registry::funding::Currency::default();
+    weir_registry::funding::create_pool(
+        store,
+        r1,
+        DEMO_COMPUTE_POOL,
+        "Public-interest compute",
+        "compute",
+        None,
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    let alice = Name::parse("alice").map_err(|e| anyhow!("{e}"))?;
+    let (alice, _) =
+        weir_registry::access::subject_of(store, &alice, Scope::Write, time_now()).await?;
+    weir_registry::funding::pledge(
+        store,
+        &alice,
+        DEMO_COMPUTE_POOL,
+        "5000.00",
+        &currency,
+        &ctx("alice"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
+    let (ns, name) = DEMO_PROJECT
+        .split_once('/')
+        .ok_or_else(|| anyhow!("demo project name"))?;
+    let project = store
+        .db
+        .project(ns, name)
+        .await?
+        .ok_or_else(|| anyhow!("demo project missing"))?;
+    let award = store
+        .db
+        .current_award(project.id)
+        .await?
+        .ok_or_else(|| anyhow!("demo award missing"))?;
+    weir_registry::funding::disburse(
+        store,
+        r1,
+        DEMO_COMPUTE_POOL,
+        "400.00",
+        "the first tranche's CPU time",
+        Some(award.id),
+        &currency,
+        &ctx("reviewer1"),
+        time_now(),
+    )
+    .await
+    .map_err(err)?;
     Ok(())
 }
 

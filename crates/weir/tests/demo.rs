@@ -78,6 +78,16 @@ fn the_demo_seeds_and_its_private_repo_never_reaches_the_log() {
     let _ = child.wait();
     assert!(entries.len() > 10, "{} entries", entries.len());
     assert!(entries.iter().any(|e| e.contains("acme/tiny-llama")));
+    // The grants, funding and board the demo seeds are on the log: the compute pool's
+    // disbursement names the demo award it funds; the board's pending proposal is there.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.contains(r#""entry":"disburse""#) && e.contains(r#""award":"#)),
+        "no disbursement to an award on the log"
+    );
+    assert!(entries.iter().any(|e| e.contains("airr-2026")));
+    assert!(entries.iter().any(|e| e.contains("board.propose")));
     for e in &entries {
         assert!(
             !e.contains("internal-draft"),

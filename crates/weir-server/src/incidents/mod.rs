@@ -192,10 +192,15 @@ fn followup_hash(token: &str) -> String {
 }
 
 /// The caller's role on an incident, if any: reviewer (operator), publisher (namespace owner),
-/// or reporter (the account that reported it, or the holder of its follow-up token).
+/// or reporter (the account that reported it, or the holder of its follow-up token). Whoever
+/// reported it is its reporter, even an operator or its publisher: another operator triages it.
 fn role(caller: &Caller, meta: &RequestMeta, repo: &Repo, i: &Incident) -> Option<Role> {
     let f = gate::facts(repo);
-    let d = caller.authorize(&Action::HandleIncident(&f));
+    // An operator or publisher who reported it themselves falls through to the reporter's role.
+    let d = caller.authorize(&Action::HandleIncident {
+        repo: &f,
+        reporter: i.reporter.as_deref(),
+    });
     if d.allow {
         return Some(if d.reason == weir_authz::Reason::AdminToken {
             Role::Reviewer

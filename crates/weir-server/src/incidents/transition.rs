@@ -84,7 +84,7 @@ pub(super) async fn transition(
             return Err(
                 ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotAllowed, e.to_string()).next(
                     format!(
-                        "add what you know with POST /api/v1/incidents/{id}/updates; operators decide"
+                        "add what you know with POST /api/v1/incidents/{id}/updates; operators decide (another operator, if you reported it)"
                     ),
                 ),
             );

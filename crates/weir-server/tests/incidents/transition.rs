@@ -534,3 +534,46 @@ async fn publishers_do_not_judge_their_own_incidents() {
         .await;
     assert_eq!(v["reporter"], "erin");
 }
+
+/// Whoever reported an incident acts on it only as its reporter: an operator does not triage,
+/// confirm or reject their own report (confirming it can pay them a bounty), and a publisher
+/// reporting their own model does not triage it either; another operator does.
+#[tokio::test]
+async fn nobody_judges_an_incident_they_reported() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    let op2 = app.user("op2", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
+        .await;
+    for reporter in [&op, &alice] {
+        let (s, v) = post(&app, "/api/v1/incidents", Some(reporter), report("alice/m")).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let id = v["id"].as_str().expect("id").to_string();
+        for to in [
+            json!({"to": "triaged", "severity": "critical", "reason": "mine"}),
+            json!({"to": "rejected", "reason": "mine"}),
+        ] {
+            let (s, v) = app_transition(&app, &id, Some(reporter), None, to).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+            assert_eq!(v["error"], "not_allowed", "{v}");
+        }
+        let embargo = json!({"to": "withdrawn", "reason": "x", "embargo_until": "2030-01-01"});
+        let (s, v) = app_transition(&app, &id, Some(reporter), None, embargo).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        // The reporter still reads their report.
+        let v = app
+            .json(&format!("/api/v1/incidents/{id}"), Some(reporter))
+            .await;
+        assert_eq!(v["state"], "received", "{v}");
+        let triage = json!({"to": "triaged", "severity": "high", "reason": "reproduced"});
+        let (s, v) = app_transition(&app, &id, Some(&op2), None, triage).await;
+        assert_eq!(s, StatusCode::OK, "another operator triages: {v}");
+        let confirm = json!({"to": "confirmed", "reason": "confirmed"});
+        let (s, v) = app_transition(&app, &id, Some(reporter), None, confirm.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+        let (s, v) = app_transition(&app, &id, Some(&op2), None, confirm).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}

@@ -122,6 +122,11 @@ fn board_decides(command: &AdminCommand) -> Option<&'static str> {
         AdminCommand::Verifier {
             command: verifier::VerifierCommand::Revoke { .. },
         } => Some("weir board propose verifier-revoke NAME"),
+        AdminCommand::Suite {
+            command: suite::SuiteCommand::Add(_),
+        } => Some(
+            "weir board propose suite-add NAME --domain … --chance … --questions … --task … --source …",
+        ),
         _ => None,
     }
 }

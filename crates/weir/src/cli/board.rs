@@ -42,6 +42,8 @@ pub enum ProposeCommand {
     VerifierRevoke {
         name: String,
     },
+    /// Add an evaluation suite (or a new version of one), as `weir admin suite add` takes it.
+    SuiteAdd(crate::admin::suite::SuiteSpec),
     /// Lower NS/NAME's tier below the publisher's choice.
     TierLower {
         repo: String,
@@ -147,6 +149,7 @@ fn change(c: ProposeCommand) -> Result<ProposedChange> {
         reason: None,
         repo: None,
         repo_id: None,
+        suite: None,
         text: None,
         threshold: None,
         tier: None,
@@ -176,6 +179,21 @@ fn change(c: ProposeCommand) -> Result<ProposedChange> {
         ProposeCommand::VerifierRevoke { name } => {
             w.kind = "verifier_revoke".into();
             w.name = Some(name);
+        }
+        ProposeCommand::SuiteAdd(spec) => {
+            let s = spec.into_suite()?;
+            w.kind = "suite_add".into();
+            w.suite = Some(weir_wire::evals::Suite {
+                chance: s.chance,
+                domain: s.domain.as_str().to_string(),
+                metric: s.metric,
+                name: s.name,
+                original_questions: s.original_questions,
+                questions: s.questions,
+                source: s.source,
+                tasks: s.tasks,
+                version: 0,
+            });
         }
         ProposeCommand::TierLower { repo, tier, reason } => {
             w.kind = "tier_lower".into();

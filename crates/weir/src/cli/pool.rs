@@ -47,6 +47,9 @@ pub enum PoolCommand {
         amount: String,
         #[arg(long)]
         reason: String,
+        /// The grant award it funds (public on the entry).
+        #[arg(long)]
+        award: Option<i64>,
     },
     /// Bounty payouts, newest first.
     Payouts,
@@ -145,9 +148,17 @@ pub async fn run(args: Args) -> Result<()> {
             pool,
             amount,
             reason,
+            award,
         } => print_pool(
             &client
-                .disburse(&pool, &Disbursement { amount, reason })
+                .disburse(
+                    &pool,
+                    &Disbursement {
+                        amount,
+                        reason,
+                        award,
+                    },
+                )
                 .await?,
         ),
         PoolCommand::Payouts => {
