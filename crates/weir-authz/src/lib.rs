@@ -153,8 +153,8 @@ pub enum Action<'a> {
     /// Report an incident about a repo: anyone who can see it, signed in or not.
     ReportIncident(&'a RepoFacts),
     /// Handle incidents about a repo (triage, confirm, reject, mitigate, disclose, updates):
-    /// operators, and the owners of the publishing namespace; never the incident's own reporter
-    /// (who acts on it as its reporter), since confirming it can pay them a bounty.
+    /// operators, and the owners of the publishing namespace; never an operator who reported it
+    /// (they act on it as its reporter), since confirming it can pay them a bounty.
     HandleIncident {
         repo: &'a RepoFacts,
         reporter: Option<&'a str>,
@@ -646,7 +646,11 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
                 return Decision::deny(Reason::NotVisible);
             }
             match (subject.user(), reporter) {
-                (Some(u), Some(r)) if u.name.as_str() == *r => Decision::deny(Reason::OwnRequest),
+                // An operator never decides their own report. The publisher reporting its own
+                // model keeps the publisher's role (no bounty pays its own namespace).
+                (Some(u), Some(r)) if u.scope == Scope::Admin && u.name.as_str() == *r => {
+                    Decision::deny(Reason::OwnRequest)
+                }
                 _ => owners_or_operators(subject, repo),
             }
         }

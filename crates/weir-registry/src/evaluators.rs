@@ -109,7 +109,7 @@ pub fn check_suite(suite: &Suite) -> Result<(), ServiceError> {
     }
     let plain =
         |t: &str, max: usize| !t.is_empty() && t.len() <= max && t.chars().all(|c| !c.is_control());
-    if suite.source.len() > 2000 || !plain(&suite.metric, 64) {
+    if !plain(suite.source.trim(), 2000) || !plain(&suite.metric, 64) {
         return Err(invalid(
             ErrorCode::InvalidField,
             "a suite's metric is 1 to 64 characters and its source at most 2000",

@@ -535,9 +535,9 @@ async fn publishers_do_not_judge_their_own_incidents() {
     assert_eq!(v["reporter"], "erin");
 }
 
-/// Whoever reported an incident acts on it only as its reporter: an operator does not triage,
-/// confirm or reject their own report (confirming it can pay them a bounty), and a publisher
-/// reporting their own model does not triage it either; another operator does.
+/// An operator who reported an incident acts on it only as its reporter: they do not triage,
+/// confirm or reject their own report (confirming it can pay them a bounty); another operator
+/// does. A publisher reporting its own model stays its publisher (and cannot withdraw it).
 #[tokio::test]
 async fn nobody_judges_an_incident_they_reported() {
     let app = TestApp::new().await;
@@ -547,7 +547,25 @@ async fn nobody_judges_an_incident_they_reported() {
     app.repo("alice/m", false).await;
     app.commit("alice/m", "main", &alice, &[("w.bin", b"weights")])
         .await;
-    for reporter in [&op, &alice] {
+    let (s, v) = post(&app, "/api/v1/incidents", Some(&alice), report("alice/m")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let own = v["id"].as_str().expect("id").to_string();
+    let withdraw = json!({"to": "withdrawn", "reason": "never mind"});
+    let (s, v) = app_transition(&app, &own, Some(&alice), None, withdraw).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a publisher does not withdraw: {v}"
+    );
+    let triage = json!({"to": "triaged", "severity": "low", "reason": "ours, reproduced"});
+    let (s, v) = app_transition(&app, &own, Some(&alice), None, triage).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the publisher triages its own report: {v}"
+    );
+    {
+        let reporter = &op;
         let (s, v) = post(&app, "/api/v1/incidents", Some(reporter), report("alice/m")).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         let id = v["id"].as_str().expect("id").to_string();
