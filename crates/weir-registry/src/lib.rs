@@ -21,9 +21,11 @@
 //! - [`listing`]: the model listing (search, filters, sort, pages);
 //! - [`log`]: the transparency log's sequencer step;
 //! - [`tokens`]: API tokens listed and revoked;
+//! - [`accounts`]: passwords and the web UI's sessions;
 //! - [`settings`], [`clock`].
 
 pub mod access;
+pub mod accounts;
 pub mod board;
 pub mod classification;
 pub mod clock;

@@ -53,6 +53,9 @@ impl Sort {
 pub struct Query {
     /// Substring of the repo id, case-insensitive.
     pub search: Option<String>,
+    /// Whether `search` also matches the card: its tags and the text of its front matter (the
+    /// web UI's search; the Hub's `search` is by id only).
+    pub search_cards: bool,
     /// The namespace.
     pub author: Option<String>,
     /// Every filter must match: a card tag, `license:X`, the library or the pipeline tag, or
@@ -139,7 +142,7 @@ impl Model {
         self.field("pipeline_tag")
     }
 
-    fn licenses(&self) -> Vec<&str> {
+    pub fn licenses(&self) -> Vec<&str> {
         match self.card.get("license") {
             Some(Value::String(s)) => vec![s.as_str()],
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -221,6 +224,39 @@ async fn card_at(
     Ok(facts.data)
 }
 
+/// The position of `m` in a listing sorted by `sort` (a page that ends at `m` continues after it).
+pub fn cursor_of(m: &Model, sort: Sort) -> Cursor {
+    let key = match sort {
+        Sort::TrendingScore | Sort::Downloads => m.downloads,
+        Sort::LastModified => m.last_modified,
+        Sort::CreatedAt => m.repo.created_at,
+        Sort::Likes => m.likes,
+        Sort::Id => 0,
+    };
+    Cursor {
+        key,
+        id: m.repo.repo_id.to_string(),
+    }
+}
+
+/// The string values of a card's front matter, lowercased, for searching.
+fn card_text(card: &Map<String, Value>) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push_str(&s.to_ascii_lowercase());
+                out.push('\n');
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    card.values().for_each(|v| walk(v, &mut out));
+    out
+}
+
 /// The page of models `subject` may see that `q` asks for.
 pub async fn models(
     store: &Store,
@@ -263,9 +299,10 @@ pub async fn models(
         if q.author
             .as_deref()
             .is_some_and(|a| !repo.repo_id.namespace.as_str().eq_ignore_ascii_case(a))
-            || search
-                .as_deref()
-                .is_some_and(|s| !id.to_ascii_lowercase().contains(s))
+            || (!q.search_cards
+                && search
+                    .as_deref()
+                    .is_some_and(|s| !id.to_ascii_lowercase().contains(s)))
             || q.gated.is_some_and(|g| g != (repo.tier > Tier::T0))
         {
             continue;
@@ -301,7 +338,14 @@ pub async fn models(
             .is_some_and(|min| params.is_none_or(|p| p < min))
             || q.max_parameters
                 .is_some_and(|max| params.is_none_or(|p| p > max));
+        let text_miss = q.search_cards
+            && search.as_deref().is_some_and(|s| {
+                !id.to_ascii_lowercase().contains(s)
+                    && !m.tags.iter().any(|t| t.to_ascii_lowercase().contains(s))
+                    && !card_text(&m.card).contains(s)
+            });
         if out_of_range
+            || text_miss
             || !q.filters.iter().all(|f| m.matches(f))
             || q.pipeline_tag
                 .as_deref()
@@ -312,19 +356,7 @@ pub async fn models(
         out.push(m);
     }
     let sort = q.sort;
-    let key = |m: &Model| -> Cursor {
-        let key = match sort {
-            Sort::TrendingScore | Sort::Downloads => m.downloads,
-            Sort::LastModified => m.last_modified,
-            Sort::CreatedAt => m.repo.created_at,
-            Sort::Likes => m.likes,
-            Sort::Id => 0,
-        };
-        Cursor {
-            key,
-            id: m.repo.repo_id.to_string(),
-        }
-    };
+    let key = |m: &Model| cursor_of(m, sort);
     // Descending by key (by id for `id`), ties by id ascending; `direction=1` reverses it all.
     let order = |a: &Cursor, b: &Cursor| {
         let by = if sort == Sort::Id {

@@ -59,3 +59,52 @@ pub async fn revoke(
     store.db.revoke_token_logged(id, now, &e).await?;
     Ok(store.db.token(id).await?.unwrap_or(t))
 }
+
+/// The most live tokens one account holds.
+pub const MAX_LIVE_TOKENS: usize = 100;
+
+/// Creates a token for the subject itself, at most at the subject's own scope (the web UI's
+/// token form). Returns the secret, shown once.
+pub async fn create(
+    store: &Store,
+    subject: &Subject,
+    own_scope: weir_core::Scope,
+    scope: weir_core::Scope,
+    name: &str,
+) -> Result<String, ServiceError> {
+    let me = signed_in(subject)?.clone();
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ServiceError::refused(
+            Kind::Invalid,
+            ErrorCode::InvalidBody,
+            "a token's name is 1 to 64 characters, without control characters",
+        ));
+    }
+    if scope > own_scope {
+        return Err(ServiceError::refused(
+            Kind::Forbidden,
+            ErrorCode::NotOperator,
+            format!(
+                "you may create tokens up to the '{}' scope",
+                own_scope.as_str()
+            ),
+        ));
+    }
+    let live = store
+        .db
+        .tokens_of(me.as_str())
+        .await?
+        .iter()
+        .filter(|t| t.revoked_at.is_none())
+        .count();
+    if live >= MAX_LIVE_TOKENS {
+        return Err(ServiceError::refused(
+            Kind::Conflict,
+            ErrorCode::InvalidBody,
+            format!("you have {live} live tokens; at most {MAX_LIVE_TOKENS}"),
+        )
+        .next("revoke tokens you no longer use"));
+    }
+    Ok(store.db.create_token(&me, scope, name).await?)
+}

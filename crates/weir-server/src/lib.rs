@@ -32,6 +32,7 @@ mod releases;
 mod research;
 pub mod routes;
 mod tokens;
+mod ui;
 mod views;
 pub mod webhook;
 
@@ -128,6 +129,7 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(evals::routes().tag("evals"))
         .merge(incidents::routes().tag("incidents"))
         .merge(publishers::routes().tag("publishers"))
+        .merge(ui::routes().tag("ui"))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -236,7 +238,7 @@ async fn json_errors(
     out
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
         ErrorCode::NotFound,

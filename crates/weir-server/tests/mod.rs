@@ -33,3 +33,4 @@ mod publishers;
 mod releases;
 mod research;
 mod tokens;
+mod ui;

@@ -161,6 +161,26 @@ impl Db {
         rows.iter().map(request_from_row).collect()
     }
 
+    /// Every request in `state` across all repos, with its repo's row id, oldest first (the
+    /// review queue; the caller filters by who may review which repo).
+    pub async fn requests_in_state(
+        &self,
+        state: RequestState,
+        limit: i64,
+    ) -> Result<Vec<(i64, AccessRequest)>> {
+        let rows = sqlx::query(
+            "SELECT repo_id, account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at
+             FROM access_requests WHERE state = $1 ORDER BY due_at, repo_id, account LIMIT $2",
+        )
+        .bind(state.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("repo_id")?, request_from_row(r)?)))
+            .collect()
+    }
+
     /// Every request a user made, with its repo.
     pub async fn requests_of_user(&self, user: &str) -> Result<Vec<(RepoId, AccessRequest)>> {
         let rows = sqlx::query(

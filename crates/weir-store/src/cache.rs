@@ -371,6 +371,8 @@ mod tests {
         "log_hashes",
         "log_pending",
         "log_state",
+        "passwords",
+        "sessions",
         "sqlite_sequence",
         "state_version",
     ];

@@ -141,6 +141,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "disbursement_award",
         include_str!("../migrations/sqlite/0027_disbursement_award.sql"),
     ),
+    (28, "ui", include_str!("../migrations/sqlite/0028_ui.sql")),
 ];
 
 #[derive(Clone)]

@@ -612,6 +612,17 @@ impl Db {
             .collect()
     }
 
+    /// How many of `account`'s notifications are unread (the bell's count).
+    pub async fn unread_notifications(&self, account: &str) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM notifications WHERE account = $1 AND read_at IS NULL",
+        )
+        .bind(account)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
     pub async fn mark_read(&self, account: &str, id: i64) -> Result<bool> {
         let w = self.writing();
         let r = sqlx::query(

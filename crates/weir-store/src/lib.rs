@@ -28,6 +28,7 @@ pub mod listing;
 pub mod releases;
 pub mod repos;
 pub mod research;
+pub mod sessions;
 pub mod tlog;
 pub mod tokens;
 

@@ -47,6 +47,7 @@ codes! {
     AwardNotFound => "award_not_found",
     AwardNotStarted => "award_not_started",
     AwardRevoked => "award_revoked",
+    BadCredentials => "bad_credentials",
     BadSignature => "bad_signature",
     BelowPolicyMinimum => "below_policy_minimum",
     BoardRequired => "board_required",
@@ -56,6 +57,7 @@ codes! {
     CallNotFound => "call_not_found",
     ConflictDeclared => "conflict_declared",
     CoolDown => "cool_down",
+    CsrfFailed => "csrf_failed",
     DefaultBranch => "default_branch",
     Embargoed => "embargoed",
     EmptyLog => "empty_log",
@@ -223,6 +225,7 @@ codes! {
     UploadInterrupted => "upload_interrupted",
     UploadLinkExpired => "upload_link_expired",
     UserNotFound => "user_not_found",
+    WeakPassword => "weak_password",
     WebhookPrivateAddress => "webhook_private_address",
 }
 

@@ -809,6 +809,9 @@ const USERS: &[DemoUser] = &[
     ),
 ];
 
+/// Every demo user's web UI password (a demo is for trying, never for real data).
+pub const DEMO_PASSWORD: &str = "weir-demo-password";
+
 #[allow(clippy::too_many_arguments)]
 pub async fn seed(
     store: &Store,
@@ -860,6 +863,11 @@ pub async fn seed(
             .db
             .add_member(&name("fastlab")?, &name("bob")?, "owner")
             .await?;
+        for (user, ..) in USERS {
+            weir_registry::accounts::set_password(store, &name(user)?, DEMO_PASSWORD, time_now())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+        }
         for m in MODELS {
             seed_model(store, m).await?;
         }
@@ -919,6 +927,9 @@ pub async fn seed(
             scope.as_str()
         );
     }
+    println!(
+        "  web UI: {public_url}/  (sign in as any user above with the password {DEMO_PASSWORD})"
+    );
     println!("  every public model has a signed release on the transparency log:");
     println!(
         "    weir pull acme/tiny-llama --server {public_url} && weir verify tiny-llama --server {public_url}"

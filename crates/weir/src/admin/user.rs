@@ -1,5 +1,7 @@
 //! `weir admin user`.
 
+use std::io::BufRead;
+
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 
@@ -13,6 +15,9 @@ pub enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Sets a user's web UI password (argon2id; read from the first line of stdin, never from
+    /// the command line) and signs out its browser sessions.
+    Password { name: String },
 }
 
 pub async fn run(store: &Store, command: UserCommand) -> Result<()> {
@@ -26,6 +31,17 @@ pub async fn run(store: &Store, command: UserCommand) -> Result<()> {
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
             println!("created user {n}");
+        }
+        UserCommand::Password { name } => {
+            let n = parse_name(&name)?;
+            eprintln!("password for {n} (one line on stdin):");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            weir_registry::accounts::set_password(store, &n, password, weir_registry::clock::now())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("password set for {n}; its browser sessions are signed out");
         }
     }
     Ok(())

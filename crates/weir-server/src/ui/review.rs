@@ -1,0 +1,164 @@
+//! The review queue: pending access requests on every repo the viewer reviews (its orgs' repos;
+//! every repo for an operator), oldest deadline first, with the requester's level and country
+//! and whether an approval would serve; decided with a reason through the same service as the
+//! API (`weir_registry::access::review`, which asks `weir_authz` again).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use weir_authz::Action;
+use weir_core::RequestState;
+use weir_core::access::ReviewAction;
+use weir_registry::access::Decision;
+
+use super::Chrome;
+use super::session::{SessionForm, Viewer};
+use crate::extract::{Path, RequestMeta};
+use crate::lookup::visible_repo;
+use crate::{ApiError, AppState, now};
+
+/// The most pending requests read for one queue page.
+pub const QUEUE_MAX: i64 = 500;
+
+pub(super) struct Item {
+    repo: String,
+    user: String,
+    purpose: String,
+    fields: Vec<(String, String)>,
+    requested: String,
+    due: String,
+    overdue: bool,
+    level: String,
+    country: String,
+    servable: bool,
+    blocked_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct Page<'a> {
+    chrome: &'a Chrome,
+    items: Vec<Item>,
+}
+
+pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
+    if viewer.caller.anonymous() {
+        return super::see_other("/login?next=/review");
+    }
+    match items(&state, &viewer).await {
+        Ok(items) => super::render(
+            &Page {
+                chrome: &viewer.chrome,
+                items,
+            },
+            None,
+        ),
+        Err(e) => viewer.error(e),
+    }
+}
+
+async fn items(state: &AppState, viewer: &Viewer) -> Result<Vec<Item>, ApiError> {
+    let at = now();
+    let pending = state
+        .store
+        .db
+        .requests_in_state(RequestState::Pending, QUEUE_MAX)
+        .await?;
+    let mut repos: HashMap<i64, Option<weir_store::Repo>> = HashMap::new();
+    let mut out = vec![];
+    for (repo_id, r) in pending {
+        let repo = match repos.entry(repo_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let repo = state.store.db.repo_by_id(repo_id).await?.filter(|repo| {
+                    let f = weir_registry::access::facts(repo);
+                    viewer.caller.authorize(&Action::Review(&f)).allow
+                });
+                e.insert(repo).clone()
+            }
+        };
+        let Some(repo) = repo else {
+            continue;
+        };
+        let repo = &repo;
+        let who = weir_registry::access::requester(&state.store, repo, &r.account, at).await?;
+        out.push(Item {
+            repo: repo.repo_id.to_string(),
+            purpose: r.purpose.clone(),
+            fields: r.fields.clone().into_iter().collect(),
+            requested: super::day(r.requested_at),
+            due: super::day(r.due_at),
+            overdue: r.due_at < at,
+            level: who.level,
+            country: who.country.unwrap_or_else(|| "not attested".into()),
+            servable: who.servable,
+            blocked_by: who.blocked_by.unwrap_or_default(),
+            user: r.account,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct DecideBody {
+    action: String,
+    reason: String,
+    expires_days: String,
+}
+
+pub(super) async fn decide(
+    State(state): State<AppState>,
+    Path((ns, name, user)): Path<(String, String, String)>,
+    SessionForm { viewer, form, .. }: SessionForm<DecideBody>,
+) -> Response {
+    let caller = &viewer.caller;
+    let repo = match visible_repo(&state, caller, &ns, &name).await {
+        Ok((repo, _)) => repo,
+        Err(e) => return viewer.error(e),
+    };
+    let action = match form.action.as_str() {
+        "approve" => ReviewAction::Approve,
+        "reject" => ReviewAction::Reject,
+        _ => {
+            return viewer.error(ApiError::bad_request(
+                weir_wire::ErrorCode::InvalidAction,
+                "choose approve or reject",
+            ));
+        }
+    };
+    let expires_days = match form.expires_days.trim() {
+        "" => None,
+        d => match d.parse::<u32>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                return viewer.error(ApiError::bad_request(
+                    weir_wire::ErrorCode::InvalidExpiry,
+                    "the expiry is a number of days",
+                ));
+            }
+        },
+    };
+    let meta = RequestMeta::of(&viewer.headers);
+    let decided = weir_registry::access::review(
+        &state.store,
+        &repo,
+        &caller.subject,
+        &user,
+        Decision {
+            action,
+            reason: Some(form.reason),
+            expires_days,
+        },
+        &meta.context(caller),
+        now(),
+    )
+    .await;
+    match decided {
+        Ok(_) => super::see_other("/review"),
+        Err(e) => viewer.error(e),
+    }
+}

@@ -1,0 +1,271 @@
+//! Who views a page: the session cookie's account, else the bearer token's, else anonymous; and
+//! the form posts a session may make (CSRF-checked).
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+use weir_core::Scope;
+use weir_registry::accounts::SESSION_COOKIE;
+use weir_store::TokenInfo;
+use weir_store::sessions::Session;
+use weir_wire::ErrorCode;
+
+use super::Chrome;
+use crate::auth::{Caller, account_subject};
+use crate::{ApiError, AppState, now};
+
+/// The pre-session cookie the sign-in form's token is checked against (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "weir_login_csrf";
+/// The most a form post may carry.
+pub const MAX_FORM: usize = 64 * 1024;
+
+/// The viewer of a page.
+#[derive(Clone)]
+pub struct Viewer {
+    pub caller: Caller,
+    pub session: Option<Session>,
+    pub chrome: Chrome,
+    pub headers: HeaderMap,
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Viewer, Self::Rejection> {
+        let at = now();
+        let mut session = None;
+        if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
+            session = weir_registry::accounts::session(&state.store, secret, at)
+                .await
+                .map_err(|e| super::error_page(&Chrome::default(), &ApiError::from(e)))?;
+        }
+        let caller = match &session {
+            Some(s) => {
+                let scope = match state.store.db.account(s.account.as_str()).await {
+                    Ok(Some(a)) if a.is_admin => Scope::Admin,
+                    Ok(_) => Scope::Write,
+                    Err(e) => {
+                        return Err(super::error_page(&Chrome::default(), &ApiError::from(e)));
+                    }
+                };
+                let (subject, orgs) = account_subject(state, &s.account, scope)
+                    .await
+                    .map_err(|e| super::error_page(&Chrome::default(), &e))?;
+                let c = Caller {
+                    subject,
+                    token: Some(TokenInfo {
+                        account: s.account.clone(),
+                        scope,
+                        display_name: "web session".into(),
+                    }),
+                    orgs,
+                };
+                // Later extractors (a repo lookup) see this caller, not the headers'.
+                parts.extensions.insert(c.clone());
+                c
+            }
+            None => Caller::from_request_parts(parts, state)
+                .await
+                .map_err(|e| super::error_page(&Chrome::default(), &e))?,
+        };
+        let reviewer = caller.scope() == Some(Scope::Admin)
+            || caller.orgs.iter().any(|(_, role)| role == "owner");
+        let unread = match caller.name() {
+            Some(n) => state
+                .store
+                .db
+                .unread_notifications(n.as_str())
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
+        let chrome = Chrome {
+            user: caller.name().map(|n| n.to_string()),
+            csrf: session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default(),
+            reviewer,
+            unread,
+        };
+        Ok(Viewer {
+            caller,
+            session,
+            chrome,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Viewer {
+    /// An error as a page in this viewer's frame.
+    pub fn error(&self, e: impl Into<ApiError>) -> axum::response::Response {
+        super::error_page(&self.chrome, &e.into())
+    }
+}
+
+fn csrf_failed(why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::CsrfFailed,
+        format!("this form post was refused: {why}"),
+    )
+    .next("reload the page and submit the form again")
+}
+
+/// Constant-time equality of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Whether the request's `Origin` (when the browser sends one) is this server: its public URL,
+/// or the host the request was sent to.
+fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Browsers send Origin on every cross-origin POST; none means same-origin or no browser.
+        return true;
+    };
+    if origin == public_url.trim_end_matches('/') {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let bare = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !host.is_empty() && bare == host
+}
+
+/// Parses a bounded urlencoded form body.
+async fn form_body<T: DeserializeOwned>(req: Request, state: &AppState) -> Result<T, ApiError> {
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::TooLarge,
+                format!("a form carries at most {MAX_FORM} bytes"),
+            )
+        })?;
+    if bytes.len() > MAX_FORM {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!("a form carries at most {MAX_FORM} bytes"),
+        ));
+    }
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBody, format!("invalid form: {e}")))
+}
+
+/// A form posted by a signed-in session, with its CSRF token checked before anything else is
+/// read or looked up.
+pub struct SessionForm<T> {
+    pub viewer: Viewer,
+    pub session: Session,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for SessionForm<T> {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let Some(session) = viewer.session.clone() else {
+            return Err(viewer.error(csrf_failed(
+                "forms are posted from a signed-in browser session",
+            )));
+        };
+        if !same_origin(&parts.headers, &state.config.public_url) {
+            return Err(viewer.error(csrf_failed("it came from another site")));
+        }
+        let req = Request::from_parts(parts, body);
+        let bytes = match form_body::<Vec<(String, String)>>(req, state).await {
+            Ok(pairs) => pairs,
+            Err(e) => return Err(viewer.error(e)),
+        };
+        let token = bytes
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if !same_token(token, &session.csrf) {
+            return Err(viewer.error(csrf_failed("its form token is missing or stale")));
+        }
+        let encoded = serde_urlencoded::to_string(&bytes).unwrap_or_default();
+        let form = serde_urlencoded::from_str::<T>(&encoded).map_err(|e| {
+            viewer.error(ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                format!("invalid form: {e}"),
+            ))
+        })?;
+        Ok(SessionForm {
+            viewer,
+            session,
+            form,
+        })
+    }
+}
+
+/// The sign-in form: no session yet, so its token is checked against a cookie set with the form.
+pub struct LoginForm<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for LoginForm<T> {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        if !same_origin(&parts.headers, &state.config.public_url) {
+            return Err(viewer.error(csrf_failed("it came from another site")));
+        }
+        let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE)
+            .unwrap_or("")
+            .to_string();
+        let req = Request::from_parts(parts, body);
+        let pairs = match form_body::<Vec<(String, String)>>(req, state).await {
+            Ok(p) => p,
+            Err(e) => return Err(viewer.error(e)),
+        };
+        let token = pairs
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if expected.len() != 64 || !same_token(token, &expected) {
+            return Err(viewer.error(csrf_failed("its form token is missing or stale")));
+        }
+        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        let form = serde_urlencoded::from_str::<T>(&encoded).map_err(|e| {
+            viewer.error(ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                format!("invalid form: {e}"),
+            ))
+        })?;
+        Ok(LoginForm { viewer, form })
+    }
+}

@@ -1,0 +1,96 @@
+//! The account page: identity, requests and notifications; tokens created (at most at the
+//! session's own scope), shown once, working as bearer tokens, and revoked.
+
+use reqwest::StatusCode;
+use weir_core::{IdentityLevel, Scope};
+
+use super::{Browser, PASSWORD, person};
+use crate::common::TestApp;
+
+#[tokio::test]
+async fn tokens_are_created_once_shown_used_and_revoked() {
+    let app = TestApp::new().await;
+    person(&app, "carol", Scope::Write).await;
+    crate::access::set_level(&app, "carol", IdentityLevel::Affiliated, Some("FR")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("carol", PASSWORD).await;
+    let (_, page) = b.text("/settings").await;
+    assert!(page.contains("Identity level <strong>affiliated</strong>, attested country FR"));
+    // A write session offers read and write, never admin, and refuses admin if asked.
+    assert!(!page.contains("<option value=\"admin\">"));
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "laptop"), ("scope", "admin")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "laptop"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "private, no-cache");
+    let page = r.text().await.expect("t");
+    let at = page.find("id=\"new-token\">").expect("shown") + "id=\"new-token\">".len();
+    let token: String = page[at..].chars().take_while(|c| *c != '<').collect();
+    assert!(token.starts_with("weir_"), "{token}");
+    let who = app.get("/api/whoami-v2", Some(&token)).await;
+    assert_eq!(who.status(), StatusCode::OK);
+    // Shown once: the account page never shows it again.
+    let (_, page) = b.text("/settings").await;
+    assert!(!page.contains(&token));
+    assert!(page.contains("laptop"));
+    let id = app.store.db.tokens_of("carol").await.expect("db")[0].id;
+    let r = b
+        .submit("/settings", &format!("/settings/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/api/whoami-v2", Some(&token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Another account's token is, to carol, missing.
+    let other = person(&app, "dave", Scope::Write).await;
+    let _ = other;
+    let dave_id = app.store.db.tokens_of("dave").await.expect("db")[0].id;
+    let r = b
+        .submit(
+            "/settings",
+            &format!("/settings/tokens/{dave_id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hostile_token_names_render_inert() {
+    let app = TestApp::new().await;
+    person(&app, "carol", Scope::Write).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("carol", PASSWORD).await;
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "<script>alert(1)</script>"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, page) = b.text("/settings").await;
+    assert!(!page.contains("<script>alert(1)"));
+    assert!(super::unescape(&page).contains("<script>alert(1)</script>"));
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "a\u{7}b"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
