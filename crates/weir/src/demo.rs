@@ -1031,7 +1031,8 @@ pub async fn seed(
     Ok(())
 }
 
-/// One approved and one pending request on acme/vetted-model.
+/// One approved and one pending request on acme/vetted-model, whose requests name the
+/// requester's affiliation.
 async fn seed_requests(store: &Store) -> Result<()> {
     let id = RepoId::parse("acme/vetted-model").map_err(|e| anyhow!("{e}"))?;
     let repo = store
@@ -1040,6 +1041,16 @@ async fn seed_requests(store: &Store) -> Result<()> {
         .await?
         .ok_or_else(|| anyhow!("demo repo missing"))?;
     let now = time_now();
+    let mut gating = repo.gating.clone();
+    gating.required_fields = vec!["affiliation".into()];
+    let e = weir_registry::Context::local("alice", "weir serve --demo").event(
+        now,
+        "gating.set",
+        Some(&repo),
+        "updated",
+        serde_json::json!({"required_fields": ["affiliation"]}),
+    );
+    store.db.set_gating_logged(&repo, &gating, &e).await?;
     for (user, state) in [
         ("erin", weir_core::RequestState::Approved),
         ("frank", weir_core::RequestState::Pending),
@@ -1053,7 +1064,9 @@ async fn seed_requests(store: &Store) -> Result<()> {
                     account: user.into(),
                     state,
                     purpose: "evaluate refusal behaviour for a safety benchmark".into(),
-                    fields: Default::default(),
+                    fields: [("affiliation".to_string(), "Example University".to_string())]
+                        .into_iter()
+                        .collect(),
                     requested_at: now,
                     due_at: weir_core::access::add_working_days(
                         now,

@@ -9,3 +9,4 @@ mod crash;
 mod demo;
 mod harness;
 mod log;
+mod ui;
