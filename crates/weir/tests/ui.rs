@@ -583,6 +583,104 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
     });
 }
 
+#[test]
+fn the_log_explorer_verifies_an_inclusion_proof_in_the_page() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let demo = Demo::start();
+    runtime().block_on(async {
+        let c = driver.browser(1280, 900).await;
+        // Wait for the demo's events to reach a checkpoint, then find a public release.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            c.goto(&demo.at("/log?repo=acme/tiny-llama")).await.expect("log");
+            if text(&c).await.contains("release") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no release of acme/tiny-llama in the log");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let body = text(&c).await;
+        assert!(body.contains("Checkpoint") && body.contains("weir log verify"), "{body}");
+        c.find(Locator::Css("tbody tr td a"))
+            .await
+            .expect("an entry")
+            .click()
+            .await
+            .expect("open");
+        c.wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id("verify-button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("verify");
+        let result = c
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("#verify-result[data-included]"))
+            .await
+            .expect("a result");
+        assert_eq!(
+            result.attr("data-included").await.expect("attr").as_deref(),
+            Some("yes"),
+            "{}",
+            result.text().await.unwrap_or_default()
+        );
+        let said = result.text().await.expect("text");
+        assert!(said.starts_with("Verified: entry is included"), "{said}");
+        // 127.0.0.1 is a secure context: the checkpoint's Ed25519 signature is checked too.
+        assert_eq!(
+            result.attr("data-signature").await.expect("attr").as_deref(),
+            Some("true"),
+            "{said}"
+        );
+        // The same verifier refuses a changed entry, a changed path and another log's key.
+        let v = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const box = document.getElementById('verify');
+                 const entry = weirLog.fromBase64(box.getAttribute('data-entry'));
+                 const proof = document.getElementById('proof').textContent;
+                 const vkey = box.getAttribute('data-vkey');
+                 const changed = entry.slice(); changed[changed.length - 2] ^= 1;
+                 const lines = proof.split('\\n');
+                 const i = lines.findIndex(l => l.startsWith('index ')) + 1;
+                 const bad = lines.slice(); if (bad[i] && bad[i].length) bad[i] = btoa('x'.repeat(32));
+                 const otherKey = vkey.split('+').map((p, i) => i === 1 ? '00000000' : p).join('+');
+                 Promise.all([
+                   weirLog.verifyEntry(entry, proof, vkey),
+                   weirLog.verifyEntry(changed, proof, vkey),
+                   weirLog.verifyEntry(entry, bad.join('\\n'), vkey),
+                   weirLog.verifyEntry(entry, proof, otherKey),
+                 ]).then(r => done(r.map(x => [x.included, x.signature])), e => done(String(e)));",
+                vec![],
+            )
+            .await
+            .expect("verifier");
+        let shown = v.to_string();
+        let results: Vec<(bool, Option<bool>)> =
+            serde_json::from_value(v).unwrap_or_else(|_| panic!("{shown}"));
+        assert_eq!(results[0], (true, Some(true)), "{shown}");
+        assert!(!results[1].0, "a changed entry verified: {shown}");
+        assert_eq!(results.len(), 4);
+        assert!(!results[2].0, "a changed path verified: {shown}");
+        assert_eq!(results[3].1, Some(false), "another key verified: {shown}");
+        // Its SHA-256 is SHA-256.
+        let h = c
+            .execute("return weirLog.sha256(new TextEncoder().encode('abc'))", vec![])
+            .await
+            .expect("sha");
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        c.close().await.expect("close");
+    });
+}
+
 /// The demo's pages, as who sees them.
 const PAGES: &[(&str, &str, &str)] = &[
     ("", "/", "catalogue"),
@@ -600,6 +698,8 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("alice", "/review", "review-queue"),
     ("alice", "/settings", "account"),
     ("reviewer1", "/review", "review-queue-operator"),
+    ("", "/log", "log"),
+    ("", "/log/entry/0", "log-entry"),
 ];
 
 #[test]

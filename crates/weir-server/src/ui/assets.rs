@@ -16,6 +16,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/style.css"),
     ),
     (
+        "logverify.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/logverify.js"),
+    ),
+    (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/htmx-2.0.11.min.js"),

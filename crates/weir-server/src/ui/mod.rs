@@ -12,6 +12,7 @@
 mod account;
 mod assets;
 mod catalogue;
+mod log;
 mod markdown;
 mod model;
 mod review;
@@ -50,6 +51,8 @@ pub fn routes() -> Routes {
             &["POST"],
             post(review::decide),
         )
+        .add("/log", &["GET"], get(log::page))
+        .add("/log/entry/{index}", &["GET"], get(log::entry))
         .add("/{ns}/{name}", &["GET"], get(model::page))
         .add(
             "/{ns}/{name}/access",

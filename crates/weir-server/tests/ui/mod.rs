@@ -4,6 +4,7 @@
 
 mod account;
 mod catalogue;
+mod log;
 mod model;
 mod review;
 mod session;
