@@ -66,8 +66,29 @@ impl Name {
 }
 
 const RESERVED_NAMESPACES: &[&str] = &[
-    "api", "log", "osv", "metrics", "static", "docs", "settings", "new", "login", "logout",
+    "api",
+    "log",
+    "osv",
+    "metrics",
+    "static",
+    "docs",
+    "settings",
+    "new",
+    "login",
+    "logout",
     "healthz",
+    "readyz",
+    "review",
+    "models",
+    "search",
+    "account",
+    "admin",
+    "notifications",
+    "incidents",
+    "publishers",
+    "datasets",
+    "spaces",
+    "uploads",
 ];
 
 impl fmt::Display for Name {

@@ -15,6 +15,7 @@ mod catalogue;
 mod log;
 mod markdown;
 mod model;
+mod publisher;
 mod review;
 pub(crate) mod session;
 
@@ -53,6 +54,7 @@ pub fn routes() -> Routes {
         )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))
+        .add("/{ns}", &["GET"], get(publisher::page))
         .add("/{ns}/{name}", &["GET"], get(model::page))
         .add(
             "/{ns}/{name}/access",

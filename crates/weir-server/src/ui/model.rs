@@ -98,6 +98,7 @@ struct Page<'a> {
     panel: Panel,
     public_url: &'a str,
     name: String,
+    namespace: String,
     sign_in_next: String,
 }
 
@@ -253,6 +254,7 @@ async fn build<'a>(
         panel,
         public_url: &state.config.public_url,
         name: repo.repo_id.name.to_string(),
+        namespace: repo.repo_id.namespace.to_string(),
         sign_in_next: format!("/login?next=/{id}"),
         id,
     })

@@ -6,6 +6,7 @@ mod account;
 mod catalogue;
 mod log;
 mod model;
+mod publisher;
 mod review;
 mod session;
 
