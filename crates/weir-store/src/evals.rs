@@ -452,6 +452,19 @@ impl Db {
         rows.iter().map(evidence_from_row).collect()
     }
 
+    /// Evidence awaiting an operator (open or pending triage), across all repos, oldest first.
+    pub async fn evidence_awaiting(&self, limit: i64) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            evidence_columns!(),
+            " FROM hazard_evidence WHERE state IN ('open', 'pending_triage') ORDER BY id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(evidence_from_row).collect()
+    }
+
     /// A reviewer's decision on open evidence (`confirmed` or `dismissed`), with its event.
     pub async fn review_evidence_logged(
         &self,

@@ -52,6 +52,11 @@ pub fn routes() -> Routes {
             &["POST"],
             post(review::decide),
         )
+        .add(
+            "/review/evidence/{id}",
+            &["POST"],
+            post(review::decide_evidence),
+        )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))
         .add("/{ns}", &["GET"], get(publisher::page))

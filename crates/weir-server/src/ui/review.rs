@@ -37,22 +37,51 @@ pub(super) struct Item {
     blocked_by: String,
 }
 
+pub(super) struct EvidenceItem {
+    id: i64,
+    repo: String,
+    domain: String,
+    summary: String,
+    filed_by: String,
+    state: String,
+    filed: String,
+    due: Option<String>,
+    overdue: bool,
+}
+
 #[derive(Template)]
 #[template(path = "review.html")]
 struct Page<'a> {
     chrome: &'a Chrome,
     items: Vec<Item>,
+    evidence: Vec<EvidenceItem>,
+    operator: bool,
 }
 
 pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
     if viewer.caller.anonymous() {
         return super::see_other("/login?next=/review");
     }
-    match items(&state, &viewer).await {
-        Ok(items) => super::render(
+    let operator = viewer
+        .caller
+        .authorize(&weir_authz::Action::Administer)
+        .allow;
+    let found = async {
+        let items = items(&state, &viewer).await?;
+        let evidence = if operator {
+            evidence(&state, &viewer).await?
+        } else {
+            vec![]
+        };
+        Ok::<_, ApiError>((items, evidence))
+    };
+    match found.await {
+        Ok((items, evidence)) => super::render(
             &Page {
                 chrome: &viewer.chrome,
                 items,
+                evidence,
+                operator,
             },
             None,
         ),
@@ -100,6 +129,66 @@ async fn items(state: &AppState, viewer: &Viewer) -> Result<Vec<Item>, ApiError>
         });
     }
     Ok(out)
+}
+
+/// Hazard evidence awaiting an operator: each item is decided through
+/// `weir_registry::evidence::review`, which asks `weir_authz` (an operator, never about evidence
+/// they filed).
+async fn evidence(state: &AppState, viewer: &Viewer) -> Result<Vec<EvidenceItem>, ApiError> {
+    let at = now();
+    let mut out = vec![];
+    for ev in state.store.db.evidence_awaiting(QUEUE_MAX).await? {
+        let Ok((ev, repo)) =
+            weir_registry::evidence::find(&state.store, &viewer.caller.subject, ev.id).await
+        else {
+            continue;
+        };
+        out.push(EvidenceItem {
+            id: ev.id,
+            repo: repo.repo_id.to_string(),
+            domain: ev.domain,
+            summary: ev.summary,
+            filed_by: ev.filed_by,
+            state: ev.state,
+            filed: super::day(ev.created_at),
+            due: ev.triage_due.map(super::day),
+            overdue: ev.triage_due.is_some_and(|d| d < at),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct EvidenceBody {
+    decision: String,
+    severity: String,
+    reason: String,
+}
+
+pub(super) async fn decide_evidence(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { viewer, form, .. }: SessionForm<EvidenceBody>,
+) -> Response {
+    let meta = RequestMeta::of(&viewer.headers);
+    let done = weir_registry::evidence::review(
+        &state.store,
+        &viewer.caller.subject,
+        id,
+        weir_registry::evidence::ReviewInput {
+            decision: form.decision,
+            severity: (!form.severity.is_empty()).then_some(form.severity),
+            reason: form.reason,
+        },
+        &meta.context(&viewer.caller),
+        now(),
+    )
+    .await;
+    match done {
+        Ok(_) => super::see_other("/review#evidence"),
+        Err(e) => viewer.error(e),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -57,13 +57,9 @@ impl FromRequestParts<AppState> for Viewer {
         }
         let caller = match &session {
             Some(s) => {
-                let scope = match state.store.db.account(s.account.as_str()).await {
-                    Ok(Some(a)) if a.is_admin => Scope::Admin,
-                    Ok(_) => Scope::Write,
-                    Err(e) => {
-                        return Err(super::error_page(&Chrome::default(), &ApiError::from(e)));
-                    }
-                };
+                let scope = session_scope(state, s.account.as_str())
+                    .await
+                    .map_err(|e| super::error_page(&Chrome::default(), &e))?;
                 let (subject, orgs) = account_subject(state, &s.account, scope)
                     .await
                     .map_err(|e| super::error_page(&Chrome::default(), &e))?;
@@ -108,6 +104,34 @@ impl FromRequestParts<AppState> for Viewer {
             headers: parts.headers.clone(),
         })
     }
+}
+
+/// A browser session acts at the write scope, or as an operator when the account is one: an
+/// administrator account, or one holding a live admin token (operators are made with
+/// `weir admin token create USER --scope admin`; revoking that token ends the session's
+/// operator powers too).
+async fn session_scope(state: &AppState, account: &str) -> Result<Scope, ApiError> {
+    if state
+        .store
+        .db
+        .account(account)
+        .await?
+        .is_some_and(|a| a.is_admin)
+    {
+        return Ok(Scope::Admin);
+    }
+    let admin_token = state
+        .store
+        .db
+        .tokens_of(account)
+        .await?
+        .iter()
+        .any(|t| t.revoked_at.is_none() && t.scope == "admin");
+    Ok(if admin_token {
+        Scope::Admin
+    } else {
+        Scope::Write
+    })
 }
 
 impl Viewer {

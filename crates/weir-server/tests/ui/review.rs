@@ -119,3 +119,110 @@ async fn outsiders_neither_see_nor_decide_requests() {
     let r = Browser::new(&app).get("/review").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn operators_triage_evidence_from_the_queue_but_never_their_own() {
+    let app = crate::common::TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = person(&app, "carol", Scope::Write).await;
+    let op = person(&app, "op", Scope::Admin).await;
+    person(&app, "op2", Scope::Admin).await;
+    app.repo("alice/m", false).await;
+    app.commit("alice/m", "main", &alice, &[("a.txt", b"a")])
+        .await;
+    for (token, summary) in [
+        (&carol, "answers <b>protocol</b> questions"),
+        (&op, "op's own find"),
+    ] {
+        let r = app
+            .req(
+                reqwest::Method::POST,
+                "/api/v1/models/alice/m/evidence",
+                Some(token),
+            )
+            .json(&serde_json::json!({"domain": "bio", "summary": summary}))
+            .send()
+            .await
+            .expect("file");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+    // Not an operator: no evidence section at all.
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    let (_, page) = c.text("/review").await;
+    assert!(!page.contains("Hazard evidence"));
+    let ids: Vec<i64> = {
+        let repo = app
+            .store
+            .db
+            .repo(&RepoId::parse("alice/m").expect("id"))
+            .await
+            .expect("db")
+            .expect("repo");
+        app.store
+            .db
+            .evidence_for_repo(&repo)
+            .await
+            .expect("db")
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    // Carol posting a decision is refused by the service (not an operator).
+    let r = c
+        .submit(
+            "/review",
+            &format!("/review/evidence/{}", ids[0]),
+            &[("decision", "confirm"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut o = Browser::new(&app);
+    o.sign_in("op", PASSWORD).await;
+    let (_, page) = o.text("/review").await;
+    let page = super::unescape(&page);
+    assert!(page.contains("answers <b>protocol</b> questions"), "{page}");
+    assert!(page.contains("domain <strong>bio</strong>"));
+    // Its own evidence: the service refuses the filer.
+    let r = o
+        .submit(
+            "/review",
+            &format!("/review/evidence/{}", ids[1]),
+            &[("decision", "dismiss"), ("reason", "mine")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = o
+        .submit(
+            "/review",
+            &format!("/review/evidence/{}", ids[0]),
+            &[
+                ("decision", "confirm"),
+                ("severity", "high"),
+                ("reason", "reproduced"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let ev = app
+        .store
+        .db
+        .evidence(ids[0])
+        .await
+        .expect("db")
+        .expect("ev");
+    assert_eq!(ev.state, "confirmed");
+    assert_eq!(ev.severity.as_deref(), Some("high"));
+    assert_eq!(ev.reviewer.as_deref(), Some("op"));
+    // Another operator sees the one left, and no reason means no decision.
+    let mut o2 = Browser::new(&app);
+    o2.sign_in("op2", PASSWORD).await;
+    let r = o2
+        .submit(
+            "/review",
+            &format!("/review/evidence/{}", ids[1]),
+            &[("decision", "dismiss")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
