@@ -15,8 +15,8 @@ use weir_core::{IdentityLevel, Scope, Tier};
 use crate::access::{set_level, set_tier};
 use crate::common::TestApp;
 
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     grace: String,
     grace_read: String,
     dan: String,
@@ -29,7 +29,7 @@ const WEIGHTS: &[u8] = b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":{}}RESTRICTED-WE
 
 /// acme/restricted (T3) and acme/sealed (T4) with weights; safetylab/study approved with grace
 /// (accredited) on the team: AL3 on acme/restricted, AL1 on acme/sealed.
-async fn world(autostart: bool, quota_cpu_seconds: i64) -> Option<World> {
+pub(crate) async fn world(autostart: bool, quota_cpu_seconds: i64) -> Option<World> {
     let work = tempfile::tempdir().expect("tempdir");
     let app = TestApp::with_enclave(work.path(), autostart).await?;
     let alice = app.user("alice", Scope::Write).await;
@@ -88,7 +88,7 @@ async fn world(autostart: bool, quota_cpu_seconds: i64) -> Option<World> {
     })
 }
 
-fn command(repo: &str, script: &str) -> Value {
+pub(crate) fn command(repo: &str, script: &str) -> Value {
     json!({
         "project": "safetylab/study",
         "repo": repo,
@@ -105,7 +105,7 @@ async fn submit(w: &World, token: &str, body: Value) -> (StatusCode, Value) {
 }
 
 /// Waits until job `id` is finished; its state as the team sees it.
-async fn finished(w: &World, id: i64) -> Value {
+pub(crate) async fn finished(w: &World, id: i64) -> Value {
     for _ in 0..300 {
         let v = w
             .app
@@ -120,7 +120,7 @@ async fn finished(w: &World, id: i64) -> Value {
 }
 
 /// Submits `body` as grace; the new job's id.
-async fn queued(w: &World, body: Value) -> i64 {
+pub(crate) async fn queued(w: &World, body: Value) -> i64 {
     let (s, v) = submit(w, &w.grace, body).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     v["id"].as_i64().expect("id")

@@ -12,6 +12,7 @@
 mod account;
 mod assets;
 mod catalogue;
+mod jobs;
 mod log;
 mod markdown;
 mod model;
@@ -56,6 +57,11 @@ pub fn routes() -> Routes {
             "/review/evidence/{id}",
             &["POST"],
             post(review::decide_evidence),
+        )
+        .add(
+            "/review/jobs/{id}",
+            &["GET", "POST"],
+            get(jobs::page).post(jobs::vote),
         )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))

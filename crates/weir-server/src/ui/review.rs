@@ -56,6 +56,7 @@ struct Page<'a> {
     items: Vec<Item>,
     evidence: Vec<EvidenceItem>,
     operator: bool,
+    jobs: Option<Vec<super::jobs::JobRow>>,
 }
 
 pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
@@ -75,6 +76,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         };
         Ok::<_, ApiError>((items, evidence))
     };
+    let jobs = super::jobs::queue(&state, &viewer).await;
     match found.await {
         Ok((items, evidence)) => super::render(
             &Page {
@@ -82,6 +84,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
                 items,
                 evidence,
                 operator,
+                jobs,
             },
             None,
         ),

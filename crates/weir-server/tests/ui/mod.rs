@@ -4,6 +4,7 @@
 
 mod account;
 mod catalogue;
+mod jobs;
 mod log;
 mod model;
 mod publisher;
