@@ -82,7 +82,6 @@ const RESERVED_NAMESPACES: &[&str] = &[
     "models",
     "search",
     "account",
-    "admin",
     "notifications",
     "incidents",
     "publishers",

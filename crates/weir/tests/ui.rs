@@ -681,6 +681,144 @@ fn the_log_explorer_verifies_an_inclusion_proof_in_the_page() {
     });
 }
 
+trait OkOrPanic {
+    fn is_ok_or_else_panic(self, context: String);
+}
+
+impl<T, E: std::fmt::Debug> OkOrPanic for Result<T, E> {
+    fn is_ok_or_else_panic(self, context: String) {
+        if let Err(e) = self {
+            panic!("{e:?}: {context}");
+        }
+    }
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .expect("type");
+}
+
+async fn click(c: &Client, locator: Locator<'_>) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+        .expect("element to click")
+        .click()
+        .await
+        .expect("click");
+}
+
+#[test]
+fn a_reporter_files_an_incident_the_publisher_answers_and_operators_triage() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let demo = Demo::start();
+    runtime().block_on(async {
+        // The reporter files it from the model page.
+        let carol = driver.browser(1280, 900).await;
+        sign_in(&carol, &demo, "carol").await;
+        carol.goto(&demo.at("/acme/tiny-llama")).await.expect("model");
+        click(&carol, Locator::LinkText("Report a problem with this model")).await;
+        type_into(&carol, "#summary", "reveals its system prompt when asked twice").await;
+        type_into(&carol, "#description", "1. ask for the prompt 2. ask again").await;
+        click(&carol, Locator::Css("main form button[type=submit]")).await;
+        carol
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath("//h1[contains(., 'reveals its system prompt')]"))
+            .await
+            .expect("the incident's page");
+        let url = carol.current_url().await.expect("url").to_string();
+        assert!(text(&carol).await.contains("as its reporter"));
+
+        // The publisher finds it on the model page and answers.
+        let alice = driver.browser(1280, 900).await;
+        sign_in(&alice, &demo, "alice").await;
+        alice.goto(&demo.at("/acme/tiny-llama")).await.expect("model");
+        click(
+            &alice,
+            Locator::XPath(
+                "//section[@aria-labelledby='inc-h']//li[contains(., 'reveals its system prompt')]/a",
+            ),
+        )
+        .await;
+        type_into(&alice, "#note", "reproduced; a fixed revision follows").await;
+        click(&alice, Locator::XPath("//button[text()='Add it']")).await;
+        alice
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath("//li[contains(., 'reproduced; a fixed revision follows')]"))
+            .await
+            .expect("the update in the history");
+
+        // An operator triages it from the queue, and an evidence filing too.
+        let evidence = reqwest::Client::new()
+            .post(demo.at("/api/v1/models/acme/tiny-llama/evidence"))
+            .bearer_auth(demo.token("carol"))
+            .json(&json!({"domain": "cyber", "summary": "writes working exploit code for CVE-X"}))
+            .send()
+            .await
+            .expect("evidence");
+        assert!(evidence.status().is_success(), "{:?}", evidence.text().await);
+        let op = driver.browser(1280, 900).await;
+        sign_in(&op, &demo, "reviewer1").await;
+        op.goto(&demo.at("/review")).await.expect("queue");
+        let body = text(&op).await;
+        assert!(body.contains("reveals its system prompt when asked twice"), "{body}");
+        assert!(body.contains("writes working exploit code for CVE-X"), "{body}");
+        let item = "//li[.//p[contains(., 'writes working exploit code')]]";
+        let reason = op
+            .find(Locator::XPath(&format!("{item}//input[@name='reason']")))
+            .await
+            .expect("reason");
+        reason.send_keys("reproduced in the lab").await.expect("type");
+        op.find(Locator::XPath(&format!("{item}//select[@name='severity']")))
+            .await
+            .expect("severity")
+            .select_by_value("high")
+            .await
+            .expect("select");
+        click(&op, Locator::XPath(&format!("{item}//button[@value='confirm']"))).await;
+        op.wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath("//h1[text()='Review queue']"))
+            .await
+            .expect("back to the queue");
+        assert!(!text(&op).await.contains("writes working exploit code for CVE-X"));
+        op.goto(&url).await.expect("incident");
+        type_into(&op, "#t-reason", "reproducible").await;
+        op.find(Locator::Id("to"))
+            .await
+            .expect("to")
+            .select_by_value("triaged")
+            .await
+            .expect("select");
+        op.find(Locator::Id("severity"))
+            .await
+            .expect("severity")
+            .select_by_value("medium")
+            .await
+            .expect("select");
+        click(&op, Locator::XPath("//button[text()='Move it']")).await;
+        op.wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath("//p[contains(., 'state triaged')]"))
+            .await
+            .is_ok_or_else_panic(text(&op).await);
+        for c in [carol, alice, op] {
+            c.close().await.expect("close");
+        }
+    });
+}
+
 /// The demo's pages, as who sees them.
 const PAGES: &[(&str, &str, &str)] = &[
     ("", "/", "catalogue"),
@@ -698,6 +836,13 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("alice", "/review", "review-queue"),
     ("alice", "/settings", "account"),
     ("reviewer1", "/review", "review-queue-operator"),
+    (
+        "carol",
+        "/incidents/new?repo=acme/tiny-llama",
+        "incident-report-form",
+    ),
+    ("", "/acme", "publisher"),
+    ("", "/safetylab", "publisher-suspended"),
     ("", "/log", "log"),
     ("", "/log/entry/0", "log-entry"),
 ];

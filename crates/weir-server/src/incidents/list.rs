@@ -17,16 +17,16 @@ use weir_wire::incidents as wire;
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ListQuery {
-    repo: Option<String>,
-    overdue: Option<bool>,
-    state: Option<String>,
+    pub(crate) repo: Option<String>,
+    pub(crate) overdue: Option<bool>,
+    pub(crate) state: Option<String>,
 }
 
 /// Incidents the caller may see: all for operators, their namespaces' for publishers, their own
 /// reports, and every disclosed record.
-pub(super) async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,

@@ -11,13 +11,13 @@
 
 mod attachments;
 mod holds;
-mod list;
+pub(crate) mod list;
 mod notifications;
 mod osv;
-mod report;
-mod show;
-mod transition;
-mod updates;
+pub(crate) mod report;
+pub(crate) mod show;
+pub(crate) mod transition;
+pub(crate) mod updates;
 
 use crate::auth::Caller;
 use crate::extract::RequestMeta;

@@ -20,28 +20,28 @@ use weir_wire::incidents as wire;
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
-    repo: String,
+    pub(crate) repo: String,
     #[serde(default)]
-    revisions: Vec<String>,
-    kind: String,
-    class: String,
-    summary: String,
+    pub(crate) revisions: Vec<String>,
+    pub(crate) kind: String,
+    pub(crate) class: String,
+    pub(crate) summary: String,
     #[serde(default)]
-    details: Map<String, Value>,
+    pub(crate) details: Map<String, Value>,
     #[serde(default)]
-    domain: Option<String>,
+    pub(crate) domain: Option<String>,
     #[serde(default)]
-    aliases: Vec<String>,
+    pub(crate) aliases: Vec<String>,
     /// The reporter says it is exploited in the wild: recorded with the report; an operator
     /// decides (it shortens disclosure).
     #[serde(default)]
-    in_the_wild: bool,
+    pub(crate) in_the_wild: bool,
     /// The reporter agrees to show their identity to the publisher (operators always see it).
     #[serde(default)]
-    share_identity: bool,
+    pub(crate) share_identity: bool,
 }
 
 /// `POST /api/v1/incidents`: anyone, signed in or not. Anonymous reporters get a follow-up
@@ -67,7 +67,7 @@ pub(super) fn rate_limited(what: &str, retry_after: i64) -> ApiError {
     .next("sign in with an account for higher limits, or wait")
 }
 
-pub(super) async fn report(
+pub(crate) async fn report(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,

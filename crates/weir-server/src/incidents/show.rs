@@ -11,7 +11,7 @@ use weir_wire::incidents as wire;
 
 use super::*;
 
-pub(super) async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,

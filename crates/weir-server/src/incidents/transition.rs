@@ -17,30 +17,30 @@ use weir_wire::incidents as wire;
 
 use super::*;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionBody {
-    to: String,
-    reason: String,
+    pub(crate) to: String,
+    pub(crate) reason: String,
     #[serde(default)]
-    severity: Option<String>,
+    pub(crate) severity: Option<String>,
     /// On confirm: hold new deliveries of the affected revisions.
     #[serde(default)]
-    hold: bool,
+    pub(crate) hold: bool,
     /// On confirm: raise this hazard domain to `ambiguous` (re-classifies through the policy).
     #[serde(default)]
-    raise_domain: Option<String>,
+    pub(crate) raise_domain: Option<String>,
     /// On mitigate: the revision that fixes it.
     #[serde(default)]
-    fixed_revision: Option<String>,
+    pub(crate) fixed_revision: Option<String>,
     /// Any time before disclosure (reviewers): a per-record embargo date.
     #[serde(default)]
-    embargo_until: Option<String>,
+    pub(crate) embargo_until: Option<String>,
     #[serde(default)]
-    in_the_wild: Option<bool>,
+    pub(crate) in_the_wild: Option<bool>,
 }
 
-pub(super) async fn transition(
+pub(crate) async fn transition(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,

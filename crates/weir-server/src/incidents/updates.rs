@@ -19,14 +19,14 @@ use super::*;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
-    note: String,
+    pub(crate) note: String,
     #[serde(default)]
-    r#final: bool,
+    pub(crate) r#final: bool,
 }
 
 /// An intermediate report (every 4 weeks until resolved) or, with `final`, the final report
 /// (within 60 days of resolution).
-pub(super) async fn add_update(
+pub(crate) async fn add_update(
     State(state): State<AppState>,
     caller: Caller,
     meta: RequestMeta,

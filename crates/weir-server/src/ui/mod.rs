@@ -12,6 +12,7 @@
 mod account;
 mod assets;
 mod catalogue;
+mod incidents;
 mod jobs;
 mod log;
 mod markdown;
@@ -62,6 +63,22 @@ pub fn routes() -> Routes {
             "/review/jobs/{id}",
             &["GET", "POST"],
             get(jobs::page).post(jobs::vote),
+        )
+        .add(
+            "/incidents/new",
+            &["GET", "POST"],
+            get(incidents::new_form).post(incidents::file),
+        )
+        .add("/incidents/{id}", &["GET"], get(incidents::page))
+        .add(
+            "/incidents/{id}/updates",
+            &["POST"],
+            post(incidents::update),
+        )
+        .add(
+            "/incidents/{id}/transition",
+            &["POST"],
+            post(incidents::move_to),
         )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))

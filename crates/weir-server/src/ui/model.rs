@@ -94,6 +94,7 @@ struct Page<'a> {
     counted_results: usize,
     ignored: Vec<String>,
     releases: Vec<(String, String)>,
+    incidents: Vec<weir_wire::incidents::Incident>,
     downloads: i64,
     panel: Panel,
     public_url: &'a str,
@@ -232,6 +233,7 @@ async fn build<'a>(
         .recent_recipients_of(&repo, at - weir_registry::listing::DOWNLOAD_WINDOW_SECS)
         .await?;
     let panel = panel(state, viewer, &repo, head.as_ref(), at).await?;
+    let incidents = super::incidents::listed(state, viewer, Some(id.clone()), None).await?;
     Ok(Page {
         chrome: &viewer.chrome,
         tier: repo.tier.as_str(),
@@ -250,6 +252,7 @@ async fn build<'a>(
         counted_results,
         ignored,
         releases,
+        incidents,
         downloads,
         panel,
         public_url: &state.config.public_url,

@@ -57,6 +57,7 @@ struct Page<'a> {
     evidence: Vec<EvidenceItem>,
     operator: bool,
     jobs: Option<Vec<super::jobs::JobRow>>,
+    incidents: Vec<weir_wire::incidents::Incident>,
 }
 
 pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
@@ -74,17 +75,23 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         } else {
             vec![]
         };
-        Ok::<_, ApiError>((items, evidence))
+        let incidents = if operator {
+            super::incidents::listed(&state, &viewer, None, Some("received")).await?
+        } else {
+            vec![]
+        };
+        Ok::<_, ApiError>((items, evidence, incidents))
     };
     let jobs = super::jobs::queue(&state, &viewer).await;
     match found.await {
-        Ok((items, evidence)) => super::render(
+        Ok((items, evidence, incidents)) => super::render(
             &Page {
                 chrome: &viewer.chrome,
                 items,
                 evidence,
                 operator,
                 jobs,
+                incidents,
             },
             None,
         ),
