@@ -682,11 +682,11 @@ fn the_log_explorer_verifies_an_inclusion_proof_in_the_page() {
 }
 
 trait OkOrPanic {
-    fn is_ok_or_else_panic(self, context: String);
+    fn or_panic_with(self, context: String);
 }
 
 impl<T, E: std::fmt::Debug> OkOrPanic for Result<T, E> {
-    fn is_ok_or_else_panic(self, context: String) {
+    fn or_panic_with(self, context: String) {
         if let Err(e) = self {
             panic!("{e:?}: {context}");
         }
@@ -812,7 +812,7 @@ fn a_reporter_files_an_incident_the_publisher_answers_and_operators_triage() {
             .at_most(Duration::from_secs(30))
             .for_element(Locator::XPath("//p[contains(., 'state triaged')]"))
             .await
-            .is_ok_or_else_panic(text(&op).await);
+            .or_panic_with(text(&op).await);
         for c in [carol, alice, op] {
             c.close().await.expect("close");
         }
