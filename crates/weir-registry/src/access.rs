@@ -267,6 +267,11 @@ pub async fn request(
     );
     e.subject = Some(user);
     store.db.put_access_request_logged(repo, &req, &e).await?;
+    if auto {
+        crate::mail::request_decided(store, repo, &req, now).await;
+    } else {
+        crate::mail::request_filed(store, repo, &req, now).await;
+    }
     Ok(Filed::Request(req))
 }
 
@@ -385,6 +390,7 @@ pub async fn review(
     );
     e.subject = Some(user.to_string());
     store.db.put_access_request_logged(repo, &req, &e).await?;
+    crate::mail::request_decided(store, repo, &req, now).await;
     Ok(req)
 }
 

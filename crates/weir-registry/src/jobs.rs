@@ -1399,7 +1399,16 @@ async fn run_one(
         .finish_job_logged(j.id, &[JobState::Running], &fin, &held, &evs)
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            if outputs_state == "awaiting_review" {
+                let mut team = vec![j.submitted_by.clone()];
+                if let Ok(Some(p)) = store.db.project_by_id(j.project_id).await {
+                    team.extend(p.members.iter().cloned());
+                }
+                crate::mail::outputs_ready(store, j.id, &team, done).await;
+            }
+            Ok(())
+        }
         // Cancelled while running: its outputs are dropped, what it used is charged and logged.
         Err(StoreError::StateChanged { .. }) => {
             let ev = finish_event(

@@ -22,6 +22,7 @@
 //! - [`log`]: the transparency log's sequencer step;
 //! - [`tokens`]: API tokens listed and revoked;
 //! - [`accounts`]: passwords and the web UI's sessions;
+//! - [`mail`]: notifications outside incidents, and their e-mail;
 //! - [`settings`], [`clock`].
 
 pub mod access;
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod keys;
 pub mod listing;
 pub mod log;
+pub mod mail;
 pub mod policy;
 pub mod releases;
 pub mod repos;

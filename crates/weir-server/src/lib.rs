@@ -60,6 +60,8 @@ pub struct AppState {
     pub info: Arc<hub::download::InfoMemo>,
     /// The research environment, when the operator enabled it ([`AppState::with_enclave`]).
     pub enclave: Option<Arc<weir_registry::jobs::Enclave>>,
+    /// Notification e-mail, when the operator configured SMTP ([`AppState::with_mailer`]).
+    pub mailer: Option<Arc<weir_registry::mail::Mailer>>,
 }
 
 impl AppState {
@@ -71,7 +73,14 @@ impl AppState {
             small_blobs: Arc::new(SmallBlobs::default()),
             info: Arc::new(hub::download::info_memo()),
             enclave: None,
+            mailer: None,
         }
+    }
+
+    /// This state with notification e-mail: [`start`] runs the sender.
+    pub fn with_mailer(mut self, mailer: weir_registry::mail::Mailer) -> AppState {
+        self.mailer = Some(Arc::new(mailer));
+        self
     }
 
     /// This state with a research environment: jobs are accepted and [`start`] runs them.
@@ -269,6 +278,9 @@ pub async fn start(state: AppState) -> Router {
         Err(e) => tracing::error!(error = %e, "board recovery at start-up failed"),
     }
     log::spawn_sequencer(state.clone());
+    if let Some(mailer) = state.mailer.clone() {
+        spawn_mailer(state.store.clone(), mailer);
+    }
     if let Some(enclave) = state.enclave.clone().filter(|e| e.autostart) {
         tokio::spawn(weir_registry::jobs::run_queue(
             state.store.clone(),
@@ -277,6 +289,30 @@ pub async fn start(state: AppState) -> Router {
         ));
     }
     router(state)
+}
+
+/// How often the e-mail sender looks for notifications to send, and reminders to make.
+pub const MAIL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Sends notification e-mails and makes deadline reminders until the process ends.
+fn spawn_mailer(store: Store, mailer: Arc<weir_registry::mail::Mailer>) {
+    tokio::spawn(async move {
+        let mut round: u64 = 0;
+        loop {
+            let at = crate::now();
+            // Reminders once a minute; sending every round.
+            if round % 120 == 0
+                && let Err(e) = weir_registry::mail::remind_deadlines(&store, at).await
+            {
+                tracing::warn!(error = %e, "deadline reminders failed; retrying");
+            }
+            if let Err(e) = weir_registry::mail::deliver_once(&store, &mailer, at).await {
+                tracing::warn!(error = %e, "sending notification e-mail failed; retrying");
+            }
+            round = round.wrapping_add(1);
+            tokio::time::sleep(MAIL_INTERVAL).await;
+        }
+    });
 }
 
 /// Serves until `shutdown` resolves.

@@ -371,6 +371,7 @@ mod tests {
         "log_hashes",
         "log_pending",
         "log_state",
+        "mail_outbox",
         "passwords",
         "sessions",
         "sqlite_sequence",

@@ -142,6 +142,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0027_disbursement_award.sql"),
     ),
     (28, "ui", include_str!("../migrations/sqlite/0028_ui.sql")),
+    (
+        29,
+        "mail",
+        include_str!("../migrations/sqlite/0029_mail.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -25,6 +25,7 @@ pub mod identity;
 pub mod incidents;
 pub mod jobs;
 pub mod listing;
+pub mod mail;
 pub mod releases;
 pub mod repos;
 pub mod research;

@@ -44,6 +44,14 @@ pub struct Config {
     pub idle_timeout: u64,
     /// Seconds in which a request in flight must move 1 KiB.
     pub stall_timeout: u64,
+    /// Notification e-mail: the SMTP server, `smtp://host[:port]` (a local relay, plain),
+    /// `smtp://host?tls=required` (STARTTLS) or `smtps://host[:port]`; unset, no e-mail.
+    pub smtp_url: Option<String>,
+    /// The sender of notification e-mail (default: weir@ the public URL's host).
+    pub mail_from: Option<String>,
+    /// SMTP credentials: the user, and a file holding the password (never the password itself).
+    pub smtp_username: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
     /// The secure research environment (`[research]` in weir.toml).
     #[serde(default)]
     pub research: Research,
@@ -101,13 +109,17 @@ impl Default for Config {
             header_read_timeout: 10,
             idle_timeout: 60,
             stall_timeout: 30,
+            smtp_url: None,
+            mail_from: None,
+            smtp_username: None,
+            smtp_password_file: None,
             research: Research::default(),
         }
     }
 }
 
 /// The environment variables read (`WEIR_` + the field name in upper case).
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 18] = [
     "data",
     "listen",
     "public_url",
@@ -122,6 +134,10 @@ const ENV_KEYS: [&str; 14] = [
     "header_read_timeout",
     "idle_timeout",
     "stall_timeout",
+    "smtp_url",
+    "mail_from",
+    "smtp_username",
+    "smtp_password_file",
 ];
 
 /// The flags of `weir serve` and `weir config show`: each overrides the file and the
@@ -180,6 +196,14 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stall_timeout: Option<u64>,
+    /// Send notification e-mail through this SMTP server (smtp://HOST:PORT, smtps://…).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_url: Option<String>,
+    /// The sender of notification e-mail [default: weir@ the public URL's host].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_from: Option<String>,
 }
 
 /// Merges defaults < the config file < `WEIR_*` < flags, and checks the result.
@@ -233,6 +257,11 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
     {
         return Err(anyhow!(
             "currency is a code of 2 to 8 capital letters (e.g. EUR) and currency_decimals 0 to 6"
+        ));
+    }
+    if c.smtp_url.as_deref().is_some_and(|u| u.contains('@')) {
+        return Err(anyhow!(
+            "smtp_url must not hold credentials: set smtp_username and smtp_password_file"
         ));
     }
     if c.upload_link_ttl_secs < 60 {

@@ -122,3 +122,35 @@ fn serve_honours_the_config_file() {
     let _ = child.wait();
     assert!(dir.path().join("data-from-file").join("weir.db").exists());
 }
+
+#[test]
+fn mail_settings_come_from_file_environment_and_flags_never_with_a_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("weir.toml"),
+        "smtp_url = \"smtp://relay.example:25\"\nsmtp_username = \"weir\"\nsmtp_password_file = \"/run/secrets/smtp\"\n",
+    )
+    .expect("write");
+    let out = show(dir.path(), &[], &[]);
+    assert_eq!(value(&out, "smtp_url"), "\"smtp://relay.example:25\"");
+    assert_eq!(value(&out, "smtp_password_file"), "\"/run/secrets/smtp\"");
+    let out = show(
+        dir.path(),
+        &["--mail-from", "weir <weir@registry.example>"],
+        &[("WEIR_SMTP_URL", "smtps://mail.example:465")],
+    );
+    assert_eq!(value(&out, "smtp_url"), "\"smtps://mail.example:465\"");
+    assert_eq!(value(&out, "mail_from"), "\"weir <weir@registry.example>\"");
+    // A password in the URL is refused in one line, naming the way.
+    let out = show(
+        dir.path(),
+        &["--smtp-url", "smtp://weir:secret@relay.example"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("smtp_password_file") && !err.contains("secret"),
+        "{err}"
+    );
+}

@@ -94,3 +94,81 @@ async fn hostile_token_names_render_inert() {
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn requests_decisions_and_deadlines_reach_the_bell() {
+    let (app, alice, carol) = super::gated().await;
+    crate::access::set_level(&app, "carol", IdentityLevel::Identified, None).await;
+    let _ = alice;
+    let r = crate::access::post(
+        &app,
+        "/api/v1/repos/acme/gated/access/requests",
+        &carol,
+        serde_json::json!({"purpose": "study"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut a = Browser::new(&app);
+    a.sign_in("alice", PASSWORD).await;
+    let (_, page) = a.text("/settings").await;
+    assert!(
+        page.contains("carol asks for access to acme/gated"),
+        "{page}"
+    );
+    assert!(page.contains("class=\"count\""), "the bell shows a count");
+    // A deadline within a day: the reviewers are reminded, once.
+    let repo = app
+        .store
+        .db
+        .repo(&weir_core::RepoId::parse("acme/gated").expect("id"))
+        .await
+        .expect("db")
+        .expect("repo");
+    let mut req = app
+        .store
+        .db
+        .access_request(&repo, "carol")
+        .await
+        .expect("db")
+        .expect("req");
+    let now = weir_registry::clock::now();
+    req.due_at = now + 3600;
+    app.store
+        .db
+        .put_access_request(&repo, &req)
+        .await
+        .expect("put");
+    assert_eq!(
+        weir_registry::mail::remind_deadlines(&app.store, now)
+            .await
+            .expect("remind"),
+        1
+    );
+    assert_eq!(
+        weir_registry::mail::remind_deadlines(&app.store, now + 60)
+            .await
+            .expect("remind"),
+        0,
+        "a reminder is made once"
+    );
+    let (_, page) = a.text("/settings").await;
+    assert!(
+        page.contains("The decision on carol&#39;s request")
+            || page.contains("The decision on carol"),
+        "{page}"
+    );
+    // The decision reaches the requester.
+    a.submit(
+        "/review",
+        "/review/access/acme/gated/carol",
+        &[("action", "reject"), ("reason", "not a fit")],
+    )
+    .await;
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    let (_, page) = c.text("/settings").await;
+    assert!(
+        page.contains("Your access to acme/gated is rejected: not a fit"),
+        "{page}"
+    );
+}

@@ -31,6 +31,21 @@ async fn two_checkers_release_a_jobs_outputs_from_the_queue() {
     )
     .await;
     assert_eq!(finished(&w, id).await["outputs_state"], "awaiting_review");
+    // The checkers are told; the team is not (it sees the job's state).
+    let told = |who: &'static str| {
+        let app = &w.app;
+        async move {
+            app.store
+                .db
+                .notifications(who)
+                .await
+                .expect("db")
+                .iter()
+                .any(|n| n.message.contains(&format!("job {id} await")))
+        }
+    };
+    assert!(told("op").await && told("op2").await);
+    assert!(!told("grace").await);
     let page = format!("/review/jobs/{id}");
     // The team: no queue entry, no check page.
     let mut g = Browser::new(&w.app);

@@ -138,6 +138,44 @@ pub async fn run(serve_args: Args) -> Result<()> {
             },
         },
     );
+    let state = match &args.smtp_url {
+        Some(url) => {
+            let host = public_url
+                .split("://")
+                .nth(1)
+                .and_then(|r| r.split(['/', ':']).next())
+                .filter(|h| h.contains('.') && !h.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                .unwrap_or("localhost");
+            let password = match &args.smtp_password_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| {
+                            format!("cannot read the SMTP password file {}", p.display())
+                        })?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                ),
+                None => None,
+            };
+            let settings = weir_registry::mail::MailSettings {
+                url: url.clone(),
+                from: args
+                    .mail_from
+                    .clone()
+                    .unwrap_or_else(|| format!("weir <weir@{host}>")),
+                username: args.smtp_username.clone(),
+                password,
+            };
+            let mailer = weir_registry::mail::Mailer::new(&settings, &public_url)
+                .map_err(|e| anyhow::anyhow!("{e}; fix smtp_url or mail_from"))?;
+            println!(
+                "notifications are e-mailed through {url} from {}",
+                settings.from
+            );
+            state.with_mailer(mailer)
+        }
+        None => state,
+    };
     let state = if let Some(enclave) = enclave {
         println!(
             "the research environment runs jobs in {} slots (cgroup {})",

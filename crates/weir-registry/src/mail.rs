@@ -1,0 +1,269 @@
+//! Notifications by e-mail (SMTP, lettre), and the notifications that are not an incident's: a
+//! new access request (to the repo's reviewers), a decision on one (to the requester), outputs
+//! ready for review (to operators and output checkers), a review deadline about to pass (to the
+//! reviewers, once). Every notification is also in-app; an account with an e-mail address also
+//! gets it by mail, claimed once in the outbox whichever process sends it. A mail names what
+//! happened and links to its page; it never carries a token, a secret or a file.
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use weir_store::{AccessRequest, Repo, Store, StoreError};
+
+/// How far back unsent notifications are mailed (older ones stay in-app only).
+pub const MAIL_WINDOW_SECS: i64 = 7 * 86_400;
+/// E-mails sent per round at most.
+pub const BATCH: i64 = 100;
+/// A review deadline this close (seconds) gets its reminder.
+pub const REMIND_BEFORE_SECS: i64 = 86_400;
+
+/// The SMTP settings, as configured.
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    /// `smtp://host[:port]` (plain, for a local relay), `smtp://host?tls=required` (STARTTLS)
+    /// or `smtps://host[:port]` (TLS). No credentials in it.
+    pub url: String,
+    /// The sender, e.g. `weir <weir@registry.example>`.
+    pub from: String,
+    pub username: Option<String>,
+    /// Read from a file, never from the configuration itself.
+    pub password: Option<String>,
+}
+
+/// Sends notification e-mails.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_url: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("from", &self.from).finish()
+    }
+}
+
+impl Mailer {
+    /// A mailer for `settings`, or the problem with them (one line).
+    pub fn new(settings: &MailSettings, public_url: &str) -> Result<Mailer, String> {
+        if settings.url.contains('@') {
+            return Err(
+                "the SMTP URL must not hold credentials: set mail.username and mail.password_file"
+                    .into(),
+            );
+        }
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)
+            .map_err(|e| format!("the SMTP URL {:?} is not usable: {e}", settings.url))?;
+        if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
+            b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                u.clone(),
+                p.clone(),
+            ));
+        }
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| format!("the sender {:?} is not an address: {e}", settings.from))?;
+        Ok(Mailer {
+            transport: b.timeout(Some(std::time::Duration::from_secs(20))).build(),
+            from,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn message(&self, item: &weir_store::mail::MailItem) -> Result<Message, String> {
+        let to: Mailbox = item
+            .email
+            .parse()
+            .map_err(|e| format!("{:?} is not an address: {e}", item.email))?;
+        let subject: String = format!("[weir] {}", item.message)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(150)
+            .collect();
+        let link = item
+            .link
+            .as_deref()
+            .map(|l| format!("\n\n{}{l}", self.public_url))
+            .unwrap_or_default();
+        let body = format!(
+            "{}{link}\n\n-- \nYou get this because you have an account ({}) at {}.\nYour notifications: {}/settings\n",
+            item.message, item.account, self.public_url, self.public_url
+        );
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Sends what is pending once: each notification claimed, sent, marked. Returns how many went.
+pub async fn deliver_once(store: &Store, mailer: &Mailer, now: i64) -> Result<usize, StoreError> {
+    let mut sent = 0;
+    for item in store
+        .db
+        .mail_pending(now - MAIL_WINDOW_SECS, now, BATCH)
+        .await?
+    {
+        if !store.db.claim_mail(&item, now).await? {
+            continue;
+        }
+        let result = match mailer.message(&item) {
+            Ok(m) => mailer
+                .transport
+                .send(m)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                tracing::warn!(notification = item.id, error = %e, "a notification e-mail was not sent; it is retried")
+            }
+        }
+        store
+            .db
+            .mail_done(
+                item.id,
+                result.as_ref().map(|_| ()).map_err(String::as_str),
+                crate::clock::now(),
+            )
+            .await?;
+    }
+    Ok(sent)
+}
+
+/// Who reviews access to `repo`: the owners of its namespace (the user, for a user's repo).
+async fn reviewers(store: &Store, repo: &Repo) -> Result<Vec<String>, StoreError> {
+    let ns = repo.repo_id.namespace.as_str();
+    let owners = store.db.owners_of(ns).await?;
+    if owners.is_empty() {
+        Ok(vec![ns.to_string()])
+    } else {
+        Ok(owners)
+    }
+}
+
+/// Best effort: a notification that could not be recorded is logged, never fails the change it
+/// is about (which is already committed).
+fn logged(r: Result<bool, StoreError>) {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "a notification could not be recorded");
+    }
+}
+
+/// A new pending request: each reviewer is told.
+pub async fn request_filed(store: &Store, repo: &Repo, req: &AccessRequest, now: i64) {
+    let Ok(people) = reviewers(store, repo).await else {
+        return;
+    };
+    let message = format!(
+        "{} asks for access to {} (decision due {})",
+        req.account,
+        repo.repo_id,
+        crate::clock::iso8601(req.due_at)
+            .chars()
+            .take(10)
+            .collect::<String>()
+    );
+    for p in people.iter().filter(|p| **p != req.account) {
+        logged(
+            store
+                .db
+                .notify(p, "access_request", &message, Some("/review"), None, now)
+                .await,
+        );
+    }
+}
+
+/// A reviewer's decision: the requester is told, with the reason.
+pub async fn request_decided(store: &Store, repo: &Repo, req: &AccessRequest, now: i64) {
+    let message = match &req.reason {
+        Some(r) => format!(
+            "Your access to {} is {}: {r}",
+            repo.repo_id,
+            req.state.as_str()
+        ),
+        None => format!("Your access to {} is {}", repo.repo_id, req.state.as_str()),
+    };
+    let link = format!("/{}#access", repo.repo_id);
+    logged(
+        store
+            .db
+            .notify(
+                &req.account,
+                "access_decision",
+                &message,
+                Some(&link),
+                None,
+                now,
+            )
+            .await,
+    );
+}
+
+/// A job's outputs await review: operators and output checkers are told (never its team, who
+/// learn it from the job's state).
+pub async fn outputs_ready(store: &Store, job_id: i64, team: &[String], now: i64) {
+    let mut people = store.db.operators().await.unwrap_or_default();
+    people.extend(
+        store
+            .db
+            .output_checkers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.revoked_at.is_none())
+            .map(|c| c.account),
+    );
+    people.sort();
+    people.dedup();
+    let message = format!("The outputs of job {job_id} await two output checkers");
+    let link = format!("/review/jobs/{job_id}");
+    for p in people.iter().filter(|p| !team.contains(p)) {
+        logged(
+            store
+                .db
+                .notify(p, "outputs_ready", &message, Some(&link), None, now)
+                .await,
+        );
+    }
+}
+
+/// Pending requests whose decision is due within a day: their reviewers are reminded once.
+pub async fn remind_deadlines(store: &Store, now: i64) -> Result<usize, StoreError> {
+    let mut made = 0;
+    for (repo_id, req) in store
+        .db
+        .requests_in_state(weir_core::RequestState::Pending, 1000)
+        .await?
+    {
+        if req.due_at < now || req.due_at > now + REMIND_BEFORE_SECS {
+            continue;
+        }
+        let Some(repo) = store.db.repo_by_id(repo_id).await? else {
+            continue;
+        };
+        let message = format!(
+            "The decision on {}'s request for {} is due by {}",
+            req.account,
+            repo.repo_id,
+            crate::clock::iso8601(req.due_at)
+        );
+        for p in reviewers(store, &repo).await? {
+            let key = format!("deadline:{repo_id}:{}:{}:{p}", req.account, req.due_at);
+            if store
+                .db
+                .notify(&p, "deadline", &message, Some("/review"), Some(&key), now)
+                .await?
+            {
+                made += 1;
+            }
+        }
+    }
+    Ok(made)
+}
