@@ -301,7 +301,7 @@ fn spawn_mailer(store: Store, mailer: Arc<weir_registry::mail::Mailer>) {
         loop {
             let at = crate::now();
             // Reminders once a minute; sending every round.
-            if round % 120 == 0
+            if round.is_multiple_of(120)
                 && let Err(e) = weir_registry::mail::remind_deadlines(&store, at).await
             {
                 tracing::warn!(error = %e, "deadline reminders failed; retrying");
