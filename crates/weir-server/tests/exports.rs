@@ -10,7 +10,7 @@ use weir_core::{IdentityLevel, Name, Scope, Tier};
 
 /// An export of acme/gated (T3) requested by carol (accredited, member of lab), with two
 /// operators to approve it. Returns (app, carol's token, export id, the operators' tokens).
-async fn requested_export() -> (TestApp, String, i64, String, String) {
+pub(crate) async fn requested_export() -> (TestApp, String, i64, String, String) {
     let (app, carol, rev1, rev2) = export_world().await;
     set_level(&app, "carol", IdentityLevel::Accredited, None).await;
     let r = request(&app, &carol, "lab").await;

@@ -17,7 +17,7 @@ mod docs;
 mod errors;
 mod evals;
 mod events;
-mod exports;
+pub(crate) mod exports;
 mod funding;
 mod gate;
 mod grants;

@@ -97,6 +97,16 @@ impl Db {
         })
     }
 
+    /// The ids of exports awaiting approvals, oldest first (the operators' queue).
+    pub async fn pending_exports(&self, limit: i64) -> Result<Vec<i64>> {
+        let rows =
+            sqlx::query("SELECT id FROM exports WHERE state = 'pending' ORDER BY id LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     pub async fn export(&self, id: i64) -> Result<Option<Export>> {
         let row = sqlx::query(
             "SELECT e.id, r.namespace, r.name, e.commit_id, e.requester, e.org, e.purpose, e.state, e.created_at,

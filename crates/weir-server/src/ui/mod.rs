@@ -55,6 +55,11 @@ pub fn routes() -> Routes {
             post(review::decide),
         )
         .add(
+            "/review/exports/{id}",
+            &["POST"],
+            post(review::approve_export),
+        )
+        .add(
             "/review/evidence/{id}",
             &["POST"],
             post(review::decide_evidence),

@@ -58,6 +58,20 @@ struct Page<'a> {
     operator: bool,
     jobs: Option<Vec<super::jobs::JobRow>>,
     incidents: Vec<weir_wire::incidents::Incident>,
+    exports: Vec<ExportItem>,
+}
+
+pub(super) struct ExportItem {
+    id: i64,
+    repo: String,
+    commit: String,
+    requester: String,
+    org: String,
+    purpose: String,
+    approvals: usize,
+    mine: bool,
+    own: bool,
+    filed: String,
 }
 
 pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
@@ -80,11 +94,16 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         } else {
             vec![]
         };
-        Ok::<_, ApiError>((items, evidence, incidents))
+        let exports = if operator {
+            exports(&state, &viewer).await?
+        } else {
+            vec![]
+        };
+        Ok::<_, ApiError>((items, evidence, incidents, exports))
     };
     let jobs = super::jobs::queue(&state, &viewer).await;
     match found.await {
-        Ok((items, evidence, incidents)) => super::render(
+        Ok((items, evidence, incidents, exports)) => super::render(
             &Page {
                 chrome: &viewer.chrome,
                 items,
@@ -92,6 +111,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
                 operator,
                 jobs,
                 incidents,
+                exports,
             },
             None,
         ),
@@ -166,6 +186,59 @@ async fn evidence(state: &AppState, viewer: &Viewer) -> Result<Vec<EvidenceItem>
         });
     }
     Ok(out)
+}
+
+/// Custodial exports awaiting the second (or first) of their two approvals: shown to operators,
+/// each read through `weir_registry::exports::show` (requester or operator only).
+async fn exports(state: &AppState, viewer: &Viewer) -> Result<Vec<ExportItem>, ApiError> {
+    let me = viewer
+        .caller
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let mut out = vec![];
+    for id in state.store.db.pending_exports(QUEUE_MAX).await? {
+        let Ok(e) = weir_registry::exports::show(&state.store, &viewer.caller.subject, id).await
+        else {
+            continue;
+        };
+        out.push(ExportItem {
+            id: e.id,
+            repo: e.repo.to_string(),
+            commit: e.commit.to_string(),
+            mine: e.approvals.contains(&me),
+            own: e.requester == me,
+            approvals: e.approvals.len(),
+            requester: e.requester,
+            org: e.org,
+            purpose: e.purpose,
+            filed: super::day(e.created_at),
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /review/exports/{id}`: one operator's approval, through
+/// `weir_registry::exports::approve` (never the requester's own, never twice by one operator;
+/// the requester must still qualify).
+pub(super) async fn approve_export(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
+) -> Response {
+    let meta = RequestMeta::of(&viewer.headers);
+    match weir_registry::exports::approve(
+        &state.store,
+        &viewer.caller.subject,
+        id,
+        &meta.context(&viewer.caller),
+        now(),
+    )
+    .await
+    {
+        Ok(_) => super::see_other("/review#exports"),
+        Err(e) => viewer.error(e),
+    }
 }
 
 #[derive(Deserialize, Default)]

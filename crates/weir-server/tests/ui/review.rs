@@ -226,3 +226,56 @@ async fn operators_triage_evidence_from_the_queue_but_never_their_own() {
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn two_operators_approve_an_export_from_the_queue_never_the_same_twice() {
+    let (app, _, id, _, _) = crate::exports::requested_export().await;
+    for n in ["rev1", "rev2", "carol"] {
+        weir_registry::accounts::set_password(
+            &app.store,
+            &weir_core::Name::parse(n).expect("n"),
+            PASSWORD,
+            weir_registry::clock::now(),
+        )
+        .await
+        .expect("password");
+    }
+    let path = format!("/review/exports/{id}");
+    // The requester sees no queue and cannot approve by posting.
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    let (_, q) = c.text("/review").await;
+    assert!(!q.contains("Custodial exports"));
+    assert_eq!(
+        c.submit("/settings", &path, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let mut one = Browser::new(&app);
+    one.sign_in("rev1", PASSWORD).await;
+    let (_, q) = one.text("/review").await;
+    assert!(
+        q.contains(&format!("Export {id}: <a href=\"/acme/gated\">")),
+        "{q}"
+    );
+    assert!(q.contains("0 of 2 approvals"));
+    assert_eq!(
+        one.submit("/review", &path, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, q) = one.text("/review").await;
+    assert!(q.contains("You approved it"), "{q}");
+    // Posting again is the service's refusal, not a second approval.
+    let r = one.submit("/review", &path, &[]).await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let mut two = Browser::new(&app);
+    two.sign_in("rev2", PASSWORD).await;
+    assert_eq!(
+        two.submit("/review", &path, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let e = app.store.db.export(id).await.expect("db").expect("export");
+    assert_eq!(e.state, "approved");
+    assert_eq!(e.approvals.len(), 2);
+    let (_, q) = two.text("/review").await;
+    assert!(q.contains("No export awaits approval"));
+}
