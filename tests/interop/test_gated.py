@@ -50,7 +50,7 @@ def test_request_approve_download_revoke(registry, tmp_path):
     weir("admin", "--data", data, "identity", "set", "henry", "--level", "identified", "--country", "DE")
     status, msg = gated(lambda: hf.snapshot_download("acme/vetted-model", token=henry, cache_dir=tmp_path / "b"))
     assert status == 403 and "not_requested" in msg
-    out = cli(registry, henry, "access", "request", "acme/vetted-model", "--purpose", "refusal evals")
+    out = cli(registry, henry, "access", "request", "acme/vetted-model", "--purpose", "refusal evals", "--field", "affiliation=Example Institute")
     assert "pending" in out
     status, msg = gated(lambda: hf.snapshot_download("acme/vetted-model", token=henry, cache_dir=tmp_path / "c"))
     assert "pending" in msg

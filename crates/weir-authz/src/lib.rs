@@ -111,6 +111,10 @@ impl AccessStanding {
 pub enum Action<'a> {
     /// Model info, tree, refs, card: readable by anyone who can see the repo, as on the Hub.
     ReadMetadata(&'a RepoFacts),
+    /// The model card's text rendered on the model page: as on the Hub, public wherever the repo
+    /// is and its tier is at most T2; never for a restricted or sealed model, or a revision
+    /// under an incident hold (their cards are content, and stay behind their tier).
+    ReadCard(&'a RepoFacts),
     /// File bytes (`/resolve`, native pull).
     Download(&'a RepoFacts, AccessStanding),
     /// Commits, uploads, branches and tags.
@@ -516,6 +520,12 @@ pub fn authorize(subject: &Subject, action: &Action<'_>) -> Decision {
         Action::ReadMetadata(repo) => match visible(subject, repo) {
             Some(r) => Decision::allow(r),
             None => Decision::deny(Reason::NotVisible),
+        },
+        Action::ReadCard(repo) => match visible(subject, repo) {
+            None => Decision::deny(Reason::NotVisible),
+            Some(_) if repo.held => Decision::deny(Reason::IncidentHold),
+            Some(_) if repo.tier >= Tier::T3 => Decision::deny(Reason::TierNoEgress),
+            Some(r) => Decision::allow(r),
         },
         Action::Download(repo, standing) => {
             if visible(subject, repo).is_none() {

@@ -389,7 +389,7 @@ fn decision_matrix() {
             for grant in GrantState::ALL {
                 let st = standing(grant, grant == GrantState::Approved);
                 let elsewhere = name("elsewhere");
-                let actions: [(&str, Action<'_>); 10] = [
+                let actions: [(&str, Action<'_>); 11] = [
                     ("metadata", Action::ReadMetadata(&r)),
                     ("download", Action::Download(&r, st)),
                     ("push", Action::Write(&r)),
@@ -411,6 +411,7 @@ fn decision_matrix() {
                         },
                     ),
                     ("report", Action::ReportIncident(&r)),
+                    ("card", Action::ReadCard(&r)),
                     (
                         "handle",
                         Action::HandleIncident {

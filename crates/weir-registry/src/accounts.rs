@@ -157,6 +157,39 @@ pub async fn sign_in(
     Ok(SignedIn { secret, session })
 }
 
+/// Checks `name`'s password again (a step-up before a sensitive change, such as making a token).
+pub async fn confirm_password(
+    store: &Store,
+    name: &Name,
+    password: &str,
+) -> Result<(), ServiceError> {
+    let wrong = || {
+        ServiceError::refused(
+            Kind::Forbidden,
+            ErrorCode::BadCredentials,
+            "the password is wrong",
+        )
+        .next("enter your current password")
+    };
+    if password.is_empty() || password.chars().count() > MAX_PASSWORD {
+        return Err(wrong());
+    }
+    let phc = store
+        .db
+        .password(name.as_str())
+        .await?
+        .unwrap_or_else(decoy);
+    let pw = password.to_string();
+    if tokio::task::spawn_blocking(move || verify(&pw, &phc))
+        .await
+        .unwrap_or(false)
+    {
+        Ok(())
+    } else {
+        Err(wrong())
+    }
+}
+
 /// The decoy's PHC string, hashed once per process.
 fn decoy() -> String {
     static DECOY_PHC: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -9,6 +9,15 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use weir_store::{AccessRequest, Repo, Store, StoreError};
 
+/// The notifications whose text goes into the mail; every other kind (an incident's) is mailed
+/// as "there is news" with a link, its text staying behind sign-in.
+pub const MAILED_IN_FULL: &[&str] = &[
+    "access_request",
+    "access_decision",
+    "outputs_ready",
+    "deadline",
+];
+
 /// How far back unsent notifications are mailed (older ones stay in-app only).
 pub const MAIL_WINDOW_SECS: i64 = 7 * 86_400;
 /// E-mails sent per round at most.
@@ -53,6 +62,13 @@ impl Mailer {
         }
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)
             .map_err(|e| format!("the SMTP URL {:?} is not usable: {e}", settings.url))?;
+        let plain = settings.url.starts_with("smtp://") && !settings.url.contains("tls=required");
+        if plain && (settings.username.is_some() || settings.password.is_some()) {
+            return Err(
+                "SMTP credentials are sent only over TLS: use smtps://HOST or smtp://HOST?tls=required"
+                    .into(),
+            );
+        }
         if let (Some(u), Some(p)) = (&settings.username, &settings.password) {
             b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(
                 u.clone(),
@@ -75,6 +91,19 @@ impl Mailer {
             .email
             .parse()
             .map_err(|e| format!("{:?} is not an address: {e}", item.email))?;
+        // An incident's notification can carry what is still under coordinated disclosure: the
+        // mail only says there is one, and the page (behind sign-in) says what.
+        let generic;
+        let item = if MAILED_IN_FULL.contains(&item.kind.as_str()) {
+            item
+        } else {
+            generic = weir_store::mail::MailItem {
+                message: "There is news about an incident concerning a model you received".into(),
+                link: Some("/settings".into()),
+                ..item.clone()
+            };
+            &generic
+        };
         let subject: String = format!("[weir] {}", item.message)
             .chars()
             .filter(|c| !c.is_control())
@@ -107,7 +136,9 @@ pub async fn deliver_once(store: &Store, mailer: &Mailer, now: i64) -> Result<us
         .mail_pending(now - MAIL_WINDOW_SECS, now, BATCH)
         .await?
     {
-        if !store.db.claim_mail(&item, now).await? {
+        // Claimed at the moment of sending, not the round's start: a slow round never hands
+        // another sender a claim that already looks stale.
+        if !store.db.claim_mail(&item, crate::clock::now()).await? {
             continue;
         }
         let result = match mailer.message(&item) {
@@ -140,12 +171,8 @@ pub async fn deliver_once(store: &Store, mailer: &Mailer, now: i64) -> Result<us
 /// Who reviews access to `repo`: the owners of its namespace (the user, for a user's repo).
 async fn reviewers(store: &Store, repo: &Repo) -> Result<Vec<String>, StoreError> {
     let ns = repo.repo_id.namespace.as_str();
-    let owners = store.db.owners_of(ns).await?;
-    if owners.is_empty() {
-        Ok(vec![ns.to_string()])
-    } else {
-        Ok(owners)
-    }
+    // An org without owners has nobody to tell (never the org account's own address).
+    store.db.owners_of(ns).await
 }
 
 /// Best effort: a notification that could not be recorded is logged, never fails the change it
@@ -239,12 +266,9 @@ pub async fn remind_deadlines(store: &Store, now: i64) -> Result<usize, StoreErr
     let mut made = 0;
     for (repo_id, req) in store
         .db
-        .requests_in_state(weir_core::RequestState::Pending, 1000)
+        .pending_due_between(now, now + REMIND_BEFORE_SECS, 10_000)
         .await?
     {
-        if req.due_at < now || req.due_at > now + REMIND_BEFORE_SECS {
-            continue;
-        }
         let Some(repo) = store.db.repo_by_id(repo_id).await? else {
             continue;
         };
@@ -266,4 +290,100 @@ pub async fn remind_deadlines(store: &Store, now: i64) -> Result<usize, StoreErr
         }
     }
     Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailer() -> Mailer {
+        Mailer::new(
+            &MailSettings {
+                url: "smtp://127.0.0.1:2525".into(),
+                from: "weir <weir@registry.example>".into(),
+                ..Default::default()
+            },
+            "https://registry.example/",
+        )
+        .expect("mailer")
+    }
+
+    fn item(kind: &str, message: &str) -> weir_store::mail::MailItem {
+        weir_store::mail::MailItem {
+            id: 1,
+            account: "carol".into(),
+            email: "carol@example.org".into(),
+            kind: kind.into(),
+            message: message.into(),
+            link: Some("/acme/m#access".into()),
+            attempts: 0,
+            claimed_at: None,
+        }
+    }
+
+    #[test]
+    fn mails_say_what_happened_with_the_link_and_never_an_incidents_text() {
+        let m = mailer();
+        let raw = String::from_utf8(
+            m.message(&item(
+                "access_decision",
+                "Your access to acme/m is approved",
+            ))
+            .expect("message")
+            .formatted(),
+        )
+        .expect("utf-8");
+        assert!(
+            raw.contains("Subject: [weir] Your access to acme/m is approved"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("https://registry.example/acme/m#access"),
+            "{raw}"
+        );
+        assert!(raw.contains("To: carol@example.org"), "{raw}");
+        let raw = String::from_utf8(
+            m.message(&item(
+                "incident",
+                "Confirmed: the model leaks the embargoed exploit",
+            ))
+            .expect("message")
+            .formatted(),
+        )
+        .expect("utf-8");
+        assert!(!raw.contains("embargoed exploit"), "{raw}");
+        assert!(raw.contains("news about an incident"), "{raw}");
+        // A header injection in a message stays one subject line.
+        let raw = String::from_utf8(
+            m.message(&item("access_request", "x\r\nBcc: evil@example.org"))
+                .expect("message")
+                .formatted(),
+        )
+        .expect("utf-8");
+        let headers = raw.split("\r\n\r\n").next().unwrap_or("");
+        assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{raw}");
+    }
+
+    #[test]
+    fn credentials_only_over_tls_and_never_in_the_url() {
+        let with = |url: &str| MailSettings {
+            url: url.into(),
+            from: "weir@registry.example".into(),
+            username: Some("weir".into()),
+            password: Some("secret".into()),
+        };
+        assert!(Mailer::new(&with("smtp://relay.example:25"), "https://r.example").is_err());
+        assert!(Mailer::new(&with("smtps://relay.example:465"), "https://r.example").is_ok());
+        assert!(
+            Mailer::new(
+                &with("smtp://relay.example?tls=required"),
+                "https://r.example"
+            )
+            .is_ok()
+        );
+        let mut in_url = with("smtp://weir:secret@relay.example");
+        in_url.username = None;
+        in_url.password = None;
+        assert!(Mailer::new(&in_url, "https://r.example").is_err());
+    }
 }

@@ -63,14 +63,21 @@ pub async fn revoke(
 /// The most live tokens one account holds.
 pub const MAX_LIVE_TOKENS: usize = 100;
 
-/// Creates a token for the subject itself, at most at the subject's own scope (the web UI's
-/// token form). Returns the secret, shown once.
+/// The highest scope a token made from a browser session may have: an admin token (an
+/// operator's) is made with `weir admin token create`, never from a session.
+pub const MAX_SESSION_TOKEN_SCOPE: weir_core::Scope = weir_core::Scope::Write;
+
+/// Creates a token for the subject itself (the web UI's token form, after the password was
+/// asked again): at most the subject's own scope and never admin. Logged as `token.created`.
+/// Returns the secret, shown once.
 pub async fn create(
     store: &Store,
     subject: &Subject,
     own_scope: weir_core::Scope,
     scope: weir_core::Scope,
     name: &str,
+    ctx: &Context,
+    now: i64,
 ) -> Result<String, ServiceError> {
     let me = signed_in(subject)?.clone();
     let name = name.trim();
@@ -81,15 +88,14 @@ pub async fn create(
             "a token's name is 1 to 64 characters, without control characters",
         ));
     }
-    if scope > own_scope {
+    let ceiling = own_scope.min(MAX_SESSION_TOKEN_SCOPE);
+    if scope > ceiling {
         return Err(ServiceError::refused(
             Kind::Forbidden,
             ErrorCode::NotOperator,
-            format!(
-                "you may create tokens up to the '{}' scope",
-                own_scope.as_str()
-            ),
-        ));
+            format!("tokens made here go up to the '{}' scope", ceiling.as_str()),
+        )
+        .next("an operator makes admin tokens with: weir admin token create USER --scope admin"));
     }
     let live = store
         .db
@@ -106,5 +112,9 @@ pub async fn create(
         )
         .next("revoke tokens you no longer use"));
     }
-    Ok(store.db.create_token(&me, scope, name).await?)
+    let token = store.db.create_token(&me, scope, name).await?;
+    let mut e = ctx.event(now, "token.created", None, scope.as_str(), json!({}));
+    e.subject = Some(me.to_string());
+    store.db.record_event(&e).await?;
+    Ok(token)
 }

@@ -161,6 +161,61 @@ impl Db {
         rows.iter().map(request_from_row).collect()
     }
 
+    /// Pending requests whose decision is due in `[from, to)`, with their repo's row id.
+    pub async fn pending_due_between(
+        &self,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, AccessRequest)>> {
+        let rows = sqlx::query(
+            "SELECT repo_id, account, state, purpose, fields, requested_at, due_at, decided_by, decided_at, reason, expires_at
+             FROM access_requests WHERE state = 'pending' AND due_at >= $1 AND due_at < $2
+             ORDER BY due_at, repo_id, account LIMIT $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("repo_id")?, request_from_row(r)?)))
+            .collect()
+    }
+
+    /// Requests in `state` on the repos of `namespaces` (the reviewer's own), with their repo's
+    /// row id, nearest deadline first.
+    pub async fn requests_in_namespaces(
+        &self,
+        state: RequestState,
+        namespaces: &[String],
+        limit: i64,
+    ) -> Result<Vec<(i64, AccessRequest)>> {
+        if namespaces.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (0..namespaces.len())
+            .map(|i| format!("${}", i + 3))
+            .collect();
+        let sql = format!(
+            "SELECT q.repo_id, q.account, q.state, q.purpose, q.fields, q.requested_at, q.due_at, q.decided_by, q.decided_at, q.reason, q.expires_at
+             FROM access_requests q JOIN repos r ON r.id = q.repo_id
+             WHERE q.state = $1 AND r.namespace IN ({})
+             ORDER BY q.due_at, q.repo_id, q.account LIMIT $2",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(limit);
+        for n in namespaces {
+            query = query.bind(n.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("repo_id")?, request_from_row(r)?)))
+            .collect()
+    }
+
     /// Every request in `state` across all repos, with its repo's row id, oldest first (the
     /// review queue; the caller filters by who may review which repo).
     pub async fn requests_in_state(

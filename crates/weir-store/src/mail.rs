@@ -9,8 +9,11 @@ use crate::{Db, Result};
 
 /// The most attempts at one e-mail.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// How long a claim holds before another sender may retry it (a sender that died mid-send).
-pub const CLAIM_SECS: i64 = 120;
+/// How long a claim holds before another sender may retry it (a sender that died mid-send):
+/// well beyond the slowest send (each SMTP step times out after 20 s). A sender that dies after
+/// the server took the mail but before marking it sent makes it go twice: delivery is at least
+/// once in that one case, and exactly once otherwise.
+pub const CLAIM_SECS: i64 = 600;
 
 /// One e-mail to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -541,6 +541,12 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
             .send_keys(HOSTILE)
             .await
             .expect("type");
+        g.find(Locator::Id("token-password"))
+            .await
+            .expect("password")
+            .send_keys(PASSWORD)
+            .await
+            .expect("type");
         g.find(Locator::Css("#tokens form button"))
             .await
             .expect("create")

@@ -725,6 +725,15 @@ pub async fn resolve(
         header(&file.size.to_string()),
     );
     h.insert(ETAG, header(&format!("\"{etag}\"")));
+    // A repo's file is bytes, never a page or a script of this site, whatever it holds.
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
     let fname: String = path
         .file_name()
         .chars()

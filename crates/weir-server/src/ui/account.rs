@@ -16,9 +16,19 @@ use crate::extract::{Path, Query, RequestMeta};
 use crate::limits::Limit;
 use crate::{ApiError, AppState, now};
 
-/// Sign-in attempts per client address, and per account name, in five minutes.
-pub const SIGN_IN_ATTEMPTS: Limit = Limit {
+/// Failed sign-ins counted in five minutes: per name from one address (a guesser), per address
+/// (one address trying many names), and per name from everywhere (a distributed guesser: high,
+/// so nobody can lock an account out from one address). A successful sign-in counts nothing.
+pub const FAILED_PER_NAME_AND_ADDRESS: Limit = Limit {
     max: 10,
+    window_secs: 300,
+};
+pub const FAILED_PER_ADDRESS: Limit = Limit {
+    max: 30,
+    window_secs: 300,
+};
+pub const FAILED_PER_NAME: Limit = Limit {
+    max: 100,
     window_secs: 300,
 };
 
@@ -108,14 +118,30 @@ pub(super) async fn login(
     let ip = addr
         .map(|a| a.0.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let name_key = format!("sign-in:name:{}", form.name.to_ascii_lowercase());
-    for key in [format!("sign-in:addr:{ip}"), name_key] {
-        if let Err(wait) = state.limiter.take(&key, 1, SIGN_IN_ATTEMPTS, at) {
+    // Keys stay small whatever is posted: a name longer than any account's is one key.
+    let name = if form.name.len() <= 96 {
+        form.name.to_ascii_lowercase()
+    } else {
+        "(too long)".into()
+    };
+    let keys = [
+        (
+            format!("sign-in:name-addr:{name}:{ip}"),
+            FAILED_PER_NAME_AND_ADDRESS,
+        ),
+        (format!("sign-in:addr:{ip}"), FAILED_PER_ADDRESS),
+        (format!("sign-in:name:{name}"), FAILED_PER_NAME),
+    ];
+    for (i, (key, limit)) in keys.iter().enumerate() {
+        if let Err(wait) = state.limiter.take(key, 1, *limit, at) {
+            for (k, _) in &keys[..i] {
+                state.limiter.give_back(k, 1);
+            }
             return viewer.error(
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     ErrorCode::RateLimited,
-                    "too many sign-in attempts",
+                    "too many failed sign-ins",
                 )
                 .next(format!("wait {wait} seconds and try again")),
             );
@@ -123,6 +149,10 @@ pub(super) async fn login(
     }
     match weir_registry::accounts::sign_in(&state.store, &form.name, &form.password, at).await {
         Ok(signed) => {
+            // Only failures count.
+            for (k, _) in &keys {
+                state.limiter.give_back(k, 1);
+            }
             let mut resp = super::see_other(&super::local_path(&form.next));
             set_cookie(
                 &mut resp,
@@ -180,6 +210,11 @@ pub(super) async fn logout(
             secure(&state)
         ),
     );
+    // What the browser kept of the signed-in pages goes too.
+    resp.headers_mut().insert(
+        axum::http::HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cache\""),
+    );
     resp
 }
 
@@ -223,11 +258,22 @@ async fn account_page(
     let caller = &viewer.caller;
     let user = caller.require_user()?.to_string();
     let at = now();
-    let requests = state
-        .store
-        .db
-        .requests_of_user(&user)
-        .await?
+    // Only requests on repos you may still see: a repo made private since names nothing here.
+    let mut visible = vec![];
+    for (id, r) in state.store.db.requests_of_user(&user).await? {
+        let Some(repo) = state.store.db.repo(&id).await? else {
+            continue;
+        };
+        if caller
+            .authorize(&weir_authz::Action::ReadMetadata(&crate::gate::facts(
+                &repo,
+            )))
+            .allow
+        {
+            visible.push((id, r));
+        }
+    }
+    let requests = visible
         .into_iter()
         .map(|(id, r)| RequestRow {
             repo: id.to_string(),
@@ -260,7 +306,7 @@ async fn account_page(
         .map(|n| (super::day(n.created_at), n.message, n.read_at.is_none()))
         .collect();
     let scope = caller.scope().unwrap_or(Scope::Read);
-    let scopes = [Scope::Read, Scope::Write, Scope::Admin]
+    let scopes = [Scope::Read, Scope::Write]
         .into_iter()
         .filter(|s| *s <= scope)
         .map(|s| s.as_str())
@@ -300,6 +346,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
 pub(super) struct TokenBody {
     name: String,
     scope: String,
+    password: String,
 }
 
 pub(super) async fn create_token(
@@ -313,12 +360,23 @@ pub(super) async fn create_token(
             "choose a scope: read, write or admin",
         ));
     };
+    let Some(me) = viewer.caller.name().cloned() else {
+        return viewer.error(ApiError::internal());
+    };
+    if let Err(e) =
+        weir_registry::accounts::confirm_password(&state.store, &me, &form.password).await
+    {
+        return viewer.error(e);
+    }
+    let meta = RequestMeta::of(&viewer.headers);
     match weir_registry::tokens::create(
         &state.store,
         &viewer.caller.subject,
         own,
         scope,
         &form.name,
+        &meta.context(&viewer.caller),
+        now(),
     )
     .await
     {

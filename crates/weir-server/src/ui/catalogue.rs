@@ -16,6 +16,8 @@ use crate::{AppState, now};
 
 /// Models per page.
 pub const PAGE: usize = 20;
+/// Models one page with a standing filter reads at most.
+pub const SCAN: usize = 500;
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
@@ -123,66 +125,78 @@ pub(super) async fn page(
     }
     let sort = Sort::parse(&p.sort).unwrap_or_default();
     let wanted_standing = p.standing.trim().to_ascii_lowercase();
+    if !wanted_standing.is_empty()
+        && weir_core::standing::Standing::parse(&wanted_standing).is_none()
+    {
+        return viewer.error(
+            crate::ApiError::bad_request(
+                weir_wire::ErrorCode::InvalidQuery,
+                format!("unknown standing {:?}", p.standing),
+            )
+            .next("use good, probation or suspended"),
+        );
+    }
     let mut rows = vec![];
-    let mut after = Cursor::parse(&p.after);
     let mut next = None;
     let mut standings: HashMap<String, String> = HashMap::new();
-    // A standing filter is applied here (a publisher's standing is not a card fact): pages are
-    // read until one is full or the listing ends.
-    'pages: for _ in 0..50 {
-        let query = listing::Query {
-            search: (!p.q.trim().is_empty()).then(|| p.q.trim().to_string()),
-            search_cards: true,
-            author: (!p.author.is_empty()).then(|| p.author.clone()),
-            filters: filters.clone(),
-            sort,
-            limit: Some(PAGE),
-            after: after.clone(),
-            ..Default::default()
-        };
-        let page = match listing::models(&state.store, &viewer.caller.subject, &query, now()).await
-        {
-            Ok(page) => page,
-            Err(e) => return viewer.error(e),
-        };
-        for m in &page.models {
-            let ns = m.repo.repo_id.namespace.to_string();
-            if !standings.contains_key(&ns) {
-                let st = match state.store.db.standing(&ns).await {
-                    Ok(s) => s.map(|s| s.standing).unwrap_or_else(|| "good".into()),
-                    Err(e) => return viewer.error(e),
-                };
-                standings.insert(ns.clone(), st);
-            }
-            let standing = standings.get(&ns).cloned().unwrap_or_default();
-            if !wanted_standing.is_empty() && standing != wanted_standing {
-                continue;
-            }
-            if rows.len() == PAGE {
-                // One more matches: the page is full and another follows.
-                next = rows.last().map(|(c, _): &(Cursor, Row)| c.encode());
-                break 'pages;
-            }
-            rows.push((
-                listing::cursor_of(m, sort),
-                Row {
-                    id: m.repo.repo_id.to_string(),
-                    tier: m.repo.tier.as_str(),
-                    tier_name: m.repo.tier.name(),
-                    license: m.licenses().join(", "),
-                    library: m.library_name().unwrap_or("").to_string(),
-                    tags: m.tags.iter().take(8).cloned().collect(),
-                    downloads: m.downloads,
-                    likes: m.likes,
-                    updated: super::day(m.last_modified),
-                    standing,
-                },
-            ));
+    // One listing read: a page, or (with a standing filter, which is not a card fact) up to
+    // SCAN models, of which the first PAGE that match are shown; the next page continues after
+    // the last one shown, or after the last one read.
+    let query = listing::Query {
+        search: (!p.q.trim().is_empty()).then(|| p.q.trim().to_string()),
+        search_cards: true,
+        author: (!p.author.is_empty()).then(|| p.author.clone()),
+        filters,
+        sort,
+        limit: Some(if wanted_standing.is_empty() {
+            PAGE + 1
+        } else {
+            SCAN
+        }),
+        after: Cursor::parse(&p.after),
+        ..Default::default()
+    };
+    let page = match listing::models(&state.store, &viewer.caller.subject, &query, now()).await {
+        Ok(page) => page,
+        Err(e) => return viewer.error(e),
+    };
+    let mut more = page.next.clone();
+    for m in &page.models {
+        let ns = m.repo.repo_id.namespace.to_string();
+        if !standings.contains_key(&ns) {
+            let st = match state.store.db.standing(&ns).await {
+                Ok(s) => s.map(|s| s.standing).unwrap_or_else(|| "good".into()),
+                Err(e) => return viewer.error(e),
+            };
+            standings.insert(ns.clone(), st);
         }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
+        let standing = standings.get(&ns).cloned().unwrap_or_default();
+        if !wanted_standing.is_empty() && standing != wanted_standing {
+            continue;
         }
+        if rows.len() == PAGE {
+            // One more matches: the page is full and another follows.
+            more = rows.last().map(|(c, _): &(Cursor, Row)| c.clone());
+            break;
+        }
+        rows.push((
+            listing::cursor_of(m, sort),
+            Row {
+                id: m.repo.repo_id.to_string(),
+                tier: m.repo.tier.as_str(),
+                tier_name: m.repo.tier.name(),
+                license: m.licenses().join(", "),
+                library: m.library_name().unwrap_or("").to_string(),
+                tags: m.tags.iter().take(8).cloned().collect(),
+                downloads: m.downloads,
+                likes: m.likes,
+                updated: super::day(m.last_modified),
+                standing,
+            },
+        ));
+    }
+    if let Some(c) = more {
+        next = Some(c.encode());
     }
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     let body = Page {

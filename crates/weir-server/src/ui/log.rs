@@ -128,6 +128,10 @@ async fn build<'a>(
             }
             at = index;
         }
+        // A chunk that came back short (or empty) still moves on: the loop always ends.
+        if (entries.len() as u64) < PAGE {
+            at = start;
+        }
     }
     let older = (at > 0).then(|| {
         let mut q = vec![("before", at.to_string())];

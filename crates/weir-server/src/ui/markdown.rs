@@ -56,14 +56,20 @@ pub fn sanitize(html: &str, repo: &str) -> String {
     b.clean(html).to_string()
 }
 
-/// An image source kept only when it points at this server.
+/// An image source kept only when it is a file of this repo at `main` (a relative path): never
+/// another server, never another repo's file (each would be a request from every reader's
+/// browser), never anything a browser would read differently (whitespace, controls, `\\`).
 fn local_image<'a>(src: &'a str, base: &str) -> Option<Cow<'a, str>> {
-    let s = src.trim();
-    if s.is_empty() || s.starts_with("//") || s.contains(':') || s.contains('\\') {
+    let s = src;
+    if s.is_empty()
+        || s.starts_with('/')
+        || s.contains(':')
+        || s.contains('\\')
+        || s.contains('?')
+        || s.contains('#')
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
-    }
-    if s.starts_with('/') {
-        return Some(Cow::Borrowed(s));
     }
     let rel = s.trim_start_matches("./");
     if rel.split('/').any(|seg| seg == "..") {

@@ -7,7 +7,8 @@
 //! - Every form post needs a session and its CSRF token (and a same-origin `Origin`, when the
 //!   browser sends one); a bearer token never posts a form.
 //! - Every page carries the security headers ([`html`]): a CSP without inline scripts or styles,
-//!   no framing, a same-origin referrer, and `no-cache` so a signed-out back button shows nothing.
+//!   no framing, a same-origin referrer; a signed-in viewer's pages are `no-store` (Back after
+//!   signing out shows nothing), a signed-out viewer's `private, no-cache` with an ETag.
 
 mod account;
 mod assets;
@@ -30,6 +31,11 @@ use sha2::{Digest, Sha256};
 use crate::ApiError;
 use crate::routes::Routes;
 
+/// Form posts carry at most [`session::MAX_FORM`]: refused before more is read.
+fn form_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(session::MAX_FORM)
+}
+
 pub fn routes() -> Routes {
     Routes::new()
         .add("/", &["GET"], get(catalogue::page))
@@ -38,52 +44,64 @@ pub fn routes() -> Routes {
         .add(
             "/login",
             &["GET", "POST"],
-            get(account::login_form).post(account::login),
+            get(account::login_form)
+                .post(account::login)
+                .layer(form_limit()),
         )
-        .add("/logout", &["POST"], post(account::logout))
+        .add(
+            "/logout",
+            &["POST"],
+            post(account::logout).layer(form_limit()),
+        )
         .add("/settings", &["GET"], get(account::page))
-        .add("/settings/tokens", &["POST"], post(account::create_token))
+        .add(
+            "/settings/tokens",
+            &["POST"],
+            post(account::create_token).layer(form_limit()),
+        )
         .add(
             "/settings/tokens/{id}/revoke",
             &["POST"],
-            post(account::revoke_token),
+            post(account::revoke_token).layer(form_limit()),
         )
         .add("/review", &["GET"], get(review::page))
         .add(
             "/review/access/{ns}/{name}/{user}",
             &["POST"],
-            post(review::decide),
+            post(review::decide).layer(form_limit()),
         )
         .add(
             "/review/exports/{id}",
             &["POST"],
-            post(review::approve_export),
+            post(review::approve_export).layer(form_limit()),
         )
         .add(
             "/review/evidence/{id}",
             &["POST"],
-            post(review::decide_evidence),
+            post(review::decide_evidence).layer(form_limit()),
         )
         .add(
             "/review/jobs/{id}",
             &["GET", "POST"],
-            get(jobs::page).post(jobs::vote),
+            get(jobs::page).post(jobs::vote).layer(form_limit()),
         )
         .add(
             "/incidents/new",
             &["GET", "POST"],
-            get(incidents::new_form).post(incidents::file),
+            get(incidents::new_form)
+                .post(incidents::file)
+                .layer(form_limit()),
         )
         .add("/incidents/{id}", &["GET"], get(incidents::page))
         .add(
             "/incidents/{id}/updates",
             &["POST"],
-            post(incidents::update),
+            post(incidents::update).layer(form_limit()),
         )
         .add(
             "/incidents/{id}/transition",
             &["POST"],
-            post(incidents::move_to),
+            post(incidents::move_to).layer(form_limit()),
         )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))
@@ -92,7 +110,7 @@ pub fn routes() -> Routes {
         .add(
             "/{ns}/{name}/access",
             &["POST"],
-            post(model::request_access),
+            post(model::request_access).layer(form_limit()),
         )
 }
 
@@ -122,9 +140,16 @@ pub fn page_headers(h: &mut HeaderMap) {
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "same-origin");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    // A page is about its viewer: revalidated every time, never kept by a shared cache.
-    set(h, header::CACHE_CONTROL, "private, no-cache");
+    // A page is about its viewer: never kept by a shared cache, revalidated every time, and a
+    // signed-in viewer's pages not kept at all (a Back button after signing out shows nothing).
+    set(h, header::CACHE_CONTROL, "no-store");
     set(h, header::VARY, "Cookie, Authorization");
+}
+
+/// Whether a request is a signed-in viewer's (a session cookie or a bearer token).
+fn signed_in(request: &HeaderMap) -> bool {
+    request.contains_key(header::AUTHORIZATION)
+        || session::cookie(request, weir_registry::accounts::SESSION_COOKIE).is_some()
 }
 
 /// A rendered page with the UI's headers and an ETag, answering 304 to a matching
@@ -139,14 +164,23 @@ pub fn html(status: StatusCode, body: String, request: Option<&HeaderMap>) -> Re
             .and_then(|h| h.get(header::IF_NONE_MATCH))
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut resp = if fresh {
+    // Only a signed-out viewer's page is revalidated from the browser's cache; any other (or a
+    // page rendered without the request: the account page, errors) is never stored.
+    let anonymous = request.is_some_and(|h| !signed_in(h));
+    let mut resp = if fresh && anonymous {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (status, body).into_response()
     };
     page_headers(resp.headers_mut());
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        resp.headers_mut().insert(header::ETAG, v);
+    if anonymous {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
     }
     resp
 }

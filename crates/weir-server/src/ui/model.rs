@@ -84,6 +84,7 @@ struct Page<'a> {
     private: bool,
     card: String,
     card_cut: bool,
+    card_withheld: Option<&'static str>,
     head: Option<String>,
     files: Vec<FileRow>,
     files_more: usize,
@@ -151,6 +152,7 @@ async fn build<'a>(
     let mut files_more = 0;
     let mut card = String::new();
     let mut card_cut = false;
+    let mut card_withheld: Option<&'static str> = None;
     let mut commits = vec![];
     let mut rules = vec![];
     let mut counted_results = 0;
@@ -171,7 +173,20 @@ async fn build<'a>(
                 path: p,
             });
         }
-        (card, card_cut) = read_card(state, &repo, head).await?;
+        // The card's text is public up to T2 (as on the Hub); a restricted or sealed model's,
+        // or a held revision's, stays behind its tier (weir_authz's ReadCard).
+        let mut f = crate::gate::facts(&repo);
+        f.held = state
+            .store
+            .db
+            .is_held_here_or_at_source(repo.id, head.as_str())
+            .await?;
+        let card_decision = caller.authorize(&Action::ReadCard(&f));
+        if card_decision.allow {
+            (card, card_cut) = read_card(state, &repo, head).await?;
+        } else {
+            card_withheld = Some(card_decision.reason.code());
+        }
         let (page, _) = weir_registry::history::commits(&state.store, &repo, head, 0).await?;
         commits = page
             .iter()
@@ -242,6 +257,7 @@ async fn build<'a>(
         private: repo.private,
         card,
         card_cut,
+        card_withheld,
         head: head.map(|h| h.to_string()),
         files,
         files_more,
@@ -287,8 +303,8 @@ fn scan_of(path: &str, facts: Option<&weir_store::facts::BlobFacts>) -> (String,
     }
 }
 
-/// The card's text at `head`, bounded. The card is the model's public description (as on the
-/// Hub): shown to whoever may see the repo, whatever its tier. No other file's content is shown.
+/// The card's text at `head`, bounded, once `Action::ReadCard` allowed it. No other file's content
+/// is shown.
 async fn read_card(
     state: &AppState,
     repo: &Repo,

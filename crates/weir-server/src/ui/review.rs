@@ -121,11 +121,33 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
 
 async fn items(state: &AppState, viewer: &Viewer) -> Result<Vec<Item>, ApiError> {
     let at = now();
-    let pending = state
-        .store
-        .db
-        .requests_in_state(RequestState::Pending, QUEUE_MAX)
-        .await?;
+    // Read only the requests the viewer may decide: an operator's are all, an owner's those on
+    // the repos of the namespaces they own (their own, and their orgs'), so nobody's queue
+    // fills up with others' requests.
+    let operator = viewer.caller.authorize(&Action::Administer).allow;
+    let pending = if operator {
+        state
+            .store
+            .db
+            .requests_in_state(RequestState::Pending, QUEUE_MAX)
+            .await?
+    } else {
+        let mut mine: Vec<String> = viewer
+            .caller
+            .orgs
+            .iter()
+            .filter(|(_, role)| role == "owner")
+            .map(|(o, _)| o.to_string())
+            .collect();
+        if let Some(me) = viewer.caller.name() {
+            mine.push(me.to_string());
+        }
+        state
+            .store
+            .db
+            .requests_in_namespaces(RequestState::Pending, &mine, QUEUE_MAX)
+            .await?
+    };
     let mut repos: HashMap<i64, Option<weir_store::Repo>> = HashMap::new();
     let mut out = vec![];
     for (repo_id, r) in pending {

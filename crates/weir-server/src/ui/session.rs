@@ -18,7 +18,7 @@ use crate::{ApiError, AppState, now};
 /// The pre-session cookie the sign-in form's token is checked against (double submit).
 pub const LOGIN_CSRF_COOKIE: &str = "weir_login_csrf";
 /// The most a form post may carry.
-pub const MAX_FORM: usize = 64 * 1024;
+pub const MAX_FORM: usize = 128 * 1024;
 
 /// The viewer of a page.
 #[derive(Clone)]

@@ -22,19 +22,48 @@ async fn tokens_are_created_once_shown_used_and_revoked() {
         .submit(
             "/settings",
             "/settings/tokens",
-            &[("name", "laptop"), ("scope", "admin")],
+            &[
+                ("name", "laptop"),
+                ("scope", "admin"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The password is asked again: without it, or with a wrong one, no token.
+    for pw in ["", "not my password at all"] {
+        let r = b
+            .submit(
+                "/settings",
+                "/settings/tokens",
+                &[("name", "laptop"), ("scope", "read"), ("password", pw)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert!(
+        app.store
+            .db
+            .tokens_of("carol")
+            .await
+            .expect("db")
+            .iter()
+            .all(|t| t.display_name != "laptop")
+    );
     let r = b
         .submit(
             "/settings",
             "/settings/tokens",
-            &[("name", "laptop"), ("scope", "read")],
+            &[
+                ("name", "laptop"),
+                ("scope", "read"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.headers()["cache-control"], "private, no-cache");
+    // The page that shows the secret is never kept by the browser.
+    assert_eq!(r.headers()["cache-control"], "no-store");
     let page = r.text().await.expect("t");
     let at = page.find("id=\"new-token\">").expect("shown") + "id=\"new-token\">".len();
     let token: String = page[at..].chars().take_while(|c| *c != '<').collect();
@@ -69,6 +98,47 @@ async fn tokens_are_created_once_shown_used_and_revoked() {
 }
 
 #[tokio::test]
+async fn an_operators_session_never_makes_an_admin_token() {
+    let app = TestApp::new().await;
+    person(&app, "op", Scope::Admin).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("op", PASSWORD).await;
+    let (_, page) = b.text("/settings").await;
+    assert!(page.contains("Session scope admin"), "{page}");
+    assert!(!page.contains("<option value=\"admin\">"));
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "x"), ("scope", "admin"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("weir admin token create")
+    );
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "x"), ("scope", "write"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Made and logged.
+    let q = app
+        .get(
+            "/api/v1/events?action=token.created",
+            Some(&app.user("op", Scope::Admin).await),
+        )
+        .await;
+    assert!(q.text().await.expect("t").contains("token.created"));
+}
+
+#[tokio::test]
 async fn hostile_token_names_render_inert() {
     let app = TestApp::new().await;
     person(&app, "carol", Scope::Write).await;
@@ -78,7 +148,11 @@ async fn hostile_token_names_render_inert() {
         .submit(
             "/settings",
             "/settings/tokens",
-            &[("name", "<script>alert(1)</script>"), ("scope", "read")],
+            &[
+                ("name", "<script>alert(1)</script>"),
+                ("scope", "read"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -89,7 +163,11 @@ async fn hostile_token_names_render_inert() {
         .submit(
             "/settings",
             "/settings/tokens",
-            &[("name", "a\u{7}b"), ("scope", "read")],
+            &[
+                ("name", "a\u{7}b"),
+                ("scope", "read"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

@@ -167,3 +167,11 @@ async fn hostile_queries_and_tags_render_inert() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("invalid_query"));
 }
+
+#[tokio::test]
+async fn an_unknown_standing_is_a_clear_400() {
+    let (app, _) = setup().await;
+    let (status, page) = Browser::new(&app).text("/?standing=zzz").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("good, probation or suspended"));
+}

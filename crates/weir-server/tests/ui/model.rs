@@ -266,3 +266,92 @@ async fn a_request_that_could_never_be_served_is_refused_at_the_form() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.expect("t").contains("identity_level"));
 }
+
+#[tokio::test]
+async fn a_restricted_or_sealed_models_card_stays_behind_its_tier() {
+    let (app, alice, _) = gated().await;
+    app.commit(
+        "acme/gated",
+        "main",
+        &alice,
+        &[(
+            "README.md",
+            b"# Card\n\nthe full synthesis route is: STEP-ONE\n",
+        )],
+    )
+    .await;
+    let (_, page) = Browser::new(&app).text("/acme/gated").await;
+    assert!(
+        page.contains("STEP-ONE"),
+        "a T2 card is public, as on the Hub"
+    );
+    for tier in [Tier::T3, Tier::T4] {
+        crate::access::set_tier(&app, "acme/gated", tier).await;
+        for token in [None, Some(alice.as_str())] {
+            let page = app.get("/acme/gated", token).await.text().await.expect("t");
+            assert!(
+                !page.contains("STEP-ONE"),
+                "{tier:?}: the card's text is on the page"
+            );
+            assert!(page.contains("tier_no_egress"), "{page}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn file_bytes_are_never_a_page_or_a_script_of_this_site() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.org("acme", &["alice"]).await;
+    app.repo("acme/open", false).await;
+    app.commit(
+        "acme/open",
+        "main",
+        &alice,
+        &[
+            ("x.js", b"alert(1)"),
+            ("x.html", b"<script>alert(1)</script>"),
+        ],
+    )
+    .await;
+    for f in ["x.js", "x.html"] {
+        let r = app.get(&format!("/acme/open/resolve/main/{f}"), None).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert!(
+            r.headers()["content-security-policy"]
+                .to_str()
+                .expect("csp")
+                .starts_with("sandbox")
+        );
+        assert!(
+            !r.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .contains("html")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_card_cannot_make_readers_fetch_other_repos_files() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.org("acme", &["alice"]).await;
+    app.repo("acme/open", false).await;
+    let card = "# c\n\n![a](/acme/sealed/resolve/main/model.safetensors) ![b](/\t/evil.example/p.png) ![c](fig.png)\n";
+    app.commit(
+        "acme/open",
+        "main",
+        &alice,
+        &[("README.md", card.as_bytes())],
+    )
+    .await;
+    let page = app.get("/acme/open", None).await.text().await.expect("t");
+    assert!(!page.contains("acme/sealed"), "{page}");
+    assert!(!page.contains("evil.example/p.png\""), "{page}");
+    assert!(
+        page.contains("src=\"/acme/open/resolve/main/fig.png\""),
+        "{page}"
+    );
+}

@@ -103,9 +103,19 @@ async fn forms_need_the_sessions_token_from_this_site() {
     let (_, other_page) = other.text("/settings").await;
     let foreign = csrf_of(&other_page).expect("token");
     for fields in [
-        vec![("name", "x"), ("scope", "read")],
-        vec![("csrf", "0"), ("name", "x"), ("scope", "read")],
-        vec![("csrf", foreign.as_str()), ("name", "x"), ("scope", "read")],
+        vec![("name", "x"), ("scope", "read"), ("password", PASSWORD)],
+        vec![
+            ("csrf", "0"),
+            ("name", "x"),
+            ("scope", "read"),
+            ("password", PASSWORD),
+        ],
+        vec![
+            ("csrf", foreign.as_str()),
+            ("name", "x"),
+            ("scope", "read"),
+            ("password", PASSWORD),
+        ],
     ] {
         let r = b.post("/settings/tokens", &fields).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -145,7 +155,12 @@ async fn forms_need_the_sessions_token_from_this_site() {
     let r = b
         .post(
             "/settings/tokens",
-            &[("csrf", &mine), ("name", "x"), ("scope", "read")],
+            &[
+                ("csrf", &mine),
+                ("name", "x"),
+                ("scope", "read"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -274,4 +289,37 @@ async fn sign_in_returns_only_to_local_pages() {
             .await;
         assert_eq!(r.headers()["location"], to, "{next}");
     }
+}
+
+#[tokio::test]
+async fn only_failed_sign_ins_count_and_sign_out_clears_the_cache() {
+    let app = TestApp::new().await;
+    person(&app, "carol", Scope::Write).await;
+    // Twelve good sign-ins in a row: nobody is locked out by signing in.
+    for _ in 0..12 {
+        let mut b = Browser::new(&app);
+        assert_eq!(
+            b.sign_in("carol", PASSWORD).await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    // A name longer than any account's is refused like any wrong name.
+    let mut b = Browser::new(&app);
+    let long = "x".repeat(10_000);
+    assert_eq!(
+        b.sign_in(&long, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let mut b = Browser::new(&app);
+    b.sign_in("carol", PASSWORD).await;
+    let r = b.submit("/settings", "/logout", &[]).await;
+    assert_eq!(r.headers()["clear-site-data"], "\"cache\"");
+    // Signed-in pages are never stored; signed-out ones are revalidated.
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    assert_eq!(c.get("/").await.headers()["cache-control"], "no-store");
+    assert_eq!(
+        Browser::new(&app).get("/").await.headers()["cache-control"],
+        "private, no-cache"
+    );
 }
