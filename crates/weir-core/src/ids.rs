@@ -82,6 +82,7 @@ const RESERVED_NAMESPACES: &[&str] = &[
     "models",
     "search",
     "account",
+    "operator",
     "notifications",
     "incidents",
     "publishers",

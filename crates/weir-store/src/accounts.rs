@@ -88,6 +88,33 @@ impl Db {
         .transpose()
     }
 
+    /// Accounts by name, at most `limit` (operators' page).
+    pub async fn accounts(&self, limit: i64) -> Result<Vec<Account>> {
+        let rows = sqlx::query(
+            "SELECT name, kind, email, fullname, is_admin FROM accounts ORDER BY name LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let kind: String = r.try_get("kind")?;
+                Ok(Account {
+                    name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    kind: if kind == "org" {
+                        AccountKind::Org
+                    } else {
+                        AccountKind::User
+                    },
+                    email: r.try_get("email")?,
+                    fullname: r.try_get("fullname")?,
+                    is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+                })
+            })
+            .collect()
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE kind = 'user'")
             .fetch_one(&self.pool)

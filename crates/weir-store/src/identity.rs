@@ -204,6 +204,22 @@ impl Db {
         Ok(())
     }
 
+    /// Every verifier: name, when registered, when revoked (operators' page).
+    pub async fn verifiers(&self) -> Result<Vec<(String, i64, Option<i64>)>> {
+        let rows = sqlx::query("SELECT name, created_at, revoked_at FROM verifiers ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("name")?,
+                    r.try_get("created_at")?,
+                    r.try_get("revoked_at")?,
+                ))
+            })
+            .collect()
+    }
+
     /// A verifier's public key (hex), if it is registered and not revoked.
     pub async fn verifier_key(&self, name: &str) -> Result<Option<String>> {
         let row =

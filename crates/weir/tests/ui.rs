@@ -842,6 +842,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("alice", "/review", "review-queue"),
     ("alice", "/settings", "account"),
     ("reviewer1", "/review", "review-queue-operator"),
+    ("reviewer1", "/operator", "operator"),
     (
         "carol",
         "/incidents/new?repo=acme/tiny-llama",

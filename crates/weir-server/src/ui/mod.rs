@@ -18,6 +18,7 @@ mod jobs;
 mod log;
 mod markdown;
 mod model;
+mod operator;
 mod publisher;
 mod review;
 pub(crate) mod session;
@@ -103,6 +104,7 @@ pub fn routes() -> Routes {
             &["POST"],
             post(incidents::move_to).layer(form_limit()),
         )
+        .add("/operator", &["GET"], get(operator::page))
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))
         .add("/{ns}", &["GET"], get(publisher::page))
@@ -122,6 +124,8 @@ pub struct Chrome {
     pub csrf: String,
     /// Whether the caller reviews anything (an operator, or an owner of an org).
     pub reviewer: bool,
+    /// Whether the caller is an operator.
+    pub operator: bool,
     pub unread: i64,
 }
 

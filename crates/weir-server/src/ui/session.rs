@@ -95,6 +95,7 @@ impl FromRequestParts<AppState> for Viewer {
             user: caller.name().map(|n| n.to_string()),
             csrf: session.as_ref().map(|s| s.csrf.clone()).unwrap_or_default(),
             reviewer,
+            operator: caller.scope() == Some(Scope::Admin),
             unread,
         };
         Ok(Viewer {

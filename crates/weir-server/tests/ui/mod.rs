@@ -8,6 +8,7 @@ mod incidents;
 mod jobs;
 mod log;
 mod model;
+mod operator;
 mod publisher;
 mod review;
 mod session;
