@@ -850,6 +850,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     ),
     ("", "/acme", "publisher"),
     ("", "/safetylab", "publisher-suspended"),
+    ("", "/openlab/mini-decoder/commit/main", "commit"),
     ("", "/log", "log"),
     ("", "/log/entry/0", "log-entry"),
 ];

@@ -13,6 +13,7 @@
 mod account;
 mod assets;
 mod catalogue;
+mod commit;
 mod incidents;
 mod jobs;
 mod log;
@@ -109,6 +110,7 @@ pub fn routes() -> Routes {
         .add("/log/entry/{index}", &["GET"], get(log::entry))
         .add("/{ns}", &["GET"], get(publisher::page))
         .add("/{ns}/{name}", &["GET"], get(model::page))
+        .add("/{ns}/{name}/commit/{sha}", &["GET"], get(commit::page))
         .add(
             "/{ns}/{name}/access",
             &["POST"],

@@ -4,6 +4,7 @@
 
 mod account;
 mod catalogue;
+mod commit;
 mod incidents;
 mod jobs;
 mod log;
