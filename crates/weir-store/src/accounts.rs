@@ -20,6 +20,22 @@ pub struct Account {
     pub is_admin: bool,
 }
 
+fn account_from_row(r: &sqlx::any::AnyRow) -> Result<Account> {
+    let name: String = r.try_get("name")?;
+    let kind: String = r.try_get("kind")?;
+    Ok(Account {
+        name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        kind: if kind == "org" {
+            AccountKind::Org
+        } else {
+            AccountKind::User
+        },
+        email: r.try_get("email")?,
+        fullname: r.try_get("fullname")?,
+        is_admin: r.try_get::<i64, _>("is_admin")? != 0,
+    })
+}
+
 impl Db {
     pub async fn create_user(
         &self,
@@ -70,22 +86,7 @@ impl Db {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let name: String = r.try_get("name")?;
-            let kind: String = r.try_get("kind")?;
-            Ok(Account {
-                name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                kind: if kind == "org" {
-                    AccountKind::Org
-                } else {
-                    AccountKind::User
-                },
-                email: r.try_get("email")?,
-                fullname: r.try_get("fullname")?,
-                is_admin: r.try_get::<i64, _>("is_admin")? != 0,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_from_row).transpose()
     }
 
     /// Accounts by name, at most `limit` (operators' page).
@@ -96,23 +97,7 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let name: String = r.try_get("name")?;
-                let kind: String = r.try_get("kind")?;
-                Ok(Account {
-                    name: Name::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    kind: if kind == "org" {
-                        AccountKind::Org
-                    } else {
-                        AccountKind::User
-                    },
-                    email: r.try_get("email")?,
-                    fullname: r.try_get("fullname")?,
-                    is_admin: r.try_get::<i64, _>("is_admin")? != 0,
-                })
-            })
-            .collect()
+        rows.iter().map(account_from_row).collect()
     }
 
     pub async fn count_users(&self) -> Result<i64> {

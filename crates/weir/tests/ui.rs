@@ -192,24 +192,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn sign_in(c: &Client, demo: &Demo, user: &str) {
     c.goto(&demo.at("/login")).await.expect("login page");
-    c.find(Locator::Id("name"))
-        .await
-        .expect("name")
-        .send_keys(user)
-        .await
-        .expect("type");
-    c.find(Locator::Id("password"))
-        .await
-        .expect("password")
-        .send_keys(PASSWORD)
-        .await
-        .expect("type");
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+    type_in(c, Locator::Id("name"), user).await;
+    type_in(c, Locator::Id("password"), PASSWORD).await;
+    click(c, Locator::Css("main form button[type=submit]")).await;
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("form[action='/logout']"))
@@ -236,20 +221,8 @@ fn a_newcomer_requests_access_and_the_owner_approves_it_from_the_queue() {
         let grace = driver.browser(1280, 900).await;
         // Finds the model by searching from the front page, and reads its card.
         grace.goto(&demo.at("/")).await.expect("home");
-        grace
-            .find(Locator::Id("q"))
-            .await
-            .expect("search box")
-            .send_keys("vetted")
-            .await
-            .expect("type");
-        grace
-            .find(Locator::Css("form[role=search] button"))
-            .await
-            .expect("search")
-            .click()
-            .await
-            .expect("click");
+        type_in(&grace, Locator::Id("q"), "vetted").await;
+        click(&grace, Locator::Css("form[role=search] button")).await;
         grace
             .wait()
             .at_most(Duration::from_secs(30))
@@ -267,13 +240,7 @@ fn a_newcomer_requests_access_and_the_owner_approves_it_from_the_queue() {
             .expect("the card");
         assert!(text(&grace).await.contains("Vetted model"));
         // Signs in from the access panel and comes back to the page.
-        grace
-            .find(Locator::LinkText("Sign in to get access"))
-            .await
-            .expect("sign-in link")
-            .click()
-            .await
-            .expect("click");
+        click(&grace, Locator::LinkText("Sign in to get access")).await;
         grace
             .wait()
             .at_most(Duration::from_secs(30))
@@ -283,20 +250,8 @@ fn a_newcomer_requests_access_and_the_owner_approves_it_from_the_queue() {
             .send_keys("grace")
             .await
             .expect("type");
-        grace
-            .find(Locator::Id("password"))
-            .await
-            .expect("pw")
-            .send_keys(PASSWORD)
-            .await
-            .expect("type");
-        grace
-            .find(Locator::Css("main form button[type=submit]"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("submit");
+        type_in(&grace, Locator::Id("password"), PASSWORD).await;
+        click(&grace, Locator::Css("main form button[type=submit]")).await;
         grace
             .wait()
             .at_most(Duration::from_secs(30))
@@ -306,20 +261,13 @@ fn a_newcomer_requests_access_and_the_owner_approves_it_from_the_queue() {
             .send_keys("benchmark refusal behaviour")
             .await
             .expect("type");
-        grace
-            .find(Locator::Css("input[name=field_affiliation]"))
-            .await
-            .expect("the required field")
-            .send_keys("Safety Lab NL")
-            .await
-            .expect("type");
-        grace
-            .find(Locator::Css("#access form button[type=submit]"))
-            .await
-            .expect("request")
-            .click()
-            .await
-            .expect("click");
+        type_in(
+            &grace,
+            Locator::Css("input[name=field_affiliation]"),
+            "Safety Lab NL",
+        )
+        .await;
+        click(&grace, Locator::Css("#access form button[type=submit]")).await;
         grace
             .wait()
             .at_most(Duration::from_secs(30))
@@ -411,12 +359,7 @@ fn forged_forms_are_refused_and_signing_out_ends_the_session() {
         assert_eq!(tokens_of(&demo, "carol").await, before, "no token was made");
         // Signing out ends the session: the account page asks to sign in again.
         c.goto(&demo.at("/settings")).await.expect("settings");
-        c.find(Locator::Css("form[action='/logout'] button"))
-            .await
-            .expect("sign out")
-            .click()
-            .await
-            .expect("click");
+        click(&c, Locator::Css("form[action='/logout'] button")).await;
         c.wait()
             .at_most(Duration::from_secs(30))
             .for_element(Locator::LinkText("Sign in"))
@@ -535,24 +478,9 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
         sign_in(&g, &demo, "grace").await;
         // A token name, made through the account page's form.
         g.goto(&demo.at("/settings")).await.expect("settings");
-        g.find(Locator::Id("token-name"))
-            .await
-            .expect("name")
-            .send_keys(HOSTILE)
-            .await
-            .expect("type");
-        g.find(Locator::Id("token-password"))
-            .await
-            .expect("password")
-            .send_keys(PASSWORD)
-            .await
-            .expect("type");
-        g.find(Locator::Css("#tokens form button"))
-            .await
-            .expect("create")
-            .click()
-            .await
-            .expect("click");
+        type_in(&g, Locator::Id("token-name"), HOSTILE).await;
+        type_in(&g, Locator::Id("token-password"), PASSWORD).await;
+        click(&g, Locator::Css("#tokens form button")).await;
         g.wait().at_most(Duration::from_secs(30)).for_element(Locator::Id("new-token")).await.expect("made");
         let pages: &[(&Client, &str, &str)] = &[
             (&anon, "/", "Card"),
@@ -609,12 +537,7 @@ fn the_log_explorer_verifies_an_inclusion_proof_in_the_page() {
         }
         let body = text(&c).await;
         assert!(body.contains("Checkpoint") && body.contains("weir log verify"), "{body}");
-        c.find(Locator::Css("tbody tr td a"))
-            .await
-            .expect("an entry")
-            .click()
-            .await
-            .expect("open");
+        click(&c, Locator::Css("tbody tr td a")).await;
         c.wait()
             .at_most(Duration::from_secs(30))
             .for_element(Locator::Id("verify-button"))
@@ -697,6 +620,17 @@ impl<T, E: std::fmt::Debug> OkOrPanic for Result<T, E> {
             panic!("{e:?}: {context}");
         }
     }
+}
+
+async fn type_in(c: &Client, locator: Locator<'_>, text: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(locator)
+        .await
+        .expect("element to type in")
+        .send_keys(text)
+        .await
+        .expect("type");
 }
 
 async fn type_into(c: &Client, css: &str, text: &str) {
