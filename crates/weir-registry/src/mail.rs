@@ -62,7 +62,13 @@ impl Mailer {
         }
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)
             .map_err(|e| format!("the SMTP URL {:?} is not usable: {e}", settings.url))?;
-        let plain = settings.url.starts_with("smtp://") && !settings.url.contains("tls=required");
+        // TLS only as `smtps://…` or with the query's `tls` exactly `required` (STARTTLS).
+        let lower = settings.url.to_ascii_lowercase();
+        let tls_required = lower
+            .split_once('?')
+            .map(|(_, q)| q.split('&').any(|kv| kv == "tls=required"))
+            .unwrap_or(false);
+        let plain = !lower.starts_with("smtps://") && !tls_required;
         if plain && (settings.username.is_some() || settings.password.is_some()) {
             return Err(
                 "SMTP credentials are sent only over TLS: use smtps://HOST or smtp://HOST?tls=required"
@@ -373,6 +379,14 @@ mod tests {
             password: Some("secret".into()),
         };
         assert!(Mailer::new(&with("smtp://relay.example:25"), "https://r.example").is_err());
+        assert!(Mailer::new(&with("SMTP://relay.example:25"), "https://r.example").is_err());
+        assert!(
+            Mailer::new(
+                &with("smtp://relay.example?tls=opportunistic&x=tls=required"),
+                "https://r.example"
+            )
+            .is_err()
+        );
         assert!(Mailer::new(&with("smtps://relay.example:465"), "https://r.example").is_ok());
         assert!(
             Mailer::new(

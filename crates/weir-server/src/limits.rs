@@ -75,12 +75,16 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Gives back what a refused or failed action took (an upload that did not complete).
+    /// Gives back what a refused or failed action took (an upload that did not complete). A key
+    /// back at zero is forgotten, so keys that never count do not fill the table.
     pub fn give_back(&self, key: &str, amount: u64) {
         if let Ok(mut map) = self.windows.lock()
             && let Some(e) = map.get_mut(key)
         {
             e.1 = e.1.saturating_sub(amount);
+            if e.1 == 0 {
+                map.remove(key);
+            }
         }
     }
 }
@@ -88,6 +92,18 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_given_back_to_zero_are_forgotten() {
+        let r = RateLimiter::default();
+        let l = Limit {
+            max: 3,
+            window_secs: 10,
+        };
+        assert!(r.take("a", 1, l, 100).is_ok());
+        r.give_back("a", 1);
+        assert!(r.windows.lock().expect("lock").is_empty());
+    }
 
     #[test]
     fn windows_count_and_reset() {

@@ -22,7 +22,7 @@ mod funding;
 mod gate;
 mod grants;
 mod hub;
-mod incidents;
+pub(crate) mod incidents;
 mod jobs;
 mod log;
 mod matrix;

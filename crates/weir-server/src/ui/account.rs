@@ -115,8 +115,9 @@ pub(super) async fn login(
     LoginForm { viewer, form }: LoginForm<LoginBody>,
 ) -> Response {
     let at = now();
+    // IPv6 by its /64: one host rotating through its own range is one address.
     let ip = addr
-        .map(|a| a.0.0.ip().to_string())
+        .map(|a| crate::conn::address_key(a.0.0.ip()).to_string())
         .unwrap_or_else(|| "unknown".into());
     // Keys stay small whatever is posted: a name longer than any account's is one key.
     let name = if form.name.len() <= 96 {
@@ -124,12 +125,13 @@ pub(super) async fn login(
     } else {
         "(too long)".into()
     };
+    // The address first: an address out of attempts makes no new keys, whatever names it tries.
     let keys = [
+        (format!("sign-in:addr:{ip}"), FAILED_PER_ADDRESS),
         (
             format!("sign-in:name-addr:{name}:{ip}"),
             FAILED_PER_NAME_AND_ADDRESS,
         ),
-        (format!("sign-in:addr:{ip}"), FAILED_PER_ADDRESS),
         (format!("sign-in:name:{name}"), FAILED_PER_NAME),
     ];
     for (i, (key, limit)) in keys.iter().enumerate() {
@@ -363,11 +365,27 @@ pub(super) async fn create_token(
     let Some(me) = viewer.caller.name().cloned() else {
         return viewer.error(ApiError::internal());
     };
+    // The step-up is a password guess too: limited like sign-in, per account.
+    let key = format!("step-up:{me}");
+    if let Err(wait) = state
+        .limiter
+        .take(&key, 1, FAILED_PER_NAME_AND_ADDRESS, now())
+    {
+        return viewer.error(
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "too many wrong passwords",
+            )
+            .next(format!("wait {wait} seconds and try again")),
+        );
+    }
     if let Err(e) =
         weir_registry::accounts::confirm_password(&state.store, &me, &form.password).await
     {
         return viewer.error(e);
     }
+    state.limiter.give_back(&key, 1);
     let meta = RequestMeta::of(&viewer.headers);
     match weir_registry::tokens::create(
         &state.store,

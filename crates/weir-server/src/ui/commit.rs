@@ -18,9 +18,13 @@ use crate::extract::Path;
 use crate::lookup::{resolve_revision, visible_or_moved};
 use crate::{ApiError, AppState};
 
-/// The largest file diffed, and the most diff text one page shows.
+/// The largest file diffed, the most diff text one page shows, the most file bytes one page
+/// reads, how long one file's diff may take, and the most changes listed.
 pub const MAX_DIFFED_FILE: u64 = 256 * 1024;
 pub const MAX_DIFF_TEXT: usize = 60 * 1024;
+pub const MAX_READ: u64 = 4 * 1024 * 1024;
+pub const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+pub const MAX_CHANGES: usize = 500;
 
 pub(super) struct Change {
     path: String,
@@ -42,6 +46,7 @@ struct Page<'a> {
     author: String,
     date: String,
     changes: Vec<Change>,
+    more: usize,
     diffs_shown: bool,
 }
 
@@ -115,14 +120,30 @@ async fn build<'a>(
             .collect(),
         None => BTreeMap::new(),
     };
-    // Contents only where anyone may download them, and this viewer may now.
-    let gate = crate::gate::check_at(state, &viewer.caller, &repo, &commit).await?;
-    let diffs_shown = repo.tier == Tier::T0 && gate.decision.allow;
+    // Contents only where anyone may download them, and this viewer may now: both sides of the
+    // diff (a parent under an incident hold shows nothing of its files).
+    let mut diffs_shown = repo.tier == Tier::T0
+        && crate::gate::check_at(state, &viewer.caller, &repo, &commit)
+            .await?
+            .decision
+            .allow;
+    if diffs_shown && let Some(p) = &info.parent {
+        diffs_shown = crate::gate::check_at(state, &viewer.caller, &repo, p)
+            .await?
+            .decision
+            .allow;
+    }
+    let mut read_budget = MAX_READ;
     let mut budget = MAX_DIFF_TEXT;
     let mut changes = vec![];
     let paths: std::collections::BTreeSet<&String> = now.keys().chain(before.keys()).collect();
+    let mut more = 0;
     for path in paths {
         let (old, new) = (before.get(path), now.get(path));
+        if changes.len() == MAX_CHANGES {
+            more += usize::from(old.map(|f| &f.git_oid) != new.map(|f| &f.git_oid));
+            continue;
+        }
         let what = match (old, new) {
             (None, Some(_)) => "added",
             (Some(_), None) => "removed",
@@ -131,7 +152,9 @@ async fn build<'a>(
         };
         let size = new.or(old).map(|f| super::size(f.size)).unwrap_or_default();
         let (mut diff, mut note) = (None, "");
-        if diffs_shown {
+        let sizes = old.map(|f| f.size).unwrap_or(0) + new.map(|f| f.size).unwrap_or(0);
+        if diffs_shown && budget > 0 && sizes <= read_budget {
+            read_budget -= sizes;
             let a = match old {
                 Some(f) => text_of(state, f).await,
                 None => Some(String::new()),
@@ -141,12 +164,21 @@ async fn build<'a>(
                 None => Some(String::new()),
             };
             match (a, b) {
-                (Some(a), Some(b)) if budget > 0 => {
-                    let d = similar::TextDiff::from_lines(&a, &b)
-                        .unified_diff()
-                        .context_radius(3)
-                        .header(&format!("a/{path}"), &format!("b/{path}"))
-                        .to_string();
+                (Some(a), Some(b)) => {
+                    // Bounded work on a blocking thread: a diff that would take long gives up
+                    // (and shows a coarser, still correct, diff).
+                    let header = (format!("a/{path}"), format!("b/{path}"));
+                    let d = tokio::task::spawn_blocking(move || {
+                        similar::TextDiff::configure()
+                            .timeout(DIFF_TIMEOUT)
+                            .diff_lines(&a, &b)
+                            .unified_diff()
+                            .context_radius(3)
+                            .header(&header.0, &header.1)
+                            .to_string()
+                    })
+                    .await
+                    .unwrap_or_default();
                     if d.len() <= budget {
                         budget -= d.len();
                         diff = Some(d);
@@ -155,9 +187,10 @@ async fn build<'a>(
                         note = "the diff is longer than the page shows";
                     }
                 }
-                (Some(_), Some(_)) => note = "the diff is longer than the page shows",
                 _ => note = "not a small text file",
             }
+        } else if diffs_shown {
+            note = "the diffs are longer than the page shows";
         }
         changes.push(Change {
             path: path.clone(),
@@ -176,6 +209,7 @@ async fn build<'a>(
         author: info.author,
         date: crate::iso8601(info.created_at),
         changes,
+        more,
         diffs_shown,
         id,
     })

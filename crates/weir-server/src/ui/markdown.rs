@@ -67,6 +67,7 @@ fn local_image<'a>(src: &'a str, base: &str) -> Option<Cow<'a, str>> {
         || s.contains('\\')
         || s.contains('?')
         || s.contains('#')
+        || s.contains('%')
         || s.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return None;
@@ -84,6 +85,13 @@ mod tests {
 
     #[test]
     fn hostile_cards_render_inert() {
+        assert!(
+            local_image(
+                "%2e%2e/%2e%2e/other/gated/resolve/main/x",
+                "/a/b/resolve/main/"
+            )
+            .is_none()
+        );
         let card = "---\nlicense: mit\n---\n# Title\n\n<script>alert(1)</script>\n\
             <img src=x onerror=alert(2)>\n\n[a](javascript:alert(3)) [b](data:text/html,hi)\n\n\
             <a href=\"https://ok.example\" onclick=\"alert(4)\">ok</a>\n\

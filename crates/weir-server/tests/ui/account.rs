@@ -98,6 +98,36 @@ async fn tokens_are_created_once_shown_used_and_revoked() {
 }
 
 #[tokio::test]
+async fn the_password_step_up_is_rate_limited() {
+    let app = TestApp::new().await;
+    person(&app, "carol", Scope::Write).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("carol", PASSWORD).await;
+    for _ in 0..10 {
+        let r = b
+            .submit(
+                "/settings",
+                "/settings/tokens",
+                &[
+                    ("name", "x"),
+                    ("scope", "read"),
+                    ("password", "a wrong guess here"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let r = b
+        .submit(
+            "/settings",
+            "/settings/tokens",
+            &[("name", "x"), ("scope", "read"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn an_operators_session_never_makes_an_admin_token() {
     let app = TestApp::new().await;
     person(&app, "op", Scope::Admin).await;

@@ -73,3 +73,52 @@ async fn open_models_show_diffs_and_gated_ones_only_names() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("revision_not_found"));
 }
+
+#[tokio::test]
+async fn a_held_parents_files_never_show_in_the_fixs_diff() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let carol = app.user("carol", Scope::Write).await;
+    let op = app.user("op", Scope::Admin).await;
+    app.org("acme", &["alice"]).await;
+    app.repo("acme/open", false).await;
+    app.commit(
+        "acme/open",
+        "main",
+        &alice,
+        &[("bad.txt", b"HELD-CONTENT\n")],
+    )
+    .await;
+    let held = head(&app, "acme/open").await;
+    crate::incidents::confirmed_hold(&app, "acme/open", &held, &carol, &op).await;
+    app.commit("acme/open", "main", &alice, &[("bad.txt", b"fixed\n")])
+        .await;
+    let fix = head(&app, "acme/open").await;
+    let (status, page) = Browser::new(&app)
+        .text(&format!("/acme/open/commit/{fix}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<code>bad.txt</code>"));
+    assert!(!page.contains("HELD-CONTENT"), "{page}");
+}
+
+#[tokio::test]
+async fn a_huge_commit_is_listed_in_bounds() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.org("acme", &["alice"]).await;
+    app.repo("acme/open", false).await;
+    let a = "a\n".repeat(100_000);
+    let b = "b\n".repeat(100_000);
+    app.commit("acme/open", "main", &alice, &[("x.txt", a.as_bytes())])
+        .await;
+    app.commit("acme/open", "main", &alice, &[("x.txt", b.as_bytes())])
+        .await;
+    let sha = head(&app, "acme/open").await;
+    let (status, page) = Browser::new(&app)
+        .text(&format!("/acme/open/commit/{sha}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // It answers (the diff gives up after its time budget instead of spinning) and stays small.
+    assert!(page.len() < 100_000, "{} bytes", page.len());
+}
