@@ -73,6 +73,11 @@ pub fn routes() -> Routes {
             post(review::decide).layer(form_limit()),
         )
         .add(
+            "/review/projects/{ns}/{name}",
+            &["POST"],
+            post(review::decide_project).layer(form_limit()),
+        )
+        .add(
             "/review/exports/{id}",
             &["POST"],
             post(review::approve_export).layer(form_limit()),

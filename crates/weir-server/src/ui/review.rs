@@ -59,6 +59,18 @@ struct Page<'a> {
     jobs: Option<Vec<super::jobs::JobRow>>,
     incidents: Vec<weir_wire::incidents::Incident>,
     exports: Vec<ExportItem>,
+    projects: Vec<ProjectItem>,
+}
+
+pub(super) struct ProjectItem {
+    full: String,
+    purpose: String,
+    applied_by: String,
+    applied: String,
+    team: String,
+    models: Vec<(String, &'static str)>,
+    quota: i64,
+    mine: bool,
 }
 
 pub(super) struct ExportItem {
@@ -99,11 +111,16 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         } else {
             vec![]
         };
-        Ok::<_, ApiError>((items, evidence, incidents, exports))
+        let projects = if operator {
+            projects(&state, &viewer).await?
+        } else {
+            vec![]
+        };
+        Ok::<_, ApiError>((items, evidence, incidents, exports, projects))
     };
     let jobs = super::jobs::queue(&state, &viewer).await;
     match found.await {
-        Ok((items, evidence, incidents, exports)) => super::render(
+        Ok((items, evidence, incidents, exports, projects)) => super::render(
             &Page {
                 chrome: &viewer.chrome,
                 items,
@@ -112,6 +129,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
                 jobs,
                 incidents,
                 exports,
+                projects,
             },
             None,
         ),
@@ -238,6 +256,102 @@ async fn exports(state: &AppState, viewer: &Viewer) -> Result<Vec<ExportItem>, A
         });
     }
     Ok(out)
+}
+
+/// Research projects awaiting a decision, as `weir_registry::research::list` shows them to the
+/// viewer (an operator sees the team and the models).
+async fn projects(state: &AppState, viewer: &Viewer) -> Result<Vec<ProjectItem>, ApiError> {
+    let me = viewer
+        .caller
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let list = weir_registry::research::list(
+        &state.store,
+        &viewer.caller.subject,
+        Some("applied"),
+        false,
+        100,
+    )
+    .await?;
+    Ok(list
+        .into_iter()
+        .map(|p| ProjectItem {
+            full: p.full_name(),
+            mine: p.is_member(&me),
+            purpose: p.purpose.clone(),
+            applied: super::day(p.applied_at),
+            team: p.members.join(", "),
+            models: p
+                .models
+                .iter()
+                .map(|m| (m.repo.to_string(), m.level.as_str()))
+                .collect(),
+            quota: p.quota_cpu_seconds,
+            applied_by: p.applied_by,
+        })
+        .collect())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ProjectBody {
+    decision: String,
+    reason: String,
+    expires_days: String,
+    quota_cpu_seconds: String,
+}
+
+/// `POST /review/projects/{ns}/{name}`: an operator's decision on a research project, through
+/// `weir_registry::research::decide` (never by someone on its team, always with a reason).
+pub(super) async fn decide_project(
+    State(state): State<AppState>,
+    Path((ns, name)): Path<(String, String)>,
+    SessionForm { viewer, form, .. }: SessionForm<ProjectBody>,
+) -> Response {
+    let Some(verdict) = weir_registry::research::Verdict::parse(&form.decision) else {
+        return viewer.error(ApiError::bad_request(
+            weir_wire::ErrorCode::InvalidDecision,
+            "choose approve or reject",
+        ));
+    };
+    let number = |s: &str, what: &str| -> Result<Option<i64>, ApiError> {
+        match s.trim() {
+            "" => Ok(None),
+            v => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request(
+                    weir_wire::ErrorCode::InvalidBody,
+                    format!("{what} is a whole number"),
+                )
+            }),
+        }
+    };
+    let (expires_days, quota) = match (
+        number(&form.expires_days, "the expiry in days"),
+        number(&form.quota_cpu_seconds, "the quota in CPU seconds"),
+    ) {
+        (Ok(e), Ok(q)) => (e, q),
+        (Err(e), _) | (_, Err(e)) => return viewer.error(e),
+    };
+    let meta = RequestMeta::of(&viewer.headers);
+    match weir_registry::research::decide(
+        &state.store,
+        &viewer.caller.subject,
+        &format!("{ns}/{name}"),
+        &weir_registry::research::Review {
+            verdict,
+            reason: form.reason,
+            expires_days,
+            quota_cpu_seconds: quota,
+        },
+        &meta.context(&viewer.caller),
+        now(),
+    )
+    .await
+    {
+        Ok(_) => super::see_other("/review#projects"),
+        Err(e) => viewer.error(e),
+    }
 }
 
 /// `POST /review/exports/{id}`: one operator's approval, through

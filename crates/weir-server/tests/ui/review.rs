@@ -279,3 +279,74 @@ async fn two_operators_approve_an_export_from_the_queue_never_the_same_twice() {
     let (_, q) = two.text("/review").await;
     assert!(q.contains("No export awaits approval"));
 }
+
+#[tokio::test]
+async fn operators_decide_research_projects_from_the_queue_never_their_own_teams() {
+    let app = crate::common::TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    let grace = person(&app, "grace", Scope::Write).await;
+    person(&app, "op", Scope::Admin).await;
+    app.org_owned_by("acme", "alice").await;
+    app.org("safetylab", &["grace"]).await;
+    app.repo("acme/restricted", false).await;
+    app.commit("acme/restricted", "main", &alice, &[("config.json", b"{}")])
+        .await;
+    crate::access::set_tier(&app, "acme/restricted", weir_core::Tier::T3).await;
+    crate::access::set_level(&app, "grace", IdentityLevel::Accredited, Some("NL")).await;
+    let (s, v) = app
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/projects",
+            Some(&grace),
+            serde_json::json!({"name": "safetylab/study", "purpose": "uplift <b>study</b>", "quota_cpu_seconds": 3600,
+                "models": [{"repo": "acme/restricted", "level": "AL3"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The applicant sees no such queue, and posting a decision is refused by the service.
+    let mut g = Browser::new(&app);
+    g.sign_in("grace", PASSWORD).await;
+    let (_, q) = g.text("/review").await;
+    assert!(!q.contains("Research projects to decide"));
+    let r = g
+        .submit(
+            "/settings",
+            "/review/projects/safetylab/study",
+            &[("decision", "approve"), ("reason", "me")],
+        )
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let mut o = Browser::new(&app);
+    o.sign_in("op", PASSWORD).await;
+    let (_, q) = o.text("/review").await;
+    let q = super::unescape(&q);
+    assert!(q.contains("<strong>safetylab/study</strong>"), "{q}");
+    assert!(q.contains("uplift <b>study</b>"));
+    assert!(q.contains("acme/restricted at AL3"));
+    // A reason is needed.
+    let r = o
+        .submit(
+            "/review",
+            "/review/projects/safetylab/study",
+            &[("decision", "approve")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = o
+        .submit(
+            "/review",
+            "/review/projects/safetylab/study",
+            &[
+                ("decision", "approve"),
+                ("reason", "sound design"),
+                ("expires_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let p = app
+        .json("/api/v1/projects/safetylab/study", Some(&grace))
+        .await;
+    assert_eq!(p["state"], "active", "{p}");
+    assert_eq!(p["decision_reason"], "sound design");
+}
