@@ -412,16 +412,13 @@ pub(super) async fn revoke_token(
     SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
 ) -> Response {
     let meta = RequestMeta::of(&viewer.headers);
-    match weir_registry::tokens::revoke(
+    let done = weir_registry::tokens::revoke(
         &state.store,
         &viewer.caller.subject,
         id,
         &meta.context(&viewer.caller),
         now(),
     )
-    .await
-    {
-        Ok(_) => super::see_other("/settings#tokens"),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, "/settings#tokens")
 }

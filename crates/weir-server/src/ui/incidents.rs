@@ -174,18 +174,15 @@ pub(super) async fn update(
         note: form.note,
         r#final: !form.is_final.is_empty(),
     };
-    match updates::add_update(
+    let done = updates::add_update(
         State(state),
         viewer.caller.clone(),
         meta,
         Path(id.clone()),
         Json(body),
     )
-    .await
-    {
-        Ok(_) => super::see_other(&format!("/incidents/{id}#history")),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, &format!("/incidents/{id}#history"))
 }
 
 #[derive(Deserialize, Default)]
@@ -208,18 +205,15 @@ pub(super) async fn move_to(
         severity: (!form.severity.is_empty()).then_some(form.severity),
         ..Default::default()
     };
-    match transition::transition(
+    let done = transition::transition(
         State(state),
         viewer.caller.clone(),
         meta,
         Path(id.clone()),
         Json(body),
     )
-    .await
-    {
-        Ok(_) => super::see_other(&format!("/incidents/{id}")),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, &format!("/incidents/{id}"))
 }
 
 /// Incidents for a list: the repo's (for its model page) or the triage list (operators: those

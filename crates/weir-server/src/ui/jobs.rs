@@ -141,7 +141,7 @@ pub(super) async fn vote(
         });
     }
     let meta = RequestMeta::of(&viewer.headers);
-    match weir_registry::jobs::review_outputs(
+    let done = weir_registry::jobs::review_outputs(
         &state.store,
         &viewer.caller.subject,
         id,
@@ -149,9 +149,6 @@ pub(super) async fn vote(
         &meta.context(&viewer.caller),
         now(),
     )
-    .await
-    {
-        Ok(_) => super::see_other("/review#jobs"),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, "/review#jobs")
 }

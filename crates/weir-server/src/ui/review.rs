@@ -334,7 +334,7 @@ pub(super) async fn decide_project(
         (Err(e), _) | (_, Err(e)) => return viewer.error(e),
     };
     let meta = RequestMeta::of(&viewer.headers);
-    match weir_registry::research::decide(
+    let done = weir_registry::research::decide(
         &state.store,
         &viewer.caller.subject,
         &format!("{ns}/{name}"),
@@ -347,11 +347,8 @@ pub(super) async fn decide_project(
         &meta.context(&viewer.caller),
         now(),
     )
-    .await
-    {
-        Ok(_) => super::see_other("/review#projects"),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, "/review#projects")
 }
 
 /// `POST /review/exports/{id}`: one operator's approval, through
@@ -363,18 +360,15 @@ pub(super) async fn approve_export(
     SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
 ) -> Response {
     let meta = RequestMeta::of(&viewer.headers);
-    match weir_registry::exports::approve(
+    let done = weir_registry::exports::approve(
         &state.store,
         &viewer.caller.subject,
         id,
         &meta.context(&viewer.caller),
         now(),
     )
-    .await
-    {
-        Ok(_) => super::see_other("/review#exports"),
-        Err(e) => viewer.error(e),
-    }
+    .await;
+    viewer.after(done, "/review#exports")
 }
 
 #[derive(Deserialize, Default)]
@@ -404,10 +398,7 @@ pub(super) async fn decide_evidence(
         now(),
     )
     .await;
-    match done {
-        Ok(_) => super::see_other("/review#evidence"),
-        Err(e) => viewer.error(e),
-    }
+    viewer.after(done, "/review#evidence")
 }
 
 #[derive(Deserialize, Default)]
@@ -465,8 +456,5 @@ pub(super) async fn decide(
         now(),
     )
     .await;
-    match decided {
-        Ok(_) => super::see_other("/review"),
-        Err(e) => viewer.error(e),
-    }
+    viewer.after(decided, "/review")
 }

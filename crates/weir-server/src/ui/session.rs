@@ -136,6 +136,19 @@ async fn session_scope(state: &AppState, account: &str) -> Result<Scope, ApiErro
 }
 
 impl Viewer {
+    /// A form's outcome: on success a 303 to `to` (reloading posts nothing), else the error as
+    /// a page.
+    pub fn after<T, E: Into<ApiError>>(
+        &self,
+        result: Result<T, E>,
+        to: &str,
+    ) -> axum::response::Response {
+        match result {
+            Ok(_) => super::see_other(to),
+            Err(e) => self.error(e),
+        }
+    }
+
     /// An error as a page in this viewer's frame.
     pub fn error(&self, e: impl Into<ApiError>) -> axum::response::Response {
         super::error_page(&self.chrome, &e.into())
