@@ -9,19 +9,19 @@ use weir_core::{Scope, Tier};
 
 use crate::common::TestApp;
 
-struct Board {
-    app: TestApp,
+pub(crate) struct Board {
+    pub(crate) app: TestApp,
     /// (name, token, secret key hex, public key hex)
-    members: Vec<(String, String, String, String)>,
-    op: String,
-    outsider: String,
+    pub(crate) members: Vec<(String, String, String, String)>,
+    pub(crate) op: String,
+    pub(crate) outsider: String,
 }
 
 fn code(v: &Value) -> &str {
     v["error"].as_str().unwrap_or("")
 }
 
-async fn board_world() -> Board {
+pub(crate) async fn board_world() -> Board {
     let app = TestApp::new().await;
     let op = app.user("op", Scope::Admin).await;
     let outsider = app.user("dan", Scope::Write).await;
@@ -39,7 +39,7 @@ async fn board_world() -> Board {
     }
 }
 
-async fn init(b: &Board, threshold: usize) {
+pub(crate) async fn init(b: &Board, threshold: usize) {
     let members: Vec<weir_core::board::Member> = b
         .members
         .iter()
@@ -59,7 +59,7 @@ async fn init(b: &Board, threshold: usize) {
     .expect("board");
 }
 
-async fn propose(b: &Board, token: &str, change: Value) -> (StatusCode, Value) {
+pub(crate) async fn propose(b: &Board, token: &str, change: Value) -> (StatusCode, Value) {
     b.app
         .send_json(Method::POST, "/api/v1/board/proposals", Some(token), change)
         .await

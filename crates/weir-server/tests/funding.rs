@@ -23,7 +23,13 @@ async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCod
 
 /// Reports an incident of `kind` on alice/m as `reporter`; an operator triages it at
 /// `severity` and confirms it.
-async fn confirmed(app: &TestApp, reporter: &str, op: &str, kind: &str, severity: &str) -> String {
+pub(crate) async fn confirmed(
+    app: &TestApp,
+    reporter: &str,
+    op: &str,
+    kind: &str,
+    severity: &str,
+) -> String {
     let (s, v) = incident_post(
         app,
         "/api/v1/incidents",

@@ -14,6 +14,7 @@ mod account;
 mod assets;
 mod catalogue;
 mod commit;
+mod governance;
 mod incidents;
 mod jobs;
 mod log;
@@ -86,6 +87,26 @@ pub fn routes() -> Routes {
             "/review/evidence/{id}",
             &["POST"],
             post(review::decide_evidence).layer(form_limit()),
+        )
+        .add(
+            "/review/grants/{id}",
+            &["POST"],
+            post(governance::review_grant).layer(form_limit()),
+        )
+        .add(
+            "/review/awards/{id}/report",
+            &["POST"],
+            post(governance::accept_report).layer(form_limit()),
+        )
+        .add(
+            "/review/payouts/{id}",
+            &["POST"],
+            post(governance::decide_payout).layer(form_limit()),
+        )
+        .add(
+            "/review/board/{id}",
+            &["POST"],
+            post(governance::sign_proposal).layer(form_limit()),
         )
         .add(
             "/review/jobs/{id}",

@@ -60,6 +60,7 @@ struct Page<'a> {
     incidents: Vec<weir_wire::incidents::Incident>,
     exports: Vec<ExportItem>,
     projects: Vec<ProjectItem>,
+    governance: super::governance::Queue,
 }
 
 pub(super) struct ProjectItem {
@@ -116,11 +117,12 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
         } else {
             vec![]
         };
-        Ok::<_, ApiError>((items, evidence, incidents, exports, projects))
+        let governance = super::governance::queue(&state, &viewer).await?;
+        Ok::<_, ApiError>((items, evidence, incidents, exports, projects, governance))
     };
     let jobs = super::jobs::queue(&state, &viewer).await;
     match found.await {
-        Ok((items, evidence, incidents, exports, projects)) => super::render(
+        Ok((items, evidence, incidents, exports, projects, governance)) => super::render(
             &Page {
                 chrome: &viewer.chrome,
                 items,
@@ -130,6 +132,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
                 incidents,
                 exports,
                 projects,
+                governance,
             },
             None,
         ),

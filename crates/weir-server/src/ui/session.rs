@@ -80,8 +80,16 @@ impl FromRequestParts<AppState> for Viewer {
                 .await
                 .map_err(|e| super::error_page(&Chrome::default(), &e))?,
         };
-        let reviewer = caller.scope() == Some(Scope::Admin)
+        let mut reviewer = caller.scope() == Some(Scope::Admin)
             || caller.orgs.iter().any(|(_, role)| role == "owner");
+        // A board member's queue holds the proposals awaiting their signature.
+        if !reviewer && let Some(n) = caller.name() {
+            reviewer = weir_registry::board::members(&state.store)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|(m, _)| m.iter().any(|m| m.name == n.as_str()));
+        }
         let unread = match caller.name() {
             Some(n) => state
                 .store

@@ -5,6 +5,7 @@
 mod account;
 mod catalogue;
 mod commit;
+mod governance;
 mod incidents;
 mod jobs;
 mod log;
