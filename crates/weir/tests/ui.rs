@@ -120,14 +120,24 @@ impl Drop for Demo {
 }
 
 impl Demo {
+    /// The demo without its board (so an operator's actions take effect alone).
     fn start() -> Demo {
+        Demo::launch(false)
+    }
+
+    /// The demo as `weir serve --demo` seeds it, its board and pending proposal included.
+    fn with_board() -> Demo {
+        Demo::launch(true)
+    }
+
+    fn launch(board: bool) -> Demo {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let mut child = Command::new(WEIR)
             .args(["serve", "--demo", "--data"])
             .arg(dir.path().join("data"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("WEIR_DEMO_BOARD", "off")
+            .env("WEIR_DEMO_BOARD", if board { "on" } else { "off" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -777,6 +787,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("alice", "/settings", "account"),
     ("reviewer1", "/review", "review-queue-operator"),
     ("reviewer1", "/operator", "operator"),
+    ("erin", "/review", "review-queue-board"),
     (
         "carol",
         "/incidents/new?repo=acme/tiny-llama",
@@ -794,7 +805,7 @@ fn every_page_passes_axe_and_is_captured_at_desktop_and_phone_width() {
     let Some(driver) = Driver::start() else {
         return;
     };
-    let demo = Demo::start();
+    let demo = Demo::with_board();
     let keep = std::env::var_os("WEIR_SCREENSHOTS").map(std::path::PathBuf::from);
     let out = tempfile::tempdir().expect("tempdir");
     let dir = keep.clone().unwrap_or_else(|| out.path().to_path_buf());
