@@ -32,7 +32,7 @@ async fn export_step(app: &TestApp, id: i64, step: &str, token: &str) -> crate::
     .expect("send")
 }
 
-async fn approve_both(app: &TestApp, id: i64, rev1: &str, rev2: &str) {
+pub(crate) async fn approve_both(app: &TestApp, id: i64, rev1: &str, rev2: &str) {
     assert_eq!(
         export_step(app, id, "approve", rev1).await.status(),
         StatusCode::OK

@@ -107,6 +107,17 @@ impl Db {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
+    /// The ids of `requester`'s exports, newest first (their account page).
+    pub async fn exports_of(&self, requester: &str, limit: i64) -> Result<Vec<i64>> {
+        let rows =
+            sqlx::query("SELECT id FROM exports WHERE requester = $1 ORDER BY id DESC LIMIT $2")
+                .bind(requester)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     pub async fn export(&self, id: i64) -> Result<Option<Export>> {
         let row = sqlx::query(
             "SELECT e.id, r.namespace, r.name, e.commit_id, e.requester, e.org, e.purpose, e.state, e.created_at,

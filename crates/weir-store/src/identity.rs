@@ -30,6 +30,20 @@ pub struct AttestationRecord {
     pub expires_at: i64,
 }
 
+/// An attestation as its subject sees it on their account page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    pub id: String,
+    pub verifier: String,
+    pub level: String,
+    pub country: Option<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    /// When its verifier was revoked (which voids it), if it was.
+    pub verifier_revoked_at: Option<i64>,
+}
+
 /// The rows a user's identity is computed from (see [`Db::identity`]).
 #[derive(Debug, Clone)]
 pub(crate) struct IdentityRows {
@@ -120,6 +134,35 @@ impl Db {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
         Ok(rows.effective(at))
+    }
+
+    /// Every attestation about `user`, newest first, revoked and expired ones too, with its
+    /// verifier's standing.
+    pub async fn attestations_of(&self, user: &str, limit: i64) -> Result<Vec<Attestation>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.verifier, a.level, a.country, a.issued_at, a.expires_at, a.revoked_at,
+                    v.revoked_at AS verifier_revoked_at
+             FROM attestations a LEFT JOIN verifiers v ON v.name = a.verifier
+             WHERE a.subject = $1 ORDER BY a.issued_at DESC, a.id DESC LIMIT $2",
+        )
+        .bind(user)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attestation {
+                    id: r.try_get("id")?,
+                    verifier: r.try_get("verifier")?,
+                    level: r.try_get("level")?,
+                    country: r.try_get("country")?,
+                    issued_at: r.try_get("issued_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                    verifier_revoked_at: r.try_get("verifier_revoked_at")?,
+                })
+            })
+            .collect()
     }
 
     /// What a user's identity at any instant is computed from: the operator's level and every

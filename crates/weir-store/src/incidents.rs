@@ -178,6 +178,8 @@ pub struct Notification {
     pub message: String,
     pub created_at: i64,
     pub read_at: Option<i64>,
+    /// A page of this server it is about (a local path), if any.
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,8 +593,8 @@ impl Db {
 
     pub async fn notifications(&self, account: &str) -> Result<Vec<Notification>> {
         let rows = sqlx::query(
-            "SELECT id, account, kind, incident_id, message, created_at, read_at FROM notifications
-             WHERE account = $1 ORDER BY id DESC LIMIT 500",
+            "SELECT id, account, kind, incident_id, message, created_at, read_at, link
+             FROM notifications WHERE account = $1 ORDER BY id DESC LIMIT 500",
         )
         .bind(account)
         .fetch_all(&self.pool)
@@ -607,6 +609,7 @@ impl Db {
                     message: r.try_get("message")?,
                     created_at: r.try_get("created_at")?,
                     read_at: r.try_get("read_at")?,
+                    link: r.try_get("link")?,
                 })
             })
             .collect()
@@ -621,6 +624,20 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(r.try_get("n")?)
+    }
+
+    /// Marks every one of `account`'s notifications read; returns how many were unread.
+    pub async fn mark_all_read(&self, account: &str, at: i64) -> Result<u64> {
+        let w = self.writing();
+        let r = sqlx::query(
+            "UPDATE notifications SET read_at = $1 WHERE account = $2 AND read_at IS NULL",
+        )
+        .bind(at)
+        .bind(account)
+        .execute(&self.pool)
+        .await?;
+        drop(w);
+        Ok(r.rows_affected())
     }
 
     pub async fn mark_read(&self, account: &str, id: i64) -> Result<bool> {

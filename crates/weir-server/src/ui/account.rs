@@ -1,5 +1,6 @@
-//! Signing in and out, and the account page: identity level, requests, tokens (created with a
-//! scope, listed, revoked), notifications, sessions.
+//! Signing in and out, and the account page: identity level and the attestations behind it,
+//! requests, research projects, custodial exports (and their one download link), likes, tokens
+//! (created with a scope, listed, revoked), notifications (marked read), sessions.
 
 use askama::Template;
 use axum::extract::State;
@@ -228,6 +229,48 @@ pub(super) struct TokenView {
     revoked: Option<String>,
 }
 
+pub(super) struct AttestationRow {
+    verifier: String,
+    level: String,
+    country: String,
+    issued: String,
+    expires: String,
+    /// `in force`, `expired`, `revoked` or `verifier revoked`.
+    standing: &'static str,
+}
+
+pub(super) struct ProjectRow {
+    name: String,
+    state: String,
+    models: String,
+    expires: Option<String>,
+}
+
+pub(super) struct ExportRow {
+    id: i64,
+    repo: String,
+    state: String,
+    approvals: usize,
+    filed: String,
+    /// The download link may be issued now (approved, none issued yet).
+    may_link: bool,
+    link: String,
+}
+
+pub(super) struct NotificationRow {
+    date: String,
+    message: String,
+    unread: bool,
+    link: Option<String>,
+}
+
+/// The one download link of an export, on the answer that issued it.
+pub(super) struct NewLink {
+    export: i64,
+    url: String,
+    expires: String,
+}
+
 pub(super) struct RequestRow {
     repo: String,
     state: String,
@@ -242,11 +285,19 @@ struct AccountPage<'a> {
     user: String,
     level: &'static str,
     country: Option<String>,
+    level_source: String,
+    level_expires: Option<String>,
+    attestations: Vec<AttestationRow>,
+    projects: Vec<ProjectRow>,
+    exports: Vec<ExportRow>,
+    likes: Vec<String>,
+    new_link: Option<NewLink>,
+    unread: usize,
     scope: &'static str,
     orgs: Vec<(String, String)>,
     requests: Vec<RequestRow>,
     tokens: Vec<TokenView>,
-    notifications: Vec<(String, String, bool)>,
+    notifications: Vec<NotificationRow>,
     sessions: i64,
     new_token: Option<String>,
     scopes: Vec<&'static str>,
@@ -256,6 +307,7 @@ async fn account_page(
     state: &AppState,
     viewer: &Viewer,
     new_token: Option<String>,
+    new_link: Option<NewLink>,
 ) -> Result<Response, ApiError> {
     let caller = &viewer.caller;
     let user = caller.require_user()?.to_string();
@@ -298,15 +350,97 @@ async fn account_page(
             revoked: t.revoked_at.map(super::day),
         })
         .collect();
-    let notifications = state
+    let notifications: Vec<NotificationRow> = state
         .store
         .db
         .notifications(&user)
         .await?
         .into_iter()
         .take(50)
-        .map(|n| (super::day(n.created_at), n.message, n.read_at.is_none()))
+        .map(|n| NotificationRow {
+            date: super::day(n.created_at),
+            unread: n.read_at.is_none(),
+            // Only a page of this server, as it was stored.
+            link: n
+                .link
+                .filter(|l| l.starts_with('/') && super::local_path(l) == *l),
+            message: n.message,
+        })
         .collect();
+    let unread = notifications.iter().filter(|n| n.unread).count();
+    let identity = state.store.db.identity(&user, at).await?;
+    let attestations = state
+        .store
+        .db
+        .attestations_of(&user, 100)
+        .await?
+        .into_iter()
+        .map(|a| AttestationRow {
+            standing: if a.revoked_at.is_some() {
+                "revoked"
+            } else if a.verifier_revoked_at.is_some() {
+                "verifier revoked"
+            } else if a.expires_at <= at {
+                "expired"
+            } else {
+                "in force"
+            },
+            verifier: a.verifier,
+            level: a.level,
+            country: a.country.unwrap_or_default(),
+            issued: super::day(a.issued_at),
+            expires: super::day(a.expires_at),
+        })
+        .collect();
+    let projects = weir_registry::research::list(&state.store, &caller.subject, None, true, 100)
+        .await?
+        .into_iter()
+        .map(|p| ProjectRow {
+            name: p.full_name(),
+            state: p.state.as_str().to_string(),
+            models: p
+                .models
+                .iter()
+                .map(|m| format!("{} at {}", m.repo, m.level.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            expires: p.expires_at.map(super::day),
+        })
+        .collect();
+    let mut exports = vec![];
+    for id in state.store.db.exports_of(&user, 50).await? {
+        let Ok(e) = weir_registry::exports::show(&state.store, &caller.subject, id).await else {
+            continue;
+        };
+        exports.push(ExportRow {
+            id: e.id,
+            repo: e.repo.to_string(),
+            may_link: e.state == "approved" && !e.link_issued,
+            link: if e.downloaded_at.is_some() {
+                "downloaded".into()
+            } else if let Some(x) = e.link_expires_at {
+                format!("issued, valid until {}", super::day(x))
+            } else {
+                String::new()
+            },
+            state: e.state,
+            approvals: e.approvals.len(),
+            filed: super::day(e.created_at),
+        });
+    }
+    // Likes of repos the viewer may still see (a repo made private since names nothing here).
+    let mut likes = vec![];
+    for id in state.store.db.liked_by(&user).await?.into_iter().take(200) {
+        if let Some(repo) = state.store.db.repo_by_id(id).await?
+            && caller
+                .authorize(&weir_authz::Action::ReadMetadata(&crate::gate::facts(
+                    &repo,
+                )))
+                .allow
+        {
+            likes.push(repo.repo_id.to_string());
+        }
+    }
     let scope = caller.scope().unwrap_or(Scope::Read);
     let scopes = [Scope::Read, Scope::Write]
         .into_iter()
@@ -317,6 +451,14 @@ async fn account_page(
         chrome: &viewer.chrome,
         level: caller.level().as_str(),
         country: caller.country().map(str::to_string),
+        level_source: identity.source.to_string(),
+        level_expires: identity.expires_at.map(super::day),
+        attestations,
+        projects,
+        exports,
+        likes,
+        new_link,
+        unread,
         scope: scope.as_str(),
         orgs: caller
             .orgs
@@ -338,7 +480,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
     if viewer.caller.anonymous() {
         return super::see_other("/login?next=/settings");
     }
-    account_page(&state, &viewer, None)
+    account_page(&state, &viewer, None, None)
         .await
         .unwrap_or_else(|e| viewer.error(e))
 }
@@ -399,7 +541,7 @@ pub(super) async fn create_token(
     .await
     {
         // Shown once, on this answer (no redirect: a reload must not show it again).
-        Ok(secret) => account_page(&state, &viewer, Some(secret))
+        Ok(secret) => account_page(&state, &viewer, Some(secret), None)
             .await
             .unwrap_or_else(|e| viewer.error(e)),
         Err(e) => viewer.error(e),
@@ -421,4 +563,55 @@ pub(super) async fn revoke_token(
     )
     .await;
     viewer.after(done, "/settings#tokens")
+}
+
+/// `POST /settings/notifications/read`: every notification marked read (the bell goes quiet).
+pub(super) async fn mark_read(
+    State(state): State<AppState>,
+    SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
+) -> Response {
+    let Some(me) = viewer.caller.name() else {
+        return viewer.error(ApiError::internal());
+    };
+    let done = state.store.db.mark_all_read(me.as_str(), now()).await;
+    viewer.after(
+        done.map_err(weir_registry::ServiceError::from),
+        "/settings#notifications",
+    )
+}
+
+/// `POST /settings/exports/{id}/link`: the requester's one download link of an approved
+/// custodial export, through `weir_registry::exports::link` (which asks `weir_authz` again with
+/// the requester's and the repo's facts now). Shown once, on this answer.
+pub(super) async fn export_link(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
+) -> Response {
+    let meta = RequestMeta::of(&viewer.headers);
+    match weir_registry::exports::link(
+        &state.store,
+        &viewer.caller.subject,
+        id,
+        crate::exports::LINK_TTL_SECS,
+        &meta.context(&viewer.caller),
+        now(),
+    )
+    .await
+    {
+        Ok(l) => {
+            let link = NewLink {
+                export: l.export,
+                url: format!(
+                    "{}/api/v1/exports/download/{}",
+                    state.config.public_url, l.token
+                ),
+                expires: crate::iso8601(l.expires_at),
+            };
+            account_page(&state, &viewer, None, Some(link))
+                .await
+                .unwrap_or_else(|e| viewer.error(e))
+        }
+        Err(e) => viewer.error(e),
+    }
 }

@@ -67,6 +67,16 @@ pub fn routes() -> Routes {
             &["POST"],
             post(account::revoke_token).layer(form_limit()),
         )
+        .add(
+            "/settings/notifications/read",
+            &["POST"],
+            post(account::mark_read).layer(form_limit()),
+        )
+        .add(
+            "/settings/exports/{id}/link",
+            &["POST"],
+            post(account::export_link).layer(form_limit()),
+        )
         .add("/review", &["GET"], get(review::page))
         .add(
             "/review/access/{ns}/{name}/{user}",

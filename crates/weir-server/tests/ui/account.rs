@@ -1,5 +1,7 @@
-//! The account page: identity, requests and notifications; tokens created (at most at the
-//! session's own scope), shown once, working as bearer tokens, and revoked.
+//! The account page: identity and attestations, requests, projects, likes and notifications
+//! (marked read); tokens created (at most at the session's own scope), shown once, working as
+//! bearer tokens, and revoked; an approved export's one download link, issued only to its
+//! requester, only while they still qualify, shown once. Private repos are never named.
 
 use reqwest::StatusCode;
 use weir_core::{IdentityLevel, Scope};
@@ -276,7 +278,167 @@ async fn requests_decisions_and_deadlines_reach_the_bell() {
     c.sign_in("carol", PASSWORD).await;
     let (_, page) = c.text("/settings").await;
     assert!(
-        page.contains("Your access to acme/gated is rejected: not a fit"),
+        page.contains(
+            "<a href=\"/acme/gated#access\">Your access to acme/gated is rejected: not a fit</a>"
+        ),
         "{page}"
+    );
+    // Marked read, the bell goes quiet.
+    assert!(page.contains("class=\"count\""));
+    let r = c
+        .submit("/settings", "/settings/notifications/read", &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.text("/settings").await;
+    assert!(!page.contains("class=\"count\""), "{page}");
+    assert!(!page.contains("(unread)"), "{page}");
+}
+
+#[tokio::test]
+async fn an_approved_exports_one_link_is_issued_from_the_account_page_once_to_its_requester() {
+    let (app, _carol, id, rev1, rev2) = crate::exports::requested_export().await;
+    for n in ["carol", "rev1"] {
+        weir_registry::accounts::set_password(
+            &app.store,
+            &weir_core::Name::parse(n).expect("n"),
+            PASSWORD,
+            weir_registry::clock::now(),
+        )
+        .await
+        .expect("password");
+    }
+    let path = format!("/settings/exports/{id}/link");
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    let (_, page) = c.text("/settings").await;
+    assert!(page.contains("pending (0 of 2 approvals)"), "{page}");
+    assert!(!page.contains(&format!("action=\"{path}\"")), "{page}");
+    // Not before two approvals, whatever is posted.
+    let r = c.submit("/settings", &path, &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    crate::exports::approve_both(&app, id, &rev1, &rev2).await;
+    let (_, page) = c.text("/settings").await;
+    assert!(page.contains(&format!("action=\"{path}\"")), "{page}");
+    // An operator who is not the requester never receives it.
+    let mut o = Browser::new(&app);
+    o.sign_in("rev1", PASSWORD).await;
+    let r = o.submit("/settings", &path, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The requester demoted since the approvals is refused (asked again now).
+    crate::access::set_level(&app, "carol", IdentityLevel::Identified, None).await;
+    let r = c.submit("/settings", &path, &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    crate::access::set_level(&app, "carol", IdentityLevel::Accredited, None).await;
+    let r = c.submit("/settings", &path, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let page = r.text().await.expect("text");
+    let at = page.find("/api/v1/exports/download/").expect("the link");
+    let token: String = page[at + "/api/v1/exports/download/".len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(token.len(), 64, "{page}");
+    // Shown once: the page again names no link, and a second post issues none.
+    let (_, again) = c.text("/settings").await;
+    assert!(!again.contains(&token));
+    assert!(again.contains("issued, valid until"), "{again}");
+    let r = c.submit("/settings", &path, &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = app
+        .req(
+            reqwest::Method::GET,
+            &format!("/api/v1/exports/download/{token}"),
+            None,
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let _ = r.bytes().await;
+    let (_, after) = c.text("/settings").await;
+    assert!(after.contains("downloaded"), "{after}");
+}
+
+#[tokio::test]
+async fn the_account_page_shows_attestations_projects_and_likes_never_a_hidden_repo() {
+    let w = crate::grants::grants_world(&["big"]).await;
+    let app = &w.app;
+    weir_registry::accounts::set_password(
+        &app.store,
+        &weir_core::Name::parse("grace").expect("n"),
+        PASSWORD,
+        weir_registry::clock::now(),
+    )
+    .await
+    .expect("password");
+    let now = weir_registry::clock::now();
+    app.store
+        .db
+        .add_verifier_logged(
+            &weir_core::Name::parse("idcheck").expect("n"),
+            &weir_signing::generate_key().1,
+            &crate::common::admin_event("add_verifier"),
+        )
+        .await
+        .expect("verifier");
+    for (id, expires, country) in [
+        ("att-new", now + 86_400 * 30, "NL"),
+        ("att-old", now - 10, "BE"),
+    ] {
+        app.store
+            .db
+            .record_attestation(&weir_store::identity::AttestationRecord {
+                id: id.into(),
+                subject: weir_core::Name::parse("grace").expect("n"),
+                verifier: "idcheck".into(),
+                level: IdentityLevel::Identified,
+                country: Some(country.into()),
+                issued_at: now - 100,
+                expires_at: expires,
+            })
+            .await
+            .expect("attestation");
+    }
+    // grace likes a public model and alice's private one (seen while she could see it).
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/secret-plans", true).await;
+    app.repo("alice/open", false).await;
+    for repo in ["alice/open", "alice/secret-plans"] {
+        let id = app
+            .store
+            .db
+            .repo(&weir_core::RepoId::parse(repo).expect("id"))
+            .await
+            .expect("db")
+            .expect("repo");
+        app.store.db.like(&id, "grace", now).await.expect("like");
+    }
+    let _ = alice;
+    let mut g = Browser::new(app);
+    g.sign_in("grace", PASSWORD).await;
+    let (_, page) = g.text("/settings").await;
+    assert!(
+        page.contains("<td>idcheck</td><td>identified</td><td>NL</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>in force</td>"), "{page}");
+    assert!(
+        page.contains("<td>BE</td>") && page.contains("<td>expired</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>safetylab/big</td><td>approved</td><td>acme/restricted at AL3</td>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/alice/open\""), "{page}");
+    assert!(
+        !page.contains("secret-plans"),
+        "a private repo is never named: {page}"
     );
 }
