@@ -52,6 +52,25 @@ pub(super) struct RuleRow {
     detail: String,
 }
 
+/// One evaluation result of the repo, whichever revision it is about, and whether it counts.
+pub(super) struct EvalRow {
+    id: String,
+    suite: String,
+    domain: &'static str,
+    score: String,
+    revision: String,
+    revision_short: String,
+    signed: String,
+    /// Empty when it counts; else why not.
+    why_not: &'static str,
+}
+
+pub(super) struct DomainRow {
+    domain: &'static str,
+    outcome: &'static str,
+    evidence: Vec<String>,
+}
+
 pub(super) struct Panel {
     allow: bool,
     reason: String,
@@ -93,7 +112,8 @@ struct Page<'a> {
     commits: Vec<CommitRow>,
     rules: Vec<RuleRow>,
     counted_results: usize,
-    ignored: Vec<String>,
+    evaluations: Vec<EvalRow>,
+    domains: Vec<DomainRow>,
     releases: Vec<(String, String)>,
     incidents: Vec<weir_wire::incidents::Incident>,
     downloads: i64,
@@ -156,7 +176,8 @@ async fn build<'a>(
     let mut commits = vec![];
     let mut rules = vec![];
     let mut counted_results = 0;
-    let mut ignored = vec![];
+    let mut ignored: std::collections::HashMap<String, &'static str> = Default::default();
+    let mut domains = vec![];
     let mut tier_why = String::new();
     if let Some(head) = &head {
         let all = state.store.db.files(&repo, head).await?;
@@ -216,7 +237,16 @@ async fn build<'a>(
         ignored = c
             .ignored_results
             .iter()
-            .map(|i| format!("{} ({}): {}", i.id, i.suite, i.why))
+            .map(|i| (i.id.clone(), i.why))
+            .collect();
+        domains = c
+            .domains
+            .iter()
+            .map(|d| DomainRow {
+                domain: d.domain.as_str(),
+                outcome: d.outcome.as_str(),
+                evidence: d.evidence.clone(),
+            })
             .collect();
     }
     if repo.chosen_tier == repo.tier && repo.tier > Tier::T0 {
@@ -225,6 +255,38 @@ async fn build<'a>(
         } else {
             format!("chosen by the publisher; the policy's minimum: {tier_why}")
         };
+    }
+    // Every result of the repo (visible with the repo, as in the API), each with why it counts
+    // or not; results the classification did not weigh (no revision yet) say so.
+    let mut evaluations = vec![];
+    for r in state.store.db.eval_results(&repo).await?.iter().take(200) {
+        let Ok(record) = serde_json::from_str::<weir_core::eval::ResultRecord>(&r.payload) else {
+            continue;
+        };
+        let score = match record.stderr {
+            Some(e) => format!(
+                "{} {:.3} ± {:.3} on {}",
+                record.metric, record.value, e, record.n
+            ),
+            None => format!("{} {:.3} on {}", record.metric, record.value, record.n),
+        };
+        evaluations.push(EvalRow {
+            why_not: match ignored.get(&r.id) {
+                Some(why) => why,
+                None if head.is_none() => "no revision to classify",
+                None => "",
+            },
+            signed: match (&r.evaluator, r.signed_at) {
+                (Some(e), Some(at)) => format!("{e}, {}", super::day(at)),
+                _ => String::new(),
+            },
+            domain: record.domain.as_str(),
+            revision_short: r.commit.chars().take(8).collect(),
+            revision: r.commit.clone(),
+            suite: r.suite.clone(),
+            id: r.id.clone(),
+            score,
+        });
     }
     let mut branches = vec![];
     let mut tags = vec![];
@@ -266,7 +328,8 @@ async fn build<'a>(
         commits,
         rules,
         counted_results,
-        ignored,
+        evaluations,
+        domains,
         releases,
         incidents,
         downloads,

@@ -4,7 +4,7 @@
 mod classification;
 mod evidence;
 mod policy;
-mod results;
+pub(crate) mod results;
 
 use crate::common::TestApp;
 use reqwest::{Method, StatusCode};

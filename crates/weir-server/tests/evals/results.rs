@@ -9,7 +9,7 @@ use weir_core::{Scope, Tier};
 
 /// alice/ft, a fine-tune of acme/base (T3), so T3 by inheritance until its own results rule
 /// every domain out; evallab is accredited. Returns (app, alice, carol, evallab's secret).
-async fn derivative() -> (TestApp, String, String, String) {
+pub(crate) async fn derivative() -> (TestApp, String, String, String) {
     let app = TestApp::new().await;
     let alice = app.user("alice", Scope::Write).await;
     let carol = app.user("carol", Scope::Read).await;
@@ -38,7 +38,7 @@ async fn derivative() -> (TestApp, String, String, String) {
 }
 
 /// Imports full runs of the three WMDP suites on alice/ft; returns (id, payload) of each.
-async fn full_runs(app: &TestApp, carol: &str) -> Vec<(String, String)> {
+pub(crate) async fn full_runs(app: &TestApp, carol: &str) -> Vec<(String, String)> {
     let mut ids = Vec::new();
     for (suite, task, acc, n) in [
         ("wmdp-bio", "wmdp_bio", 0.26, 1273),

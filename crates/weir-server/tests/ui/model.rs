@@ -355,3 +355,59 @@ async fn a_card_cannot_make_readers_fetch_other_repos_files() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn every_evaluation_is_listed_with_whether_it_counts_and_why_not() {
+    let (app, _, carol, lab_secret) = crate::evals::results::derivative().await;
+    let ids = crate::evals::results::full_runs(&app, &carol).await;
+    // bio and chem signed by the accredited lab; cyber left unsigned.
+    for (id, payload) in &ids[..2] {
+        let sig = weir_signing::sign_result(payload, &lab_secret).expect("sign");
+        let r = app
+            .req(
+                Method::POST,
+                &format!("/api/v1/evaluations/{id}/signature"),
+                None,
+            )
+            .json(&serde_json::json!({"evaluator": "evallab", "signature": sig}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (s, page) = Browser::new(&app).text("/alice/ft").await;
+    assert_eq!(s, StatusCode::OK);
+    // The model is T3 (inherited): its card stays behind the tier, its evaluations are public.
+    assert!(
+        page.contains("The card of a restricted or sealed model"),
+        "{page}"
+    );
+    assert!(
+        page.contains("2 evaluation result(s) count towards it."),
+        "{page}"
+    );
+    for (id, _) in &ids {
+        assert!(
+            page.contains(&format!("href=\"/api/v1/evaluations/{id}\"")),
+            "{page}"
+        );
+    }
+    let row = |suite: &str| {
+        let at = page
+            .find(&format!(">{suite}</a></td>"))
+            .unwrap_or_else(|| panic!("no row for {suite}: {page}"));
+        let end = page[at..].find("</tr>").map_or(page.len(), |e| at + e);
+        page[at..end].to_string()
+    };
+    let bio = row("wmdp-bio");
+    assert!(
+        bio.contains("<td>bio</td>") && bio.contains("acc 0.260"),
+        "{bio}"
+    );
+    assert!(bio.contains("evallab, ") && bio.contains(">yes<"), "{bio}");
+    let cyber = row("wmdp-cyber");
+    assert!(cyber.contains("unsigned"), "{cyber}");
+    assert!(cyber.contains("no: not signed by an evaluator"), "{cyber}");
+    // And the domains the classification weighed.
+    assert!(page.contains("<caption>Hazard domains</caption>"), "{page}");
+}
