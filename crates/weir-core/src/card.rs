@@ -206,6 +206,42 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// Reads the facts of a card. Never fails: problems land in `errors`.
+/// The most bytes of plain words kept of one card for the catalogue's full-text search.
+pub const MAX_PLAIN_WORDS: usize = 32 * 1024;
+
+/// A text as plain words for searching: lowercase letters and digits, every run of anything
+/// else one space, trimmed, at most `cap` bytes (cut at a word boundary). Markdown's syntax,
+/// HTML and punctuation fall away, and nothing left is a SQL `LIKE` wildcard.
+pub fn plain_words(text: &str, cap: usize) -> String {
+    let mut out = String::new();
+    let mut gap = false;
+    let mut cut = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            let sep = usize::from(gap && !out.is_empty());
+            if out.len() + sep + c.to_lowercase().map(char::len_utf8).sum::<usize>() > cap {
+                cut = true;
+                break;
+            }
+            if sep == 1 {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    // A word cut at the cap would match less than it says: drop it.
+    if cut {
+        match out.rfind(' ') {
+            Some(sp) => out.truncate(sp),
+            None => out.clear(),
+        }
+    }
+    out
+}
+
 pub fn parse(readme: &str) -> CardFacts {
     let mut facts = CardFacts::default();
     let Some(yaml) = front_matter(readme) else {
@@ -374,6 +410,31 @@ pub fn validate(readme: &str) -> Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_words_keep_letters_and_digits_only() {
+        assert_eq!(
+            plain_words(
+                "# Évaluation\n**Refusal**-rate: 100%_of <script>x</script>",
+                1000
+            ),
+            "évaluation refusal rate 100 of script x script"
+        );
+        assert_eq!(plain_words("  ", 10), "");
+        // Cut at the cap on a word boundary, never inside a character or a word.
+        assert_eq!(plain_words("alpha beta gamma", 12), "alpha beta");
+        assert_eq!(plain_words("ééééé", 3), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_words_are_bounded_and_never_wildcards(text in ".{0,300}", cap in 1usize..64) {
+            let w = plain_words(&text, cap);
+            proptest::prop_assert!(w.len() <= cap);
+            proptest::prop_assert!(w.chars().all(|c| c == ' ' || c.is_alphanumeric()));
+            proptest::prop_assert!(!w.contains("  ") && !w.starts_with(' ') && !w.ends_with(' '));
+        }
+    }
 
     #[test]
     fn card_data_for_the_hub_client_leaves_out_what_it_cannot_read() {

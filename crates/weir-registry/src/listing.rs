@@ -53,8 +53,9 @@ impl Sort {
 pub struct Query {
     /// Substring of the repo id, case-insensitive.
     pub search: Option<String>,
-    /// Whether `search` also matches the card: its tags and the text of its front matter (the
-    /// web UI's search; the Hub's `search` is by id only).
+    /// Whether `search` also matches the card: its tags, the text of its front matter and the
+    /// plain words of its body (the web UI's full-text search; the Hub's `search` is by id
+    /// only).
     pub search_cards: bool,
     /// The namespace.
     pub author: Option<String>,
@@ -204,24 +205,57 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// The card front matter at the head, read from the blob once per head and kept.
+/// The most of a README read for its plain words (the catalogue's full-text search).
+pub const MAX_BODY_READ: u64 = 256 * 1024;
+
+/// The card's facts at `head`, from the cache when it was read at `head`; else read again and
+/// kept, with its body's plain words, which are returned too (a fresh read: the database's
+/// copy is not the head's yet).
 async fn card_at(
     store: &Store,
     l: &Listed,
     head: &CommitId,
-) -> Result<Map<String, Value>, StoreError> {
+) -> Result<(Map<String, Value>, Option<String>), StoreError> {
     if let Some((commit, card)) = &l.card
         && commit == head.as_str()
         && let Ok(data) = serde_json::from_str(card)
     {
-        return Ok(data);
+        return Ok((data, None));
     }
     let facts = crate::classification::card_facts(store, &l.repo, head).await?;
+    let body = body_words(store, &l.repo, head).await?;
     let json = Value::Object(facts.data.clone()).to_string();
     // The cache is an optimization: a failed write costs a re-read next time, never the list.
-    if let Err(e) = store.db.put_repo_card(l.repo.id, head, &json).await {
+    if let Err(e) = store.db.put_repo_card(l.repo.id, head, &json, &body).await {
         tracing::warn!(repo = %l.repo.repo_id, error = %e, "could not keep the card facts");
     }
-    Ok(facts.data)
+    Ok((facts.data, Some(body)))
+}
+
+/// The plain words of the README at `head` (its first [`MAX_BODY_READ`] bytes), bounded.
+async fn body_words(store: &Store, repo: &Repo, head: &CommitId) -> Result<String, StoreError> {
+    use std::io::Read;
+    let Ok(path) = weir_core::RepoPath::parse("README.md") else {
+        return Ok(String::new());
+    };
+    let Some(f) = store.db.file(repo, head, &path).await? else {
+        return Ok(String::new());
+    };
+    let file = store.blobs.path_of(&f.sha256);
+    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::fs::File::open(&file)?
+            .take(MAX_BODY_READ)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
+    Ok(weir_core::card::plain_words(
+        &String::from_utf8_lossy(&bytes),
+        weir_core::card::MAX_PLAIN_WORDS,
+    ))
 }
 
 /// The position of `m` in a listing sorted by `sort` (a page that ends at `m` continues after it).
@@ -288,6 +322,18 @@ pub async fn models(
         .recent_recipients(now - DOWNLOAD_WINDOW_SECS)
         .await?;
     let likes = store.db.like_counts().await?;
+    // The card bodies that hold the search's words, found by the database (never read here);
+    // a body read afresh below (its card changed) is matched as it is read.
+    let words = search
+        .as_deref()
+        .filter(|_| q.search_cards)
+        .map(|s| weir_core::card::plain_words(s, MAX_SEARCH))
+        .unwrap_or_default();
+    let in_bodies = if words.is_empty() {
+        Default::default()
+    } else {
+        store.db.card_bodies_containing(&words).await?
+    };
     let mut out = Vec::new();
     for l in store.db.listing().await? {
         let repo = &l.repo;
@@ -307,10 +353,30 @@ pub async fn models(
         {
             continue;
         }
+        let mut body_hit = false;
         let (sha, last_modified, card) = match &l.head {
             // One repo whose card cannot be read is listed without it; it never fails the list.
             Some((head, at)) => match card_at(store, &l, head).await {
-                Ok(card) => (Some(head.clone()), *at, card),
+                Ok((card, fresh)) => {
+                    body_hit = !words.is_empty()
+                        && match fresh {
+                            Some(body) => body.contains(&words),
+                            None => {
+                                in_bodies.get(&repo.id).map(String::as_str) == Some(head.as_str())
+                            }
+                        };
+                    // A card's body is searched where it may be read (weir_authz's ReadCard:
+                    // T0–T2, not held): a T3 or T4 card's words are no oracle.
+                    if body_hit {
+                        let mut f = facts(repo);
+                        f.held = store
+                            .db
+                            .is_held_here_or_at_source(repo.id, head.as_str())
+                            .await?;
+                        body_hit = weir_authz::authorize(subject, &Action::ReadCard(&f)).allow;
+                    }
+                    (Some(head.clone()), *at, card)
+                }
                 Err(e) => {
                     tracing::warn!(repo = %id, error = %e, "card facts unreadable; listed without");
                     (Some(head.clone()), *at, Map::new())
@@ -343,6 +409,7 @@ pub async fn models(
                 !id.to_ascii_lowercase().contains(s)
                     && !m.tags.iter().any(|t| t.to_ascii_lowercase().contains(s))
                     && !card_text(&m.card).contains(s)
+                    && !body_hit
             });
         if out_of_range
             || text_miss

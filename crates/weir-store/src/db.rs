@@ -147,6 +147,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail",
         include_str!("../migrations/sqlite/0029_mail.sql"),
     ),
+    (
+        30,
+        "card_body",
+        include_str!("../migrations/sqlite/0030_card_body.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -60,20 +60,47 @@ impl Db {
             .collect()
     }
 
-    /// Keeps the card facts read at `commit` for the listing.
-    pub async fn put_repo_card(&self, repo_id: i64, commit: &CommitId, card: &str) -> Result<()> {
+    /// Keeps the card facts and the body's plain words read at `commit` for the listing.
+    pub async fn put_repo_card(
+        &self,
+        repo_id: i64,
+        commit: &CommitId,
+        card: &str,
+        body: &str,
+    ) -> Result<()> {
         let w = self.writing();
         sqlx::query(
-            "INSERT INTO repo_cards (repo_id, commit_id, card) VALUES ($1, $2, $3)
-             ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, card = excluded.card",
+            "INSERT INTO repo_cards (repo_id, commit_id, card, body) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id,
+                 card = excluded.card, body = excluded.body",
         )
         .bind(repo_id)
         .bind(commit.as_str())
         .bind(card)
+        .bind(body)
         .execute(&self.pool)
         .await?;
         drop(w);
         Ok(())
+    }
+
+    /// The cached cards whose body's plain words contain `words` (lowercase letters, digits and
+    /// single spaces only, so nothing in it is a LIKE wildcard): repo id → the commit it was read
+    /// at (a hit at another commit than the head is stale, not a hit).
+    pub async fn card_bodies_containing(
+        &self,
+        words: &str,
+    ) -> Result<std::collections::HashMap<i64, String>> {
+        if words.is_empty() || !words.chars().all(|c| c == ' ' || c.is_alphanumeric()) {
+            return Ok(Default::default());
+        }
+        let rows = sqlx::query("SELECT repo_id, commit_id FROM repo_cards WHERE body LIKE $1")
+            .bind(format!("%{words}%"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("repo_id")?, r.try_get("commit_id")?)))
+            .collect()
     }
 
     /// How many accounts received one of `repo`'s files at or after `since`.

@@ -175,3 +175,76 @@ async fn an_unknown_standing_is_a_clear_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("good, probation or suspended"));
 }
+
+#[tokio::test]
+async fn full_text_search_reads_card_bodies_only_where_the_card_may_be_read() {
+    let (app, alice) = setup().await;
+    let body = |phrase: &str| {
+        format!(
+            "---\nlicense: mit\n---\n# A model\n\nIt was tuned for **{phrase}** on long prompts.\n"
+        )
+    };
+    model(&app, &alice, "acme/open-body", &body("Refusal-Calibration")).await;
+    model(
+        &app,
+        &alice,
+        "acme/restricted-body",
+        &body("refusal calibration"),
+    )
+    .await;
+    crate::access::set_tier(&app, "acme/restricted-body", Tier::T3).await;
+    app.repo("acme/private-body", true).await;
+    app.commit(
+        "acme/private-body",
+        "main",
+        &alice,
+        &[("README.md", body("refusal calibration").as_bytes())],
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    let search = |q: &str| format!("/?q={}", q.replace(' ', "+"));
+    // Words in the body, whatever the punctuation and case between them; a T3 card's body and
+    // a private repo's are no oracle (the T3 model is still listed, by its name).
+    for q in [
+        "refusal calibration",
+        "REFUSAL, calibration!",
+        "tuned for refusal",
+    ] {
+        let (s, page) = b.text(&search(q)).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(listed(&page), vec!["acme/open-body"], "{q}");
+    }
+    let (_, page) = b.text("/?q=restricted-body").await;
+    assert_eq!(listed(&page), vec!["acme/restricted-body"]);
+    // Its owner, who may see the private one, finds it by its body too.
+    let r = app
+        .req(
+            reqwest::Method::GET,
+            "/?q=refusal+calibration",
+            Some(&alice),
+        )
+        .send()
+        .await
+        .expect("send");
+    let page = r.text().await.expect("text");
+    let mut found = listed(&page);
+    found.sort();
+    assert_eq!(found, vec!["acme/open-body", "acme/private-body"], "{page}");
+    // LIKE's wildcards are words' separators, never wildcards.
+    for q in ["%25", "_", "%25_%25"] {
+        let (_, page) = b.text(&format!("/?q={q}")).await;
+        assert!(listed(&page).is_empty(), "{q}: {page}");
+    }
+    // A new card replaces the old one's words at once.
+    app.commit(
+        "acme/open-body",
+        "main",
+        &alice,
+        &[("README.md", body("jailbreak resistance").as_bytes())],
+    )
+    .await;
+    let (_, page) = b.text(&search("refusal calibration")).await;
+    assert!(listed(&page).is_empty(), "{page}");
+    let (_, page) = b.text(&search("jailbreak resistance")).await;
+    assert_eq!(listed(&page), vec!["acme/open-body"]);
+}
