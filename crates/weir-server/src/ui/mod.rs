@@ -142,6 +142,11 @@ pub fn routes() -> Routes {
             post(incidents::move_to).layer(form_limit()),
         )
         .add("/operator", &["GET"], get(operator::page))
+        .add(
+            "/operator/policy",
+            &["POST"],
+            post(operator::propose_policy).layer(form_limit()),
+        )
         .add("/log", &["GET"], get(log::page))
         .add("/log/entry/{index}", &["GET"], get(log::entry))
         .add("/{ns}", &["GET"], get(publisher::page))

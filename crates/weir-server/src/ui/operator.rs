@@ -3,6 +3,11 @@
 //! propose a change), the recorded events (the audit query: filters, newest first), and the
 //! registry's configuration and limits. Operators only (`Action::Administer`); anyone else gets
 //! the API's `not_operator`.
+//!
+//! Where a board governs, a policy change is proposed from the page (`weir_registry::board::
+//! propose`, which checks the text and asks `weir_authz`); its members sign it in their queue.
+//! Without a board the policy is set on the data directory only (`weir admin policy set`): no
+//! page or API route puts a policy in force by itself.
 
 use askama::Template;
 use axum::extract::State;
@@ -13,8 +18,8 @@ use weir_authz::Action;
 use weir_store::events::EventFilter;
 
 use super::Chrome;
-use super::session::Viewer;
-use crate::extract::Query;
+use super::session::{SessionForm, Viewer};
+use crate::extract::{Query, RequestMeta};
 use crate::{ApiError, AppState, now};
 
 /// Accounts and events shown at most.
@@ -64,6 +69,7 @@ struct Page<'a> {
     policy_text: String,
     policy_signed: bool,
     policy_set: String,
+    board: bool,
     events: Vec<EventRow>,
     config: Vec<(&'static str, String)>,
 }
@@ -244,7 +250,43 @@ async fn build<'a>(state: &AppState, viewer: &'a Viewer, p: Params) -> Result<Pa
             (Some(by), Some(t)) => format!("set by {by} on {}", super::day(t)),
             _ => "the shipped default".into(),
         },
+        board: weir_registry::board::governed(&state.store).await?,
         events,
         config,
     })
+}
+
+/// The longest policy text proposed from the page (the shipped default is under 5 KiB).
+pub const MAX_POLICY: usize = 64 * 1024;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct PolicyBody {
+    text: String,
+}
+
+/// `POST /operator/policy`: proposes a policy text to the board, through
+/// `weir_registry::board::propose` (operators and board members, where a board governs).
+pub(super) async fn propose_policy(
+    State(state): State<AppState>,
+    SessionForm { viewer, form, .. }: SessionForm<PolicyBody>,
+) -> Response {
+    if form.text.len() > MAX_POLICY {
+        return viewer.error(ApiError::bad_request(
+            weir_wire::ErrorCode::InvalidBody,
+            format!("a policy is at most {MAX_POLICY} bytes"),
+        ));
+    }
+    // Browsers post text areas with CRLF line ends; the policy's digest is over its LF text.
+    let text = form.text.replace("\r\n", "\n");
+    let meta = RequestMeta::of(&viewer.headers);
+    let done = weir_registry::board::propose(
+        &state.store,
+        &viewer.caller.subject,
+        &weir_core::board::Change::PolicySet { text },
+        &meta.context(&viewer.caller),
+        now(),
+    )
+    .await;
+    viewer.after(done, "/review#board")
 }
