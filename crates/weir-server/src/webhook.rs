@@ -121,6 +121,36 @@ pub async fn resolve_public(url: &str) -> Result<Target, String> {
     Ok(Target { host, addrs })
 }
 
+/// A webhook URL as registered (API and account page alike): http(s), at most 2000 bytes, a
+/// URL, and (unless the operator allows private ones) resolving to public addresses only.
+pub async fn checked_url(url: &str, allow_private: bool) -> Result<String, crate::ApiError> {
+    use weir_wire::ErrorCode;
+    let url = url.trim();
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2000
+        && reqwest::Url::parse(url).is_ok();
+    if !ok {
+        return Err(crate::ApiError::bad_request(
+            ErrorCode::InvalidUrl,
+            format!("{url:?} is not an http(s) URL"),
+        ));
+    }
+    if !allow_private {
+        check_public_target(url).await.map_err(|why| {
+            crate::ApiError::bad_request(ErrorCode::WebhookPrivateAddress, format!("{url}: {why}"))
+                .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
+        })?;
+    }
+    Ok(url.to_string())
+}
+
+/// A new webhook secret (shown once to its account).
+pub fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    hex::encode(b)
+}
+
 /// Refuses a URL whose host resolves to a special-purpose address (at registration).
 pub async fn check_public_target(url: &str) -> Result<(), String> {
     resolve_public(url).await.map(|_| ())

@@ -469,6 +469,16 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
             .await
             .expect("request");
         assert!(r.status().is_success(), "{:?}", r.text().await);
+        // A webhook URL (a public address literal, so no name is resolved), shown on the
+        // account page.
+        let r = http
+            .put(demo.at("/api/v1/notifications/webhook"))
+            .bearer_auth(&grace)
+            .json(&json!({"url": format!("http://93.184.216.34/hook?x={SHORT_HOSTILE}&y={HOSTILE}")}))
+            .send()
+            .await
+            .expect("webhook");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
         // A reviewer's reason, which the requester reads on the model page.
         let r = http
             .post(demo.at("/api/v1/repos/acme/vetted-model/access/requests/frank"))
@@ -521,6 +531,8 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
         assert!(text(&anon).await.contains("window.__pwned='img'"));
         f.goto(&demo.at("/acme/vetted-model")).await.expect("page");
         assert!(text(&f).await.contains("Reviewer's reason: <script>"));
+        g.goto(&demo.at("/settings")).await.expect("page");
+        assert!(text(&g).await.contains("http://93.184.216.34/hook?x=\"><img"));
         for c in [anon, a, f, g] {
             c.close().await.expect("close");
         }

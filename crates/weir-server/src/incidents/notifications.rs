@@ -8,10 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use weir_wire::ErrorCode;
 use weir_wire::incidents as wire;
-
-use super::*;
 
 pub(super) async fn notifications(
     State(state): State<AppState>,
@@ -65,25 +62,9 @@ pub(super) async fn put_webhook(
     JsonBody(body): JsonBody<WebhookBody>,
 ) -> Result<Json<wire::WebhookCreated>, ApiError> {
     let me = caller.require_user()?.to_string();
-    let url = body.url.trim();
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2000
-        && reqwest::Url::parse(url).is_ok();
-    if !ok {
-        return Err(bad(
-            ErrorCode::InvalidUrl,
-            format!("{url:?} is not an http(s) URL"),
-        ));
-    }
-    if !state.config.allow_private_webhooks {
-        crate::webhook::check_public_target(url).await.map_err(|why| {
-            bad(ErrorCode::WebhookPrivateAddress, format!("{url}: {why}"))
-                .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
-        })?;
-    }
-    let mut b = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    let secret = hex::encode(b);
+    let url = crate::webhook::checked_url(&body.url, state.config.allow_private_webhooks).await?;
+    let url = url.as_str();
+    let secret = crate::webhook::new_secret();
     state.store.db.set_webhook(&me, url, &secret).await?;
     Ok(Json(wire::WebhookCreated {
         url: url.to_string(),

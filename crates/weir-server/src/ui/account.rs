@@ -264,6 +264,20 @@ pub(super) struct NotificationRow {
     link: Option<String>,
 }
 
+pub(super) struct WebhookView {
+    url: String,
+    created: String,
+    last_status: String,
+}
+
+/// What one answer shows once: a new token, an export's link, a webhook's secret.
+#[derive(Default)]
+pub(super) struct Once {
+    token: Option<String>,
+    link: Option<NewLink>,
+    webhook_secret: Option<String>,
+}
+
 /// The one download link of an export, on the answer that issued it.
 pub(super) struct NewLink {
     export: i64,
@@ -293,6 +307,8 @@ struct AccountPage<'a> {
     likes: Vec<String>,
     new_link: Option<NewLink>,
     unread: usize,
+    webhook: Option<WebhookView>,
+    new_webhook_secret: Option<String>,
     scope: &'static str,
     orgs: Vec<(String, String)>,
     requests: Vec<RequestRow>,
@@ -303,12 +319,7 @@ struct AccountPage<'a> {
     scopes: Vec<&'static str>,
 }
 
-async fn account_page(
-    state: &AppState,
-    viewer: &Viewer,
-    new_token: Option<String>,
-    new_link: Option<NewLink>,
-) -> Result<Response, ApiError> {
+async fn account_page(state: &AppState, viewer: &Viewer, once: Once) -> Result<Response, ApiError> {
     let caller = &viewer.caller;
     let user = caller.require_user()?.to_string();
     let at = now();
@@ -457,8 +468,14 @@ async fn account_page(
         projects,
         exports,
         likes,
-        new_link,
+        new_link: once.link,
         unread,
+        webhook: state.store.db.webhook(&user).await?.map(|w| WebhookView {
+            url: w.url,
+            created: super::day(w.created_at),
+            last_status: w.last_status.unwrap_or_else(|| "nothing sent yet".into()),
+        }),
+        new_webhook_secret: once.webhook_secret,
         scope: scope.as_str(),
         orgs: caller
             .orgs
@@ -469,7 +486,7 @@ async fn account_page(
         tokens,
         notifications,
         sessions: state.store.db.live_sessions(&user, at).await?,
-        new_token,
+        new_token: once.token,
         scopes,
         user,
     };
@@ -480,7 +497,7 @@ pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> Respo
     if viewer.caller.anonymous() {
         return super::see_other("/login?next=/settings");
     }
-    account_page(&state, &viewer, None, None)
+    account_page(&state, &viewer, Once::default())
         .await
         .unwrap_or_else(|e| viewer.error(e))
 }
@@ -541,9 +558,16 @@ pub(super) async fn create_token(
     .await
     {
         // Shown once, on this answer (no redirect: a reload must not show it again).
-        Ok(secret) => account_page(&state, &viewer, Some(secret), None)
-            .await
-            .unwrap_or_else(|e| viewer.error(e)),
+        Ok(secret) => account_page(
+            &state,
+            &viewer,
+            Once {
+                token: Some(secret),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| viewer.error(e)),
         Err(e) => viewer.error(e),
     }
 }
@@ -608,10 +632,69 @@ pub(super) async fn export_link(
                 ),
                 expires: crate::iso8601(l.expires_at),
             };
-            account_page(&state, &viewer, None, Some(link))
-                .await
-                .unwrap_or_else(|e| viewer.error(e))
+            account_page(
+                &state,
+                &viewer,
+                Once {
+                    link: Some(link),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| viewer.error(e))
         }
         Err(e) => viewer.error(e),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct WebhookBody {
+    url: String,
+}
+
+/// `POST /settings/webhook`: registers (or replaces) the account's webhook, checked as the
+/// API checks it (`crate::webhook::checked_url`: http(s), public addresses unless the operator
+/// allows private ones); its signing secret is shown once, on this answer.
+pub(super) async fn set_webhook(
+    State(state): State<AppState>,
+    SessionForm { viewer, form, .. }: SessionForm<WebhookBody>,
+) -> Response {
+    let Some(me) = viewer.caller.name().map(|n| n.to_string()) else {
+        return viewer.error(ApiError::internal());
+    };
+    let url =
+        match crate::webhook::checked_url(&form.url, state.config.allow_private_webhooks).await {
+            Ok(u) => u,
+            Err(e) => return viewer.error(e),
+        };
+    let secret = crate::webhook::new_secret();
+    if let Err(e) = state.store.db.set_webhook(&me, &url, &secret).await {
+        return viewer.error(weir_registry::ServiceError::from(e));
+    }
+    account_page(
+        &state,
+        &viewer,
+        Once {
+            webhook_secret: Some(secret),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| viewer.error(e))
+}
+
+/// `POST /settings/webhook/delete`: removes the account's webhook.
+pub(super) async fn delete_webhook(
+    State(state): State<AppState>,
+    SessionForm { viewer, .. }: SessionForm<Vec<(String, String)>>,
+) -> Response {
+    let Some(me) = viewer.caller.name().map(|n| n.to_string()) else {
+        return viewer.error(ApiError::internal());
+    };
+    let done = state.store.db.delete_webhook(&me).await;
+    viewer.after(
+        done.map_err(weir_registry::ServiceError::from),
+        "/settings#webhook",
+    )
 }

@@ -68,6 +68,16 @@ pub fn routes() -> Routes {
             post(account::revoke_token).layer(form_limit()),
         )
         .add(
+            "/settings/webhook",
+            &["POST"],
+            post(account::set_webhook).layer(form_limit()),
+        )
+        .add(
+            "/settings/webhook/delete",
+            &["POST"],
+            post(account::delete_webhook).layer(form_limit()),
+        )
+        .add(
             "/settings/notifications/read",
             &["POST"],
             post(account::mark_read).layer(form_limit()),

@@ -442,3 +442,72 @@ async fn the_account_page_shows_attestations_projects_and_likes_never_a_hidden_r
         "a private repo is never named: {page}"
     );
 }
+
+#[tokio::test]
+async fn a_webhook_is_set_from_the_account_page_checked_as_the_api_checks_it_and_shown_inert() {
+    let app = TestApp::new().await;
+    person(&app, "carol", Scope::Write).await;
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    for bad in ["javascript:alert(1)", "ftp://example.org/x", "not a url"] {
+        let r = c
+            .submit("/settings", "/settings/webhook", &[("url", bad)])
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let hostile = "http://127.0.0.1:9/hook?a=\"><script>alert(1)</script>&b='onmouseover=x";
+    let r = c
+        .submit("/settings", "/settings/webhook", &[("url", hostile)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("text");
+    let at = page
+        .find("id=\"webhook-secret\">")
+        .expect("the secret, once")
+        + "id=\"webhook-secret\">".len();
+    let secret: String = page[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(secret.len(), 64);
+    let stored = app
+        .store
+        .db
+        .webhook("carol")
+        .await
+        .expect("db")
+        .expect("webhook");
+    assert_eq!(
+        (stored.url.as_str(), stored.secret.as_str()),
+        (hostile, secret.as_str())
+    );
+    let (_, page) = c.text("/settings").await;
+    assert!(!page.contains(&secret), "shown once");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(!page.contains("'onmouseover"), "{page}");
+    assert!(super::unescape(&page).contains(hostile), "{page}");
+    let r = c.submit("/settings", "/settings/webhook/delete", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.db.webhook("carol").await.expect("db").is_none());
+
+    // Where private targets are refused, the page refuses them as the API does.
+    let app = TestApp::with(|c| c.allow_private_webhooks = false).await;
+    person(&app, "carol", Scope::Write).await;
+    let mut c = Browser::new(&app);
+    c.sign_in("carol", PASSWORD).await;
+    let r = c
+        .submit(
+            "/settings",
+            "/settings/webhook",
+            &[("url", "http://127.0.0.1:8080/hook")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .expect("t")
+            .contains("webhook_private_address")
+    );
+    assert!(app.store.db.webhook("carol").await.expect("db").is_none());
+}
