@@ -805,6 +805,7 @@ const PAGES: &[(&str, &str, &str)] = &[
         "/incidents/new?repo=acme/tiny-llama",
         "incident-report-form",
     ),
+    ("", "/incidents/new?repo=acme/tiny-llama", "incident-report-anonymous"),
     ("", "/acme", "publisher"),
     ("", "/safetylab", "publisher-suspended"),
     ("", "/openlab/mini-decoder/commit/main", "commit"),

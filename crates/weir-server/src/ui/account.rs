@@ -33,7 +33,7 @@ pub const FAILED_PER_NAME: Limit = Limit {
     window_secs: 300,
 };
 
-fn secure(state: &AppState) -> &'static str {
+pub(super) fn secure(state: &AppState) -> &'static str {
     if state.config.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -41,7 +41,7 @@ fn secure(state: &AppState) -> &'static str {
     }
 }
 
-fn set_cookie(resp: &mut Response, value: String) {
+pub(super) fn set_cookie(resp: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

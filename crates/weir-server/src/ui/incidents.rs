@@ -16,7 +16,7 @@ use weir_core::incident::Class;
 use weir_wire::incidents as wire;
 
 use super::Chrome;
-use super::session::{SessionForm, Viewer};
+use super::session::{OpenForm, SessionForm, Viewer};
 use crate::extract::{Json, Path, Query, RequestMeta};
 use crate::incidents::{list, report, show, transition, updates};
 use crate::{ApiError, AppState};
@@ -33,26 +33,75 @@ struct NewPage<'a> {
     chrome: &'a Chrome,
     repo: String,
     classes: Vec<&'static str>,
+    /// The form's token: the session's, or (signed out) the double-submit cookie's.
+    csrf: String,
+    anonymous: bool,
+    sign_in: String,
 }
 
-pub(super) async fn new_form(viewer: Viewer, q: Result<Query<NewQuery>, ApiError>) -> Response {
-    if viewer.session.is_none() {
-        let repo = q.map(|Query(q)| q.repo).unwrap_or_default();
-        let next = format!(
-            "/incidents/new?{}",
-            serde_urlencoded::to_string([("repo", repo.as_str())]).unwrap_or_default()
-        );
-        return super::see_other(&format!(
-            "/login?{}",
-            serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
-        ));
-    }
+#[derive(Template)]
+#[template(path = "incident_received.html")]
+struct ReceivedPage<'a> {
+    chrome: &'a Chrome,
+    id: String,
+    token: String,
+    public_url: &'a str,
+}
+
+/// The report form: for a signed-in session, or for someone signed out, who reports
+/// anonymously (the form's token is a double-submit cookie; the report is rate-limited by
+/// address, as the API's anonymous reports are) and receives a follow-up token once.
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: Result<Query<NewQuery>, ApiError>,
+) -> Response {
     let repo = q.map(|Query(q)| q.repo).unwrap_or_default();
+    let next = format!(
+        "/incidents/new?{}",
+        serde_urlencoded::to_string([("repo", repo.as_str())]).unwrap_or_default()
+    );
+    let sign_in = format!(
+        "/login?{}",
+        serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
+    );
+    let classes = Class::ALL.iter().map(|c| c.as_str()).collect();
+    if viewer.session.is_none() && viewer.caller.anonymous() {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let page = NewPage {
+            chrome: &viewer.chrome,
+            repo,
+            classes,
+            csrf: token.clone(),
+            anonymous: true,
+            sign_in,
+        };
+        let mut resp = match page.render() {
+            Ok(body) => super::html(axum::http::StatusCode::OK, body, None),
+            Err(_) => return viewer.error(ApiError::internal()),
+        };
+        super::account::set_cookie(
+            &mut resp,
+            format!(
+                "{}={token}; Path=/incidents/new; HttpOnly; SameSite=Lax; Max-Age=3600{}",
+                super::session::REPORT_CSRF_COOKIE,
+                super::account::secure(&state)
+            ),
+        );
+        return resp;
+    }
+    // A bearer token reads pages but posts no form: sign in for one.
+    if viewer.session.is_none() {
+        return super::see_other(&sign_in);
+    }
     super::render(
         &NewPage {
             chrome: &viewer.chrome,
             repo,
-            classes: Class::ALL.iter().map(|c| c.as_str()).collect(),
+            classes,
+            csrf: viewer.chrome.csrf.clone(),
+            anonymous: false,
+            sign_in,
         },
         None,
     )
@@ -74,8 +123,9 @@ pub(super) struct NewBody {
 pub(super) async fn file(
     State(state): State<AppState>,
     addr: Option<axum::Extension<crate::conn::ClientAddr>>,
-    SessionForm { viewer, form, .. }: SessionForm<NewBody>,
+    OpenForm { viewer, form }: OpenForm<NewBody>,
 ) -> Response {
+    let public_url = state.config.public_url.clone();
     let mut details = Map::new();
     if !form.description.trim().is_empty() {
         details.insert("description".into(), Value::String(form.description));
@@ -88,12 +138,25 @@ pub(super) async fn file(
         details,
         domain: (!form.domain.is_empty()).then_some(form.domain),
         in_the_wild: !form.in_the_wild.is_empty(),
-        share_identity: !form.share_identity.is_empty(),
+        // Nobody to name: an anonymous report never shares an identity.
+        share_identity: viewer.session.is_some() && !form.share_identity.is_empty(),
         ..Default::default()
     };
     let meta = RequestMeta::of(&viewer.headers);
     match report::report(State(state), viewer.caller.clone(), meta, addr, Json(body)).await {
-        Ok((_, axum::Json(i))) => super::see_other(&format!("/incidents/{}", i.id)),
+        // Signed out: the follow-up token, shown once on this answer (never in a URL).
+        Ok((_, axum::Json(i))) => match i.followup_token {
+            Some(token) => super::render(
+                &ReceivedPage {
+                    chrome: &viewer.chrome,
+                    id: i.id,
+                    token,
+                    public_url: &public_url,
+                },
+                None,
+            ),
+            None => super::see_other(&format!("/incidents/{}", i.id)),
+        },
         Err(e) => viewer.error(e),
     }
 }

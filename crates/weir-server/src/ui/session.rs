@@ -17,6 +17,8 @@ use crate::{ApiError, AppState, now};
 
 /// The pre-session cookie the sign-in form's token is checked against (double submit).
 pub const LOGIN_CSRF_COOKIE: &str = "weir_login_csrf";
+/// The signed-out incident report form's double-submit token (Path=/incidents/new).
+pub const REPORT_CSRF_COOKIE: &str = "weir_report_csrf";
 /// The most a form post may carry.
 pub const MAX_FORM: usize = 128 * 1024;
 
@@ -224,6 +226,43 @@ async fn form_body<T: DeserializeOwned>(req: Request, state: &AppState) -> Resul
         .map_err(|e| ApiError::bad_request(ErrorCode::InvalidBody, format!("invalid form: {e}")))
 }
 
+/// Reads a bounded form whose `csrf` field must equal `expected` (a session's token, or a
+/// double-submit cookie's), refusing before the form is interpreted.
+async fn checked_form<T: DeserializeOwned>(
+    viewer: &Viewer,
+    req: Request,
+    state: &AppState,
+    expected: &str,
+) -> Result<T, axum::response::Response> {
+    let pairs = match form_body::<Vec<(String, String)>>(req, state).await {
+        Ok(pairs) => pairs,
+        Err(e) => return Err(viewer.error(e)),
+    };
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if expected.is_empty() || !same_token(token, expected) {
+        return Err(viewer.error(csrf_failed("its form token is missing or stale")));
+    }
+    let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    serde_urlencoded::from_str::<T>(&encoded).map_err(|e| {
+        viewer.error(ApiError::bad_request(
+            ErrorCode::InvalidBody,
+            format!("invalid form: {e}"),
+        ))
+    })
+}
+
+/// A double-submit cookie's token: 64 hex digits, or nothing.
+fn double_submit(headers: &HeaderMap, name: &str) -> String {
+    cookie(headers, name)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A form posted by a signed-in session, with its CSRF token checked before anything else is
 /// read or looked up.
 pub struct SessionForm<T> {
@@ -247,25 +286,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SessionForm<T> {
             return Err(viewer.error(csrf_failed("it came from another site")));
         }
         let req = Request::from_parts(parts, body);
-        let bytes = match form_body::<Vec<(String, String)>>(req, state).await {
-            Ok(pairs) => pairs,
-            Err(e) => return Err(viewer.error(e)),
-        };
-        let token = bytes
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        if !same_token(token, &session.csrf) {
-            return Err(viewer.error(csrf_failed("its form token is missing or stale")));
-        }
-        let encoded = serde_urlencoded::to_string(&bytes).unwrap_or_default();
-        let form = serde_urlencoded::from_str::<T>(&encoded).map_err(|e| {
-            viewer.error(ApiError::bad_request(
-                ErrorCode::InvalidBody,
-                format!("invalid form: {e}"),
-            ))
-        })?;
+        let form = checked_form(&viewer, req, state, &session.csrf).await?;
         Ok(SessionForm {
             viewer,
             session,
@@ -289,29 +310,41 @@ impl<T: DeserializeOwned> FromRequest<AppState> for LoginForm<T> {
         if !same_origin(&parts.headers, &state.config.public_url) {
             return Err(viewer.error(csrf_failed("it came from another site")));
         }
-        let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE)
-            .unwrap_or("")
-            .to_string();
+        let expected = double_submit(&parts.headers, LOGIN_CSRF_COOKIE);
         let req = Request::from_parts(parts, body);
-        let pairs = match form_body::<Vec<(String, String)>>(req, state).await {
-            Ok(p) => p,
-            Err(e) => return Err(viewer.error(e)),
-        };
-        let token = pairs
-            .iter()
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("");
-        if expected.len() != 64 || !same_token(token, &expected) {
-            return Err(viewer.error(csrf_failed("its form token is missing or stale")));
-        }
-        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        let form = serde_urlencoded::from_str::<T>(&encoded).map_err(|e| {
-            viewer.error(ApiError::bad_request(
-                ErrorCode::InvalidBody,
-                format!("invalid form: {e}"),
-            ))
-        })?;
+        let form = checked_form(&viewer, req, state, &expected).await?;
         Ok(LoginForm { viewer, form })
+    }
+}
+
+/// A form that a signed-in session posts with its token, or someone signed out posts with the
+/// double-submit token of [`REPORT_CSRF_COOKIE`], set with the form (the anonymous incident
+/// report). A bearer token never posts it.
+pub struct OpenForm<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OpenForm<T> {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        if !same_origin(&parts.headers, &state.config.public_url) {
+            return Err(viewer.error(csrf_failed("it came from another site")));
+        }
+        let expected = match &viewer.session {
+            Some(session) => session.csrf.clone(),
+            None if viewer.caller.anonymous() => double_submit(&parts.headers, REPORT_CSRF_COOKIE),
+            None => {
+                return Err(viewer.error(csrf_failed(
+                    "forms are posted from a browser, not with a bearer token",
+                )));
+            }
+        };
+        let req = Request::from_parts(parts, body);
+        let form = checked_form(&viewer, req, state, &expected).await?;
+        Ok(OpenForm { viewer, form })
     }
 }
