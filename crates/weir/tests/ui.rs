@@ -805,7 +805,11 @@ const PAGES: &[(&str, &str, &str)] = &[
         "/incidents/new?repo=acme/tiny-llama",
         "incident-report-form",
     ),
-    ("", "/incidents/new?repo=acme/tiny-llama", "incident-report-anonymous"),
+    (
+        "",
+        "/incidents/new?repo=acme/tiny-llama",
+        "incident-report-anonymous",
+    ),
     ("", "/acme", "publisher"),
     ("", "/safetylab", "publisher-suspended"),
     ("", "/openlab/mini-decoder/commit/main", "commit"),
@@ -826,7 +830,29 @@ fn every_page_passes_axe_and_is_captured_at_desktop_and_phone_width() {
     runtime().block_on(async {
         let mut failures = vec![];
         let mut sessions: Vec<(String, Client)> = vec![];
-        for (who, path, name) in PAGES {
+        // The pages whose address the demo's data decides: an incident's, as its publisher and
+        // as an operator sees it.
+        let incidents: Value = reqwest::Client::new()
+            .get(demo.at("/api/v1/incidents"))
+            .bearer_auth(demo.token("reviewer1"))
+            .send()
+            .await
+            .expect("incidents")
+            .json()
+            .await
+            .expect("json");
+        let list = incidents["incidents"].as_array().cloned().unwrap_or_default();
+        let incident = list
+            .iter()
+            .find(|i| i["repo"].as_str().is_some_and(|r| r.starts_with("acme/")))
+            .and_then(|i| i["id"].as_str())
+            .expect("the demo has an incident on one of acme's models")
+            .to_string();
+        let incident_page = format!("/incidents/{incident}");
+        let mut pages: Vec<(&str, &str, &str)> = PAGES.to_vec();
+        pages.push(("reviewer1", &incident_page, "incident-operator"));
+        pages.push(("alice", &incident_page, "incident-publisher"));
+        for (who, path, name) in pages {
             let found = sessions.iter().position(|(w, _)| w == who);
             let idx = match found {
                 Some(i) => i,
