@@ -122,21 +122,32 @@ impl Drop for Demo {
 impl Demo {
     /// The demo without its board (so an operator's actions take effect alone).
     fn start() -> Demo {
-        Demo::launch(false)
+        Demo::launch(false, false)
     }
 
     /// The demo as `weir serve --demo` seeds it, its board and pending proposal included.
     fn with_board() -> Demo {
-        Demo::launch(true)
+        Demo::launch(true, false)
     }
 
-    fn launch(board: bool) -> Demo {
+    /// The demo with the research environment (`--research`: root, after
+    /// scripts/enclave-setup.sh): its second job's outputs await their checkers.
+    fn with_research() -> Demo {
+        Demo::launch(false, true)
+    }
+
+    fn launch(board: bool, research: bool) -> Demo {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let mut child = Command::new(WEIR)
             .args(["serve", "--demo", "--data"])
             .arg(dir.path().join("data"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(if research {
+                &["--research"][..]
+            } else {
+                &[][..]
+            })
             .env("WEIR_DEMO_BOARD", if board { "on" } else { "off" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -914,4 +925,98 @@ fn every_page_passes_axe_and_is_captured_at_desktop_and_phone_width() {
     });
     let pngs = std::fs::read_dir(&dir).expect("dir").count();
     assert!(pngs >= PAGES.len() * 2, "{pngs} screenshots");
+}
+
+#[test]
+fn two_checkers_release_a_jobs_outputs_from_the_browser() {
+    // The demo's jobs run in the real sandbox: as root after scripts/enclave-setup.sh, which
+    // scripts/test.sh runs and marks with WEIR_ENCLAVE_REQUIRED.
+    if std::env::var_os("WEIR_ENCLAVE_REQUIRED").is_none() {
+        eprintln!("note: no research environment here (WEIR_ENCLAVE_REQUIRED unset): skipped");
+        return;
+    }
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let demo = Demo::with_research();
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let grace = demo.token("grace");
+        let mut job = None;
+        for who in ["reviewer1", "reviewer2"] {
+            let c = driver.browser(1280, 900).await;
+            sign_in(&c, &demo, who).await;
+            c.goto(&demo.at("/review")).await.expect("queue");
+            let link = c
+                .wait()
+                .at_most(Duration::from_secs(30))
+                .for_element(Locator::Css("#jobs ~ ul a[href^='/review/jobs/']"))
+                .await
+                .expect("a job awaiting its checkers");
+            let href = link.attr("href").await.expect("href").expect("a link");
+            let id: i64 = href
+                .trim_start_matches("/review/jobs/")
+                .parse()
+                .expect("a job id");
+            assert!(
+                job.is_none_or(|j| j == id),
+                "both checkers see the same job"
+            );
+            job = Some(id);
+            link.click().await.expect("open");
+            let body = text(&c).await;
+            assert!(
+                body.contains(&format!("Check the outputs of job {id}")),
+                "{body}"
+            );
+            assert!(body.contains("Your votes are blind"), "{body}");
+            // Still held from its team before the second vote.
+            let v: Value = http
+                .get(demo.at(&format!("/api/v1/jobs/{id}")))
+                .bearer_auth(&grace)
+                .send()
+                .await
+                .expect("job")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(v["outputs_state"], "awaiting_review", "{v}");
+            // Every file approved (the default), with a reason the log keeps.
+            let files = c
+                .find_all(Locator::Css("input[name^='reason_']"))
+                .await
+                .expect("files");
+            assert!(!files.is_empty(), "{body}");
+            for f in files {
+                f.send_keys("scores only").await.expect("reason");
+            }
+            click(
+                &c,
+                Locator::Css("form[action^='/review/jobs/'] button[type=submit]"),
+            )
+            .await;
+            c.wait()
+                .at_most(Duration::from_secs(30))
+                .for_element(Locator::Css("h1"))
+                .await
+                .expect("back to the queue");
+            let url = c.current_url().await.expect("url");
+            assert_eq!(url.path(), "/review", "{url}");
+            if let Err(e) = page_is_clean(&c).await {
+                panic!("{e}");
+            }
+            c.close().await.expect("close");
+        }
+        let id = job.expect("a job");
+        let v: Value = http
+            .get(demo.at(&format!("/api/v1/jobs/{id}")))
+            .bearer_auth(&grace)
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["outputs_state"], "released", "{v}");
+    });
 }
