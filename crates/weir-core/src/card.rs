@@ -242,6 +242,27 @@ pub fn plain_words(text: &str, cap: usize) -> String {
     out
 }
 
+/// The most distinct words kept of one card for the full-text search, and the longest word
+/// (a longer one is no word anybody searches for).
+pub const MAX_TERMS: usize = 4096;
+pub const MAX_TERM: usize = 64;
+
+/// A text's distinct plain words (see [`plain_words`]), sorted, at most [`MAX_TERMS`] of at
+/// most [`MAX_TERM`] bytes each: what the catalogue's full-text search indexes and asks for.
+pub fn terms(text: &str) -> Vec<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for w in plain_words(text, text.len()).split(' ') {
+        if w.is_empty() || w.len() > MAX_TERM {
+            continue;
+        }
+        if set.len() == MAX_TERMS {
+            break;
+        }
+        set.insert(w.to_string());
+    }
+    set.into_iter().collect()
+}
+
 pub fn parse(readme: &str) -> CardFacts {
     let mut facts = CardFacts::default();
     let Some(yaml) = front_matter(readme) else {
@@ -424,6 +445,18 @@ mod tests {
         // Cut at the cap on a word boundary, never inside a character or a word.
         assert_eq!(plain_words("alpha beta gamma", 12), "alpha beta");
         assert_eq!(plain_words("ééééé", 3), "");
+    }
+
+    #[test]
+    fn terms_are_distinct_bounded_words() {
+        assert_eq!(
+            terms("Refusal-calibration, REFUSAL and calibration; 7B"),
+            vec!["7b", "and", "calibration", "refusal"]
+        );
+        let long = "x".repeat(MAX_TERM + 1);
+        assert_eq!(terms(&format!("{long} ok")), vec!["ok"]);
+        let many: String = (0..MAX_TERMS + 10).map(|i| format!("w{i} ")).collect();
+        assert_eq!(terms(&many).len(), MAX_TERMS);
     }
 
     proptest::proptest! {

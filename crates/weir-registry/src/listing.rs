@@ -205,8 +205,10 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// The card front matter at the head, read from the blob once per head and kept.
-/// The most of a README read for its plain words (the catalogue's full-text search).
+/// The most of a README read for its words (the catalogue's full-text search).
 pub const MAX_BODY_READ: u64 = 256 * 1024;
+/// The most words one full-text search asks for (each an index lookup).
+pub const MAX_SEARCH_TERMS: usize = 8;
 
 /// The card's facts at `head`, from the cache when it was read at `head`; else read again and
 /// kept, with its body's plain words, which are returned too (a fresh read: the database's
@@ -215,7 +217,7 @@ async fn card_at(
     store: &Store,
     l: &Listed,
     head: &CommitId,
-) -> Result<(Map<String, Value>, Option<String>), StoreError> {
+) -> Result<(Map<String, Value>, Option<Vec<String>>), StoreError> {
     if let Some((commit, card)) = &l.card
         && commit == head.as_str()
         && let Ok(data) = serde_json::from_str(card)
@@ -223,23 +225,27 @@ async fn card_at(
         return Ok((data, None));
     }
     let facts = crate::classification::card_facts(store, &l.repo, head).await?;
-    let body = body_words(store, &l.repo, head).await?;
+    let terms = card_terms(store, &l.repo, head).await?;
     let json = Value::Object(facts.data.clone()).to_string();
     // The cache is an optimization: a failed write costs a re-read next time, never the list.
-    if let Err(e) = store.db.put_repo_card(l.repo.id, head, &json, &body).await {
+    if let Err(e) = store.db.put_repo_card(l.repo.id, head, &json, &terms).await {
         tracing::warn!(repo = %l.repo.repo_id, error = %e, "could not keep the card facts");
     }
-    Ok((facts.data, Some(body)))
+    Ok((facts.data, Some(terms)))
 }
 
 /// The plain words of the README at `head` (its first [`MAX_BODY_READ`] bytes), bounded.
-async fn body_words(store: &Store, repo: &Repo, head: &CommitId) -> Result<String, StoreError> {
+async fn card_terms(
+    store: &Store,
+    repo: &Repo,
+    head: &CommitId,
+) -> Result<Vec<String>, StoreError> {
     use std::io::Read;
     let Ok(path) = weir_core::RepoPath::parse("README.md") else {
-        return Ok(String::new());
+        return Ok(vec![]);
     };
     let Some(f) = store.db.file(repo, head, &path).await? else {
-        return Ok(String::new());
+        return Ok(vec![]);
     };
     let file = store.blobs.path_of(&f.sha256);
     let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
@@ -252,10 +258,7 @@ async fn body_words(store: &Store, repo: &Repo, head: &CommitId) -> Result<Strin
     .await
     .map_err(|e| StoreError::Corrupt(e.to_string()))?
     .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
-    Ok(weir_core::card::plain_words(
-        &String::from_utf8_lossy(&bytes),
-        weir_core::card::MAX_PLAIN_WORDS,
-    ))
+    Ok(weir_core::card::terms(&String::from_utf8_lossy(&bytes)))
 }
 
 /// The position of `m` in a listing sorted by `sort` (a page that ends at `m` continues after it).
@@ -322,18 +325,21 @@ pub async fn models(
         .recent_recipients(now - DOWNLOAD_WINDOW_SECS)
         .await?;
     let likes = store.db.like_counts().await?;
-    // The card bodies that hold the search's words, found by the database (never read here);
-    // a body read afresh below (its card changed) is matched as it is read.
+    // The cards that hold every word of the search, found through the database's index on
+    // the word (no text is scanned); a card read afresh below (it changed) is matched as it is
+    // read.
     let words = search
         .as_deref()
         .filter(|_| q.search_cards)
-        .map(|s| weir_core::card::plain_words(s, MAX_SEARCH))
+        .map(weir_core::card::terms)
         .unwrap_or_default();
-    let in_bodies = if words.is_empty() {
-        Default::default()
-    } else {
-        store.db.card_bodies_containing(&words).await?
-    };
+    if words.len() > MAX_SEARCH_TERMS {
+        return Err(invalid(
+            ErrorCode::InvalidQuery,
+            format!("a search has at most {MAX_SEARCH_TERMS} words"),
+        ));
+    }
+    let in_bodies = store.db.cards_with_terms(&words).await?;
     let mut out = Vec::new();
     for l in store.db.listing().await? {
         let repo = &l.repo;
@@ -360,13 +366,17 @@ pub async fn models(
                 Ok((card, fresh)) => {
                     body_hit = !words.is_empty()
                         && match fresh {
-                            Some(body) => body.contains(&words),
+                            Some(terms) => words.iter().all(|w| terms.binary_search(w).is_ok()),
                             None => {
                                 in_bodies.get(&repo.id).map(String::as_str) == Some(head.as_str())
                             }
                         };
                     // A card's body is searched where it may be read (weir_authz's ReadCard:
-                    // T0–T2, not held): a T3 or T4 card's words are no oracle.
+                    // T0–T2, not held): a T3 or T4 card's words are no oracle. The tier is
+                    // asked first, so a hold is looked up only for a card that could be read.
+                    if body_hit && repo.tier >= Tier::T3 {
+                        body_hit = false;
+                    }
                     if body_hit {
                         let mut f = facts(repo);
                         f.held = store

@@ -149,8 +149,8 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         30,
-        "card_body",
-        include_str!("../migrations/sqlite/0030_card_body.sql"),
+        "card_terms",
+        include_str!("../migrations/sqlite/0030_card_terms.sql"),
     ),
 ];
 

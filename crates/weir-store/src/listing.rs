@@ -60,45 +60,73 @@ impl Db {
             .collect()
     }
 
-    /// Keeps the card facts and the body's plain words read at `commit` for the listing.
+    /// Keeps the card facts read at `commit` for the listing, and its distinct plain words for
+    /// the full-text search, replaced together in one transaction.
     pub async fn put_repo_card(
         &self,
         repo_id: i64,
         commit: &CommitId,
         card: &str,
-        body: &str,
+        terms: &[String],
     ) -> Result<()> {
-        let w = self.writing();
+        let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO repo_cards (repo_id, commit_id, card, body) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id,
-                 card = excluded.card, body = excluded.body",
+            "INSERT INTO repo_cards (repo_id, commit_id, card) VALUES ($1, $2, $3)
+             ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, card = excluded.card",
         )
         .bind(repo_id)
         .bind(commit.as_str())
         .bind(card)
-        .bind(body)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        drop(w);
+        sqlx::query("DELETE FROM card_terms WHERE repo_id = $1")
+            .bind(repo_id)
+            .execute(&mut *tx)
+            .await?;
+        // A few hundred rows per statement (far under every backend's bound-parameter limit).
+        for chunk in terms.chunks(300) {
+            let mut sql = String::from("INSERT INTO card_terms (repo_id, commit_id, term) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("($1, $2, ${})", i + 3));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(repo_id)
+                .bind(commit.as_str());
+            for t in chunk {
+                q = q.bind(t.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// The cached cards whose body's plain words contain `words` (lowercase letters, digits and
-    /// single spaces only, so nothing in it is a LIKE wildcard): repo id → the commit it was read
-    /// at (a hit at another commit than the head is stale, not a hit).
-    pub async fn card_bodies_containing(
+    /// The repos whose kept card holds every one of `terms` (distinct plain words): repo id →
+    /// the commit its words were read at (a hit at another commit than the head is stale, not
+    /// a hit). Found through the index on the word.
+    pub async fn cards_with_terms(
         &self,
-        words: &str,
+        terms: &[String],
     ) -> Result<std::collections::HashMap<i64, String>> {
-        if words.is_empty() || !words.chars().all(|c| c == ' ' || c.is_alphanumeric()) {
+        if terms.is_empty() {
             return Ok(Default::default());
         }
-        let rows = sqlx::query("SELECT repo_id, commit_id FROM repo_cards WHERE body LIKE $1")
-            .bind(format!("%{words}%"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
+        let marks: Vec<String> = (0..terms.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT repo_id, commit_id FROM card_terms WHERE term IN ({})
+             GROUP BY repo_id, commit_id HAVING COUNT(*) = $1",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(terms.len() as i64);
+        for t in terms {
+            q = q.bind(t.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
             .map(|r| Ok((r.try_get("repo_id")?, r.try_get("commit_id")?)))
             .collect()
     }

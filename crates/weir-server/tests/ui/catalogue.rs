@@ -230,7 +230,18 @@ async fn full_text_search_reads_card_bodies_only_where_the_card_may_be_read() {
     let mut found = listed(&page);
     found.sort();
     assert_eq!(found, vec!["acme/open-body", "acme/private-body"], "{page}");
-    // LIKE's wildcards are words' separators, never wildcards.
+    // Every word must be there, in any order; at most eight words are asked for.
+    let (_, page) = b.text(&search("calibration of refusal")).await;
+    assert!(
+        listed(&page).is_empty(),
+        "\"of\" is not in the card: {page}"
+    );
+    let (_, page) = b.text(&search("prompts long refusal")).await;
+    assert_eq!(listed(&page), vec!["acme/open-body"]);
+    let (s, page) = b.text(&search("a b c d e f g h i")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("at most 8 words"), "{page}");
+    // Punctuation is a separator, never a SQL wildcard.
     for q in ["%25", "_", "%25_%25"] {
         let (_, page) = b.text(&format!("/?q={q}")).await;
         assert!(listed(&page).is_empty(), "{q}: {page}");
