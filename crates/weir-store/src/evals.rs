@@ -310,6 +310,36 @@ impl Db {
         rows.iter().map(result_from_row).collect()
     }
 
+    /// A page's worth of a repo's results: signed ones first, then newest first, at most
+    /// `limit`; with how many there are in all (so nobody's flood of unsigned imports hides a
+    /// signed result, and a page never reads them all).
+    pub async fn eval_results_shown(
+        &self,
+        repo: &Repo,
+        limit: i64,
+    ) -> Result<(Vec<StoredResult>, i64)> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM eval_results WHERE repo_id = $1
+              ORDER BY CASE WHEN signature IS NULL THEN 1 ELSE 0 END, created_at DESC, id DESC
+              LIMIT $2"
+        ))
+        .bind(repo.id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM eval_results WHERE repo_id = $1")
+            .bind(repo.id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            rows.iter().map(result_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
     /// Attaches an evaluator's verified signature to a result, with its event. A result is
     /// signed once.
     pub async fn sign_result_logged(

@@ -28,6 +28,8 @@ use crate::{ApiError, AppState, now};
 pub const COMMITS_SHOWN: usize = 20;
 /// Files listed on the page.
 pub const FILES_SHOWN: usize = 500;
+/// Evaluation results listed on the page: signed ones first, then the newest.
+pub const EVALS_SHOWN: i64 = 100;
 
 pub(super) struct FileRow {
     path: String,
@@ -113,6 +115,7 @@ struct Page<'a> {
     rules: Vec<RuleRow>,
     counted_results: usize,
     evaluations: Vec<EvalRow>,
+    evaluations_more: i64,
     domains: Vec<DomainRow>,
     releases: Vec<(String, String)>,
     incidents: Vec<weir_wire::incidents::Incident>,
@@ -259,7 +262,12 @@ async fn build<'a>(
     // Every result of the repo (visible with the repo, as in the API), each with why it counts
     // or not; results the classification did not weigh (no revision yet) say so.
     let mut evaluations = vec![];
-    for r in state.store.db.eval_results(&repo).await?.iter().take(200) {
+    let (results, evaluations_total) = state
+        .store
+        .db
+        .eval_results_shown(&repo, EVALS_SHOWN)
+        .await?;
+    for r in &results {
         let Ok(record) = serde_json::from_str::<weir_core::eval::ResultRecord>(&r.payload) else {
             continue;
         };
@@ -328,6 +336,7 @@ async fn build<'a>(
         commits,
         rules,
         counted_results,
+        evaluations_more: evaluations_total - evaluations.len() as i64,
         evaluations,
         domains,
         releases,

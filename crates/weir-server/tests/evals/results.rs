@@ -7,6 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::{Scope, Tier};
 
+/// How many junk results a flooding test imports (more than a page shows).
+pub(crate) const FLOOD: usize = 105;
+
 /// alice/ft, a fine-tune of acme/base (T3), so T3 by inheritance until its own results rule
 /// every domain out; evallab is accredited. Returns (app, alice, carol, evallab's secret).
 pub(crate) async fn derivative() -> (TestApp, String, String, String) {

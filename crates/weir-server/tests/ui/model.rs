@@ -410,4 +410,22 @@ async fn every_evaluation_is_listed_with_whether_it_counts_and_why_not() {
     assert!(cyber.contains("no: not signed by an evaluator"), "{cyber}");
     // And the domains the classification weighed.
     assert!(page.contains("<caption>Hazard domains</caption>"), "{page}");
+
+    // A flood of unsigned imports hides no signed result and makes no page read them all.
+    for i in 0..crate::evals::results::FLOOD {
+        let log = crate::evals::lm_eval_log("wmdp_chem", 0.9, 10 + i as i64, "null");
+        let (s, v) = crate::evals::import(&app, &carol, "alice/ft", "wmdp-chem", log).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (_, page) = Browser::new(&app).text("/alice/ft").await;
+    let row = |suite: &str| page.matches(&format!(">{suite}</a></td>")).count();
+    assert_eq!(row("wmdp-bio"), 1, "the signed result stays on the page");
+    assert!(row("wmdp-chem") >= 1);
+    assert!(
+        page.contains(&format!(
+            "…and {} more",
+            3 + crate::evals::results::FLOOD - 100
+        )),
+        "{page}"
+    );
 }
