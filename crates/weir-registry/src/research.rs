@@ -562,11 +562,21 @@ pub async fn list(
         })?),
     };
     let me = subject.name().map(|n| n.to_string());
+    let limit = limit.clamp(1, 500);
+    // One's own projects are read as such (not picked out of the newest of everyone's).
+    let found = match (mine, me.as_deref()) {
+        (true, Some(n)) => store
+            .db
+            .projects_of_member(n, limit)
+            .await?
+            .into_iter()
+            .filter(|p| state.is_none_or(|s| p.state == s))
+            .collect(),
+        (true, None) => vec![],
+        (false, _) => store.db.list_projects(state, limit).await?,
+    };
     let mut out = Vec::new();
-    for p in store.db.list_projects(state, limit.clamp(1, 500)).await? {
-        if mine && !me.as_deref().is_some_and(|n| p.is_member(n)) {
-            continue;
-        }
+    for p in found {
         out.push(redact(store, subject, p).await?);
     }
     Ok(out)

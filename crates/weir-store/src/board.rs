@@ -158,6 +158,17 @@ impl Db {
             .collect()
     }
 
+    /// Proposals awaiting signatures, oldest first (the board's queue).
+    pub async fn pending_proposals(&self, limit: i64) -> Result<Vec<Proposal>> {
+        sqlx::query("SELECT * FROM board_proposals WHERE state = 'pending' ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(proposal_from_row)
+            .collect()
+    }
+
     pub async fn proposal_signatures(&self, id: i64) -> Result<Vec<Signature>> {
         sqlx::query(
             "SELECT member, public_key, signature, at FROM board_signatures WHERE proposal_id = $1

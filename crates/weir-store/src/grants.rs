@@ -567,6 +567,36 @@ impl Db {
             .transpose()
     }
 
+    /// Applications awaiting their review, oldest deadline first (the operators' queue).
+    pub async fn submitted_applications(&self, limit: i64) -> Result<Vec<Application>> {
+        let sql = format!(
+            "{APPLICATION_COLUMNS} WHERE a.state = 'submitted' ORDER BY a.review_due_at, a.id LIMIT $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(application_from_row)
+            .collect()
+    }
+
+    /// Awards whose progress report awaits acceptance (reported, not accepted, not revoked),
+    /// oldest report first.
+    pub async fn awards_awaiting_acceptance(&self, limit: i64) -> Result<Vec<Award>> {
+        let sql = format!(
+            "{AWARD_COLUMNS} WHERE report IS NOT NULL AND report_accepted_at IS NULL
+                 AND revoked_at IS NULL ORDER BY reported_at, id LIMIT $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(award_from_row)
+            .collect()
+    }
+
     /// Every award, newest first.
     pub async fn awards(&self, before: Option<i64>, limit: i64) -> Result<Vec<Award>> {
         let sql =

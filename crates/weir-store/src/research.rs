@@ -264,6 +264,24 @@ impl Db {
         Ok(out)
     }
 
+    /// The projects `account` is on the team of, newest first.
+    pub async fn projects_of_member(&self, account: &str, limit: i64) -> Result<Vec<Project>> {
+        let sql = format!(
+            "{PROJECT_COLUMNS} WHERE p.id IN (SELECT project_id FROM research_members WHERE account = $1)
+             ORDER BY p.id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.project_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
     /// Moves a project from `d.from` to `d.to` with its event, in one transaction; a project
     /// found in another state is [`StoreError::StateChanged`].
     pub async fn decide_project_logged(

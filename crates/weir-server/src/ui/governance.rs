@@ -107,10 +107,22 @@ pub(super) async fn queue(state: &AppState, viewer: &Viewer) -> Result<Queue, Ap
     let mut q = Queue::default();
     let at = now();
     if operator {
-        for s in weir_registry::grants::list(&state.store, subject, None).await? {
-            if s.application.state != "submitted" || q.applications.len() >= SHOWN {
-                continue;
-            }
+        let pending = state
+            .store
+            .db
+            .submitted_applications(SHOWN as i64)
+            .await
+            .map_err(weir_registry::ServiceError::from)?;
+        for a in pending {
+            // Read as the API shows it to this operator; one that cannot be read is skipped,
+            // never the whole queue.
+            let s = match weir_registry::grants::show(&state.store, subject, a.id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(application = a.id, error = %e, "not shown in the queue");
+                    continue;
+                }
+            };
             let a = &s.application;
             let answers: std::collections::BTreeMap<String, String> =
                 serde_json::from_str(&a.answers).unwrap_or_default();
@@ -145,7 +157,20 @@ pub(super) async fn queue(state: &AppState, viewer: &Viewer) -> Result<Queue, Ap
                 own: a.applicant == me || team,
             });
         }
-        for v in weir_registry::grants::awards(&state.store, None, 200, at).await? {
+        let reported = state
+            .store
+            .db
+            .awards_awaiting_acceptance(SHOWN as i64)
+            .await
+            .map_err(weir_registry::ServiceError::from)?;
+        for award in reported {
+            let v = match weir_registry::grants::award(&state.store, award.id, at).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(award = award.id, error = %e, "not shown in the queue");
+                    continue;
+                }
+            };
             let a = &v.award;
             let (Some(report), Some(reported)) = (&a.report, a.reported_at) else {
                 continue;
@@ -198,14 +223,17 @@ pub(super) async fn queue(state: &AppState, viewer: &Viewer) -> Result<Queue, Ap
             for p in state
                 .store
                 .db
-                .proposals(200)
+                .pending_proposals(SHOWN as i64)
                 .await
                 .map_err(weir_registry::ServiceError::from)?
             {
-                if p.state != "pending" || q.proposals.len() >= SHOWN {
-                    continue;
-                }
-                let s = weir_registry::board::show(&state.store, p.id).await?;
+                let s = match weir_registry::board::show(&state.store, p.id).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(proposal = p.id, error = %e, "not shown in the queue");
+                        continue;
+                    }
+                };
                 if !weir_registry::board::visible_to(&state.store, subject, &s.change).await? {
                     continue;
                 }
