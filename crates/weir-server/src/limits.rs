@@ -27,6 +27,12 @@ pub struct Limit {
     pub window_secs: i64,
 }
 
+/// Webhook registrations (each a name resolution) per account per hour.
+pub const WEBHOOK_CHECKS: Limit = Limit {
+    max: 20,
+    window_secs: 3600,
+};
+
 /// Anonymous incident reports per client address per day.
 pub const ANON_REPORTS: Limit = Limit {
     max: 10,

@@ -121,10 +121,29 @@ pub async fn resolve_public(url: &str) -> Result<Target, String> {
     Ok(Target { host, addrs })
 }
 
-/// A webhook URL as registered (API and account page alike): http(s), at most 2000 bytes, a
-/// URL, and (unless the operator allows private ones) resolving to public addresses only.
-pub async fn checked_url(url: &str, allow_private: bool) -> Result<String, crate::ApiError> {
+/// A webhook URL as registered (API and account page alike): at most
+/// [`crate::limits::WEBHOOK_CHECKS`] checks per account, http(s), at most 2000 bytes, a URL, and
+/// (unless the operator allows private ones) resolving, within [`RESOLVE_SECS`], to public
+/// addresses only. Every way of failing that check answers alike, so registering is no probe of
+/// which internal names exist.
+pub async fn checked_url(
+    state: &AppState,
+    account: &str,
+    url: &str,
+) -> Result<String, crate::ApiError> {
     use weir_wire::ErrorCode;
+    if let Err(retry) = state.limiter.take(
+        &format!("webhook:{account}"),
+        1,
+        crate::limits::WEBHOOK_CHECKS,
+        crate::now(),
+    ) {
+        return Err(crate::ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("too many webhook changes; try again in {retry} seconds"),
+        ));
+    }
     let url = url.trim();
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2000
@@ -135,14 +154,25 @@ pub async fn checked_url(url: &str, allow_private: bool) -> Result<String, crate
             format!("{url:?} is not an http(s) URL"),
         ));
     }
-    if !allow_private {
-        check_public_target(url).await.map_err(|why| {
-            crate::ApiError::bad_request(ErrorCode::WebhookPrivateAddress, format!("{url}: {why}"))
-                .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)")
-        })?;
+    if !state.config.allow_private_webhooks {
+        let checked = tokio::time::timeout(
+            std::time::Duration::from_secs(RESOLVE_SECS),
+            check_public_target(url),
+        )
+        .await;
+        if !matches!(checked, Ok(Ok(()))) {
+            return Err(crate::ApiError::bad_request(
+                ErrorCode::WebhookPrivateAddress,
+                format!("{url}: not a publicly reachable address (it does not resolve, or resolves to a loopback, private, link-local or other special-purpose address)"),
+            )
+            .next("use a publicly reachable URL (the operator may allow private ones with --allow-private-webhooks)"));
+        }
     }
     Ok(url.to_string())
 }
+
+/// How long registering a webhook waits for its host to resolve.
+pub const RESOLVE_SECS: u64 = 5;
 
 /// A new webhook secret (shown once to its account).
 pub fn new_secret() -> String {

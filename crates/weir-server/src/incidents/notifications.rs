@@ -62,7 +62,7 @@ pub(super) async fn put_webhook(
     JsonBody(body): JsonBody<WebhookBody>,
 ) -> Result<Json<wire::WebhookCreated>, ApiError> {
     let me = caller.require_user()?.to_string();
-    let url = crate::webhook::checked_url(&body.url, state.config.allow_private_webhooks).await?;
+    let url = crate::webhook::checked_url(&state, &me, &body.url).await?;
     let url = url.as_str();
     let secret = crate::webhook::new_secret();
     state.store.db.set_webhook(&me, url, &secret).await?;

@@ -274,12 +274,14 @@ pub(super) struct WebhookView {
 #[derive(Default)]
 pub(super) struct Once {
     token: Option<String>,
-    link: Option<NewLink>,
     webhook_secret: Option<String>,
 }
 
 /// The one download link of an export, on the answer that issued it.
-pub(super) struct NewLink {
+#[derive(Template)]
+#[template(path = "export_link.html")]
+struct ExportLinkPage<'a> {
+    chrome: &'a Chrome,
     export: i64,
     url: String,
     expires: String,
@@ -305,7 +307,6 @@ struct AccountPage<'a> {
     projects: Vec<ProjectRow>,
     exports: Vec<ExportRow>,
     likes: Vec<String>,
-    new_link: Option<NewLink>,
     unread: usize,
     webhook: Option<WebhookView>,
     new_webhook_secret: Option<String>,
@@ -468,7 +469,6 @@ async fn account_page(state: &AppState, viewer: &Viewer, once: Once) -> Result<R
         projects,
         exports,
         likes,
-        new_link: once.link,
         unread,
         webhook: state.store.db.webhook(&user).await?.map(|w| WebhookView {
             url: w.url,
@@ -623,26 +623,20 @@ pub(super) async fn export_link(
     )
     .await
     {
-        Ok(l) => {
-            let link = NewLink {
+        // A page of its own, rendered from what was issued alone: nothing read after the
+        // link exists can fail and lose it.
+        Ok(l) => super::render(
+            &ExportLinkPage {
+                chrome: &viewer.chrome,
                 export: l.export,
                 url: format!(
                     "{}/api/v1/exports/download/{}",
                     state.config.public_url, l.token
                 ),
                 expires: crate::iso8601(l.expires_at),
-            };
-            account_page(
-                &state,
-                &viewer,
-                Once {
-                    link: Some(link),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap_or_else(|e| viewer.error(e))
-        }
+            },
+            None,
+        ),
         Err(e) => viewer.error(e),
     }
 }
@@ -663,11 +657,10 @@ pub(super) async fn set_webhook(
     let Some(me) = viewer.caller.name().map(|n| n.to_string()) else {
         return viewer.error(ApiError::internal());
     };
-    let url =
-        match crate::webhook::checked_url(&form.url, state.config.allow_private_webhooks).await {
-            Ok(u) => u,
-            Err(e) => return viewer.error(e),
-        };
+    let url = match crate::webhook::checked_url(&state, &me, &form.url).await {
+        Ok(u) => u,
+        Err(e) => return viewer.error(e),
+    };
     let secret = crate::webhook::new_secret();
     if let Err(e) = state.store.db.set_webhook(&me, &url, &secret).await {
         return viewer.error(weir_registry::ServiceError::from(e));

@@ -503,11 +503,39 @@ async fn a_webhook_is_set_from_the_account_page_checked_as_the_api_checks_it_and
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        r.text()
-            .await
-            .expect("t")
-            .contains("webhook_private_address")
-    );
+    let private = r.text().await.expect("t");
+    assert!(private.contains("webhook_private_address"));
     assert!(app.store.db.webhook("carol").await.expect("db").is_none());
+    // A name that does not resolve answers exactly as a private address does: registering is
+    // no probe of which internal names exist.
+    let r = c
+        .submit(
+            "/settings",
+            "/settings/webhook",
+            &[("url", "http://no-such-host.invalid:8080/hook")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let missing = r.text().await.expect("t");
+    let why = |page: &str| {
+        let at = page.find("/hook: ").expect("the reason") + "/hook: ".len();
+        page[at..]
+            .chars()
+            .take_while(|c| *c != '<')
+            .collect::<String>()
+    };
+    assert_eq!(why(&missing), why(&private));
+    // And each account checks a bounded number an hour.
+    let mut last = StatusCode::OK;
+    for _ in 0..weir_server::limits::WEBHOOK_CHECKS.max {
+        last = c
+            .submit(
+                "/settings",
+                "/settings/webhook",
+                &[("url", "http://127.0.0.1/x")],
+            )
+            .await
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
