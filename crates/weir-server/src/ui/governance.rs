@@ -5,8 +5,9 @@
 //! `board::sign`), each of which asks `weir_authz` again; the page only decides what to show.
 //!
 //! - A grant's reviewers see how many votes it has and their own vote, not the others' votes or
-//!   reasons: the queue is where a panel member decides, and it does not anchor them (the
-//!   application's full record stays the API's, for operators).
+//!   reasons: the queue is where a panel member decides, and it does not anchor them. The votes
+//!   are not secret (each is a `grant.review` event as it is cast, and the application's record
+//!   is the API's, for operators): the queue's blindness is a matter of what it shows.
 //! - A report is accepted by the SHA-256 of the text the page showed, so a report replaced
 //!   meanwhile is not accepted unread.
 //! - A board member signs offline with their key (never typed into a page): the page shows the
