@@ -490,6 +490,18 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
             .await
             .expect("webhook");
         assert!(r.status().is_success(), "{:?}", r.text().await);
+        // An incident's summary and details, which its publisher reads.
+        let r = http
+            .post(demo.at("/api/v1/incidents"))
+            .bearer_auth(&grace)
+            .json(&json!({"repo": "acme/tiny-llama-instruct", "kind": "incident", "class": "minor",
+                "summary": HOSTILE, "details": {"description": HOSTILE, "harm": HOSTILE}}))
+            .send()
+            .await
+            .expect("incident");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+        let v: Value = r.json().await.expect("json");
+        let incident_page = format!("/incidents/{}", v["id"].as_str().expect("id"));
         // A reviewer's reason, which the requester reads on the model page.
         let r = http
             .post(demo.at("/api/v1/repos/acme/vetted-model/access/requests/frank"))
@@ -521,6 +533,9 @@ fn hostile_strings_in_every_field_run_no_script_and_escape_no_markup() {
             (&f, "/acme/vetted-model", ""),
             (&a, "/review", "grace"),
             (&g, "/settings", ""),
+            (&a, &incident_page, ""),
+            (&a, "/acme/tiny-llama-instruct", ""),
+            (&g, &incident_page, ""),
         ];
         for (c, path, _) in pages {
             c.goto(&demo.at(path)).await.expect("page");
