@@ -139,6 +139,7 @@ async fn main() {
             osv_prefix: "x_B".into(),
             currency: weir_registry::funding::Currency::default(),
             allow_private_webhooks: false,
+            metrics_public: false,
             limits: Default::default(),
         },
     );

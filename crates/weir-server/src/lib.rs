@@ -26,6 +26,7 @@ pub mod log;
 pub(crate) mod lookup;
 mod native;
 pub mod ndjson;
+pub mod observe;
 pub mod openapi;
 mod publishers;
 mod releases;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub enclave: Option<Arc<weir_registry::jobs::Enclave>>,
     /// Notification e-mail, when the operator configured SMTP ([`AppState::with_mailer`]).
     pub mailer: Option<Arc<weir_registry::mail::Mailer>>,
+    /// This registry's Prometheus metrics (see [`observe`]).
+    pub metrics: Arc<observe::Metrics>,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             info: Arc::new(hub::download::info_memo()),
             enclave: None,
             mailer: None,
+            metrics: Arc::new(observe::Metrics::new()),
         }
     }
 
@@ -110,6 +114,8 @@ pub struct ServerConfig {
     /// Whether webhooks may point at loopback, private or link-local addresses (off: a webhook
     /// must not turn the registry into a probe of its own network).
     pub allow_private_webhooks: bool,
+    /// Whether `/metrics` answers without an admin token (off: the operators' to read).
+    pub metrics_public: bool,
     /// Connection bounds: cap, header-read and idle timeouts.
     pub limits: conn::ServeLimits,
 }
@@ -138,27 +144,42 @@ pub(crate) fn all_routes() -> routes::Routes {
         .merge(evals::routes().tag("evals"))
         .merge(incidents::routes().tag("incidents"))
         .merge(publishers::routes().tag("publishers"))
+        .merge(observe::routes().tag("observe"))
         .merge(ui::routes().tag("ui"))
 }
 
 pub fn router(state: AppState) -> Router {
     all_routes()
         .router
+        .route_layer(axum::middleware::from_fn(observe::tag_route))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(conn::close_if_body_unread))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<axum::body::Body>| {
-                    tracing::debug_span!(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!(
                         "request",
+                        id = %req
+                            .headers()
+                            .get(observe::REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or(""),
                         method = %req.method(),
                         path = %logged_path(req.uri().path()),
                     )
-                },
-            ),
+                })
+                // One line per answer (status and latency) at INFO under `tower_http`: off with
+                // the default filter, on with WEIR_LOG=tower_http=info (an access log).
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }
 

@@ -229,6 +229,7 @@ impl TestApp {
             currency: weir_registry::funding::Currency::default(),
             // The tests' webhook receivers listen on loopback.
             allow_private_webhooks: true,
+            metrics_public: false,
             limits: Default::default(),
         };
         adjust(&mut config);

@@ -27,6 +27,7 @@ mod jobs;
 mod log;
 mod matrix;
 mod modules;
+mod observe;
 mod openapi;
 mod possession;
 mod publishers;

@@ -109,6 +109,17 @@ impl BlobStore {
         })
     }
 
+    /// Whether the store is there to read and write: its directories exist (`/readyz`).
+    pub async fn ready(&self) -> std::result::Result<(), String> {
+        for dir in [self.root.join("sha256"), self.root.join("tmp")] {
+            match tokio::fs::metadata(&dir).await {
+                Ok(m) if m.is_dir() => {}
+                _ => return Err("the blob directory is missing".into()),
+            }
+        }
+        Ok(())
+    }
+
     pub fn path_of(&self, sha: &Sha256Hex) -> PathBuf {
         let s = sha.as_str();
         self.root.join("sha256").join(&s[..2]).join(s)

@@ -19,6 +19,7 @@ pub mod events;
 pub mod exports;
 pub mod facts;
 pub mod funding;
+pub mod gauges;
 pub mod gc;
 pub mod grants;
 pub mod identity;

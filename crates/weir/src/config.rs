@@ -32,6 +32,10 @@ pub struct Config {
     pub currency_decimals: u32,
     /// Let webhooks point at loopback, private and other special-purpose addresses.
     pub allow_private_webhooks: bool,
+    /// Let `/metrics` answer without an admin token (for a scraper on a private network).
+    pub metrics_public: bool,
+    /// Log lines as JSON objects (`json`) or as text (`text`, the default).
+    pub log_format: String,
     /// How long an LFS upload link stays valid (seconds).
     pub upload_link_ttl_secs: i64,
     /// Open connections at most; more wait in the listen backlog.
@@ -103,6 +107,8 @@ impl Default for Config {
             currency: "EUR".into(),
             currency_decimals: 2,
             allow_private_webhooks: false,
+            metrics_public: false,
+            log_format: "text".into(),
             upload_link_ttl_secs: 3600,
             max_connections: 1024,
             max_connections_per_address: 256,
@@ -119,7 +125,7 @@ impl Default for Config {
 }
 
 /// The environment variables read (`WEIR_` + the field name in upper case).
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 20] = [
     "data",
     "listen",
     "public_url",
@@ -128,6 +134,8 @@ const ENV_KEYS: [&str; 18] = [
     "currency",
     "currency_decimals",
     "allow_private_webhooks",
+    "metrics_public",
+    "log_format",
     "upload_link_ttl_secs",
     "max_connections",
     "max_connections_per_address",
@@ -172,6 +180,14 @@ pub struct ConfigArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_private_webhooks: Option<bool>,
+    /// Let `/metrics` answer without an admin token (for a scraper on a private network).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_public: Option<bool>,
+    /// Log lines as `json` objects (one per line, with the request id) or as `text` [default: text].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
     /// How long an LFS upload link stays valid, in seconds [default: 3600].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,6 +283,12 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
     if c.upload_link_ttl_secs < 60 {
         return Err(anyhow!(
             "upload_link_ttl_secs must be at least 60 (the client needs time to upload)"
+        ));
+    }
+    if !matches!(c.log_format.as_str(), "text" | "json") {
+        return Err(anyhow!(
+            "log_format is text or json, not {:?}",
+            c.log_format
         ));
     }
     Ok(c)

@@ -646,6 +646,9 @@ pub async fn resolve(
     // Every decision on gated content is an audit event; a delivery that cannot be recorded
     // does not happen.
     let gate = crate::gate::check_at(&state, &caller, &repo, &commit).await?;
+    state
+        .metrics
+        .download_decision(gate.decision.allow, gate.decision.reason.code());
     let is_get = req.method() == axum::http::Method::GET;
     let logged =
         repo.tier > weir_core::Tier::T0 || gate.decision.reason == weir_authz::Reason::IncidentHold;

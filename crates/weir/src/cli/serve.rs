@@ -50,13 +50,24 @@ fn open_enclave(args: &crate::config::Config) -> Result<weir_registry::jobs::Enc
 
 pub async fn run(serve_args: Args) -> Result<()> {
     let args = crate::config::load(&serve_args.config)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                .unwrap_or_else(|_| "weir=info,weir_server=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+            .unwrap_or_else(|_| "weir=info,weir_server=info,warn".into())
+    };
+    // JSON: one object per line, with the request's span (its id, method and path).
+    if args.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let store = open_store(&args.data).await?;
     let public_url = args
         .public_url
@@ -128,6 +139,7 @@ pub async fn run(serve_args: Args) -> Result<()> {
                 decimals: args.currency_decimals,
             },
             allow_private_webhooks: args.allow_private_webhooks,
+            metrics_public: args.metrics_public,
             limits: weir_server::conn::ServeLimits {
                 max_connections: args.max_connections,
                 header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
