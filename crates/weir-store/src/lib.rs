@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod backup;
 pub mod blobs;
 pub mod board;
 pub mod cache;

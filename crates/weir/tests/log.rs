@@ -56,7 +56,7 @@ fn setup(data: &Path, scratch: &Path) -> (Server, String, String) {
     (server, owner, op)
 }
 
-fn log_cmd(server: &Server, cfg: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn log_cmd(server: &Server, cfg: &Path, args: &[&str]) -> std::process::Output {
     let mut full = vec!["log"];
     full.extend_from_slice(args);
     let mut c = std::process::Command::new(crate::harness::WEIR);
@@ -67,7 +67,7 @@ fn log_cmd(server: &Server, cfg: &Path, args: &[&str]) -> std::process::Output {
     c.output().expect("weir log")
 }
 
-fn wait_size(server: &Server, cfg: &Path, at_least: u64) {
+pub(crate) fn wait_size(server: &Server, cfg: &Path, at_least: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = ok(&log_cmd(server, cfg, &["checkpoint"]));

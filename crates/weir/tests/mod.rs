@@ -2,11 +2,12 @@
 //! `weir serve` on loopback, and a crash in the middle of an upload.
 
 mod architecture;
+mod backup;
 mod classify;
 mod cli;
 mod config;
 mod crash;
 mod demo;
 mod harness;
-mod log;
+pub(crate) mod log;
 mod ui;

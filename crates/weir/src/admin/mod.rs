@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
+pub mod backup;
 pub mod board;
 pub mod checker;
 pub mod evaluator;
@@ -17,6 +18,7 @@ pub mod identity;
 pub mod org;
 pub mod policy;
 pub mod publisher_key;
+pub mod restore;
 pub mod suite;
 pub mod token;
 pub mod user;
@@ -102,6 +104,12 @@ pub enum AdminCommand {
     /// Remove blobs nothing refers to (refused commits, abandoned uploads, failed imports,
     /// crash leftovers) that are older than the grace period. Safest with the server stopped.
     Gc(gc::Args),
+    /// Back the registry up into OUT (a new directory, 0700): a copy of the database at one
+    /// moment (the server may keep running), every blob it knows, checked, and the keys.
+    Backup { out: PathBuf },
+    /// Restore a backup into --data, which must not exist or be empty; everything is checked
+    /// before a file is written. Serve it under the same public URL (the log's origin).
+    Restore { input: PathBuf },
 }
 
 /// What a board decides instead of the operator, when one governs.
@@ -132,6 +140,12 @@ fn board_decides(command: &AdminCommand) -> Option<&'static str> {
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    // A restore writes a data dir that does not exist yet: nothing is opened before it.
+    match &args.command {
+        AdminCommand::Restore { input } => return restore::run(&args.data, input).await,
+        AdminCommand::Backup { out } => return backup::run(&args.data, out).await,
+        _ => {}
+    }
     let store = open_store(&args.data).await?;
     if let Some(instead) = board_decides(&args.command)
         && weir_registry::board::governed(&store).await?
@@ -155,6 +169,7 @@ pub async fn run(args: Args) -> Result<()> {
         AdminCommand::Policy { command } => policy::run(&store, &args.data, command).await,
         AdminCommand::Events(a) => events::run(&store, a).await,
         AdminCommand::Gc(gc) => gc::run(&store, gc).await,
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => Ok(()),
     }
 }
 

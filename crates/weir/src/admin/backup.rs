@@ -1,0 +1,217 @@
+//! `weir admin backup OUT` (and the format `weir admin restore IN` reads).
+//!
+//! A backup is a directory, consistent at one moment (one transaction of the database, so at
+//! the log checkpoint signed in it):
+//! - `weir.db`: a copy of the database (SQLite's `VACUUM INTO`; the server may keep running);
+//! - `blobs/sha256/xx/SHA`: every blob that copy knows, each checked against its name while it
+//!   is copied (content addressing makes a blob written later harmless: it is simply not in the
+//!   copy's world);
+//! - `blobs.manifest`: `SHA256 SIZE` per line;
+//! - `secrets/`: the registry's keys (upload, log, release, and any other key file), 0600;
+//! - `backup.json`: the format, when, the database's SHA-256, the log's size and checkpoint.
+//!
+//! The directory is created 0700: it holds the keys. A restore checks everything (the
+//! database's digest, every blob's bytes) before it writes a file, into a data dir that does
+//! not exist or is empty, and never over a live one.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::cli::open_store;
+
+/// The format written in `backup.json`.
+pub const FORMAT: &str = "weir-backup-1";
+
+pub(super) fn private_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub(super) fn empty_or_missing(path: &Path) -> Result<bool> {
+    match std::fs::read_dir(path) {
+        Ok(mut d) => Ok(d.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(anyhow!("{}: {e}", path.display())),
+    }
+}
+
+/// Copies `from` to `to` (created 0600 when `secret`), returning the SHA-256 of the bytes.
+pub(super) fn copy_hashed(from: &Path, to: &Path, secret: bool) -> Result<(String, u64)> {
+    let mut input =
+        std::fs::File::open(from).with_context(|| format!("reading {}", from.display()))?;
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if secret { 0o600 } else { 0o644 });
+    }
+    let mut out = opts
+        .open(to)
+        .with_context(|| format!("writing {}", to.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = input
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", from.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        out.write_all(&buf[..k])
+            .with_context(|| format!("writing {}", to.display()))?;
+        n += k as u64;
+    }
+    out.sync_all()
+        .with_context(|| format!("writing {}", to.display()))?;
+    Ok((hex::encode(h.finalize()), n))
+}
+
+pub(super) fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+/// Where a blob lives under a blob root (the store's layout).
+pub(super) fn blob_path(root: &Path, sha: &str) -> Result<PathBuf> {
+    if sha.len() != 64
+        || !sha
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        bail!("{sha:?} is not a blob's SHA-256");
+    }
+    Ok(root.join("sha256").join(&sha[..2]).join(sha))
+}
+
+pub(super) fn secret_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    match std::fs::read_dir(dir) {
+        Ok(d) => {
+            for e in d {
+                let e = e?;
+                if e.file_type()?.is_file() {
+                    out.push(e.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => bail!("{}: {e}", dir.display()),
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub async fn run(data: &Path, out: &Path) -> Result<()> {
+    if !empty_or_missing(out)? {
+        bail!(
+            "{} is not empty: a backup goes into a new directory",
+            out.display()
+        );
+    }
+    private_dir(out)?;
+    let store = open_store(data).await?;
+    let db_copy = out.join("weir.db");
+    store
+        .db
+        .snapshot_into(&db_copy)
+        .await
+        .map_err(|e| anyhow!("copying the database: {e}"))?;
+    // Everything else is read from the copy: the moment it was taken.
+    let copy = weir_store::Db::open_sqlite(&db_copy)
+        .await
+        .map_err(|e| anyhow!("opening the copy {}: {e}", db_copy.display()))?;
+    let manifest = copy.blob_manifest().await.map_err(|e| anyhow!("{e}"))?;
+    let head = copy.log_head().await.map_err(|e| anyhow!("{e}"))?;
+    copy.close().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db_copy, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let blobs_from = data.join("blobs");
+    let blobs_to = out.join("blobs");
+    let mut lines = String::new();
+    let mut bytes = 0u64;
+    for (sha, size) in &manifest {
+        let from = blob_path(&blobs_from, sha)?;
+        if !from.exists() {
+            bail!(
+                "blob {sha}, known to the database at the copy, is gone from {} (collected since?): run the backup again",
+                blobs_from.display()
+            );
+        }
+        let (got, n) = copy_hashed(&from, &blob_path(&blobs_to, sha)?, false)?;
+        if got != *sha || n != *size as u64 {
+            bail!(
+                "blob {sha} in {} does not hash to its name: the store is damaged",
+                from.display()
+            );
+        }
+        bytes += n;
+        lines.push_str(&format!("{sha} {size}\n"));
+    }
+    std::fs::write(out.join("blobs.manifest"), &lines)?;
+    let mut secrets = vec![];
+    for f in secret_files(&data.join("secrets"))? {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a UTF-8 name", f.display()))?
+            .to_string();
+        copy_hashed(&f, &out.join("secrets").join(&name), true)?;
+        secrets.push(name);
+    }
+    #[cfg(unix)]
+    if out.join("secrets").exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(out.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
+    }
+    let (db_sha, _) = sha256_file(&db_copy)?;
+    let meta = json!({
+        "format": FORMAT,
+        "created_at": weir_registry::clock::iso8601(weir_registry::clock::now()),
+        "database": {"file": "weir.db", "sha256": db_sha},
+        "log": {"size": head.size, "checkpoint": head.checkpoint},
+        "blobs": {"count": manifest.len(), "bytes": bytes},
+        "secrets": secrets,
+    });
+    std::fs::write(out.join("backup.json"), serde_json::to_vec_pretty(&meta)?)?;
+    println!(
+        "backed up {} into {}: the database at log size {}, {} blobs ({bytes} bytes), {} key files",
+        data.display(),
+        out.display(),
+        head.size,
+        manifest.len(),
+        secrets.len()
+    );
+    Ok(())
+}
