@@ -299,6 +299,15 @@ pub async fn start(state: AppState) -> Router {
         Err(e) => tracing::error!(error = %e, "board recovery at start-up failed"),
     }
     log::spawn_sequencer(state.clone());
+    // The histograms' samples are folded into buckets every few seconds, scraped or not.
+    let metrics = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics.upkeep();
+        }
+    });
     if let Some(mailer) = state.mailer.clone() {
         spawn_mailer(state.store.clone(), mailer);
     }

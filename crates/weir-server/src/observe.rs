@@ -19,7 +19,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -33,10 +32,69 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// Requests between two folds of the histograms' samples (see [`Metrics::upkeep`]).
+pub const UPKEEP_EVERY: u64 = 4096;
+
+/// The methods that are labels as themselves; any other (hyper takes any token) is `OTHER`,
+/// so a caller inventing methods makes no new series.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// A body that counts the data bytes passing through it, and keeps its size hint (so the
+/// answer's `Content-Length` stays) and end-of-stream.
+struct Counted<B> {
+    inner: B,
+    counter: metrics::Counter,
+}
+
+impl<B> axum::body::HttpBody for Counted<B>
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Unpin,
+{
+    type Data = axum::body::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(f))) = &polled
+            && let Some(d) = f.data_ref()
+        {
+            self.counter.increment(d.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A registry's metrics: its own recorder and the handle that renders it.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Requests since the histograms' samples were last folded into their buckets.
+    since_upkeep: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,7 +120,29 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        Metrics { recorder, handle }
+        Metrics {
+            recorder,
+            handle,
+            since_upkeep: Default::default(),
+        }
+    }
+
+    /// Folds the histograms' pending samples into their buckets (they are kept one by one until
+    /// then): every [`UPKEEP_EVERY`] requests, at every scrape, and every few seconds
+    /// ([`crate::start`]), so their memory stays bounded whether or not anybody scrapes.
+    pub fn upkeep(&self) {
+        self.since_upkeep
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.handle.run_upkeep();
+    }
+
+    fn tick(&self) {
+        let n = self
+            .since_upkeep
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= UPKEEP_EVERY {
+            self.upkeep();
+        }
     }
 
     /// Runs `f` with this registry's recorder as the current one (the `metrics` macros inside
@@ -81,7 +161,7 @@ impl Metrics {
     }
 
     fn render(&self) -> String {
-        self.handle.run_upkeep();
+        self.upkeep();
         self.handle.render()
     }
 }
@@ -123,17 +203,16 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID, v);
     }
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
+    metrics_tick(&state);
     let started = Instant::now();
     let metrics = state.metrics.clone();
     let ingested = metrics.with(|| metrics::counter!("weir_http_request_bytes_total"));
     let req = req.map(|body| {
-        Body::new(body.map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                ingested.increment(d.len() as u64);
-            }
-            f
-        }))
+        Body::new(Counted {
+            inner: body,
+            counter: ingested,
+        })
     });
     let mut resp = next.run(req).await;
     let route = resp
@@ -144,7 +223,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let status = resp.status().as_u16().to_string();
     let (served, elapsed) = metrics.with(|| {
         metrics::counter!("weir_http_requests_total",
-            "route" => route.clone(), "method" => method.clone(), "status" => status)
+            "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
         (
             metrics::counter!("weir_http_response_bytes_total", "route" => route.clone()),
@@ -152,18 +231,21 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
                 "route" => route, "method" => method),
         )
     });
+    // Time to the answer's head: a large download's body streams on after it.
     elapsed.record(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp.map(|body| {
-        Body::new(body.map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                served.increment(d.len() as u64);
-            }
-            f
-        }))
+        Body::new(Counted {
+            inner: body,
+            counter: served,
+        })
     })
+}
+
+fn metrics_tick(state: &AppState) {
+    state.metrics.tick();
 }
 
 pub fn routes() -> crate::routes::Routes {
@@ -224,11 +306,11 @@ pub const MIN_LAG_SECS: i64 = 30;
 /// `GET /readyz`: 200 when the database answers, the blob store is there and the sequencer
 /// keeps up; 503 naming what is not.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.store.db.gauges(crate::now()).await;
+    let db = state.store.db.readiness(crate::now()).await;
     let blobs = state.store.blobs.ready().await;
     let max_lag = ((state.config.log_interval_ms * LAG_INTERVALS / 1000) as i64).max(MIN_LAG_SECS);
     let (db_ok, lag) = match &db {
-        Ok(g) => (true, Some(g.log_lag_secs)),
+        Ok(lag) => (true, Some(*lag)),
         Err(e) => {
             tracing::warn!(error = %e, "readyz: the database does not answer");
             (false, None)

@@ -118,6 +118,27 @@ async fn metrics_count_a_known_sequence_exactly_and_name_no_repo_or_account() {
     assert!(after.contains("weir_http_request_duration_seconds_bucket{route=\"/api/models\",method=\"GET\",le=\"0.001\"}"), "{after}");
     assert!(after.contains("weir_log_size "), "{after}");
     assert!(after.contains("weir_access_requests_pending 0"), "{after}");
+    // Invented methods are one label, however many there are.
+    for i in 0..20 {
+        let m = Method::from_bytes(format!("X{i:04}").as_bytes()).expect("method");
+        let _ = app.req(m, "/api/models", None).send().await.expect("send");
+    }
+    let after = scrape(&app, &op).await;
+    assert!(!after.contains("X0001"), "{after}");
+    assert!(after.contains("method=\"OTHER\""), "{after}");
+    // Counting the body keeps its length: JSON and pages still say how long they are.
+    let r = app.get("/api/models", None).await;
+    assert!(
+        r.headers().contains_key("content-length"),
+        "{:?}",
+        r.headers()
+    );
+    let r = app.get("/", None).await;
+    assert!(
+        r.headers().contains_key("content-length"),
+        "{:?}",
+        r.headers()
+    );
     // Labels are templates: no repo, account or token is in the text.
     for secret in ["secret-plans", "alice", "carol", &op, &alice] {
         assert!(!after.contains(secret), "{secret} in /metrics: {after}");

@@ -216,6 +216,46 @@ impl Db {
         Ok(Db::with_pool(pool))
     }
 
+    /// Opens an existing database to read only: nothing is created, no migration runs, and its
+    /// schema must be the one this binary knows (a backup reads a live registry this way).
+    pub async fn open_sqlite_readonly(path: &Path) -> Result<Db> {
+        install_default_drivers();
+        if !path.is_file() {
+            return Err(crate::StoreError::NotFound(format!(
+                "database {}",
+                path.display()
+            )));
+        }
+        let url = format!("sqlite://{}?mode=ro", path.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        use sqlx::Row;
+        let have: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await?
+            .try_get("v")?;
+        let want = SQLITE_MIGRATIONS.last().map(|(v, _, _)| *v);
+        if have != want {
+            return Err(crate::StoreError::Corrupt(format!(
+                "{} is at schema version {}, this weir at {}: use the weir that serves it",
+                path.display(),
+                have.unwrap_or(0),
+                want.unwrap_or(0)
+            )));
+        }
+        Ok(Db::with_pool(pool))
+    }
+
     fn with_pool(pool: AnyPool) -> Db {
         let cache = std::sync::Arc::new(crate::cache::StateCache::new());
         let memo = std::sync::Arc::new(crate::cache::Memos::new());

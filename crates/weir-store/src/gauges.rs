@@ -22,7 +22,25 @@ pub struct Gauges {
     pub jobs_by_state: Vec<(String, i64)>,
 }
 
+/// A research job's states.
+pub const JOB_STATES: &[&str] = &["queued", "running", "succeeded", "failed", "cancelled"];
+
 impl Db {
+    /// What `/readyz` asks: the database answers, and how long the oldest event waiting for
+    /// the sequencer has waited (0 with none). Two indexed reads, whoever asks.
+    pub async fn readiness(&self, now: i64) -> Result<i64> {
+        let oldest = sqlx::query(
+            "SELECT e.at AS at FROM log_pending p JOIN events e ON e.id = p.event_id
+             ORDER BY p.id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match oldest {
+            Some(r) => (now - r.try_get::<i64, _>("at")?).max(0),
+            None => 0,
+        })
+    }
+
     pub async fn gauges(&self, now: i64) -> Result<Gauges> {
         let one = |sql: &'static str| async move {
             let r = sqlx::query(sql).fetch_one(&self.pool).await?;
@@ -42,9 +60,15 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut jobs_by_state = Vec::new();
+        // Every state, a missing one as 0 (so a gauge that fell to nothing says so).
+        let mut jobs_by_state: Vec<(String, i64)> =
+            JOB_STATES.iter().map(|s| (s.to_string(), 0)).collect();
         for r in &rows {
-            jobs_by_state.push((r.try_get("state")?, r.try_get("n")?));
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            if let Some(slot) = jobs_by_state.iter_mut().find(|(s, _)| *s == state) {
+                slot.1 = n;
+            }
         }
         Ok(Gauges {
             log_size,

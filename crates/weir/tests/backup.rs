@@ -48,6 +48,9 @@ fn a_backup_taken_while_serving_restores_the_same_bytes_and_a_consistent_log() {
     let seen = ok(&log_cmd(&server, &cfg, &["verify"]));
     assert!(seen.contains("remembered"), "{seen}");
     let a_str = a.to_str().expect("utf8");
+    // An upload in progress on the live registry is left alone.
+    let in_flight = a.join("blobs/tmp/upload-in-progress");
+    std::fs::write(&in_flight, b"partial").expect("tmp");
     let said = ok(&weir(
         &[
             "admin",
@@ -59,6 +62,24 @@ fn a_backup_taken_while_serving_restores_the_same_bytes_and_a_consistent_log() {
         &[],
     ));
     assert!(said.contains("backed up"), "{said}");
+    assert!(
+        in_flight.exists(),
+        "the backup cleared the server's uploads in progress"
+    );
+    // A mistyped data dir backs nothing up (and creates nothing).
+    let typo = dir.path().join("no-such-data");
+    let r = weir(
+        &[
+            "admin",
+            "--data",
+            typo.to_str().expect("utf8"),
+            "backup",
+            dir.path().join("b2").to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert!(!r.status.success());
+    assert!(!typo.exists() && !dir.path().join("b2").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -165,6 +186,26 @@ fn a_damaged_backup_is_refused_before_anything_is_written() {
     let mut fixed = std::fs::read(&blob).expect("blob");
     fixed[0] ^= 1;
     std::fs::write(&blob, fixed).expect("write");
+    // A key that is a symlink (to anything the restoring user may read) is refused.
+    #[cfg(unix)]
+    {
+        let link = out.join("secrets/stolen.key");
+        std::os::unix::fs::symlink("/etc/hostname", &link).expect("symlink");
+        let r = weir(
+            &[
+                "admin",
+                "--data",
+                b.to_str().expect("utf8"),
+                "restore",
+                out.to_str().expect("utf8"),
+            ],
+            &[],
+        );
+        assert!(!r.status.success());
+        assert!(String::from_utf8_lossy(&r.stderr).contains("not a plain file"));
+        assert!(!b.exists());
+        std::fs::remove_file(&link).expect("rm");
+    }
     std::fs::write(out.join("weir.db"), b"not a database").expect("write");
     let r = weir(
         &[
@@ -179,4 +220,12 @@ fn a_damaged_backup_is_refused_before_anything_is_written() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("SHA-256 differs"));
     assert!(!b.exists());
+    // No staging directory is left behind either.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("restoring"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

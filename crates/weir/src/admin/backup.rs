@@ -21,8 +21,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::cli::open_store;
-
 /// The format written in `backup.json`.
 pub const FORMAT: &str = "weir-backup-1";
 
@@ -112,14 +110,39 @@ pub(super) fn blob_path(root: &Path, sha: &str) -> Result<PathBuf> {
     Ok(root.join("sha256").join(&sha[..2]).join(sha))
 }
 
-pub(super) fn secret_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Writes `bytes` to a new file and syncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The key files of a `secrets` directory. A live registry's keys may be symlinks (a mounted
+/// secret): `follow` reads through them. A backup's must be plain files: anything else is
+/// refused, never skipped.
+pub(super) fn secret_files(dir: &Path, follow: bool) -> Result<Vec<PathBuf>> {
     let mut out = vec![];
     match std::fs::read_dir(dir) {
         Ok(d) => {
             for e in d {
                 let e = e?;
-                if e.file_type()?.is_file() {
+                let meta = if follow {
+                    std::fs::metadata(e.path())?
+                } else {
+                    std::fs::symlink_metadata(e.path())?
+                };
+                if meta.is_file() {
                     out.push(e.path());
+                } else if !follow || !meta.is_dir() {
+                    bail!(
+                        "{} is not a plain file: a backup's keys are files",
+                        e.path().display()
+                    );
                 }
             }
         }
@@ -137,14 +160,17 @@ pub async fn run(data: &Path, out: &Path) -> Result<()> {
             out.display()
         );
     }
+    // The live registry is only read: no migration, no blob-store start-up (which would clear
+    // its uploads in progress), nothing created where the path is wrong.
+    let live = weir_store::Db::open_sqlite_readonly(&data.join("weir.db"))
+        .await
+        .map_err(|e| anyhow!("{}: {e}", data.display()))?;
     private_dir(out)?;
-    let store = open_store(data).await?;
     let db_copy = out.join("weir.db");
-    store
-        .db
-        .snapshot_into(&db_copy)
+    live.snapshot_into(&db_copy)
         .await
         .map_err(|e| anyhow!("copying the database: {e}"))?;
+    live.close().await;
     // Everything else is read from the copy: the moment it was taken.
     let copy = weir_store::Db::open_sqlite(&db_copy)
         .await
@@ -179,9 +205,8 @@ pub async fn run(data: &Path, out: &Path) -> Result<()> {
         bytes += n;
         lines.push_str(&format!("{sha} {size}\n"));
     }
-    std::fs::write(out.join("blobs.manifest"), &lines)?;
     let mut secrets = vec![];
-    for f in secret_files(&data.join("secrets"))? {
+    for f in secret_files(&data.join("secrets"), true)? {
         let name = f
             .file_name()
             .and_then(|n| n.to_str())
@@ -204,7 +229,13 @@ pub async fn run(data: &Path, out: &Path) -> Result<()> {
         "blobs": {"count": manifest.len(), "bytes": bytes},
         "secrets": secrets,
     });
-    std::fs::write(out.join("backup.json"), serde_json::to_vec_pretty(&meta)?)?;
+    // Written last, and on disk before the backup says it is done: a backup without it is
+    // unfinished, and restore refuses it.
+    write_synced(&out.join("blobs.manifest"), lines.as_bytes())?;
+    write_synced(&out.join("backup.json"), &serde_json::to_vec_pretty(&meta)?)?;
+    std::fs::File::open(out)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", out.display()))?;
     println!(
         "backed up {} into {}: the database at log size {}, {} blobs ({bytes} bytes), {} key files",
         data.display(),

@@ -1,14 +1,15 @@
 //! `weir admin restore IN`: a backup (see [`super::backup`]) into a data dir that does not
-//! exist or is empty. Everything is checked (the database's SHA-256, every blob's bytes against
-//! its name) before a file is written; the restored log must be the one backed up.
+//! exist or is empty. Everything is copied into a staging directory and checked as it is copied
+//! (the database's SHA-256, every blob's bytes against its name, the blobs against the ones the
+//! database knows, the log and its key); only then does the staging directory become the data
+//! dir, by one rename. `backup.json` is not signed: these checks catch damage, not a backup made
+//! to deceive, so restore only backups you kept.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::backup::{
-    FORMAT, blob_path, copy_hashed, empty_or_missing, private_dir, secret_files, sha256_file,
-};
+use super::backup::{FORMAT, blob_path, copy_hashed, empty_or_missing, private_dir, secret_files};
 use crate::cli::open_store;
 
 pub async fn run(data: &Path, input: &Path) -> Result<()> {
@@ -30,8 +31,54 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
             meta["format"]
         );
     }
-    // Everything is checked before anything is written.
-    let (db_sha, _) = sha256_file(&input.join("weir.db"))?;
+    // Everything is copied into a staging directory beside the target and checked there, as
+    // it is copied (each file read once); only a staging directory that passed every check
+    // becomes the data dir, by one rename. A failure leaves nothing a server would start on.
+    let parent = match data.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = data
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{}: not a directory name", data.display()))?;
+    let stage = parent.join(format!(
+        ".{name}.restoring-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    let staged = stage_into(&stage, input, &meta).await;
+    let summary = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+    };
+    if data.exists() {
+        // Checked empty above; one that filled up meanwhile makes this fail, and nothing moves.
+        if let Err(e) = std::fs::remove_dir(data) {
+            let _ = std::fs::remove_dir_all(&stage);
+            bail!("{}: {e} (restore into a new data dir)", data.display());
+        }
+    }
+    std::fs::rename(&stage, data)
+        .with_context(|| format!("moving the restored registry to {}", data.display()))?;
+    std::fs::File::open(&parent)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", parent.display()))?;
+    println!(
+        "restored {} into {}: {summary}",
+        input.display(),
+        data.display()
+    );
+    Ok(())
+}
+
+/// Copies and checks the backup into `stage`; what it restored, for the summary.
+async fn stage_into(stage: &Path, input: &Path, meta: &serde_json::Value) -> Result<String> {
+    private_dir(stage)?;
+    let (db_sha, _) = copy_hashed(&input.join("weir.db"), &stage.join("weir.db"), true)?;
     if Some(db_sha.as_str()) != meta["database"]["sha256"].as_str() {
         bail!(
             "{}/weir.db is not the database the backup wrote (its SHA-256 differs)",
@@ -40,56 +87,70 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
     }
     let manifest = std::fs::read_to_string(input.join("blobs.manifest"))
         .with_context(|| format!("reading {}/blobs.manifest", input.display()))?;
-    let mut blobs = vec![];
+    let mut blobs: Vec<(String, i64)> = vec![];
     for line in manifest.lines() {
         let (sha, size) = line
             .split_once(' ')
             .ok_or_else(|| anyhow!("blobs.manifest: {line:?} is not `SHA256 SIZE`"))?;
-        let size: u64 = size
+        let size: i64 = size
             .parse()
             .map_err(|_| anyhow!("blobs.manifest: {line:?}"))?;
-        let path = blob_path(&input.join("blobs"), sha)?;
-        let (got, n) = sha256_file(&path)?;
-        if got != sha || n != size {
+        let from = blob_path(&input.join("blobs"), sha)?;
+        let (got, n) = copy_hashed(&from, &blob_path(&stage.join("blobs"), sha)?, false)?;
+        if got != sha || i64::try_from(n).ok() != Some(size) {
             bail!(
                 "{} does not hash to its name: the backup is damaged",
-                path.display()
+                from.display()
             );
         }
-        blobs.push(sha.to_string());
+        blobs.push((sha.to_string(), size));
     }
-    let secrets = secret_files(&input.join("secrets"))?;
-    private_dir(data)?;
-    for sha in &blobs {
-        copy_hashed(
-            &blob_path(&input.join("blobs"), sha)?,
-            &blob_path(&data.join("blobs"), sha)?,
-            false,
-        )?;
-    }
-    for f in &secrets {
-        let name = f.file_name().ok_or_else(|| anyhow!("{}", f.display()))?;
-        copy_hashed(f, &data.join("secrets").join(name), true)?;
-    }
-    copy_hashed(&input.join("weir.db"), &data.join("weir.db"), true)?;
-    // Opening it applies any migration newer than the backup; its log must be the one backed up.
-    let store = open_store(data).await?;
-    let head = store.db.log_head().await.map_err(|e| anyhow!("{e}"))?;
-    if Some(head.size) != meta["log"]["size"].as_i64() {
+    if Some(blobs.len() as u64) != meta["blobs"]["count"].as_u64() {
         bail!(
-            "the restored log has {} entries, the backup says {}",
-            head.size,
-            meta["log"]["size"]
+            "blobs.manifest lists {} blobs, backup.json says {}",
+            blobs.len(),
+            meta["blobs"]["count"]
         );
     }
-    let origin = std::fs::read_to_string(data.join("secrets").join("log.key"))
+    let secrets = secret_files(&input.join("secrets"), false)?;
+    for f in &secrets {
+        let name = f.file_name().ok_or_else(|| anyhow!("{}", f.display()))?;
+        copy_hashed(f, &stage.join("secrets").join(name), true)?;
+    }
+    let log_size = meta["log"]["size"].as_i64().unwrap_or(-1);
+    let signer = std::fs::read_to_string(stage.join("secrets").join("log.key"))
         .ok()
-        .and_then(|k| weir_tlog::note::Signer::parse(&k).ok())
-        .map(|s| s.name().to_string());
-    println!(
-        "restored {} into {}: log size {}, {} blobs, {} key files{}",
-        input.display(),
-        data.display(),
+        .map(|k| weir_tlog::note::Signer::parse(&k))
+        .transpose()
+        .map_err(|e| anyhow!("secrets/log.key: {e}"))?;
+    if log_size > 0 && signer.is_none() {
+        bail!(
+            "the backup has a log of {log_size} entries but no secrets/log.key: restored, it would sign under a new key"
+        );
+    }
+    // Opening it applies any migration newer than the backup; it must be the registry backed
+    // up: the same log, the same blobs.
+    let store = open_store(stage).await?;
+    let head = store.db.log_head().await.map_err(|e| anyhow!("{e}"))?;
+    let known = store.db.blob_manifest().await.map_err(|e| anyhow!("{e}"))?;
+    store.db.close().await;
+    if head.size != log_size || head.checkpoint.as_deref() != meta["log"]["checkpoint"].as_str() {
+        bail!(
+            "the restored log (size {}) is not the one the backup names (size {log_size})",
+            head.size
+        );
+    }
+    if known != blobs {
+        bail!("the backup's blobs are not the ones its database knows: the backup is damaged");
+    }
+    let origin = signer.map(|s| s.name().to_string());
+    if let (Some(o), Some(cp)) = (&origin, &head.checkpoint)
+        && cp.lines().next() != Some(o.as_str())
+    {
+        bail!("the log's checkpoint is not for the origin of secrets/log.key ({o})");
+    }
+    Ok(format!(
+        "log size {}, {} blobs, {} key files{}",
         head.size,
         blobs.len(),
         secrets.len(),
@@ -97,6 +158,5 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
             Some(o) => format!("; serve it under the same public URL (its log's origin is {o})"),
             None => String::new(),
         }
-    );
-    Ok(())
+    ))
 }
