@@ -265,6 +265,7 @@ async fn json_errors(
             out.headers_mut().insert(name, v.clone());
         }
     }
+    observe::carry_route(&resp, &mut out);
     out
 }
 

@@ -183,6 +183,14 @@ pub async fn tag_route(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Keeps the route an answer matched on the answer that replaces it (an error rewritten into
+/// the envelope is still counted under its route).
+pub fn carry_route(from: &Response, to: &mut Response) {
+    if let Some(r) = from.extensions().get::<RouteTag>() {
+        to.extensions_mut().insert(r.clone());
+    }
+}
+
 /// The request-id header, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
 

@@ -118,6 +118,22 @@ async fn metrics_count_a_known_sequence_exactly_and_name_no_repo_or_account() {
     assert!(after.contains("weir_http_request_duration_seconds_bucket{route=\"/api/models\",method=\"GET\",le=\"0.001\"}"), "{after}");
     assert!(after.contains("weir_log_size "), "{after}");
     assert!(after.contains("weir_access_requests_pending 0"), "{after}");
+    // An error rewritten into the envelope (a 405 here) keeps its route.
+    let r = app
+        .req(Method::DELETE, "/api/models", None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let later = scrape(&app, &op).await;
+    assert_eq!(
+        count(
+            &later,
+            "weir_http_requests_total{route=\"/api/models\",method=\"DELETE\",status=\"405\"}"
+        ),
+        1.0,
+        "{later}"
+    );
     // Invented methods are one label, however many there are.
     for i in 0..20 {
         let m = Method::from_bytes(format!("X{i:04}").as_bytes()).expect("method");
