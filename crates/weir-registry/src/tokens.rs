@@ -112,9 +112,19 @@ pub async fn create(
         )
         .next("revoke tokens you no longer use"));
     }
-    let token = store.db.create_token(&me, scope, name).await?;
-    let mut e = ctx.event(now, "token.created", None, scope.as_str(), json!({}));
-    e.subject = Some(me.to_string());
-    store.db.record_event(&e).await?;
+    let (token, _) = store
+        .db
+        .create_token_logged(&me, scope, name, |id| {
+            let mut e = ctx.event(
+                now,
+                "token.created",
+                None,
+                scope.as_str(),
+                json!({"token": id}),
+            );
+            e.subject = Some(me.to_string());
+            e
+        })
+        .await?;
     Ok(token)
 }

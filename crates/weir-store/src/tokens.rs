@@ -21,6 +21,41 @@ fn hash_token(token: &str) -> String {
 }
 
 impl Db {
+    /// Creates a token for an existing user, with its event (given the token's id) in the same
+    /// transaction: no token exists that the log does not record. Returns the plaintext (never
+    /// stored) and the token's id.
+    pub async fn create_token_logged(
+        &self,
+        user: &Name,
+        scope: Scope,
+        display_name: &str,
+        event: impl FnOnce(i64) -> weir_core::Event,
+    ) -> Result<(String, i64)> {
+        match self.account(user.as_str()).await? {
+            Some(a) if a.kind == crate::AccountKind::User => {}
+            _ => return Err(StoreError::NotFound(format!("user {user}"))),
+        }
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO tokens (hash, account, scope, display_name, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(hash_token(&token))
+        .bind(user.as_str())
+        .bind(scope.as_str())
+        .bind(display_name)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        crate::events::record_event_in(&mut tx, &event(id)).await?;
+        tx.commit().await?;
+        Ok((token, id))
+    }
+
     /// Creates a token for an existing user and returns the plaintext, which is never stored.
     pub async fn create_token(
         &self,

@@ -167,7 +167,20 @@ async fn an_operators_session_never_makes_an_admin_token() {
             Some(&app.user("op", Scope::Admin).await),
         )
         .await;
-    assert!(q.text().await.expect("t").contains("token.created"));
+    let events: serde_json::Value = q.json().await.expect("json");
+    let e = &events["events"][0];
+    assert_eq!(e["action"], "token.created", "{events}");
+    // The event names the token it made (by id, never its secret), written with it.
+    let made = app
+        .store
+        .db
+        .tokens_of(e["subject"].as_str().expect("subject"))
+        .await
+        .expect("tokens")
+        .into_iter()
+        .find(|t| t.display_name == "x")
+        .expect("the token");
+    assert_eq!(e["details"]["token"], made.id, "{events}");
 }
 
 #[tokio::test]
