@@ -13,6 +13,29 @@ const FILES: &[&str] = &[
     "/acme/tiny-llama/resolve/main/model.safetensors",
 ];
 
+/// `weir admin --data DATA VERB PATH`.
+fn admin(data: &std::path::Path, verb: &str, path: &std::path::Path) -> std::process::Output {
+    weir(
+        &[
+            "admin",
+            "--data",
+            data.to_str().expect("utf8"),
+            verb,
+            path.to_str().expect("utf8"),
+        ],
+        &[],
+    )
+}
+
+/// A restore of `backup` into `data` that is refused, saying `why`, with nothing written.
+fn refused(data: &std::path::Path, backup: &std::path::Path, why: &str) {
+    let r = admin(data, "restore", backup);
+    assert!(!r.status.success());
+    let said = String::from_utf8_lossy(&r.stderr);
+    assert!(said.contains(why), "{said}");
+    assert!(!data.exists(), "nothing was written");
+}
+
 fn digests(server: &Server) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -47,20 +70,10 @@ fn a_backup_taken_while_serving_restores_the_same_bytes_and_a_consistent_log() {
     // A client saw a checkpoint before the backup.
     let seen = ok(&log_cmd(&server, &cfg, &["verify"]));
     assert!(seen.contains("remembered"), "{seen}");
-    let a_str = a.to_str().expect("utf8");
     // An upload in progress on the live registry is left alone.
     let in_flight = a.join("blobs/tmp/upload-in-progress");
     std::fs::write(&in_flight, b"partial").expect("tmp");
-    let said = ok(&weir(
-        &[
-            "admin",
-            "--data",
-            a_str,
-            "backup",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    ));
+    let said = ok(&admin(&a, "backup", &out));
     assert!(said.contains("backed up"), "{said}");
     assert!(
         in_flight.exists(),
@@ -68,16 +81,7 @@ fn a_backup_taken_while_serving_restores_the_same_bytes_and_a_consistent_log() {
     );
     // A mistyped data dir backs nothing up (and creates nothing).
     let typo = dir.path().join("no-such-data");
-    let r = weir(
-        &[
-            "admin",
-            "--data",
-            typo.to_str().expect("utf8"),
-            "backup",
-            dir.path().join("b2").to_str().expect("utf8"),
-        ],
-        &[],
-    );
+    let r = admin(&typo, "backup", &dir.path().join("b2"));
     assert!(!r.status.success());
     assert!(!typo.exists() && !dir.path().join("b2").exists());
     #[cfg(unix)]
@@ -94,42 +98,15 @@ fn a_backup_taken_while_serving_restores_the_same_bytes_and_a_consistent_log() {
         }
     }
     // Not over anything: the backup's own target, or the live data dir.
-    let again = weir(
-        &[
-            "admin",
-            "--data",
-            a_str,
-            "backup",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    );
+    let again = admin(&a, "backup", &out);
     assert!(!again.status.success());
-    let over = weir(
-        &[
-            "admin",
-            "--data",
-            a_str,
-            "restore",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    );
+    let over = admin(&a, "restore", &out);
     assert!(!over.status.success());
     assert!(String::from_utf8_lossy(&over.stderr).contains("is not empty"));
     server.kill();
 
     // Restored into a fresh dir, served under the same public URL (the log's origin).
-    let said = ok(&weir(
-        &[
-            "admin",
-            "--data",
-            b.to_str().expect("utf8"),
-            "restore",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    ));
+    let said = ok(&admin(&b, "restore", &out));
     assert!(said.contains(&format!("127.0.0.1:{port}/log")), "{said}");
     let restored = Server::start_with(&b, port, &[]);
     assert_eq!(digests(&restored), before);
@@ -146,16 +123,7 @@ fn a_damaged_backup_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, out) = (dir.path().join("a"), dir.path().join("backup"));
     let server = Server::start_with(&a, free_port(), &["--demo"]);
-    ok(&weir(
-        &[
-            "admin",
-            "--data",
-            a.to_str().expect("utf8"),
-            "backup",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    ));
+    ok(&admin(&a, "backup", &out));
     drop(server);
     // One blob's bytes changed.
     let manifest = std::fs::read_to_string(out.join("blobs.manifest")).expect("manifest");
@@ -169,20 +137,7 @@ fn a_damaged_backup_is_refused_before_anything_is_written() {
     bytes[0] ^= 1;
     std::fs::write(&blob, bytes).expect("write");
     let b = dir.path().join("b");
-    let r = weir(
-        &[
-            "admin",
-            "--data",
-            b.to_str().expect("utf8"),
-            "restore",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    );
-    assert!(!r.status.success());
-    assert!(String::from_utf8_lossy(&r.stderr).contains("does not hash to its name"));
-    assert!(!b.exists(), "nothing was written");
-    // And a database that is not the one backed up.
+    refused(&b, &out, "does not hash to its name");
     let mut fixed = std::fs::read(&blob).expect("blob");
     fixed[0] ^= 1;
     std::fs::write(&blob, fixed).expect("write");
@@ -191,35 +146,12 @@ fn a_damaged_backup_is_refused_before_anything_is_written() {
     {
         let link = out.join("secrets/stolen.key");
         std::os::unix::fs::symlink("/etc/hostname", &link).expect("symlink");
-        let r = weir(
-            &[
-                "admin",
-                "--data",
-                b.to_str().expect("utf8"),
-                "restore",
-                out.to_str().expect("utf8"),
-            ],
-            &[],
-        );
-        assert!(!r.status.success());
-        assert!(String::from_utf8_lossy(&r.stderr).contains("not a plain file"));
-        assert!(!b.exists());
+        refused(&b, &out, "not a plain file");
         std::fs::remove_file(&link).expect("rm");
     }
+    // And a database that is not the one backed up.
     std::fs::write(out.join("weir.db"), b"not a database").expect("write");
-    let r = weir(
-        &[
-            "admin",
-            "--data",
-            b.to_str().expect("utf8"),
-            "restore",
-            out.to_str().expect("utf8"),
-        ],
-        &[],
-    );
-    assert!(!r.status.success());
-    assert!(String::from_utf8_lossy(&r.stderr).contains("SHA-256 differs"));
-    assert!(!b.exists());
+    refused(&b, &out, "SHA-256 differs");
     // No staging directory is left behind either.
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")

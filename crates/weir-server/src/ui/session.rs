@@ -263,6 +263,20 @@ fn double_submit(headers: &HeaderMap, name: &str) -> String {
         .to_string()
 }
 
+/// Every form post's first step: its viewer, and a refusal when a browser says it came from
+/// another site.
+async fn from_this_site(
+    req: Request,
+    state: &AppState,
+) -> Result<(Viewer, Parts, axum::body::Body), axum::response::Response> {
+    let (mut parts, body) = req.into_parts();
+    let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+    if !same_origin(&parts.headers, &state.config.public_url) {
+        return Err(viewer.error(csrf_failed("it came from another site")));
+    }
+    Ok((viewer, parts, body))
+}
+
 /// A form posted by a signed-in session, with its CSRF token checked before anything else is
 /// read or looked up.
 pub struct SessionForm<T> {
@@ -275,16 +289,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SessionForm<T> {
     type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let (viewer, parts, body) = from_this_site(req, state).await?;
         let Some(session) = viewer.session.clone() else {
             return Err(viewer.error(csrf_failed(
                 "forms are posted from a signed-in browser session",
             )));
         };
-        if !same_origin(&parts.headers, &state.config.public_url) {
-            return Err(viewer.error(csrf_failed("it came from another site")));
-        }
         let req = Request::from_parts(parts, body);
         let form = checked_form(&viewer, req, state, &session.csrf).await?;
         Ok(SessionForm {
@@ -305,11 +315,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for LoginForm<T> {
     type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
-        if !same_origin(&parts.headers, &state.config.public_url) {
-            return Err(viewer.error(csrf_failed("it came from another site")));
-        }
+        let (viewer, parts, body) = from_this_site(req, state).await?;
         let expected = double_submit(&parts.headers, LOGIN_CSRF_COOKIE);
         let req = Request::from_parts(parts, body);
         let form = checked_form(&viewer, req, state, &expected).await?;
@@ -329,11 +335,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OpenForm<T> {
     type Rejection = axum::response::Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
-        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
-        if !same_origin(&parts.headers, &state.config.public_url) {
-            return Err(viewer.error(csrf_failed("it came from another site")));
-        }
+        let (viewer, parts, body) = from_this_site(req, state).await?;
         let expected = match &viewer.session {
             Some(session) => session.csrf.clone(),
             None if viewer.caller.anonymous() => double_submit(&parts.headers, REPORT_CSRF_COOKIE),

@@ -310,16 +310,7 @@ async fn requests_decisions_and_deadlines_reach_the_bell() {
 #[tokio::test]
 async fn an_approved_exports_one_link_is_issued_from_the_account_page_once_to_its_requester() {
     let (app, _carol, id, rev1, rev2) = crate::exports::requested_export().await;
-    for n in ["carol", "rev1"] {
-        weir_registry::accounts::set_password(
-            &app.store,
-            &weir_core::Name::parse(n).expect("n"),
-            PASSWORD,
-            weir_registry::clock::now(),
-        )
-        .await
-        .expect("password");
-    }
+    super::passwords(&app, &["carol", "rev1"]).await;
     let path = format!("/settings/exports/{id}/link");
     let mut c = Browser::new(&app);
     c.sign_in("carol", PASSWORD).await;
@@ -382,14 +373,7 @@ async fn an_approved_exports_one_link_is_issued_from_the_account_page_once_to_it
 async fn the_account_page_shows_attestations_projects_and_likes_never_a_hidden_repo() {
     let w = crate::grants::grants_world(&["big"]).await;
     let app = &w.app;
-    weir_registry::accounts::set_password(
-        &app.store,
-        &weir_core::Name::parse("grace").expect("n"),
-        PASSWORD,
-        weir_registry::clock::now(),
-    )
-    .await
-    .expect("password");
+    super::passwords(app, &["grace"]).await;
     let now = weir_registry::clock::now();
     app.store
         .db

@@ -8,21 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::Scope;
 
-use super::{Browser, PASSWORD};
+use super::{Browser, PASSWORD, passwords};
 use crate::common::TestApp;
-
-async fn passwords(app: &TestApp, names: &[&str]) {
-    for n in names {
-        weir_registry::accounts::set_password(
-            &app.store,
-            &weir_core::Name::parse(n).expect("name"),
-            PASSWORD,
-            weir_registry::clock::now(),
-        )
-        .await
-        .expect("password");
-    }
-}
 
 async fn signed_in<'a>(app: &'a TestApp, name: &str) -> Browser<'a> {
     let mut b = Browser::new(app);

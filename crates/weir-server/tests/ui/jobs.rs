@@ -2,7 +2,6 @@
 //! approving releases the outputs; the team never opens the check page; nobody votes twice.
 
 use reqwest::StatusCode;
-use weir_core::Name;
 
 use super::{Browser, PASSWORD, unescape};
 use crate::jobs::{command, finished, queued, world};
@@ -12,16 +11,7 @@ async fn two_checkers_release_a_jobs_outputs_from_the_queue() {
     let Some(w) = world(true, 3600).await else {
         return;
     };
-    for n in ["op", "op2", "grace"] {
-        weir_registry::accounts::set_password(
-            &w.app.store,
-            &Name::parse(n).expect("n"),
-            PASSWORD,
-            weir_registry::clock::now(),
-        )
-        .await
-        .expect("password");
-    }
+    super::passwords(&w.app, &["op", "op2", "grace"]).await;
     let id = queued(
         &w,
         command(

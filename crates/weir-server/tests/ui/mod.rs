@@ -24,25 +24,9 @@ use crate::common::{Response, TestApp};
 
 pub const PASSWORD: &str = "a long test passphrase";
 
-/// A user with a password (and a token, for API calls), for signing in.
-pub async fn person(app: &TestApp, name: &str, scope: Scope) -> String {
-    let token = app.user(name, scope).await;
-    weir_registry::accounts::set_password(
-        &app.store,
-        &Name::parse(name).expect("name"),
-        PASSWORD,
-        weir_registry::clock::now(),
-    )
-    .await
-    .expect("password");
-    token
-}
-
-/// acme/gated (T2, owned by org acme whose owner is alice, a weights file) and carol, an outsider;
-/// both have passwords.
-pub async fn gated() -> (TestApp, String, String) {
-    let (app, alice, carol) = crate::access::setup(Tier::T2).await;
-    for n in ["alice", "carol"] {
+/// Gives existing accounts the test password, for signing in.
+pub async fn passwords(app: &TestApp, names: &[&str]) {
+    for n in names {
         weir_registry::accounts::set_password(
             &app.store,
             &Name::parse(n).expect("name"),
@@ -52,6 +36,20 @@ pub async fn gated() -> (TestApp, String, String) {
         .await
         .expect("password");
     }
+}
+
+/// A user with a password (and a token, for API calls), for signing in.
+pub async fn person(app: &TestApp, name: &str, scope: Scope) -> String {
+    let token = app.user(name, scope).await;
+    passwords(app, &[name]).await;
+    token
+}
+
+/// acme/gated (T2, owned by org acme whose owner is alice, a weights file) and carol, an outsider;
+/// both have passwords.
+pub async fn gated() -> (TestApp, String, String) {
+    let (app, alice, carol) = crate::access::setup(Tier::T2).await;
+    passwords(&app, &["alice", "carol"]).await;
     (app, alice, carol)
 }
 

@@ -86,16 +86,7 @@ async fn a_policy_change_is_proposed_to_the_board_from_the_page_never_put_in_for
     // force until its members sign; nonsense and outsiders are refused.
     let b = crate::board::board_world().await;
     crate::board::init(&b, 2).await;
-    for n in ["op", "dan"] {
-        weir_registry::accounts::set_password(
-            &b.app.store,
-            &weir_core::Name::parse(n).expect("n"),
-            PASSWORD,
-            weir_registry::clock::now(),
-        )
-        .await
-        .expect("password");
-    }
+    super::passwords(&b.app, &["op", "dan"]).await;
     let mut o = Browser::new(&b.app);
     o.sign_in("op", PASSWORD).await;
     let (_, page) = o.text("/operator").await;

@@ -230,16 +230,7 @@ async fn operators_triage_evidence_from_the_queue_but_never_their_own() {
 #[tokio::test]
 async fn two_operators_approve_an_export_from_the_queue_never_the_same_twice() {
     let (app, _, id, _, _) = crate::exports::requested_export().await;
-    for n in ["rev1", "rev2", "carol"] {
-        weir_registry::accounts::set_password(
-            &app.store,
-            &weir_core::Name::parse(n).expect("n"),
-            PASSWORD,
-            weir_registry::clock::now(),
-        )
-        .await
-        .expect("password");
-    }
+    super::passwords(&app, &["rev1", "rev2", "carol"]).await;
     let path = format!("/review/exports/{id}");
     // The requester sees no queue and cannot approve by posting.
     let mut c = Browser::new(&app);
