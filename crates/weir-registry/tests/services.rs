@@ -37,7 +37,7 @@ fn event(action: &str) -> weir_core::Event {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("store");
+        let store = Store::open_test(dir.path()).await.expect("store");
         for u in ["acme", "carol", "mallory", "op1", "op2"] {
             store
                 .db

@@ -75,7 +75,7 @@ async fn a_tier_raised_by_another_process_is_enforced_within_the_poll_interval()
     warm(&app).await;
     app.store.db.set_state_poll(weir_store::cache::POLL);
     // The admin CLI: its own connection pool and cache on the same data dir.
-    let cli = weir_store::Store::open_data_dir(app.dir.path())
+    let cli = weir_store::Store::open(app.dir.path(), app.store.database_url.as_deref())
         .await
         .expect("second store");
     let id = weir_core::RepoId::parse("alice/m").expect("id");

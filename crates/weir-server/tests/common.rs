@@ -154,6 +154,20 @@ pub fn sha256_hex(b: &[u8]) -> String {
 }
 
 impl TestApp {
+    /// Every byte the database holds, as the disk or the server keeps it: the SQLite file and
+    /// its WAL, or every PostgreSQL row as text. For checks that a secret is never stored.
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match self.store.db.backend() {
+            weir_store::Backend::Sqlite => {
+                let mut bytes = std::fs::read(self.dir.path().join("weir.db")).expect("db file");
+                bytes
+                    .extend(std::fs::read(self.dir.path().join("weir.db-wal")).unwrap_or_default());
+                bytes
+            }
+            weir_store::Backend::Postgres => self.store.db.every_row_as_text().await.expect("rows"),
+        }
+    }
+
     pub async fn new() -> TestApp {
         TestApp::with(|_| {}).await
     }
@@ -203,7 +217,7 @@ impl TestApp {
         enclave: Option<weir_registry::jobs::Enclave>,
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open store");
+        let store = Store::open_test(dir.path()).await.expect("open store");
         // Only this process's own marks may make a change visible (never the poll interval):
         // every test that changes something and reads it back checks that no write path
         // forgets to mark (see weir_store::cache).

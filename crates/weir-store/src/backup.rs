@@ -59,3 +59,34 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// Every row of every table of a PostgreSQL database, as text (bytes as hex), one per line:
+    /// what a reader of the database sees. Tests check with it that no secret is stored.
+    #[doc(hidden)]
+    pub async fn every_row_as_text(&self) -> Result<Vec<u8>> {
+        let tables: Vec<String> = sqlx::query(
+            "SELECT tablename::TEXT AS t FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("t"))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut out = Vec::new();
+        for t in tables {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(x AS TEXT) AS row FROM \"{}\" x",
+                t.replace('"', "\"\"")
+            )))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let row: String = r.try_get("row")?;
+                out.extend_from_slice(row.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        Ok(out)
+    }
+}

@@ -154,9 +154,82 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// The PostgreSQL migrations: the schema the SQLite ones reach, in PostgreSQL's types, then
+/// any later change in both directories.
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// A PostgreSQL connection pool, each connection set up by [`crate::dialect::postgres_session`].
+async fn postgres_pool(url: &str) -> Result<AnyPool> {
+    install_default_drivers();
+    Ok(AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                crate::dialect::postgres_session(conn).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// Runs the PostgreSQL migrations, one replica at a time (two starting at once: one migrates,
+/// the other waits for it, then finds nothing to do).
+async fn migrate_postgres(pool: &AnyPool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    crate::dialect::lock_migrations(&mut conn).await?;
+    let migrations = POSTGRES_MIGRATIONS
+        .iter()
+        .map(|(v, d, sql)| {
+            Migration::new(
+                *v,
+                (*d).into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    let ran = Migrator::with_migrations(migrations).run(&mut *conn).await;
+    crate::dialect::unlock_migrations(&mut conn).await?;
+    ran?;
+    Ok(())
+}
+
+/// The same server URL naming another database.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// The database engine behind a [`Db`]. The SQL is the same on both; the few statements that
+/// differ are in [`crate::dialect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
     /// The group writer of standalone events and deliveries.
     pub(crate) recorder: crate::events::Recorder,
     /// The state version this process last read (see [`crate::cache`]).
@@ -213,7 +286,101 @@ impl Db {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
-        Ok(Db::with_pool(pool))
+        Ok(Db::with_pool(pool, Backend::Sqlite))
+    }
+
+    /// Opens (and migrates) a PostgreSQL database, `postgres://user@host:port/db`.
+    pub async fn open_postgres(url: &str) -> Result<Db> {
+        let pool = postgres_pool(url).await?;
+        migrate_postgres(&pool).await?;
+        use sqlx::Row;
+        let collation: String = sqlx::query(
+            "SELECT datcollate::TEXT AS c FROM pg_database WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await?
+        .try_get("c")?;
+        if collation != "C" && collation != "POSIX" {
+            tracing::warn!(
+                %collation,
+                "the database does not order text bytewise (as SQLite does): lists sorted by name follow its collation; create it with LOCALE 'C' for the same order"
+            );
+        }
+        Ok(Db::with_pool(pool, Backend::Postgres))
+    }
+
+    /// A fresh, migrated PostgreSQL database for one test, when `WEIR_TEST_POSTGRES` names a
+    /// server (`postgres://USER@HOST:PORT/postgres`, a user that may create databases): made
+    /// from a template migrated once per schema; its URL. `None` when the variable is unset.
+    #[doc(hidden)]
+    pub async fn fresh_test_database() -> Result<Option<String>> {
+        let Ok(admin) = std::env::var("WEIR_TEST_POSTGRES") else {
+            return Ok(None);
+        };
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (v, _, sql) in POSTGRES_MIGRATIONS {
+            h.update(v.to_le_bytes());
+            h.update(sql.as_bytes());
+        }
+        let template = format!("weir_tpl_{}", &hex::encode(h.finalize())[..16]);
+        let mut name = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut name);
+        let name = format!("weir_test_{}", hex::encode(name));
+        install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+        // One test process makes the template; the others wait, then copy it.
+        crate::dialect::lock_migrations(&mut conn).await?;
+        let made: Option<i64> =
+            sqlx::query("SELECT 1::BIGINT AS one FROM pg_database WHERE datname = $1")
+                .bind(&template)
+                .fetch_optional(&mut conn)
+                .await?
+                .map(|r| sqlx::Row::try_get(&r, "one"))
+                .transpose()?;
+        let result = async {
+            if made.is_none() {
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {template}")))
+                    .await?;
+                let pool = postgres_pool(&with_database(&admin, &template)).await?;
+                let migrated = migrate_postgres(&pool).await;
+                pool.close().await;
+                if let Err(e) = migrated {
+                    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {template}")))
+                        .await?;
+                    return Err(e);
+                }
+            }
+            conn.execute(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name} TEMPLATE {template}"
+            )))
+            .await?;
+            Ok(())
+        }
+        .await;
+        crate::dialect::unlock_migrations(&mut conn).await?;
+        result?;
+        Ok(Some(with_database(&admin, &name)))
+    }
+
+    /// Opens the database a URL names: `postgres://…` (or `postgresql://…`), or
+    /// `sqlite://PATH`.
+    pub async fn open_url(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Db::open_postgres(url).await
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Db::open_sqlite(Path::new(path)).await
+        } else {
+            Err(crate::StoreError::Corrupt(format!(
+                "unsupported database URL {}: use postgres://USER@HOST:PORT/DB or sqlite://PATH",
+                crate::dialect::redacted(url)
+            )))
+        }
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Opens an existing database to read only: nothing is created, no migration runs, and its
@@ -253,31 +420,34 @@ impl Db {
                 want.unwrap_or(0)
             )));
         }
-        Ok(Db::with_pool(pool))
+        Ok(Db::with_pool(pool, Backend::Sqlite))
     }
 
-    fn with_pool(pool: AnyPool) -> Db {
+    fn with_pool(pool: AnyPool, backend: Backend) -> Db {
         let cache = std::sync::Arc::new(crate::cache::StateCache::new());
         let memo = std::sync::Arc::new(crate::cache::Memos::new());
         let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         Db {
             recorder: crate::events::Recorder::start(
                 pool.clone(),
+                backend,
                 (cache.clone(), write_lock.clone()),
             ),
             cache,
             memo,
             write_lock,
             pool,
+            backend,
         }
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN
-    /// IMMEDIATE`), so two transactions that read before they write wait for each other (within
-    /// the busy timeout) instead of failing with a lock-upgrade deadlock.
+    /// Starts a write transaction holding the database's one write lock (see
+    /// [`crate::dialect::begin_write`]): write transactions run one at a time, across every
+    /// process and replica, so each decides on exactly the committed state and event ids are
+    /// committed in the order they are given.
     pub(crate) async fn begin_write(&self) -> Result<crate::cache::WriteTx> {
         let turn = crate::cache::write_turn(&self.write_lock).await?;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = crate::dialect::begin_write(&self.pool, self.backend).await?;
         // Holding the write lock, nobody commits: the next cached read re-reads the version,
         // so what a write transaction decides on is exactly the committed state.
         self.cache.wrote();

@@ -108,7 +108,7 @@ pub(crate) struct Recorder {
 impl Recorder {
     /// Starts the writer on the current runtime; it ends when the last `Db` clone (the last
     /// sender) is dropped.
-    pub(crate) fn start(pool: sqlx::AnyPool, state: Shared) -> Recorder {
+    pub(crate) fn start(pool: sqlx::AnyPool, backend: crate::Backend, state: Shared) -> Recorder {
         let cache = state.0.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(4 * MAX_GROUP);
         // The actor index follows the writer, and stops with it (when no `Db` is left).
@@ -125,7 +125,7 @@ impl Recorder {
                 // Catching up is done a step at a time, each its own transaction, so the
                 // recorder gets the write lock between steps.
                 while !paused.load(std::sync::atomic::Ordering::Relaxed) {
-                    match index_actors(&index_pool, &index_state, INDEX_STEP).await {
+                    match index_actors(&index_pool, backend, &index_state, INDEX_STEP).await {
                         Ok(n) if n < INDEX_STEP as u64 => break,
                         Ok(_) => tokio::task::yield_now().await,
                         // Retried at the next tick; reads stay exact meanwhile (they scan what
@@ -144,7 +144,7 @@ impl Recorder {
             while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
                 let records: Vec<&Prepared> = batch.iter().map(|j| &j.record).collect();
                 let delivered = records.iter().any(|r| r.delivery.is_some());
-                match write_group(&pool, &mut conn, &state, &records).await {
+                match write_group(&pool, backend, &mut conn, &state, &records).await {
                     Ok(ids) => {
                         // Counted before anyone is answered: their next read counts them.
                         if delivered {
@@ -156,7 +156,7 @@ impl Recorder {
                     }
                     Err(_) => {
                         for job in batch.drain(..) {
-                            let r = write_group(&pool, &mut conn, &state, &[&job.record])
+                            let r = write_group(&pool, backend, &mut conn, &state, &[&job.record])
                                 .await
                                 .map(|ids| ids.into_iter().next().flatten());
                             if r.is_ok() && job.record.delivery.is_some() {
@@ -197,9 +197,14 @@ const INDEX_STEP: i64 = 10_000;
 /// the mark past them, in one transaction; how many events it covered. Event ids only grow
 /// (each is given under the write lock, above every id before it), so no event ever appears
 /// below the mark.
-async fn index_actors(pool: &sqlx::AnyPool, (_, write_lock): &Shared, limit: i64) -> Result<u64> {
+async fn index_actors(
+    pool: &sqlx::AnyPool,
+    backend: crate::Backend,
+    (_, write_lock): &Shared,
+    limit: i64,
+) -> Result<u64> {
     let _turn = crate::cache::write_turn(write_lock).await?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::dialect::begin_write(pool, backend).await?;
     let through: i64 =
         sqlx::query("SELECT COALESCE((SELECT through FROM event_index WHERE id = 1), 0)")
             .fetch_one(&mut *tx)
@@ -254,6 +259,7 @@ pub(crate) type Shared = (
 /// another caller.
 async fn write_group(
     pool: &sqlx::AnyPool,
+    backend: crate::Backend,
     conn: &mut Option<sqlx::AnyConnection>,
     (_, write_lock): &Shared,
     records: &[&Prepared],
@@ -265,10 +271,9 @@ async fn write_group(
         Some(c) => c,
         None => conn.insert(pool.acquire().await?.detach()),
     };
-    let group = if c.backend_name().eq_ignore_ascii_case("sqlite") {
-        write_group_sqlite(c, records).await
-    } else {
-        write_group_portable(c, records).await
+    let group = match backend {
+        crate::Backend::Sqlite => write_group_sqlite(c, records).await,
+        crate::Backend::Postgres => write_group_portable(c, backend, records).await,
     };
     if group.is_err()
         && let Some(c) = conn.take()
@@ -396,7 +401,7 @@ async fn write_group_sqlite(
         );
     }
     q.push("COMMIT");
-    q.build().execute(&mut *c).await?;
+    crate::dialect::numbered(&mut q)?.execute(&mut *c).await?;
     Ok(ids)
 }
 
@@ -404,15 +409,12 @@ async fn write_group_sqlite(
 /// by its random salt among the returned rows.
 async fn write_group_portable(
     c: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
     records: &[&Prepared],
 ) -> Result<Vec<Option<i64>>> {
     use std::collections::HashMap;
-    // On SQLite (where tests run this path) the write lock is taken up front, as everywhere.
-    let mut tx = if c.backend_name().eq_ignore_ascii_case("sqlite") {
-        sqlx::Connection::begin_with(c, "BEGIN IMMEDIATE").await?
-    } else {
-        sqlx::Connection::begin(c).await?
-    };
+    // The write lock, as every write transaction (event ids are committed in the order given).
+    let mut tx = crate::dialect::begin_write_on(c, backend).await?;
     let mut hidden = std::collections::HashSet::new();
     for n in repo_names(records) {
         if repo_hidden(&mut tx, n).await? {
@@ -433,7 +435,9 @@ async fn write_group_portable(
         );
         q.push_values(chunk, |mut b, (_, p, _)| p.bind_row(&mut b));
         q.push(" RETURNING id, salt");
-        let returned = q.build().fetch_all(&mut *tx).await?;
+        let returned = crate::dialect::numbered(&mut q)?
+            .fetch_all(&mut *tx)
+            .await?;
         let mut by_salt: HashMap<Vec<u8>, i64> = HashMap::with_capacity(returned.len());
         for r in &returned {
             by_salt.insert(r.try_get("salt")?, r.try_get("id")?);
@@ -451,7 +455,7 @@ async fn write_group_portable(
         q.push_values(pending, |mut b, (id, entry)| {
             b.push_bind(id).push_bind(entry.clone());
         });
-        q.build().execute(&mut *tx).await?;
+        crate::dialect::numbered(&mut q)?.execute(&mut *tx).await?;
     }
     let deliveries = delivery_counts(records);
     let t = crate::now();
@@ -470,7 +474,7 @@ async fn write_group_portable(
         q.push(
             " ON CONFLICT (repo_id, commit_id, account) DO UPDATE SET last_at = excluded.last_at, count = deliveries.count + excluded.count",
         );
-        q.build().execute(&mut *tx).await?;
+        crate::dialect::numbered(&mut q)?.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(ids)
@@ -508,7 +512,7 @@ impl Db {
         let shared = (self.cache.clone(), self.write_lock.clone());
         let mut total = 0;
         loop {
-            let n = index_actors(&self.pool, &shared, INDEX_STEP).await?;
+            let n = index_actors(&self.pool, self.backend, &shared, INDEX_STEP).await?;
             total += n;
             if n < INDEX_STEP as u64 {
                 return Ok(total);
@@ -804,9 +808,7 @@ mod tests {
 
     async fn store_with_repos() -> (tempfile::TempDir, crate::Store, i64) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::Store::open_data_dir(dir.path())
-            .await
-            .expect("store");
+        let store = crate::Store::open_test(dir.path()).await.expect("store");
         let sig = weir_core::git::CommitSignature {
             name: "t".into(),
             email: "t@x".into(),
@@ -843,7 +845,11 @@ mod tests {
         let count = |sql: &'static str| count(&store.db, sql);
         // More than one statement's worth of rows (256), so both writers cross a chunk.
         let n = 300i64;
-        for sqlite in [true, false] {
+        let writers: &[bool] = match store.db.backend {
+            crate::Backend::Sqlite => &[true, false],
+            crate::Backend::Postgres => &[false],
+        };
+        for &sqlite in writers {
             let (events_before, entries_before) = (
                 count("SELECT COUNT(*) FROM events").await,
                 count("SELECT COUNT(*) FROM log_pending").await,
@@ -877,7 +883,7 @@ mod tests {
             let ids = if sqlite {
                 super::write_group_sqlite(&mut conn, &refs).await
             } else {
-                super::write_group_portable(&mut conn, &refs).await
+                super::write_group_portable(&mut conn, store.db.backend, &refs).await
             }
             .expect("group");
             assert_eq!(ids.len(), records.len());
@@ -933,7 +939,8 @@ mod tests {
                 .expect("delivery")
                 .try_get(0)
                 .expect("n");
-            let want = 2 * (0..n).filter(|i| i % 2 == 0 && i % 3 == k).count() as i64;
+            let want =
+                writers.len() as i64 * (0..n).filter(|i| i % 2 == 0 && i % 3 == k).count() as i64;
             assert_eq!(got, want, "deliveries to a{k}");
         }
     }
@@ -1058,9 +1065,14 @@ mod tests {
         let step = |n: i64| {
             let db = db.clone();
             async move {
-                super::index_actors(&db.pool, &(db.cache.clone(), db.write_lock.clone()), n)
-                    .await
-                    .expect("step")
+                super::index_actors(
+                    &db.pool,
+                    db.backend,
+                    &(db.cache.clone(), db.write_lock.clone()),
+                    n,
+                )
+                .await
+                .expect("step")
             }
         };
         record(0, 29).await;
@@ -1078,6 +1090,9 @@ mod tests {
         assert_eq!(db.index_event_actors().await.expect("index"), 22);
         check("all indexed again").await;
         assert_eq!(step(100).await, 0, "nothing left above the mark");
+        if db.backend != crate::Backend::Sqlite {
+            return;
+        }
         let plan: Vec<String> = sqlx::query(
             "EXPLAIN QUERY PLAN SELECT e.id FROM event_actors x JOIN events e ON e.id = x.event_id WHERE x.actor = 'ann' AND x.event_id <= 10 ORDER BY x.event_id DESC LIMIT 5",
         )
@@ -1154,9 +1169,7 @@ mod tests {
     #[tokio::test]
     async fn a_group_writes_every_event_entry_and_delivery() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::Store::open_data_dir(dir.path())
-            .await
-            .expect("store");
+        let store = crate::Store::open_test(dir.path()).await.expect("store");
         let sig = weir_core::git::CommitSignature {
             name: "t".into(),
             email: "t@x".into(),
@@ -1207,6 +1220,9 @@ mod tests {
             "an event without its log entry"
         );
         assert_eq!(count("SELECT COUNT(*) FROM deliveries").await, 300);
-        assert_eq!(count("SELECT SUM(count) FROM deliveries").await, n as i64);
+        assert_eq!(
+            count("SELECT CAST(SUM(count) AS BIGINT) FROM deliveries").await,
+            n as i64
+        );
     }
 }

@@ -181,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn collects_what_nothing_refers_to_and_keeps_the_rest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let store = Store::open_test(dir.path()).await.expect("open");
         store
             .db
             .create_user(&weir_core::Name::parse("alice").expect("n"), None, false)

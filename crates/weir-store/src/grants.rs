@@ -626,7 +626,7 @@ impl Db {
     /// What the jobs metered against an award were charged: (CPU ms, jobs).
     pub async fn award_usage(&self, award_id: i64) -> Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(charged_ms), 0) AS used, COUNT(*) AS n FROM research_jobs
+            "SELECT CAST(COALESCE(SUM(charged_ms), 0) AS BIGINT) AS used, COUNT(*) AS n FROM research_jobs
              WHERE award_id = $1",
         )
         .bind(award_id)

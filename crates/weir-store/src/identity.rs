@@ -359,9 +359,7 @@ mod tests {
     #[tokio::test]
     async fn an_operator_change_and_its_event_commit_together() {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = crate::Store::open_data_dir(dir.path())
-            .await
-            .expect("store");
+        let store = crate::Store::open_test(dir.path()).await.expect("store");
         let logged = |store: &crate::Store| {
             let db = store.db.clone();
             async move { db.events(None, 1000).await.expect("events").len() }

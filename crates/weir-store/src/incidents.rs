@@ -429,7 +429,7 @@ impl Db {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS total FROM incident_attachments
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS total FROM incident_attachments
              WHERE incident_id = $1",
         )
         .bind(incident_id)
@@ -839,9 +839,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_state_is_a_corrupt_row() {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = crate::Store::open_data_dir(dir.path())
-            .await
-            .expect("store");
+        let store = crate::Store::open_test(dir.path()).await.expect("store");
         store
             .db
             .create_user(&Name::parse("ann").expect("n"), None, false)

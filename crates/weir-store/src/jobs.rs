@@ -218,7 +218,7 @@ impl Db {
     ) -> Result<Job> {
         let mut tx = self.begin_write().await?;
         let counts = sqlx::query(
-            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN project_id = $1 THEN 1 ELSE 0 END), 0) AS mine
+            "SELECT COUNT(*) AS total, CAST(COALESCE(SUM(CASE WHEN project_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS mine
              FROM research_jobs WHERE state IN ('queued', 'running')",
         )
         .bind(j.project_id)
@@ -462,7 +462,7 @@ impl Db {
     /// CPU milliseconds charged to a project so far.
     pub async fn project_charged_ms(&self, project_id: i64) -> Result<i64> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(charged_ms), 0) AS used FROM research_jobs WHERE project_id = $1",
+            "SELECT CAST(COALESCE(SUM(charged_ms), 0) AS BIGINT) AS used FROM research_jobs WHERE project_id = $1",
         )
         .bind(project_id)
         .fetch_one(&self.pool)

@@ -15,6 +15,7 @@ pub mod blobs;
 pub mod board;
 pub mod cache;
 mod db;
+pub mod dialect;
 pub mod evals;
 pub mod events;
 pub mod exports;
@@ -40,7 +41,7 @@ use std::path::{Path, PathBuf};
 pub use access::AccessRequest;
 pub use accounts::{Account, AccountKind};
 pub use blobs::{BlobError, BlobStore};
-pub use db::Db;
+pub use db::{Backend, Db};
 pub use exports::Export;
 pub use identity::{AttestationRecord, Identity};
 pub use repos::{CommitInfo, CommitOp, Gating, NewCommit, RefInfo, RefKind, Repo};
@@ -114,12 +115,32 @@ pub struct Store {
     pub classify_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Bounds the blobs read for facts at once ([`facts::CONCURRENT_READS`]).
     pub(crate) fact_reads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The database's URL when it is not the data dir's SQLite file (another process opens the
+    /// same state with it). Holds any password the URL holds: never log it whole (see
+    /// [`dialect::redacted`]).
+    pub database_url: Option<String>,
 }
 
 impl Store {
     /// Opens (creating if needed) the embedded default under `data_dir`: `weir.db` (SQLite, WAL)
     /// and `blobs/`. Migrations run; temp files left by a crash are removed.
     pub async fn open_data_dir(data_dir: &Path) -> Result<Store> {
+        Store::open(data_dir, None).await
+    }
+
+    /// For tests: on a fresh PostgreSQL database when `WEIR_TEST_POSTGRES` names a server
+    /// (see [`Db::fresh_test_database`]), else the embedded SQLite database; blobs under the
+    /// data dir either way.
+    #[doc(hidden)]
+    pub async fn open_test(data_dir: &Path) -> Result<Store> {
+        let url = Db::fresh_test_database().await?;
+        Store::open(data_dir, url.as_deref()).await
+    }
+
+    /// Opens the registry's state under `data_dir` (created if needed, 0700): the database at
+    /// `database` (a `postgres://` URL), or else `weir.db` (SQLite) in the data dir; the blobs
+    /// under `blobs/`. Migrations run; temp files left by a crash are removed.
+    pub async fn open(data_dir: &Path, database: Option<&str>) -> Result<Store> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -133,22 +154,28 @@ impl Store {
             use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
             std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(io(data_dir))?;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(&db_path)
-                .map_err(io(&db_path))?;
-            std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
-                .map_err(io(&db_path))?;
+            if database.is_none() {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(&db_path)
+                    .map_err(io(&db_path))?;
+                std::fs::set_permissions(&db_path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(&db_path))?;
+            }
         }
-        let db = Db::open_sqlite(&db_path).await?;
+        let db = match database {
+            Some(url) => Db::open_url(url).await?,
+            None => Db::open_sqlite(&db_path).await?,
+        };
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         Ok(Store {
             db,
             blobs,
             classify_lock: Default::default(),
             fact_reads: std::sync::Arc::new(tokio::sync::Semaphore::new(facts::CONCURRENT_READS)),
+            database_url: database.map(str::to_string),
         })
     }
 }

@@ -1332,7 +1332,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let store = Store::open_test(dir.path()).await.expect("open");
         store
             .db
             .create_user(&weir_core::Name::parse("alice").expect("name"), None, false)

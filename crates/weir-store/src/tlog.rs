@@ -114,7 +114,7 @@ impl Db {
             q.push_values(chunk, |mut b, (idx, ev, data)| {
                 b.push_bind(*idx).push_bind(*ev).push_bind(data.clone());
             });
-            q.build().execute(&mut *tx).await?;
+            crate::dialect::numbered(&mut q)?.execute(&mut *tx).await?;
         }
         let a = append(size, &frontier, &leaves).map_err(corrupt)?;
         for chunk in a.hashes.chunks(INSERT_CHUNK) {
@@ -125,7 +125,7 @@ impl Db {
                     .push_bind(*i as i64)
                     .push_bind(h.to_vec());
             });
-            q.build().execute(&mut *tx).await?;
+            crate::dialect::numbered(&mut q)?.execute(&mut *tx).await?;
         }
         let last: i64 = pending
             .last()
@@ -181,7 +181,10 @@ impl Db {
                 b.push_bind(i64::from(*l)).push_bind(*i as i64);
             });
             q.push(") SELECT h.level, h.idx, h.hash FROM log_hashes h JOIN wanted w ON h.level = w.level AND h.idx = w.idx");
-            for r in q.build().fetch_all(&self.pool).await? {
+            for r in crate::dialect::numbered(&mut q)?
+                .fetch_all(&self.pool)
+                .await?
+            {
                 let l: i64 = r.try_get("level")?;
                 let i: i64 = r.try_get("idx")?;
                 map.insert(
@@ -312,7 +315,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_integration_and_events_do_not_fail() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let store = Store::open_test(dir.path()).await.expect("open");
         let mut tasks = Vec::new();
         for t in 0..6u32 {
             let s = store.clone();
@@ -334,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn integration_matches_an_in_memory_tree() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_data_dir(dir.path()).await.expect("open");
+        let store = Store::open_test(dir.path()).await.expect("open");
         let mut mem = MemoryTree::new();
         for batch in [3usize, 0, 1, 300, 17] {
             for i in 0..batch {

@@ -302,14 +302,11 @@ async fn whoami_and_tokens() {
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["error"], "invalid_token");
     // tokens are stored hashed only
-    let db = std::fs::read(app.dir.path().join("weir.db")).expect("db");
-    let wal = std::fs::read(app.dir.path().join("weir.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        assert!(
-            !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
-            "plaintext token found on disk"
-        );
-    }
+    let bytes = app.stored_bytes().await;
+    assert!(
+        !bytes.windows(t.len()).any(|w| w == t.as_bytes()),
+        "plaintext token found in the database"
+    );
 }
 
 /// The exact JSON shapes the Hub client parses are the contract: snapshot them (commit ids and

@@ -34,7 +34,7 @@ async fn signing_in_sets_a_guarded_cookie_and_shows_the_account() {
     // The secret is stored hashed: the database never holds the cookie's value.
     let secret = b.cookies["weir_session"].clone();
     assert_eq!(secret.len(), 64);
-    let raw = std::fs::read(app.dir.path().join("weir.db")).expect("db file");
+    let raw = app.stored_bytes().await;
     assert!(
         !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
         "the session secret is in the database"

@@ -1,0 +1,188 @@
+//! The few statements that differ between SQLite and PostgreSQL. Everything else in the store
+//! is the same portable SQL (`$N`, `ON CONFLICT`, `RETURNING`, BIGINT/TEXT/BLOB) on both.
+//!
+//! The one write lock: SQLite has one writer by construction (`BEGIN IMMEDIATE` takes it up
+//! front). On PostgreSQL every write transaction takes the same transaction-scoped advisory
+//! lock first, so write transactions run one at a time across every process and replica, as on
+//! SQLite: each decides on exactly the committed state (READ COMMITTED reads, after the lock,
+//! everything committed before it), and event ids, given in lock order, are committed in that
+//! order, which the log's integration and the actor index rely on.
+
+use sqlx::{AnyConnection, AnyPool, Executor};
+
+use crate::db::Backend;
+use crate::{Result, StoreError};
+
+/// Advisory lock keys (one namespace, "weir" in the high bits).
+pub(crate) const WRITE_LOCK: i64 = 0x7765_6972_0000_0001;
+pub(crate) const MIGRATE_LOCK: i64 = 0x7765_6972_0000_0002;
+
+/// How long a statement waits for a lock (the write lock included) before failing with
+/// [`StoreError::Busy`], as SQLite's busy timeout.
+const LOCK_TIMEOUT: &str = "10s";
+
+/// Set on every PostgreSQL connection when it opens.
+pub(crate) async fn postgres_session(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "SET lock_timeout = '{LOCK_TIMEOUT}'"
+    )))
+    .await?;
+    // A transaction left idle (a paused or partitioned replica) is ended by the server after a
+    // minute, and with it the write lock it held: the others are never blocked for longer.
+    conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+        .await?;
+    Ok(())
+}
+
+/// Starts a write transaction on a pooled connection, holding the write lock.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    match backend {
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            take_write_lock(&mut tx).await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// Starts a write transaction on a connection of its own, holding the write lock.
+pub(crate) async fn begin_write_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'_, sqlx::Any>> {
+    match backend {
+        Backend::Sqlite => Ok(sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?),
+        Backend::Postgres => {
+            let mut tx = sqlx::Connection::begin(conn).await?;
+            take_write_lock(&mut tx).await?;
+            Ok(tx)
+        }
+    }
+}
+
+async fn take_write_lock(tx: &mut AnyConnection) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(busy)?;
+    Ok(())
+}
+
+/// A lock wait that timed out is [`StoreError::Busy`]; any other error as it is.
+pub(crate) fn busy(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03") => StoreError::Busy,
+        _ => StoreError::Db(e),
+    }
+}
+
+/// Serializes migrations: two replicas starting at once never both migrate.
+pub(crate) async fn lock_migrations(conn: &mut AnyConnection) -> Result<()> {
+    // Migrations can wait longer than a write: the other replica may be migrating.
+    conn.execute("SET lock_timeout = '300s'").await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATE_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(busy)?;
+    Ok(())
+}
+
+pub(crate) async fn unlock_migrations(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATE_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "SET lock_timeout = '{LOCK_TIMEOUT}'"
+    )))
+    .await?;
+    Ok(())
+}
+
+/// A query built with [`sqlx::QueryBuilder`], its placeholders numbered (`$1`, `$2`, …):
+/// the `Any` driver's builder writes `?`, which PostgreSQL does not read. Every `?` outside a
+/// quoted literal or identifier is a placeholder: the fixed parts of the store's SQL have none.
+pub(crate) fn numbered(
+    q: &mut sqlx::QueryBuilder<sqlx::Any>,
+) -> Result<sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>> {
+    use sqlx::Execute;
+    let sql = number_placeholders(q.sql().as_str());
+    let args = q
+        .build()
+        .take_arguments()
+        .map_err(|e| StoreError::Corrupt(format!("binding a built query: {e}")))?
+        .unwrap_or_default();
+    Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql), args))
+}
+
+fn number_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+    let mut quote: Option<char> = None;
+    let mut n = 0usize;
+    for c in sql.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A database URL with its password (if any) replaced, fit for an error or a log line.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_outside_literals() {
+        assert_eq!(
+            super::number_placeholders("INSERT INTO t (a, b) VALUES (?, ?), (?, '?') -- \"?\""),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, '?') -- \"?\""
+        );
+    }
+
+    #[test]
+    fn a_password_never_appears_in_a_redacted_url() {
+        assert_eq!(
+            super::redacted("postgres://weir:s3cr%40t@db.example:5432/weir?sslmode=require"),
+            "postgres://weir:***@db.example:5432/weir?sslmode=require"
+        );
+        assert_eq!(
+            super::redacted("postgres://weir@db/weir"),
+            "postgres://weir@db/weir"
+        );
+        assert_eq!(
+            super::redacted("postgres://a:b:c@h/d"),
+            "postgres://a:***@h/d"
+        );
+        assert_eq!(super::redacted("nonsense"), "(not a URL)");
+    }
+}
