@@ -33,7 +33,30 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_HUB_DISABLE_XET", None)  # downloads run with the default install (hf_xet present)
 
 
+# The database of each data dir given a fresh one (see fresh_database).
+DATABASES: dict[str, dict] = {}
+
+
+def fresh_database(data: str) -> dict:
+    """The environment that puts the `weir serve` on DATA (and every `weir admin --data DATA`
+    call made through `weir()`) on a fresh PostgreSQL database when WEIR_TEST_POSTGRES names a
+    server; empty otherwise (the data dir's SQLite file)."""
+    admin = os.environ.get("WEIR_TEST_POSTGRES")
+    if not admin:
+        return {}
+    name = "weir_interop_" + os.urandom(6).hex()
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c", f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True)
+    base, _, _ = admin.rpartition("/")
+    DATABASES[data] = {"WEIR_DATABASE": f"{base}/{name}"}
+    return DATABASES[data]
+
+
 def weir(*args: str, **kw) -> str:
+    if "--data" in args and "env" not in kw:
+        data = args[args.index("--data") + 1]
+        if data in DATABASES:
+            kw["env"] = dict(os.environ, **DATABASES[data])
     out = subprocess.run([WEIR, *args], check=True, capture_output=True, text=True, **kw)
     return out.stdout.strip()
 
@@ -60,7 +83,7 @@ def registry():
         stdout=log, stderr=subprocess.STDOUT,
         # The demo's board would govern the policy, evaluator and tier changes these tests make
         # directly as the operator.
-        env=dict(os.environ, WEIR_DEMO_BOARD="off"),
+        env=dict(os.environ, WEIR_DEMO_BOARD="off", **fresh_database(data)),
     )
     deadline = time.time() + 60
     while True:

@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import WEIR, weir
+from conftest import WEIR, fresh_database, weir
 
 
 def free_port() -> int:
@@ -53,7 +53,7 @@ def mailed():
             WEIR, "serve", "--data", data, "--listen", f"127.0.0.1:{port}", "--demo",
             "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", "--mail-from", "weir <weir@registry.example>",
         ],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, WEIR_DEMO_BOARD="off"),
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, WEIR_DEMO_BOARD="off", **fresh_database(data)),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -133,7 +133,7 @@ def test_a_mail_server_that_is_down_stops_nothing(tmp_path):
     proc = subprocess.Popen(
         [WEIR, "serve", "--data", data, "--listen", f"127.0.0.1:{port}", "--demo",
          "--smtp-url", f"smtp://127.0.0.1:{dead}"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, WEIR_DEMO_BOARD="off"),
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, WEIR_DEMO_BOARD="off", **fresh_database(data)),
     )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import WEIR
+from conftest import WEIR, fresh_database
 
 
 def free_port() -> int:
@@ -32,7 +32,8 @@ def server():
         [WEIR, "serve", "--data", os.path.join(tmp, "data"), "--listen", f"127.0.0.1:{port}",
          "--metrics-public", "--log-format", "json"],
         stdout=subprocess.DEVNULL, stderr=log,
-        env=dict(os.environ, WEIR_LOG="weir_server=info,tower_http=info,warn"),
+        env=dict(os.environ, WEIR_LOG="weir_server=info,tower_http=info,warn",
+                 **fresh_database(os.path.join(tmp, "data"))),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ENDPOINT, WEIR
+from conftest import ENDPOINT, WEIR, weir
 
 MODEL_SIGNING = str(pathlib.Path(sys.executable).parent / "model_signing")
 
@@ -94,7 +94,7 @@ def test_publisher_signatures_are_verified_and_kept(registry, tmp_path):
     no_key = run(WEIR, "release", "openlab/mini-decoder", "--revision", "v1.0", "--publisher-sig", str(sig),
                  env=weir_env(tmp_path, bob), check=False)
     assert no_key.returncode != 0 and "no registered signing key" in no_key.stderr
-    run(WEIR, "admin", "--data", registry.data, "publisher-key", "set", "openlab", "--key", str(pub))
+    weir("admin", "--data", registry.data, "publisher-key", "set", "openlab", "--key", str(pub))
     out = run(WEIR, "release", "openlab/mini-decoder", "--revision", "v1.0", "--publisher-sig", str(sig),
               env=weir_env(tmp_path, bob)).stdout
     assert "attached the publisher signature" in out

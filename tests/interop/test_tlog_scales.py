@@ -11,7 +11,7 @@ import urllib.request
 
 from tlog_scales import backend, reader, signing, tiles, tlog
 
-from conftest import ENDPOINT, WEIR
+from conftest import ENDPOINT, WEIR, weir
 
 TLOG_TILES = str(pathlib.Path(sys.executable).parent / "tlog-tiles")
 LOG = f"{ENDPOINT}/log"
@@ -82,8 +82,7 @@ def test_tlog_scales_verifies_witness_cosignatures(registry, tmp_path):
     key = tmp_path / "w.key"
     vkey = subprocess.run([WEIR, "log", "witness-keygen", "witness.example/interop", str(key)],
                           capture_output=True, text=True, check=True, env=env).stdout.strip()
-    subprocess.run([WEIR, "admin", "--data", registry.data, "witness", "add", "witness.example/interop", "--key", vkey],
-                   capture_output=True, text=True, check=True)
+    weir("admin", "--data", registry.data, "witness", "add", "witness.example/interop", "--key", vkey)
     deadline = time.time() + 20
     while True:  # the registration itself is a log event: cosign once the log is quiet
         out = subprocess.run([WEIR, "log", "witness", "--witness-key", str(key), "--once"],

@@ -314,7 +314,10 @@ impl Db {
     /// from a template migrated once per schema; its URL. `None` when the variable is unset.
     #[doc(hidden)]
     pub async fn fresh_test_database() -> Result<Option<String>> {
-        let Ok(admin) = std::env::var("WEIR_TEST_POSTGRES") else {
+        let Some(admin) = std::env::var("WEIR_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
             return Ok(None);
         };
         use sha2::Digest;
@@ -498,6 +501,98 @@ mod tests {
         }
     }
 
+    async fn names(db: &super::Db, sql: &'static str) -> std::collections::BTreeSet<String> {
+        sqlx::query(sql)
+            .fetch_all(&db.pool)
+            .await
+            .expect("names")
+            .iter()
+            .map(|r| r.try_get::<String, _>("n").expect("n"))
+            .collect()
+    }
+
+    /// The PostgreSQL schema is the SQLite one: the same tables and columns, the same named
+    /// indexes, the same tables moving the state version. Runs where `WEIR_TEST_POSTGRES` is
+    /// set (in `.ci/run`, always).
+    #[tokio::test]
+    async fn both_schemas_have_the_same_columns() {
+        let Some(url) = super::Db::fresh_test_database().await.expect("postgres") else {
+            return;
+        };
+        let pg = super::Db::open_postgres(&url).await.expect("open postgres");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lite = super::Db::open_sqlite(&dir.path().join("weir.db"))
+            .await
+            .expect("open sqlite");
+        let columns_lite = names(
+            &lite,
+            "SELECT m.name || '.' || p.name AS n FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence', '_sqlx_migrations')",
+        )
+        .await;
+        let columns_pg = names(
+            &pg,
+            "SELECT CAST(table_name AS TEXT) || '.' || CAST(column_name AS TEXT) AS n
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+        )
+        .await;
+        assert_eq!(columns_lite, columns_pg, "the two schemas' columns differ");
+        let indexes_lite = names(
+            &lite,
+            "SELECT name AS n FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+        )
+        .await;
+        let indexes_pg = names(
+            &pg,
+            "SELECT CAST(indexname AS TEXT) AS n FROM pg_indexes WHERE schemaname = current_schema()",
+        )
+        .await;
+        let missing: Vec<&String> = indexes_lite.difference(&indexes_pg).collect();
+        assert!(
+            missing.is_empty(),
+            "indexes missing on PostgreSQL: {missing:?}"
+        );
+        let versioned_lite = names(
+            &lite,
+            "SELECT DISTINCT tbl_name AS n FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%UPDATE state_version SET n = n + 1%'",
+        )
+        .await;
+        let versioned_pg = names(
+            &pg,
+            "SELECT DISTINCT CAST(c.relname AS TEXT) AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             WHERE NOT t.tgisinternal AND t.tgname LIKE 'sv\\_%'",
+        )
+        .await;
+        assert_eq!(
+            versioned_lite, versioned_pg,
+            "the tables moving the state version differ"
+        );
+    }
+
+    /// A write on PostgreSQL moves the state version through the statement trigger, in the
+    /// write's transaction.
+    #[tokio::test]
+    async fn a_postgres_write_moves_the_state_version() {
+        let Some(url) = super::Db::fresh_test_database().await.expect("postgres") else {
+            return;
+        };
+        let db = super::Db::open_postgres(&url).await.expect("open");
+        let version = |db: super::Db| async move {
+            sqlx::query("SELECT n FROM state_version WHERE id = 1")
+                .fetch_one(&db.pool)
+                .await
+                .expect("n")
+                .try_get::<i64, _>("n")
+                .expect("n")
+        };
+        let before = version(db.clone()).await;
+        db.create_user(&weir_core::Name::parse("ann").expect("name"), None, false)
+            .await
+            .expect("user");
+        assert!(version(db.clone()).await > before);
+    }
+
     #[test]
     fn every_migration_file_is_registered() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
@@ -506,6 +601,13 @@ mod tests {
             files,
             super::SQLITE_MIGRATIONS.len(),
             "a migration file is not in SQLITE_MIGRATIONS"
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let files = std::fs::read_dir(dir).expect("migrations dir").count();
+        assert_eq!(
+            files,
+            super::POSTGRES_MIGRATIONS.len(),
+            "a migration file is not in POSTGRES_MIGRATIONS"
         );
     }
 }

@@ -616,9 +616,12 @@ impl Db {
         events: &[Event],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        // Nullable floats are bound as a number and a flag: sqlx's Any driver types a NULL
+        // f64 as float4 on PostgreSQL, and a statement prepared with one type then refuses the
+        // other (`incorrect binary data format`).
         sqlx::query(
             "INSERT INTO classifications (repo_id, commit_id, tier, rule, policy_sha256, presumption_since, assessed_compute, bases, updated_at, declared_compute, declared_closed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $12 = 1 THEN $7 END, $8, $9, CASE WHEN $13 = 1 THEN $10 END, $11)
              ON CONFLICT (repo_id) DO UPDATE SET commit_id = excluded.commit_id, tier = excluded.tier,
                rule = excluded.rule, policy_sha256 = excluded.policy_sha256,
                presumption_since = excluded.presumption_since, assessed_compute = excluded.assessed_compute,
@@ -633,11 +636,13 @@ impl Db {
         .bind(c.rule.as_deref())
         .bind(&c.policy_sha256)
         .bind(c.presumption_since)
-        .bind(c.assessed_compute)
+        .bind(c.assessed_compute.unwrap_or(0.0))
         .bind(serde_json::to_string(&c.bases).map_err(corrupt)?)
         .bind(c.updated_at)
-        .bind(c.declared_compute)
+        .bind(c.declared_compute.unwrap_or(0.0))
         .bind(i64::from(c.declared_closed))
+        .bind(i64::from(c.assessed_compute.is_some()))
+        .bind(i64::from(c.declared_compute.is_some()))
         .execute(&mut *tx)
         .await?;
         if let Some(t) = minimum {

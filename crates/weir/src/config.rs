@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Data dir: SQLite database, blobs and secrets.
     pub data: PathBuf,
+    /// The database, when not the data dir's SQLite file: `postgres://USER[:PASSWORD]@HOST:PORT/DB`
+    /// (several replicas share one). Printed with its password hidden.
+    pub database: Option<String>,
     /// Address to bind.
     pub listen: SocketAddr,
     /// Base URL written into responses (default: http://LISTEN).
@@ -100,6 +103,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             data: PathBuf::from("./weir-data"),
+            database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             log_interval_ms: 1000,
@@ -125,8 +129,9 @@ impl Default for Config {
 }
 
 /// The environment variables read (`WEIR_` + the field name in upper case).
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 21] = [
     "data",
+    "database",
     "listen",
     "public_url",
     "log_interval_ms",
@@ -160,6 +165,10 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
+    /// The database: postgres://USER@HOST:PORT/DB [default: the SQLite file in the data dir].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     /// Address to bind [default: 127.0.0.1:8080].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -296,5 +305,7 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
 
 /// The effective configuration as TOML (what `weir config show` prints).
 pub fn to_toml(c: &Config) -> Result<String> {
-    toml::to_string(c).map_err(|e| anyhow!("{e}"))
+    let mut c = c.clone();
+    c.database = c.database.as_deref().map(weir_store::dialect::redacted);
+    toml::to_string(&c).map_err(|e| anyhow!("{e}"))
 }

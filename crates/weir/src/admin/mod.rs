@@ -32,6 +32,10 @@ pub struct Args {
     /// The data dir of the registry.
     #[arg(long, env = "WEIR_DATA", default_value = "./weir-data")]
     data: PathBuf,
+    /// The registry's database when it is not the data dir's SQLite file:
+    /// postgres://USER@HOST:PORT/DB.
+    #[arg(long, env = "WEIR_DATABASE")]
+    database: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -142,11 +146,16 @@ fn board_decides(command: &AdminCommand) -> Option<&'static str> {
 pub async fn run(args: Args) -> Result<()> {
     // A restore writes a data dir that does not exist yet: nothing is opened before it.
     match &args.command {
+        AdminCommand::Restore { .. } | AdminCommand::Backup { .. } if args.database.is_some() => {
+            anyhow::bail!(
+                "weir admin backup and restore copy the embedded SQLite database; for a PostgreSQL database use pg_dump/pg_restore (or its own backups) with a copy of the data dir's keys (see README, Deployment)"
+            )
+        }
         AdminCommand::Restore { input } => return restore::run(&args.data, input).await,
         AdminCommand::Backup { out } => return backup::run(&args.data, out).await,
         _ => {}
     }
-    let store = open_store(&args.data).await?;
+    let store = open_store(&args.data, args.database.as_deref()).await?;
     if let Some(instead) = board_decides(&args.command)
         && weir_registry::board::governed(&store).await?
     {

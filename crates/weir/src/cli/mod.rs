@@ -160,9 +160,17 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(weir_registry::keys::write_secret(path, bytes)?)
 }
 
-/// Opens the data dir of a registry.
-pub async fn open_store(data: &Path) -> Result<Store> {
-    Store::open_data_dir(data)
+/// Opens the state of a registry: its data dir, and the database at `database` when given
+/// (else the SQLite file in the data dir).
+pub async fn open_store(data: &Path, database: Option<&str>) -> Result<Store> {
+    Store::open(data, database)
         .await
-        .with_context(|| format!("opening the data dir {}", data.display()))
+        .with_context(|| match database {
+            Some(url) => format!(
+                "opening the database {} (data dir {})",
+                weir_store::dialect::redacted(url),
+                data.display()
+            ),
+            None => format!("opening the data dir {}", data.display()),
+        })
 }

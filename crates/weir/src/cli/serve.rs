@@ -68,7 +68,7 @@ pub async fn run(serve_args: Args) -> Result<()> {
             .with_writer(std::io::stderr)
             .init();
     }
-    let store = open_store(&args.data).await?;
+    let store = open_store(&args.data, args.database.as_deref()).await?;
     let public_url = args
         .public_url
         .clone()
