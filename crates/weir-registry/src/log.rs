@@ -11,7 +11,17 @@ pub const BATCH: i64 = 100_000;
 
 /// Integrates and signs once. Returns the signed size.
 pub async fn sequence_once(store: &Store, signer: &Signer) -> Result<u64, StoreError> {
-    store.db.integrate(BATCH).await?;
+    sequence_as(store, signer, None).await
+}
+
+/// [`sequence_once`] as the holder of the sequencer lease (fenced: nothing is integrated once
+/// the lease is lost).
+pub async fn sequence_as(
+    store: &Store,
+    signer: &Signer,
+    fence: Option<weir_store::tlog::Fence>,
+) -> Result<u64, StoreError> {
+    store.db.integrate_fenced(BATCH, fence).await?;
     let head = store.db.log_state().await?;
     if head.checkpoint.is_none() {
         let c = Checkpoint {

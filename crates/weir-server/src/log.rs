@@ -41,12 +41,41 @@ pub async fn sequence_once(state: &AppState) -> Result<u64, weir_store::StoreErr
     weir_registry::log::sequence_once(&state.store, &state.config.log_signer).await
 }
 
-/// Runs the sequencer until the process ends.
+/// Runs the periodic sequencer until the process ends, while this replica holds the sequencer
+/// lease: replicas sharing a PostgreSQL database take turns, the others trying every interval,
+/// so one that dies is replaced within an interval or two. (Integration on demand — a release
+/// waiting for its proof, a checkpoint asked for between integration and signing — may run on
+/// any replica: every integration is a write transaction, serialized by the write lock, and a
+/// checkpoint is stored only for the current head.)
 pub fn spawn_sequencer(state: AppState) {
     let every = Duration::from_millis(state.config.log_interval_ms.max(10));
     tokio::spawn(async move {
+        let mut lease: Option<weir_store::tlog::SequencerLease> = None;
         loop {
-            if let Err(e) = sequence_once(&state).await {
+            if let Some(l) = &mut lease
+                && !l.alive().await
+            {
+                tracing::warn!("the sequencer lease was lost; another replica may take it");
+                lease = None;
+            }
+            if lease.is_none() {
+                match state.store.db.try_sequencer_lease().await {
+                    Ok(Some(l)) => {
+                        tracing::info!("this replica runs the log sequencer");
+                        lease = Some(l);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not ask for the sequencer lease"),
+                }
+            }
+            if let Some(fence) = lease.as_ref().map(|l| l.fence())
+                && let Err(e) = weir_registry::log::sequence_as(
+                    &state.store,
+                    &state.config.log_signer,
+                    Some(fence),
+                )
+                .await
+            {
                 tracing::error!(error = %e, "log sequencing failed; retrying");
             }
             tokio::time::sleep(every).await;

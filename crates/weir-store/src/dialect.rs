@@ -16,6 +16,8 @@ use crate::{Result, StoreError};
 /// Advisory lock keys (one namespace, "weir" in the high bits).
 pub(crate) const WRITE_LOCK: i64 = 0x7765_6972_0000_0001;
 pub(crate) const MIGRATE_LOCK: i64 = 0x7765_6972_0000_0002;
+/// Held, on a connection of its own, by the one replica that runs the periodic log sequencer.
+pub(crate) const SEQUENCER_LOCK: i64 = 0x7765_6972_0000_0003;
 
 /// How long a statement waits for a lock (the write lock included) before failing with
 /// [`StoreError::Busy`], as SQLite's busy timeout.

@@ -70,7 +70,37 @@ impl Db {
 
     /// Sequences up to `max` pending entries. Returns the new state (unsigned) if anything moved.
     pub async fn integrate(&self, max: i64) -> Result<Option<LogState>> {
+        self.integrate_fenced(max, None).await
+    }
+
+    /// [`Db::integrate`] as the holder of a lease (its [`SequencerLease::fence`]): on PostgreSQL the transaction checks, under
+    /// the write lock, that the lease's lock is still held by its connection, and integrates
+    /// nothing otherwise (a holder paused past losing it never writes after the next one took
+    /// over).
+    pub async fn integrate_fenced(
+        &self,
+        max: i64,
+        fence: Option<Fence>,
+    ) -> Result<Option<LogState>> {
         let mut tx = self.begin_write().await?;
+        if let Some(Fence(Some(pid))) = fence {
+            let held: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND pid = $1 AND objsubid = 1
+                 AND ((CAST(classid AS BIGINT) << 32) | CAST(objid AS BIGINT)) = $2",
+            )
+            .bind(pid)
+            .bind(crate::dialect::SEQUENCER_LOCK)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if held == 0 {
+                return Err(StoreError::StateChanged {
+                    record: "the sequencer lease".into(),
+                    expected: "held by this replica".into(),
+                });
+            }
+        }
         let pending =
             sqlx::query("SELECT id, event_id, data FROM log_pending ORDER BY id LIMIT $1")
                 .bind(max)
@@ -291,6 +321,65 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    /// One replica holds the sequencer lease at a time; when its connection is cut, its
+    /// integrations are refused (fenced) and another replica takes the lease. PostgreSQL only
+    /// (where `WEIR_TEST_POSTGRES` is set).
+    #[tokio::test]
+    async fn one_sequencer_lease_at_a_time_and_a_lost_one_is_fenced() {
+        let Some(url) = crate::Db::fresh_test_database().await.expect("postgres") else {
+            return;
+        };
+        let a = crate::Db::open_postgres(&url).await.expect("a");
+        let b = crate::Db::open_postgres(&url).await.expect("b");
+        let lease_a = a
+            .try_sequencer_lease()
+            .await
+            .expect("ask")
+            .expect("granted");
+        assert!(
+            b.try_sequencer_lease().await.expect("ask").is_none(),
+            "two leases"
+        );
+        a.enqueue_log_entries(&[b"one".to_vec()])
+            .await
+            .expect("enqueue");
+        let s = a
+            .integrate_fenced(10, Some(lease_a.fence()))
+            .await
+            .expect("holder integrates");
+        assert_eq!(s.map(|s| s.size), Some(1));
+        // The holder's connection is cut (a partition, a killed backend): its lock is gone.
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(lease_a.pid.expect("pid"))
+            .execute(&b.pool)
+            .await
+            .expect("terminate");
+        b.enqueue_log_entries(&[b"two".to_vec()])
+            .await
+            .expect("enqueue");
+        let mut lease_b = None;
+        for _ in 0..100 {
+            lease_b = b.try_sequencer_lease().await.expect("ask");
+            if lease_b.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let lease_b = lease_b.expect("the lease is taken over");
+        let fenced = a.integrate_fenced(10, Some(lease_a.fence())).await;
+        assert!(
+            matches!(fenced, Err(crate::StoreError::StateChanged { .. })),
+            "a lost lease still integrated: {fenced:?}"
+        );
+        let mut lost = lease_a;
+        assert!(!lost.alive().await);
+        let s = b
+            .integrate_fenced(10, Some(lease_b.fence()))
+            .await
+            .expect("new holder");
+        assert_eq!(s.map(|s| s.size), Some(2));
+    }
+
     use weir_tlog::merkle::{MemoryTree, tree_hash};
 
     use crate::Store;
@@ -373,5 +462,60 @@ mod tests {
                 .await
                 .expect("store")
         );
+    }
+}
+
+/// The right to run the periodic log sequencer: on PostgreSQL a session advisory lock held on a
+/// connection of its own (released when that connection ends: the process died, the network
+/// cut it); on SQLite always granted (one server per database file).
+pub struct SequencerLease {
+    conn: Option<sqlx::AnyConnection>,
+    /// The lock-holding connection's backend pid, checked by [`Db::integrate_fenced`].
+    pid: Option<i32>,
+}
+
+impl Db {
+    /// Takes the sequencer lease if no one holds it; `None` while another replica does.
+    pub async fn try_sequencer_lease(&self) -> Result<Option<SequencerLease>> {
+        if self.backend == crate::Backend::Sqlite {
+            return Ok(Some(SequencerLease {
+                conn: None,
+                pid: None,
+            }));
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS got, pg_backend_pid() AS pid")
+            .bind(crate::dialect::SEQUENCER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        let got: bool = row.try_get("got")?;
+        if !got {
+            let _ = sqlx::Connection::close(conn).await;
+            return Ok(None);
+        }
+        let pid: i32 = row.try_get("pid")?;
+        Ok(Some(SequencerLease {
+            conn: Some(conn),
+            pid: Some(pid),
+        }))
+    }
+}
+
+/// What [`Db::integrate_fenced`] checks: the lock-holding connection's backend pid.
+#[derive(Clone, Copy, Debug)]
+pub struct Fence(Option<i32>);
+
+impl SequencerLease {
+    /// The fence that integrations as this lease's holder carry.
+    pub fn fence(&self) -> Fence {
+        Fence(self.pid)
+    }
+
+    /// Whether the lease's connection still answers (a lost connection lost the lock).
+    pub async fn alive(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(c) => sqlx::query("SELECT 1").execute(&mut *c).await.is_ok(),
+        }
     }
 }

@@ -99,6 +99,17 @@ pub async fn run(serve_args: Args) -> Result<()> {
         &args.data,
         &weir_registry::settings::log_origin(&public_url),
     )?;
+    // Replicas share one database: each must sign with the key the log was signed with, never
+    // one made for it on its own (a second log identity for the same entries).
+    if let Some(note) = store.db.log_state().await?.checkpoint
+        && weir_tlog::note::Note::open(&note, &[log_signer.verifier()]).is_err()
+    {
+        bail!(
+            "the database's transparency log is signed with another key than {}: every replica must share the first one's keys (copy its DATA/secrets into {}, or serve all replicas from one data dir)",
+            args.data.join("secrets/log.key").display(),
+            args.data.display()
+        );
+    }
     let enclave = if args.research.enabled || serve_args.research {
         Some(open_enclave(&args)?)
     } else {

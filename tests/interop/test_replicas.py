@@ -1,0 +1,139 @@
+"""Two `weir serve` replicas on one PostgreSQL database (and, until the S3 store, one data dir):
+writes through one are seen at once through the other, the Hub client works through both, a
+replica given its own keys is refused, and when the replica running the log sequencer is killed
+with SIGKILL the other takes over and every checkpoint a client saw stays consistent
+(`weir log audit`). Runs where WEIR_TEST_POSTGRES names a server (scripts/test.sh starts one)."""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from huggingface_hub import HfApi, hf_hub_download
+
+from conftest import WEIR, fresh_database, free_port, weir
+
+pytestmark = pytest.mark.skipif(not os.environ.get("WEIR_TEST_POSTGRES"),
+                                reason="needs PostgreSQL (WEIR_TEST_POSTGRES)")
+
+
+def get(url: str, token: str | None = None):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def start(data: str, port: int, public: str, db: dict, log_path: str) -> subprocess.Popen:
+    log = open(log_path, "w")
+    return subprocess.Popen(
+        [WEIR, "serve", "--data", data, "--listen", f"127.0.0.1:{port}", "--public-url", public,
+         "--log-interval-ms", "100"],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **db),
+    )
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log_path: str):
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
+            return
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, open(log_path).read()
+            time.sleep(0.1)
+
+
+def checkpoint_size(url: str) -> int:
+    status, body = get(f"{url}/log/checkpoint")
+    assert status == 200, body
+    return int(body.decode().split("\n")[1])
+
+
+def test_two_replicas_share_state_and_the_sequencer_fails_over(tmp_path):
+    data = str(tmp_path / "data")
+    db = fresh_database(data)
+    port_a, port_b = free_port(), free_port()
+    a_url, b_url = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    # Behind a proxy both answer for one public URL (the log's origin).
+    public = a_url
+    a = start(data, port_a, public, db, str(tmp_path / "a.log"))
+    b = None
+    try:
+        wait_ready(a_url, a, str(tmp_path / "a.log"))
+        deadline = time.time() + 20
+        while get(f"{a_url}/log/checkpoint")[0] != 200:
+            assert time.time() < deadline, "no checkpoint"
+            time.sleep(0.1)
+        # A replica that would make keys of its own is refused: the log is signed already.
+        own = subprocess.run(
+            [WEIR, "serve", "--data", str(tmp_path / "other"), "--listen", f"127.0.0.1:{free_port()}",
+             "--public-url", public],
+            capture_output=True, text=True, timeout=60, env=dict(os.environ, **db))
+        assert own.returncode != 0
+        assert "signed with another key" in own.stderr, own.stderr
+
+        b = start(data, port_b, public, db, str(tmp_path / "b.log"))
+        wait_ready(b_url, b, str(tmp_path / "b.log"))
+        weir("admin", "--data", data, "user", "add", "ann", "--email", "ann@example.org")
+        ann = weir("admin", "--data", data, "token", "create", "ann", "--scope", "write")
+
+        # Pushed through A, read through B at once, with the Hub client.
+        api_a, api_b = HfApi(endpoint=a_url, token=ann), HfApi(endpoint=b_url, token=ann)
+        api_a.create_repo("ann/shared")
+        api_a.upload_file(path_or_fileobj=b'{"hidden_size": 8}', path_in_repo="config.json",
+                          repo_id="ann/shared")
+        path = hf_hub_download("ann/shared", "config.json", endpoint=b_url, token=ann,
+                               cache_dir=str(tmp_path / "cache"))
+        assert json.load(open(path)) == {"hidden_size": 8}
+        assert api_b.model_info("ann/shared").id == "ann/shared"
+        # A decision taken through B (the repo made private) holds through A right away.
+        api_b.update_repo_settings("ann/shared", private=True)
+        def answer(url, name):
+            status, body = get(f"{url}/api/models/{name}")
+            return status, json.loads(body).get("error") if status != 200 else None
+
+        missing = answer(b_url, "ann/no-such-repo")
+        assert answer(b_url, "ann/shared") == missing
+        deadline = time.time() + 1
+        while answer(a_url, "ann/shared") != missing:
+            assert time.time() < deadline, "A still shows a repo made private through B"
+            time.sleep(0.01)
+        assert get(f"{a_url}/api/models/ann/shared", ann)[0] == 200
+
+        vkey = get(f"{a_url}/log/vkey")[1].decode().strip()
+        audit_env = dict(os.environ, WEIR_CONFIG_DIR=str(tmp_path / "cfg"), WEIR_LOG_KEY=vkey)
+        seen = subprocess.run([WEIR, "log", "audit", "--server", b_url], capture_output=True,
+                              text=True, env=audit_env)
+        assert seen.returncode == 0, seen.stderr
+
+        # A started first and runs the sequencer: kill it mid-stream of logged decisions (each
+        # visibility change is an event in the log).
+        api_b.create_repo("ann/toggled")
+        before = checkpoint_size(b_url)
+        for i in range(5):
+            api_b.update_repo_settings("ann/toggled", private=i % 2 == 0)
+        a.send_signal(signal.SIGKILL)
+        a.wait(timeout=30)
+        for i in range(5, 10):
+            api_b.update_repo_settings("ann/toggled", private=i % 2 == 0)
+        deadline = time.time() + 15
+        while checkpoint_size(b_url) < before + 10:
+            assert time.time() < deadline, f"B did not take over the sequencer: {open(tmp_path / 'b.log').read()}"
+            time.sleep(0.2)
+        after = subprocess.run([WEIR, "log", "audit", "--server", b_url], capture_output=True,
+                               text=True, env=audit_env)
+        assert after.returncode == 0, after.stderr
+        assert get(f"{b_url}/readyz")[0] == 200
+    finally:
+        for p in (a, b):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
