@@ -26,29 +26,39 @@ else
   echo "note: not root, so the sandbox's escape tests are skipped (run as root for the whole suite)"
 fi
 
-echo "== cargo test (SQLite)"
+echo "== cargo test (SQLite, local blobs)"
 cargo build --workspace --bins
-WEIR_TEST_POSTGRES='' cargo test --workspace
+WEIR_TEST_POSTGRES='' WEIR_TEST_S3='' cargo test --workspace
 
-# The same store, service and server suites, and the interop suite below, on PostgreSQL: a
-# throwaway cluster from the machine's binaries (scripts/postgres.sh), one database per test.
-# WEIR_TEST_POSTGRES=URL given: that server instead; WEIR_SKIP_POSTGRES=1: SQLite only.
+# The same store, service and server suites, and the interop suite below, on PostgreSQL with the
+# blobs on S3: a throwaway cluster from the machine's binaries (scripts/postgres.sh), one
+# database per test, and moto_server (scripts/s3.sh), one prefix per test.
+# WEIR_TEST_POSTGRES=URL / WEIR_TEST_S3=URL given: those servers instead; WEIR_SKIP_POSTGRES=1:
+# SQLite and local blobs only.
 if [ -z "${WEIR_SKIP_POSTGRES:-}" ]; then
+  stops=()
   if [ -z "${WEIR_TEST_POSTGRES:-}" ]; then
     # shellcheck source=scripts/postgres.sh
     source scripts/postgres.sh start
-    trap 'bash scripts/postgres.sh stop "$WEIR_PG_DIR"' EXIT
+    stops+=("bash scripts/postgres.sh stop '$WEIR_PG_DIR'")
   fi
-  echo "== cargo test (PostgreSQL)"
+  if [ -z "${WEIR_TEST_S3:-}" ]; then
+    # shellcheck source=scripts/s3.sh
+    source scripts/s3.sh start "$venv"
+    stops+=("bash scripts/s3.sh stop $WEIR_S3_PID")
+  fi
+  trap 'for s in "${stops[@]}"; do eval "$s"; done' EXIT
+  export WEIR_S3_REQUIRED=1
+  echo "== cargo test (PostgreSQL, blobs on S3)"
   cargo test -p weir-store -p weir-registry -p weir-server
 fi
 
 echo "== fuzz: a short run of every target (weir-fuzz; longer: target/debug/weir-fuzz all --seconds 600)"
 target/debug/weir-fuzz all --seconds "${WEIR_FUZZ_SECONDS:-3}"
 
-echo "== interop: huggingface_hub against weir serve (SQLite)"
-WEIR_TEST_POSTGRES='' WEIR_BIN="$PWD/target/debug/weir" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
+echo "== interop: huggingface_hub against weir serve (SQLite, local blobs)"
+WEIR_TEST_POSTGRES='' WEIR_TEST_S3='' WEIR_BIN="$PWD/target/debug/weir" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
 if [ -n "${WEIR_TEST_POSTGRES:-}" ]; then
-  echo "== interop: huggingface_hub against weir serve (PostgreSQL)"
+  echo "== interop: huggingface_hub against weir serve (PostgreSQL, blobs on S3)"
   WEIR_BIN="$PWD/target/debug/weir" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
 fi

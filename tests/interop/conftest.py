@@ -37,19 +37,36 @@ os.environ.pop("HF_HUB_DISABLE_XET", None)  # downloads run with the default ins
 DATABASES: dict[str, dict] = {}
 
 
+def s3_env(prefix: str | None = None) -> dict:
+    """The environment that puts a registry's blobs on the S3-compatible server WEIR_TEST_S3
+    names (bucket WEIR_TEST_S3_BUCKET, default weir-test), under a fresh prefix; empty when
+    WEIR_TEST_S3 is unset (the data dir's blobs/). Credentials come from AWS_* (set by
+    scripts/s3.sh)."""
+    endpoint = os.environ.get("WEIR_TEST_S3")
+    if not endpoint:
+        return {}
+    bucket = os.environ.get("WEIR_TEST_S3_BUCKET", "weir-test")
+    prefix = prefix or "interop-" + os.urandom(6).hex()
+    return {"WEIR_BLOBS": f"s3://{bucket}/{prefix}", "WEIR_S3_ENDPOINT": endpoint,
+            "WEIR_S3_REGION": "us-east-1"}
+
+
 def fresh_database(data: str) -> dict:
     """The environment that puts the `weir serve` on DATA (and every `weir admin --data DATA`
     call made through `weir()`) on a fresh PostgreSQL database when WEIR_TEST_POSTGRES names a
-    server; empty otherwise (the data dir's SQLite file)."""
+    server (else the data dir's SQLite file), and its blobs on a fresh S3 prefix when
+    WEIR_TEST_S3 names a server (else the data dir's blobs/)."""
+    env = s3_env()
     admin = os.environ.get("WEIR_TEST_POSTGRES")
-    if not admin:
-        return {}
-    name = "weir_interop_" + os.urandom(6).hex()
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c", f"CREATE DATABASE {name}"],
-                   check=True, capture_output=True)
-    base, _, _ = admin.rpartition("/")
-    DATABASES[data] = {"WEIR_DATABASE": f"{base}/{name}"}
-    return DATABASES[data]
+    if admin:
+        name = "weir_interop_" + os.urandom(6).hex()
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True)
+        base, _, _ = admin.rpartition("/")
+        env["WEIR_DATABASE"] = f"{base}/{name}"
+    if env:
+        DATABASES[data] = env
+    return env
 
 
 def weir(*args: str, **kw) -> str:

@@ -1,4 +1,5 @@
-"""Two `weir serve` replicas on one PostgreSQL database (and, until the S3 store, one data dir):
+"""Two `weir serve` replicas on one PostgreSQL database and one S3 store, each with a data dir of
+its own holding a copy of the same keys (without S3: one shared data dir):
 writes through one are seen at once through the other, the Hub client works through both, a
 replica given its own keys is refused, and when the replica running the log sequencer is killed
 with SIGKILL the other takes over and every checkpoint a client saw stays consistent
@@ -6,6 +7,7 @@ with SIGKILL the other takes over and every checkpoint a client saw stays consis
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -80,7 +82,14 @@ def test_two_replicas_share_state_and_the_sequencer_fails_over(tmp_path):
         assert own.returncode != 0
         assert "signed with another key" in own.stderr, own.stderr
 
-        b = start(data, port_b, public, db, str(tmp_path / "b.log"))
+        # With the blobs on S3 a replica needs no shared disk: a data dir of its own (its cache)
+        # with a copy of the first one's keys.
+        data_b = data
+        if "WEIR_BLOBS" in db:
+            data_b = str(tmp_path / "data-b")
+            os.makedirs(data_b, mode=0o700)
+            shutil.copytree(os.path.join(data, "secrets"), os.path.join(data_b, "secrets"))
+        b = start(data_b, port_b, public, db, str(tmp_path / "b.log"))
         wait_ready(b_url, b, str(tmp_path / "b.log"))
         weir("admin", "--data", data, "user", "add", "ann", "--email", "ann@example.org")
         ann = weir("admin", "--data", data, "token", "create", "ann", "--scope", "write")

@@ -3,7 +3,6 @@
 //! transaction, cascading to derivatives.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 
 use serde_json::{Value, json};
 use weir_core::card::{self, CardFacts};
@@ -43,20 +42,14 @@ pub async fn card_facts(
         return Ok(c.clone());
     }
     let sha = f.sha256.clone();
-    let file = store.blobs.path_of(&f.sha256);
     // Front matter is at the start; read a little more than its cap so an oversized one is
     // reported rather than cut.
     let cap = (card::MAX_FRONT_MATTER + 8192) as u64;
-    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        std::fs::File::open(&file)?
-            .take(cap)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-    .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
+    let bytes = store
+        .blobs
+        .read_prefix(&f.sha256, cap)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
     let facts = card::parse(&String::from_utf8_lossy(&bytes));
     if let Ok(mut cache) = CARDS.lock() {
         if cache.len() >= MAX_CACHED_CARDS {
@@ -242,6 +235,8 @@ pub async fn reclassify(
 ) -> Result<Option<Classification>, StoreError> {
     let _serialized = store.classify_lock.lock().await;
     let mut queue = vec![(repo_id.clone(), 0usize)];
+    // Decisions found stale at their commit (see `put_classification_logged`), taken again.
+    let mut retries = 0usize;
     let mut first = None;
     let mut seen = BTreeSet::new();
     while let Some((id, depth)) = queue.pop() {
@@ -362,10 +357,19 @@ pub async fn reclassify(
                 && s.commit == record.commit
         });
         if !unchanged || raise.is_some() || lower.is_some() || !events.is_empty() {
-            store
+            match store
                 .db
                 .put_classification_logged(&repo, &record, Some(floor), &events)
-                .await?;
+                .await
+            {
+                Err(StoreError::StateChanged { .. }) if retries < MAX_STALE_RETRIES => {
+                    retries += 1;
+                    seen.remove(&id.to_string());
+                    queue.push((id, depth));
+                    continue;
+                }
+                r => r?,
+            }
         }
         if (raise.is_some() || lower.is_some()) && depth < MAX_CASCADE {
             for d in store.db.derivatives_of_any_name(&id).await? {
@@ -378,6 +382,10 @@ pub async fn reclassify(
     }
     Ok(first)
 }
+
+/// How often one reclassification takes a decision again that another process's change made
+/// stale before it could commit.
+const MAX_STALE_RETRIES: usize = 8;
 
 /// Re-classifies every repo (at start-up and after an operator changes the policy or the
 /// evaluators). Returns how many repos had their tier raised.

@@ -1444,7 +1444,11 @@ async fn stage(
         .await
         .map_err(|e| e.to_string())?;
     for f in files {
-        let src = store.blobs.path_of(&f.sha256);
+        let src = store
+            .blobs
+            .local_path(&f.sha256)
+            .await
+            .map_err(|e| e.to_string())?;
         dir.add_weight(f.path.as_str(), &src)
             .map_err(|e| e.to_string())?;
     }

@@ -240,24 +240,17 @@ async fn card_terms(
     repo: &Repo,
     head: &CommitId,
 ) -> Result<Vec<String>, StoreError> {
-    use std::io::Read;
     let Ok(path) = weir_core::RepoPath::parse("README.md") else {
         return Ok(vec![]);
     };
     let Some(f) = store.db.file(repo, head, &path).await? else {
         return Ok(vec![]);
     };
-    let file = store.blobs.path_of(&f.sha256);
-    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        std::fs::File::open(&file)?
-            .take(MAX_BODY_READ)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-    .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
+    let bytes = store
+        .blobs
+        .read_prefix(&f.sha256, MAX_BODY_READ)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("README.md blob: {e}")))?;
     Ok(weir_core::card::terms(&String::from_utf8_lossy(&bytes)))
 }
 

@@ -141,6 +141,7 @@ async fn main() {
             allow_private_webhooks: false,
             metrics_public: false,
             limits: Default::default(),
+            blob_redirect_ttl_secs: None,
         },
     );
     let (ms, len) = time_get(&state, "/osv/all.json").await;

@@ -150,11 +150,14 @@ async fn download(
         user_agent: meta.user_agent.clone(),
     };
     let opened = exports::open_download(&state.store, &token, &ctx, now()).await?;
-    let paths: Vec<(String, std::path::PathBuf)> = opened
-        .files
-        .iter()
-        .map(|f| (f.path.to_string(), state.store.blobs.path_of(&f.sha256)))
-        .collect();
+    let mut paths: Vec<(String, std::path::PathBuf)> = Vec::with_capacity(opened.files.len());
+    for f in &opened.files {
+        let blob = state.store.blobs.local_path(&f.sha256).await.map_err(|e| {
+            tracing::error!(error = %e, "reading an exported blob");
+            ApiError::internal()
+        })?;
+        paths.push((f.path.to_string(), blob));
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
     tokio::task::spawn_blocking(move || {
         let mut builder = tar::Builder::new(ChannelWriter {

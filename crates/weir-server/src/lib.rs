@@ -118,6 +118,9 @@ pub struct ServerConfig {
     pub metrics_public: bool,
     /// Connection bounds: cap, header-read and idle timeouts.
     pub limits: conn::ServeLimits,
+    /// With blobs on an object store: how long the presigned URL of a T0/T1 LFS file's redirect
+    /// is valid (seconds). `None` streams every download through the server (`proxy`).
+    pub blob_redirect_ttl_secs: Option<u64>,
 }
 
 /// JSON bodies are small; blob uploads stream and are bounded by their signed size instead.

@@ -160,6 +160,14 @@ impl Metrics {
         });
     }
 
+    /// A download sent to the object store by a presigned redirect (its bytes are not counted
+    /// in `weir_bytes_served_total`).
+    pub fn download_redirected(&self) {
+        self.with(|| {
+            metrics::counter!("weir_download_redirects_total").increment(1);
+        });
+    }
+
     fn render(&self) -> String {
         self.upkeep();
         self.handle.render()

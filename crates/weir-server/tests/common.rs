@@ -245,6 +245,7 @@ impl TestApp {
             allow_private_webhooks: true,
             metrics_public: false,
             limits: Default::default(),
+            blob_redirect_ttl_secs: None,
         };
         adjust(&mut config);
         let mut state = AppState::new(store.clone(), config);

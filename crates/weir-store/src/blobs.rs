@@ -5,6 +5,12 @@
 //! the hash beyond a small bounded queue), then fsyncs, renames into place and fsyncs the
 //! directory. A crash or a client disconnect leaves at most a temp file, which [`BlobStore::open`]
 //! removes; a blob path that exists is always complete and matches its name.
+//!
+//! With an S3-compatible store ([`crate::s3`]) the object store holds the blobs and this
+//! directory is the replica's cache of them: the same layout and the same guarantee (a file
+//! there is complete and was verified against its name), filled on first local use and evicted
+//! by `weir admin gc`. Uploads go to both at once: the bytes stream into a multipart upload of the
+//! blob's key and into the cache, and the upload completes only once the hash matched.
 
 use std::fmt::Display;
 use std::io::Write;
@@ -15,6 +21,7 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use weir_core::Sha256Hex;
 
+use crate::s3::{PART_SIZE, Parts, Remote, Upload};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,8 @@ pub struct Expect {
 pub struct BlobStore {
     root: PathBuf,
     tmp: PathBuf,
+    /// The object store that holds the blobs, when not this directory.
+    remote: Option<std::sync::Arc<Remote>>,
 }
 
 /// Bytes buffered between the network and the disk writer: 16 chunks plus a 1 MiB write buffer.
@@ -106,10 +115,24 @@ impl BlobStore {
         Ok(BlobStore {
             root: root.to_path_buf(),
             tmp,
+            remote: None,
         })
     }
 
-    /// Whether the store is there to read and write: its directories exist (`/readyz`).
+    /// Blobs on `remote`, with `root` as this replica's cache of them.
+    pub fn open_remote(root: &Path, remote: Remote) -> Result<BlobStore> {
+        let mut b = BlobStore::open(root)?;
+        b.remote = Some(std::sync::Arc::new(remote));
+        Ok(b)
+    }
+
+    /// The object store holding the blobs, when it is not the local directory.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_deref()
+    }
+
+    /// Whether the store is there to read and write: its directories exist, and the object
+    /// store answers (`/readyz`).
     pub async fn ready(&self) -> std::result::Result<(), String> {
         for dir in [self.root.join("sha256"), self.root.join("tmp")] {
             match tokio::fs::metadata(&dir).await {
@@ -117,21 +140,158 @@ impl BlobStore {
                 _ => return Err("the blob directory is missing".into()),
             }
         }
-        Ok(())
+        match &self.remote {
+            Some(r) => r.ready().await,
+            None => Ok(()),
+        }
     }
 
+    /// Where the blob's file is or would be in the local directory (with an object store: the
+    /// cache, which may not hold it; [`BlobStore::local_path`] fills it).
     pub fn path_of(&self, sha: &Sha256Hex) -> PathBuf {
         let s = sha.as_str();
         self.root.join("sha256").join(&s[..2]).join(s)
     }
 
-    /// Size of a stored blob, `None` if absent.
+    /// Size of a stored blob, `None` if absent (or the object store did not answer).
     pub async fn size(&self, sha: &Sha256Hex) -> Option<u64> {
+        if let Some(r) = &self.remote {
+            return match r.head(sha).await {
+                Ok(found) => found.map(|(n, _)| n),
+                Err(e) => {
+                    tracing::warn!(error = %e, %sha, "the object store did not answer a HEAD");
+                    None
+                }
+            };
+        }
         tokio::fs::metadata(self.path_of(sha))
             .await
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len())
+    }
+
+    /// When the stored blob was last written, `None` if absent.
+    pub async fn modified(
+        &self,
+        sha: &Sha256Hex,
+    ) -> std::io::Result<Option<std::time::SystemTime>> {
+        if let Some(r) = &self.remote {
+            return Ok(r.head(sha).await?.map(|(_, t)| t));
+        }
+        match tokio::fs::metadata(self.path_of(sha)).await {
+            Ok(m) => Ok(Some(m.modified()?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A local file holding the blob: the blob's own file, or (with an object store) the
+    /// cache's copy, fetched and verified against its name first when the cache lacks it.
+    pub async fn local_path(&self, sha: &Sha256Hex) -> std::io::Result<PathBuf> {
+        let path = self.path_of(sha);
+        let Some(remote) = &self.remote else {
+            return Ok(path);
+        };
+        if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
+            return Ok(path);
+        }
+        let body = remote.get(sha).await?;
+        let expect = Expect {
+            sha256: Some(sha.clone()),
+            ..Expect::default()
+        };
+        self.ingest_local(body, expect)
+            .await
+            .map_err(|e| std::io::Error::other(format!("caching blob {sha}: {e}")))?;
+        Ok(path)
+    }
+
+    /// The first `cap` bytes of the blob (all of it when shorter).
+    pub async fn read_prefix(&self, sha: &Sha256Hex, cap: u64) -> std::io::Result<Vec<u8>> {
+        let path = self.path_of(sha);
+        let cached = tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file());
+        if let (Some(remote), false) = (&self.remote, cached) {
+            let size = remote
+                .head(sha)
+                .await?
+                .map(|(n, _)| n)
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+            let end = size.min(cap);
+            if end == 0 {
+                return Ok(Vec::new());
+            }
+            return Ok(remote.get_range(sha, 0..end).await?.to_vec());
+        }
+        tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            std::fs::File::open(&path)?
+                .take(cap)
+                .read_to_end(&mut buf)?;
+            Ok(buf)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Removes the blob (from the object store and the cache too).
+    pub async fn remove(&self, sha: &Sha256Hex) -> std::io::Result<()> {
+        if let Some(r) = &self.remote {
+            r.delete(sha).await?;
+        }
+        match tokio::fs::remove_file(self.path_of(sha)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every stored blob: its name, size and last change (the object store's listing, or the
+    /// directory's files).
+    pub async fn list(&self) -> std::io::Result<Vec<(String, u64, std::time::SystemTime)>> {
+        if let Some(r) = &self.remote {
+            return r.list().await;
+        }
+        let dir = self.root.join("sha256");
+        tokio::task::spawn_blocking(move || list_dir(&dir))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    /// With an object store: removes the cached copies written before `cutoff` (the object
+    /// store keeps the blobs). Returns the files and bytes removed.
+    pub async fn evict_cache(&self, cutoff: std::time::SystemTime) -> std::io::Result<(u64, u64)> {
+        if self.remote.is_none() {
+            return Ok((0, 0));
+        }
+        let dir = self.root.join("sha256");
+        let mut freed = (0, 0);
+        for (name, len, modified) in tokio::task::spawn_blocking(move || list_dir(&dir))
+            .await
+            .map_err(std::io::Error::other)??
+        {
+            if modified >= cutoff {
+                continue;
+            }
+            if let Ok(sha) = Sha256Hex::parse(&name)
+                && tokio::fs::remove_file(self.path_of(&sha)).await.is_ok()
+            {
+                freed.0 += 1;
+                freed.1 += len;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// A short-lived URL for downloading the blob straight from the object store, when there is
+    /// one (see [`Remote::presign_get`]).
+    pub async fn presign_get(
+        &self,
+        sha: &Sha256Hex,
+        ttl: std::time::Duration,
+    ) -> Option<std::io::Result<String>> {
+        let r = self.remote.as_ref()?;
+        Some(r.presign_get(sha, ttl).await)
     }
 
     /// Number of temp files currently in flight (uploads in progress or crash leftovers).
@@ -141,6 +301,78 @@ impl BlobStore {
 
     /// Streams `body` into the store. Returns the digest and size once the blob is durable.
     pub async fn ingest<S, E>(&self, body: S, expect: Expect) -> Result<(Sha256Hex, u64), BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Display,
+    {
+        match &self.remote {
+            None => self.ingest_local(body, expect).await,
+            Some(r) => self.ingest_remote(r.clone(), body, expect).await,
+        }
+    }
+
+    /// [`BlobStore::ingest`] with an object store. With a promised digest the bytes stream to its
+    /// key as they arrive (or are only hashed and cached, when the object store has them); without
+    /// one they are cached first and sent once their digest is known. Either way the upload
+    /// completes only after the digest and size matched, and never over an existing object.
+    async fn ingest_remote<S, E>(
+        &self,
+        remote: std::sync::Arc<Remote>,
+        body: S,
+        expect: Expect,
+    ) -> Result<(Sha256Hex, u64), BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Display,
+    {
+        let Some(sha) = expect.sha256.clone() else {
+            let (sha, n) = self.ingest_local(body, expect).await?;
+            if remote.head(&sha).await?.is_none() {
+                upload_file(&remote, &sha, &self.path_of(&sha), n).await?;
+            }
+            return Ok((sha, n));
+        };
+        if remote.head(&sha).await?.is_some() {
+            return self.ingest_local(body, expect).await;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
+        let sender = tokio::spawn(send_parts(remote.clone(), sha.clone(), rx));
+        let tee = body.then(move |item| {
+            let tx = tx.clone();
+            async move {
+                let chunk = item.map_err(|e| e.to_string())?;
+                tx.send(chunk.clone())
+                    .await
+                    .map_err(|_| "the object store stopped taking the upload".to_string())?;
+                Ok::<_, String>(chunk)
+            }
+        });
+        let cached = self.ingest_local(tee, expect).await;
+        let sent = sender
+            .await
+            .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())));
+        match (cached, sent) {
+            (Ok(done), Ok(Ok(pending))) => {
+                pending.commit(&remote, &sha).await?;
+                Ok(done)
+            }
+            (Ok(_), Ok(Err(e))) => Err(BlobError::Io(e)),
+            (Err(e), Ok(Ok(pending))) => {
+                pending.abandon().await;
+                Err(e)
+            }
+            // The sender's own error says why the tee stopped.
+            (Err(BlobError::Interrupted(_)), Ok(Err(e))) => Err(BlobError::Io(e)),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        }
+    }
+
+    /// Streams `body` into the local directory (the store, or the cache of the object store).
+    async fn ingest_local<S, E>(
+        &self,
+        body: S,
+        expect: Expect,
+    ) -> Result<(Sha256Hex, u64), BlobError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: Display,
@@ -248,6 +480,120 @@ impl BlobStore {
         .map_err(|e| BlobError::Io(std::io::Error::other(e.to_string())))??;
         Ok((sha, n))
     }
+}
+
+fn list_dir(dir: &Path) -> std::io::Result<Vec<(String, u64, std::time::SystemTime)>> {
+    let mut out = Vec::new();
+    let prefixes = match std::fs::read_dir(dir) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for prefix in prefixes.flatten() {
+        let Ok(files) = std::fs::read_dir(prefix.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let Ok(meta) = f.metadata() else { continue };
+            if meta.is_file() {
+                let modified = meta.modified()?;
+                out.push((
+                    f.file_name().to_string_lossy().to_string(),
+                    meta.len(),
+                    modified,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What [`send_parts`] leaves to do once the digest is known: complete the multipart upload, or
+/// (a blob smaller than a part) put it whole.
+struct Pending {
+    upload: Option<Upload>,
+    rest: Bytes,
+}
+
+impl Pending {
+    async fn commit(self, remote: &Remote, sha: &Sha256Hex) -> std::io::Result<()> {
+        match self.upload {
+            None => remote.put_new(sha, self.rest).await.map(|_| ()),
+            Some(mut up) => {
+                if !self.rest.is_empty()
+                    && let Err(e) = up.part(self.rest).await
+                {
+                    up.abort().await;
+                    return Err(e);
+                }
+                up.complete_if_absent().await.map(|_| ())
+            }
+        }
+    }
+
+    async fn abandon(self) {
+        if let Some(up) = self.upload {
+            up.abort().await;
+        }
+    }
+}
+
+/// Sends what arrives on `rx` to a multipart upload of `sha`'s key, a part at a time; the
+/// upload starts with the first full part.
+async fn send_parts(
+    remote: std::sync::Arc<Remote>,
+    sha: Sha256Hex,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> std::io::Result<Pending> {
+    let mut parts = Parts::default();
+    let mut upload: Option<Upload> = None;
+    while let Some(chunk) = rx.recv().await {
+        for part in parts.push(&chunk) {
+            let up = match upload.as_mut() {
+                Some(up) => up,
+                None => match remote.begin(&sha).await {
+                    Ok(u) => upload.insert(u),
+                    Err(e) => return Err(e),
+                },
+            };
+            if let Err(e) = up.part(part).await {
+                if let Some(u) = upload.take() {
+                    u.abort().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(Pending {
+        upload,
+        rest: parts.rest(),
+    })
+}
+
+/// Sends a verified local file to `sha`'s key (a multipart upload when larger than a part).
+async fn upload_file(remote: &Remote, sha: &Sha256Hex, path: &Path, n: u64) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    if n <= PART_SIZE as u64 {
+        let bytes = tokio::fs::read(path).await?;
+        return remote.put_new(sha, bytes.into()).await.map(|_| ());
+    }
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut up = remote.begin(sha).await?;
+    let mut left = n;
+    while left > 0 {
+        let len = left.min(PART_SIZE as u64) as usize;
+        let mut buf = vec![0u8; len];
+        if let Err(e) = file.read_exact(&mut buf).await {
+            up.abort().await;
+            return Err(e);
+        }
+        if let Err(e) = up.part(buf.into()).await {
+            up.abort().await;
+            return Err(e);
+        }
+        left -= len as u64;
+    }
+    up.complete_if_absent().await.map(|_| ())
 }
 
 impl Store {
@@ -398,5 +744,216 @@ mod tests {
             .expect("dir")
             .count();
         assert_eq!(stored, 0);
+    }
+
+    /// A blob store on the S3-compatible server `WEIR_TEST_S3` names, or `None` (then the test
+    /// is skipped, unless `WEIR_S3_REQUIRED` is set: CI sets it and fails instead).
+    fn on_s3(dir: &Path) -> Option<BlobStore> {
+        match crate::test_s3() {
+            Some(settings) => {
+                let remote = Remote::open(&settings).expect("remote");
+                Some(BlobStore::open_remote(dir, remote).expect("open"))
+            }
+            None => {
+                assert!(
+                    std::env::var_os("WEIR_S3_REQUIRED").is_none(),
+                    "WEIR_S3_REQUIRED is set but WEIR_TEST_S3 names no S3 server"
+                );
+                eprintln!("skipped: WEIR_TEST_S3 is not set");
+                None
+            }
+        }
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    fn sha_of(bytes: &[u8]) -> Sha256Hex {
+        Sha256Hex::from_digest(&Sha256::digest(bytes))
+    }
+
+    fn stream_of(bytes: Vec<u8>, chunk: usize) -> impl Stream<Item = Result<Bytes, String>> {
+        let parts: Vec<_> = bytes
+            .chunks(chunk)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::stream::iter(parts)
+    }
+
+    #[tokio::test]
+    async fn s3_a_promised_blob_streams_in_parts_and_is_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(store) = on_s3(dir.path()) else {
+            return;
+        };
+        // Two full parts and a tail: a multipart upload.
+        let bytes = pattern(2 * PART_SIZE + 12_345);
+        let sha = sha_of(&bytes);
+        let expect = Expect {
+            sha256: Some(sha.clone()),
+            size: Some(bytes.len() as u64),
+            ..Expect::default()
+        };
+        let (got, n) = store
+            .ingest(stream_of(bytes.clone(), 64 << 10), expect.clone())
+            .await
+            .expect("ingest");
+        assert_eq!((got.clone(), n), (sha.clone(), bytes.len() as u64));
+        assert_eq!(store.size(&sha).await, Some(bytes.len() as u64));
+        // A range straight from the object store, then the whole blob through an empty cache.
+        std::fs::remove_file(store.path_of(&sha)).expect("evict");
+        let head = store.read_prefix(&sha, 10).await.expect("prefix");
+        assert_eq!(head, bytes[..10]);
+        assert!(
+            !store.path_of(&sha).exists(),
+            "a prefix read does not fill the cache"
+        );
+        let path = store.local_path(&sha).await.expect("cache");
+        assert_eq!(std::fs::read(path).expect("read"), bytes);
+        // Again: already stored, so only hashed and cached; the object is unchanged.
+        store
+            .ingest(stream_of(bytes.clone(), 1 << 20), expect)
+            .await
+            .expect("again");
+        assert_eq!(store.size(&sha).await, Some(bytes.len() as u64));
+        assert_eq!(store.temp_files(), 0);
+    }
+
+    #[tokio::test]
+    async fn s3_a_blob_that_does_not_match_its_promise_is_never_visible() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(store) = on_s3(dir.path()) else {
+            return;
+        };
+        let bytes = pattern(PART_SIZE + 99);
+        let claimed = sha_of(b"something else");
+        let r = store
+            .ingest(
+                stream_of(bytes.clone(), 1 << 20),
+                Expect {
+                    sha256: Some(claimed.clone()),
+                    ..Expect::default()
+                },
+            )
+            .await;
+        assert!(matches!(r, Err(BlobError::HashMismatch { .. })), "{r:?}");
+        assert_eq!(
+            store.size(&claimed).await,
+            None,
+            "nothing at the claimed key"
+        );
+        assert_eq!(store.size(&sha_of(&bytes)).await, None);
+        // Cut off after a full part was sent: aborted, nothing visible, nothing cached.
+        let sha = sha_of(&bytes);
+        let cut = futures::stream::iter(vec![
+            Ok(Bytes::from(bytes[..PART_SIZE + 10].to_vec())),
+            Err("connection reset".to_string()),
+        ]);
+        let r = store
+            .ingest(
+                cut,
+                Expect {
+                    sha256: Some(sha.clone()),
+                    ..Expect::default()
+                },
+            )
+            .await;
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(store.size(&sha).await, None);
+        assert!(!store.path_of(&sha).exists());
+        assert_eq!(store.temp_files(), 0);
+        assert!(store.list().await.expect("list").is_empty());
+    }
+
+    #[tokio::test]
+    async fn s3_two_uploads_of_one_blob_at_once_both_succeed_and_agree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(store) = on_s3(dir.path()) else {
+            return;
+        };
+        let other_dir = tempfile::tempdir().expect("tempdir");
+        // A second replica: its own cache, the same prefix.
+        let other = BlobStore {
+            root: other_dir.path().to_path_buf(),
+            tmp: BlobStore::open(other_dir.path()).expect("open").tmp,
+            remote: store.remote.clone(),
+        };
+        let bytes = pattern(PART_SIZE * 2 + 1);
+        let sha = sha_of(&bytes);
+        let expect = Expect {
+            sha256: Some(sha.clone()),
+            ..Expect::default()
+        };
+        let (a, b) = tokio::join!(
+            store.ingest(stream_of(bytes.clone(), 256 << 10), expect.clone()),
+            other.ingest(stream_of(bytes.clone(), 1 << 20), expect),
+        );
+        assert_eq!(a.expect("a").0, sha);
+        assert_eq!(b.expect("b").0, sha);
+        std::fs::remove_file(store.path_of(&sha)).expect("evict");
+        let path = store.local_path(&sha).await.expect("fetch");
+        assert_eq!(
+            std::fs::read(path).expect("read"),
+            bytes,
+            "the stored bytes are the blob"
+        );
+        // Without a promise the bytes are cached first, then sent whole (small) or in parts.
+        for n in [0, 5, PART_SIZE + 3] {
+            let bytes = pattern(n);
+            let (sha, _) = store
+                .ingest(
+                    stream_of(bytes.clone(), 4096.max(n / 3 + 1)),
+                    Expect::default(),
+                )
+                .await
+                .expect("ingest");
+            assert_eq!(store.size(&sha).await, Some(n as u64), "{n} bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn s3_a_presigned_url_names_one_blob_and_expires() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(store) = on_s3(dir.path()) else {
+            return;
+        };
+        let (sha, _) = store
+            .ingest(chunks(vec![b"weights"]), Expect::default())
+            .await
+            .expect("ingest");
+        let url = store
+            .presign_get(&sha, std::time::Duration::from_secs(120))
+            .await
+            .expect("remote")
+            .expect("signed");
+        let (path, query) = url.split_once('?').expect("a query");
+        assert!(
+            path.ends_with(&format!("/sha256/{}/{sha}", &sha.as_str()[..2])),
+            "{path}"
+        );
+        let params: std::collections::HashMap<&str, &str> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        assert_eq!(params.get("X-Amz-Expires"), Some(&"120"));
+        assert_eq!(params.get("X-Amz-SignedHeaders"), Some(&"host"));
+        let date = params.get("X-Amz-Date").expect("date");
+        let signed_at = time::PrimitiveDateTime::parse(
+            date,
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+        )
+        .expect("date")
+        .assume_utc();
+        let age = time::OffsetDateTime::now_utc() - signed_at;
+        assert!(age.whole_seconds().abs() < 60, "signed now: {date}");
+        // The URL serves the blob (moto checks no signature; weir's part is the scope above).
+        let body = reqwest::get(&url)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("body");
+        assert_eq!(&body[..], b"weights");
     }
 }

@@ -616,6 +616,32 @@ impl Db {
         events: &[Event],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        // The classification was decided against `repo` as it was read: if its tier or chosen
+        // tier moved since (another replica's reclassification, a publisher's choice), the
+        // decision is stale and is taken again. Otherwise a slow reclassification holding an
+        // old, lower tier could write it over a raise that committed in between.
+        let now_row = sqlx::query("SELECT tier, chosen_tier FROM repos WHERE id = $1")
+            .bind(repo.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current = match &now_row {
+            Some(r) => (
+                r.try_get::<String, _>("tier")?,
+                r.try_get::<String, _>("chosen_tier")?,
+            ),
+            None => return Err(StoreError::NotFound(repo.repo_id.to_string())),
+        };
+        if current
+            != (
+                repo.tier.as_str().to_string(),
+                repo.chosen_tier.as_str().to_string(),
+            )
+        {
+            return Err(StoreError::StateChanged {
+                record: format!("the tier of {}", repo.repo_id),
+                expected: repo.tier.as_str().to_string(),
+            });
+        }
         // Nullable floats are bound as a number and a flag: sqlx's Any driver types a NULL
         // f64 as float4 on PostgreSQL, and a statement prepared with one type then refuses the
         // other (`incorrect binary data format`).
@@ -753,4 +779,65 @@ pub(crate) async fn reset_declarations_in(tx: &mut sqlx::AnyConnection, repo: &R
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::git::CommitSignature;
+    use weir_core::{RepoId, Tier};
+
+    use super::StoredClassification;
+    use crate::{Store, StoreError};
+
+    /// Two replicas reclassify one repo: the one that read the repo before the other raised it
+    /// must not write its older, lower tier over the raise.
+    #[tokio::test]
+    async fn a_classification_decided_on_a_stale_tier_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_test(dir.path()).await.expect("open");
+        store
+            .db
+            .create_user(&weir_core::Name::parse("alice").expect("n"), None, false)
+            .await
+            .expect("user");
+        let sig = CommitSignature {
+            name: "alice".into(),
+            email: "a@x".into(),
+            time: 1,
+        };
+        let id = RepoId::parse("alice/m").expect("id");
+        let seen_by_a = store.create_repo(&id, false, sig).await.expect("repo");
+        assert_eq!(seen_by_a.tier, Tier::T0);
+        // Replica B raises the repo to T3 (its decision commits first).
+        let seen_by_b = store.db.repo(&id).await.expect("db").expect("repo");
+        let record = |tier| StoredClassification {
+            commit: "0".repeat(40),
+            tier,
+            rule: None,
+            policy_sha256: "p".into(),
+            presumption_since: None,
+            assessed_compute: None,
+            bases: vec![],
+            declared_compute: None,
+            declared_closed: false,
+            updated_at: 1,
+            notified: None,
+        };
+        store
+            .db
+            .put_classification_logged(&seen_by_b, &record(Tier::T3), Some(Tier::T3), &[])
+            .await
+            .expect("raise");
+        // Replica A, still holding T0, commits its decision: refused, to be taken again.
+        let stale = store
+            .db
+            .put_classification_logged(&seen_by_a, &record(Tier::T0), Some(Tier::T0), &[])
+            .await;
+        assert!(
+            matches!(stale, Err(StoreError::StateChanged { .. })),
+            "{stale:?}"
+        );
+        let now = store.db.repo(&id).await.expect("db").expect("repo");
+        assert_eq!(now.tier, Tier::T3, "the raise stands");
+    }
 }

@@ -124,7 +124,14 @@ impl Store {
             .acquire()
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let file = self.blobs.path_of(sha);
+        let file = self
+            .blobs
+            .local_path(sha)
+            .await
+            .map_err(|source| StoreError::Io {
+                path: self.blobs.path_of(sha),
+                source,
+            })?;
         let (p, f2) = (path.clone(), file.clone());
         let facts = tokio::task::spawn_blocking(move || read_facts(&p, &f2, size))
             .await

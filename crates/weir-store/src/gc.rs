@@ -24,6 +24,9 @@ pub struct GcReport {
     /// Files without a database row removed (crash leftovers).
     pub orphan_files_removed: u64,
     pub bytes_freed: u64,
+    /// With an object store: cached copies evicted from this replica's blob directory (the
+    /// object store keeps the blobs).
+    pub cache_files_evicted: u64,
 }
 
 /// The blob `b` is referred to by nothing (SQL text, no values: bound parameters only).
@@ -81,12 +84,8 @@ impl Store {
         .bind(cutoff)
         .fetch_all(&self.db.pool)
         .await?;
-        let old_enough = |p: &std::path::Path| {
-            std::fs::metadata(p)
-                .and_then(|m| m.modified())
-                .map(|t| t < SystemTime::UNIX_EPOCH + Duration::from_secs(cutoff.max(0) as u64))
-                .unwrap_or(false)
-        };
+        let cutoff_time = SystemTime::UNIX_EPOCH + Duration::from_secs(cutoff.max(0) as u64);
+        let io = |path: std::path::PathBuf| move |source| StoreError::Io { path, source };
         for r in rows {
             let sha: String = r.try_get("sha256")?;
             let size: i64 = r.try_get("size")?;
@@ -94,7 +93,8 @@ impl Store {
                 continue;
             };
             let path = self.blobs.path_of(&hex);
-            if !path.exists() || old_enough(&path) {
+            let modified = self.blobs.modified(&hex).await.map_err(io(path.clone()))?;
+            if modified.is_none_or(|t| t < cutoff_time) {
                 if !dry_run {
                     // Decided again inside the delete: a reference made since is respected.
                     let w = self.db.writing();
@@ -112,60 +112,56 @@ impl Store {
                     if n == 0 {
                         continue;
                     }
-                    if path.exists() && old_enough(&path) {
-                        std::fs::remove_file(&path).map_err(|source| StoreError::Io {
-                            path: path.clone(),
-                            source,
-                        })?;
+                    // Written again since (an upload of the same bytes)? Then it stays.
+                    let modified = self.blobs.modified(&hex).await.map_err(io(path.clone()))?;
+                    if modified.is_some_and(|t| t < cutoff_time) {
+                        self.blobs.remove(&hex).await.map_err(io(path.clone()))?;
                     }
                 }
                 report.blobs_removed += 1;
                 report.bytes_freed += size.max(0) as u64;
             }
         }
-        // 3. Files with no row at all (a crash between rename and record, a failed import).
-        let root = self.blobs.path_of(
-            &weir_core::Sha256Hex::parse(&"0".repeat(64))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        );
-        let Some(sha_dir) = root.parent().and_then(|p| p.parent()) else {
-            return Ok(report);
-        };
-        let Ok(prefixes) = std::fs::read_dir(sha_dir) else {
-            return Ok(report);
-        };
-        for prefix in prefixes.flatten() {
-            let Ok(files) = std::fs::read_dir(prefix.path()) else {
+        let blob_dir = std::path::PathBuf::from("the blob store");
+        // 3. Blobs with no row at all (a crash between storing and recording, a failed import).
+        let listed = self.blobs.list().await.map_err(io(blob_dir.clone()))?;
+        for (name, len, modified) in listed {
+            let Ok(hex) = weir_core::Sha256Hex::parse(&name) else {
                 continue;
             };
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().to_string();
-                if weir_core::Sha256Hex::parse(&name).is_err() || !old_enough(&f.path()) {
-                    continue;
-                }
-                let referenced = sqlx::query(
-                    "SELECT 1 AS x FROM blobs WHERE sha256 = $1
-                     UNION ALL SELECT 1 AS x FROM eval_results WHERE raw_log_sha256 = $1
-                     UNION ALL SELECT 1 AS x FROM incident_attachments WHERE sha256 = $1
-                     LIMIT 1",
-                )
-                .bind(&name)
-                .fetch_optional(&self.db.pool)
-                .await?
-                .is_some();
-                if referenced {
-                    continue;
-                }
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                if !dry_run {
-                    std::fs::remove_file(f.path()).map_err(|source| StoreError::Io {
-                        path: f.path(),
-                        source,
-                    })?;
-                }
-                report.orphan_files_removed += 1;
-                report.bytes_freed += len;
+            if modified >= cutoff_time {
+                continue;
             }
+            let referenced = sqlx::query(
+                "SELECT 1 AS x FROM blobs WHERE sha256 = $1
+                 UNION ALL SELECT 1 AS x FROM eval_results WHERE raw_log_sha256 = $1
+                 UNION ALL SELECT 1 AS x FROM incident_attachments WHERE sha256 = $1
+                 LIMIT 1",
+            )
+            .bind(&name)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .is_some();
+            if referenced {
+                continue;
+            }
+            if !dry_run {
+                self.blobs
+                    .remove(&hex)
+                    .await
+                    .map_err(io(self.blobs.path_of(&hex)))?;
+            }
+            report.orphan_files_removed += 1;
+            report.bytes_freed += len;
+        }
+        // 4. With an object store: this replica's cached copies not written within the grace.
+        if !dry_run {
+            let (files, _) = self
+                .blobs
+                .evict_cache(cutoff_time)
+                .await
+                .map_err(io(blob_dir.clone()))?;
+            report.cache_files_evicted = files;
         }
         Ok(report)
     }
@@ -250,7 +246,7 @@ mod tests {
             .expect("gc");
         assert_eq!((dry.uploads_forgotten, dry.orphan_files_removed), (1, 1));
         assert!(
-            store.blobs.path_of(&refused).exists(),
+            store.blobs.size(&refused).await.is_some(),
             "a dry run removes nothing"
         );
         let r = store
@@ -260,9 +256,13 @@ mod tests {
         assert_eq!(r.uploads_forgotten, 1);
         assert_eq!(r.blobs_removed, 1);
         assert_eq!(r.orphan_files_removed, 1);
-        assert!(!store.blobs.path_of(&refused).exists());
-        assert!(!store.blobs.path_of(&orphan).exists());
-        assert!(store.blobs.path_of(&kept).exists(), "committed bytes stay");
+        assert!(store.blobs.size(&refused).await.is_none());
+        assert!(store.blobs.size(&orphan).await.is_none());
+        assert!(
+            store.blobs.size(&kept).await.is_some(),
+            "committed bytes stay"
+        );
+        assert!(!store.blobs.path_of(&refused).exists(), "nor a cached copy");
         assert!(store.db.blob_size(&refused).await.expect("db").is_none());
         assert!(
             store

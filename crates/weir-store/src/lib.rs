@@ -32,6 +32,7 @@ pub mod mail;
 pub mod releases;
 pub mod repos;
 pub mod research;
+pub mod s3;
 pub mod sessions;
 pub mod tlog;
 pub mod tokens;
@@ -45,6 +46,7 @@ pub use db::{Backend, Db};
 pub use exports::Export;
 pub use identity::{AttestationRecord, Identity};
 pub use repos::{CommitInfo, CommitOp, Gating, NewCommit, RefInfo, RefKind, Repo};
+pub use s3::S3Settings;
 pub use tokens::TokenInfo;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,9 @@ pub enum StoreError {
     },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store's configuration cannot be used (an S3 URL, say); the message says why.
+    #[error("{0}")]
+    Config(String),
     /// A bound checked inside a transaction was reached.
     #[error("{0}")]
     LimitReached(String),
@@ -134,7 +139,22 @@ impl Store {
     #[doc(hidden)]
     pub async fn open_test(data_dir: &Path) -> Result<Store> {
         let url = Db::fresh_test_database().await?;
-        Store::open(data_dir, url.as_deref()).await
+        Store::open_with(data_dir, url.as_deref(), test_s3().as_ref()).await
+    }
+
+    /// Opens the registry's state as [`Store::open`] does, with the blobs on the S3-compatible
+    /// store `blobs` when given (the data dir's `blobs/` is then this replica's cache of them).
+    pub async fn open_with(
+        data_dir: &Path,
+        database: Option<&str>,
+        blobs: Option<&S3Settings>,
+    ) -> Result<Store> {
+        let mut store = Store::open(data_dir, database).await?;
+        if let Some(settings) = blobs {
+            let remote = s3::Remote::open(settings).map_err(StoreError::Config)?;
+            store.blobs = BlobStore::open_remote(&data_dir.join("blobs"), remote)?;
+        }
+        Ok(store)
     }
 
     /// Opens the registry's state under `data_dir` (created if needed, 0700): the database at
@@ -178,6 +198,26 @@ impl Store {
             database_url: database.map(str::to_string),
         })
     }
+}
+
+/// For tests: blobs on the S3-compatible server `WEIR_TEST_S3` names (its URL), in the bucket
+/// `WEIR_TEST_S3_BUCKET` (default `weir-test`, which must exist), under a fresh prefix per test.
+#[doc(hidden)]
+pub fn test_s3() -> Option<S3Settings> {
+    let endpoint = std::env::var("WEIR_TEST_S3")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let bucket = std::env::var("WEIR_TEST_S3_BUCKET").unwrap_or_else(|_| "weir-test".into());
+    let prefix: String = (0..12)
+        .map(|_| char::from(b"0123456789abcdef"[rand::random_range(0..16)]))
+        .collect();
+    Some(S3Settings {
+        url: format!("s3://{bucket}/t-{prefix}"),
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("weir-test".into()),
+        secret_access_key: Some("weir-test-secret".into()),
+    })
 }
 
 pub(crate) fn now() -> i64 {

@@ -1239,20 +1239,22 @@ impl Store {
                 if weir_core::is_lfs(path, *size) {
                     continue;
                 }
-                let file = self.blobs.path_of(sha256);
                 let len = *size;
-                let oid = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-                    let bytes = std::fs::read(&file)?;
+                let bytes = self
+                    .blobs
+                    .read_prefix(sha256, len)
+                    .await
+                    .map_err(|source| StoreError::Io {
+                        path: self.blobs.path_of(sha256),
+                        source,
+                    })?;
+                let oid = tokio::task::spawn_blocking(move || {
                     let mut h = BlobHasher::new(len);
                     h.update(&bytes);
-                    Ok(h.finish())
+                    h.finish()
                 })
                 .await
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                .map_err(|source| StoreError::Io {
-                    path: self.blobs.path_of(sha256),
-                    source,
-                })?;
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.insert(path.clone(), oid);
             }
         }

@@ -21,6 +21,21 @@ pub struct Config {
     /// The database, when not the data dir's SQLite file: `postgres://USER[:PASSWORD]@HOST:PORT/DB`
     /// (several replicas share one). Printed with its password hidden.
     pub database: Option<String>,
+    /// The blobs, when not the data dir's `blobs/`: an S3-compatible store, `s3://BUCKET[/PREFIX]`
+    /// (several replicas share one; the data dir's `blobs/` becomes this replica's cache).
+    pub blobs: Option<String>,
+    /// The S3 API's URL (e.g. `http://127.0.0.1:9000`; unset: AWS), its region, and the access
+    /// key: its id, and a file holding the secret (never the secret itself). Unset, the
+    /// standard `AWS_*` environment variables are read.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key_file: Option<PathBuf>,
+    /// With blobs on S3: `redirect` sends downloads of T0/T1 LFS files to a presigned URL of the
+    /// object store; `proxy` streams every download through the server.
+    pub blob_downloads: String,
+    /// How long a presigned download URL stays valid (seconds).
+    pub blob_url_ttl_secs: u64,
     /// Address to bind.
     pub listen: SocketAddr,
     /// Base URL written into responses (default: http://LISTEN).
@@ -104,6 +119,13 @@ impl Default for Config {
         Config {
             data: PathBuf::from("./weir-data"),
             database: None,
+            blobs: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key_file: None,
+            blob_downloads: "redirect".into(),
+            blob_url_ttl_secs: 300,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             log_interval_ms: 1000,
@@ -129,9 +151,16 @@ impl Default for Config {
 }
 
 /// The environment variables read (`WEIR_` + the field name in upper case).
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 28] = [
     "data",
     "database",
+    "blobs",
+    "s3_endpoint",
+    "s3_region",
+    "s3_access_key_id",
+    "s3_secret_access_key_file",
+    "blob_downloads",
+    "blob_url_ttl_secs",
     "listen",
     "public_url",
     "log_interval_ms",
@@ -169,6 +198,26 @@ pub struct ConfigArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// The blobs on an S3-compatible store: s3://BUCKET[/PREFIX] [default: the data dir's blobs/].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blobs: Option<String>,
+    /// The S3 API's URL, e.g. http://127.0.0.1:9000 [default: AWS].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// With blobs on S3: redirect (T0/T1 LFS downloads go to a presigned URL) or proxy [default: redirect].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_downloads: Option<String>,
+    /// How long a presigned download URL stays valid, in seconds [default: 300].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_url_ttl_secs: Option<u64>,
     /// Address to bind [default: 127.0.0.1:8080].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -294,6 +343,20 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
             "upload_link_ttl_secs must be at least 60 (the client needs time to upload)"
         ));
     }
+    if !matches!(c.blob_downloads.as_str(), "redirect" | "proxy") {
+        return Err(anyhow!(
+            "blob_downloads is redirect or proxy, not {:?}",
+            c.blob_downloads
+        ));
+    }
+    if !(10..=3600).contains(&c.blob_url_ttl_secs) {
+        return Err(anyhow!(
+            "blob_url_ttl_secs is 10 to 3600: a presigned URL is a bearer link, keep it short"
+        ));
+    }
+    if let Some(b) = &c.blobs {
+        weir_store::s3::parse_url(b).map_err(|e| anyhow!("blobs: {e}"))?;
+    }
     if !matches!(c.log_format.as_str(), "text" | "json") {
         return Err(anyhow!(
             "log_format is text or json, not {:?}",
@@ -301,6 +364,30 @@ pub fn load(args: &ConfigArgs) -> Result<Config> {
         ));
     }
     Ok(c)
+}
+
+/// Where the blobs are, when not the data dir's `blobs/`: the S3 settings, with the secret read
+/// from its file.
+pub fn s3_settings(c: &Config) -> Result<Option<weir_store::S3Settings>> {
+    let Some(url) = &c.blobs else {
+        return Ok(None);
+    };
+    let secret_access_key = match &c.s3_secret_access_key_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| anyhow!("reading s3_secret_access_key_file {}: {e}", p.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    Ok(Some(weir_store::S3Settings {
+        url: url.clone(),
+        endpoint: c.s3_endpoint.clone(),
+        region: c.s3_region.clone(),
+        access_key_id: c.s3_access_key_id.clone(),
+        secret_access_key,
+    }))
 }
 
 /// The effective configuration as TOML (what `weir config show` prints).

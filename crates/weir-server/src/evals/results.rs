@@ -119,7 +119,12 @@ pub(super) async fn import_result(
                 .next("send the harness's results file as the request body"),
         );
     }
-    let path = state.store.blobs.path_of(&sha);
+    let path = state
+        .store
+        .blobs
+        .local_path(&sha)
+        .await
+        .map_err(|_| ApiError::internal())?;
     let parsed = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&path).map_err(|e| weir_eval::EvalError::Io(e.to_string()))?;
         weir_eval::parse(std::io::BufReader::new(f))
@@ -171,7 +176,7 @@ pub(super) async fn import_result(
 /// Removes a just-ingested blob that nothing references (a rejected upload changes nothing).
 pub(super) async fn forget_blob(state: &AppState, sha: &weir_core::Sha256Hex) {
     if let Ok(None) = state.store.db.blob_size(sha).await {
-        let _ = tokio::fs::remove_file(state.store.blobs.path_of(sha)).await;
+        let _ = state.store.blobs.remove(sha).await;
     }
 }
 
@@ -248,7 +253,13 @@ pub(super) async fn raw_log(
         return Err(e);
     }
     let sha = weir_core::Sha256Hex::parse(&r.raw_log_sha256).map_err(|_| ApiError::internal())?;
-    let file = tokio::fs::File::open(state.store.blobs.path_of(&sha))
+    let path = state
+        .store
+        .blobs
+        .local_path(&sha)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|_| ApiError::internal())?;
     let stream = tokio_util::io::ReaderStream::new(file);

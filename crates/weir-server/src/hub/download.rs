@@ -10,7 +10,7 @@ use crate::extract::{Path, Query};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_DISPOSITION, ETAG};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, ETAG, LOCATION};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -563,7 +563,7 @@ async fn small_file(state: &AppState, file: &FileEntry, plain: Option<bool>) -> 
     let blob = match state.small_blobs.cache.get(&key) {
         Some(b) => b,
         None => {
-            let path = state.store.blobs.path_of(&file.sha256);
+            let path = state.store.blobs.local_path(&file.sha256).await.ok()?;
             let want = file.size;
             let read = tokio::task::spawn_blocking(move || -> std::io::Result<SmallBlob> {
                 use std::io::Read;
@@ -601,6 +601,25 @@ async fn small_file(state: &AppState, file: &FileEntry, plain: Option<bool>) -> 
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.bytes.len()));
     Some(resp)
+}
+
+/// A presigned URL for downloading `file` straight from the object store, when the blobs are on
+/// one, redirects are on, the file is an LFS file (small files are answered here) and the tier
+/// asks nothing of a download beyond the decision already taken (T0, T1).
+async fn presigned(
+    state: &AppState,
+    repo: &weir_store::Repo,
+    file: &FileEntry,
+) -> Option<std::io::Result<String>> {
+    let ttl = state.config.blob_redirect_ttl_secs?;
+    if !file.lfs || repo.tier > weir_core::Tier::T1 {
+        return None;
+    }
+    state
+        .store
+        .blobs
+        .presign_get(&file.sha256, std::time::Duration::from_secs(ttl))
+        .await
 }
 
 /// Largest chunk read from disk at a time when streaming a blob.
@@ -702,16 +721,40 @@ pub async fn resolve(
         user = caller.name().map(|n| n.as_str()).unwrap_or("-"), trace_id, "resolve"
     );
     let plain = plain_request(&req);
-    let mut resp = match small_file(&state, &file, plain).await {
-        Some(r) => r,
-        None => {
-            let blob = state.store.blobs.path_of(&file.sha256);
-            tower_http::services::ServeFile::new(blob)
-                .with_buf_chunk_size(serve_chunk(file.size))
-                .oneshot(req)
-                .await
-                .map_err(|_| ApiError::internal())?
-                .map(Body::new)
+    let mut resp = if let Some(url) = presigned(&state, &repo, &file).await {
+        // Allowed, recorded, and the bytes need no per-recipient treatment: straight from the
+        // object store, through a URL for this one blob that expires soon.
+        let url = url.map_err(|e| {
+            tracing::error!(error = %e, "presigning a download");
+            ApiError::internal()
+        })?;
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = axum::http::StatusCode::FOUND;
+        r.headers_mut().insert(LOCATION, header(&url));
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        state.metrics.download_redirected();
+        r
+    } else {
+        match small_file(&state, &file, plain).await {
+            Some(r) => r,
+            None => {
+                let blob = state
+                    .store
+                    .blobs
+                    .local_path(&file.sha256)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "reading a blob");
+                        ApiError::internal()
+                    })?;
+                tower_http::services::ServeFile::new(blob)
+                    .with_buf_chunk_size(serve_chunk(file.size))
+                    .oneshot(req)
+                    .await
+                    .map_err(|_| ApiError::internal())?
+                    .map(Body::new)
+            }
         }
     };
     let h = resp.headers_mut();
@@ -809,11 +852,15 @@ pub async fn safetensors_metadata(
     if index_file.size > MAX_INDEX {
         return Err(bad(format!("{path} is larger than {MAX_INDEX} bytes")));
     }
-    let blob = state.store.blobs.path_of(&index_file.sha256);
-    let bytes = tokio::fs::read(&blob).await.map_err(|e| {
-        tracing::error!(error = %e, "reading an index blob");
-        ApiError::internal()
-    })?;
+    let bytes = state
+        .store
+        .blobs
+        .read_prefix(&index_file.sha256, MAX_INDEX)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading an index blob");
+            ApiError::internal()
+        })?;
     let index: Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("{path} is not JSON: {e}")))?;
     let shards: BTreeSet<String> = index["weight_map"]
@@ -841,7 +888,10 @@ pub async fn safetensors_metadata(
             .file(&repo, &commit, &p)
             .await?
             .ok_or_else(|| missing(p.as_str()))?;
-        let file = state.store.blobs.path_of(&f.sha256);
+        let file = state.store.blobs.local_path(&f.sha256).await.map_err(|e| {
+            tracing::error!(error = %e, "reading a shard");
+            ApiError::internal()
+        })?;
         let size = f.size;
         let left = MAX_HEADERS_TOTAL.saturating_sub(total);
         let header = tokio::task::spawn_blocking(

@@ -183,7 +183,13 @@ pub(super) async fn attachment(
             )
         })?;
     let sha = weir_core::Sha256Hex::parse(&a.sha256).map_err(|_| ApiError::internal())?;
-    let file = tokio::fs::File::open(state.store.blobs.path_of(&sha))
+    let path = state
+        .store
+        .blobs
+        .local_path(&sha)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|_| ApiError::internal())?;
     let mut r = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();

@@ -4,7 +4,6 @@
 //! commit lists the files by name and size only, so no file's content leaves past the gate.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use askama::Template;
 use axum::extract::State;
@@ -70,17 +69,12 @@ async fn text_of(state: &AppState, f: &weir_core::git::FileEntry) -> Option<Stri
     if f.lfs || f.size > MAX_DIFFED_FILE {
         return None;
     }
-    let file = state.store.blobs.path_of(&f.sha256);
-    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        std::fs::File::open(&file)?
-            .take(MAX_DIFFED_FILE)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
-    })
-    .await
-    .ok()?
-    .ok()?;
+    let bytes = state
+        .store
+        .blobs
+        .read_prefix(&f.sha256, MAX_DIFFED_FILE)
+        .await
+        .ok()?;
     String::from_utf8(bytes).ok()
 }
 

@@ -6,8 +6,6 @@
 //! A repo the viewer may not see answers exactly like a missing one; a reserved first segment
 //! (`/api/…`, `/log/…`) answers the API's JSON 404, as before the UI existed.
 
-use std::io::Read;
-
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -388,21 +386,16 @@ async fn read_card(
     let Some(f) = state.store.db.file(repo, head, &path).await? else {
         return Ok((String::new(), false));
     };
-    let file = state.store.blobs.path_of(&f.sha256);
     let cap = markdown::MAX_RENDERED as u64;
-    let bytes = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        std::fs::File::open(&file)?
-            .take(cap)
-            .read_to_end(&mut buf)?;
-        Ok(buf)
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
-    .map_err(|e| {
-        tracing::warn!(error = %e, "README.md unreadable");
-        ApiError::internal()
-    })?;
+    let bytes = state
+        .store
+        .blobs
+        .read_prefix(&f.sha256, cap)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "README.md unreadable");
+            ApiError::internal()
+        })?;
     let cut = f.size > cap;
     let text = String::from_utf8_lossy(&bytes);
     Ok((markdown::card_html(&text, &repo.repo_id.to_string()), cut))

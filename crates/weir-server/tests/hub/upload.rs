@@ -265,7 +265,7 @@ async fn refused_commits_leave_nothing_after_collection() {
     let refused = weir_core::Sha256Hex::parse(&sha256_hex(b"refused bytes")).expect("sha");
     let kept = weir_core::Sha256Hex::parse(&sha256_hex(b"kept")).expect("sha");
     assert!(
-        app.store.blobs.path_of(&refused).exists(),
+        app.store.blobs.size(&refused).await.is_some(),
         "stored while streaming"
     );
     let later = time::OffsetDateTime::now_utc().unix_timestamp() + 3 * 86_400;
@@ -275,7 +275,7 @@ async fn refused_commits_leave_nothing_after_collection() {
         .await
         .expect("gc");
     assert!(r.blobs_removed >= 1, "{r:?}");
-    assert!(!app.store.blobs.path_of(&refused).exists());
+    assert!(app.store.blobs.size(&refused).await.is_none());
     assert!(
         app.store
             .db
@@ -284,7 +284,7 @@ async fn refused_commits_leave_nothing_after_collection() {
             .expect("db")
             .is_none()
     );
-    assert!(app.store.blobs.path_of(&kept).exists());
+    assert!(app.store.blobs.size(&kept).await.is_some());
     let r = app.get("/alice/m/resolve/main/kept.txt", None).await;
     assert_eq!(r.status(), StatusCode::OK);
 }

@@ -28,12 +28,20 @@ pub async fn run(store: &Store, args: Args) -> Result<()> {
         .await
         .map_err(|e| anyhow!("{e}"))?;
     println!(
-        "{}{} blobs and {} leftover files ({} bytes); {} uncommitted uploads forgotten",
+        "{}{} blobs and {} leftover files ({} bytes); {} uncommitted uploads forgotten{}",
         if dry_run { "would remove " } else { "removed " },
         r.blobs_removed,
         r.orphan_files_removed,
         r.bytes_freed,
-        r.uploads_forgotten
+        r.uploads_forgotten,
+        if r.cache_files_evicted > 0 {
+            format!(
+                "; {} cached copies evicted (the object store keeps them)",
+                r.cache_files_evicted
+            )
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

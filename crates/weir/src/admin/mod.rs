@@ -36,6 +36,19 @@ pub struct Args {
     /// postgres://USER@HOST:PORT/DB.
     #[arg(long, env = "WEIR_DATABASE")]
     database: Option<String>,
+    /// The registry's blobs when on an S3-compatible store: s3://BUCKET[/PREFIX] (with
+    /// WEIR_S3_ENDPOINT, WEIR_S3_REGION, WEIR_S3_ACCESS_KEY_ID and
+    /// WEIR_S3_SECRET_ACCESS_KEY_FILE, or the AWS_* variables).
+    #[arg(long, env = "WEIR_BLOBS")]
+    blobs: Option<String>,
+    #[arg(long, env = "WEIR_S3_ENDPOINT", hide = true)]
+    s3_endpoint: Option<String>,
+    #[arg(long, env = "WEIR_S3_REGION", hide = true)]
+    s3_region: Option<String>,
+    #[arg(long, env = "WEIR_S3_ACCESS_KEY_ID", hide = true)]
+    s3_access_key_id: Option<String>,
+    #[arg(long, env = "WEIR_S3_SECRET_ACCESS_KEY_FILE", hide = true)]
+    s3_secret_access_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -151,11 +164,24 @@ pub async fn run(args: Args) -> Result<()> {
                 "weir admin backup and restore copy the embedded SQLite database; for a PostgreSQL database use pg_dump/pg_restore (or its own backups) with a copy of the data dir's keys (see README, Deployment)"
             )
         }
+        AdminCommand::Restore { .. } | AdminCommand::Backup { .. } if args.blobs.is_some() => {
+            anyhow::bail!(
+                "weir admin backup and restore copy the data dir's blobs; blobs on S3 are kept by the bucket (versioning or replication), beside a dump of the database and a copy of the keys (see README, Deployment)"
+            )
+        }
         AdminCommand::Restore { input } => return restore::run(&args.data, input).await,
         AdminCommand::Backup { out } => return backup::run(&args.data, out).await,
         _ => {}
     }
-    let store = open_store(&args.data, args.database.as_deref()).await?;
+    let s3 = crate::config::s3_settings(&crate::config::Config {
+        blobs: args.blobs.clone(),
+        s3_endpoint: args.s3_endpoint.clone(),
+        s3_region: args.s3_region.clone(),
+        s3_access_key_id: args.s3_access_key_id.clone(),
+        s3_secret_access_key_file: args.s3_secret_access_key_file.clone(),
+        ..crate::config::Config::default()
+    })?;
+    let store = open_store(&args.data, args.database.as_deref(), s3.as_ref()).await?;
     if let Some(instead) = board_decides(&args.command)
         && weir_registry::board::governed(&store).await?
     {

@@ -130,7 +130,7 @@ async fn stage_into(stage: &Path, input: &Path, meta: &serde_json::Value) -> Res
     }
     // Opening it applies any migration newer than the backup; it must be the registry backed
     // up: the same log, the same blobs.
-    let store = open_store(stage, None).await?;
+    let store = open_store(stage, None, None).await?;
     let head = store.db.log_head().await.map_err(|e| anyhow!("{e}"))?;
     let known = store.db.blob_manifest().await.map_err(|e| anyhow!("{e}"))?;
     store.db.close().await;

@@ -160,10 +160,14 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(weir_registry::keys::write_secret(path, bytes)?)
 }
 
-/// Opens the state of a registry: its data dir, and the database at `database` when given
-/// (else the SQLite file in the data dir).
-pub async fn open_store(data: &Path, database: Option<&str>) -> Result<Store> {
-    Store::open(data, database)
+/// Opens the state of a registry: its data dir, the database at `database` when given (else the
+/// SQLite file in the data dir), and the blobs on `blobs` when given (else the data dir's).
+pub async fn open_store(
+    data: &Path,
+    database: Option<&str>,
+    blobs: Option<&weir_store::S3Settings>,
+) -> Result<Store> {
+    Store::open_with(data, database, blobs)
         .await
         .with_context(|| match database {
             Some(url) => format!(

@@ -68,7 +68,8 @@ pub async fn run(serve_args: Args) -> Result<()> {
             .with_writer(std::io::stderr)
             .init();
     }
-    let store = open_store(&args.data, args.database.as_deref()).await?;
+    let s3 = crate::config::s3_settings(&args)?;
+    let store = open_store(&args.data, args.database.as_deref(), s3.as_ref()).await?;
     let public_url = args
         .public_url
         .clone()
@@ -159,6 +160,8 @@ pub async fn run(serve_args: Args) -> Result<()> {
                 stall_timeout: std::time::Duration::from_secs(args.stall_timeout),
                 ..Default::default()
             },
+            blob_redirect_ttl_secs: (args.blob_downloads == "redirect")
+                .then_some(args.blob_url_ttl_secs),
         },
     );
     let state = match &args.smtp_url {
