@@ -39,7 +39,13 @@ async fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_data_dir(dir.path()).await.expect("store");
+    // WEIR_BENCH_DATABASE=postgres://… measures on an (empty) PostgreSQL database instead.
+    let database = std::env::var("WEIR_BENCH_DATABASE")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let store = Store::open(dir.path(), database.as_deref())
+        .await
+        .expect("store");
     // The events are about a public repo, as a gated download's are (an event about a private
     // or missing repo is sealed, which the writer computes when the sender did not guess it).
     store

@@ -151,13 +151,27 @@ pub fn redacted(url: &str) -> String {
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
+    // A password can also be a query parameter (`?password=…`, which sqlx accepts).
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
             let hidden = if userinfo.contains(':') { ":***" } else { "" };
             format!("{scheme}://{user}{hidden}@{host}{tail}")
         }
-        None => url.to_string(),
+        None => format!("{scheme}://{authority}{tail}"),
     }
 }
 
@@ -184,6 +198,10 @@ mod tests {
         assert_eq!(
             super::redacted("postgres://a:b:c@h/d"),
             "postgres://a:***@h/d"
+        );
+        assert_eq!(
+            super::redacted("postgres://weir@db/weir?sslmode=require&password=hunter2&x=1"),
+            "postgres://weir@db/weir?sslmode=require&password=***&x=1"
         );
         assert_eq!(super::redacted("nonsense"), "(not a URL)");
     }

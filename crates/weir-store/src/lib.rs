@@ -124,13 +124,16 @@ pub struct Store {
     /// same state with it). Holds any password the URL holds: never log it whole (see
     /// [`dialect::redacted`]).
     pub database_url: Option<String>,
+    /// The S3 store of the blobs, when not the data dir (another process opens the same state
+    /// with it). Holds any secret key given: never log it (its `Debug` hides the secret).
+    pub blob_settings: Option<S3Settings>,
 }
 
 impl Store {
     /// Opens (creating if needed) the embedded default under `data_dir`: `weir.db` (SQLite, WAL)
     /// and `blobs/`. Migrations run; temp files left by a crash are removed.
     pub async fn open_data_dir(data_dir: &Path) -> Result<Store> {
-        Store::open(data_dir, None).await
+        Store::open_with(data_dir, None, None).await
     }
 
     /// For tests: on a fresh PostgreSQL database when `WEIR_TEST_POSTGRES` names a server
@@ -149,10 +152,16 @@ impl Store {
         database: Option<&str>,
         blobs: Option<&S3Settings>,
     ) -> Result<Store> {
-        let mut store = Store::open(data_dir, database).await?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        same_registry(data_dir, database, blobs)?;
+        let mut store = Store::open_parts(data_dir, database).await?;
         if let Some(settings) = blobs {
             let remote = s3::Remote::open(settings).map_err(StoreError::Config)?;
             store.blobs = BlobStore::open_remote(&data_dir.join("blobs"), remote)?;
+            store.blob_settings = Some(settings.clone());
         }
         Ok(store)
     }
@@ -161,6 +170,10 @@ impl Store {
     /// `database` (a `postgres://` URL), or else `weir.db` (SQLite) in the data dir; the blobs
     /// under `blobs/`. Migrations run; temp files left by a crash are removed.
     pub async fn open(data_dir: &Path, database: Option<&str>) -> Result<Store> {
+        Store::open_with(data_dir, database, None).await
+    }
+
+    async fn open_parts(data_dir: &Path, database: Option<&str>) -> Result<Store> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -196,7 +209,72 @@ impl Store {
             classify_lock: Default::default(),
             fact_reads: std::sync::Arc::new(tokio::sync::Semaphore::new(facts::CONCURRENT_READS)),
             database_url: database.map(str::to_string),
+            blob_settings: None,
         })
+    }
+}
+
+/// The file in a data dir that names the database and the blob store it was first opened with.
+const STORE_FILE: &str = "store.json";
+
+/// Refuses to open `data_dir` with another database or blob store than the one it was first
+/// opened with (recorded in [`STORE_FILE`], without any password): a start that forgot
+/// `--database` would otherwise make a second, empty registry signing with the same keys, and
+/// one that forgot `--blobs` would keep uploads on a cache no other replica reads.
+fn same_registry(
+    data_dir: &Path,
+    database: Option<&str>,
+    blobs: Option<&S3Settings>,
+) -> Result<()> {
+    let db = match database {
+        Some(url) => {
+            let r = dialect::redacted(url);
+            r.split_once('?').map_or(r.clone(), |(u, _)| u.to_string())
+        }
+        None => "sqlite: weir.db in the data dir".to_string(),
+    };
+    let store = match blobs {
+        Some(b) => {
+            let (bucket, prefix) = s3::parse_url(&b.url).map_err(StoreError::Config)?;
+            format!("s3://{bucket}/{prefix}")
+        }
+        None => "blobs/ in the data dir".to_string(),
+    };
+    let want = serde_json::json!({"database": db, "blobs": store});
+    let path = data_dir.join(STORE_FILE);
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let had: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Config(format!("{} is damaged: {e}", path.display())))?;
+            if had != want {
+                let show =
+                    |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("?").to_string();
+                return Err(StoreError::Config(format!(
+                    "the data dir {} belongs to the registry with the database {} and the blobs {}, not {} and {}: give the same --database and --blobs (each replica's data dir serves one registry; to move one, edit {} after moving its data)",
+                    data_dir.display(),
+                    show(&had, "database"),
+                    show(&had, "blobs"),
+                    show(&want, "database"),
+                    show(&want, "blobs"),
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let tmp = data_dir.join(format!("{STORE_FILE}.tmp"));
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec_pretty(&want).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )
+            .map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)
+        }
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -227,6 +305,36 @@ pub(crate) fn now() -> i64 {
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn a_data_dir_opens_only_with_the_database_and_blobs_it_was_made_with() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        drop(super::Store::open_data_dir(&data).await.expect("open"));
+        // A start that names another database is refused before it connects anywhere.
+        let other =
+            super::Store::open(&data, Some("postgres://weir:pw@db.invalid:5432/weir")).await;
+        let Err(e) = other else {
+            panic!("opened with another database")
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("give the same --database and --blobs"),
+            "{msg}"
+        );
+        assert!(!msg.contains("pw@"), "no password in the message: {msg}");
+        let s3 = super::S3Settings {
+            url: "s3://weir-blobs/prod".into(),
+            ..Default::default()
+        };
+        assert!(
+            super::Store::open_with(&data, None, Some(&s3))
+                .await
+                .is_err()
+        );
+        // The same settings open it again.
+        super::Store::open_data_dir(&data).await.expect("again");
+    }
 
     #[tokio::test]
     async fn the_data_dir_and_database_are_private_to_the_server() {

@@ -34,7 +34,7 @@ pub struct Args {
     data: PathBuf,
     /// The registry's database when it is not the data dir's SQLite file:
     /// postgres://USER@HOST:PORT/DB.
-    #[arg(long, env = "WEIR_DATABASE")]
+    #[arg(long, env = "WEIR_DATABASE", hide_env_values = true)]
     database: Option<String>,
     /// The registry's blobs when on an S3-compatible store: s3://BUCKET[/PREFIX] (with
     /// WEIR_S3_ENDPOINT, WEIR_S3_REGION, WEIR_S3_ACCESS_KEY_ID and
