@@ -369,13 +369,12 @@ impl Db {
     /// Opens the database a URL names: `postgres://…` (or `postgresql://…`), or
     /// `sqlite://PATH`.
     pub async fn open_url(url: &str) -> Result<Db> {
+        // SQLite is the data dir's own weir.db (created 0600 there), never a file named here.
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Db::open_postgres(url).await
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            Db::open_sqlite(Path::new(path)).await
         } else {
-            Err(crate::StoreError::Corrupt(format!(
-                "unsupported database URL {}: use postgres://USER@HOST:PORT/DB or sqlite://PATH",
+            Err(crate::StoreError::Config(format!(
+                "unsupported database URL {}: use postgres://USER@HOST:PORT/DB, or leave the database unset for the data dir's SQLite file",
                 crate::dialect::redacted(url)
             )))
         }
