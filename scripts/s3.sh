@@ -28,7 +28,7 @@ case "${1:-}" in
     curl -sf -o /dev/null "$WEIR_TEST_S3/$WEIR_TEST_S3_BUCKET" || { cat "$log"; echo "moto_server did not start" >&2; return 1 2>/dev/null || exit 1; }
     ;;
   stop)
-    kill "${2:?the server's pid}" 2>/dev/null || true
+    kill "${2:?the pid of the server}" 2>/dev/null || true
     ;;
   *)
     echo "usage: source scripts/s3.sh start [VENV] | bash scripts/s3.sh stop PID" >&2
