@@ -34,30 +34,102 @@ impl Db {
 
     /// Every blob the database knows: (SHA-256, size), by SHA-256.
     pub async fn blob_manifest(&self) -> Result<Vec<(String, i64)>> {
-        sqlx::query("SELECT sha256, size FROM blobs ORDER BY sha256")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("sha256")?, r.try_get("size")?)))
-            .collect()
+        manifest_on(&self.pool).await
     }
 
     /// The log's head: its size and signed checkpoint (size 0 and none before the first).
     pub async fn log_head(&self) -> Result<LogHead> {
-        let row = sqlx::query("SELECT size, checkpoint FROM log_state WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => LogHead {
-                size: r.try_get("size")?,
-                checkpoint: r.try_get("checkpoint")?,
-            },
-            None => LogHead {
-                size: 0,
-                checkpoint: None,
-            },
-        })
+        log_head_on(&self.pool).await
     }
+
+    /// PostgreSQL: a read-only transaction on a connection of its own whose snapshot is
+    /// exported, so that `pg_dump --snapshot ID` copies exactly the state it reads (the blob
+    /// manifest and the log's head read through it are of the same moment as the dump).
+    pub async fn export_snapshot(&self) -> Result<PgSnapshot> {
+        if self.backend != crate::Backend::Postgres {
+            return Err(StoreError::Config(
+                "an exported snapshot is PostgreSQL's; SQLite is copied with VACUUM INTO".into(),
+            ));
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut conn)
+            .await?;
+        let id: String = sqlx::query("SELECT pg_export_snapshot() AS s")
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("s")?;
+        Ok(PgSnapshot { conn, id })
+    }
+}
+
+async fn manifest_on<'c, E>(e: E) -> Result<Vec<(String, i64)>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("SELECT sha256, size FROM blobs ORDER BY sha256")
+        .fetch_all(e)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("sha256")?, r.try_get("size")?)))
+        .collect()
+}
+
+async fn log_head_on<'c, E>(e: E) -> Result<LogHead>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let row = sqlx::query("SELECT size, checkpoint FROM log_state WHERE id = 1")
+        .fetch_optional(e)
+        .await?;
+    Ok(match row {
+        Some(r) => LogHead {
+            size: r.try_get("size")?,
+            checkpoint: r.try_get("checkpoint")?,
+        },
+        None => LogHead {
+            size: 0,
+            checkpoint: None,
+        },
+    })
+}
+
+/// An exported PostgreSQL snapshot, held open until [`PgSnapshot::close`] (see
+/// [`Db::export_snapshot`]).
+pub struct PgSnapshot {
+    conn: sqlx::AnyConnection,
+    /// The id `pg_dump --snapshot` takes.
+    pub id: String,
+}
+
+impl PgSnapshot {
+    pub async fn blob_manifest(&mut self) -> Result<Vec<(String, i64)>> {
+        manifest_on(&mut self.conn).await
+    }
+
+    pub async fn log_head(&mut self) -> Result<LogHead> {
+        log_head_on(&mut self.conn).await
+    }
+
+    pub async fn close(mut self) {
+        let _ = sqlx::query("COMMIT").execute(&mut self.conn).await;
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+}
+
+/// Whether the PostgreSQL database at `url` has no table yet (a restore's target), checked
+/// without migrating it.
+pub async fn postgres_is_empty(url: &str) -> Result<bool> {
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*)::BIGINT AS n FROM pg_tables WHERE schemaname = current_schema()",
+    )
+    .fetch_one(&mut conn)
+    .await?
+    .try_get("n")?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(n == 0)
 }
 
 impl Db {

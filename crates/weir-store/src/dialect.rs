@@ -175,8 +175,92 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// A `postgres://` URL split for libpq's tools (`pg_dump`, `pg_restore`): the URL without its
+/// password (so it never shows in a process list), and the password (for `PGPASSWORD`).
+pub fn libpq_parts(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut password = None;
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, pw)) => {
+                password = Some(percent_decode(pw));
+                format!("{user}@{host}")
+            }
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| match kv.split_once('=') {
+                    Some((k, v)) if k.eq_ignore_ascii_case("password") => {
+                        password = Some(percent_decode(v));
+                        false
+                    }
+                    _ => !kv.is_empty(),
+                })
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_string(),
+    };
+    (format!("{scheme}://{authority}{tail}"), password)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn libpq_gets_the_url_without_its_password() {
+        assert_eq!(
+            super::libpq_parts("postgres://weir:s3cr%40t@db:5432/weir?sslmode=require"),
+            (
+                "postgres://weir@db:5432/weir?sslmode=require".to_string(),
+                Some("s3cr@t".to_string())
+            )
+        );
+        assert_eq!(
+            super::libpq_parts("postgres://weir@db/weir?password=pw&sslmode=require"),
+            (
+                "postgres://weir@db/weir?sslmode=require".to_string(),
+                Some("pw".to_string())
+            )
+        );
+        assert_eq!(
+            super::libpq_parts("postgres://weir@db/weir"),
+            ("postgres://weir@db/weir".to_string(), None)
+        );
+    }
+
     #[test]
     fn placeholders_are_numbered_outside_literals() {
         assert_eq!(

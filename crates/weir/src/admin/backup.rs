@@ -153,6 +153,176 @@ pub(super) fn secret_files(dir: &Path, follow: bool) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Copies the data dir's key files into `out/secrets` (0700, each 0600); their names.
+fn copy_secrets(data: &Path, out: &Path) -> Result<Vec<String>> {
+    let mut secrets = vec![];
+    for f in secret_files(&data.join("secrets"), true)? {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a UTF-8 name", f.display()))?
+            .to_string();
+        copy_hashed(&f, &out.join("secrets").join(&name), true)?;
+        secrets.push(name);
+    }
+    #[cfg(unix)]
+    if out.join("secrets").exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(out.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(secrets)
+}
+
+/// The format of a backup of a registry on PostgreSQL (and perhaps S3).
+pub const FORMAT_POSTGRES: &str = "weir-backup-postgresql-1";
+
+/// Runs one of PostgreSQL's client tools (`pg_dump`, `pg_restore`) on `database`, the password
+/// passed in `PGPASSWORD`, never on the command line.
+pub(super) async fn libpq_tool(
+    tool: &str,
+    args: &[&std::ffi::OsStr],
+    database: &str,
+) -> Result<()> {
+    let (url, password) = weir_store::dialect::libpq_parts(database);
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(args).arg("--dbname").arg(&url);
+    if let Some(pw) = password {
+        cmd.env("PGPASSWORD", pw);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .map_err(|e| anyhow!("running {tool}: {e}"))?
+        .map_err(|e| {
+        anyhow!(
+            "running {tool}: {e} (install PostgreSQL's client tools, apt-get install postgresql-client, of the server's major version or newer)"
+        )
+    })?;
+    if !out.status.success() {
+        bail!(
+            "{tool} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// `weir admin --database URL [--blobs s3://…] backup OUT`: the database by `pg_dump` of one
+/// exported snapshot, and, read in that same snapshot, the blob manifest and the log's head.
+/// Blobs in the data dir are copied (checked against their names); blobs on S3 stay there (the
+/// bucket's versioning or replication keeps them) and each is checked to be present whole.
+pub async fn run_postgres(
+    data: &Path,
+    out: &Path,
+    database: &str,
+    blobs: Option<&weir_store::S3Settings>,
+) -> Result<()> {
+    if !empty_or_missing(out)? {
+        bail!(
+            "{} is not empty: a backup goes into a new directory",
+            out.display()
+        );
+    }
+    let store = crate::cli::open_store(data, Some(database), blobs).await?;
+    private_dir(out)?;
+    let mut snap = store
+        .db
+        .export_snapshot()
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let manifest = snap.blob_manifest().await.map_err(|e| anyhow!("{e}"))?;
+    let head = snap.log_head().await.map_err(|e| anyhow!("{e}"))?;
+    let dump = out.join("database.dump");
+    let dumped = libpq_tool(
+        "pg_dump",
+        &[
+            "--format=custom".as_ref(),
+            "--no-owner".as_ref(),
+            "--no-privileges".as_ref(),
+            "--snapshot".as_ref(),
+            snap.id.as_ref(),
+            "--file".as_ref(),
+            dump.as_os_str(),
+        ],
+        database,
+    )
+    .await;
+    snap.close().await;
+    dumped?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let mut lines = String::new();
+    let mut bytes = 0u64;
+    let blobs_in = match store.blobs.remote() {
+        Some(remote) => {
+            for (sha, size) in &manifest {
+                let hex = weir_core::Sha256Hex::parse(sha).map_err(|e| anyhow!("{e}"))?;
+                if store.blobs.size(&hex).await != Some(*size as u64) {
+                    bail!(
+                        "blob {sha}, known to the database at the snapshot, is not whole in {} (collected since?): run the backup again",
+                        remote.name
+                    );
+                }
+                bytes += *size as u64;
+                lines.push_str(&format!("{sha} {size}\n"));
+            }
+            remote.name.clone()
+        }
+        None => {
+            let (from_root, to_root) = (data.join("blobs"), out.join("blobs"));
+            for (sha, size) in &manifest {
+                let from = blob_path(&from_root, sha)?;
+                let (got, n) =
+                    copy_hashed(&from, &blob_path(&to_root, sha)?, false).with_context(|| {
+                        format!("blob {sha}, known to the database at the snapshot")
+                    })?;
+                if got != *sha || n != *size as u64 {
+                    bail!(
+                        "blob {sha} in {} does not hash to its name: the store is damaged",
+                        from.display()
+                    );
+                }
+                bytes += n;
+                lines.push_str(&format!("{sha} {size}\n"));
+            }
+            "backup".to_string()
+        }
+    };
+    store.db.close().await;
+    let secrets = copy_secrets(data, out)?;
+    let (db_sha, _) = sha256_file(&dump)?;
+    let meta = json!({
+        "format": FORMAT_POSTGRES,
+        "created_at": weir_registry::clock::iso8601(weir_registry::clock::now()),
+        "database": {"file": "database.dump", "sha256": db_sha, "source": weir_store::dialect::redacted(database)},
+        "log": {"size": head.size, "checkpoint": head.checkpoint},
+        "blobs": {"count": manifest.len(), "bytes": bytes, "in": blobs_in},
+        "secrets": secrets,
+    });
+    write_synced(&out.join("blobs.manifest"), lines.as_bytes())?;
+    write_synced(&out.join("backup.json"), &serde_json::to_vec_pretty(&meta)?)?;
+    std::fs::File::open(out)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", out.display()))?;
+    println!(
+        "backed up {} into {}: the database (pg_dump of one snapshot) at log size {}, {} blobs ({bytes} bytes, {}), {} key files",
+        weir_store::dialect::redacted(database),
+        out.display(),
+        head.size,
+        manifest.len(),
+        if blobs_in == "backup" {
+            "copied".to_string()
+        } else {
+            format!("kept in {blobs_in}")
+        },
+        secrets.len()
+    );
+    Ok(())
+}
+
 pub async fn run(data: &Path, out: &Path) -> Result<()> {
     if !empty_or_missing(out)? {
         bail!(
@@ -205,21 +375,7 @@ pub async fn run(data: &Path, out: &Path) -> Result<()> {
         bytes += n;
         lines.push_str(&format!("{sha} {size}\n"));
     }
-    let mut secrets = vec![];
-    for f in secret_files(&data.join("secrets"), true)? {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| anyhow!("{}: not a UTF-8 name", f.display()))?
-            .to_string();
-        copy_hashed(&f, &out.join("secrets").join(&name), true)?;
-        secrets.push(name);
-    }
-    #[cfg(unix)]
-    if out.join("secrets").exists() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(out.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
-    }
+    let secrets = copy_secrets(data, out)?;
     let (db_sha, _) = sha256_file(&db_copy)?;
     let meta = json!({
         "format": FORMAT,

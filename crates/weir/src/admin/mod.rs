@@ -156,31 +156,47 @@ fn board_decides(command: &AdminCommand) -> Option<&'static str> {
     }
 }
 
-pub async fn run(args: Args) -> Result<()> {
-    // A restore writes a data dir that does not exist yet: nothing is opened before it.
-    match &args.command {
-        AdminCommand::Restore { .. } | AdminCommand::Backup { .. } if args.database.is_some() => {
-            anyhow::bail!(
-                "weir admin backup and restore copy the embedded SQLite database; for a PostgreSQL database use pg_dump/pg_restore (or its own backups) with a copy of the data dir's keys (see README, Deployment)"
-            )
-        }
-        AdminCommand::Restore { .. } | AdminCommand::Backup { .. } if args.blobs.is_some() => {
-            anyhow::bail!(
-                "weir admin backup and restore copy the data dir's blobs; blobs on S3 are kept by the bucket (versioning or replication), beside a dump of the database and a copy of the keys (see README, Deployment)"
-            )
-        }
-        AdminCommand::Restore { input } => return restore::run(&args.data, input).await,
-        AdminCommand::Backup { out } => return backup::run(&args.data, out).await,
-        _ => {}
-    }
-    let s3 = crate::config::s3_settings(&crate::config::Config {
+/// The S3 settings the admin flags and `WEIR_S3_*` variables give, when `--blobs` is set.
+fn s3_settings(args: &Args) -> Result<Option<weir_store::S3Settings>> {
+    crate::config::s3_settings(&crate::config::Config {
         blobs: args.blobs.clone(),
         s3_endpoint: args.s3_endpoint.clone(),
         s3_region: args.s3_region.clone(),
         s3_access_key_id: args.s3_access_key_id.clone(),
         s3_secret_access_key_file: args.s3_secret_access_key_file.clone(),
         ..crate::config::Config::default()
-    })?;
+    })
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    // A restore writes a data dir that does not exist yet: nothing is opened before it.
+    match &args.command {
+        AdminCommand::Restore { .. } | AdminCommand::Backup { .. }
+            if args.blobs.is_some() && args.database.is_none() =>
+        {
+            anyhow::bail!(
+                "a backup of blobs on S3 is taken with the database on PostgreSQL (--database); an embedded SQLite registry keeps its blobs in its data dir"
+            )
+        }
+        AdminCommand::Restore { input } => {
+            let s3 = s3_settings(&args)?;
+            let target = restore::Target {
+                database: args.database.as_deref(),
+                blobs: s3.as_ref(),
+            };
+            return restore::run(&args.data, input, target).await;
+        }
+        AdminCommand::Backup { out } => {
+            return match &args.database {
+                Some(url) => {
+                    backup::run_postgres(&args.data, out, url, s3_settings(&args)?.as_ref()).await
+                }
+                None => backup::run(&args.data, out).await,
+            };
+        }
+        _ => {}
+    }
+    let s3 = s3_settings(&args)?;
     let store = open_store(&args.data, args.database.as_deref(), s3.as_ref()).await?;
     if let Some(instead) = board_decides(&args.command)
         && weir_registry::board::governed(&store).await?

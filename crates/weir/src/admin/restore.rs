@@ -9,10 +9,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::backup::{FORMAT, blob_path, copy_hashed, empty_or_missing, private_dir, secret_files};
+use super::backup::{
+    FORMAT, FORMAT_POSTGRES, blob_path, copy_hashed, empty_or_missing, libpq_tool, private_dir,
+    secret_files,
+};
 use crate::cli::open_store;
 
-pub async fn run(data: &Path, input: &Path) -> Result<()> {
+/// Where a restore writes: the database (`None`: the data dir's SQLite file) and the blobs.
+pub struct Target<'a> {
+    pub database: Option<&'a str>,
+    pub blobs: Option<&'a weir_store::S3Settings>,
+}
+
+pub async fn run(data: &Path, input: &Path, target: Target<'_>) -> Result<()> {
     if !empty_or_missing(data)? {
         bail!(
             "{} is not empty: restore into a new data dir (never over a registry's own)",
@@ -24,12 +33,46 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
             .with_context(|| format!("reading {}/backup.json", input.display()))?,
     )
     .with_context(|| format!("{}/backup.json is not JSON", input.display()))?;
-    if meta["format"] != FORMAT {
+    let postgres = meta["format"] == FORMAT_POSTGRES;
+    if !postgres && meta["format"] != FORMAT {
         bail!(
-            "{} is not a {FORMAT} backup (format {})",
+            "{} is not a weir backup ({FORMAT} or {FORMAT_POSTGRES}; its format is {})",
             input.display(),
             meta["format"]
         );
+    }
+    match (postgres, target.database) {
+        (true, None) => bail!(
+            "{} is a backup of a registry on PostgreSQL: restore it into a new, empty database with --database postgres://… (createdb --locale=C --encoding=UTF8 --template=template0 NAME)",
+            input.display()
+        ),
+        (false, Some(_)) => bail!(
+            "{} is a backup of an embedded SQLite registry: restore it without --database",
+            input.display()
+        ),
+        (true, Some(url)) => {
+            if !weir_store::backup::postgres_is_empty(url)
+                .await
+                .map_err(|e| anyhow!("{}: {e}", weir_store::dialect::redacted(url)))?
+            {
+                bail!(
+                    "the database {} is not empty: restore into a new, empty database (never over a registry's own)",
+                    weir_store::dialect::redacted(url)
+                );
+            }
+        }
+        (false, None) => {}
+    }
+    let blobs_in = meta["blobs"]["in"].as_str().unwrap_or("backup");
+    match (blobs_in, target.blobs) {
+        ("backup", Some(_)) => bail!(
+            "the backup holds its blobs' bytes: restore it without --blobs (a data dir's blobs)"
+        ),
+        ("backup", None) => {}
+        (store, None) => bail!(
+            "the backup's blobs are kept in {store}: restore it with --blobs naming that store (or a copy of it)"
+        ),
+        (_, Some(_)) => {}
     }
     // Everything is copied into a staging directory beside the target and checked there, as
     // it is copied (each file read once); only a staging directory that passed every check
@@ -47,7 +90,7 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
         ".{name}.restoring-{}",
         hex::encode(rand::random::<[u8; 6]>())
     ));
-    let staged = stage_into(&stage, input, &meta).await;
+    let staged = stage_into(&stage, input, &meta, &target).await;
     let summary = match staged {
         Ok(s) => s,
         Err(e) => {
@@ -76,15 +119,27 @@ pub async fn run(data: &Path, input: &Path) -> Result<()> {
 }
 
 /// Copies and checks the backup into `stage`; what it restored, for the summary.
-async fn stage_into(stage: &Path, input: &Path, meta: &serde_json::Value) -> Result<String> {
+async fn stage_into(
+    stage: &Path,
+    input: &Path,
+    meta: &serde_json::Value,
+    target: &Target<'_>,
+) -> Result<String> {
     private_dir(stage)?;
-    let (db_sha, _) = copy_hashed(&input.join("weir.db"), &stage.join("weir.db"), true)?;
+    let db_file = if target.database.is_some() {
+        "database.dump"
+    } else {
+        "weir.db"
+    };
+    // The dump is checked in the staging directory and restored from there (read once).
+    let (db_sha, _) = copy_hashed(&input.join(db_file), &stage.join(db_file), true)?;
     if Some(db_sha.as_str()) != meta["database"]["sha256"].as_str() {
         bail!(
-            "{}/weir.db is not the database the backup wrote (its SHA-256 differs)",
+            "{}/{db_file} is not the database the backup wrote (its SHA-256 differs)",
             input.display()
         );
     }
+    let bytes_here = target.blobs.is_none();
     let manifest = std::fs::read_to_string(input.join("blobs.manifest"))
         .with_context(|| format!("reading {}/blobs.manifest", input.display()))?;
     let mut blobs: Vec<(String, i64)> = vec![];
@@ -95,13 +150,15 @@ async fn stage_into(stage: &Path, input: &Path, meta: &serde_json::Value) -> Res
         let size: i64 = size
             .parse()
             .map_err(|_| anyhow!("blobs.manifest: {line:?}"))?;
-        let from = blob_path(&input.join("blobs"), sha)?;
-        let (got, n) = copy_hashed(&from, &blob_path(&stage.join("blobs"), sha)?, false)?;
-        if got != sha || i64::try_from(n).ok() != Some(size) {
-            bail!(
-                "{} does not hash to its name: the backup is damaged",
-                from.display()
-            );
+        if bytes_here {
+            let from = blob_path(&input.join("blobs"), sha)?;
+            let (got, n) = copy_hashed(&from, &blob_path(&stage.join("blobs"), sha)?, false)?;
+            if got != sha || i64::try_from(n).ok() != Some(size) {
+                bail!(
+                    "{} does not hash to its name: the backup is damaged",
+                    from.display()
+                );
+            }
         }
         blobs.push((sha.to_string(), size));
     }
@@ -128,9 +185,35 @@ async fn stage_into(stage: &Path, input: &Path, meta: &serde_json::Value) -> Res
             "the backup has a log of {log_size} entries but no secrets/log.key: restored, it would sign under a new key"
         );
     }
+    if let Some(url) = target.database {
+        let dump = stage.join(db_file);
+        libpq_tool(
+            "pg_restore",
+            &[
+                "--no-owner".as_ref(),
+                "--no-privileges".as_ref(),
+                "--exit-on-error".as_ref(),
+                "--single-transaction".as_ref(),
+                dump.as_os_str(),
+            ],
+            url,
+        )
+        .await?;
+        std::fs::remove_file(&dump).with_context(|| format!("removing {}", dump.display()))?;
+    }
     // Opening it applies any migration newer than the backup; it must be the registry backed
     // up: the same log, the same blobs.
-    let store = open_store(stage, None, None).await?;
+    let store = open_store(stage, target.database, target.blobs).await?;
+    if target.blobs.is_some() {
+        for (sha, size) in &blobs {
+            let hex = weir_core::Sha256Hex::parse(sha).map_err(|e| anyhow!("{e}"))?;
+            if store.blobs.size(&hex).await != Some(*size as u64) {
+                bail!(
+                    "blob {sha} of the backup is not whole in the blob store: restore the bucket first"
+                );
+            }
+        }
+    }
     let head = store.db.log_head().await.map_err(|e| anyhow!("{e}"))?;
     let known = store.db.blob_manifest().await.map_err(|e| anyhow!("{e}"))?;
     store.db.close().await;
