@@ -1011,13 +1011,22 @@ pub fn visible_votes(
 /// jobs stay queued and run.
 pub async fn recover(store: &Store) -> Result<usize, ServiceError> {
     let ctx = Context::local("weir", "weir-job-runner");
-    let jobs = store.db.running_jobs().await?;
-    for j in &jobs {
+    let mut failed = 0;
+    for j in store.db.running_jobs().await? {
+        // Another replica's job, still running, holds its run lease (taken in the claim's own
+        // transaction): left alone. A job whose runner is gone holds none.
+        if store.db.job_is_held(j.id).await? {
+            continue;
+        }
         let repo = store.db.repo(&j.repo).await?;
-        refuse_start(store, &ctx, j, repo.as_ref(), "interrupted").await?;
+        refuse_start(store, &ctx, &j, repo.as_ref(), "interrupted").await?;
+        failed += 1;
     }
-    Ok(jobs.len())
+    Ok(failed)
 }
+
+/// How often the queue looks for jobs whose runner is gone (a replica killed mid-job).
+const RECOVER_EVERY: Duration = Duration::from_secs(30);
 
 /// Milliseconds as seconds rounded to a tenth: the metering everyone sees carries no more bits
 /// than it needs (a job's exact CPU time or memory would be a channel out of the sandbox).
@@ -1078,6 +1087,7 @@ pub async fn run_queue(
     if let Err(e) = recover(&store).await {
         tracing::error!(error = %e, "recovering interrupted jobs");
     }
+    let mut last_recovery = tokio::time::Instant::now();
     let slots = Arc::new(tokio::sync::Mutex::new(enclave.sandbox.slots().to_vec()));
     let free = Arc::new(tokio::sync::Semaphore::new(enclave.sandbox.slots().len()));
     tokio::pin!(shutdown);
@@ -1089,7 +1099,13 @@ pub async fn run_queue(
                 Err(_) => return,
             },
         };
-        let job = match store.db.claim_next_job(crate::clock::now()).await {
+        if last_recovery.elapsed() >= RECOVER_EVERY {
+            last_recovery = tokio::time::Instant::now();
+            if let Err(e) = recover(&store).await {
+                tracing::warn!(error = %e, "recovering interrupted jobs");
+            }
+        }
+        let (job, lease) = match store.db.claim_next_job_leased(crate::clock::now()).await {
             Ok(Some(j)) => j,
             Ok(None) => {
                 drop(permit);
@@ -1115,7 +1131,10 @@ pub async fn run_queue(
         tokio::spawn(async move {
             let id = job.id;
             let copy = job.clone();
-            if let Err(e) = run_one(&store, &enclave, &slot, job).await {
+            // Held while it runs: another replica's recovery leaves it alone.
+            let ran = run_one(&store, &enclave, &slot, job).await;
+            lease.release().await;
+            if let Err(e) = ran {
                 tracing::error!(job = id, error = %e, "running a job");
                 // Never leave it running: it fails, with its event.
                 let ctx = Context::local("weir", "weir-job-runner");

@@ -1277,3 +1277,50 @@ async fn a_lapsed_attestation_stops_a_queued_job() {
     );
     assert_eq!(v["outputs"], json!([]));
 }
+
+/// Replicas on one PostgreSQL database: a job claimed by one (its run lease held) is left alone
+/// by another's recovery, and recovered once its runner is gone (the lease's connection closed).
+#[tokio::test]
+async fn recovery_leaves_a_job_another_replica_runs_alone() {
+    let Some(w) = world(false, 3600).await else {
+        return;
+    };
+    let (_, a) = submit(&w, &w.grace, command("acme/restricted", "true")).await;
+    let a = a["id"].as_i64().expect("a");
+    let (claimed, lease) = w
+        .app
+        .store
+        .db
+        .claim_next_job_leased(weir_registry::clock::now())
+        .await
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(claimed.id, a);
+    if w.app.store.db.backend() != weir_store::Backend::Postgres {
+        // One process: nothing else can be running it.
+        assert!(!w.app.store.db.job_is_held(a).await.expect("held"));
+        return;
+    }
+    assert!(w.app.store.db.job_is_held(a).await.expect("held"));
+    let failed = weir_registry::jobs::recover(&w.app.store)
+        .await
+        .expect("recover");
+    assert_eq!(failed, 0, "a job whose runner lives is not interrupted");
+    let v = w
+        .app
+        .json(&format!("/api/v1/jobs/{a}"), Some(&w.grace))
+        .await;
+    assert_eq!(v["state"], "running");
+    // The runner's process dies: its lease's connection closes.
+    lease.release().await;
+    assert!(!w.app.store.db.job_is_held(a).await.expect("held"));
+    let failed = weir_registry::jobs::recover(&w.app.store)
+        .await
+        .expect("recover");
+    assert_eq!(failed, 1);
+    let v = finished(&w, a).await;
+    assert_eq!(
+        (v["state"].as_str(), v["ending"].as_str()),
+        (Some("failed"), Some("interrupted"))
+    );
+}

@@ -344,25 +344,10 @@ impl Db {
     /// holds every slot.
     pub async fn claim_next_job(&self, at: i64) -> Result<Option<Job>> {
         let mut tx = self.begin_write().await?;
-        let next = sqlx::query(
-            "SELECT j.id FROM research_jobs j WHERE j.state = 'queued'
-               AND NOT EXISTS (SELECT 1 FROM research_jobs r
-                               WHERE r.project_id = j.project_id AND r.state = 'running')
-             ORDER BY j.id LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(next) = next else {
+        let Some(id) = next_claimable(&mut tx).await? else {
             return Ok(None);
         };
-        let id: i64 = next.try_get("id")?;
-        sqlx::query(
-            "UPDATE research_jobs SET state = 'running', started_at = $1 WHERE id = $2 AND state = 'queued'",
-        )
-        .bind(at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        mark_running(&mut tx, id, at).await?;
         tx.commit().await?;
         self.job(id).await
     }
@@ -457,6 +442,65 @@ impl Db {
             .iter()
             .map(job_from_row)
             .collect()
+    }
+
+    /// [`Db::claim_next_job`] with the job's run lease: on PostgreSQL a session advisory lock
+    /// taken on a connection of its own inside the very transaction that marks the job running,
+    /// so no other process ever sees the job running without its lease held. The lease ends
+    /// with its connection (the runner's process dying included), which is how another replica's
+    /// recovery tells a job still running somewhere from one whose runner is gone. On SQLite
+    /// (one process) there is nothing to hold.
+    pub async fn claim_next_job_leased(&self, at: i64) -> Result<Option<(Job, JobLease)>> {
+        if self.backend != crate::Backend::Postgres {
+            return Ok(self
+                .claim_next_job(at)
+                .await?
+                .map(|j| (j, JobLease { conn: None })));
+        }
+        // A connection of its own only when there is something to claim.
+        if sqlx::query("SELECT 1 AS x FROM research_jobs WHERE state = 'queued' LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let id = {
+            let mut tx = crate::dialect::begin_write_on(&mut conn, self.backend).await?;
+            let Some(id) = next_claimable(&mut *tx).await? else {
+                return Ok(None); // the connection closes with `conn`
+            };
+            sqlx::query("SELECT pg_advisory_lock($1, $2)")
+                .bind(JOB_LEASE_CLASS)
+                .bind(job_lease_key(id))
+                .execute(&mut *tx)
+                .await?;
+            mark_running(&mut *tx, id, at).await?;
+            tx.commit().await?;
+            id
+        };
+        Ok(self
+            .job(id)
+            .await?
+            .map(|j| (j, JobLease { conn: Some(conn) })))
+    }
+
+    /// Whether some process holds job `id`'s run lease (always false on SQLite).
+    pub async fn job_is_held(&self, id: i64) -> Result<bool> {
+        if self.backend != crate::Backend::Postgres {
+            return Ok(false);
+        }
+        let held = sqlx::query(
+            "SELECT 1 AS x FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND classid = CAST($1 AS OID) AND objid = CAST($2 AS OID) AND objsubid = 2",
+        )
+        .bind(i64::from(JOB_LEASE_CLASS))
+        .bind(i64::from(job_lease_key(id)))
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some();
+        Ok(held)
     }
 
     /// CPU milliseconds charged to a project so far.
@@ -697,4 +741,54 @@ pub struct OutputChecker {
     pub reason: String,
     pub added_at: i64,
     pub revoked_at: Option<i64>,
+}
+
+/// The first key of every job's run lease (two-key advisory locks: this class, the job).
+const JOB_LEASE_CLASS: i32 = 0x7765_6a62; // "wejb"
+
+/// The second key of job `id`'s run lease (ids beyond 2^31 share keys: a lease then also covers
+/// another job, which only delays that one's recovery).
+fn job_lease_key(id: i64) -> i32 {
+    (id & 0x7fff_ffff) as i32
+}
+
+/// A job's run lease (see [`Db::hold_job`]); released by [`JobLease::release`] or when dropped
+/// (its connection closes).
+pub struct JobLease {
+    conn: Option<sqlx::AnyConnection>,
+}
+
+impl JobLease {
+    pub async fn release(self) {
+        if let Some(conn) = self.conn {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+/// The next queued job whose project runs none (in the claim's write transaction).
+async fn next_claimable(conn: &mut sqlx::AnyConnection) -> Result<Option<i64>> {
+    let next = sqlx::query(
+        "SELECT j.id FROM research_jobs j WHERE j.state = 'queued'
+           AND NOT EXISTS (SELECT 1 FROM research_jobs r
+                           WHERE r.project_id = j.project_id AND r.state = 'running')
+         ORDER BY j.id LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match next {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}
+
+async fn mark_running(conn: &mut sqlx::AnyConnection, id: i64, at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE research_jobs SET state = 'running', started_at = $1 WHERE id = $2 AND state = 'queued'",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
