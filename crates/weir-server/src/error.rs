@@ -467,6 +467,20 @@ impl From<StoreError> for ApiError {
                 msg,
             )
             .next("bundle the files into one archive"),
+            // PostgreSQL's TEXT holds no NUL (U+0000) and no bytes its encoding lacks: the
+            // input's fault, not the server's.
+            StoreError::Db(ref err)
+                if err
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "22021" || c == "22P05") =>
+            {
+                ApiError::bad_request(
+                    ErrorCode::InvalidText,
+                    "text must not contain NUL (U+0000) characters",
+                )
+                .next("remove the NUL characters and send it again")
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal()

@@ -355,3 +355,39 @@ async fn every_error_has_the_json_envelope() {
     )
     .await;
 }
+
+/// A NUL in free text is the input's fault on every engine: refused by the route's own checks,
+/// stored as given (SQLite) or a 400 (PostgreSQL's TEXT holds none), never a 500.
+#[tokio::test]
+async fn a_nul_in_free_text_is_never_a_server_error() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", Scope::Write).await;
+    app.repo("alice/m", false).await;
+    let head = app.head_of("alice/m", "main").await;
+    let r = app
+        .req(Method::POST, "/api/v1/incidents", Some(&alice))
+        .json(
+            &json!({"repo": "alice/m", "kind": "incident", "class": "cyber",
+                      "summary": "before\u{0}after", "revisions": [head]}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // A commit message goes to the database as given.
+    let body = format!(
+        "{}\n{}",
+        json!({"key": "header", "value": {"summary": "nul \u{0} here"}}),
+        json!({"key": "file", "value": {"path": "a.txt", "content": "aGk=", "encoding": "base64"}}),
+    );
+    let r = app.raw_commit("alice/m", "main", &alice, body).await;
+    if app.store.db.backend() == weir_store::Backend::Postgres {
+        expect_error(r, StatusCode::BAD_REQUEST, "invalid_text").await;
+    } else {
+        assert!(
+            r.status().is_success() || r.status().is_client_error(),
+            "{}",
+            r.status()
+        );
+    }
+}
