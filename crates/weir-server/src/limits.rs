@@ -2,8 +2,9 @@
 //! identity (anonymous reports and attachments, evidence): fixed windows counted in memory.
 //!
 //! The table is bounded: when it grows past [`MAX_KEYS`] entries, expired windows are dropped,
-//! and if it is still full the oldest windows go first. Each replica counts on its own (a
-//! scale-out deployment divides the limit across replicas at worst).
+//! and if it is still full the oldest windows go first. Each replica counts on its own, so N
+//! replicas allow up to N times these limits; failed sign-ins, where that would multiply
+//! password guesses, are counted in the database instead (`weir_store::rates`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -152,15 +152,27 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "card_terms",
         include_str!("../migrations/sqlite/0030_card_terms.sql"),
     ),
+    (
+        31,
+        "rate windows",
+        include_str!("../migrations/sqlite/0031_rate_windows.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the schema the SQLite ones reach, in PostgreSQL's types, then
 /// any later change in both directories.
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "rate windows",
+        include_str!("../migrations/postgres/0002_rate_windows.sql"),
+    ),
+];
 
 /// A PostgreSQL connection pool, each connection set up by [`crate::dialect::postgres_session`].
 async fn postgres_pool(url: &str) -> Result<AnyPool> {

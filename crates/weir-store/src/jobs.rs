@@ -468,7 +468,7 @@ impl Db {
         let mut conn = self.pool.acquire().await?.detach();
         let id = {
             let mut tx = crate::dialect::begin_write_on(&mut conn, self.backend).await?;
-            let Some(id) = next_claimable(&mut *tx).await? else {
+            let Some(id) = next_claimable(&mut tx).await? else {
                 return Ok(None); // the connection closes with `conn`
             };
             sqlx::query("SELECT pg_advisory_lock($1, $2)")
@@ -476,7 +476,7 @@ impl Db {
                 .bind(job_lease_key(id))
                 .execute(&mut *tx)
                 .await?;
-            mark_running(&mut *tx, id, at).await?;
+            mark_running(&mut tx, id, at).await?;
             tx.commit().await?;
             id
         };

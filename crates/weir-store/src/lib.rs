@@ -29,6 +29,7 @@ pub mod incidents;
 pub mod jobs;
 pub mod listing;
 pub mod mail;
+pub mod rates;
 pub mod releases;
 pub mod repos;
 pub mod research;

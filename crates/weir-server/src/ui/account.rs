@@ -135,11 +135,20 @@ pub(super) async fn login(
         ),
         (format!("sign-in:name:{name}"), FAILED_PER_NAME),
     ];
-    for (i, (key, limit)) in keys.iter().enumerate() {
-        if let Err(wait) = state.limiter.take(key, 1, *limit, at) {
-            for (k, _) in &keys[..i] {
-                state.limiter.give_back(k, 1);
-            }
+    // Counted in the database: every replica counts against the same limits.
+    let rates: Vec<(String, weir_store::rates::Rate)> = keys
+        .iter()
+        .map(|(k, l)| {
+            let rate = weir_store::rates::Rate {
+                max: l.max as i64,
+                window_secs: l.window_secs,
+            };
+            (k.clone(), rate)
+        })
+        .collect();
+    match state.store.db.take_rates(&rates, at).await {
+        Ok(Ok(())) => {}
+        Ok(Err(wait)) => {
             return viewer.error(
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -149,12 +158,14 @@ pub(super) async fn login(
                 .next(format!("wait {wait} seconds and try again")),
             );
         }
+        Err(e) => return viewer.error(ApiError::from(e)),
     }
     match weir_registry::accounts::sign_in(&state.store, &form.name, &form.password, at).await {
         Ok(signed) => {
             // Only failures count.
-            for (k, _) in &keys {
-                state.limiter.give_back(k, 1);
+            let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+            if let Err(e) = state.store.db.give_back_rates(&names).await {
+                tracing::warn!(error = %e, "giving back sign-in attempts");
             }
             let mut resp = super::see_other(&super::local_path(&form.next));
             set_cookie(

@@ -1,0 +1,6 @@
+-- Rate-limit windows shared by every replica (failed sign-ins): a key, its window's start, its count.
+CREATE TABLE rate_windows (
+    rate_key TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    used BIGINT NOT NULL
+);
