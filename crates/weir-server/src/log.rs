@@ -59,7 +59,9 @@ pub fn spawn_sequencer(state: AppState) {
                 lease = None;
             }
             if lease.is_none() {
-                match state.store.db.try_sequencer_lease().await {
+                // Pinged every round: idle for ten rounds (30 s at least), it is lost.
+                let idle = (every * 10).max(Duration::from_secs(30));
+                match state.store.db.try_sequencer_lease(idle).await {
                     Ok(Some(l)) => {
                         tracing::info!("this replica runs the log sequencer");
                         lease = Some(l);

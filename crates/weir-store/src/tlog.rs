@@ -332,12 +332,15 @@ mod tests {
         let a = crate::Db::open_postgres(&url).await.expect("a");
         let b = crate::Db::open_postgres(&url).await.expect("b");
         let lease_a = a
-            .try_sequencer_lease()
+            .try_sequencer_lease(std::time::Duration::from_secs(60))
             .await
             .expect("ask")
             .expect("granted");
         assert!(
-            b.try_sequencer_lease().await.expect("ask").is_none(),
+            b.try_sequencer_lease(std::time::Duration::from_secs(60))
+                .await
+                .expect("ask")
+                .is_none(),
             "two leases"
         );
         a.enqueue_log_entries(&[b"one".to_vec()])
@@ -359,7 +362,10 @@ mod tests {
             .expect("enqueue");
         let mut lease_b = None;
         for _ in 0..100 {
-            lease_b = b.try_sequencer_lease().await.expect("ask");
+            lease_b = b
+                .try_sequencer_lease(std::time::Duration::from_secs(60))
+                .await
+                .expect("ask");
             if lease_b.is_some() {
                 break;
             }
@@ -378,6 +384,27 @@ mod tests {
             .await
             .expect("new holder");
         assert_eq!(s.map(|s| s.size), Some(2));
+        drop(lease_b);
+        // A holder that stops pinging its lease (paused, frozen) loses it after the idle timeout.
+        let mut paused = loop {
+            if let Some(l) = a
+                .try_sequencer_lease(std::time::Duration::from_millis(300))
+                .await
+                .expect("ask")
+            {
+                break l;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert!(!paused.alive().await, "the server ended the idle lease");
+        assert!(
+            b.try_sequencer_lease(std::time::Duration::from_secs(60))
+                .await
+                .expect("ask")
+                .is_some(),
+            "another replica takes over"
+        );
     }
 
     use weir_tlog::merkle::{MemoryTree, tree_hash};
@@ -476,7 +503,15 @@ pub struct SequencerLease {
 
 impl Db {
     /// Takes the sequencer lease if no one holds it; `None` while another replica does.
-    pub async fn try_sequencer_lease(&self) -> Result<Option<SequencerLease>> {
+    /// The lease's connection is ended by the server when it stays idle longer than
+    /// `idle_timeout` (the holder pings it every round, [`SequencerLease::alive`]): a holder that
+    /// is paused, or whose host vanished without closing its connection, loses the lease within
+    /// that time, and another replica takes over (its late integrations are fenced). TCP
+    /// keepalives on the server's side end a connection whose peer is gone.
+    pub async fn try_sequencer_lease(
+        &self,
+        idle_timeout: std::time::Duration,
+    ) -> Result<Option<SequencerLease>> {
         if self.backend == crate::Backend::Sqlite {
             return Ok(Some(SequencerLease {
                 conn: None,
@@ -494,6 +529,17 @@ impl Db {
             return Ok(None);
         }
         let pid: i32 = row.try_get("pid")?;
+        let ms = idle_timeout.as_millis().clamp(100, 86_400_000);
+        for set in [
+            format!("SET idle_session_timeout = {ms}"),
+            "SET tcp_keepalives_idle = 10".to_string(),
+            "SET tcp_keepalives_interval = 5".to_string(),
+            "SET tcp_keepalives_count = 3".to_string(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(set))
+                .execute(&mut conn)
+                .await?;
+        }
         Ok(Some(SequencerLease {
             conn: Some(conn),
             pid: Some(pid),
@@ -511,11 +557,19 @@ impl SequencerLease {
         Fence(self.pid)
     }
 
-    /// Whether the lease's connection still answers (a lost connection lost the lock).
+    /// Whether the lease's connection still answers within a few seconds (a lost connection
+    /// lost the lock; one that hangs is given up).
     pub async fn alive(&mut self) -> bool {
         match &mut self.conn {
             None => true,
-            Some(c) => sqlx::query("SELECT 1").execute(&mut *c).await.is_ok(),
+            Some(c) => matches!(
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    sqlx::query("SELECT 1").execute(&mut *c)
+                )
+                .await,
+                Ok(Ok(_))
+            ),
         }
     }
 }
