@@ -542,13 +542,23 @@ pub async fn sign(
             })
         })
         .count();
-    if valid >= threshold {
+    // The applier holds the decision's lease from before the move to applying until its end,
+    // so another replica's recovery never takes a decision being applied for an interrupted one.
+    let lease = if valid >= threshold {
+        store
+            .db
+            .try_lease(weir_store::dialect::PROPOSAL_LEASE, id)
+            .await?
+    } else {
+        None
+    };
+    if let Some(lease) = lease {
         // One signer wins the move to applying; the change applies once.
-        match store
+        let moved = store
             .db
             .move_proposal_logged(id, "pending", "applying", None, now, None)
-            .await
-        {
+            .await;
+        match moved {
             Ok(()) => {
                 let outcome = match apply(store, signer, id, &me, &shown.change, ctx, now).await {
                     Ok(()) => "applied".to_string(),
@@ -567,13 +577,18 @@ pub async fn sign(
                     json!({"proposal": id, "public": {"proposal": id, "outcome": outcome,
                         "signatures": valid, "threshold": threshold}}),
                 );
-                store
+                let ended = store
                     .db
                     .move_proposal_logged(id, "applying", to, Some(&outcome), now, Some(&ev))
-                    .await?;
+                    .await;
+                lease.release().await;
+                ended?;
             }
-            Err(StoreError::StateChanged { .. }) => {}
-            Err(e) => return Err(e.into()),
+            Err(StoreError::StateChanged { .. }) => lease.release().await,
+            Err(e) => {
+                lease.release().await;
+                return Err(e.into());
+            }
         }
     }
     show(store, id).await
@@ -783,7 +798,13 @@ pub async fn recover(store: &Store, now: i64) -> Result<usize, ServiceError> {
     let ctx = Context::local("weir", "weir serve");
     let mut n = 0;
     for p in store.db.proposals(10_000).await? {
-        if p.state != "applying" {
+        // Applied right now by another replica (it holds the decision's lease): left alone.
+        if p.state != "applying"
+            || store
+                .db
+                .lease_is_held(weir_store::dialect::PROPOSAL_LEASE, p.id)
+                .await?
+        {
             continue;
         }
         let outcome = "failed: interrupted while applying (check the change, propose it again)";

@@ -409,6 +409,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer when the database asks to be retried: 503 `busy`, retry after a second.
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Busy,
+        "the registry is busy writing; try again in a moment",
+    )
+    .next("retry after retry_after_secs")
+    .with("retry_after_secs", serde_json::json!(1))
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -454,19 +465,23 @@ impl From<StoreError> for ApiError {
             )
             .next("upload the file's bytes through the LFS batch API for this repo, then commit"),
             StoreError::Blob(b) => b.into(),
-            StoreError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Busy,
-                "the registry is busy writing; try again in a moment",
-            )
-            .next("retry after retry_after_secs")
-            .with("retry_after_secs", serde_json::json!(1)),
+            StoreError::Busy => busy(),
             StoreError::LimitReached(msg) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::TooManyAttachments,
                 msg,
             )
             .next("bundle the files into one archive"),
+            // PostgreSQL ended a statement that waited on another (a deadlock, a lock wait timed
+            // out, a serialization failure): nothing was written, and a retry succeeds.
+            StoreError::Db(ref err)
+                if err
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "40P01" || c == "40001" || c == "55P03") =>
+            {
+                busy()
+            }
             // PostgreSQL's TEXT holds no NUL (U+0000) and no bytes its encoding lacks: the
             // input's fault, not the server's.
             StoreError::Db(ref err)

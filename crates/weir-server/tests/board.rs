@@ -397,6 +397,50 @@ async fn a_decision_interrupted_while_applying_ends_failed() {
     assert_eq!(s, StatusCode::CONFLICT);
 }
 
+/// Replicas: a decision another replica is applying right now (it holds the decision's lease)
+/// is left alone by a starting replica's recovery; once that applier is gone, it ends failed.
+#[tokio::test]
+async fn recovery_leaves_a_decision_another_replica_applies_alone() {
+    let b = board_world().await;
+    init(&b, 2).await;
+    let (s, p) = propose(
+        &b,
+        &b.members[0].1,
+        json!({"kind": "verifier_revoke", "name": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_i64().expect("id");
+    let db = &b.app.store.db;
+    let lease = db
+        .try_lease(weir_store::dialect::PROPOSAL_LEASE, id)
+        .await
+        .expect("lease")
+        .expect("free");
+    db.move_proposal_logged(id, "pending", "applying", None, 0, None)
+        .await
+        .expect("applying");
+    let postgres = db.backend() == weir_store::Backend::Postgres;
+    if postgres {
+        assert!(
+            db.try_lease(weir_store::dialect::PROPOSAL_LEASE, id)
+                .await
+                .expect("ask")
+                .is_none(),
+            "one applier at a time"
+        );
+        let n = weir_registry::board::recover(&b.app.store, weir_registry::clock::now())
+            .await
+            .expect("recover");
+        assert_eq!(n, 0, "its applier lives");
+    }
+    lease.release().await;
+    let n = weir_registry::board::recover(&b.app.store, weir_registry::clock::now())
+        .await
+        .expect("recover");
+    assert_eq!(n, 1);
+}
+
 /// A bounty pool's rules are a board decision where a board governs: the operator alone is
 /// refused, the board's k signatures open it.
 #[tokio::test]

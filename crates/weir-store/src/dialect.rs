@@ -8,7 +8,7 @@
 //! everything committed before it), and event ids, given in lock order, are committed in that
 //! order, which the log's integration and the actor index rely on.
 
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::db::Backend;
 use crate::{Result, StoreError};
@@ -80,6 +80,90 @@ pub(crate) fn busy(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03") => StoreError::Busy,
         _ => StoreError::Db(e),
+    }
+}
+
+/// The first key of a work lease (two-key advisory locks: the kind of work, then its id).
+pub const JOB_LEASE: i32 = 0x7765_6a62; // "wejb": a research job running
+pub const PROPOSAL_LEASE: i32 = 0x7765_6270; // "webp": a board decision being applied
+
+/// The second key of a lease on `id` (ids beyond 2^31 share keys: a lease then also covers
+/// another piece of work, which only delays that one's recovery).
+fn lease_key(id: i64) -> i32 {
+    (id & 0x7fff_ffff) as i32
+}
+
+/// The right of one process to a piece of work (a job it runs, a decision it applies), which
+/// another replica's recovery respects: on PostgreSQL a session advisory lock on a connection of
+/// its own, ended by [`Lease::release`], by dropping it, or with the holder's process or
+/// connection; on SQLite (one process) nothing to hold.
+pub struct Lease {
+    conn: Option<AnyConnection>,
+}
+
+impl Lease {
+    pub(crate) fn none() -> Lease {
+        Lease { conn: None }
+    }
+
+    pub(crate) fn holding(conn: AnyConnection) -> Lease {
+        Lease { conn: Some(conn) }
+    }
+
+    pub async fn release(self) {
+        if let Some(conn) = self.conn {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+/// Takes the lease `(class, id)` on the connection of `tx` (session-level: it outlives the
+/// transaction, and is visible to others as soon as the transaction commits).
+pub(crate) async fn lock_lease_in(conn: &mut AnyConnection, class: i32, id: i64) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_lock($1, $2)")
+        .bind(class)
+        .bind(lease_key(id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl crate::Db {
+    /// Takes the lease `(class, id)` unless another process holds it (`None`).
+    pub async fn try_lease(&self, class: i32, id: i64) -> Result<Option<Lease>> {
+        if self.backend != Backend::Postgres {
+            return Ok(Some(Lease::none()));
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1, $2) AS got")
+            .bind(class)
+            .bind(lease_key(id))
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("got")?;
+        if got {
+            Ok(Some(Lease::holding(conn)))
+        } else {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(None)
+        }
+    }
+
+    /// Whether some process holds the lease `(class, id)` (always false on SQLite).
+    pub async fn lease_is_held(&self, class: i32, id: i64) -> Result<bool> {
+        if self.backend != Backend::Postgres {
+            return Ok(false);
+        }
+        let held = sqlx::query(
+            "SELECT 1 AS x FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND classid = CAST($1 AS OID) AND objid = CAST($2 AS OID) AND objsubid = 2",
+        )
+        .bind(i64::from(class))
+        .bind(i64::from(lease_key(id)))
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some();
+        Ok(held)
     }
 }
 

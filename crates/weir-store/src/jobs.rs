@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use weir_core::research::JobKind;
 use weir_core::{CommitId, Event, RepoId};
 
+use crate::dialect::Lease;
 use crate::events::record_event_in;
 use crate::{Db, Result, StoreError};
 
@@ -450,12 +451,9 @@ impl Db {
     /// with its connection (the runner's process dying included), which is how another replica's
     /// recovery tells a job still running somewhere from one whose runner is gone. On SQLite
     /// (one process) there is nothing to hold.
-    pub async fn claim_next_job_leased(&self, at: i64) -> Result<Option<(Job, JobLease)>> {
+    pub async fn claim_next_job_leased(&self, at: i64) -> Result<Option<(Job, Lease)>> {
         if self.backend != crate::Backend::Postgres {
-            return Ok(self
-                .claim_next_job(at)
-                .await?
-                .map(|j| (j, JobLease { conn: None })));
+            return Ok(self.claim_next_job(at).await?.map(|j| (j, Lease::none())));
         }
         // A connection of its own only when there is something to claim.
         if sqlx::query("SELECT 1 AS x FROM research_jobs WHERE state = 'queued' LIMIT 1")
@@ -471,36 +469,17 @@ impl Db {
             let Some(id) = next_claimable(&mut tx).await? else {
                 return Ok(None); // the connection closes with `conn`
             };
-            sqlx::query("SELECT pg_advisory_lock($1, $2)")
-                .bind(JOB_LEASE_CLASS)
-                .bind(job_lease_key(id))
-                .execute(&mut *tx)
-                .await?;
+            crate::dialect::lock_lease_in(&mut tx, crate::dialect::JOB_LEASE, id).await?;
             mark_running(&mut tx, id, at).await?;
             tx.commit().await?;
             id
         };
-        Ok(self
-            .job(id)
-            .await?
-            .map(|j| (j, JobLease { conn: Some(conn) })))
+        Ok(self.job(id).await?.map(|j| (j, Lease::holding(conn))))
     }
 
     /// Whether some process holds job `id`'s run lease (always false on SQLite).
     pub async fn job_is_held(&self, id: i64) -> Result<bool> {
-        if self.backend != crate::Backend::Postgres {
-            return Ok(false);
-        }
-        let held = sqlx::query(
-            "SELECT 1 AS x FROM pg_locks WHERE locktype = 'advisory' AND granted
-               AND classid = CAST($1 AS OID) AND objid = CAST($2 AS OID) AND objsubid = 2",
-        )
-        .bind(i64::from(JOB_LEASE_CLASS))
-        .bind(i64::from(job_lease_key(id)))
-        .fetch_optional(&self.pool)
-        .await?
-        .is_some();
-        Ok(held)
+        self.lease_is_held(crate::dialect::JOB_LEASE, id).await
     }
 
     /// CPU milliseconds charged to a project so far.
@@ -741,29 +720,6 @@ pub struct OutputChecker {
     pub reason: String,
     pub added_at: i64,
     pub revoked_at: Option<i64>,
-}
-
-/// The first key of every job's run lease (two-key advisory locks: this class, the job).
-const JOB_LEASE_CLASS: i32 = 0x7765_6a62; // "wejb"
-
-/// The second key of job `id`'s run lease (ids beyond 2^31 share keys: a lease then also covers
-/// another job, which only delays that one's recovery).
-fn job_lease_key(id: i64) -> i32 {
-    (id & 0x7fff_ffff) as i32
-}
-
-/// A job's run lease (see [`Db::hold_job`]); released by [`JobLease::release`] or when dropped
-/// (its connection closes).
-pub struct JobLease {
-    conn: Option<sqlx::AnyConnection>,
-}
-
-impl JobLease {
-    pub async fn release(self) {
-        if let Some(conn) = self.conn {
-            let _ = sqlx::Connection::close(conn).await;
-        }
-    }
 }
 
 /// The next queued job whose project runs none (in the claim's write transaction).
