@@ -373,6 +373,9 @@ mod tests {
         "log_state",
         "mail_outbox",
         "passwords",
+        // Read and written only inside the write transaction that takes a sign-in
+        // attempt (weir_store::rates); no cached answer depends on it.
+        "rate_windows",
         "sessions",
         "sqlite_sequence",
         "state_version",
