@@ -146,3 +146,38 @@ def test_two_replicas_share_state_and_the_sequencer_fails_over(tmp_path):
             if p is not None and p.poll() is None:
                 p.terminate()
                 p.wait(timeout=30)
+
+
+def test_two_fresh_replicas_started_at_once_cannot_sign_with_keys_of_their_own(tmp_path):
+    """Before any checkpoint there is nothing to check a replica's keys against: the first
+    process on a database pins its public keys, atomically, and the other is refused."""
+    db = fresh_database(str(tmp_path / "a"))
+    port_a, port_b = free_port(), free_port()
+    public = f"http://127.0.0.1:{port_a}"
+    logs = [str(tmp_path / "a.log"), str(tmp_path / "b.log")]
+    procs = [start(str(tmp_path / "a"), port_a, public, db, logs[0]),
+             start(str(tmp_path / "b"), port_b, public, db, logs[1])]
+    try:
+        deadline = time.time() + 60
+        while all(p.poll() is None for p in procs):
+            assert time.time() < deadline, "both replicas started with keys of their own"
+            time.sleep(0.1)
+        lost = next(i for i, p in enumerate(procs) if p.poll() is not None)
+        won = 1 - lost
+        assert procs[lost].returncode != 0
+        refusal = open(logs[lost]).read()
+        assert "every replica must share the first one's keys" in refusal, refusal
+        url = f"http://127.0.0.1:{(port_a, port_b)[won]}"
+        wait_ready(url, procs[won], logs[won])
+        # The survivor signs with its keys; the one operator token was made by it alone.
+        status, vkey = get(f"{url}/log/vkey")
+        assert status == 200, vkey
+        mine = open(tmp_path / ("a", "b")[won] / "secrets" / "log.key").read()
+        assert vkey.decode().split("+")[1] == mine.split("+")[3], (vkey, mine)
+        assert "created the operator account" not in refusal
+        assert open(logs[won]).read().count("created the operator account") == 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)

@@ -367,6 +367,8 @@ mod tests {
         "event_actors",
         "event_index",
         "events",
+        // Read once, at start (weir_store::keys).
+        "key_pins",
         "log_entries",
         "log_hashes",
         "log_pending",

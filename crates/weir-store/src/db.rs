@@ -157,6 +157,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate windows",
         include_str!("../migrations/sqlite/0031_rate_windows.sql"),
     ),
+    (
+        32,
+        "key pins",
+        include_str!("../migrations/sqlite/0032_key_pins.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the schema the SQLite ones reach, in PostgreSQL's types, then
@@ -171,6 +176,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "rate windows",
         include_str!("../migrations/postgres/0002_rate_windows.sql"),
+    ),
+    (
+        3,
+        "key pins",
+        include_str!("../migrations/postgres/0003_key_pins.sql"),
     ),
 ];
 

@@ -27,6 +27,7 @@ pub mod grants;
 pub mod identity;
 pub mod incidents;
 pub mod jobs;
+pub mod keys;
 pub mod listing;
 pub mod mail;
 pub mod rates;

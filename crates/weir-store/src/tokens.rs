@@ -124,6 +124,49 @@ impl Db {
         .transpose()
     }
 
+    /// On a registry with no admin token, the operator account `admin` (made if missing) and a
+    /// token for it, in one write transaction: replicas starting at once on a new database make
+    /// one between them. `None` when an admin token exists. The plaintext is never stored.
+    pub async fn first_admin_token(&self) -> Result<Option<String>> {
+        let mut tx = self.begin_write().await?;
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if n > 0 {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO accounts (name, kind, email, fullname, is_admin, created_at)
+             VALUES ('admin', 'user', NULL, NULL, 1, $1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let kind: String = sqlx::query("SELECT kind FROM accounts WHERE name = 'admin'")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("kind")?;
+        if kind != "user" {
+            return Err(StoreError::NotFound("user admin".into()));
+        }
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = format!("{TOKEN_PREFIX}{}", hex::encode(raw));
+        sqlx::query(
+            "INSERT INTO tokens (hash, account, scope, display_name, created_at)
+             VALUES ($1, 'admin', 'admin', 'initial admin', $2)",
+        )
+        .bind(hash_token(&token))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
     pub async fn count_admin_tokens(&self) -> Result<i64> {
         let r = sqlx::query(
             "SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL",

@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use weir_core::{Name, Scope};
 use weir_server::{AppState, ServerConfig};
 
 use super::open_store;
@@ -76,19 +75,6 @@ pub async fn run(serve_args: Args) -> Result<()> {
         .unwrap_or_else(|| format!("http://{}", args.listen))
         .trim_end_matches('/')
         .to_string();
-    if store.db.count_admin_tokens().await? == 0 {
-        let admin = Name::parse("admin").map_err(|e| anyhow!("{e}"))?;
-        if store.db.account("admin").await?.is_none() {
-            store.db.create_user(&admin, None, true).await?;
-        }
-        let token = store
-            .db
-            .create_token(&admin, Scope::Admin, "initial admin")
-            .await?;
-        println!(
-            "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
-        );
-    }
     if !weir_registry::settings::valid_osv_prefix(&args.osv_prefix) {
         bail!(
             "--osv-prefix {:?} is not a local OSV prefix; use x_ followed by letters, digits or underscores (e.g. x_WEIR)",
@@ -109,6 +95,30 @@ pub async fn run(serve_args: Args) -> Result<()> {
             "the database's transparency log is signed with another key than {}: every replica must share the first one's keys (copy its DATA/secrets into {}, or serve all replicas from one data dir)",
             args.data.join("secrets/log.key").display(),
             args.data.display()
+        );
+    }
+    // And the first process on this database pins the public keys (atomically), so two fresh
+    // replicas started at once, before any checkpoint, cannot sign with keys of their own.
+    let pins = [
+        ("log", log_signer.verifier().vkey(), "log.key"),
+        (
+            "release",
+            release_key.public_pem().map_err(|e| anyhow!("{e}"))?,
+            "release.key",
+        ),
+    ];
+    for (role, public, file) in pins {
+        if store.db.pin_key(role, &public).await? != public {
+            bail!(
+                "this database's registry signs with another {role} key than {}: every replica must share the first one's keys (copy its DATA/secrets into {}, or restore {file} from a backup of this data dir)",
+                args.data.join("secrets").join(file).display(),
+                args.data.display()
+            );
+        }
+    }
+    if let Some(token) = store.db.first_admin_token().await? {
+        println!(
+            "created the operator account 'admin'. Its token is shown only now; keep it safe:\n  {token}\n"
         );
     }
     let enclave = if args.research.enabled || serve_args.research {
