@@ -50,9 +50,9 @@ head -c "$((size << 20))" /dev/urandom > "$work/w.bin"
 sha=$(sha256sum "$work/w.bin" | cut -d' ' -f1)
 "$venv/bin/python" - "$pa" "$token" "$work/w.bin" <<'PY'
 import sys
-import huggingface_hub as hf
-hf.constants.HF_HUB_DISABLE_XET = True
-api = hf.HfApi(endpoint=f"http://127.0.0.1:{sys.argv[1]}", token=sys.argv[2])
+from huggingface_hub import HfApi, constants
+constants.HF_HUB_DISABLE_XET = True
+api = HfApi(endpoint=f"http://127.0.0.1:{sys.argv[1]}", token=sys.argv[2])
 api.create_repo("ann/bench")
 api.upload_file(path_or_fileobj=sys.argv[3], path_in_repo="w.bin", repo_id="ann/bench")
 api.upload_file(path_or_fileobj=b'{"hidden_size": 8}', path_in_repo="config.json", repo_id="ann/bench")
