@@ -74,13 +74,14 @@ def test_two_replicas_share_state_and_the_sequencer_fails_over(tmp_path):
         while get(f"{a_url}/log/checkpoint")[0] != 200:
             assert time.time() < deadline, "no checkpoint"
             time.sleep(0.1)
-        # A replica that would make keys of its own is refused: the log is signed already.
+        # A replica that would make keys of its own is refused: the registry has keys already.
         own = subprocess.run(
             [WEIR, "serve", "--data", str(tmp_path / "other"), "--listen", f"127.0.0.1:{free_port()}",
              "--public-url", public],
             capture_output=True, text=True, timeout=60, env=dict(os.environ, **db))
         assert own.returncode != 0
-        assert "signed with another key" in own.stderr, own.stderr
+        assert "log.key is missing, but this database's registry signs with a log key already" in own.stderr, own.stderr
+        assert not os.path.exists(tmp_path / "other" / "secrets" / "log.key")
 
         # With the blobs on S3 a replica needs no shared disk: a data dir of its own (its cache)
         # with a copy of the first one's keys.
@@ -176,6 +177,29 @@ def test_two_fresh_replicas_started_at_once_cannot_sign_with_keys_of_their_own(t
         assert vkey.decode().split("+")[1] == mine.split("+")[3], (vkey, mine)
         assert "created the operator account" not in refusal
         assert open(logs[won]).read().count("created the operator account") == 1
+
+        # Each key is pinned: the right log key with another release key is refused too, and a
+        # pinned key missing from a data dir is not made anew.
+        mine_dir, theirs_dir = tmp_path / ("a", "b")[won], tmp_path / ("a", "b")[lost]
+        for name, release in [("c", theirs_dir / "secrets" / "release.key"), ("d", None)]:
+            os.makedirs(tmp_path / name / "secrets", mode=0o700)
+            shutil.copy(mine_dir / "secrets" / "log.key", tmp_path / name / "secrets" / "log.key")
+            if release:
+                shutil.copy(release, tmp_path / name / "secrets" / "release.key")
+            out = subprocess.run(
+                [WEIR, "serve", "--data", str(tmp_path / name), "--listen", f"127.0.0.1:{free_port()}",
+                 "--public-url", public],
+                capture_output=True, text=True, timeout=60, env=dict(os.environ, **db))
+            assert out.returncode != 0, out.stdout
+            want = "signs with another release key" if release else "release.key is missing"
+            assert want in out.stderr, out.stderr
+            assert not (tmp_path / "d" / "secrets" / "release.key").exists()
+        # Nor does an operator's command sign with a key the database does not pin.
+        policy = tmp_path / "policy.toml"
+        policy.write_text("# anything: refused before it is read\n")
+        out = subprocess.run([WEIR, "admin", "--data", str(theirs_dir), "policy", "set", str(policy)],
+                             capture_output=True, text=True, timeout=60, env=dict(os.environ, **db))
+        assert out.returncode != 0 and "is not this database's log key" in out.stderr, out.stderr
     finally:
         for p in procs:
             if p.poll() is None:

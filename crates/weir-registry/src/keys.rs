@@ -33,6 +33,29 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     f.sync_all().map_err(io(path, "writing"))
 }
 
+/// Makes the secret file `path` holding `bytes` unless one exists: written and fsynced under a
+/// temporary name, then linked into place, which fails if another process made the file first.
+/// Answers whether this call made it (if not, the caller reads the other one's key: two
+/// processes starting at once on one data dir never overwrite each other's key).
+fn create_secret(path: &Path, bytes: &[u8]) -> Result<bool, KeyError> {
+    let tmp = path.with_extension(format!("tmp-{}", hex::encode(random::<8>())));
+    write_secret(&tmp, bytes)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent()
+                && let Ok(d) = std::fs::File::open(dir)
+            {
+                d.sync_all().map_err(io(dir, "syncing"))?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io(path, "creating")(e)),
+    }
+}
+
 fn secrets(data: &Path) -> Result<PathBuf, KeyError> {
     let dir = data.join("secrets");
     std::fs::create_dir_all(&dir).map_err(io(&dir, "creating"))?;
@@ -56,8 +79,11 @@ pub fn upload_key(data: &Path) -> Result<Vec<u8>, KeyError> {
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let k = random::<32>().to_vec();
-            write_secret(&path, &k)?;
-            Ok(k)
+            if create_secret(&path, &k)? {
+                Ok(k)
+            } else {
+                upload_key(data)
+            }
         }
         Err(e) => Err(io(&path, "reading")(e)),
     }
@@ -82,8 +108,11 @@ pub fn log_key(data: &Path, origin: &str) -> Result<Signer, KeyError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let signer =
                 Signer::from_seed(origin, random::<32>()).map_err(|e| KeyError(e.to_string()))?;
-            write_secret(&path, signer.skey().as_bytes())?;
-            Ok(signer)
+            if create_secret(&path, signer.skey().as_bytes())? {
+                Ok(signer)
+            } else {
+                log_key(data, origin)
+            }
         }
         Err(e) => Err(io(&path, "reading")(e)),
     }
@@ -98,8 +127,11 @@ pub fn release_key(data: &Path) -> Result<ReleaseKey, KeyError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let k = ReleaseKey::generate();
             let pem = k.to_pkcs8_pem().map_err(|e| KeyError(e.to_string()))?;
-            write_secret(&path, pem.as_bytes())?;
-            Ok(k)
+            if create_secret(&path, pem.as_bytes())? {
+                Ok(k)
+            } else {
+                release_key(data)
+            }
         }
         Err(e) => Err(io(&path, "reading")(e)),
     }
@@ -124,6 +156,20 @@ mod tests {
         // A log's origin never changes.
         assert!(log_key(dir.path(), "elsewhere.example/log").is_err());
         release_key(dir.path()).expect("release key");
+        // A key file another process made first is read, never overwritten.
+        let theirs = dir.path().join("secrets").join("theirs.key");
+        std::fs::write(&theirs, b"first").expect("write");
+        assert!(!create_secret(&theirs, b"second").expect("create"));
+        assert_eq!(std::fs::read(&theirs).expect("read"), b"first");
+        let leftovers = std::fs::read_dir(dir.path().join("secrets"))
+            .expect("list")
+            .filter(|e| {
+                e.as_ref()
+                    .map(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+                    .unwrap_or(true)
+            })
+            .count();
+        assert_eq!(leftovers, 0, "no temporary key file is left behind");
         #[cfg(unix)]
         for f in ["upload.key", "log.key", "release.key"] {
             use std::os::unix::fs::PermissionsExt;

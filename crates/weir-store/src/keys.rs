@@ -8,6 +8,15 @@ use sqlx::Row;
 use crate::{Db, Result};
 
 impl Db {
+    /// The public key pinned for `role`, if any process pinned one yet.
+    pub async fn pinned_key(&self, role: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT public FROM key_pins WHERE role = $1")
+            .bind(role)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("public")).transpose()?)
+    }
+
     /// Pins `public` as the key of `role` if none is pinned yet, atomically across processes.
     /// Answers the key pinned for `role` (this one, or the one another process pinned first).
     pub async fn pin_key(&self, role: &str, public: &str) -> Result<String> {
@@ -50,6 +59,8 @@ mod tests {
         assert_eq!(x, y, "both replicas see one pinned key");
         assert!(x == "key-a" || x == "key-b", "{x}");
         assert_eq!(a.db.pin_key("log", "key-c").await.expect("again"), x);
+        assert_eq!(b.db.pinned_key("log").await.expect("read"), Some(x.clone()));
+        assert_eq!(b.db.pinned_key("release").await.expect("read"), None);
         assert_eq!(b.db.pin_key("release", "r").await.expect("other role"), "r");
     }
 }

@@ -166,20 +166,38 @@ impl Db {
         tx.commit().await?;
         Ok(Some(token))
     }
-
-    pub async fn count_admin_tokens(&self) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(r.try_get("n")?)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two replicas starting at once on a new database make one operator token between them.
+    #[tokio::test]
+    async fn replicas_starting_at_once_make_one_first_admin_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = crate::Store::open_test(dir.path()).await.expect("open");
+        let b = crate::Store::open_with(
+            dir.path(),
+            a.database_url.as_deref(),
+            a.blob_settings.as_ref(),
+        )
+        .await
+        .expect("second");
+        let (x, y) = tokio::join!(a.db.first_admin_token(), b.db.first_admin_token());
+        let made: Vec<String> = [x.expect("a"), y.expect("b")]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(made.len(), 1, "one token between them");
+        let info =
+            a.db.authenticate(&made[0])
+                .await
+                .expect("auth")
+                .expect("valid");
+        assert_eq!(info.scope, weir_core::Scope::Admin);
+        assert_eq!(a.db.first_admin_token().await.expect("again"), None);
+    }
 
     #[test]
     fn hashes_are_hex_sha256() {

@@ -396,6 +396,8 @@ fn first_start_prints_an_admin_token_once() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
+    // One public URL for both starts: a log's origin never changes.
+    let public = format!("http://127.0.0.1:{}", crate::harness::free_port());
     let first_lines = |n: usize| {
         let port = crate::harness::free_port();
         let mut child = std::process::Command::new(crate::harness::WEIR)
@@ -405,6 +407,8 @@ fn first_start_prints_an_admin_token_once() {
                 data.to_str().expect("utf8"),
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--public-url",
+                &public,
             ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

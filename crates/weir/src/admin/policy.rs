@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 
 use weir_store::Store;
@@ -47,6 +47,14 @@ pub async fn run(store: &Store, data: &Path, command: PolicyCommand) -> Result<(
             })?;
             let signer = weir_tlog::note::Signer::parse(&skey)
                 .map_err(|e| anyhow!("{}: {e}", key_path.display()))?;
+            if let Some(pinned) = store.db.pinned_key("log").await?
+                && pinned != signer.verifier().vkey()
+            {
+                bail!(
+                    "{} is not this database's log key: sign the policy from a data dir holding the registry's keys (a replica's, or a copy of the first one's DATA/secrets)",
+                    key_path.display()
+                );
+            }
             let set = weir_registry::policy::set(
                 store,
                 &signer,

@@ -81,6 +81,18 @@ pub async fn run(serve_args: Args) -> Result<()> {
             args.osv_prefix
         );
     }
+    // A key this database pins but this data dir lacks is never made anew: a new one would not
+    // be the registry's, and the refused start would leave it behind.
+    for (role, file) in [("log", "log.key"), ("release", "release.key")] {
+        let path = args.data.join("secrets").join(file);
+        if store.db.pinned_key(role).await?.is_some() && !path.exists() {
+            bail!(
+                "{} is missing, but this database's registry signs with a {role} key already: copy DATA/secrets from another replica's data dir into {}, or restore it from a backup of this data dir",
+                path.display(),
+                args.data.display()
+            );
+        }
+    }
     let release_key = weir_registry::keys::release_key(&args.data)?;
     let log_signer = weir_registry::keys::log_key(
         &args.data,
