@@ -54,7 +54,6 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     /// Per-address and per-account counters for anonymous and low-level callers.
-    pub limiter: Arc<limits::RateLimiter>,
     /// Small blobs' bytes, by content address (see [`SmallBlobs`]).
     pub small_blobs: Arc<SmallBlobs>,
     /// `model_info` answers at the current state version.
@@ -72,7 +71,6 @@ impl AppState {
         AppState {
             store,
             config: Arc::new(config),
-            limiter: Arc::new(limits::RateLimiter::default()),
             small_blobs: Arc::new(SmallBlobs::default()),
             info: Arc::new(hub::download::info_memo()),
             enclave: None,

@@ -132,12 +132,17 @@ pub async fn checked_url(
     url: &str,
 ) -> Result<String, crate::ApiError> {
     use weir_wire::ErrorCode;
-    if let Err(retry) = state.limiter.take(
-        &format!("webhook:{account}"),
-        1,
-        crate::limits::WEBHOOK_CHECKS,
-        crate::now(),
-    ) {
+    if let Err(retry) = state
+        .store
+        .db
+        .take_rate(
+            &format!("webhook:{account}"),
+            1,
+            crate::limits::WEBHOOK_CHECKS,
+            crate::now(),
+        )
+        .await?
+    {
         return Err(crate::ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,

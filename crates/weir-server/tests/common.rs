@@ -228,25 +228,7 @@ impl TestApp {
             Some(l) => format!("http://{}", l.local_addr().expect("addr")),
             None => "http://weir.test".to_string(),
         };
-        let mut config = ServerConfig {
-            public_url: url.clone(),
-            upload_key: vec![7; 32],
-            upload_link_ttl_secs: 600,
-            log_signer: weir_tlog::note::Signer::from_seed(
-                &weir_registry::settings::log_origin(&url),
-                [7; 32],
-            )
-            .expect("log key"),
-            log_interval_ms: 50,
-            release_key: weir_signing::model_signing::ReleaseKey::generate(),
-            osv_prefix: "x_WEIR".into(),
-            currency: weir_registry::funding::Currency::default(),
-            // The tests' webhook receivers listen on loopback.
-            allow_private_webhooks: true,
-            metrics_public: false,
-            limits: Default::default(),
-            blob_redirect_ttl_secs: None,
-        };
+        let mut config = test_config(&url);
         adjust(&mut config);
         let mut state = AppState::new(store.clone(), config);
         if let Some(e) = enclave {
@@ -271,6 +253,27 @@ impl TestApp {
             router,
             live,
             enclave,
+        }
+    }
+
+    /// Another replica of this registry: a second server, with a store of its own (its own
+    /// pools, caches and per-process state) on the same database, blobs and data dir.
+    pub async fn replica(&self) -> TestApp {
+        let store = Store::open_with(
+            self.dir.path(),
+            self.store.database_url.as_deref(),
+            self.store.blob_settings.as_ref(),
+        )
+        .await
+        .expect("open the replica's store");
+        let state = AppState::new(store.clone(), test_config(&self.url));
+        TestApp {
+            url: self.url.clone(),
+            store,
+            dir: tempfile::tempdir().expect("tempdir"),
+            router: weir_server::start(state).await,
+            live: None,
+            enclave: None,
         }
     }
 
@@ -519,4 +522,27 @@ pub fn admin_event(action: &str) -> weir_core::Event {
         "test",
         serde_json::json!({}),
     )
+}
+
+/// The tests' server configuration for a registry at `url`.
+fn test_config(url: &str) -> ServerConfig {
+    ServerConfig {
+        public_url: url.to_string(),
+        upload_key: vec![7; 32],
+        upload_link_ttl_secs: 600,
+        log_signer: weir_tlog::note::Signer::from_seed(
+            &weir_registry::settings::log_origin(url),
+            [7; 32],
+        )
+        .expect("log key"),
+        log_interval_ms: 50,
+        release_key: weir_signing::model_signing::ReleaseKey::generate(),
+        osv_prefix: "x_WEIR".into(),
+        currency: weir_registry::funding::Currency::default(),
+        // The tests' webhook receivers listen on loopback.
+        allow_private_webhooks: true,
+        metrics_public: false,
+        limits: Default::default(),
+        blob_redirect_ttl_secs: None,
+    }
 }

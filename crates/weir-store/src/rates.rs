@@ -1,6 +1,7 @@
 //! Rate-limit windows in the database, so that every replica counts against one limit (failed
-//! sign-ins: N replicas must not allow N times the guesses). Fixed windows, decided in one write
-//! transaction for a set of keys: all are taken, or none.
+//! sign-ins and password step-ups: N replicas must not allow N times the guesses; reports,
+//! attachment bytes and webhook checks). Fixed windows, decided in one write transaction for a
+//! set of keys: all are taken, or none.
 
 use sqlx::Row;
 
@@ -16,65 +17,143 @@ pub struct Rate {
 /// Windows older than this are removed as new ones are taken (the table stays small).
 const FORGET_AFTER_SECS: i64 = 2 * 86_400;
 
+/// `key`'s window at `now` as (its start, what it has used): a new one once the last ended.
+async fn window(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    rate: Rate,
+    now: i64,
+) -> Result<(i64, i64)> {
+    let row = sqlx::query("SELECT started_at, used FROM rate_windows WHERE rate_key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (start, used) = match row {
+        Some(r) => (
+            r.try_get::<i64, _>("started_at")?,
+            r.try_get::<i64, _>("used")?,
+        ),
+        None => (now, 0),
+    };
+    Ok(if now - start >= rate.window_secs {
+        (now, 0)
+    } else {
+        (start, used)
+    })
+}
+
+/// Writes the windows taken from, and forgets the long-ended ones.
+async fn store_windows(
+    conn: &mut sqlx::AnyConnection,
+    counts: &[(&str, i64, i64)],
+    now: i64,
+) -> Result<()> {
+    for (key, start, used) in counts {
+        sqlx::query(
+            "INSERT INTO rate_windows (rate_key, started_at, used) VALUES ($1, $2, $3)
+             ON CONFLICT (rate_key) DO UPDATE SET started_at = excluded.started_at, used = excluded.used",
+        )
+        .bind(*key)
+        .bind(*start)
+        .bind(*used)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM rate_windows WHERE started_at < $1")
+        .bind(now - FORGET_AFTER_SECS)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 impl Db {
     /// Takes one from each of `keys` in its current window at `now` if every one stays within
     /// its limit; else takes nothing and answers the seconds until the fullest window ends.
     pub async fn take_rates(&self, keys: &[(String, Rate)], now: i64) -> Result<Result<(), i64>> {
+        let with: Vec<(&str, Rate, i64)> = keys.iter().map(|(k, r)| (k.as_str(), *r, 1)).collect();
+        self.take_amounts(&with, now).await
+    }
+
+    /// Takes `amount` from `key`'s current window if it stays within `rate`; else nothing, and
+    /// answers the seconds until the window ends.
+    pub async fn take_rate(
+        &self,
+        key: &str,
+        amount: i64,
+        rate: Rate,
+        now: i64,
+    ) -> Result<Result<(), i64>> {
+        self.take_amounts(&[(key, rate, amount)], now).await
+    }
+
+    async fn take_amounts(&self, keys: &[(&str, Rate, i64)], now: i64) -> Result<Result<(), i64>> {
         let mut tx = self.begin_write().await?;
         let mut counts = Vec::with_capacity(keys.len());
-        for (key, rate) in keys {
-            let row = sqlx::query("SELECT started_at, used FROM rate_windows WHERE rate_key = $1")
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (start, used) = match row {
-                Some(r) => (
-                    r.try_get::<i64, _>("started_at")?,
-                    r.try_get::<i64, _>("used")?,
-                ),
-                None => (now, 0),
-            };
-            let (start, used) = if now - start >= rate.window_secs {
-                (now, 0)
-            } else {
-                (start, used)
-            };
-            if used + 1 > rate.max {
+        for (key, rate, amount) in keys {
+            let (start, used) = window(&mut tx, key, *rate, now).await?;
+            if used.saturating_add(*amount) > rate.max {
                 return Ok(Err((rate.window_secs - (now - start)).max(1)));
             }
-            counts.push((key, start, used + 1));
+            counts.push((*key, start, used + amount));
         }
-        for (key, start, used) in counts {
-            sqlx::query(
-                "INSERT INTO rate_windows (rate_key, started_at, used) VALUES ($1, $2, $3)
-                 ON CONFLICT (rate_key) DO UPDATE SET started_at = excluded.started_at, used = excluded.used",
-            )
-            .bind(key)
-            .bind(start)
-            .bind(used)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM rate_windows WHERE started_at < $1")
-            .bind(now - FORGET_AFTER_SECS)
-            .execute(&mut *tx)
-            .await?;
+        store_windows(&mut tx, &counts, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// Takes as much of `want` as `key`'s window has left (a stream of unknown length reserves
+    /// its cap, then gives back what it did not use). Answers what was taken, or the seconds
+    /// until the window ends when nothing is left.
+    pub async fn take_rate_up_to(
+        &self,
+        key: &str,
+        want: i64,
+        rate: Rate,
+        now: i64,
+    ) -> Result<Result<i64, i64>> {
+        let mut tx = self.begin_write().await?;
+        let (start, used) = window(&mut tx, key, rate, now).await?;
+        let got = want.min(rate.max - used).max(0);
+        if got == 0 && want > 0 {
+            return Ok(Err((rate.window_secs - (now - start)).max(1)));
+        }
+        store_windows(&mut tx, &[(key, start, used + got)], now).await?;
+        tx.commit().await?;
+        Ok(Ok(got))
     }
 
     /// Gives back one to each of `keys` (an attempt that is not to count: a success).
     pub async fn give_back_rates(&self, keys: &[String]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for key in keys {
-            sqlx::query("UPDATE rate_windows SET used = used - 1 WHERE rate_key = $1 AND used > 0")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            give_back(&mut tx, key, 1).await?;
         }
         tx.commit().await?;
         Ok(())
     }
+
+    /// Gives back `amount` of `key`'s window (what a reservation did not use).
+    pub async fn give_back_rate(&self, key: &str, amount: i64) -> Result<()> {
+        if amount <= 0 {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        give_back(&mut tx, key, amount).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn give_back(conn: &mut sqlx::AnyConnection, key: &str, amount: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE rate_windows SET used = CASE WHEN used > $2 THEN used - $2 ELSE 0 END
+         WHERE rate_key = $1",
+    )
+    .bind(key)
+    .bind(amount)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -131,5 +210,63 @@ mod tests {
             .expect("give back");
         assert_eq!(b.db.take_rates(&keys, 1011).await.expect("take"), Ok(()));
         assert_eq!(b.db.take_rates(&keys, 1061).await.expect("take"), Ok(()));
+    }
+
+    /// Amounts (attachment bytes): taken whole or not at all, or as much as is left, and given
+    /// back, across stores.
+    #[tokio::test]
+    async fn amounts_are_taken_whole_or_up_to_what_is_left_and_given_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Store::open_test(dir.path()).await.expect("open");
+        let b = Store::open_with(
+            dir.path(),
+            a.database_url.as_deref(),
+            a.blob_settings.as_ref(),
+        )
+        .await
+        .expect("second");
+        let rate = Rate {
+            max: 100,
+            window_secs: 60,
+        };
+        assert_eq!(
+            a.db.take_rate("bytes", 70, rate, 0).await.expect("take"),
+            Ok(())
+        );
+        assert_eq!(
+            b.db.take_rate("bytes", 40, rate, 1).await.expect("take"),
+            Err(59)
+        );
+        assert_eq!(
+            b.db.take_rate_up_to("bytes", 40, rate, 1)
+                .await
+                .expect("up to"),
+            Ok(30)
+        );
+        assert_eq!(
+            a.db.take_rate_up_to("bytes", 1, rate, 2)
+                .await
+                .expect("up to"),
+            Err(58)
+        );
+        b.db.give_back_rate("bytes", 25).await.expect("give back");
+        assert_eq!(
+            a.db.take_rate_up_to("bytes", 40, rate, 3)
+                .await
+                .expect("up to"),
+            Ok(25)
+        );
+        // Giving back more than was used leaves zero, never a negative count.
+        a.db.give_back_rate("bytes", 1000).await.expect("give back");
+        assert_eq!(
+            a.db.take_rate("bytes", 100, rate, 4).await.expect("take"),
+            Ok(())
+        );
+        assert_eq!(
+            a.db.take_rate("bytes", 1, rate, 61)
+                .await
+                .expect("new window"),
+            Ok(())
+        );
     }
 }

@@ -72,19 +72,18 @@ pub(super) async fn attach(
         .anonymous()
         .then(|| format!("attach:addr:{}", client_key(addr.as_ref())));
     if let Some(k) = &addr_key {
-        // Reserve the whole cap for the address, give back what was not used.
+        // Reserve what the address has left of the cap, give back what was not used.
         let l = crate::limits::ANON_ATTACHMENT_BYTES;
-        let mut reserved = cap;
-        while reserved > 0 && state.limiter.take(k, reserved, l, now()).is_err() {
-            reserved /= 2;
+        let want = i64::try_from(cap).unwrap_or(i64::MAX);
+        match state.store.db.take_rate_up_to(k, want, l, now()).await? {
+            Ok(reserved) => cap = u64::try_from(reserved).unwrap_or(0),
+            Err(wait) => {
+                return Err(rate_limited(
+                    "attachment bytes from this address today",
+                    wait,
+                ));
+            }
         }
-        if reserved == 0 {
-            return Err(rate_limited(
-                "attachment bytes from this address today",
-                l.window_secs,
-            ));
-        }
-        cap = reserved;
     }
     if cap == 0 {
         return Err(ApiError::new(
@@ -107,7 +106,8 @@ pub(super) async fn attach(
         .await;
     if let Some(k) = &addr_key {
         let kept = ingested.as_ref().map(|(_, n)| *n).unwrap_or(0);
-        state.limiter.give_back(k, cap - kept.min(cap));
+        let unused = i64::try_from(cap - kept.min(cap)).unwrap_or(0);
+        state.store.db.give_back_rate(k, unused).await?;
     }
     let (sha, size) = ingested?;
     let added_by = caller

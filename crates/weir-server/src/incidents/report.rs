@@ -182,8 +182,10 @@ pub(crate) async fn report(
         ),
     };
     state
-        .limiter
-        .take(&key, 1, limit, now())
+        .store
+        .db
+        .take_rate(&key, 1, limit, now())
+        .await?
         .map_err(|retry| rate_limited("incident reports", retry))?;
     let token = reporter.is_none().then(|| {
         let mut b = [0u8; 32];

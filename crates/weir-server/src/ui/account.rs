@@ -136,17 +136,7 @@ pub(super) async fn login(
         (format!("sign-in:name:{name}"), FAILED_PER_NAME),
     ];
     // Counted in the database: every replica counts against the same limits.
-    let rates: Vec<(String, weir_store::rates::Rate)> = keys
-        .iter()
-        .map(|(k, l)| {
-            let rate = weir_store::rates::Rate {
-                max: l.max as i64,
-                window_secs: l.window_secs,
-            };
-            (k.clone(), rate)
-        })
-        .collect();
-    match state.store.db.take_rates(&rates, at).await {
+    match state.store.db.take_rates(&keys, at).await {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => {
             return viewer.error(
@@ -537,10 +527,16 @@ pub(super) async fn create_token(
     };
     // The step-up is a password guess too: limited like sign-in, per account.
     let key = format!("step-up:{me}");
-    if let Err(wait) = state
-        .limiter
-        .take(&key, 1, FAILED_PER_NAME_AND_ADDRESS, now())
+    let taken = match state
+        .store
+        .db
+        .take_rate(&key, 1, FAILED_PER_NAME_AND_ADDRESS, now())
+        .await
     {
+        Ok(t) => t,
+        Err(e) => return viewer.error(ApiError::from(e)),
+    };
+    if let Err(wait) = taken {
         return viewer.error(
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -555,7 +551,9 @@ pub(super) async fn create_token(
     {
         return viewer.error(e);
     }
-    state.limiter.give_back(&key, 1);
+    if let Err(e) = state.store.db.give_back_rate(&key, 1).await {
+        return viewer.error(ApiError::from(e));
+    }
     let meta = RequestMeta::of(&viewer.headers);
     match weir_registry::tokens::create(
         &state.store,

@@ -89,6 +89,14 @@ async fn anonymous_reports_and_attachments_are_bounded() {
         last = s;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Counted in the database: another replica of the registry refuses the address too.
+    let other = app.replica().await;
+    let (s, _) = incident_post(&other, "/api/v1/incidents", None, None, a_report(json!({}))).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the limit holds across replicas"
+    );
     // A signed-in account still reports.
     let (s, _) = incident_post(
         &app,
