@@ -107,7 +107,10 @@ pub(super) async fn attach(
     if let Some(k) = &addr_key {
         let kept = ingested.as_ref().map(|(_, n)| *n).unwrap_or(0);
         let unused = i64::try_from(cap - kept.min(cap)).unwrap_or(0);
-        state.store.db.give_back_rate(k, unused).await?;
+        // Not giving back only costs the address some of its allowance: never fail for it.
+        if let Err(e) = state.store.db.give_back_rate(k, unused).await {
+            tracing::warn!(error = %e, "could not give back unused attachment bytes");
+        }
     }
     let (sha, size) = ingested?;
     let added_by = caller
