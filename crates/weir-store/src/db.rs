@@ -162,6 +162,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "key pins",
         include_str!("../migrations/sqlite/0032_key_pins.sql"),
     ),
+    (
+        33,
+        "rate windows by start",
+        include_str!("../migrations/sqlite/0033_rate_windows_started.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations: the schema the SQLite ones reach, in PostgreSQL's types, then
@@ -181,6 +186,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "key pins",
         include_str!("../migrations/postgres/0003_key_pins.sql"),
+    ),
+    (
+        4,
+        "rate windows by start",
+        include_str!("../migrations/postgres/0004_rate_windows_started.sql"),
     ),
 ];
 

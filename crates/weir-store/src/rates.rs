@@ -59,10 +59,14 @@ async fn store_windows(
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("DELETE FROM rate_windows WHERE started_at < $1")
-        .bind(now - FORGET_AFTER_SECS)
-        .execute(&mut *conn)
-        .await?;
+    // A few at a time, by the index: a take never pays for a flood of old keys at once.
+    sqlx::query(
+        "DELETE FROM rate_windows WHERE rate_key IN
+         (SELECT rate_key FROM rate_windows WHERE started_at < $1 LIMIT 16)",
+    )
+    .bind(now - FORGET_AFTER_SECS)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -71,46 +75,55 @@ impl Db {
     /// its limit; else takes nothing and answers the seconds until the fullest window ends.
     pub async fn take_rates(&self, keys: &[(String, Rate)], now: i64) -> Result<Result<(), i64>> {
         let with: Vec<(&str, Rate, i64)> = keys.iter().map(|(k, r)| (k.as_str(), *r, 1)).collect();
-        self.take_amounts(&with, now).await
+        Ok(self.take_amounts(&with, now).await?.map(|_| ()))
     }
 
-    /// Takes `amount` from `key`'s current window if it stays within `rate`; else nothing, and
-    /// answers the seconds until the window ends.
+    /// Takes `amount` from `key`'s current window if it stays within `rate`, answering the
+    /// window (its start, for [`Db::give_back_rate`]); else takes nothing and answers the
+    /// seconds until the window ends.
     pub async fn take_rate(
         &self,
         key: &str,
         amount: i64,
         rate: Rate,
         now: i64,
-    ) -> Result<Result<(), i64>> {
-        self.take_amounts(&[(key, rate, amount)], now).await
+    ) -> Result<Result<i64, i64>> {
+        let starts = self.take_amounts(&[(key, rate, amount)], now).await?;
+        Ok(starts.map(|s| s.first().copied().unwrap_or(now)))
     }
 
-    async fn take_amounts(&self, keys: &[(&str, Rate, i64)], now: i64) -> Result<Result<(), i64>> {
+    async fn take_amounts(
+        &self,
+        keys: &[(&str, Rate, i64)],
+        now: i64,
+    ) -> Result<Result<Vec<i64>, i64>> {
         let mut tx = self.begin_write().await?;
         let mut counts = Vec::with_capacity(keys.len());
         for (key, rate, amount) in keys {
+            // Nothing negative is ever taken (that would be a give-back).
+            let amount = (*amount).max(0);
             let (start, used) = window(&mut tx, key, *rate, now).await?;
-            if used.saturating_add(*amount) > rate.max {
+            if used.saturating_add(amount) > rate.max {
                 return Ok(Err((rate.window_secs - (now - start)).max(1)));
             }
             counts.push((*key, start, used + amount));
         }
         store_windows(&mut tx, &counts, now).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(counts.iter().map(|(_, start, _)| *start).collect()))
     }
 
     /// Takes as much of `want` as `key`'s window has left (a stream of unknown length reserves
-    /// its cap, then gives back what it did not use). Answers what was taken, or the seconds
-    /// until the window ends when nothing is left.
+    /// its cap, then gives back what it did not use). Answers what was taken and the window it
+    /// was taken from (its start), or the seconds until the window ends when nothing is left.
     pub async fn take_rate_up_to(
         &self,
         key: &str,
         want: i64,
         rate: Rate,
         now: i64,
-    ) -> Result<Result<i64, i64>> {
+    ) -> Result<Result<(i64, i64), i64>> {
+        let want = want.max(0);
         let mut tx = self.begin_write().await?;
         let (start, used) = window(&mut tx, key, rate, now).await?;
         let got = want.min(rate.max - used).max(0);
@@ -119,40 +132,54 @@ impl Db {
         }
         store_windows(&mut tx, &[(key, start, used + got)], now).await?;
         tx.commit().await?;
-        Ok(Ok(got))
+        Ok(Ok((got, start)))
     }
 
     /// Gives back one to each of `keys` (an attempt that is not to count: a success).
     pub async fn give_back_rates(&self, keys: &[String]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for key in keys {
-            give_back(&mut tx, key, 1).await?;
+            give_back(&mut tx, key, 1, None).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Gives back `amount` of `key`'s window (what a reservation did not use).
-    pub async fn give_back_rate(&self, key: &str, amount: i64) -> Result<()> {
+    /// Gives back `amount` to `key`'s window that started at `window` (what a reservation did
+    /// not use); nothing once that window has ended, so a late give-back never empties the next.
+    pub async fn give_back_rate(&self, key: &str, amount: i64, window: i64) -> Result<()> {
         if amount <= 0 {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        give_back(&mut tx, key, amount).await?;
+        give_back(&mut tx, key, amount, Some(window)).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-async fn give_back(conn: &mut sqlx::AnyConnection, key: &str, amount: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE rate_windows SET used = CASE WHEN used > $2 THEN used - $2 ELSE 0 END
-         WHERE rate_key = $1",
-    )
-    .bind(key)
-    .bind(amount)
-    .execute(&mut *conn)
-    .await?;
+async fn give_back(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+    amount: i64,
+    window: Option<i64>,
+) -> Result<()> {
+    let q = match window {
+        Some(w) => sqlx::query(
+            "UPDATE rate_windows SET used = CASE WHEN used > $2 THEN used - $2 ELSE 0 END
+             WHERE rate_key = $1 AND started_at = $3",
+        )
+        .bind(key)
+        .bind(amount)
+        .bind(w),
+        None => sqlx::query(
+            "UPDATE rate_windows SET used = CASE WHEN used > $2 THEN used - $2 ELSE 0 END
+             WHERE rate_key = $1",
+        )
+        .bind(key)
+        .bind(amount),
+    };
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -231,7 +258,7 @@ mod tests {
         };
         assert_eq!(
             a.db.take_rate("bytes", 70, rate, 0).await.expect("take"),
-            Ok(())
+            Ok(0)
         );
         assert_eq!(
             b.db.take_rate("bytes", 40, rate, 1).await.expect("take"),
@@ -241,7 +268,7 @@ mod tests {
             b.db.take_rate_up_to("bytes", 40, rate, 1)
                 .await
                 .expect("up to"),
-            Ok(30)
+            Ok((30, 0))
         );
         assert_eq!(
             a.db.take_rate_up_to("bytes", 1, rate, 2)
@@ -249,24 +276,56 @@ mod tests {
                 .expect("up to"),
             Err(58)
         );
-        b.db.give_back_rate("bytes", 25).await.expect("give back");
+        b.db.give_back_rate("bytes", 25, 0)
+            .await
+            .expect("give back");
         assert_eq!(
             a.db.take_rate_up_to("bytes", 40, rate, 3)
                 .await
                 .expect("up to"),
-            Ok(25)
+            Ok((25, 0))
         );
-        // Giving back more than was used leaves zero, never a negative count.
-        a.db.give_back_rate("bytes", 1000).await.expect("give back");
+        // Giving back more than was used leaves zero, never a negative count; a negative take
+        // takes nothing.
+        a.db.give_back_rate("bytes", 1000, 0)
+            .await
+            .expect("give back");
+        assert_eq!(
+            a.db.take_rate("bytes", -50, rate, 4).await.expect("take"),
+            Ok(0)
+        );
         assert_eq!(
             a.db.take_rate("bytes", 100, rate, 4).await.expect("take"),
-            Ok(())
+            Ok(0)
         );
         assert_eq!(
-            a.db.take_rate("bytes", 1, rate, 61)
+            a.db.take_rate("bytes", 1, rate, 5).await.expect("full"),
+            Err(55)
+        );
+        // A new window; a late give-back to the old one does not empty it.
+        assert_eq!(
+            a.db.take_rate("bytes", 100, rate, 61)
                 .await
                 .expect("new window"),
-            Ok(())
+            Ok(61)
+        );
+        b.db.give_back_rate("bytes", 100, 0)
+            .await
+            .expect("late give back");
+        assert_eq!(
+            a.db.take_rate("bytes", 1, rate, 62)
+                .await
+                .expect("still full"),
+            Err(59)
+        );
+        b.db.give_back_rate("bytes", 10, 61)
+            .await
+            .expect("give back");
+        assert_eq!(
+            a.db.take_rate("bytes", 10, rate, 63)
+                .await
+                .expect("given back"),
+            Ok(61)
         );
     }
 }

@@ -71,12 +71,16 @@ pub(super) async fn attach(
     let addr_key = caller
         .anonymous()
         .then(|| format!("attach:addr:{}", client_key(addr.as_ref())));
-    if let Some(k) = &addr_key {
+    let mut window = 0;
+    if let Some(k) = addr_key.as_ref().filter(|_| cap > 0) {
         // Reserve what the address has left of the cap, give back what was not used.
         let l = crate::limits::ANON_ATTACHMENT_BYTES;
         let want = i64::try_from(cap).unwrap_or(i64::MAX);
         match state.store.db.take_rate_up_to(k, want, l, now()).await? {
-            Ok(reserved) => cap = u64::try_from(reserved).unwrap_or(0),
+            Ok((reserved, w)) => {
+                cap = u64::try_from(reserved).unwrap_or(0);
+                window = w;
+            }
             Err(wait) => {
                 return Err(rate_limited(
                     "attachment bytes from this address today",
@@ -108,7 +112,7 @@ pub(super) async fn attach(
         let kept = ingested.as_ref().map(|(_, n)| *n).unwrap_or(0);
         let unused = i64::try_from(cap - kept.min(cap)).unwrap_or(0);
         // Not giving back only costs the address some of its allowance: never fail for it.
-        if let Err(e) = state.store.db.give_back_rate(k, unused).await {
+        if let Err(e) = state.store.db.give_back_rate(k, unused, window).await {
             tracing::warn!(error = %e, "could not give back unused attachment bytes");
         }
     }

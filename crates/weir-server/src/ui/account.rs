@@ -536,22 +536,25 @@ pub(super) async fn create_token(
         Ok(t) => t,
         Err(e) => return viewer.error(ApiError::from(e)),
     };
-    if let Err(wait) = taken {
-        return viewer.error(
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                "too many wrong passwords",
-            )
-            .next(format!("wait {wait} seconds and try again")),
-        );
-    }
+    let window = match taken {
+        Ok(w) => w,
+        Err(wait) => {
+            return viewer.error(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::RateLimited,
+                    "too many wrong passwords",
+                )
+                .next(format!("wait {wait} seconds and try again")),
+            );
+        }
+    };
     if let Err(e) =
         weir_registry::accounts::confirm_password(&state.store, &me, &form.password).await
     {
         return viewer.error(e);
     }
-    if let Err(e) = state.store.db.give_back_rate(&key, 1).await {
+    if let Err(e) = state.store.db.give_back_rate(&key, 1, window).await {
         // The right password was given: at worst this attempt stays counted.
         tracing::warn!(error = %e, "could not give back a step-up attempt");
     }
