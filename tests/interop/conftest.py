@@ -69,6 +69,19 @@ def fresh_database(data: str) -> dict:
     return env
 
 
+def wait_ready(url: str, proc: subprocess.Popen, log_path: str, seconds: float = 60):
+    """Waits until the `weir serve` PROC answers at URL; fails with its log if it exits first or
+    does not answer within SECONDS."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
+            return
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, open(log_path).read()
+            time.sleep(0.1)
+
+
 def weir(*args: str, **kw) -> str:
     if "--data" in args and "env" not in kw:
         data = args[args.index("--data") + 1]

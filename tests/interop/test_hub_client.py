@@ -6,7 +6,6 @@ import pathlib
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 import huggingface_hub as hf
 from huggingface_hub import errors
 
-from conftest import DATABASES, WEIR, free_port
+from conftest import DATABASES, WEIR, free_port, wait_ready
 
 
 def sha256(path) -> str:
@@ -226,14 +225,7 @@ def test_download_resumes_after_a_dropped_connection(registry, tmp_path, monkeyp
              "--public-url", registry.endpoint, "--blob-downloads", "proxy"],
             stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
             env=dict(os.environ, **DATABASES[registry.data]))
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
-                break
-            except OSError:
-                assert streaming.poll() is None and time.time() < deadline, log_path.read_text()
-                time.sleep(0.1)
+        wait_ready(f"http://127.0.0.1:{port}", streaming, str(log_path))
     try:
         proxy = DroppingProxy(port, drop_after=17 * 1024 * 1024)
         got = hf.hf_hub_download(

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from conftest import WEIR, fresh_database, free_port, weir
+from conftest import WEIR, fresh_database, free_port, wait_ready, weir
 
 pytestmark = pytest.mark.skipif(not os.environ.get("WEIR_TEST_POSTGRES"),
                                 reason="needs PostgreSQL (WEIR_TEST_POSTGRES)")
@@ -40,17 +40,6 @@ def start(data: str, port: int, public: str, db: dict, log_path: str) -> subproc
          "--log-interval-ms", "100"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **db),
     )
-
-
-def wait_ready(url: str, proc: subprocess.Popen, log_path: str):
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
-            return
-        except OSError:
-            assert proc.poll() is None and time.time() < deadline, open(log_path).read()
-            time.sleep(0.1)
 
 
 def checkpoint_size(url: str) -> int:

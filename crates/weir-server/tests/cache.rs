@@ -75,13 +75,11 @@ async fn a_tier_raised_by_another_process_is_enforced_within_the_poll_interval()
     warm(&app).await;
     app.store.db.set_state_poll(weir_store::cache::POLL);
     // The admin CLI: its own connection pool and cache on the same data dir.
-    let cli = weir_store::Store::open_with(
-        app.dir.path(),
-        app.store.database_url.as_deref(),
-        app.store.blob_settings.as_ref(),
-    )
-    .await
-    .expect("second store");
+    let cli = app
+        .store
+        .open_another(app.dir.path())
+        .await
+        .expect("second store");
     let id = weir_core::RepoId::parse("alice/m").expect("id");
     let repo = cli.db.repo(&id).await.expect("db").expect("repo");
     cli.db.set_tier(&repo, Tier::T2).await.expect("tier");

@@ -259,13 +259,11 @@ impl TestApp {
     /// Another replica of this registry: a second server, with a store of its own (its own
     /// pools, caches and per-process state) on the same database, blobs and data dir.
     pub async fn replica(&self) -> TestApp {
-        let store = Store::open_with(
-            self.dir.path(),
-            self.store.database_url.as_deref(),
-            self.store.blob_settings.as_ref(),
-        )
-        .await
-        .expect("open the replica's store");
+        let store = self
+            .store
+            .open_another(self.dir.path())
+            .await
+            .expect("open the replica's store");
         let state = AppState::new(store.clone(), test_config(&self.url));
         TestApp {
             url: self.url.clone(),

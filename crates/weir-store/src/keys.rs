@@ -47,13 +47,7 @@ mod tests {
     async fn the_first_key_pinned_stays_pinned_for_every_replica() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = Store::open_test(dir.path()).await.expect("open");
-        let b = Store::open_with(
-            dir.path(),
-            a.database_url.as_deref(),
-            a.blob_settings.as_ref(),
-        )
-        .await
-        .expect("second");
+        let b = a.open_another(dir.path()).await.expect("second");
         let (x, y) = tokio::join!(a.db.pin_key("log", "key-a"), b.db.pin_key("log", "key-b"));
         let (x, y) = (x.expect("pin a"), y.expect("pin b"));
         assert_eq!(x, y, "both replicas see one pinned key");

@@ -147,6 +147,17 @@ impl Store {
         Store::open_with(data_dir, url.as_deref(), test_s3().as_ref()).await
     }
 
+    /// Another store on this one's database and blobs, from `data_dir` (its own pools and
+    /// caches): a second replica, or an admin command running beside the server.
+    pub async fn open_another(&self, data_dir: &Path) -> Result<Store> {
+        Store::open_with(
+            data_dir,
+            self.database_url.as_deref(),
+            self.blob_settings.as_ref(),
+        )
+        .await
+    }
+
     /// Opens the registry's state as [`Store::open`] does, with the blobs on the S3-compatible
     /// store `blobs` when given (the data dir's `blobs/` is then this replica's cache of them).
     pub async fn open_with(

@@ -193,13 +193,7 @@ mod tests {
     async fn every_store_on_one_database_counts_against_one_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = Store::open_test(dir.path()).await.expect("open");
-        let b = Store::open_with(
-            dir.path(),
-            a.database_url.as_deref(),
-            a.blob_settings.as_ref(),
-        )
-        .await
-        .expect("second");
+        let b = a.open_another(dir.path()).await.expect("second");
         let rate = Rate {
             max: 3,
             window_secs: 60,
@@ -245,13 +239,7 @@ mod tests {
     async fn amounts_are_taken_whole_or_up_to_what_is_left_and_given_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = Store::open_test(dir.path()).await.expect("open");
-        let b = Store::open_with(
-            dir.path(),
-            a.database_url.as_deref(),
-            a.blob_settings.as_ref(),
-        )
-        .await
-        .expect("second");
+        let b = a.open_another(dir.path()).await.expect("second");
         let rate = Rate {
             max: 100,
             window_secs: 60,

@@ -177,13 +177,7 @@ mod tests {
     async fn replicas_starting_at_once_make_one_first_admin_token() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = crate::Store::open_test(dir.path()).await.expect("open");
-        let b = crate::Store::open_with(
-            dir.path(),
-            a.database_url.as_deref(),
-            a.blob_settings.as_ref(),
-        )
-        .await
-        .expect("second");
+        let b = a.open_another(dir.path()).await.expect("second");
         let (x, y) = tokio::join!(a.db.first_admin_token(), b.db.first_admin_token());
         let made: Vec<String> = [x.expect("a"), y.expect("b")]
             .into_iter()
